@@ -1,0 +1,84 @@
+/**
+ * Readable names for protections and advice, mapped to the platform's
+ * numbers (read from the kernel headers the addon was built with).
+ */
+import { native } from './native';
+import { invalidValue, invalidType } from './validate';
+
+const C = native.constants as Record<string, number>;
+
+/** A protection: any of `r`, `w`, `x` in that order, or `'none'`. */
+export type Prot = 'none' | 'r' | 'w' | 'x' | 'rw' | 'rx' | 'wx' | 'rwx';
+
+const PROTS: Record<Prot, number> = {
+  none: C.PROT_NONE!,
+  r: C.PROT_READ!,
+  w: C.PROT_WRITE!,
+  x: C.PROT_EXEC!,
+  rw: C.PROT_READ! | C.PROT_WRITE!,
+  rx: C.PROT_READ! | C.PROT_EXEC!,
+  wx: C.PROT_WRITE! | C.PROT_EXEC!,
+  rwx: C.PROT_READ! | C.PROT_WRITE! | C.PROT_EXEC!,
+};
+
+/** @internal */
+export function protBits(name: string, value: unknown): number {
+  if (typeof value !== 'string') throw invalidType(name, "a protection string ('none', 'r', 'rw', 'rx', 'rwx', ...)", value);
+  const bits = PROTS[value as Prot];
+  if (bits === undefined) throw invalidValue(name, `must be one of ${Object.keys(PROTS).map((p) => `'${p}'`).join(', ')}`, value);
+  return bits;
+}
+
+/** @internal */
+export function isWritable(prot: Prot): boolean {
+  return prot.includes('w');
+}
+
+/** Every `madvise` advice pagewise knows, by its readable name. */
+export type Advice =
+  | 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'free' | 'remove'
+  | 'dontfork' | 'dofork' | 'mergeable' | 'unmergeable' | 'hugepage' | 'nohugepage'
+  | 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'cold' | 'pageout'
+  | 'populate_read' | 'populate_write' | 'collapse';
+
+const ADVICE_NAMES: readonly Advice[] = [
+  'normal', 'random', 'sequential', 'willneed', 'dontneed', 'free', 'remove',
+  'dontfork', 'dofork', 'mergeable', 'unmergeable', 'hugepage', 'nohugepage',
+  'dontdump', 'dodump', 'wipeonfork', 'keeponfork', 'cold', 'pageout',
+  'populate_read', 'populate_write', 'collapse',
+];
+
+/** Advice name to the platform's `MADV_*` number. */
+export const ADVICE: Readonly<Record<Advice, number>> = Object.freeze(
+  Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}`]!])) as Record<Advice, number>,
+);
+
+/** All advice names, in the kernel's order. */
+export const adviceNames: readonly Advice[] = Object.freeze([...ADVICE_NAMES]);
+
+/** @internal */
+export function adviceNumber(value: unknown): number {
+  if (typeof value !== 'string') throw invalidType('advice', "an advice name such as 'dontneed'", value);
+  const n = (ADVICE as Record<string, number>)[value];
+  if (n === undefined) throw invalidValue('advice', `must be one of ${ADVICE_NAMES.join(', ')}`, value);
+  return n;
+}
+
+const supportCache = new Map<string, boolean>();
+
+/**
+ * Whether the running kernel knows an advice: probes `madvise(NULL, 0,
+ * advice)`, which returns 0 for a known advice and EINVAL for an unknown one.
+ */
+export function adviceSupported(advice: Advice): boolean {
+  const n = adviceNumber(advice);
+  let ok = supportCache.get(advice);
+  if (ok === undefined) {
+    ok = native.madviseProbe(n) === 0;
+    supportCache.set(advice, ok);
+  }
+  return ok;
+}
+
+/** The platform's constants (`PROT_*`, `MAP_*`, `MADV_*`, `MS_*`, `RUSAGE_*`, `RLIMIT_*`). */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...C });

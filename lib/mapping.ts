@@ -1,0 +1,443 @@
+/**
+ * `mmap()` and the `Mapping` class: one mapping of the process's address
+ * space, its memory reachable from JS only through external ArrayBuffers that
+ * pagewise detaches before the memory goes away.
+ */
+import * as fs from 'node:fs';
+import { inspect } from 'node:util';
+import { native, type RegionHandle } from './native';
+import { pageSize, maxArrayBufferLength, roundUp } from './system';
+import { adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
+import {
+  checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkRange,
+  checkString, invalidState, invalidType, invalidValue, outOfRange,
+} from './validate';
+
+const C = native.constants as Record<string, number>;
+
+/** Options of {@link mmap}. */
+export interface MmapOptions {
+  /** Protection, default `'rw'`. JS sees buffers only over writable ranges (see {@link Mapping.buffer}). */
+  prot?: Prot;
+  /** `MAP_SHARED` instead of the default `MAP_PRIVATE` (copy-on-write). */
+  shared?: boolean;
+  /** `MAP_NORESERVE`: not charged to the commit limit (honoured unless `vm.overcommit_memory=2`). */
+  noReserve?: boolean;
+  /** `MAP_POPULATE`: prefault every page now. */
+  populate?: boolean;
+  /** `MAP_HUGETLB`: back with hugetlbfs pages (fails with ENOMEM unless the kernel has some reserved). */
+  hugePages?: boolean;
+  /** With `hugePages`, the huge page size in bytes (`MAP_HUGE_2MB`, `MAP_HUGE_1GB`, ...); default the kernel's. */
+  hugePageSize?: number;
+  /** Map a file instead of anonymous memory: an open descriptor and a page-aligned offset. */
+  file?: { fd: number; offset?: number };
+  /** Place the mapping exactly here with `MAP_FIXED_NOREPLACE`; fails with EEXIST if anything is there. */
+  address?: bigint;
+  /**
+   * Name the region with `PR_SET_VMA_ANON_NAME` (anonymous private mappings,
+   * Linux 5.17+ with CONFIG_ANON_VMA_NAME); shows as `[anon:NAME]`. Best
+   * effort: where the kernel cannot, the mapping is made unnamed and
+   * {@link Mapping.label} is `null`. Use {@link Mapping.name} to get the error.
+   */
+  name?: string;
+}
+
+const MMAP_OPTIONS = ['prot', 'shared', 'noReserve', 'populate', 'hugePages', 'hugePageSize', 'file', 'address', 'name'] as const;
+
+interface Segment {
+  start: number;
+  end: number;
+  prot: Prot;
+}
+
+/** Options of {@link Mapping.lock}. */
+export interface LockOptions {
+  /** `mlock2(MLOCK_ONFAULT)`: lock pages as they are faulted in instead of populating now. */
+  onFault?: boolean;
+}
+
+/** Options of {@link Mapping.sync}. */
+export interface SyncOptions {
+  /** `MS_ASYNC` instead of `MS_SYNC`. */
+  async?: boolean;
+  /** Also `MS_INVALIDATE`. */
+  invalidate?: boolean;
+}
+
+const NAME_RE = /^[\x20-\x7e]*$/;
+
+/** @internal Shared name check (also used by the arena). */
+export function checkVmaName(value: unknown): string {
+  const name = checkString('name', value);
+  // Kernel rules (mm/madvise.c): at most 79 bytes, printable, none of \`$[]
+  if (name.length > 79 || !NAME_RE.test(name) || /[\\`$[\]]/.test(name)) {
+    throw invalidValue('name', 'must be at most 79 printable ASCII characters without \\ ` $ [ ]', value);
+  }
+  return name;
+}
+
+/**
+ * One mapping made by {@link mmap}. Its memory is exposed as external
+ * ArrayBuffers: {@link Mapping.buffer} for the whole range (when it fits in
+ * one ArrayBuffer) and {@link Mapping.view} for windows. {@link Mapping.unmap}
+ * and `protect('none' | 'r' ...)` detach every ArrayBuffer over the range
+ * first, so a stale view reads as length 0 instead of touching unmapped or
+ * unwritable memory. A Mapping that is garbage-collected is unmapped by its
+ * finalizer once no ArrayBuffer over it is reachable either.
+ *
+ * Partial unmap is refused (a hole could be refilled by someone else's
+ * mapping, which a later unmap of the whole range would destroy): use
+ * `advise('dontneed', ...)` to give pages back or `protect('none', ...)` to
+ * fence a range.
+ */
+export class Mapping {
+  /** Start address. */
+  readonly address: bigint;
+  /** Length in bytes, rounded up to whole pages (huge pages with `hugePages`). */
+  readonly length: number;
+  /** Page size used for alignment of this mapping's offsets. */
+  readonly pageSize: number;
+  /** Whether it maps a file, and whether writes are shared. */
+  readonly kind: { file: boolean; shared: boolean; noReserve: boolean; hugePages: boolean };
+  /** The name set with `PR_SET_VMA_ANON_NAME`, or `null`. */
+  label: string | null = null;
+  #region: RegionHandle;
+  #mapped = true;
+  #segments: Segment[];
+  #buffer: ArrayBuffer | null = null;
+
+  /** @internal Use {@link mmap}. */
+  constructor(region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']) {
+    this.#region = region;
+    this.address = native.regionAddress(region);
+    this.length = length;
+    this.pageSize = page;
+    this.kind = Object.freeze({ ...kind });
+    this.#segments = [{ start: 0, end: length, prot }];
+  }
+
+  /** @internal The native handle, for modules of this package. */
+  get region(): RegionHandle {
+    this.#live();
+    return this.#region;
+  }
+
+  /** True until {@link Mapping.unmap}. */
+  get mapped(): boolean {
+    return this.#mapped;
+  }
+
+  /** Protection of the page at `offset` (default 0). */
+  protection(offset = 0): Prot {
+    const off = checkInteger('offset', offset, 0, Math.max(0, this.length - 1));
+    for (const s of this.#segments) if (off >= s.start && off < s.end) return s.prot;
+    return this.#segments[0]!.prot;
+  }
+
+  #live(): void {
+    if (!this.#mapped) throw invalidState('The mapping is unmapped');
+  }
+
+  #checkWritable(off: number, len: number): void {
+    for (const s of this.#segments) {
+      if (s.start < off + len && off < s.end && !isWritable(s.prot)) {
+        throw invalidState(
+          `Bytes ${s.start}..${s.end} of the mapping have protection '${s.prot}': JS cannot hold a read-only ` +
+            `ArrayBuffer (a write would kill the process). Protect them 'rw' first, or use unsafe.view()`,
+        );
+      }
+    }
+  }
+
+  /**
+   * The whole mapping as one ArrayBuffer (created once, then reused). Throws
+   * a RangeError when the mapping is larger than the running Node allows in
+   * one ArrayBuffer (2^32 bytes on Node 20): use {@link Mapping.view}.
+   */
+  get buffer(): ArrayBuffer {
+    this.#live();
+    if (this.#buffer && this.#buffer.byteLength === this.length) return this.#buffer;
+    const max = maxArrayBufferLength();
+    if (this.length > max) {
+      throw outOfRange('length', `<= ${max} bytes for one ArrayBuffer on Node ${process.version}; use mapping.view(offset, length)`, this.length);
+    }
+    this.#checkWritable(0, this.length);
+    this.#buffer = native.regionBuffer(this.#region, 0, this.length);
+    return this.#buffer;
+  }
+
+  /**
+   * A window `[offset, offset + length)` as a Uint8Array over its own
+   * external ArrayBuffer (any byte offset; at most the largest ArrayBuffer
+   * Node allows). Detached with the rest on unmap.
+   */
+  view(offset?: number, length?: number): Uint8Array {
+    this.#live();
+    const off = offset === undefined ? 0 : checkInteger('offset', offset, 0, this.length);
+    const max = Math.min(this.length - off, maxArrayBufferLength());
+    const len = length === undefined ? max : checkInteger('length', length, 0, max);
+    this.#checkWritable(off, len);
+    return new Uint8Array(native.regionBuffer(this.#region, off, len));
+  }
+
+  /** `madvise(advice)` over `[offset, offset + length)` (offset page-aligned; default the whole mapping). */
+  advise(advice: Advice, offset?: number, length?: number): this {
+    const n = adviceNumber(advice);
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    native.madvise(this.#region, off, len, n);
+    return this;
+  }
+
+  /**
+   * `mprotect(prot)` over a page-aligned range. Without write permission,
+   * every ArrayBuffer overlapping the range is detached first (whole buffers:
+   * a view that only partly overlaps dies too).
+   */
+  protect(prot: Prot, offset?: number, length?: number): this {
+    const bits = protBits('prot', prot);
+    this.#live();
+    const [off, rawLen] = checkRange(this.length, this.pageSize, offset, length);
+    const len = roundUp(rawLen, this.pageSize);
+    native.mprotect(this.#region, off, len, bits);
+    if (len > 0) this.#setSegment(off, off + len, prot);
+    return this;
+  }
+
+  #setSegment(start: number, end: number, prot: Prot): void {
+    const out: Segment[] = [];
+    for (const s of this.#segments) {
+      if (s.end <= start || s.start >= end) out.push(s);
+      else {
+        if (s.start < start) out.push({ start: s.start, end: start, prot: s.prot });
+        if (s.end > end) out.push({ start: end, end: s.end, prot: s.prot });
+      }
+    }
+    out.push({ start, end, prot });
+    out.sort((a, b) => a.start - b.start);
+    const merged: Segment[] = [];
+    for (const s of out) {
+      const last = merged[merged.length - 1];
+      if (last && last.prot === s.prot && last.end === s.start) last.end = s.end;
+      else merged.push({ ...s });
+    }
+    this.#segments = merged;
+  }
+
+  /** Pages of `[offset, offset + length)` resident now, by `mincore`. */
+  residentPages(offset?: number, length?: number): number {
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    return native.mincore(this.#region, off, len, null);
+  }
+
+  /** The `mincore` vector of `[offset, offset + length)`: one byte per page, bit 0 set when resident. */
+  residencyVector(offset?: number, length?: number): Uint8Array {
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const vec = new Uint8Array(Math.ceil(len / this.pageSize));
+    native.mincore(this.#region, off, len, vec);
+    return vec;
+  }
+
+  /** `mlock` (or `mlock2(MLOCK_ONFAULT)`) over a range; limited by RLIMIT_MEMLOCK. */
+  lock(options?: LockOptions, offset?: number, length?: number): this {
+    const o = checkOptions<LockOptions>('options', options, ['onFault']);
+    const onFault = o.onFault === undefined ? false : checkBoolean('options.onFault', o.onFault);
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    native.mlock(this.#region, off, len, onFault ? 1 : 0);
+    return this;
+  }
+
+  /** `munlock` over a range. */
+  unlock(offset?: number, length?: number): this {
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    native.munlock(this.#region, off, len);
+    return this;
+  }
+
+  /** `msync` over a range: writes a shared file mapping's dirty pages back (a no-op for anonymous memory). */
+  sync(options?: SyncOptions, offset?: number, length?: number): this {
+    const o = checkOptions<SyncOptions>('options', options, ['async', 'invalidate']);
+    const async = o.async === undefined ? false : checkBoolean('options.async', o.async);
+    const inval = o.invalidate === undefined ? false : checkBoolean('options.invalidate', o.invalidate);
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    native.msync(this.#region, off, len, (async ? C.MS_ASYNC! : C.MS_SYNC!) | (inval ? C.MS_INVALIDATE! : 0));
+    return this;
+  }
+
+  /**
+   * Names the range `[anon:LABEL]` in `/proc/self/maps` with
+   * `prctl(PR_SET_VMA_ANON_NAME)` (anonymous private memory, Linux 5.17+);
+   * `null` clears it.
+   */
+  name(label: string | null, offset?: number, length?: number): this {
+    const name = label === null ? null : checkVmaName(label);
+    this.#live();
+    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    native.prctlSetVmaAnonName(this.#region, off, len, name);
+    this.label = name;
+    return this;
+  }
+
+  /**
+   * Detaches every ArrayBuffer over the mapping, then `munmap`s it.
+   * Calling it again does nothing. Returns the number of ArrayBuffers detached.
+   */
+  unmap(): number {
+    if (!this.#mapped) return 0;
+    const n = native.munmap(this.#region);
+    this.#mapped = false;
+    this.#buffer = null;
+    return n;
+  }
+
+  /** `using m = mmap(...)` unmaps at the end of the block. */
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+
+  /** @internal */
+  [inspect.custom](): string {
+    const prots = this.#segments.map((s) => (this.#segments.length > 1 ? `${s.prot}@${s.start}` : s.prot)).join(',');
+    return `Mapping { address: 0x${this.address.toString(16)}, length: ${this.length}, prot: ${prots}, ${this.#mapped ? 'mapped' : 'unmapped'} }`;
+  }
+}
+
+function hugeFlag(size: number): number {
+  const log = Math.log2(size);
+  if (!Number.isInteger(log)) throw outOfRange('hugePageSize', 'a power of two', size);
+  return log << C.MAP_HUGE_SHIFT!;
+}
+
+/**
+ * Maps `length` bytes (rounded up to whole pages): anonymous memory by
+ * default, a file with `options.file`. Returns a {@link Mapping}.
+ *
+ * @example
+ * const m = mmap(1 << 30, { noReserve: true });
+ * m.residentPages(); // 0: nothing is resident until touched
+ */
+export function mmap(length: number, options?: MmapOptions): Mapping {
+  const page = pageSize();
+  checkInteger('length', length, 1);
+  const o = checkOptions<MmapOptions>('options', options, MMAP_OPTIONS);
+  const prot: Prot = o.prot === undefined ? 'rw' : o.prot;
+  const protNum = protBits('options.prot', prot);
+  const shared = o.shared === undefined ? false : checkBoolean('options.shared', o.shared);
+  const noReserve = o.noReserve === undefined ? false : checkBoolean('options.noReserve', o.noReserve);
+  const populate = o.populate === undefined ? false : checkBoolean('options.populate', o.populate);
+  const huge = o.hugePages === undefined ? false : checkBoolean('options.hugePages', o.hugePages);
+  let align = page;
+  let flags = (shared ? C.MAP_SHARED! : C.MAP_PRIVATE!) | (noReserve ? C.MAP_NORESERVE! : 0) | (populate ? C.MAP_POPULATE! : 0);
+  if (o.hugePageSize !== undefined) {
+    if (!huge) throw invalidValue('options.hugePageSize', 'needs options.hugePages: true', o.hugePageSize);
+    align = checkInteger('options.hugePageSize', o.hugePageSize, page);
+    flags |= hugeFlag(align);
+  } else if (huge) {
+    const pools = hugetlbDefault();
+    align = pools ?? page;
+  }
+  if (huge) flags |= C.MAP_HUGETLB!;
+  let fd = -1;
+  let fileOffset = 0;
+  if (o.file !== undefined) {
+    const f = checkObject<{ fd?: unknown; offset?: unknown }>('options.file', o.file);
+    for (const key of Object.keys(f)) if (key !== 'fd' && key !== 'offset') throw invalidValue('options.file', `has an unknown option "${key}" (known: fd, offset)`, o.file);
+    fd = checkInteger('options.file.fd', f.fd, 0, 2 ** 31 - 1);
+    fileOffset = f.offset === undefined ? 0 : checkAligned('options.file.offset', f.offset, page);
+  } else {
+    flags |= C.MAP_ANONYMOUS!;
+  }
+  let hint = 0n;
+  if (o.address !== undefined) {
+    hint = checkBigAddress('options.address', o.address);
+    if (hint % BigInt(page) !== 0n) throw outOfRange('options.address', `a multiple of the page size (${page})`, hint);
+    flags |= C.MAP_FIXED_NOREPLACE!;
+  }
+  const name = o.name === undefined ? undefined : checkVmaName(o.name);
+  const len = roundUp(length, align);
+  if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);
+  // Report committed memory to V8 so its GC weighs the mapping; a
+  // NORESERVE or PROT_NONE reservation is address space, not memory.
+  const report = noReserve || prot === 'none' ? 0 : len;
+  const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
+  const m = new Mapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
+  if (name !== undefined && vmaNamesSupported()) m.name(name);
+  return m;
+}
+
+let namesSupported: boolean | undefined;
+
+/**
+ * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
+ * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
+ */
+export function vmaNamesSupported(): boolean {
+  if (namesSupported === undefined) {
+    const page = pageSize();
+    const r = native.mmap(page, protBits('prot', 'none'), C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+    try {
+      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
+      namesSupported = true;
+    } catch {
+      namesSupported = false;
+    } finally {
+      native.munmap(r);
+    }
+  }
+  return namesSupported;
+}
+
+let defaultHuge: number | null | undefined;
+function hugetlbDefault(): number | null {
+  if (defaultHuge === undefined) {
+    try {
+      // Hugepagesize in /proc/meminfo is the default hugetlbfs page size.
+      const text = fs.readFileSync('/proc/meminfo', 'utf8');
+      const m = /^Hugepagesize:\s+(\d+) kB/m.exec(text);
+      defaultHuge = m ? Number(m[1]) * 1024 : null;
+    } catch {
+      defaultHuge = null;
+    }
+  }
+  return defaultHuge;
+}
+
+/** Functional form of {@link Mapping.unmap}. */
+export function munmap(mapping: Mapping): number {
+  return asMapping(mapping).unmap();
+}
+/** Functional form of {@link Mapping.advise}. */
+export function madvise(mapping: Mapping, advice: Advice, offset?: number, length?: number): void {
+  asMapping(mapping).advise(advice, offset, length);
+}
+/** Functional form of {@link Mapping.protect}. */
+export function mprotect(mapping: Mapping, prot: Prot, offset?: number, length?: number): void {
+  asMapping(mapping).protect(prot, offset, length);
+}
+/** Functional form of {@link Mapping.residencyVector}: the `mincore` vector. */
+export function mincore(mapping: Mapping, offset?: number, length?: number): Uint8Array {
+  return asMapping(mapping).residencyVector(offset, length);
+}
+/** Functional form of {@link Mapping.lock}. */
+export function mlock(mapping: Mapping, options?: LockOptions, offset?: number, length?: number): void {
+  asMapping(mapping).lock(options, offset, length);
+}
+/** Functional form of {@link Mapping.unlock}. */
+export function munlock(mapping: Mapping, offset?: number, length?: number): void {
+  asMapping(mapping).unlock(offset, length);
+}
+/** Functional form of {@link Mapping.sync}. */
+export function msync(mapping: Mapping, options?: SyncOptions, offset?: number, length?: number): void {
+  asMapping(mapping).sync(options, offset, length);
+}
+
+/** @internal */
+export function asMapping(value: unknown): Mapping {
+  if (!(value instanceof Mapping)) throw invalidType('mapping', 'an instance of Mapping', value);
+  return value;
+}

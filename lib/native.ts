@@ -1,0 +1,97 @@
+/**
+ * The one place the binary is loaded: `prebuilds/<platform>-<arch>/` first
+ * (prebuildify, Node-API: one binary serves every Node version), else the
+ * node-gyp build found by `bindings`. Setting `PAGEWISE_FROM_SOURCE=1` skips
+ * the prebuilds (the test suite does, so it tests what it just compiled).
+ * @internal
+ */
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import bindings from 'bindings';
+
+declare const regionBrand: unique symbol;
+/** Opaque handle of a native Region (one mmap'd range). @internal */
+export interface RegionHandle {
+  readonly [regionBrand]: true;
+}
+
+/** The native syscall layer; see native/pagewise.h for its contract. @internal */
+export interface Native {
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number, hint: bigint, report: number): RegionHandle;
+  munmap(r: RegionHandle): number;
+  regionBuffer(r: RegionHandle, offset: number, length: number): ArrayBuffer;
+  regionDetach(r: RegionHandle, offset: number, length: number): number;
+  detachArrayBuffer(ab: ArrayBuffer): void;
+  regionAddress(r: RegionHandle): bigint;
+  regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): void;
+  unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
+  mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
+  madvise(r: RegionHandle, offset: number, length: number, advice: number): void;
+  madviseProbe(advice: number): number;
+  mincore(r: RegionHandle, offset: number, length: number, vec: Uint8Array | null): number;
+  mlock(r: RegionHandle, offset: number, length: number, onFault: number): void;
+  munlock(r: RegionHandle, offset: number, length: number): void;
+  msync(r: RegionHandle, offset: number, length: number, flags: number): void;
+  prctlSetVmaAnonName(r: RegionHandle, offset: number, length: number, name: string | null): void;
+  sbrk0(): bigint;
+  sbrk(increment: number): bigint;
+  brk(addr: bigint): void;
+  getrusage(who: number, out: Float64Array): void;
+  pageSize(): number;
+  gettid(): number;
+  constants: Record<string, number>;
+  // Other concerns (measure.cc, probe.cc, cbench.cc) add their functions;
+  // their lib/ modules declare the types they use.
+  [name: string]: unknown;
+}
+
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'binding.gyp')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`pagewise: cannot find the package root above ${__dirname}`);
+    dir = up;
+  }
+}
+
+function loadNative(): Native {
+  if (process.platform !== 'linux') {
+    throw new Error(`pagewise: Linux only (x86-64, arm64); this is ${process.platform}-${process.arch}`);
+  }
+  const root = packageRoot();
+  const requireNative = createRequire(__filename);
+  const tag = `${process.platform}-${process.arch}`;
+  const prebuildDir = path.join(root, 'prebuilds', tag);
+  const tried: string[] = [];
+  if (!process.env.PAGEWISE_FROM_SOURCE && fs.existsSync(prebuildDir)) {
+    const files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
+    files.sort((a, b) => Number(b.includes('napi')) - Number(a.includes('napi')));
+    for (const f of files) {
+      const file = path.join(prebuildDir, f);
+      try {
+        return requireNative(file) as Native;
+      } catch (err) {
+        tried.push(`${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+  try {
+    return bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
+  } catch (err) {
+    tried.push(`build/Release/pagewise.node: ${(err as Error).message.split('\n')[0]}`);
+    const e = new Error(
+      `pagewise: no usable binary for ${tag} (Node ${process.version}, Node-API).\n` +
+        `Tried:\n  ${tried.join('\n  ') || `(no prebuild in ${prebuildDir})`}\n` +
+        `Build it from source (needs python3, make and a C++ compiler):\n` +
+        `  cd ${root} && npx node-gyp rebuild\n` +
+        `or allow the package's install script: npm install-scripts approve pagewise && npm rebuild pagewise`,
+    );
+    (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
+    throw e;
+  }
+}
+
+/** The loaded addon. @internal */
+export const native: Native = loadNative();

@@ -1,0 +1,107 @@
+/**
+ * Argument validation with exact messages, run before any system call.
+ * Type errors are `TypeError` with `code: 'ERR_INVALID_ARG_TYPE'`, values out
+ * of range `RangeError` with `code: 'ERR_OUT_OF_RANGE'`, unknown names
+ * `TypeError` with `code: 'ERR_INVALID_ARG_VALUE'`, and use of an object in a
+ * state that forbids it (an unmapped Mapping, a closed Arena) `TypeError`
+ * with `code: 'ERR_INVALID_STATE'` — the same codes Node uses.
+ * @internal
+ */
+import { inspect } from 'node:util';
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${(value as { name?: string }).name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor;
+    return ctor && ctor.name ? `an instance of ${ctor.name}` : inspect(value, { depth: 0 });
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+function withCode<E extends Error>(err: E, code: string): E {
+  Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+  return err;
+}
+
+export function invalidType(name: string, expected: string, value: unknown): TypeError {
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  const shown = typeof value === 'number' || typeof value === 'bigint' ? String(value) + (typeof value === 'bigint' ? 'n' : '') : describe(value);
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
+}
+
+export function invalidValue(name: string, reason: string, value: unknown): TypeError {
+  return withCode(new TypeError(`The argument "${name}" ${reason}. Received ${inspect(value, { depth: 0 })}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+export function invalidState(message: string): TypeError {
+  return withCode(new TypeError(message), 'ERR_INVALID_STATE');
+}
+
+/** An integer in [min, max] (max at most 2^53 - 1). Never coerces. */
+export function checkInteger(name: string, value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  }
+  return value;
+}
+
+/** A non-negative multiple of `page`. */
+export function checkAligned(name: string, value: unknown, page: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  const v = checkInteger(name, value, 0, max);
+  if (v % page !== 0) throw outOfRange(name, `a multiple of the page size (${page})`, value);
+  return v;
+}
+
+export function checkBigAddress(name: string, value: unknown): bigint {
+  if (typeof value !== 'bigint') throw invalidType(name, 'of type bigint', value);
+  if (value < 0n || value >= 1n << 64n) throw outOfRange(name, '>= 0n and < 2n ** 64n', value);
+  return value;
+}
+
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
+  return value;
+}
+
+export function checkString(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
+  return value;
+}
+
+export function checkObject<T extends object>(name: string, value: unknown): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
+  return value as T;
+}
+
+/** An options object or undefined; unknown keys are refused (typos are bugs). */
+export function checkOptions<T extends object>(name: string, value: unknown, allowed: readonly string[]): Partial<T> {
+  if (value === undefined) return {};
+  const o = checkObject<Partial<T>>(name, value);
+  for (const key of Object.keys(o)) {
+    if (!allowed.includes(key)) {
+      throw invalidValue(name, `has an unknown option "${key}" (known: ${allowed.join(', ')})`, value);
+    }
+  }
+  return o;
+}
+
+/**
+ * Resolves (offset, length) inside a range of `size` bytes: offset defaults
+ * to 0 and must be page-aligned, length defaults to the rest and the range
+ * must not pass the end.
+ */
+export function checkRange(size: number, page: number, offset: unknown, length: unknown, alignOffset = true): [number, number] {
+  const off = offset === undefined ? 0 : alignOffset ? checkAligned('offset', offset, page) : checkInteger('offset', offset, 0);
+  if (off > size) throw outOfRange('offset', `<= the mapping's length (${size})`, off);
+  const len = length === undefined ? size - off : checkInteger('length', length, 0);
+  if (len > size - off) throw outOfRange('length', `<= ${size - off} (the mapping's length minus offset ${off})`, len);
+  return [off, len];
+}

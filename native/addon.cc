@@ -1,0 +1,25 @@
+// Module entry: context-aware (NODE_API_MODULE), so it loads in every
+// worker_thread; per-environment state lives in napi instance data.
+#include "pagewise.h"
+
+namespace pagewise {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitRegion(env, exports);
+  InitMman(env, exports);
+  InitBrk(env, exports);
+  InitResources(env, exports);
+  InitConstants(env, exports);
+  InitMeasure(env, exports);
+  InitProbe(env, exports);
+  InitCBench(env, exports);
+  return exports;
+}
+
+}  // namespace pagewise
+
+static Napi::Object InitPagewise(Napi::Env env, Napi::Object exports) {
+  return pagewise::Init(env, exports);
+}
+
+NODE_API_MODULE(pagewise, InitPagewise)

@@ -1,0 +1,45 @@
+// The program break: reading it is safe; moving it is not (glibc's malloc
+// owns the break without a lock we can take), so brk/sbrk are for the unsafe
+// export only. Contract in pagewise.h.
+#include "pagewise.h"
+
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+
+namespace pagewise {
+
+// sbrk0() -> bigint: the current break, sbrk(0).
+static Napi::Value Sbrk0(const Napi::CallbackInfo& info) {
+  void* p = sbrk(0);
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+// sbrk(increment) -> bigint: the previous break.
+static Napi::Value Sbrk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t inc;
+  if (!GetI64(info, 0, &inc)) return ThrowInternal(env, "sbrk: bad increment");
+  void* p = sbrk(static_cast<intptr_t>(inc));
+  if (p == reinterpret_cast<void*>(-1)) return ThrowErrno(env, errno, "sbrk", "increment=" + std::to_string(inc));
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+// brk(addr: bigint) -> undefined; glibc's wrapper sets ENOMEM on failure.
+static Napi::Value Brk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t addr;
+  if (!GetBigAddr(info, 0, &addr)) return ThrowInternal(env, "brk: bad address");
+  if (brk(reinterpret_cast<void*>(addr)) != 0) return ThrowErrno(env, errno, "brk", "addr=" + Hex(addr));
+  return env.Undefined();
+}
+
+void InitBrk(Napi::Env env, Napi::Object exports) {
+  exports.Set("sbrk0", Napi::Function::New(env, Sbrk0, "sbrk0"));
+  exports.Set("sbrk", Napi::Function::New(env, Sbrk, "sbrk"));
+  exports.Set("brk", Napi::Function::New(env, Brk, "brk"));
+}
+
+}  // namespace pagewise

@@ -1,0 +1,95 @@
+// The one place that builds errors. See pagewise.h for the contract.
+#include "pagewise.h"
+
+#include <cerrno>
+#include <cstring>
+#include <cinttypes>
+#include <cstdio>
+
+namespace pagewise {
+
+const char* ErrnoName(int err) {
+  switch (err) {
+#define PW_ERRNO(name) case name: return #name;
+    PW_ERRNO(EPERM) PW_ERRNO(ENOENT) PW_ERRNO(ESRCH) PW_ERRNO(EINTR) PW_ERRNO(EIO)
+    PW_ERRNO(ENXIO) PW_ERRNO(E2BIG) PW_ERRNO(ENOEXEC) PW_ERRNO(EBADF) PW_ERRNO(ECHILD)
+    PW_ERRNO(EAGAIN) PW_ERRNO(ENOMEM) PW_ERRNO(EACCES) PW_ERRNO(EFAULT) PW_ERRNO(EBUSY)
+    PW_ERRNO(EEXIST) PW_ERRNO(EXDEV) PW_ERRNO(ENODEV) PW_ERRNO(ENOTDIR) PW_ERRNO(EISDIR)
+    PW_ERRNO(EINVAL) PW_ERRNO(ENFILE) PW_ERRNO(EMFILE) PW_ERRNO(ENOTTY) PW_ERRNO(ETXTBSY)
+    PW_ERRNO(EFBIG) PW_ERRNO(ENOSPC) PW_ERRNO(ESPIPE) PW_ERRNO(EROFS) PW_ERRNO(EPIPE)
+    PW_ERRNO(ERANGE) PW_ERRNO(ENOSYS) PW_ERRNO(EOVERFLOW) PW_ERRNO(EOPNOTSUPP)
+    PW_ERRNO(ENODATA) PW_ERRNO(EHWPOISON)
+#undef PW_ERRNO
+    default: return "UNKNOWN";
+  }
+}
+
+static const char* Hint(int err, const char* syscall) {
+  const bool mapping = !strcmp(syscall, "mmap") || !strcmp(syscall, "mprotect") ||
+                       !strcmp(syscall, "munmap") || !strcmp(syscall, "madvise");
+  if (err == ENOMEM && mapping)
+    return " (the commit limit under vm.overcommit_memory=2, RLIMIT_DATA or RLIMIT_AS"
+           " (ulimit -d / ulimit -v), or vm.max_map_count may have been reached)";
+  if ((err == ENOMEM || err == EPERM || err == EAGAIN) &&
+      (!strcmp(syscall, "mlock") || !strcmp(syscall, "mlock2")))
+    return " (RLIMIT_MEMLOCK limits locked memory: see ulimit -l, or CAP_IPC_LOCK)";
+  if (err == EINVAL && !strcmp(syscall, "madvise"))
+    return " (this kernel may not support the advice, or the range's flags forbid it)";
+  if (err == EINVAL && !strcmp(syscall, "prctl"))
+    return " (naming anonymous memory needs Linux 5.17+ with CONFIG_ANON_VMA_NAME)";
+  if (err == EEXIST && !strcmp(syscall, "mmap"))
+    return " (MAP_FIXED_NOREPLACE refuses to replace an existing mapping)";
+  return "";
+}
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  const char* code = ErrnoName(err);
+  std::string msg = std::string(code) + ": " + syscall + "(" + what + ") failed: " +
+                    strerror(err) + Hint(err, syscall);
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowInternal(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, "pagewise internal: " + message);
+  e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_INTERNAL"));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
+  int64_t v;
+  if (!GetI64(info, i, &v) || v < 0) return false;
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
+bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
+  if (i >= info.Length()) return false;
+  napi_value v = info[i];
+  double d;
+  if (napi_get_value_double(info.Env(), v, &d) != napi_ok) return false;
+  if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0)) return false;
+  int64_t r = static_cast<int64_t>(d);
+  if (static_cast<double>(r) != d) return false;
+  *out = r;
+  return true;
+}
+
+bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
+  if (i >= info.Length()) return false;
+  bool lossless;
+  return napi_get_value_bigint_uint64(info.Env(), info[i], out, &lossless) == napi_ok && lossless;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+}  // namespace pagewise

@@ -1,0 +1,170 @@
+// mprotect, madvise, mincore, mlock/mlock2/munlock, msync, prctl(PR_SET_VMA_ANON_NAME)
+// over a Region's sub-range. Contract in pagewise.h.
+#include "region.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#endif
+#ifndef PR_SET_VMA_ANON_NAME
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
+
+namespace pagewise {
+
+static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
+  return "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr + off)) + ", length=" + std::to_string(len);
+}
+
+// mprotect(region, offset, length, prot). Detaches ArrayBuffers over the range
+// when the new protection lacks PROT_WRITE (a JS write would be a SIGSEGV).
+static Napi::Value Mprotect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  int64_t prot;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &prot)) return ThrowInternal(env, "mprotect: bad prot");
+  if (!(prot & PROT_WRITE)) DetachRange(env, r, off, len);
+  if (mprotect(r->addr + off, len, static_cast<int>(prot)) != 0)
+    return ThrowErrno(env, errno, "mprotect", RangeText(r, off, len) + ", prot=" + std::to_string(prot));
+  return env.Undefined();
+}
+
+// madvise(region, offset, length, advice)
+static Napi::Value Madvise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  int64_t advice;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &advice)) return ThrowInternal(env, "madvise: bad advice");
+  if (madvise(r->addr + off, len, static_cast<int>(advice)) != 0)
+    return ThrowErrno(env, errno, "madvise", RangeText(r, off, len) + ", advice=" + std::to_string(advice));
+  return env.Undefined();
+}
+
+// madviseProbe(advice) -> errno of madvise(NULL, 0, advice): 0 when the
+// kernel knows the advice, EINVAL when it does not.
+static Napi::Value MadviseProbe(const Napi::CallbackInfo& info) {
+  int64_t advice;
+  if (!GetI64(info, 0, &advice)) return ThrowInternal(info.Env(), "madviseProbe: bad advice");
+  int rc = madvise(nullptr, 0, static_cast<int>(advice));
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+}
+
+// mincore(region, offset, length, vec: Uint8Array | null) -> resident pages.
+// When vec is given (one byte per page) it receives the kernel's vector.
+static Napi::Value Mincore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t pages = (len + page - 1) / page;
+  unsigned char* vec = nullptr;
+  std::vector<unsigned char> local;
+  if (info.Length() > 3 && info[3].IsTypedArray()) {
+    Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < pages)
+      return ThrowInternal(env, "mincore: vector too small");
+    vec = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  } else {
+    // Chunked so 1 GiB of 4K pages does not need a 256 KiB allocation per call.
+    static thread_local unsigned char chunk[16384];
+    uint64_t count = 0;
+    for (uint64_t done = 0; done < pages;) {
+      uint64_t n = pages - done < sizeof chunk ? pages - done : sizeof chunk;
+      uint64_t bytes = n * page;
+      if (bytes > len - done * page) bytes = len - done * page;
+      if (mincore(r->addr + off + done * page, bytes, chunk) != 0)
+        return ThrowErrno(env, errno, "mincore", RangeText(r, off, len));
+      for (uint64_t i = 0; i < n; i++) count += chunk[i] & 1;
+      done += n;
+    }
+    return Napi::Number::New(env, static_cast<double>(count));
+  }
+  if (mincore(r->addr + off, len, vec) != 0)
+    return ThrowErrno(env, errno, "mincore", RangeText(r, off, len));
+  uint64_t count = 0;
+  for (uint64_t i = 0; i < pages; i++) count += vec[i] & 1;
+  return Napi::Number::New(env, static_cast<double>(count));
+}
+
+// mlock(region, offset, length, onFault: 0|1): mlock2(MLOCK_ONFAULT) when asked.
+static Napi::Value Mlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  int64_t onFault;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &onFault)) return ThrowInternal(env, "mlock: bad flags");
+  if (onFault) {
+    if (syscall(SYS_mlock2, r->addr + off, len, MLOCK_ONFAULT) != 0)
+      return ThrowErrno(env, errno, "mlock2", RangeText(r, off, len) + ", MLOCK_ONFAULT");
+  } else if (mlock(r->addr + off, len) != 0) {
+    return ThrowErrno(env, errno, "mlock", RangeText(r, off, len));
+  }
+  return env.Undefined();
+}
+
+// munlock(region, offset, length)
+static Napi::Value Munlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (munlock(r->addr + off, len) != 0) return ThrowErrno(env, errno, "munlock", RangeText(r, off, len));
+  return env.Undefined();
+}
+
+// msync(region, offset, length, flags)
+static Napi::Value Msync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  int64_t flags;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &flags)) return ThrowInternal(env, "msync: bad flags");
+  if (msync(r->addr + off, len, static_cast<int>(flags)) != 0)
+    return ThrowErrno(env, errno, "msync", RangeText(r, off, len) + ", flags=" + std::to_string(flags));
+  return env.Undefined();
+}
+
+// prctlSetVmaAnonName(region, offset, length, name | null)
+static Napi::Value PrctlSetVmaAnonName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  std::string name;
+  bool clear = info.Length() < 4 || info[3].IsNull() || info[3].IsUndefined();
+  if (!clear) name = info[3].As<Napi::String>().Utf8Value();
+  if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(r->addr + off),
+            static_cast<unsigned long>(len), clear ? 0UL : reinterpret_cast<unsigned long>(name.c_str())) != 0)
+    return ThrowErrno(env, errno, "prctl", "PR_SET_VMA_ANON_NAME, " + RangeText(r, off, len) + ", name=" + name);
+  return env.Undefined();
+}
+
+void InitMman(Napi::Env env, Napi::Object exports) {
+  exports.Set("mprotect", Napi::Function::New(env, Mprotect, "mprotect"));
+  exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
+  exports.Set("madviseProbe", Napi::Function::New(env, MadviseProbe, "madviseProbe"));
+  exports.Set("mincore", Napi::Function::New(env, Mincore, "mincore"));
+  exports.Set("mlock", Napi::Function::New(env, Mlock, "mlock"));
+  exports.Set("munlock", Napi::Function::New(env, Munlock, "munlock"));
+  exports.Set("msync", Napi::Function::New(env, Msync, "msync"));
+  exports.Set("prctlSetVmaAnonName", Napi::Function::New(env, PrctlSetVmaAnonName, "prctlSetVmaAnonName"));
+}
+
+}  // namespace pagewise
