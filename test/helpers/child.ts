@@ -1,0 +1,35 @@
+/**
+ * Runs a snippet of JS in a child Node process that has loaded the compiled
+ * package (dist/, built by `npm test`'s pretest), optionally under shell
+ * resource limits (`ulimit` flags). Used for paths that must crash or that
+ * need limits we must not impose on the test runner.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
+
+export interface ChildResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `code` runs with `pw` bound to the package. `ulimit` is a list of shell
+ * ulimit arguments such as ['-v', '1048576'] (KiB) applied before exec.
+ */
+export function runChild(code: string, options: { ulimit?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {}): ChildResult {
+  const script = `const pw = require(${JSON.stringify(DIST)});\n${code}`;
+  const nodeArgs = [...(options.nodeArgs ?? []), '-e', script];
+  let cmd = process.execPath;
+  let args = nodeArgs;
+  if (options.ulimit && options.ulimit.length) {
+    cmd = '/bin/sh';
+    args = ['-c', `ulimit ${options.ulimit.join(' ')} && exec "$0" "$@"`, process.execPath, ...nodeArgs];
+  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, env: { ...process.env } });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
