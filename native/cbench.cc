@@ -1,8 +1,400 @@
-// (filled by its issue)
-#include "pagewise.h"
+// C baselines for lib/bench: tight C loops doing the same system calls over
+// the same ranges as the pagewise call they are compared with, run in the same
+// process, so a benchmark can report "ratio to the physical limit".
+//
+// Contract (on top of pagewise.h): every function returns the total time in
+// nanoseconds (a Number) measured with clock_gettime(CLOCK_MONOTONIC) around
+// the loop only: setup (opening a file, allocating a vector) is outside the
+// timed part. Results the loop computes (a page count, an RSS figure) go to a
+// volatile sink so the compiler cannot drop the work; cbenchLastValue()
+// returns the last one, so tests can check that the loop did what it says.
+// Memory comes from a Region (the caller's range, checked with RegionRange)
+// or is mmap'd and unmapped inside the function. A failing system call throws
+// through ThrowErrno like every other native function.
+#include "region.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
 
 namespace pagewise {
 
-void InitCBench(Napi::Env, Napi::Object) {}
+// PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h); older headers lack it.
+namespace scan {
+struct page_region {
+  uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+constexpr uint64_t kPresent = 1ULL << 3;  // PAGE_IS_PRESENT
+constexpr unsigned long kIoctl = _IOWR('f', 16, pm_scan_arg);
+}  // namespace scan
+
+static volatile double g_sink = 0;
+
+static inline uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+static inline Napi::Value Ns(Napi::Env env, uint64_t t0) {
+  return Napi::Number::New(env, static_cast<double>(NowNs() - t0));
+}
+
+static uint64_t Page() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
+
+static std::string RangeText(void* p, uint64_t len) {
+  return "addr=" + Hex(reinterpret_cast<uint64_t>(p)) + ", length=" + std::to_string(len);
+}
+
+// cbenchMadvise(region, offset, length, advice, iterations) -> ns
+static Napi::Value CMadvise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, n;
+  int64_t advice;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &advice) || !GetU64(info, 4, &n)) return ThrowInternal(env, "cbenchMadvise: bad arguments");
+  void* p = r->addr + off;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++)
+    if (madvise(p, len, static_cast<int>(advice)) != 0)
+      return ThrowErrno(env, errno, "madvise", RangeText(p, len) + ", advice=" + std::to_string(advice));
+  return Ns(env, t0);
+}
+
+// cbenchMprotect(region, offset, length, protA, protB, iterations) -> ns;
+// each iteration is mprotect(protA) then mprotect(protB).
+static Napi::Value CMprotect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, n;
+  int64_t a, b;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &a) || !GetI64(info, 4, &b) || !GetU64(info, 5, &n))
+    return ThrowInternal(env, "cbenchMprotect: bad arguments");
+  // The JS side detaches ArrayBuffers before a protection without write; C
+  // cannot know about them, so refuse to take write away from a range that
+  // has live buffers (a JS write would then kill the process).
+  if ((!(a & PROT_WRITE) || !(b & PROT_WRITE)))
+    for (BufferRecord* br = r->buffers; br; br = br->next)
+      if (!br->detached && br->offset < off + len && off < br->offset + br->length)
+        return ThrowInternal(env, "cbenchMprotect: the range has live ArrayBuffers");
+  void* p = r->addr + off;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    if (mprotect(p, len, static_cast<int>(a)) != 0)
+      return ThrowErrno(env, errno, "mprotect", RangeText(p, len) + ", prot=" + std::to_string(a));
+    if (mprotect(p, len, static_cast<int>(b)) != 0)
+      return ThrowErrno(env, errno, "mprotect", RangeText(p, len) + ", prot=" + std::to_string(b));
+  }
+  return Ns(env, t0);
+}
+
+// cbenchMincore(region, offset, length, iterations) -> ns: one mincore() over
+// the range into a vector allocated before the clock starts, then the count
+// of resident pages (what residentPages() returns).
+static Napi::Value CMincore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, n;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchMincore: bad arguments");
+  const uint64_t page = Page();
+  const uint64_t pages = (len + page - 1) / page;
+  std::vector<unsigned char> vec(pages ? pages : 1);
+  void* p = r->addr + off;
+  uint64_t count = 0;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    if (mincore(p, len, vec.data()) != 0) return ThrowErrno(env, errno, "mincore", RangeText(p, len));
+    count = 0;
+    for (uint64_t k = 0; k < pages; k++) count += vec[k] & 1;
+  }
+  Napi::Value t = Ns(env, t0);
+  g_sink = static_cast<double>(count);
+  return t;
+}
+
+// cbenchMmapMunmap(length, iterations, touch: 0|1) -> ns: mmap(PRIVATE|ANON,
+// READ|WRITE) then munmap; with touch, one byte written per page in between.
+static Napi::Value CMmapMunmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t len, n, touch;
+  if (!GetU64(info, 0, &len) || !GetU64(info, 1, &n) || !GetU64(info, 2, &touch))
+    return ThrowInternal(env, "cbenchMmapMunmap: bad arguments");
+  const uint64_t page = Page();
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return ThrowErrno(env, errno, "mmap", "length=" + std::to_string(len));
+    if (touch)
+      for (uint64_t o = 0; o < len; o += page) static_cast<volatile uint8_t*>(p)[o] = 1;
+    if (munmap(p, len) != 0) return ThrowErrno(env, errno, "munmap", RangeText(p, len));
+  }
+  return Ns(env, t0);
+}
+
+// cbenchMmapPopulate(length) -> ns of mmap(MAP_POPULATE) alone (the munmap
+// after it is not timed).
+static Napi::Value CMmapPopulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t len;
+  if (!GetU64(info, 0, &len)) return ThrowInternal(env, "cbenchMmapPopulate: bad arguments");
+  uint64_t t0 = NowNs();
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  uint64_t t = NowNs() - t0;
+  if (p == MAP_FAILED) return ThrowErrno(env, errno, "mmap", "length=" + std::to_string(len) + ", MAP_POPULATE");
+  munmap(p, len);
+  return Napi::Number::New(env, static_cast<double>(t));
+}
+
+// cbenchTouch(region, offset, length, stride) -> ns: writes one byte every
+// `stride` bytes (a first-touch loop when the pages are fresh).
+static Napi::Value CTouch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, stride;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetU64(info, 3, &stride) || stride == 0) return ThrowInternal(env, "cbenchTouch: bad stride");
+  volatile uint8_t* p = r->addr + off;
+  uint64_t t0 = NowNs();
+  for (uint64_t o = 0; o < len; o += stride) p[o] = 1;
+  return Ns(env, t0);
+}
+
+// cbenchMemset(region, offset, length, byte) -> ns
+static Napi::Value CMemset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  int64_t byte;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetI64(info, 3, &byte)) return ThrowInternal(env, "cbenchMemset: bad arguments");
+  uint64_t t0 = NowNs();
+  memset(r->addr + off, static_cast<int>(byte), len);
+  Napi::Value t = Ns(env, t0);
+  g_sink = r->addr[off];
+  return t;
+}
+
+// cbenchGetrusage(who, iterations) -> ns; the sink gets ru_minflt.
+static Napi::Value CGetrusage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t who;
+  uint64_t n;
+  if (!GetI64(info, 0, &who) || !GetU64(info, 1, &n)) return ThrowInternal(env, "cbenchGetrusage: bad arguments");
+  struct rusage ru;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++)
+    if (getrusage(static_cast<int>(who), &ru) != 0) return ThrowErrno(env, errno, "getrusage", "who=" + std::to_string(who));
+  Napi::Value t = Ns(env, t0);
+  g_sink = static_cast<double>(ru.ru_minflt);
+  return t;
+}
+
+// Parses the resident bytes out of a /proc text: kind 0 = statm (second
+// field, pages), 1 = smaps_rollup or status ("Rss:" / "VmRSS:" line, kB),
+// 2 = stat (field 24, pages; split after the last ')').
+static double ParseRss(const char* buf, ssize_t n, int kind, uint64_t page) {
+  if (n <= 0) return -1;
+  if (kind == 0) {
+    const char* s = static_cast<const char*>(memchr(buf, ' ', static_cast<size_t>(n)));
+    return s ? static_cast<double>(strtoull(s + 1, nullptr, 10) * page) : -1;
+  }
+  if (kind == 1) {
+    const char* s = static_cast<const char*>(memmem(buf, static_cast<size_t>(n), "Rss:", 4));
+    if (!s) s = static_cast<const char*>(memmem(buf, static_cast<size_t>(n), "VmRSS:", 6));
+    if (!s) return -1;
+    while (*s && (*s < '0' || *s > '9')) s++;
+    return static_cast<double>(strtoull(s, nullptr, 10) * 1024);
+  }
+  const char* s = static_cast<const char*>(memrchr(buf, ')', static_cast<size_t>(n)));
+  if (!s) return -1;
+  // After ") " comes field 3 (state); rss is field 24: skip 21 spaces.
+  for (int field = 2; field < 24 && s; field++) s = strchr(s + 1, ' ');
+  return s ? static_cast<double>(strtoull(s + 1, nullptr, 10) * page) : -1;
+}
+
+// cbenchProcRead(path, iterations, keepFd: 0|1, kind) -> ns: reads a /proc
+// file and parses the resident size out of it (kind as in ParseRss). With
+// keepFd the file is opened once before the clock starts and read with
+// pread(0) each time; without, each iteration is open/read/close.
+static Napi::Value CProcRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t n, keep;
+  int64_t kind;
+  if (info.Length() < 1 || !info[0].IsString() || !GetU64(info, 1, &n) || !GetU64(info, 2, &keep) ||
+      !GetI64(info, 3, &kind))
+    return ThrowInternal(env, "cbenchProcRead: bad arguments");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  const uint64_t page = Page();
+  static thread_local char buf[1 << 14];
+  int fd = -1;
+  if (keep) {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ThrowErrno(env, errno, "open", path);
+  }
+  double v = 0;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    ssize_t got;
+    if (keep) {
+      got = pread(fd, buf, sizeof buf - 1, 0);
+    } else {
+      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return ThrowErrno(env, errno, "open", path);
+      got = read(fd, buf, sizeof buf - 1);
+      close(fd);
+    }
+    if (got < 0) {
+      int e = errno;
+      if (keep) close(fd);
+      return ThrowErrno(env, e, keep ? "pread" : "read", path);
+    }
+    buf[got] = 0;
+    v = ParseRss(buf, got, static_cast<int>(kind), page);
+  }
+  Napi::Value t = Ns(env, t0);
+  if (keep) close(fd);
+  g_sink = v;
+  return t;
+}
+
+static int g_pagemapFd = -1;
+
+static int PagemapFd() {
+  if (g_pagemapFd < 0) g_pagemapFd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  return g_pagemapFd;
+}
+
+// cbenchPagemap(region, offset, length, iterations) -> ns: pread of
+// /proc/self/pagemap over the range (a kept descriptor, a buffer allocated
+// before the clock starts), counting entries with bit 63 (present) set.
+static Napi::Value CPagemap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, n;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchPagemap: bad arguments");
+  int fd = PagemapFd();
+  if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
+  const uint64_t page = Page();
+  const uint64_t pages = (len + page - 1) / page;
+  std::vector<uint64_t> entries(pages ? pages : 1);
+  const off_t at = static_cast<off_t>(reinterpret_cast<uint64_t>(r->addr + off) / page * sizeof(uint64_t));
+  uint64_t count = 0;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t done = 0;
+    while (done < pages * sizeof(uint64_t)) {
+      ssize_t got = pread(fd, reinterpret_cast<char*>(entries.data()) + done, pages * sizeof(uint64_t) - done,
+                          at + static_cast<off_t>(done));
+      if (got <= 0) return ThrowErrno(env, got < 0 ? errno : EIO, "pread", "/proc/self/pagemap");
+      done += static_cast<uint64_t>(got);
+    }
+    count = 0;
+    for (uint64_t k = 0; k < pages; k++) count += entries[k] >> 63;
+  }
+  Napi::Value t = Ns(env, t0);
+  g_sink = static_cast<double>(count);
+  return t;
+}
+
+// cbenchPagemapScan(region, offset, length, iterations) -> ns:
+// ioctl(PAGEMAP_SCAN) asking for PAGE_IS_PRESENT ranges, summed to a page
+// count. Throws (ENOTTY/EINVAL) where the kernel lacks the ioctl.
+static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len, n;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchPagemapScan: bad arguments");
+  int fd = PagemapFd();
+  if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
+  const uint64_t page = Page();
+  std::vector<scan::page_region> vec(1024);
+  const uint64_t start = reinterpret_cast<uint64_t>(r->addr + off);
+  const uint64_t end = start + (len + page - 1) / page * page;
+  uint64_t count = 0;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    count = 0;
+    for (uint64_t at = start; at < end;) {
+      scan::pm_scan_arg arg{};
+      arg.size = sizeof arg;
+      arg.start = at;
+      arg.end = end;
+      arg.vec = reinterpret_cast<uint64_t>(vec.data());
+      arg.vec_len = vec.size();
+      arg.category_mask = scan::kPresent;
+      arg.return_mask = scan::kPresent;
+      long got = ioctl(fd, scan::kIoctl, &arg);
+      if (got < 0) return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(reinterpret_cast<void*>(at), end - at));
+      for (long k = 0; k < got; k++) count += (vec[k].end - vec[k].start) / page;
+      if (arg.walk_end <= at) break;
+      at = arg.walk_end;
+    }
+  }
+  Napi::Value t = Ns(env, t0);
+  g_sink = static_cast<double>(count);
+  return t;
+}
+
+// cbenchMallocFree(size, iterations) -> ns: glibc malloc+free (the C
+// allocator a native program would use), writing the first byte so the
+// pair is not optimized away.
+static Napi::Value CMallocFree(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t size, n;
+  if (!GetU64(info, 0, &size) || !GetU64(info, 1, &n)) return ThrowInternal(env, "cbenchMallocFree: bad arguments");
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    volatile uint8_t* p = static_cast<uint8_t*>(malloc(size));
+    if (!p) return ThrowErrno(env, ENOMEM, "malloc", "size=" + std::to_string(size));
+    p[0] = 1;
+    free(const_cast<uint8_t*>(p));
+  }
+  return Ns(env, t0);
+}
+
+// cbenchNow() -> CLOCK_MONOTONIC ns (for checking the two clocks agree).
+static Napi::Value CNow(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(NowNs()));
+}
+
+// cbenchLastValue() -> what the last loop computed (page count, RSS bytes,
+// minflt), for tests.
+static Napi::Value CLastValue(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), g_sink);
+}
+
+void InitCBench(Napi::Env env, Napi::Object exports) {
+  exports.Set("cbenchMadvise", Napi::Function::New(env, CMadvise, "cbenchMadvise"));
+  exports.Set("cbenchMprotect", Napi::Function::New(env, CMprotect, "cbenchMprotect"));
+  exports.Set("cbenchMincore", Napi::Function::New(env, CMincore, "cbenchMincore"));
+  exports.Set("cbenchMmapMunmap", Napi::Function::New(env, CMmapMunmap, "cbenchMmapMunmap"));
+  exports.Set("cbenchMmapPopulate", Napi::Function::New(env, CMmapPopulate, "cbenchMmapPopulate"));
+  exports.Set("cbenchTouch", Napi::Function::New(env, CTouch, "cbenchTouch"));
+  exports.Set("cbenchMemset", Napi::Function::New(env, CMemset, "cbenchMemset"));
+  exports.Set("cbenchGetrusage", Napi::Function::New(env, CGetrusage, "cbenchGetrusage"));
+  exports.Set("cbenchProcRead", Napi::Function::New(env, CProcRead, "cbenchProcRead"));
+  exports.Set("cbenchPagemap", Napi::Function::New(env, CPagemap, "cbenchPagemap"));
+  exports.Set("cbenchPagemapScan", Napi::Function::New(env, CPagemapScan, "cbenchPagemapScan"));
+  exports.Set("cbenchMallocFree", Napi::Function::New(env, CMallocFree, "cbenchMallocFree"));
+  exports.Set("cbenchNow", Napi::Function::New(env, CNow, "cbenchNow"));
+  exports.Set("cbenchLastValue", Napi::Function::New(env, CLastValue, "cbenchLastValue"));
+}
 
 }  // namespace pagewise
