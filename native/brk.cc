@@ -27,12 +27,15 @@ static Napi::Value Sbrk(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
 }
 
-// brk(addr: bigint) -> undefined; glibc's wrapper sets ENOMEM on failure.
+// brk(addr: bigint) -> undefined; ENOMEM when the break did not move there.
 static Napi::Value Brk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t addr;
   if (!GetBigAddr(info, 0, &addr)) return ThrowInternal(env, "brk: bad address");
   if (brk(reinterpret_cast<void*>(addr)) != 0) return ThrowErrno(env, errno, "brk", "addr=" + Hex(addr));
+  // The kernel refuses some moves silently (below the heap's start) and
+  // glibc's wrapper only detects a failure to grow: check where it ended.
+  if (reinterpret_cast<uintptr_t>(sbrk(0)) != addr) return ThrowErrno(env, ENOMEM, "brk", "addr=" + Hex(addr));
   return env.Undefined();
 }
 

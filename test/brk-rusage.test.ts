@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { programBreak, getrusage, mmap, pageSize } from '../lib/index';
+import { runChild, DIST } from './helpers/child';
+
+const page = pageSize();
+
+describe('programBreak()', () => {
+  it('is the [heap] end from /proc/self/maps or lies above the data segment', async () => {
+    const fs = await import('node:fs');
+    const brk = programBreak();
+    expect(typeof brk).toBe('bigint');
+    const heap = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.endsWith('[heap]'));
+    if (heap) {
+      // glibc may grow the heap between the two reads, never shrink it below.
+      const end = BigInt(`0x${heap.split(/[- ]/)[1]}`);
+      expect(brk <= end + BigInt(1 << 30)).toBe(true);
+      expect(brk > 0n).toBe(true);
+    }
+  });
+
+  it('unsafe.sbrk moves the break by exactly the increment in a child', () => {
+    const r = runChild(`
+      const a = pw.unsafe.sbrk(0);
+      const old = pw.unsafe.sbrk(${page});
+      const b = pw.programBreak();
+      pw.unsafe.sbrk(-${page});
+      console.log(JSON.stringify({ same: old === a, grew: String(b - a) }));
+    `);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ same: true, grew: String(page) });
+  });
+
+  it('unsafe.brk to an impossible address fails with ENOMEM', () => {
+    const r = runChild(`
+      const start = pw.programBreak();
+      try { pw.unsafe.brk(1n); console.log('moved'); } catch (e) { console.log(e.code, e.syscall); }
+      console.log(pw.programBreak() === start ? 'unchanged' : 'changed');
+    `);
+    expect(r.stdout.trim()).toBe('ENOMEM brk\nunchanged');
+  });
+});
+
+describe('getrusage()', () => {
+  it('thread scope counts only this thread: exact faults for fresh pages', () => {
+    const m = mmap(64 * page);
+    try {
+      m.advise('nohugepage');
+      const v = m.view();
+      v[63 * page] = 1;
+      getrusage('thread');
+      const t0 = getrusage('thread').minorFaults;
+      for (let i = 0; i < 32; i++) v[i * page] = 1;
+      const t1 = getrusage('thread').minorFaults;
+      expect(t1 - t0).toBe(32);
+      const p = getrusage('process');
+      expect(p.minorFaults).toBeGreaterThanOrEqual(t1);
+      expect(getrusage('children').minorFaults).toBeGreaterThanOrEqual(0);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('refuses an unknown scope', () => {
+    expect(() => getrusage('all' as never)).toThrowError(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
+
+describe('mlock', () => {
+  it('locks and unlocks within RLIMIT_MEMLOCK; MLOCK_ONFAULT locks without populating', () => {
+    const m = mmap(8 * page);
+    try {
+      m.advise('nohugepage');
+      try {
+        m.lock({ onFault: true });
+      } catch (e) {
+        // RLIMIT_MEMLOCK may be tiny where not root; the error names it.
+        expect((e as { syscall?: string }).syscall).toBe('mlock2');
+        return;
+      }
+      expect(m.residentPages()).toBe(0);
+      m.unlock();
+      m.lock();
+      expect(m.residentPages()).toBe(8);
+      m.unlock();
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('fails cleanly with an error naming RLIMIT_MEMLOCK when over the limit (child)', () => {
+    // Non-root processes hit RLIMIT_MEMLOCK; root (CAP_IPC_LOCK) bypasses it,
+    // so drop to 'nobody' where we are root.
+    const script = `
+      const m = pw.mmap(64 * pw.pageSize());
+      try { m.lock(); console.log('locked'); } catch (e) { console.log(JSON.stringify({ code: e.code, syscall: e.syscall, hint: /RLIMIT_MEMLOCK/.test(e.message) })); }
+      console.log(m.view()[0] === 0 ? 'intact' : 'broken');
+    `;
+    const isRoot = process.getuid?.() === 0;
+    if (isRoot) {
+      const setpriv = spawnSync('setpriv', ['--version']);
+      if (setpriv.status !== 0) return void console.log('skipped: setpriv missing; root bypasses RLIMIT_MEMLOCK');
+      const r = spawnSync('/bin/sh', ['-c', `ulimit -l 64 && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" -e "$1"`, process.execPath, `const pw = require(${JSON.stringify(DIST)});${script}`], { encoding: 'utf8' });
+      if (r.status !== 0 && /EACCES|permission/i.test(r.stderr)) return void console.log(`skipped: nobody cannot read the build: ${r.stderr.split('\n')[0]}`);
+      const [first, second] = r.stdout.trim().split('\n');
+      expect(JSON.parse(first!)).toEqual({ code: expect.stringMatching(/^(ENOMEM|EPERM|EAGAIN)$/), syscall: 'mlock', hint: true });
+      expect(second).toBe('intact');
+    } else {
+      const r = runChild(script, { ulimit: ['-l', '64'] });
+      const [first, second] = r.stdout.trim().split('\n');
+      expect(JSON.parse(first!)).toEqual({ code: expect.stringMatching(/^(ENOMEM|EPERM|EAGAIN)$/), syscall: 'mlock', hint: true });
+      expect(second).toBe('intact');
+    }
+  });
+});
