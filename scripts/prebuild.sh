@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the shipped Node-API binaries with prebuildify (--napi --strip):
+#   prebuilds/linux-x64/pagewise.napi.node     native build
+#   prebuilds/linux-arm64/pagewise.napi.node   cross-compiled with Debian's
+#                                              g++-aarch64-linux-gnu
+# Node-API (NAPI_VERSION in binding.gyp) makes one binary serve every Node
+# version that has that Node-API version; the headers are arch-independent,
+# so the host Node's headers serve the arm64 build too.
+#
+# The builds run in a staging copy (.cache/prebuild-stage), never in build/:
+# build/ is the development build that the tests load, and a cross build there
+# would leave arm64 objects behind.
+#
+# Usage: scripts/prebuild.sh [x64] [arm64]   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+archs=("$@")
+((${#archs[@]})) || archs=(x64 arm64)
+
+say() { printf 'prebuild: %s\n' "$*" >&2; }
+
+# node-gyp needs Node's headers. On these machines npm's `nodedir` points at
+# the installed ones (no download); elsewhere take the running Node's include
+# dir when it has the headers, else let node-gyp download them as usual.
+if [ -z "${npm_config_nodedir:-}" ]; then
+  nd=$(npm config get nodedir 2>/dev/null || true)
+  if [ -n "$nd" ] && [ "$nd" != undefined ] && [ "$nd" != null ]; then
+    export npm_config_nodedir=$nd
+  else
+    prefix=$(dirname "$(dirname "$(command -v node)")")
+    [ -f "$prefix/include/node/node_api.h" ] && export npm_config_nodedir=$prefix
+  fi
+fi
+
+STAGE=$REPO/.cache/prebuild-stage
+rm -rf "$STAGE"
+mkdir -p "$STAGE"
+cp -r binding.gyp package.json native "$STAGE/"
+ln -s "$REPO/node_modules" "$STAGE/node_modules"
+
+for arch in "${archs[@]}"; do
+  start=$SECONDS
+  rm -rf "$STAGE/build" "$STAGE/prebuilds"
+  case "$arch" in
+    x64)
+      (cd "$STAGE" && npx --no-install prebuildify --napi --strip --arch x64)
+      ;;
+    arm64)
+      if ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+        say "installing g++-aarch64-linux-gnu"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-aarch64-linux-gnu >/dev/null
+      fi
+      (cd "$STAGE" &&
+        CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ \
+        AR=aarch64-linux-gnu-ar PREBUILD_STRIP_BIN=aarch64-linux-gnu-strip \
+        CC_host=gcc CXX_host=g++ LINK_host=g++ \
+          npx --no-install prebuildify --napi --strip --arch arm64)
+      ;;
+    *) say "unknown arch $arch (x64, arm64)"; exit 2 ;;
+  esac
+  out=$(find "$STAGE/prebuilds/linux-$arch" -name '*.node' | head -n1)
+  [ -n "$out" ] || { say "no binary produced for $arch"; exit 1; }
+  want=$([ "$arch" = arm64 ] && echo 'ARM aarch64' || echo 'x86-64')
+  file "$out" | grep -q "$want" || { say "$out is not $want: $(file -b "$out")"; exit 1; }
+  mkdir -p "prebuilds/linux-$arch"
+  rm -f "prebuilds/linux-$arch"/*.node
+  cp "$out" "prebuilds/linux-$arch/"
+  say "linux-$arch: prebuilds/linux-$arch/$(basename "$out") ($(stat -c %s "$out") bytes, $((SECONDS - start)) s)"
+done
