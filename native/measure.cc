@@ -1,8 +1,398 @@
-// (filled by its issue)
-#include "pagewise.h"
+// Measurement primitives: pread of /proc/self/statm and smaps_rollup on kept
+// descriptors, pread of /proc/self/pagemap, ioctl(PAGEMAP_SCAN), and
+// perf_event_open software page-fault counters. Contract in pagewise.h.
+//
+// The /proc/self files are opened once and kept: a seq_file regenerates its
+// text when read again from offset 0, so pread(fd, buf, n, 0) on a kept
+// descriptor is a fresh snapshot without the open/close (measured here:
+// 1.7 us against 6 us for open+read+close of statm). /proc/self resolves to
+// the opening process, so a forked child drops the inherited descriptors
+// (pthread_atfork) and opens its own.
+//
+// Nothing here allocates on the JS heap or in C++ on the hot paths: readers
+// use static buffers, so a measurement does not fault pages of its own into
+// the numbers it reports.
+#include "region.h"
+
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+// PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h). Defined here because the
+// build machines' headers may be older (Debian 12 ships 6.1 headers).
+namespace pmscan {
+struct page_region {
+  uint64_t start;
+  uint64_t end;
+  uint64_t categories;
+};
+struct pm_scan_arg {
+  uint64_t size;
+  uint64_t flags;
+  uint64_t start;
+  uint64_t end;
+  uint64_t walk_end;
+  uint64_t vec;
+  uint64_t vec_len;
+  uint64_t max_pages;
+  uint64_t category_inverted;
+  uint64_t category_mask;
+  uint64_t category_anyof_mask;
+  uint64_t return_mask;
+};
+constexpr uint64_t IS_FILE = 1 << 2;
+constexpr uint64_t IS_PRESENT = 1 << 3;
+constexpr uint64_t IS_SWAPPED = 1 << 4;
+constexpr uint64_t IS_PFNZERO = 1 << 5;
+constexpr uint64_t IS_HUGE = 1 << 6;
+constexpr uint64_t IS_SOFT_DIRTY = 1 << 7;
+// _IOWR('f', 16, struct pm_scan_arg)
+constexpr unsigned long SCAN = _IOWR('f', 16, struct pm_scan_arg);
+}  // namespace pmscan
 
 namespace pagewise {
 
-void InitMeasure(Napi::Env, Napi::Object) {}
+// --- kept /proc/self descriptors -------------------------------------------
+
+enum ProcFile { kStatm = 0, kRollup = 1, kPagemap = 2, kProcFiles = 3 };
+static const char* const kProcPath[kProcFiles] = {"/proc/self/statm", "/proc/self/smaps_rollup",
+                                                  "/proc/self/pagemap"};
+static std::atomic<int> g_fd[kProcFiles] = {{-1}, {-1}, {-1}};
+static std::once_flag g_atfork_once;
+
+static void ChildAfterFork() {
+  // The inherited descriptors describe the parent: forget them (the child
+  // opens its own on first use). Closing is async-signal-safe.
+  for (auto& f : g_fd) {
+    int fd = f.exchange(-1);
+    if (fd >= 0) close(fd);
+  }
+}
+
+// Returns the kept descriptor for `which`, opening it on first use; -1 with
+// errno set on failure.
+static int ProcFd(ProcFile which) {
+  int fd = g_fd[which].load(std::memory_order_acquire);
+  if (fd >= 0) return fd;
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, ChildAfterFork); });
+  fd = open(kProcPath[which], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int expected = -1;
+  if (!g_fd[which].compare_exchange_strong(expected, fd)) {
+    close(fd);  // another thread won the race
+    return expected;
+  }
+  return fd;
+}
+
+// Reads the whole file at offset 0 into buf (NUL-terminated); returns bytes
+// or -1 with errno.
+static ssize_t PreadAll(int fd, char* buf, size_t cap) {
+  size_t got = 0;
+  while (got + 1 < cap) {
+    ssize_t n = pread(fd, buf + got, cap - 1 - got, static_cast<off_t>(got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  buf[got] = 0;
+  return static_cast<ssize_t>(got);
+}
+
+// statmResident() -> resident pages (second field of /proc/self/statm).
+// Approximate by the kernel's own account (per-CPU RSS counters).
+static Napi::Value StatmResident(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ProcFd(kStatm);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kStatm]);
+  char buf[160];
+  ssize_t n;
+  do n = pread(fd, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "pread", kProcPath[kStatm]);
+  buf[n] = 0;
+  const char* p = buf;
+  while (*p && *p != ' ') p++;  // skip size
+  if (*p != ' ') return ThrowInternal(env, "statm: unexpected format");
+  p++;
+  uint64_t v = 0;
+  bool any = false;
+  for (; *p >= '0' && *p <= '9'; p++, any = true) v = v * 10 + static_cast<uint64_t>(*p - '0');
+  if (!any) return ThrowInternal(env, "statm: unexpected format");
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+
+// smapsRollupRss() -> bytes of the `Rss:` line of /proc/self/smaps_rollup:
+// an exact page-table walk (excludes the shared zero page). Static buffer:
+// no allocation, so repeated calls do not disturb what they measure.
+static Napi::Value SmapsRollupRss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ProcFd(kRollup);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kRollup]);
+  static thread_local char buf[8192];
+  ssize_t n = PreadAll(fd, buf, sizeof buf);
+  if (n < 0) return ThrowErrno(env, errno, "pread", kProcPath[kRollup]);
+  const char* p = strstr(buf, "\nRss:");
+  if (!p) return ThrowInternal(env, "smaps_rollup: no Rss line");
+  p += 5;
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t kb = 0;
+  bool any = false;
+  for (; *p >= '0' && *p <= '9'; p++, any = true) kb = kb * 10 + static_cast<uint64_t>(*p - '0');
+  if (!any) return ThrowInternal(env, "smaps_rollup: bad Rss line");
+  return Napi::Number::New(env, static_cast<double>(kb * 1024));
+}
+
+// readProcSelf(name, Uint8Array) -> bytes: reads /proc/self/<name> for a
+// kept file ('statm' | 'smaps_rollup') into a caller's preallocated buffer.
+static Napi::Value ReadProcSelf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray())
+    return ThrowInternal(env, "readProcSelf: bad arguments");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  ProcFile which;
+  if (name == "statm") which = kStatm;
+  else if (name == "smaps_rollup") which = kRollup;
+  else return ThrowInternal(env, "readProcSelf: unknown file " + name);
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < 2)
+    return ThrowInternal(env, "readProcSelf: need a Uint8Array");
+  char* out = reinterpret_cast<char*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  int fd = ProcFd(which);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[which]);
+  ssize_t n = PreadAll(fd, out, ta.ByteLength());
+  if (n < 0) return ThrowErrno(env, errno, "pread", kProcPath[which]);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// --- pagemap ----------------------------------------------------------------
+
+static constexpr uint64_t PM_PRESENT = 1ULL << 63;
+static constexpr uint64_t PM_SWAPPED = 1ULL << 62;
+static constexpr uint64_t PM_FILE = 1ULL << 61;
+static constexpr uint64_t PM_EXCLUSIVE = 1ULL << 56;
+static constexpr uint64_t PM_SOFT_DIRTY = 1ULL << 55;
+static constexpr uint64_t PM_PFN = (1ULL << 55) - 1;
+
+static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
+  return std::string(kProcPath[kPagemap]) + ", addr=" + Hex(reinterpret_cast<uint64_t>(r->addr + off)) +
+         ", length=" + std::to_string(len);
+}
+
+// pagemapCount(region, offset, length, out: Float64Array(7)) fills
+// [present, swapped, fileOrShared, exclusive, softDirty, pfnVisible, zeroPfnPages]
+// from /proc/self/pagemap (8 bytes per page). `zeroPfn` (BigInt, optional,
+// 0n = unknown) counts present pages mapped to that PFN.
+static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapCount: need out");
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 7)
+    return ThrowInternal(env, "pagemapCount: need a Float64Array(7)");
+  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  uint64_t zeroPfn = 0;
+  if (info.Length() > 4 && info[4].IsBigInt()) GetBigAddr(info, 4, &zeroPfn);
+  int fd = ProcFd(kPagemap);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t first = reinterpret_cast<uint64_t>(r->addr + off) / page;
+  const uint64_t pages = (len + page - 1) / page;
+  static thread_local uint64_t chunk[8192];
+  uint64_t c[7] = {0, 0, 0, 0, 0, 0, 0};
+  for (uint64_t done = 0; done < pages;) {
+    uint64_t want = pages - done < 8192 ? pages - done : 8192;
+    ssize_t n = pread(fd, chunk, want * 8, static_cast<off_t>((first + done) * 8));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ThrowErrno(env, errno, "pread", RangeText(r, off, len));
+    }
+    if (n == 0 || n % 8 != 0) return ThrowInternal(env, "pagemap: short read");
+    uint64_t got = static_cast<uint64_t>(n) / 8;
+    for (uint64_t i = 0; i < got; i++) {
+      uint64_t e = chunk[i];
+      if (e & PM_PRESENT) {
+        c[0]++;
+        uint64_t pfn = e & PM_PFN;
+        if (pfn) c[5]++;
+        if (zeroPfn && pfn == zeroPfn) c[6]++;
+      }
+      if (e & PM_SWAPPED) c[1]++;
+      if (e & PM_FILE) c[2]++;
+      if (e & PM_EXCLUSIVE) c[3]++;
+      if (e & PM_SOFT_DIRTY) c[4]++;
+    }
+    done += got;
+  }
+  for (int i = 0; i < 7; i++) out[i] = static_cast<double>(c[i]);
+  return env.Undefined();
+}
+
+// pagemapRead(region, offset, length, out: BigUint64Array) -> pages read:
+// the raw 64-bit entries, one per page.
+static Napi::Value PagemapRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapRead: need out");
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t pages = (len + page - 1) / page;
+  if (ta.TypedArrayType() != napi_biguint64_array || ta.ElementLength() < pages)
+    return ThrowInternal(env, "pagemapRead: need a BigUint64Array with one entry per page");
+  uint8_t* out = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  int fd = ProcFd(kPagemap);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
+  const uint64_t first = reinterpret_cast<uint64_t>(r->addr + off) / page;
+  uint64_t done = 0;
+  while (done < pages * 8) {
+    ssize_t n = pread(fd, out + done, pages * 8 - done, static_cast<off_t>(first * 8 + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ThrowErrno(env, errno, "pread", RangeText(r, off, len));
+    }
+    if (n == 0) break;
+    done += static_cast<uint64_t>(n);
+  }
+  return Napi::Number::New(env, static_cast<double>(done / 8));
+}
+
+// pagemapScan(region, offset, length, out: Float64Array(6)) -> 0, or the
+// errno when the kernel lacks the ioctl (ENOTTY before 6.7, EINVAL for an
+// argument layout it does not know) so lib/ can fall back and say why.
+// Fills [present, swapped, pfnZero, file, softDirty, huge] in pages.
+// Other failures throw.
+static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapScan: need out");
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 6)
+    return ThrowInternal(env, "pagemapScan: need a Float64Array(6)");
+  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  int fd = ProcFd(kPagemap);
+  if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t start = reinterpret_cast<uint64_t>(r->addr + off);
+  const uint64_t end = start + (len + page - 1) / page * page;
+  static thread_local pmscan::page_region vec[512];
+  uint64_t c[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t cur = start;
+  while (cur < end) {
+    pmscan::pm_scan_arg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.size = sizeof arg;
+    arg.start = cur;
+    arg.end = end;
+    arg.vec = reinterpret_cast<uint64_t>(vec);
+    arg.vec_len = sizeof vec / sizeof vec[0];
+    // Report only pages that are present or swapped; adjacent pages with the
+    // same categories come back merged into one region.
+    arg.category_anyof_mask = pmscan::IS_PRESENT | pmscan::IS_SWAPPED;
+    arg.return_mask = pmscan::IS_PRESENT | pmscan::IS_SWAPPED | pmscan::IS_PFNZERO | pmscan::IS_FILE |
+                      pmscan::IS_SOFT_DIRTY | pmscan::IS_HUGE;
+    int n = ioctl(fd, pmscan::SCAN, &arg);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP) return Napi::Number::New(env, errno);
+      return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
+    }
+    for (int i = 0; i < n; i++) {
+      const uint64_t pg = (vec[i].end - vec[i].start) / page;
+      const uint64_t cat = vec[i].categories;
+      if (cat & pmscan::IS_PRESENT) c[0] += pg;
+      if (cat & pmscan::IS_SWAPPED) c[1] += pg;
+      if ((cat & pmscan::IS_PRESENT) && (cat & pmscan::IS_PFNZERO)) c[2] += pg;
+      if (cat & pmscan::IS_FILE) c[3] += pg;
+      if (cat & pmscan::IS_SOFT_DIRTY) c[4] += pg;
+      if (cat & pmscan::IS_HUGE) c[5] += pg;
+    }
+    if (arg.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
+    cur = arg.walk_end;
+  }
+  for (int i = 0; i < 6; i++) out[i] = static_cast<double>(c[i]);
+  return Napi::Number::New(env, 0);
+}
+
+// --- perf software page-fault events ---------------------------------------
+
+static int PerfOpen(uint64_t config) {
+  struct perf_event_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = config;
+  // Faults are counted in the kernel on behalf of user code; excluding
+  // kernel and hypervisor lets perf_event_paranoid <= 2 allow it unprivileged.
+  attr.exclude_kernel = 1;
+  attr.exclude_hv = 1;
+  return static_cast<int>(syscall(SYS_perf_event_open, &attr, 0 /* this thread */, -1, -1, PERF_FLAG_FD_CLOEXEC));
+}
+
+// perfFaultsOpen() -> [fdMinor, fdMajor] counting PERF_COUNT_SW_PAGE_FAULTS_MIN
+// and _MAJ for the calling thread, from now on. Throws the errno on failure.
+static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int a = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MIN);
+  if (a < 0) return ThrowErrno(env, errno, "perf_event_open", "PERF_COUNT_SW_PAGE_FAULTS_MIN, this thread");
+  int b = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MAJ);
+  if (b < 0) {
+    int e = errno;
+    close(a);
+    return ThrowErrno(env, e, "perf_event_open", "PERF_COUNT_SW_PAGE_FAULTS_MAJ, this thread");
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, a));
+  out.Set(1u, Napi::Number::New(env, b));
+  return out;
+}
+
+// perfFaultsRead(fdMinor, fdMajor, out: Float64Array(2))
+static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t a, b;
+  if (!GetI64(info, 0, &a) || !GetI64(info, 1, &b) || info.Length() < 3 || !info[2].IsTypedArray())
+    return ThrowInternal(env, "perfFaultsRead: bad arguments");
+  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 2)
+    return ThrowInternal(env, "perfFaultsRead: need a Float64Array(2)");
+  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  uint64_t v[2];
+  int fds[2] = {static_cast<int>(a), static_cast<int>(b)};
+  for (int i = 0; i < 2; i++) {
+    ssize_t n = read(fds[i], &v[i], sizeof v[i]);
+    if (n != static_cast<ssize_t>(sizeof v[i]))
+      return ThrowErrno(env, n < 0 ? errno : EIO, "read", "perf event fd " + std::to_string(fds[i]));
+    out[i] = static_cast<double>(v[i]);
+  }
+  return env.Undefined();
+}
+
+void InitMeasure(Napi::Env env, Napi::Object exports) {
+  exports.Set("statmResident", Napi::Function::New(env, StatmResident, "statmResident"));
+  exports.Set("smapsRollupRss", Napi::Function::New(env, SmapsRollupRss, "smapsRollupRss"));
+  exports.Set("readProcSelf", Napi::Function::New(env, ReadProcSelf, "readProcSelf"));
+  exports.Set("pagemapCount", Napi::Function::New(env, PagemapCount, "pagemapCount"));
+  exports.Set("pagemapRead", Napi::Function::New(env, PagemapRead, "pagemapRead"));
+  exports.Set("pagemapScan", Napi::Function::New(env, PagemapScan, "pagemapScan"));
+  exports.Set("perfFaultsOpen", Napi::Function::New(env, PerfFaultsOpen, "perfFaultsOpen"));
+  exports.Set("perfFaultsRead", Napi::Function::New(env, PerfFaultsRead, "perfFaultsRead"));
+}
 
 }  // namespace pagewise
