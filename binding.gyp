@@ -19,6 +19,13 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=gnu++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "pagewise-probe",
+      "type": "executable",
+      "sources": ["native/probe/probe.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }
