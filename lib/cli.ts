@@ -5,8 +5,9 @@
  */
 import type { CliCommand } from './cli/types';
 import { command as system } from './cli/system';
+import { command as bench } from './cli/bench';
 
-const commands: Record<string, CliCommand> = { system };
+const commands: Record<string, CliCommand> = { system, bench };
 
 function usage(): string {
   const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

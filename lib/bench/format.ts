@@ -1,0 +1,76 @@
+/**
+ * Text rendering of benchmark results: one table row per contender, the
+ * ratios beside the baselines, targets met or missed.
+ */
+import type { BenchResult, Stats } from './harness';
+
+/** Nanoseconds as a short human figure: `812 ns`, `4.78 µs`, `3.2 ms`. */
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns)) return '-';
+  if (ns < 1000) return `${ns < 10 ? ns.toFixed(2) : ns < 100 ? ns.toFixed(1) : ns.toFixed(0)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+/** A ratio as `1.04x`. */
+export function formatRatio(r: number): string {
+  if (!Number.isFinite(r)) return '-';
+  return `${r < 0.1 ? r.toFixed(3) : r.toFixed(2)}x`;
+}
+
+function spread(s: Stats): string {
+  return `${formatNs(s.min)} .. ${formatNs(s.max)}`;
+}
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+/** One benchmark as text (a title line, a table, targets and notes). */
+export function formatResult(r: BenchResult): string {
+  const head = `${r.name} — ${r.title} (ns per ${r.unit}, ${r.runs} rounds)`;
+  if (r.skipped) return `${head}\n  skipped: ${r.skipped}\n`;
+  const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this (median, min .. max)']];
+  rows.push([`  ${r.subject.label}`, formatNs(r.subject.ns.median), spread(r.subject.ns), '']);
+  for (const b of r.baselines) {
+    rows.push([`  ${b.label} [${b.kind === 'c' ? 'C' : 'Node'}]`, formatNs(b.ns.median), spread(b.ns),
+      `${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)})`]);
+  }
+  const lines = [head, table(rows)];
+  for (const t of r.targets) {
+    lines.push(`  target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${t.met ? 'MET' : 'MISSED'}`);
+  }
+  for (const n of r.notes) lines.push(`  note: ${n}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Every target of a run, one line each. */
+export function formatTargets(results: readonly BenchResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    for (const t of r.targets) {
+      lines.push(`${t.met ? 'MET   ' : 'MISSED'} ${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`);
+    }
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/** A Markdown table of a run (for BENCHMARKS.md). */
+export function formatMarkdown(results: readonly BenchResult[]): string {
+  const lines = ['| benchmark | unit | pagewise median (min .. max) | baseline | baseline median | ratio median (min .. max) |', '|---|---|---|---|---|---|'];
+  for (const r of results) {
+    if (r.skipped) {
+      lines.push(`| ${r.name} | ${r.unit} | skipped: ${r.skipped} | | | |`);
+      continue;
+    }
+    const subj = `${formatNs(r.subject.ns.median)} (${spread(r.subject.ns)})`;
+    if (r.baselines.length === 0) lines.push(`| ${r.name} | ${r.unit} | ${subj} | | | |`);
+    r.baselines.forEach((b, i) => {
+      lines.push(`| ${i === 0 ? r.name : ''} | ${i === 0 ? r.unit : ''} | ${i === 0 ? subj : ''} | ${b.label} (${b.kind === 'c' ? 'C' : 'Node'}) | ${formatNs(b.ns.median)} | ${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)}) |`);
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Benchmarks of the syscall wrappers: one `madvise` of a page, `mmap` +
+ * `unmap` of a page, `mincore` over 1 GiB, a `mprotect` pair; each beside a
+ * C loop doing the same system calls over the same range.
+ */
+import { mmap } from '../mapping';
+import { pageSize } from '../system';
+import type { Benchmark } from './harness';
+import { timeLoop } from './harness';
+import { cbench, C } from './cnative';
+
+/** Size of the "1 GiB" benchmarks (a few MiB when quick). */
+export function bigSize(quick: boolean): number {
+  return quick ? 4 * 1024 * 1024 : 1024 * 1024 * 1024;
+}
+
+const madvisePage: Benchmark = {
+  name: 'madvise-page',
+  group: 'syscall',
+  title: "Mapping.advise('dontneed') of one page",
+  unit: 'call',
+  targets: [{ baseline: 'C madvise', maxRatio: 1.15 }],
+  prepare({ quick }) {
+    const page = pageSize();
+    const n = quick ? 2 : 4000;
+    const m = mmap(page);
+    const region = m.region;
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => m.advise('dontneed', 0, page)) },
+      baselines: [
+        { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(region, 0, page, C.MADV_DONTNEED!, n) / n },
+      ],
+      close: () => m.unmap(),
+    };
+  },
+};
+
+const mmapUnmapPage: Benchmark = {
+  name: 'mmap-unmap-page',
+  group: 'syscall',
+  title: 'mmap(page) + .buffer + unmap() (a Mapping and its ArrayBuffer)',
+  unit: 'map+unmap',
+  targets: [{ baseline: 'C mmap+munmap', maxRatio: 2 }],
+  prepare({ quick }) {
+    const page = pageSize();
+    const n = quick ? 2 : 1000;
+    return {
+      subject: {
+        label: 'pagewise',
+        sample: () =>
+          timeLoop(n, () => {
+            const m = mmap(page);
+            if (m.buffer.byteLength !== page) throw new Error('mmap-unmap-page: wrong buffer length');
+            m.unmap();
+          }),
+      },
+      baselines: [
+        { label: 'C mmap+munmap', kind: 'c', sample: () => cbench.cbenchMmapMunmap(page, n, 0) / n },
+        { label: 'new ArrayBuffer(page)', kind: 'node', sample: () => timeLoop(n, () => void new ArrayBuffer(page)) },
+      ],
+      close: () => undefined,
+    };
+  },
+};
+
+const mmapUnmapBare: Benchmark = {
+  name: 'mmap-unmap-bare',
+  group: 'syscall',
+  title: 'mmap(page) + unmap() without creating an ArrayBuffer',
+  unit: 'map+unmap',
+  prepare({ quick }) {
+    const page = pageSize();
+    const n = quick ? 2 : 1000;
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => void mmap(page).unmap()) },
+      baselines: [{ label: 'C mmap+munmap', kind: 'c', sample: () => cbench.cbenchMmapMunmap(page, n, 0) / n }],
+      close: () => undefined,
+    };
+  },
+};
+
+const mincore1g: Benchmark = {
+  name: 'mincore-1g',
+  group: 'syscall',
+  title: 'Mapping.residentPages() (mincore) over 1 GiB, half resident',
+  unit: 'call',
+  prepare({ quick }) {
+    const size = bigSize(quick);
+    const n = quick ? 1 : 20;
+    const m = mmap(size, { noReserve: true });
+    m.advise('nohugepage');
+    m.advise('populate_write', 0, size / 2);
+    const region = m.region;
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => void m.residentPages()) },
+      baselines: [{ label: 'C mincore', kind: 'c', sample: () => cbench.cbenchMincore(region, 0, size, n) / n }],
+      close: () => m.unmap(),
+    };
+  },
+};
+
+const mprotectPage: Benchmark = {
+  name: 'mprotect-page',
+  group: 'syscall',
+  title: "Mapping.protect('none') then protect('rw') of one page",
+  unit: 'call',
+  targets: [{ baseline: 'C mprotect', maxRatio: 1.15 }],
+  prepare({ quick }) {
+    const page = pageSize();
+    const n = quick ? 2 : 2000;
+    const m = mmap(page);
+    const region = m.region;
+    return {
+      subject: {
+        label: 'pagewise',
+        sample: () => timeLoop(n, () => void m.protect('none').protect('rw')) / 2,
+      },
+      baselines: [
+        { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(region, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n) / n / 2 },
+      ],
+      close: () => m.unmap(),
+    };
+  },
+};
+
+/** The syscall-wrapper benchmarks. */
+export const syscallBenchmarks: readonly Benchmark[] = [madvisePage, mmapUnmapPage, mmapUnmapBare, mincore1g, mprotectPage];
