@@ -8,6 +8,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    env: { PAGEWISE_FROM_SOURCE: '1' },
+    // Tests load what was just compiled; the arm64 run (scripts/arm64-test.sh)
+    // sets PAGEWISE_FROM_SOURCE=0 to load prebuilds/linux-arm64 instead.
+    env: { PAGEWISE_FROM_SOURCE: process.env.PAGEWISE_FROM_SOURCE ?? '1' },
   },
 });

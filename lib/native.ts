@@ -56,42 +56,78 @@ function packageRoot(): string {
   }
 }
 
-function loadNative(): Native {
+/** `PAGEWISE_FROM_SOURCE` set to anything but '', '0' or 'false'. */
+function fromSourceRequested(): boolean {
+  const v = process.env.PAGEWISE_FROM_SOURCE;
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false';
+}
+
+/** Which file the addon was loaded from. @internal */
+export interface NativeOrigin {
+  /** Absolute path of the loaded `.node` file. */
+  file: string;
+  /** `prebuild` (shipped under `prebuilds/`) or `build` (node-gyp, `build/`). */
+  kind: 'prebuild' | 'build';
+}
+
+function loadNative(): { binding: Native; origin: NativeOrigin } {
+  const tag = `${process.platform}-${process.arch}`;
   if (process.platform !== 'linux') {
-    throw new Error(`pagewise: Linux only (x86-64, arm64); this is ${process.platform}-${process.arch}`);
+    throw new Error(`pagewise: Linux only (x86-64, arm64); this is ${tag}`);
   }
   const root = packageRoot();
   const requireNative = createRequire(__filename);
-  const tag = `${process.platform}-${process.arch}`;
   const prebuildDir = path.join(root, 'prebuilds', tag);
   const tried: string[] = [];
-  if (!process.env.PAGEWISE_FROM_SOURCE && fs.existsSync(prebuildDir)) {
+  if (fromSourceRequested()) {
+    tried.push(`prebuilds/${tag}: skipped (PAGEWISE_FROM_SOURCE=${process.env.PAGEWISE_FROM_SOURCE})`);
+  } else if (fs.existsSync(prebuildDir)) {
     const files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
     files.sort((a, b) => Number(b.includes('napi')) - Number(a.includes('napi')));
     for (const f of files) {
       const file = path.join(prebuildDir, f);
       try {
-        return requireNative(file) as Native;
+        return { binding: requireNative(file) as Native, origin: { file, kind: 'prebuild' } };
       } catch (err) {
-        tried.push(`${file}: ${(err as Error).message}`);
+        tried.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
+    if (!files.length) tried.push(`${prebuildDir}: no .node file`);
+  } else {
+    let shipped: string[] = [];
+    try {
+      shipped = fs.readdirSync(path.join(root, 'prebuilds'));
+    } catch {
+      // no prebuilds/ at all: a development checkout
+    }
+    tried.push(`prebuilds/${tag}: none shipped${shipped.length ? ` (this package has: ${shipped.join(', ')})` : ''}`);
   }
   try {
-    return bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
+    const binding = bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
+    const file = path.join(root, 'build', 'Release', 'pagewise.node');
+    return { binding, origin: { file: fs.existsSync(file) ? file : path.join(root, 'build'), kind: 'build' } };
   } catch (err) {
     tried.push(`build/Release/pagewise.node: ${(err as Error).message.split('\n')[0]}`);
     const e = new Error(
-      `pagewise: no usable binary for ${tag} (Node ${process.version}, Node-API).\n` +
-        `Tried:\n  ${tried.join('\n  ') || `(no prebuild in ${prebuildDir})`}\n` +
-        `Build it from source (needs python3, make and a C++ compiler):\n` +
-        `  cd ${root} && npx node-gyp rebuild\n` +
-        `or allow the package's install script: npm install-scripts approve pagewise && npm rebuild pagewise`,
+      `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
+        `Tried:\n  ${tried.join('\n  ')}\n` +
+        `Build it from source (needs python3, make and a C++ compiler, e.g. apt-get install python3 make g++):\n` +
+        `  cd ${root} && npx --yes node-gyp rebuild\n` +
+        `or let npm run the package's install script, which builds when no prebuild loads:\n` +
+        `  npm install-scripts approve pagewise && npm rebuild pagewise`,
     );
     (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
     throw e;
   }
 }
 
+/** The Node-API version the binary is built for (binding.gyp NAPI_VERSION, package.json binary.napi_versions). @internal */
+export const NAPI_VERSION = 8;
+
+const loaded = loadNative();
+
+/** Where the addon was loaded from. @internal */
+export const nativeOrigin: NativeOrigin = loaded.origin;
+
 /** The loaded addon. @internal */
-export const native: Native = loadNative();
+export const native: Native = loaded.binding;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the shipped Node-API binaries with prebuildify (--napi --strip):
-#   prebuilds/linux-x64/pagewise.napi.node     native build
-#   prebuilds/linux-arm64/pagewise.napi.node   cross-compiled with Debian's
+#   prebuilds/linux-x64/pagewise.node          native build
+#   prebuilds/linux-arm64/pagewise.node        cross-compiled with Debian's
 #                                              g++-aarch64-linux-gnu
+# and beside each, the C probe executable pagewise-probe (same target arch).
 # Node-API (NAPI_VERSION in binding.gyp) makes one binary serve every Node
 # version that has that Node-API version; the headers are arch-independent,
 # so the host Node's headers serve the arm64 build too.
@@ -65,7 +66,16 @@ for arch in "${archs[@]}"; do
   want=$([ "$arch" = arm64 ] && echo 'ARM aarch64' || echo 'x86-64')
   file "$out" | grep -q "$want" || { say "$out is not $want: $(file -b "$out")"; exit 1; }
   mkdir -p "prebuilds/linux-$arch"
-  rm -f "prebuilds/linux-$arch"/*.node
+  rm -f "prebuilds/linux-$arch"/*
   cp "$out" "prebuilds/linux-$arch/"
+  # The single-threaded C probe (binding.gyp target pagewise-probe) ships
+  # beside the addon: prebuildify itself only copies the .node file.
+  probe=$STAGE/build/Release/pagewise-probe
+  if [ -f "$probe" ]; then
+    strip_bin=$([ "$arch" = arm64 ] && echo aarch64-linux-gnu-strip || echo strip)
+    install -m 0755 "$probe" "prebuilds/linux-$arch/pagewise-probe"
+    "$strip_bin" --strip-all "prebuilds/linux-$arch/pagewise-probe"
+    file "prebuilds/linux-$arch/pagewise-probe" | grep -q "$want" || { say "pagewise-probe is not $want"; exit 1; }
+  fi
   say "linux-$arch: prebuilds/linux-$arch/$(basename "$out") ($(stat -c %s "$out") bytes, $((SECONDS - start)) s)"
 done
