@@ -199,7 +199,16 @@ export class Mapping {
     this.#live();
     const [off, rawLen] = checkRange(this.length, this.pageSize, offset, length);
     const len = roundUp(rawLen, this.pageSize);
-    native.mprotect(this.#region, off, len, bits);
+    try {
+      native.mprotect(this.#region, off, len, bits);
+    } catch (err) {
+      // mprotect works VMA by VMA and can fail part-way (ENOMEM when a split
+      // passes vm.max_map_count), leaving part of the range changed. Record
+      // a protection without write for the whole range, so no view is made
+      // over pages that may have lost PROT_WRITE; protect again to recover.
+      if (len > 0 && !isWritable(prot)) this.#setSegment(off, off + len, prot);
+      throw err;
+    }
     if (len > 0) this.#setSegment(off, off + len, prot);
     return this;
   }
@@ -342,6 +351,9 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
     align = pools ?? page;
   }
   if (huge) flags |= C.MAP_HUGETLB!;
+  // hugetlbfs pages not reserved at mmap time are a SIGBUS on first touch
+  // when the pool is empty: without the reservation there is no safe way.
+  if (huge && noReserve) throw invalidValue('options.noReserve', 'cannot be combined with hugePages (an unreserved hugetlbfs page is a SIGBUS on first touch when the pool is empty)', o.noReserve);
   let fd = -1;
   let fileOffset = 0;
   if (o.file !== undefined) {
@@ -361,6 +373,7 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   const name = o.name === undefined ? undefined : checkVmaName(o.name);
   const len = roundUp(length, align);
   if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);
+  if (fd >= 0) checkInsideFile(fd, fileOffset, len, page);
   // Report committed memory to V8 so its GC weighs the mapping; a
   // NORESERVE or PROT_NONE reservation is address space, not memory.
   const report = noReserve || prot === 'none' ? 0 : len;
@@ -368,6 +381,27 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   const m = new Mapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
   if (name !== undefined && vmaNamesSupported()) m.name(name);
   return m;
+}
+
+/**
+ * A page of a file mapping that lies wholly past the end of the file is a
+ * SIGBUS on access, so a mapping of a regular file must end within the
+ * file's last page. (A file truncated after it was mapped cannot be guarded
+ * against: see the README's Reliability section.) When fstat fails, mmap
+ * reports the descriptor's error itself.
+ */
+function checkInsideFile(fd: number, offset: number, len: number, page: number): void {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch {
+    return;
+  }
+  if (!st.isFile()) return;
+  const end = roundUp(st.size, page);
+  if (offset + len > end) {
+    throw outOfRange('length', `<= ${Math.max(0, end - offset)} (the file's ${st.size} bytes from offset ${offset}, rounded up to a page; a page past the end of a file is a SIGBUS on access)`, len);
+  }
 }
 
 let namesSupported: boolean | undefined;

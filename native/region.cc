@@ -222,18 +222,40 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
+  // Link the record and take the reference before asking Node: when Node
+  // refuses after registering the finalizer (a length above its largest
+  // Buffer: ERR_BUFFER_TOO_LARGE, reported as napi_pending_exception), it
+  // runs BufferFinalize at once or later, and that unlinks and releases.
+  // Deleting `b` here as well was a double free (and a Region freed under
+  // its handle).
   BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, nullptr, r->buffers};
+  r->refs++;
+  if (r->buffers) r->buffers->prev = b;
+  r->buffers = b;
   napi_value ab;
   napi_status st = napi_create_external_arraybuffer(env, r->addr + off, len, BufferFinalize, b, &ab);
   if (st != napi_ok) {
-    delete b;
+    // These statuses return before the finalizer exists: the record is still
+    // ours. For any other the finalizer owns it (when unsure, a leak of the
+    // record beats a double free).
+    if (st == napi_no_external_buffers_allowed || st == napi_invalid_arg || st == napi_cannot_run_js) {
+      b->detached = true;
+      if (b->prev) b->prev->next = b->next;
+      else r->buffers = b->next;
+      if (b->next) b->next->prev = b->prev;
+      delete b;
+      r->refs--;
+    }
     const napi_extended_error_info* ei = nullptr;
     napi_get_last_error_info(env, &ei);
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
+      // Node's own error says why (ERR_BUFFER_TOO_LARGE is a RangeError): keep it.
       napi_value ex;
       napi_get_and_clear_last_exception(env, &ex);
+      napi_throw(env, ex);
+      return env.Undefined();
     }
     Napi::Error e = Napi::Error::New(
         env, std::string("cannot create an external ArrayBuffer of ") + std::to_string(len) +
@@ -244,9 +266,6 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
     e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  r->refs++;
-  if (r->buffers) r->buffers->prev = b;
-  r->buffers = b;
   napi_create_reference(env, ab, 0, &b->ref);
   return Napi::Value(env, ab);
 }
@@ -300,6 +319,24 @@ static Napi::Value RegionRemap(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// regionReport(region, bytes): sets how many bytes of the region are reported
+// to V8 as external memory (napi_adjust_external_memory by the difference),
+// e.g. the committed part of an arena. The last reference's release (or
+// munmap) takes the report back.
+static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  int64_t bytes;
+  if (!GetI64(info, 1, &bytes) || bytes < 0) return ThrowInternal(env, "regionReport: bad size");
+  if (bytes != r->reported) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, bytes - r->reported, &ignored);
+    r->reported = bytes;
+  }
+  return env.Undefined();
+}
+
 // unsafeMmapFixed(addr, length, prot, flags, fd, offset) -> Region. MAP_FIXED
 // at a caller's address replaces whatever was there (heap, code, V8's own
 // memory): only for the unsafe export.
@@ -335,6 +372,7 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("detachArrayBuffer", Napi::Function::New(env, DetachOne, "detachArrayBuffer"));
   exports.Set("regionAddress", Napi::Function::New(env, RegionAddress, "regionAddress"));
   exports.Set("regionRemap", Napi::Function::New(env, RegionRemap, "regionRemap"));
+  exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
 }
 
