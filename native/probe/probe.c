@@ -26,6 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 static long page;
 
 /* ---- small readers ---------------------------------------------------- */
@@ -444,7 +448,11 @@ static int cmd_hugetlb_touch(int argc, char** argv) {
     printf("{\"mapped\":false,\"errno\":%d,\"code\":\"%s\"}\n", errno, strerrorname_np(errno));
     return 0;
   }
-  printf("{\"mapped\":true,\"size\":%zu}\n", size);
+  /* Same memory, asked politely: MADV_POPULATE_WRITE returns an error code. */
+  int pr = madvise(p, size, MADV_POPULATE_WRITE);
+  int pe = errno;
+  printf("{\"mapped\":true,\"size\":%zu,\"populateOk\":%s,\"populateErrno\":%d,\"populateCode\":\"%s\"}\n", size,
+         pr == 0 ? "true" : "false", pr == 0 ? 0 : pe, pr == 0 ? "" : (strerrorname_np(pe) ? strerrorname_np(pe) : "?"));
   fflush(stdout);
   ((volatile char*)p)[0] = 1;
   printf("{\"touched\":true}\n");

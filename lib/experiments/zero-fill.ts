@@ -1,0 +1,143 @@
+/** Experiment 1: does mmap reserve physical memory, or only address space? */
+import { mmap } from '../mapping';
+import { pageSize } from '../system';
+import { readMeminfo } from '../proc/meminfo';
+import { defineExperiment, fmtBytes, m, mappingRss, probeJson, probeMissing, processRss, readPages, threadFaults, touchPages, type Outcome } from './common';
+import type { Measurement, Series } from './types';
+
+interface ProbeZfod {
+  size: number;
+  mmapped: boolean;
+  rssBefore: number;
+  rssAfterMalloc: number;
+  pagesWritten: number;
+  faults: number;
+  rssAfterWrite: number;
+}
+
+function committedAs(): number {
+  return readMeminfo()['Committed_AS'] ?? NaN;
+}
+
+function body(): Outcome {
+  const page = pageSize();
+  const reserve = 1 << 30;
+  const k = 256;
+  const ms: Measurement[] = [];
+
+  // Charged vs not charged: the same size without MAP_NORESERVE, unmapped at once, never touched.
+  const c0 = committedAs();
+  const charged = mmap(reserve);
+  const c1 = committedAs();
+  charged.unmap();
+
+  const rss0 = processRss();
+  const ca = committedAs();
+  const region = mmap(reserve, { noReserve: true });
+  try {
+    region.advise('nohugepage');
+    const cb = committedAs();
+    const rss1 = processRss();
+    const residentAfterMap = region.residentPages();
+    const regionRssAfterMap = mappingRss(region);
+    ms.push(m('reserved (MAP_NORESERVE)', reserve, 'bytes', 'mmap'));
+    ms.push(m('resident after mmap', residentAfterMap, 'pages', 'mincore'));
+    ms.push(m('mapping Rss after mmap', regionRssAfterMap, 'bytes', '/proc/self/smaps'));
+    ms.push(m('process RSS change after mmap', rss1 - rss0, 'bytes', '/proc/self/smaps_rollup (V8 threads add noise)'));
+    ms.push(m('Committed_AS change, MAP_NORESERVE', cb - ca, 'bytes', '/proc/meminfo (system-wide: other processes add noise)'));
+    ms.push(m('Committed_AS change, same size charged', c1 - c0, 'bytes', '/proc/meminfo'));
+
+    const view = region.view(0, 4 * k * page);
+    // Warm the loops on pages that are not counted, so JIT work does not fault inside the counted loop.
+    touchPages(view, page, 3 * k, 8);
+    readPages(view, page, 3 * k + 8, 8);
+    const before = region.residentPages();
+    const rssW0 = mappingRss(region);
+    const f0 = threadFaults();
+    touchPages(view, page, 0, k);
+    const f1 = threadFaults();
+    const writeFaults = f1 - f0;
+    const residentWritten = region.residentPages() - before;
+    const rssW1 = mappingRss(region);
+    ms.push(m(`faults writing ${k} fresh pages`, writeFaults, 'faults', 'getrusage(RUSAGE_THREAD)'));
+    ms.push(m(`pages resident after writing ${k}`, residentWritten, 'pages', 'mincore'));
+    ms.push(m(`mapping Rss added by writing ${k} pages`, rssW1 - rssW0, 'bytes', '/proc/self/smaps'));
+
+    const r0 = region.residentPages();
+    const f2 = threadFaults();
+    readPages(view, page, k, k);
+    const f3 = threadFaults();
+    const readFaults = f3 - f2;
+    const residentRead = region.residentPages() - r0;
+    const rssR = mappingRss(region) - rssW1;
+    const zeroPage = rssR === 0;
+    ms.push(m(`faults reading ${k} fresh pages`, readFaults, 'faults', 'getrusage(RUSAGE_THREAD)'));
+    ms.push(m(`pages present after reading ${k}`, residentRead, 'pages', 'mincore (counts a zero-page mapping too)'));
+    ms.push(m(`mapping Rss added by reading ${k} pages`, rssR, 'bytes', '/proc/self/smaps (excludes the shared zero page)'));
+    ms.push(m('read faults map the shared zero page', zeroPage, '', 'smaps Rss delta of the reads'));
+
+    // RSS against pages touched, for the report (not fault-counted: reading smaps allocates).
+    const series: Series = { name: 'mapping Rss vs pages written', x: [0], y: [0], xUnit: 'pages written', yUnit: 'bytes' };
+    const s = region.view(8 * k * page, 2 * k * page);
+    const base = mappingRss(region);
+    for (let done = 0; done < 2 * k; ) {
+      touchPages(s, page, done, 32);
+      done += 32;
+      series.x.push(done);
+      series.y.push(mappingRss(region) - base);
+    }
+
+    // The same through glibc: malloc(1 GiB) in the single-threaded probe.
+    const missing = probeMissing();
+    let probeOk: boolean | null = null;
+    if (missing === null) {
+      const p = probeJson<ProbeZfod>(['zfod', String(k)]);
+      ms.push(m('malloc(1 GiB) served by its own mmap', p.mmapped, '', 'pagewise-probe (pointer outside the brk heap)'));
+      ms.push(m('probe RSS change after malloc(1 GiB)', p.rssAfterMalloc - p.rssBefore, 'bytes', 'pagewise-probe: /proc/self/smaps_rollup'));
+      ms.push(m(`probe faults writing ${k} pages of it`, p.faults, 'faults', 'pagewise-probe: getrusage(RUSAGE_SELF), single thread'));
+      ms.push(m(`probe RSS change after writing ${k} pages`, p.rssAfterWrite - p.rssAfterMalloc, 'bytes', 'pagewise-probe: /proc/self/smaps_rollup'));
+      probeOk = p.mmapped && p.faults === k && p.rssAfterMalloc - p.rssBefore < 64 * page && p.rssAfterWrite - p.rssAfterMalloc >= k * page;
+    } else {
+      ms.push(m('malloc(1 GiB) in the probe', null, '', missing));
+    }
+
+    const lazy =
+      residentAfterMap === 0 &&
+      regionRssAfterMap === 0 &&
+      writeFaults === k &&
+      residentWritten === k &&
+      rssW1 - rssW0 === k * page &&
+      readFaults === k &&
+      (c1 - c0) - (cb - ca) >= reserve / 2;
+    const verdict = lazy && probeOk !== false ? 'confirmed' : 'refuted';
+    const readBehaviour = zeroPage
+      ? `read faults map the shared zero page here (reading ${k} pages added 0 bytes of Rss)`
+      : `this kernel does not map the shared zero page on read faults: reading ${k} fresh pages took ${readFaults} faults and added ${fmtBytes(rssR)} of Rss, like writes`;
+    return {
+      measurements: ms,
+      verdict,
+      condition: readBehaviour,
+      notes:
+        `mmap of ${fmtBytes(reserve)} made 0 pages resident and (with MAP_NORESERVE) charged ${fmtBytes(cb - ca)} of commit ` +
+        `against ${fmtBytes(c1 - c0)} without it; each first write costs one fault and one page (${writeFaults} faults, ${residentWritten} pages for ${k}). ` +
+        readBehaviour +
+        '.',
+      key: [`faults writing ${k} fresh pages`, `pages resident after writing ${k}`, `mapping Rss added by reading ${k} pages`, 'Committed_AS change, MAP_NORESERVE'],
+      series: [series],
+    };
+  } finally {
+    region.unmap();
+  }
+}
+
+/** Experiment 1: zero-fill-on-demand. */
+export const zeroFill = defineExperiment(
+  {
+    id: 'zero-fill',
+    number: 1,
+    title: 'Zero-fill-on-demand',
+    question: 'Does mmap reserve physical memory, or only address space?',
+    claim: 'mmap (and malloc of a large block) reserves address space only; a page becomes resident at its first touch, one fault per page.',
+  },
+  body,
+);
