@@ -24,7 +24,8 @@ const PROTS: Record<Prot, number> = {
 /** @internal */
 export function protBits(name: string, value: unknown): number {
   if (typeof value !== 'string') throw invalidType(name, "a protection string ('none', 'r', 'rw', 'rx', 'rwx', ...)", value);
-  const bits = PROTS[value as Prot];
+  // Own keys only: 'constructor' or 'toString' must not reach the syscall.
+  const bits = Object.hasOwn(PROTS, value) ? PROTS[value as Prot] : undefined;
   if (bits === undefined) throw invalidValue(name, `must be one of ${Object.keys(PROTS).map((p) => `'${p}'`).join(', ')}`, value);
   return bits;
 }
@@ -59,7 +60,7 @@ export const adviceNames: readonly Advice[] = Object.freeze([...ADVICE_NAMES]);
 /** @internal */
 export function adviceNumber(value: unknown): number {
   if (typeof value !== 'string') throw invalidType('advice', "an advice name such as 'dontneed'", value);
-  const n = (ADVICE as Record<string, number>)[value];
+  const n = Object.hasOwn(ADVICE, value) ? (ADVICE as Record<string, number>)[value] : undefined;
   if (n === undefined) throw invalidValue('advice', `must be one of ${ADVICE_NAMES.join(', ')}`, value);
   return n;
 }

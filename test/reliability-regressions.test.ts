@@ -129,3 +129,19 @@ describe('mprotect that fails part-way', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('names that are Object.prototype keys', () => {
+  it("'toString', 'constructor', '__proto__' as advice or protection are TypeErrors (was: an internal error from native)", () => {
+    const m = mmap(page);
+    try {
+      for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+        const invalid = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+        expect(() => m.advise(name as never)).toThrowError(invalid);
+        expect(() => m.protect(name as never)).toThrowError(invalid);
+        expect(() => mmap(page, { prot: name as never })).toThrowError(invalid);
+      }
+    } finally {
+      m.unmap();
+    }
+  });
+});
