@@ -1,0 +1,18 @@
+/**
+ * `pagewise/experiments`: every classic question about Linux memory as a
+ * function that runs on real memory and returns a structured result. This
+ * file only re-exports.
+ */
+export { experiments, runExperiments, findExperiments } from './registry';
+export { zeroFill } from './zero-fill';
+export { dontneedVsMunmap } from './dontneed';
+export { noreserveOvercommit } from './overcommit';
+export { mallocBrk } from './malloc';
+export { heapHoles } from './heap-holes';
+export { exitRecovery } from './exit-recovery';
+export { cowFork } from './cow';
+export { kernelMemory } from './kernel-memory';
+export { rlimitData } from './rlimit-data';
+export { prefault } from './prefault';
+export { probeLocation, probeMissing } from './common';
+export type { Experiment, ExperimentResult, Measurement, Series, Verdict } from './types';

@@ -1,0 +1,118 @@
+/** Experiment 10: prefaulting. */
+import { mmap, type Mapping } from '../mapping';
+import { pageSize, hugePageSize } from '../system';
+import { adviceSupported } from '../flags';
+import { readSmaps } from '../proc/smaps';
+import { defineExperiment, m, median, nowNs, thpMode, threadFaults, touchPages, type Outcome } from './common';
+import type { Measurement, Series } from './types';
+
+interface Run {
+  ns: number;
+  faults: number;
+  huge: number;
+}
+
+function hugeBytes(map: Mapping): number {
+  const end = map.address + BigInt(map.length);
+  let n = 0;
+  for (const e of readSmaps()) if (e.start < end && e.end > map.address) n += e.anonHugePages;
+  return n;
+}
+
+function once(method: string, bytes: number): Run {
+  const page = pageSize();
+  const pages = bytes / page;
+  let region: Mapping | null = null;
+  try {
+    if (method === 'MAP_POPULATE') {
+      const f0 = threadFaults();
+      const t0 = nowNs();
+      region = mmap(bytes, { populate: true });
+      const ns = nowNs() - t0;
+      return { ns, faults: threadFaults() - f0, huge: hugeBytes(region) };
+    }
+    // Over-map by one huge page so the THP run has aligned huge pages inside.
+    const hp = hugePageSize() ?? page;
+    region = mmap(bytes + (method === 'THP first touch' ? hp : 0));
+    region.advise(method === 'THP first touch' ? 'hugepage' : 'nohugepage');
+    const view = region.view(0, bytes);
+    if (method === 'MADV_POPULATE_WRITE') {
+      const f0 = threadFaults();
+      const t0 = nowNs();
+      region.advise('populate_write', 0, bytes);
+      const ns = nowNs() - t0;
+      return { ns, faults: threadFaults() - f0, huge: hugeBytes(region) };
+    }
+    const f0 = threadFaults();
+    const t0 = nowNs();
+    touchPages(view, page, 0, pages, 1);
+    const ns = nowNs() - t0;
+    return { ns, faults: threadFaults() - f0, huge: hugeBytes(region) };
+  } finally {
+    region?.unmap();
+  }
+}
+
+function body(): Outcome {
+  const page = pageSize();
+  const bytes = 32 * 1024 * 1024;
+  const pages = bytes / page;
+  const mode = thpMode();
+  const methods = ['first touch', 'MAP_POPULATE'];
+  if (adviceSupported('populate_write')) methods.push('MADV_POPULATE_WRITE');
+  const thp = mode !== null && mode !== 'never' && hugePageSize() !== null;
+  if (thp) methods.push('THP first touch');
+  // Warm the touch loop on a small region so JIT work is not in the timings.
+  once('first touch', 64 * page);
+  const ms: Measurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
+  const nsSeries: Series = { name: 'ns per 4K page', x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page' };
+  const res: Record<string, { ns: number; faults: number; huge: number }> = {};
+  methods.forEach((method, i) => {
+    const runs: Run[] = [];
+    for (let r = 0; r < 3; r++) runs.push(once(method, bytes));
+    const ns = median(runs.map((x) => x.ns)) / pages;
+    const faults = median(runs.map((x) => x.faults)) / pages;
+    const huge = median(runs.map((x) => x.huge));
+    res[method] = { ns, faults, huge };
+    ms.push(m(`${method}: time per page`, Math.round(ns), 'ns/page', 'process.hrtime, median of 3'));
+    ms.push(m(`${method}: faults per page`, Number(faults.toFixed(4)), 'faults/page', 'getrusage(RUSAGE_THREAD)'));
+    if (method === 'THP first touch') ms.push(m(`${method}: bytes in huge pages`, huge, 'bytes', '/proc/self/smaps AnonHugePages'));
+    nsSeries.x.push(i);
+    nsSeries.y.push(Math.round(ns));
+    nsSeries.labels!.push(method);
+  });
+  const touch = res['first touch']!;
+  const pop = res['MAP_POPULATE']!;
+  const pw = res['MADV_POPULATE_WRITE'];
+  const th = res['THP first touch'];
+  const prefaultCheaper = pop.ns < touch.ns && (pw === undefined || pw.ns < touch.ns);
+  const hp = hugePageSize() ?? page;
+  const thpOne = th !== undefined && th.faults <= (2 * page) / hp + 1e-9 && th.huge > 0;
+  const verdict: Outcome['verdict'] = !prefaultCheaper ? 'refuted' : th === undefined || !thpOne ? 'depends' : 'confirmed';
+  const ratio = (x: number): string => `${(touch.ns / x).toFixed(1)}x`;
+  return {
+    measurements: ms,
+    verdict,
+    condition:
+      `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)} cheaper)` +
+      (pw ? `; MADV_POPULATE_WRITE ${Math.round(pw.ns)} ns/page (${ratio(pw.ns)})` : '; MADV_POPULATE_WRITE unsupported') +
+      (th ? `; THP ${Math.round(th.ns)} ns/page with ${th.faults.toFixed(4)} faults/page (one per ${Math.round(1 / Math.max(th.faults, 1e-9))} pages)` : `; THP not available (mode ${mode})`),
+    notes:
+      'Prefaulting still takes one fault per page (counted by getrusage, not by perf events), but in one system call with no trap per page. ' +
+      'THP needs a 2 MiB-aligned range and MADV_HUGEPAGE in madvise mode; one fault maps a whole huge page.',
+    key: ['first touch: time per page', 'MAP_POPULATE: time per page', 'MADV_POPULATE_WRITE: time per page', 'THP first touch: faults per page'],
+    series: [nsSeries],
+  };
+}
+
+/** Experiment 10: prefaulting. */
+export const prefault = defineExperiment(
+  {
+    id: 'prefault',
+    number: 10,
+    title: 'Prefaulting',
+    question: 'First touch, MAP_POPULATE, MADV_POPULATE_WRITE or transparent huge pages: what does each cost per page?',
+    claim: 'Prefaulting (MAP_POPULATE, MADV_POPULATE_WRITE) makes pages resident for less than touching them one by one, and THP takes one fault per huge page.',
+  },
+  body,
+);
