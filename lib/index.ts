@@ -11,3 +11,5 @@ export { programBreak } from './brk';
 export { getrusage } from './rusage';
 export type { Rusage, RusageWho } from './rusage';
 export * as unsafe from './unsafe';
+export { Arena, LARGE_BLOCK_BYTES } from './arena';
+export type { ArenaOptions, ArenaResetOptions, ArenaStats } from './arena';

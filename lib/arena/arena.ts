@@ -1,0 +1,817 @@
+/**
+ * The arena: a `PROT_NONE | MAP_NORESERVE` reservation committed in chunks,
+ * handing out `Uint8Array` views with JS-side bookkeeping.
+ *
+ * Layout. The reservation is one Region (native/region.h). Commit grows
+ * contiguously from its start with `mprotect(READ|WRITE)`, a chunk at a
+ * time, so the committed part stays one VMA (adjacent RW ranges merge) and
+ * the mapping count stays at two or three however much is committed.
+ *
+ * Blocks, by size:
+ *  - small (up to an eighth of a slab: 8 KiB with 4K pages): size classes,
+ *    each served from slabs of 64 KiB (at least one page). A slab has its
+ *    own external ArrayBuffer, made once when the slab is carved; a block is
+ *    a `Uint8Array` over it, and a bitmap (one bit per block, 1 = free) is
+ *    both the free list and the double-free check.
+ *  - medium (whole pages, below 256 KiB): page runs from {@link PageRuns},
+ *    viewed through the ArrayBuffer of the chunk that holds them (one per
+ *    committed chunk, made when first needed). No ArrayBuffer is created per
+ *    allocation. A run that crosses a chunk boundary gets its own buffer.
+ *  - large (256 KiB and up): page runs with their own ArrayBuffer, made per
+ *    allocation (about 1.8 µs, small against the block), detached when the
+ *    block is freed and the pages purged, so RSS drops at once and a stale
+ *    view reads as length 0.
+ *
+ * Which memory a view may still reach after `free()`: a large block's view
+ * is detached. A small or medium block shares its slab's or chunk's buffer,
+ * which cannot be detached for one block: its stale view stays readable and
+ * writable (over memory the arena may hand out again) until its slab is
+ * returned (all its blocks free), or `reset()`/`close()`. It never reaches
+ * memory that is unmapped or not writable: those ranges are always detached
+ * first, so the process cannot crash.
+ *
+ * Each buffer carries its owner (a slab, a chunk or a large block) under a
+ * module-private symbol; `free()` accepts a view only if that owner is this
+ * arena's current one, so stale views (after `reset()`), views of other
+ * arenas and plain `Uint8Array`s are refused with an error, never misread.
+ */
+import { constants as osConstants } from 'node:os';
+import { inspect } from 'node:util';
+import { native, type RegionHandle } from '../native';
+import { pageSize, hugePageSize, maxArrayBufferLength, roundUp } from '../system';
+import { adviceSupported } from '../flags';
+import { checkVmaName, vmaNamesSupported } from '../mapping';
+import { rusageRaw } from '../rusage';
+import { readMaps } from '../proc/maps';
+import {
+  checkBoolean, checkInteger, checkOptions, invalidState, invalidType, invalidValue, outOfRange,
+} from '../validate';
+import { CLASS_QUANTUM, sizeClasses, type SizeClasses } from './classes';
+import { FREE, OWN, PageRuns, RUN, SLAB } from './pages';
+
+/** The native functions the arena uses beyond the `Native` interface. */
+interface ArenaNative {
+  regionReport(r: RegionHandle, bytes: number): void;
+}
+const anative = native as unknown as ArenaNative;
+const C = native.constants as Record<string, number>;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Default reservation: 1 GiB of address space. */
+const DEFAULT_RESERVE = GiB;
+/** Default commit granularity. */
+const DEFAULT_CHUNK = 4 * MiB;
+/** Slabs of small blocks are this size (or one page where pages are larger). */
+const SLAB_BYTES = 64 * KiB;
+/**
+ * Blocks of at least this many bytes are large: their own ArrayBuffer,
+ * detached and purged (`MADV_DONTNEED`) on free.
+ */
+export const LARGE_BLOCK_BYTES = 256 * KiB;
+/** Page runs are limited by the 28-bit lengths of the page bookkeeping. */
+const MAX_PAGES = 2 ** 28;
+
+/** Options of {@link Arena}. */
+export interface ArenaOptions {
+  /** Bytes of address space to reserve (`PROT_NONE | MAP_NORESERVE`), rounded up to whole chunks. Default 1 GiB. */
+  reserve?: number;
+  /**
+   * Commit granularity in bytes: a multiple of the page size (of the THP size
+   * with `hugePages`), at most the largest ArrayBuffer Node allows. Default
+   * 4 MiB (or the THP size if larger).
+   */
+  chunkSize?: number;
+  /**
+   * `true`: align the committed space to the THP size read from the kernel
+   * and advise `MADV_HUGEPAGE`. `false`: advise `MADV_NOHUGEPAGE` (exact 4K
+   * faults and residency whatever the THP mode). Unset: the system default.
+   */
+  hugePages?: boolean;
+  /** Prefault every chunk as it is committed (`MADV_POPULATE_WRITE`, or a touch loop). Default false. */
+  prefault?: boolean;
+  /** Names the reservation `[anon:pagewise:NAME]` where the kernel can (see `vmaNamesSupported()`). Default `'arena'`. */
+  name?: string;
+  /**
+   * How free pages are given back by `purge()`, the freeing of large blocks
+   * and `reset()`: `'dontneed'` (default: RSS drops now, pages read back as
+   * zero) or `'free'` (`MADV_FREE`: lazy, the kernel takes the pages only
+   * under memory pressure, so RSS stays until then and old contents may
+   * survive).
+   */
+  purge?: 'dontneed' | 'free';
+}
+
+/** Options of {@link Arena.reset}. */
+export interface ArenaResetOptions {
+  /**
+   * Also return the commit (`mmap(MAP_FIXED, PROT_NONE)` over the committed
+   * range), so the charge goes back under `overcommit_memory=2` or
+   * `RLIMIT_DATA`. Default false: keep it committed for reuse.
+   */
+  decommit?: boolean;
+}
+
+/** What {@link Arena.stats} reports. All sizes in bytes. */
+export interface ArenaStats {
+  /** Address space reserved for blocks (the reservation, rounded to chunks). */
+  reserved: number;
+  /** Committed (readable and writable, charged) bytes. */
+  committed: number;
+  /** Bytes in live blocks, each counted at its block size (its size class, or whole pages). */
+  allocated: number;
+  /**
+   * Free bytes ready for reuse: by size class (`'16'`, `'32'`, ...: free
+   * blocks in slabs) and `'pages'` (free committed page runs).
+   */
+  freeBytesByClass: Record<string, number>;
+  /** Resident bytes of the committed range, exact (page tables; see `residency()`). */
+  resident: number;
+  /** Kernel mappings (VMAs, lines of `/proc/self/maps`) the reservation occupies. */
+  mappings: number;
+  /** Page faults (minor + major) on this thread since the arena was made (`getrusage(RUSAGE_THREAD)`). */
+  threadFaults: number;
+  /** Memory the JS-side bookkeeping holds (typed arrays exactly; objects estimated). */
+  bookkeepingBytes: number;
+}
+
+const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge'] as const;
+
+const OWNER: unique symbol = Symbol('pagewise.arena.owner');
+const K_SLAB = 0;
+const K_CHUNK = 1;
+const K_OWN = 2;
+
+/** A slab of equal small blocks, with its own ArrayBuffer. */
+class Slab {
+  readonly kind = K_SLAB;
+  /** Free blocks; one bit per block, 1 = free. */
+  free: number;
+  /** No free block lies in a word before this one. */
+  hint = 0;
+  /** In its class's list of partly free slabs. */
+  listed = false;
+  constructor(
+    readonly id: number,
+    readonly cls: number,
+    readonly size: number,
+    readonly count: number,
+    readonly page: number,
+    readonly buf: ArrayBuffer,
+    readonly bits: Uint32Array,
+  ) {
+    this.free = count;
+  }
+}
+
+/** A committed chunk's ArrayBuffer (medium blocks are views of it). */
+class Chunk {
+  readonly kind = K_CHUNK;
+  constructor(readonly index: number, readonly buf: ArrayBuffer) {}
+}
+
+/** A page run with its own ArrayBuffer. */
+class OwnBlock {
+  readonly kind = K_OWN;
+  constructor(readonly id: number, readonly page: number, readonly pages: number, readonly buf: ArrayBuffer) {}
+}
+
+type Owner = Slab | Chunk | OwnBlock;
+type OwnedBuffer = ArrayBuffer & { [OWNER]?: Owner };
+
+/** Rough heap cost of the bookkeeping objects, for `bookkeepingBytes`. */
+const SLAB_OBJECT_BYTES = 160;
+const OWN_OBJECT_BYTES = 64;
+const CHUNK_OBJECT_BYTES = 48;
+
+function noMemory(message: string): Error {
+  const e = new Error(message) as Error & { code: string; errno: number };
+  e.code = 'ENOMEM';
+  e.errno = -osConstants.errno.ENOMEM;
+  return e;
+}
+
+function isNoMemory(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: unknown }).code === 'ENOMEM';
+}
+
+/**
+ * An arena allocator over one `PROT_NONE | MAP_NORESERVE` reservation:
+ * address space is reserved cheaply (64 GiB works on a machine with less
+ * memory: nothing is charged or resident), committed in chunks with
+ * `mprotect`, and handed out as `Uint8Array` views with no system call in the
+ * common case. Memory goes back to the kernel on demand: {@link Arena.purge}
+ * for free pages, {@link Arena.reset} for everything, {@link Arena.close} to
+ * unmap.
+ *
+ * A commit the kernel refuses (`overcommit_memory=2`, `RLIMIT_DATA`) makes
+ * {@link Arena.alloc} throw `ENOMEM` (`syscall: 'mprotect'`) and
+ * {@link Arena.tryAlloc} return `null`; earlier blocks are untouched. A full
+ * reservation fails the same way with `code: 'ENOMEM'` and no `syscall`.
+ *
+ * An arena belongs to the thread (main or worker) that made it. One that is
+ * garbage-collected is unmapped once no view of it is reachable either.
+ *
+ * @example
+ * using arena = new Arena({ reserve: 64 * 2 ** 30 });  // 64 GiB, nothing resident
+ * const a = arena.alloc(64);                         // no system call
+ * arena.free(a);
+ * arena.reset();                                     // every view now has length 0; RSS back to 0
+ */
+export class Arena {
+  readonly #region: RegionHandle;
+  readonly #regionLength: number;
+  /** Byte offset of the arena space in the region (THP alignment). */
+  readonly #start: number;
+  readonly #page: number;
+  /** Absolute page number of the arena start, for aligned runs. */
+  readonly #phase: number;
+  readonly #chunkBytes: number;
+  readonly #chunkPages: number;
+  readonly #reserve: number;
+  readonly #slabBytes: number;
+  readonly #slabPages: number;
+  readonly #classes: SizeClasses;
+  readonly #smallMax: number;
+  readonly #byQuantum: Uint8Array;
+  readonly #purgeAdvice: number;
+  readonly #purgeCleans: boolean;
+  readonly #prefaultChunks: boolean;
+  readonly #hugeAdvice: number;
+  readonly #vmaName: string | null;
+  readonly #faultBase: number;
+  readonly #runs = new PageRuns();
+  #committed = 0;
+  #allocated = 0;
+  #closed = false;
+  #chunks: (Chunk | undefined)[] = [];
+  #slabs: (Slab | undefined)[] = [];
+  #freeSlabIds: number[] = [];
+  readonly #current: (Slab | null)[];
+  readonly #partial: Slab[][];
+  #own: (OwnBlock | undefined)[] = [];
+  #freeOwnIds: number[] = [];
+
+  /**
+   * Reserves the address space (no memory is committed yet). Throws
+   * TypeError/RangeError on bad options before any system call, and the
+   * `mmap` error if the kernel refuses the reservation.
+   */
+  constructor(options?: ArenaOptions) {
+    const o = checkOptions<ArenaOptions>('options', options, ARENA_OPTIONS);
+    const page = pageSize();
+    const huge = o.hugePages === undefined ? undefined : checkBoolean('options.hugePages', o.hugePages);
+    let unit = page;
+    if (huge) {
+      const thp = hugePageSize();
+      if (thp === null) {
+        throw invalidValue('options.hugePages', 'needs transparent huge pages, which this kernel lacks (/sys/kernel/mm/transparent_hugepage)', true);
+      }
+      unit = Math.max(thp, page);
+    }
+    const maxChunk = Math.floor(maxArrayBufferLength() / unit) * unit;
+    let chunk: number;
+    if (o.chunkSize === undefined) {
+      chunk = Math.min(roundUp(DEFAULT_CHUNK, unit), maxChunk);
+    } else {
+      chunk = checkInteger('options.chunkSize', o.chunkSize, unit, maxChunk);
+      if (chunk % unit !== 0) {
+        throw outOfRange('options.chunkSize', `a multiple of the ${huge ? 'huge page' : 'page'} size (${unit})`, o.chunkSize);
+      }
+    }
+    const maxReserve = Math.floor((MAX_PAGES * page) / chunk) * chunk;
+    const reserveAsked = o.reserve === undefined ? DEFAULT_RESERVE : checkInteger('options.reserve', o.reserve, 1, maxReserve);
+    const reserve = roundUp(reserveAsked, chunk);
+    if (reserve > maxReserve) throw outOfRange('options.reserve', `<= ${maxReserve}`, o.reserve);
+    const prefault = o.prefault === undefined ? false : checkBoolean('options.prefault', o.prefault);
+    let vmaName: string | null = null;
+    if (o.name === undefined || vmaNamesSupported()) {
+      const name = o.name === undefined ? 'arena' : checkVmaName(o.name);
+      if (name.length > 70) throw invalidValue('options.name', 'must be at most 70 characters (79 with the "pagewise:" prefix)', o.name);
+      vmaName = `pagewise:${name}`;
+    } else {
+      checkVmaName(o.name);
+    }
+    const purge = o.purge === undefined ? 'dontneed' : o.purge;
+    if (purge !== 'dontneed' && purge !== 'free') throw invalidValue('options.purge', "must be 'dontneed' or 'free'", o.purge);
+
+    this.#page = page;
+    this.#chunkBytes = chunk;
+    this.#chunkPages = chunk / page;
+    this.#reserve = reserve;
+    this.#slabBytes = roundUp(SLAB_BYTES, page);
+    this.#slabPages = this.#slabBytes / page;
+    this.#classes = sizeClasses(this.#slabBytes);
+    this.#smallMax = this.#classes.max;
+    this.#byQuantum = this.#classes.byQuantum;
+    this.#current = this.#classes.sizes.map(() => null);
+    this.#partial = this.#classes.sizes.map(() => []);
+    this.#purgeAdvice = purge === 'free' ? C.MADV_FREE! : C.MADV_DONTNEED!;
+    this.#purgeCleans = purge === 'dontneed';
+    this.#prefaultChunks = prefault;
+    this.#hugeAdvice = huge === true ? C.MADV_HUGEPAGE! : huge === false ? C.MADV_NOHUGEPAGE! : -1;
+
+    // Huge pages: reserve one more THP so the arena can start on a boundary.
+    this.#regionLength = reserve + (huge ? unit : 0);
+    const region = native.mmap(this.#regionLength, C.PROT_NONE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS! | C.MAP_NORESERVE!, -1, 0, 0n, 0);
+    const address = native.regionAddress(region);
+    this.#start = huge ? (unit - Number(address % BigInt(unit))) % unit : 0;
+    this.#phase = Number((address + BigInt(this.#start)) / BigInt(page));
+    this.#region = region;
+    this.#vmaName = vmaName !== null && vmaNamesSupported() ? vmaName : null;
+    try {
+      this.#adviseRange(0, this.#regionLength);
+    } catch (e) {
+      native.munmap(region);
+      throw e;
+    }
+    const ru = rusageRaw(C.RUSAGE_THREAD!);
+    this.#faultBase = ru[0]! + ru[1]!;
+  }
+
+  /** Applies the huge page advice and the name to a (re)mapped part of the region. */
+  #adviseRange(offset: number, length: number): void {
+    if (length === 0) return;
+    if (this.#hugeAdvice >= 0) native.madvise(this.#region, offset, length, this.#hugeAdvice);
+    if (this.#vmaName !== null) native.prctlSetVmaAnonName(this.#region, offset, length, this.#vmaName);
+  }
+
+  /** True after {@link Arena.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Start address of the reservation (for `/proc/self/maps`, `smaps`). */
+  get address(): bigint {
+    return native.regionAddress(this.#region) + BigInt(this.#start);
+  }
+
+  /**
+   * Allocates `size` bytes (uninitialized, like `Buffer.allocUnsafe`) and
+   * returns a view of exactly `size` bytes. `align` (a power of two) is the
+   * byte alignment of the block's address; default 16 for small blocks, the
+   * page size for larger ones. Commits a chunk when needed: throws ENOMEM
+   * (`syscall: 'mprotect'`) if the kernel refuses it.
+   */
+  alloc(size: number, align?: number): Uint8Array {
+    if (align === undefined && size >>> 0 === size && size <= this.#smallMax) {
+      // Fast path: one bitmap scan and one Uint8Array, no system call.
+      const cls = this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!;
+      let slab = this.#current[cls]!;
+      if (slab === null || slab.free === 0) slab = this.#refill(cls);
+      const bits = slab.bits;
+      let w = slab.hint;
+      let x = bits[w]!;
+      while (x === 0) x = bits[++w]!;
+      slab.hint = w;
+      const low = x & -x;
+      bits[w] = x ^ low;
+      slab.free--;
+      this.#allocated += slab.size;
+      return new Uint8Array(slab.buf, ((w << 5) + 31 - Math.clz32(low)) * slab.size, size);
+    }
+    return this.#allocate(size, align, false);
+  }
+
+  /** Like {@link Arena.alloc}, but returns `null` where `alloc` would throw ENOMEM. Bad arguments still throw. */
+  tryAlloc(size: number, align?: number): Uint8Array | null {
+    try {
+      return this.alloc(size, align);
+    } catch (e) {
+      if (isNoMemory(e)) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Like {@link Arena.alloc}, but the bytes are zero. Pages the arena knows
+   * are zero (fresh from commit, or purged with `MADV_DONTNEED` and not
+   * handed out since) are not written, so a large zeroed block costs no
+   * page faults until it is used.
+   */
+  allocZeroed(size: number, align?: number): Uint8Array {
+    return this.#allocate(size, align, true);
+  }
+
+  #allocate(size: number, align: number | undefined, zero: boolean): Uint8Array {
+    this.#live();
+    checkInteger('size', size, 0, maxArrayBufferLength());
+    if (size > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, size);
+    let a = CLASS_QUANTUM;
+    if (align !== undefined) {
+      a = checkInteger('align', align, 1, this.#reserve);
+      if (!Number.isInteger(Math.log2(a))) throw outOfRange('align', `a power of two <= ${this.#reserve}`, align);
+    }
+    if (size <= this.#smallMax) {
+      let cls = this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!;
+      if (a > CLASS_QUANTUM) {
+        // Blocks of a class sit at multiples of its size in a page-aligned
+        // slab: any class whose size is a multiple of `a` is aligned to it.
+        const sizes = this.#classes.sizes;
+        while (cls < sizes.length && (a > this.#page || sizes[cls]! % a !== 0)) cls++;
+      }
+      if (cls < this.#classes.sizes.length) {
+        const view = this.#small(cls, size);
+        if (zero) view.fill(0);
+        return view;
+      }
+    }
+    return this.#allocRun(size, a > this.#page ? a / this.#page : 1, zero);
+  }
+
+  #small(cls: number, size: number): Uint8Array {
+    let slab = this.#current[cls]!;
+    if (slab === null || slab.free === 0) slab = this.#refill(cls);
+    const bits = slab.bits;
+    let w = slab.hint;
+    let x = bits[w]!;
+    while (x === 0) x = bits[++w]!;
+    slab.hint = w;
+    const low = x & -x;
+    bits[w] = x ^ low;
+    slab.free--;
+    this.#allocated += slab.size;
+    return new Uint8Array(slab.buf, ((w << 5) + 31 - Math.clz32(low)) * slab.size, size);
+  }
+
+  /** Makes a slab with free blocks the current one of its class. */
+  #refill(cls: number): Slab {
+    this.#live();
+    const list = this.#partial[cls]!;
+    while (list.length > 0) {
+      const s = list.pop()!;
+      s.listed = false;
+      if (this.#slabs[s.id] === s && s.free > 0) {
+        this.#current[cls] = s;
+        return s;
+      }
+    }
+    const size = this.#classes.sizes[cls]!;
+    const p = this.#takeRun(this.#slabPages, SLAB, 1);
+    let buf: ArrayBuffer;
+    try {
+      buf = native.regionBuffer(this.#region, this.#start + p * this.#page, this.#slabBytes);
+    } catch (e) {
+      this.#runs.release(p);
+      throw e;
+    }
+    this.#runs.clean.fill(0, p, p + this.#slabPages);
+    const count = Math.floor(this.#slabBytes / size);
+    const bits = new Uint32Array(Math.ceil(count / 32)).fill(0xffffffff);
+    if (count % 32 !== 0) bits[bits.length - 1] = 2 ** (count % 32) - 1;
+    const id = this.#freeSlabIds.length > 0 ? this.#freeSlabIds.pop()! : this.#slabs.length;
+    const s = new Slab(id, cls, size, count, p, buf, bits);
+    (buf as OwnedBuffer)[OWNER] = s;
+    this.#slabs[id] = s;
+    this.#current[cls] = s;
+    return s;
+  }
+
+  /** A page run of whole pages for `size` bytes, aligned to `alignPages` pages. */
+  #allocRun(size: number, alignPages: number, zero: boolean): Uint8Array {
+    const page = this.#page;
+    const n = Math.max(1, Math.ceil(size / page));
+    const bytes = n * page;
+    let p = this.#takeRun(n, RUN, alignPages);
+    const off = p * page;
+    const first = Math.floor(off / this.#chunkBytes);
+    let view: Uint8Array;
+    try {
+      if (bytes >= LARGE_BLOCK_BYTES || Math.floor((off + bytes - 1) / this.#chunkBytes) !== first) {
+        const buf = native.regionBuffer(this.#region, this.#start + off, bytes);
+        const id = this.#freeOwnIds.length > 0 ? this.#freeOwnIds.pop()! : this.#own.length;
+        const blk = new OwnBlock(id, p, n, buf);
+        (buf as OwnedBuffer)[OWNER] = blk;
+        this.#own[id] = blk;
+        this.#runs.retag(p, OWN);
+        view = new Uint8Array(buf, 0, size);
+      } else {
+        view = new Uint8Array(this.#chunkBuffer(first), off - first * this.#chunkBytes, size);
+      }
+    } catch (e) {
+      this.#runs.release(p);
+      throw e;
+    }
+    if (zero) this.#zeroDirty(view, p, n);
+    this.#runs.clean.fill(0, p, p + n);
+    this.#allocated += bytes;
+    return view;
+  }
+
+  /** Writes zeros over the pages of a new block that are not known to be zero. */
+  #zeroDirty(view: Uint8Array, p: number, n: number): void {
+    const clean = this.#runs.clean;
+    const page = this.#page;
+    for (let i = 0; i < n; ) {
+      if (clean[p + i]) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < n && !clean[p + j]) j++;
+      view.fill(0, i * page, Math.min(j * page, view.length));
+      i = j;
+    }
+  }
+
+  #chunkBuffer(index: number): ArrayBuffer {
+    const c = this.#chunks[index];
+    if (c !== undefined) return c.buf;
+    const buf = native.regionBuffer(this.#region, this.#start + index * this.#chunkBytes, this.#chunkBytes);
+    const chunk = new Chunk(index, buf);
+    (buf as OwnedBuffer)[OWNER] = chunk;
+    this.#chunks[index] = chunk;
+    return buf;
+  }
+
+  /** Takes `n` pages from free runs, committing chunks when none fits. */
+  #takeRun(n: number, kind: number, alignPages: number): number {
+    let p = this.#runs.take(n, kind, alignPages, this.#phase);
+    if (p >= 0) return p;
+    const need = alignPages > 1 ? n + alignPages - 1 : n;
+    const missing = (need - this.#runs.freeTail()) * this.#page;
+    this.#commit(Math.ceil(missing / this.#chunkBytes));
+    p = this.#runs.take(n, kind, alignPages, this.#phase);
+    if (p < 0) throw new Error(`pagewise: arena bookkeeping found no run of ${n} pages after committing (a bug)`);
+    return p;
+  }
+
+  /** Commits `count` more chunks at the committed end. Nothing changes if the kernel refuses. */
+  #commit(count: number): void {
+    const bytes = count * this.#chunkBytes;
+    if (this.#committed + bytes > this.#reserve) {
+      throw noMemory(
+        `The arena's reservation is full: ${this.#committed} of ${this.#reserve} bytes committed, ${bytes} more needed. ` +
+          'Reserve more address space: new Arena({ reserve })',
+      );
+    }
+    const at = this.#committed;
+    native.mprotect(this.#region, this.#start + at, bytes, C.PROT_READ! | C.PROT_WRITE!);
+    this.#committed += bytes;
+    this.#runs.grow(bytes / this.#page);
+    anative.regionReport(this.#region, this.#committed);
+    if (this.#prefaultChunks) this.#populate(at, bytes);
+  }
+
+  /**
+   * Releases a block. Refuses (TypeError, `ERR_INVALID_ARG_VALUE`) a view
+   * that is not a live block of this arena: freed already, freed by
+   * `reset()`, part of a block, or from elsewhere. A large block's view is
+   * detached (reads as length 0) and its pages purged.
+   */
+  free(view: Uint8Array): void {
+    if (!(view instanceof Uint8Array)) throw invalidType('view', 'an instance of Uint8Array', view);
+    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    if (owner !== undefined && owner.kind === K_SLAB) {
+      if (this.#slabs[owner.id] !== owner) throw this.#notLive(view);
+      const off = view.byteOffset;
+      const size = owner.size;
+      if (off % size !== 0 || view.byteLength > size) throw this.#notBlock(view);
+      const idx = off / size;
+      const w = idx >>> 5;
+      const bit = 1 << (idx & 31);
+      const x = owner.bits[w]!;
+      if (x & bit) throw invalidValue('view', 'was already freed (double free)', view);
+      owner.bits[w] = x | bit;
+      if (w < owner.hint) owner.hint = w;
+      this.#allocated -= size;
+      const free = ++owner.free;
+      if (this.#current[owner.cls] !== owner) {
+        if (free === owner.count) this.#releaseSlab(owner);
+        else if (!owner.listed) {
+          owner.listed = true;
+          this.#partial[owner.cls]!.push(owner);
+        }
+      }
+      return;
+    }
+    this.#freeRun(view, owner);
+  }
+
+  #freeRun(view: Uint8Array, owner: Owner | undefined): void {
+    const page = this.#page;
+    if (owner === undefined) throw this.#notLive(view);
+    if (owner.kind === K_CHUNK) {
+      if (this.#chunks[owner.index] !== owner) throw this.#notLive(view);
+      const off = owner.index * this.#chunkBytes + view.byteOffset;
+      const p = off / page;
+      if (off % page !== 0 || !this.#runs.isHead(p, RUN) || view.byteLength > this.#runs.len[p]! * page) {
+        throw this.#runs.flags[p] === undefined || !(this.#runs.flags[p]! & FREE)
+          ? this.#notBlock(view)
+          : invalidValue('view', 'was already freed (double free)', view);
+      }
+      this.#allocated -= this.#runs.release(p) * page;
+      return;
+    }
+    if (owner.kind !== K_OWN || this.#own[owner.id] !== owner) throw this.#notLive(view);
+    if (view.byteOffset !== 0) throw this.#notBlock(view);
+    this.#own[owner.id] = undefined;
+    this.#freeOwnIds.push(owner.id);
+    native.detachArrayBuffer(owner.buf);
+    const bytes = owner.pages * page;
+    try {
+      if (bytes >= LARGE_BLOCK_BYTES) {
+        native.madvise(this.#region, this.#start + owner.page * page, bytes, this.#purgeAdvice);
+        if (this.#purgeCleans) this.#runs.clean.fill(1, owner.page, owner.page + owner.pages);
+      }
+    } finally {
+      this.#runs.release(owner.page);
+      this.#allocated -= bytes;
+    }
+  }
+
+  #releaseSlab(s: Slab): void {
+    this.#slabs[s.id] = undefined;
+    this.#freeSlabIds.push(s.id);
+    if (s.listed) {
+      const list = this.#partial[s.cls]!;
+      const i = list.lastIndexOf(s);
+      const last = list.pop()!;
+      if (i >= 0 && last !== s) list[i] = last;
+      s.listed = false;
+    }
+    // Stale views of this slab's blocks read as length 0 from now on.
+    native.detachArrayBuffer(s.buf);
+    this.#runs.release(s.page);
+  }
+
+  #notLive(view: Uint8Array): TypeError {
+    if (this.#closed) return invalidState('The arena is closed');
+    return invalidValue('view', 'is not a live block of this arena (already freed, freed by reset(), or allocated elsewhere)', view);
+  }
+
+  #notBlock(view: Uint8Array): TypeError {
+    return invalidValue('view', 'is not a block returned by alloc() (a part of one, or already freed)', view);
+  }
+
+  /**
+   * Frees every block at once. Every view of the arena is detached (reads as
+   * length 0), and the committed range is purged with one `madvise` (the
+   * arena's resident pages drop to 0 with `'dontneed'`). With
+   * `{ decommit: true }` the commit goes back too.
+   */
+  reset(options?: ArenaResetOptions): void {
+    const o = checkOptions<ArenaResetOptions>('options', options, ['decommit']);
+    const decommit = o.decommit === undefined ? false : checkBoolean('options.decommit', o.decommit);
+    this.#live();
+    native.regionDetach(this.#region, 0, this.#regionLength);
+    this.#forget();
+    if (this.#committed > 0) {
+      if (decommit) {
+        native.regionRemap(this.#region, this.#start, this.#committed, C.PROT_NONE!, C.MAP_NORESERVE!);
+        this.#adviseRange(this.#start, this.#committed);
+        this.#committed = 0;
+        anative.regionReport(this.#region, 0);
+      } else {
+        native.madvise(this.#region, this.#start, this.#committed, this.#purgeAdvice);
+      }
+    }
+    this.#runs.reset(this.#committed / this.#page, this.#purgeCleans);
+  }
+
+  /** Drops every block's bookkeeping (their buffers are detached by the caller). */
+  #forget(): void {
+    this.#chunks = [];
+    this.#slabs = [];
+    this.#freeSlabIds = [];
+    this.#own = [];
+    this.#freeOwnIds = [];
+    this.#current.fill(null);
+    for (const list of this.#partial) list.length = 0;
+    this.#allocated = 0;
+  }
+
+  /**
+   * Gives free memory back without touching live blocks: returns slabs with
+   * no block in use, then purges every free page that may be dirty (one
+   * `madvise` per dirty stretch). Returns the bytes purged. With
+   * `purge: 'free'` the pages go lazily and are purged again by the next call.
+   */
+  purge(): number {
+    this.#live();
+    for (let cls = 0; cls < this.#current.length; cls++) {
+      const s = this.#current[cls];
+      if (s && s.free === s.count) {
+        this.#current[cls] = null;
+        this.#releaseSlab(s);
+      }
+    }
+    const runs = this.#runs;
+    const clean = runs.clean;
+    const page = this.#page;
+    let bytes = 0;
+    runs.forEachFree((head, length) => {
+      const end = head + length;
+      for (let i = head; i < end; ) {
+        if (clean[i]) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < end && !clean[j]) j++;
+        native.madvise(this.#region, this.#start + i * page, (j - i) * page, this.#purgeAdvice);
+        if (this.#purgeCleans) clean.fill(1, i, j);
+        bytes += (j - i) * page;
+        i = j;
+      }
+    });
+    return bytes;
+  }
+
+  /**
+   * Commits and prefaults the first `bytes` of the arena (rounded up to
+   * pages; allocation fills the arena from its start, so these are the pages
+   * the next blocks use). Uses `MADV_POPULATE_WRITE` (Linux 5.14+: an
+   * ENOMEM comes back as an error, not a kill), else writes each page once
+   * from JS without changing its contents.
+   */
+  prefault(bytes: number): void {
+    this.#live();
+    const len = roundUp(checkInteger('bytes', bytes, 0, this.#reserve), this.#page);
+    if (len === 0) return;
+    if (len > this.#committed) this.#commit(Math.ceil((len - this.#committed) / this.#chunkBytes));
+    if (!this.#prefaultChunks) this.#populate(0, len);
+  }
+
+  /** Prefaults `[offset, offset + length)` of the committed space. */
+  #populate(offset: number, length: number): void {
+    if (adviceSupported('populate_write')) {
+      native.madvise(this.#region, this.#start + offset, length, C.MADV_POPULATE_WRITE!);
+      return;
+    }
+    const page = this.#page;
+    const chunkBytes = this.#chunkBytes;
+    for (let ci = Math.floor(offset / chunkBytes); ci * chunkBytes < offset + length; ci++) {
+      const u8 = new Uint8Array(this.#chunkBuffer(ci));
+      const from = Math.max(offset, ci * chunkBytes) - ci * chunkBytes;
+      const to = Math.min(offset + length, (ci + 1) * chunkBytes) - ci * chunkBytes;
+      // A write fault per page; the byte keeps its value (live blocks may be here).
+      for (let i = from; i < to; i += page) u8[i] = u8[i]!;
+    }
+  }
+
+  /** Counters of the arena; `resident` and `mappings` are measured now (page tables, `/proc/self/maps`). */
+  stats(): ArenaStats {
+    this.#live();
+    const freeBytesByClass: Record<string, number> = {};
+    let bookkeeping = this.#runs.bookkeepingBytes();
+    for (const s of this.#slabs) {
+      if (s === undefined) continue;
+      bookkeeping += s.bits.byteLength + SLAB_OBJECT_BYTES;
+      if (s.free > 0) {
+        const key = String(s.size);
+        freeBytesByClass[key] = (freeBytesByClass[key] ?? 0) + s.free * s.size;
+      }
+    }
+    let ownCount = 0;
+    for (const b of this.#own) if (b !== undefined) ownCount++;
+    let chunkCount = 0;
+    for (const c of this.#chunks) if (c !== undefined) chunkCount++;
+    bookkeeping += ownCount * OWN_OBJECT_BYTES + chunkCount * CHUNK_OBJECT_BYTES + (this.#slabs.length + this.#own.length + this.#chunks.length) * 8;
+    freeBytesByClass.pages = this.#runs.freePages * this.#page;
+    // mincore is exact for present pages, and this arena never maps the zero page
+    // where the kernel would (it is written before it is read, or purged).
+    const resident = this.#committed > 0 ? native.mincore(this.#region, this.#start, this.#committed, null) * this.#page : 0;
+    const lo = native.regionAddress(this.#region);
+    const hi = lo + BigInt(this.#regionLength);
+    let mappings = 0;
+    for (const e of readMaps()) if (e.start < hi && e.end > lo) mappings++;
+    const ru = rusageRaw(C.RUSAGE_THREAD!);
+    return {
+      reserved: this.#reserve,
+      committed: this.#committed,
+      allocated: this.#allocated,
+      freeBytesByClass,
+      resident,
+      mappings,
+      threadFaults: ru[0]! + ru[1]! - this.#faultBase,
+      bookkeepingBytes: bookkeeping,
+    };
+  }
+
+  /** Detaches every view and unmaps the reservation. Calling it again does nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#forget();
+    this.#runs.reset(0, true);
+    this.#committed = 0;
+    native.munmap(this.#region);
+  }
+
+  /** `using arena = new Arena()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): void {
+    if (this.#closed) throw invalidState('The arena is closed');
+  }
+
+  /** @internal */
+  [inspect.custom](): string {
+    if (this.#closed) return 'Arena { closed }';
+    return `Arena { reserved: ${this.#reserve}, committed: ${this.#committed}, allocated: ${this.#allocated}, chunk: ${this.#chunkBytes} }`;
+  }
+}
