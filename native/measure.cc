@@ -25,6 +25,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <ctime>
 
 // PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h). Defined here because the
 // build machines' headers may be older (Debian 12 ships 6.1 headers).
@@ -384,6 +385,23 @@ static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// clockMonotonic(out: Float64Array(2)) fills [seconds, nanoseconds] of
+// CLOCK_MONOTONIC without allocating (process.hrtime.bigint() allocates a
+// BigInt, which may fault a fresh heap page inside a measured window).
+static Napi::Value ClockMonotonic(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) return ThrowInternal(env, "clockMonotonic: need out");
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 2)
+    return ThrowInternal(env, "clockMonotonic: need a Float64Array(2)");
+  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  out[0] = static_cast<double>(ts.tv_sec);
+  out[1] = static_cast<double>(ts.tv_nsec);
+  return env.Undefined();
+}
+
 void InitMeasure(Napi::Env env, Napi::Object exports) {
   exports.Set("statmResident", Napi::Function::New(env, StatmResident, "statmResident"));
   exports.Set("smapsRollupRss", Napi::Function::New(env, SmapsRollupRss, "smapsRollupRss"));
@@ -391,6 +409,7 @@ void InitMeasure(Napi::Env env, Napi::Object exports) {
   exports.Set("pagemapCount", Napi::Function::New(env, PagemapCount, "pagemapCount"));
   exports.Set("pagemapRead", Napi::Function::New(env, PagemapRead, "pagemapRead"));
   exports.Set("pagemapScan", Napi::Function::New(env, PagemapScan, "pagemapScan"));
+  exports.Set("clockMonotonic", Napi::Function::New(env, ClockMonotonic, "clockMonotonic"));
   exports.Set("perfFaultsOpen", Napi::Function::New(env, PerfFaultsOpen, "perfFaultsOpen"));
   exports.Set("perfFaultsRead", Napi::Function::New(env, PerfFaultsRead, "perfFaultsRead"));
 }

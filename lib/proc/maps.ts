@@ -63,6 +63,6 @@ export function readMaps(pid: number | 'self' = 'self'): MapsEntry[] {
 }
 
 /** The entry containing `address`, or `undefined`. */
-export function findMapping(entries: readonly MapsEntry[], address: bigint): MapsEntry | undefined {
+export function findMapping<E extends MapsEntry>(entries: readonly E[], address: bigint): E | undefined {
   return entries.find((e) => e.start <= address && address < e.end);
 }

@@ -1,0 +1,102 @@
+/** Page faults of this thread or this process: `getrusage`, plus perf software events where allowed. */
+import * as fs from 'node:fs';
+import { native } from '../native';
+import { rusageRaw } from '../rusage';
+import { checkBoolean, checkOptions, invalidValue } from '../validate';
+import { mnative } from './native';
+
+const C = native.constants as Record<string, number>;
+
+/** Options of {@link faults}. */
+export interface FaultsOptions {
+  /**
+   * `'thread'` (default): `getrusage(RUSAGE_THREAD)`, the calling thread only
+   * (V8's helper threads fault too, and would otherwise be counted).
+   * `'process'`: `getrusage(RUSAGE_SELF)`, every thread.
+   */
+  scope?: 'thread' | 'process';
+  /** Also read the perf counters (default `true`). */
+  perf?: boolean;
+}
+
+/** Fault counts since the thread (or process) started. */
+export interface Faults {
+  /** Minor faults (no I/O: zero-fill, copy-on-write, page cache hits). */
+  minor: number;
+  /** Major faults (waited for I/O). */
+  major: number;
+  scope: 'thread' | 'process';
+  source: 'getrusage';
+  /**
+   * `PERF_COUNT_SW_PAGE_FAULTS_MIN`/`_MAJ` for the calling thread, counted
+   * from the first {@link faults} call on this thread; or why not. perf does
+   * not count faults taken by the kernel on the process's behalf
+   * (`MADV_POPULATE_*`, `MAP_POPULATE`), which getrusage does.
+   */
+  perf: { minor: number; major: number } | { unavailable: string };
+}
+
+let perfFds: [number, number] | null = null;
+let perfWhy: string | null = null;
+const perfOut = new Float64Array(2);
+
+function paranoid(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim();
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** @internal Opens the perf counters for this thread once; returns false with the reason kept. */
+export function perfReady(): boolean {
+  if (perfFds) return true;
+  if (perfWhy) return false;
+  try {
+    perfFds = mnative.perfFaultsOpen();
+    return true;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    perfWhy =
+      `perf_event_open failed with ${e.code ?? e.message} (kernel.perf_event_paranoid=${paranoid()}; ` +
+      'values above 2 forbid it unprivileged, and seccomp profiles of containers often block it)';
+    return false;
+  }
+}
+
+/** @internal Reads the perf counters of this thread into a shared array [minor, major], or null. */
+export function perfRaw(): Float64Array | null {
+  if (!perfReady()) return null;
+  mnative.perfFaultsRead(perfFds![0], perfFds![1], perfOut);
+  return perfOut;
+}
+
+/** @internal */
+export function perfUnavailable(): string {
+  perfReady();
+  return perfWhy ?? '';
+}
+
+/**
+ * Page faults so far. Take two and subtract: `getrusage(RUSAGE_THREAD)` on
+ * the same thread before and after counts exactly the faults that thread
+ * took, including those of `MADV_POPULATE_WRITE` and `MAP_POPULATE`.
+ */
+export function faults(options?: FaultsOptions): Faults {
+  const o = checkOptions<FaultsOptions>('options', options, ['scope', 'perf']);
+  const scope = o.scope === undefined ? 'thread' : o.scope;
+  if (scope !== 'thread' && scope !== 'process') throw invalidValue('options.scope', "must be 'thread' or 'process'", o.scope);
+  const wantPerf = o.perf === undefined ? true : checkBoolean('options.perf', o.perf);
+  const a = rusageRaw(scope === 'thread' ? C.RUSAGE_THREAD! : C.RUSAGE_SELF!);
+  const minor = a[0]!;
+  const major = a[1]!;
+  let perf: Faults['perf'];
+  if (!wantPerf) perf = { unavailable: 'not requested (options.perf: false)' };
+  else if (scope === 'process') {
+    perf = { unavailable: 'perf counters here count the calling thread only; a process-wide count needs one counter per thread' };
+  } else {
+    const p = perfRaw();
+    perf = p ? { minor: p[0]!, major: p[1]! } : { unavailable: perfWhy! };
+  }
+  return { minor, major, scope, source: 'getrusage', perf };
+}

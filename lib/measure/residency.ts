@@ -1,0 +1,165 @@
+/**
+ * Exact residency of one range of memory, with the source named:
+ * `mincore`, `/proc/self/pagemap`, or `ioctl(PAGEMAP_SCAN)` (Linux 6.7+).
+ */
+import { asMapping, type Mapping } from '../mapping';
+import type { RegionHandle } from '../native';
+import { pageSize } from '../system';
+import { checkAligned, checkInteger, checkOptions, checkRange, invalidValue } from '../validate';
+import { ErrnoNames } from './errno';
+import { mnative } from './native';
+import { knownZeroPfn } from './zeropage';
+import { native } from '../native';
+
+/** Where residency comes from. */
+export type ResidencySource = 'mincore' | 'pagemap' | 'pagemap_scan';
+
+/** Options of {@link residency}. */
+export interface ResidencyOptions {
+  /**
+   * `'auto'` (default): `pagemap_scan` where the kernel has it, else
+   * `pagemap`, else `mincore`. Asking for one source uses it, or falls back
+   * to the next and says why in `fallback`.
+   */
+  source?: 'auto' | ResidencySource;
+}
+
+/**
+ * Pages of a range that are in memory now, by page-table inspection (exact
+ * at that moment). Counts the source cannot tell are `null`.
+ */
+export interface Residency {
+  /**
+   * Resident pages that count towards RSS: present pages, less those mapping
+   * the shared zero page where the source can tell them apart
+   * (`pagemap_scan`; `pagemap` with visible PFNs once the zero page's PFN is
+   * known). Otherwise every present page.
+   */
+  pages: number;
+  /** `pages` times the page size. */
+  bytes: number;
+  /** The source used. */
+  source: ResidencySource;
+  /** Always `true`: each source reads the page tables, not counters. */
+  exact: true;
+  /** Why the requested source was not used, or `null`. */
+  fallback: string | null;
+  /** Present page-table entries (the zero page included). */
+  present: number;
+  /** Pages in swap (pagemap, pagemap_scan). */
+  swapped: number | null;
+  /** Present pages mapped by this process only (pagemap bit 56). */
+  exclusive: number | null;
+  /** Pages with the soft-dirty bit (pagemap bit 55; PAGE_IS_SOFT_DIRTY). */
+  softDirty: number | null;
+  /** File pages or shared anonymous pages (pagemap bit 61; PAGE_IS_FILE). */
+  fileOrShared: number | null;
+  /** Present pages mapping the shared zero page. */
+  zeroPage: number | null;
+}
+
+const pmOut = new Float64Array(7);
+const scanOut = new Float64Array(6);
+let scanErrno: number | undefined; // 0 works, else the errno it failed with
+let pagemapError: string | undefined;
+
+function scanWhy(errno: number): string {
+  const name = ErrnoNames[errno] ?? `errno ${errno}`;
+  return `ioctl(PAGEMAP_SCAN) failed with ${name} (it needs Linux 6.7+)`;
+}
+
+function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number): Residency {
+  const present = native.mincore(region, offset, length, null);
+  return {
+    pages: present, bytes: present * page, source: 'mincore', exact: true, fallback, present,
+    swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
+  };
+}
+
+function viaPagemap(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number): Residency | string {
+  if (pagemapError) return pagemapError;
+  const zpfn = knownZeroPfn();
+  try {
+    mnative.pagemapCount(region, offset, length, pmOut, zpfn);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === 'ERR_PAGEWISE_INTERNAL') throw err;
+    pagemapError = `/proc/self/pagemap could not be read (${e.code ?? e.message})`;
+    return pagemapError;
+  }
+  const present = pmOut[0]!;
+  // The zero page is recognisable only by its PFN, visible with CAP_SYS_ADMIN.
+  const zero = zpfn !== 0n && pmOut[5]! === present ? pmOut[6]! : null;
+  const pages = present - (zero ?? 0);
+  return {
+    pages, bytes: pages * page, source: 'pagemap', exact: true, fallback, present,
+    swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero,
+  };
+}
+
+function viaScan(region: RegionHandle, offset: number, length: number, page: number): Residency | string {
+  if (scanErrno !== undefined && scanErrno !== 0) return scanWhy(scanErrno);
+  const rc = mnative.pagemapScan(region, offset, length, scanOut);
+  if (rc !== 0) {
+    scanErrno = rc;
+    return scanWhy(rc);
+  }
+  scanErrno = 0;
+  const present = scanOut[0]!;
+  const zero = scanOut[2]!;
+  return {
+    pages: present - zero, bytes: (present - zero) * page, source: 'pagemap_scan', exact: true, fallback: null, present,
+    swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero,
+  };
+}
+
+function sourceOf(options: ResidencyOptions | undefined): 'auto' | ResidencySource {
+  if (options === undefined) return 'auto';
+  const o = checkOptions<ResidencyOptions>('options', options, ['source']);
+  const s = o.source === undefined ? 'auto' : o.source;
+  if (s !== 'auto' && s !== 'mincore' && s !== 'pagemap' && s !== 'pagemap_scan') {
+    throw invalidValue('options.source', "must be 'auto', 'mincore', 'pagemap' or 'pagemap_scan'", s);
+  }
+  return s;
+}
+
+function measureRange(region: RegionHandle, offset: number, length: number, source: 'auto' | ResidencySource): Residency {
+  const page = pageSize();
+  if (source === 'mincore') return viaMincore(region, offset, length, null, page);
+  let why: string | null = null;
+  if (source === 'auto' || source === 'pagemap_scan') {
+    const r = viaScan(region, offset, length, page);
+    if (typeof r !== 'string') return r;
+    why = r;
+  }
+  const p = viaPagemap(region, offset, length, why === null ? null : `${why}; used pagemap`, page);
+  if (typeof p !== 'string') return p;
+  return viaMincore(region, offset, length, `${why === null ? '' : `${why}; `}${p}; used mincore`, page);
+}
+
+/**
+ * Residency of `[offset, offset + length)` of a mapping (offset
+ * page-aligned, default the whole mapping), exact at the moment of the call.
+ *
+ * @example
+ * const m = mmap(64 * pageSize());
+ * m.view()[0] = 1;
+ * residency(m).pages; // 1
+ */
+export function residency(mapping: Mapping, offset?: number, length?: number, options?: ResidencyOptions): Residency {
+  const m = asMapping(mapping);
+  const [off, len] = checkRange(m.length, m.pageSize, offset, length);
+  const source = sourceOf(options);
+  return measureRange(m.region, off, len, source);
+}
+
+/**
+ * {@link residency} over a native region handle (for modules of this
+ * package that hold a `RegionHandle`, such as the arena). `offset` must be
+ * page-aligned and the range inside the region (checked natively).
+ */
+export function residencyOfRange(region: RegionHandle, offset: number, length: number, options?: ResidencyOptions): Residency {
+  const off = checkAligned('offset', offset, pageSize());
+  const len = checkInteger('length', length, 0);
+  return measureRange(region, off, len, sourceOf(options));
+}
