@@ -36,7 +36,12 @@ struct pm_scan_arg {
   uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
   uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
 };
-constexpr uint64_t kPresent = 1ULL << 3;  // PAGE_IS_PRESENT
+constexpr uint64_t kFile = 1ULL << 2;       // PAGE_IS_FILE
+constexpr uint64_t kPresent = 1ULL << 3;    // PAGE_IS_PRESENT
+constexpr uint64_t kSwapped = 1ULL << 4;    // PAGE_IS_SWAPPED
+constexpr uint64_t kPfnZero = 1ULL << 5;    // PAGE_IS_PFNZERO
+constexpr uint64_t kHuge = 1ULL << 6;       // PAGE_IS_HUGE
+constexpr uint64_t kSoftDirty = 1ULL << 7;  // PAGE_IS_SOFT_DIRTY
 constexpr unsigned long kIoctl = _IOWR('f', 16, pm_scan_arg);
 }  // namespace scan
 
@@ -312,15 +317,18 @@ static Napi::Value CPagemap(const Napi::CallbackInfo& info) {
   return t;
 }
 
-// cbenchPagemapScan(region, offset, length, iterations) -> ns:
-// ioctl(PAGEMAP_SCAN) asking for PAGE_IS_PRESENT ranges, summed to a page
-// count. Throws (ENOTTY/EINVAL) where the kernel lacks the ioctl.
+// cbenchPagemapScan(region, offset, length, iterations, full) -> ns:
+// ioctl(PAGEMAP_SCAN) for PAGE_IS_PRESENT ranges, summed to a page count.
+// With full = 1, the same masks residency() asks for (any of present or
+// swapped; return present, swapped, pfn-zero, file, soft-dirty, huge).
+// Throws (ENOTTY/EINVAL) where the kernel lacks the ioctl.
 static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len, n;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchPagemapScan: bad arguments");
+  uint64_t full;
+  if (!GetU64(info, 3, &n) || !GetU64(info, 4, &full)) return ThrowInternal(env, "cbenchPagemapScan: bad arguments");
   int fd = PagemapFd();
   if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
   const uint64_t page = Page();
@@ -338,11 +346,17 @@ static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
       arg.end = end;
       arg.vec = reinterpret_cast<uint64_t>(vec.data());
       arg.vec_len = vec.size();
-      arg.category_mask = scan::kPresent;
-      arg.return_mask = scan::kPresent;
+      if (full) {
+        arg.category_anyof_mask = scan::kPresent | scan::kSwapped;
+        arg.return_mask = scan::kPresent | scan::kSwapped | scan::kPfnZero | scan::kFile | scan::kSoftDirty | scan::kHuge;
+      } else {
+        arg.category_mask = scan::kPresent;
+        arg.return_mask = scan::kPresent;
+      }
       long got = ioctl(fd, scan::kIoctl, &arg);
       if (got < 0) return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(reinterpret_cast<void*>(at), end - at));
-      for (long k = 0; k < got; k++) count += (vec[k].end - vec[k].start) / page;
+      for (long k = 0; k < got; k++)
+        if (vec[k].categories & scan::kPresent) count += (vec[k].end - vec[k].start) / page;
       if (arg.walk_end <= at) break;
       at = arg.walk_end;
     }

@@ -19,7 +19,8 @@ export interface CBench {
   /** kind: 0 statm, 1 smaps_rollup/status, 2 stat. */
   cbenchProcRead(path: string, iterations: number, keepFd: number, kind: number): number;
   cbenchPagemap(r: RegionHandle, offset: number, length: number, iterations: number): number;
-  cbenchPagemapScan(r: RegionHandle, offset: number, length: number, iterations: number): number;
+  /** full: 1 asks for the same categories as residency(). */
+  cbenchPagemapScan(r: RegionHandle, offset: number, length: number, iterations: number, full: number): number;
   cbenchMallocFree(size: number, iterations: number): number;
   cbenchNow(): number;
   cbenchLastValue(): number;

@@ -10,17 +10,21 @@ import { pageSize } from '../system';
 import { adviceSupported } from '../flags';
 import type { Baseline, Benchmark } from './harness';
 import { timeOnce } from './harness';
-import { bigSize } from './syscalls';
 import { cbench, C } from './cnative';
+
+/** Size of the per-page prefault and purge benchmarks: 256 MiB (4 MiB when quick). */
+export function pageGroupSize(quick: boolean): number {
+  return (quick ? 4 : 256) * 1024 * 1024;
+}
 
 /** A first-touch loop from JS: one byte written per page through a view. */
 export function jsTouch(view: Uint8Array, page: number): void {
   for (let o = 0; o < view.length; o += page) view[o] = 1;
 }
 
-/** Bytes the touch loops cover: they cost ~15x more per page, so 1/8 of the range (figures are per page). */
+/** Bytes the touch loops cover: a quarter of the range, as they can cost ~15x more per page (figures are per page). */
 export function touchSize(size: number): number {
-  return Math.max(pageSize(), size / 8);
+  return Math.max(pageSize(), size / 4);
 }
 
 function freshMapping(size: number): Mapping {
@@ -46,12 +50,12 @@ export function touchContenders(m: Mapping, size: number): Baseline[] {
 const populateWrite: Benchmark = {
   name: 'prefault-populate-write',
   group: 'prefault',
-  title: "Mapping.advise('populate_write') of 1 GiB of fresh pages",
+  title: "Mapping.advise('populate_write') of 256 MiB of fresh pages",
   unit: 'page',
   runs: 5,
   prepare({ quick }) {
     if (!adviceSupported('populate_write')) throw new Error('MADV_POPULATE_WRITE needs Linux 5.14+');
-    const size = bigSize(quick);
+    const size = pageGroupSize(quick);
     const pages = size / pageSize();
     const m = freshMapping(size);
     const region = m.region;
@@ -71,11 +75,11 @@ const populateWrite: Benchmark = {
 const mapPopulate: Benchmark = {
   name: 'prefault-map-populate',
   group: 'prefault',
-  title: 'mmap(1 GiB, { populate: true }) (MAP_POPULATE; the unmap is not timed)',
+  title: 'mmap(256 MiB, { populate: true }) (MAP_POPULATE; the unmap is not timed)',
   unit: 'page',
   runs: 5,
   prepare({ quick }) {
-    const size = bigSize(quick);
+    const size = pageGroupSize(quick);
     const pages = size / pageSize();
     const scratch = freshMapping(size);
     return {
@@ -104,9 +108,9 @@ const touchLoop: Benchmark = {
   unit: 'page',
   runs: 5,
   prepare({ quick }) {
-    const size = touchSize(bigSize(quick));
+    const size = touchSize(pageGroupSize(quick));
     const m = freshMapping(size);
-    const [c, js] = touchContenders(m, size * 8);
+    const [c, js] = touchContenders(m, size * 4);
     return {
       subject: { label: 'pagewise', sample: js!.sample },
       baselines: [c!],
@@ -119,12 +123,12 @@ function purgeBenchmark(name: string, advice: 'dontneed' | 'free', num: () => nu
   return {
     name,
     group: 'purge',
-    title: `Mapping.advise('${advice}') of 1 GiB of dirty pages`,
+    title: `Mapping.advise('${advice}') of 256 MiB of dirty pages`,
     unit: 'page',
     runs: 5,
     prepare({ quick }) {
       if (!adviceSupported(advice) || !adviceSupported('populate_write')) throw new Error(`MADV_${advice.toUpperCase()} or MADV_POPULATE_WRITE unsupported here`);
-      const size = bigSize(quick);
+      const size = pageGroupSize(quick);
       const pages = size / pageSize();
       const m = freshMapping(size);
       const region = m.region;
