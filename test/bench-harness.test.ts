@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
+import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/format';
+import { syscallBenchmarks } from '../lib/bench/syscalls';
+import { pageBenchmarks } from '../lib/bench/pages';
+import { cbench, C } from '../lib/bench/cnative';
+import { mmap } from '../lib/mapping';
+import { pageSize } from '../lib/system';
+
+function wellFormed(r: BenchResult): void {
+  expect(r.skipped).toBeUndefined();
+  expect(r.runs).toBe(1);
+  expect(r.subject.label).toBe('pagewise');
+  for (const s of [r.subject.ns, ...r.baselines.map((b) => b.ns), ...r.baselines.map((b) => b.ratio)]) {
+    expect(Number.isFinite(s.median) && s.median > 0).toBe(true);
+    expect(s.min).toBeLessThanOrEqual(s.median);
+    expect(s.max).toBeGreaterThanOrEqual(s.median);
+  }
+  expect(r.baselines.length).toBeGreaterThan(0);
+  expect(r.baselines.some((b) => b.kind === 'c')).toBe(true);
+  for (const t of r.targets) {
+    expect(r.baselines.map((b) => b.label)).toContain(t.baseline);
+    expect(t.met).toBe(t.ratio <= t.maxRatio);
+  }
+  expect(formatResult(r)).toContain(r.name);
+}
+
+describe('summarize', () => {
+  it('gives median, min and max (mean of the middle two for an even count)', () => {
+    expect(summarize([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3 });
+    expect(summarize([4, 1, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4 });
+  });
+});
+
+describe('runBenchmark', () => {
+  it('samples every contender once per round, in rotated order, and pairs ratios round by round', () => {
+    const order: string[] = [];
+    let s = 0;
+    let b = 0;
+    const bench: Benchmark = {
+      name: 'fake', group: 'test', title: 'fake', unit: 'call',
+      targets: [{ baseline: 'base', maxRatio: 1 }],
+      prepare: () => ({
+        subject: { label: 'pagewise', sample: () => (order.push('s'), [10, 20, 30][s++]!) },
+        baselines: [{ label: 'base', kind: 'c', sample: () => (order.push('b'), [5, 40, 15][b++]!) }],
+        close: () => order.push('closed'),
+      }),
+    };
+    const r = runBenchmark(bench, { runs: 3, warmup: 0 });
+    expect(order).toEqual(['s', 'b', 'b', 's', 's', 'b', 'closed']);
+    expect(r.subject.ns).toEqual({ median: 20, min: 10, max: 30 });
+    expect(r.baselines[0]!.ns).toEqual({ median: 15, min: 5, max: 40 });
+    expect(r.baselines[0]!.ratio).toEqual({ median: 2, min: 0.5, max: 2 });
+    expect(r.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: false }]);
+  });
+
+  it('reports a benchmark that cannot run as skipped, with the reason', () => {
+    const bench: Benchmark = { name: 'nope', group: 'test', title: 'nope', unit: 'call', prepare: () => { throw new Error('not here'); } };
+    expect(runBenchmark(bench, { quick: true }).skipped).toBe('not here');
+  });
+
+  it('refuses unknown names and bad options before running anything', () => {
+    expect(() => selectBenchmarks(syscallBenchmarks, ['no-such'])).toThrow(TypeError);
+    expect(() => runBenchmarkList(syscallBenchmarks, { runs: 0 })).toThrow(RangeError);
+    expect(() => runBenchmarkList(syscallBenchmarks, { bogus: 1 } as never)).toThrow(TypeError);
+    expect(selectBenchmarks(syscallBenchmarks, ['syscall']).length).toBe(syscallBenchmarks.length);
+  });
+});
+
+describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)', () => {
+  for (const b of [...syscallBenchmarks, ...pageBenchmarks]) {
+    it(`${b.name} produces a well-formed result`, () => {
+      wellFormed(runBenchmark(b, { quick: true }));
+    });
+  }
+  it('formats a run as text and Markdown', () => {
+    const results = runBenchmarkList(syscallBenchmarks, { quick: true, only: ['madvise-page'] });
+    expect(formatMarkdown(results)).toContain('| madvise-page |');
+    expect(formatTargets(results)).toMatch(/madvise-page: .*C madvise/);
+  });
+});
+
+describe('C baselines do the work they claim', () => {
+  const page = pageSize();
+  it('cbenchMincore and cbenchPagemap count exactly the pages written', () => {
+    const m = mmap(64 * page);
+    m.advise('nohugepage');
+    m.view(0, 5 * page).fill(1);
+    cbench.cbenchMincore(m.region, 0, m.length, 1);
+    expect(cbench.cbenchLastValue()).toBe(5);
+    cbench.cbenchPagemap(m.region, 0, m.length, 1);
+    expect(cbench.cbenchLastValue()).toBe(5);
+    m.unmap();
+  });
+  it('cbenchTouch and cbenchMadvise(POPULATE_WRITE) make every page resident; DONTNEED drops them', () => {
+    const m = mmap(32 * page, { noReserve: true });
+    m.advise('nohugepage');
+    cbench.cbenchTouch(m.region, 0, 16 * page, page);
+    expect(m.residentPages()).toBe(16);
+    cbench.cbenchMadvise(m.region, 0, m.length, C.MADV_POPULATE_WRITE!, 1);
+    expect(m.residentPages()).toBe(32);
+    cbench.cbenchMadvise(m.region, 0, m.length, C.MADV_DONTNEED!, 1);
+    expect(m.residentPages()).toBe(0);
+    m.unmap();
+  });
+  it('cbenchProcRead parses statm and smaps_rollup to page-multiple byte counts', () => {
+    cbench.cbenchProcRead('/proc/self/statm', 1, 1, 0);
+    const statm = cbench.cbenchLastValue();
+    expect(statm % page).toBe(0);
+    expect(statm).toBeGreaterThan(0);
+    cbench.cbenchProcRead('/proc/self/smaps_rollup', 1, 0, 1);
+    expect(cbench.cbenchLastValue() % 1024).toBe(0);
+  });
+  it('cbenchMprotect refuses to take write away from a range with live ArrayBuffers', () => {
+    const m = mmap(page);
+    const v = m.view();
+    expect(() => cbench.cbenchMprotect(m.region, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, 1)).toThrow(/live ArrayBuffers/);
+    v[0] = 1;
+    m.unmap();
+  });
+});
