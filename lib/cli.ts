@@ -5,9 +5,10 @@
  */
 import type { CliCommand } from './cli/types';
 import { command as system } from './cli/system';
+import { command as experiments } from './cli/experiments';
 import { command as bench } from './cli/bench';
 
-const commands: Record<string, CliCommand> = { system, bench };
+const commands: Record<string, CliCommand> = { experiments, system, bench };
 
 function usage(): string {
   const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
@@ -15,7 +16,7 @@ function usage(): string {
 }
 
 /** Default command when none is given (what `npm start` runs). */
-const DEFAULT = 'system';
+const DEFAULT = 'experiments';
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;

@@ -82,7 +82,8 @@ export function readPages(view: Uint8Array, page: number, first: number, count: 
   return sum;
 }
 
-function packageRoot(): string | null {
+/** The package's root folder (holding binding.gyp and package.json), or `null`. */
+export function packageRoot(): string | null {
   let dir = __dirname;
   for (;;) {
     if (fs.existsSync(path.join(dir, 'binding.gyp')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;

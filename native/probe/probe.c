@@ -51,6 +51,23 @@ static long long proc_kb(const char* file, const char* key) {
   return v;
 }
 
+/* Free memory including pages parked on the per-CPU free lists (zoneinfo
+ * "count:" of each pageset), which MemFree leaves out. */
+static long long free_with_pcp(void) {
+  long long free = proc_kb("/proc/meminfo", "MemFree");
+  FILE* f = fopen("/proc/zoneinfo", "r");
+  if (!f || free < 0) { if (f) fclose(f); return free; }
+  char line[256];
+  long long pcp = 0;
+  while (fgets(line, sizeof line, f)) {
+    char* s = line;
+    while (*s == ' ') s++;
+    if (strncmp(s, "count:", 6) == 0) pcp += strtoll(s + 6, NULL, 10);
+  }
+  fclose(f);
+  return free + pcp * page;
+}
+
 /* Exact RSS of this process: smaps_rollup walks the page tables. */
 static long long rss_exact(void) { return proc_kb("/proc/self/smaps_rollup", "Rss"); }
 
@@ -277,6 +294,7 @@ static int cmd_exit_recovery(int argc, char** argv) {
   if (pipe(up) || pipe(down)) return 1;
   long long free0 = proc_kb("/proc/meminfo", "MemFree");
   fflush(stdout);
+  long long pcp0 = free_with_pcp();
   pid_t pid = fork();
   if (pid < 0) return 1;
   if (pid == 0) {
@@ -295,6 +313,7 @@ static int cmd_exit_recovery(int argc, char** argv) {
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   long long rssAlive = proc_kb(path, "VmRSS");
   long long freeAlive = proc_kb("/proc/meminfo", "MemFree");
+  long long pcpAlive = free_with_pcp();
   c = 'x';
   if (write(down[1], &c, 1) != 1) return 1;
   siginfo_t si;
@@ -310,12 +329,14 @@ static int cmd_exit_recovery(int argc, char** argv) {
     fclose(f);
   }
   long long freeZombie = proc_kb("/proc/meminfo", "MemFree");
+  long long pcpZombie = free_with_pcp();
   int status = 0;
   waitpid(pid, &status, 0);
   long long freeReaped = proc_kb("/proc/meminfo", "MemFree");
   printf("{\"bytes\":%zu,\"childRssAlive\":%lld,\"zombieState\":\"%c\",\"zombieHasVmRss\":%s,\"memFreeBefore\":%lld,"
-         "\"memFreeAlive\":%lld,\"memFreeZombie\":%lld,\"memFreeReaped\":%lld,\"exitCode\":%d}\n",
-         size, rssAlive, state, rssZombie >= 0 ? "true" : "false", free0, freeAlive, freeZombie, freeReaped,
+         "\"memFreeAlive\":%lld,\"memFreeZombie\":%lld,\"memFreeReaped\":%lld,\"freeWithPcpBefore\":%lld,"
+         "\"freeWithPcpAlive\":%lld,\"freeWithPcpZombie\":%lld,\"exitCode\":%d}\n",
+         size, rssAlive, state, rssZombie >= 0 ? "true" : "false", free0, freeAlive, freeZombie, freeReaped, pcp0, pcpAlive, pcpZombie,
          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   return 0;
 }
