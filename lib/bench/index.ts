@@ -11,3 +11,5 @@ export type {
   Target, TargetResult,
 } from './harness';
 export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './format';
+export { benchMemory } from './memory';
+export type { BenchMemoryOptions, BenchMemoryResult } from './memory';

@@ -6,10 +6,12 @@ import type { Benchmark, BenchResult, RunOptions } from './harness';
 import { runBenchmarkList } from './harness';
 import { syscallBenchmarks } from './syscalls';
 import { pageBenchmarks } from './pages';
+import { measureBenchmarks } from './measure';
 
 /** All benchmarks, by group: syscall, measure, arena, prefault, purge. */
 export const benchmarks: readonly Benchmark[] = Object.freeze([
   ...syscallBenchmarks,
+  ...measureBenchmarks,
   ...pageBenchmarks,
 ]);
 
