@@ -107,7 +107,10 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
     const file = path.join(root, 'build', 'Release', 'pagewise.node');
     return { binding, origin: { file: fs.existsSync(file) ? file : path.join(root, 'build'), kind: 'build' } };
   } catch (err) {
-    tried.push(`build/Release/pagewise.node: ${(err as Error).message.split('\n')[0]}`);
+    const msg = (err as Error).message;
+    tried.push(
+      `build/Release/pagewise.node: ${msg.startsWith('Could not locate the bindings file') ? 'not built' : msg.split('\n')[0]}`,
+    );
     const e = new Error(
       `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
         `Tried:\n  ${tried.join('\n  ')}\n` +
