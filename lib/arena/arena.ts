@@ -646,6 +646,24 @@ export class Arena {
   }
 
   /**
+   * The address of the first byte of `view`, a view of a live buffer of this
+   * arena (a block, or part of one). For alignment checks and for handing the
+   * memory to native code; throws like {@link Arena.free} for other views.
+   */
+  addressOf(view: Uint8Array): bigint {
+    if (!(view instanceof Uint8Array)) throw invalidType('view', 'an instance of Uint8Array', view);
+    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    let base = -1;
+    if (owner !== undefined) {
+      if (owner.kind === K_SLAB && this.#slabs[owner.id] === owner) base = owner.page * this.#page;
+      else if (owner.kind === K_CHUNK && this.#chunks[owner.index] === owner) base = owner.index * this.#chunkBytes;
+      else if (owner.kind === K_OWN && this.#own[owner.id] === owner) base = owner.page * this.#page;
+    }
+    if (base < 0) throw this.#notLive(view);
+    return this.address + BigInt(base + view.byteOffset);
+  }
+
+  /**
    * Frees every block at once. Every view of the arena is detached (reads as
    * length 0), and the committed range is purged with one `madvise` (the
    * arena's resident pages drop to 0 with `'dontneed'`). With
