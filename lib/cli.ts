@@ -6,9 +6,10 @@
 import type { CliCommand } from './cli/types';
 import { command as system } from './cli/system';
 import { command as experiments } from './cli/experiments';
+import { command as map } from './cli/map';
 import { command as bench } from './cli/bench';
 
-const commands: Record<string, CliCommand> = { experiments, system, bench };
+const commands: Record<string, CliCommand> = { experiments, map, system, bench };
 
 function usage(): string {
   const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
