@@ -1,0 +1,126 @@
+/**
+ * The measurement API's shapes, validation (before any syscall) and the
+ * sources it names.
+ */
+import * as fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { mmap, pageSize, residency, residencyOfRange, rss, faults, measure, measureSync, zeroPageBehaviour } from '../lib/index';
+
+const page = pageSize();
+const kernel = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+const [major, minor] = kernel.split('.').map(Number) as [number, number];
+const hasScan = major > 6 || (major === 6 && minor >= 7);
+
+describe('residency()', () => {
+  it('names its source and what it cannot tell', () => {
+    const m = mmap(8 * page);
+    try {
+      m.view()[0] = 1;
+      expect(residency(m, 0, undefined, { source: 'mincore' })).toEqual({
+        pages: 1, bytes: page, source: 'mincore', exact: true, fallback: null, present: 1,
+        swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
+      });
+      const pm = residency(m, 0, undefined, { source: 'pagemap' });
+      expect(pm).toMatchObject({ pages: 1, bytes: page, source: 'pagemap', fallback: null, present: 1, swapped: 0, exclusive: 1, fileOrShared: 0 });
+      const scan = residency(m, 0, undefined, { source: 'pagemap_scan' });
+      if (hasScan) expect(scan).toMatchObject({ source: 'pagemap_scan', fallback: null, pages: 1, zeroPage: 0, exclusive: null });
+      else expect(scan).toMatchObject({ source: 'pagemap', fallback: expect.stringMatching(/PAGEMAP_SCAN.*used pagemap/) });
+      expect(residency(m).source).toBe(hasScan ? 'pagemap_scan' : 'pagemap');
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('shared anonymous memory counts as fileOrShared', () => {
+    const m = mmap(4 * page, { shared: true });
+    try {
+      m.view().fill(1, 0, 2 * page);
+      expect(residency(m, 0, undefined, { source: 'pagemap' })).toMatchObject({ pages: 2, fileOrShared: 2 });
+      if (hasScan) expect(residency(m)).toMatchObject({ pages: 2, fileOrShared: 2 });
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('validates before any syscall', () => {
+    const m = mmap(4 * page);
+    try {
+      expect(() => residency({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => residency(m, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => residency(m, 0, 5 * page)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => residency(m, 0, undefined, { source: 'x' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      expect(() => residency(m, 0, undefined, { sorce: 'mincore' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      expect(() => residencyOfRange(m.region, 1, page)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    } finally {
+      m.unmap();
+    }
+    expect(() => residency(m)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+  });
+
+  it('residencyOfRange works on a region handle', () => {
+    const m = mmap(8 * page);
+    try {
+      m.view().fill(1, 2 * page, 3 * page);
+      expect(residencyOfRange(m.region, 0, 8 * page).pages).toBe(1);
+      expect(residencyOfRange(m.region, 2 * page, page, { source: 'mincore' }).pages).toBe(1);
+      expect(residencyOfRange(m.region, 3 * page, 5 * page).pages).toBe(0);
+    } finally {
+      m.unmap();
+    }
+  });
+});
+
+describe('rss()', () => {
+  it('validates options', () => {
+    expect(() => rss({ exact: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => rss({ fast: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(rss({ exact: false }).source).toBe('statm');
+  });
+});
+
+describe('faults()', () => {
+  it('names its source and scope; perf is per thread or says why not', () => {
+    const t = faults();
+    expect(t).toMatchObject({ scope: 'thread', source: 'getrusage' });
+    expect(Number.isInteger(t.minor)).toBe(true);
+    if ('unavailable' in t.perf) expect(t.perf.unavailable).toMatch(/perf_event_open failed with E[A-Z]+ \(kernel.perf_event_paranoid=/);
+    const p = faults({ scope: 'process' });
+    expect(p).toMatchObject({ scope: 'process', source: 'getrusage', perf: { unavailable: expect.stringContaining('calling thread only') } });
+    expect(p.minor).toBeGreaterThanOrEqual(faults({ perf: false }).minor);
+    expect(faults({ perf: false }).perf).toEqual({ unavailable: 'not requested (options.perf: false)' });
+    expect(() => faults({ scope: 'all' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
+
+describe('measure() and measureSync()', () => {
+  it('validate fn and options', async () => {
+    expect(() => measureSync(1 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    await expect(measure(1 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(() => measureSync(() => 1, { mappings: [{}] as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => measureSync(() => 1, { mapping: [] } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('rethrow what fn throws', async () => {
+    expect(() => measureSync(() => { throw new Error('boom'); })).toThrow('boom');
+    await expect(measure(async () => { throw new Error('later'); })).rejects.toThrow('later');
+  });
+
+  it('return every field with notes', () => {
+    const r = measureSync(() => 42);
+    expect(r.result).toBe(42);
+    expect(Object.keys(r).sort()).toEqual(['notes', 'perfFaults', 'processFaults', 'residency', 'result', 'rss', 'threadFaults', 'timeNs']);
+    expect(r.residency).toEqual([]);
+    expect(r.notes.join('\n')).toMatch(/RUSAGE_THREAD/);
+    expect(r.notes.some((n) => n.includes('async'))).toBe(false);
+  });
+});
+
+describe('zeroPageBehaviour()', () => {
+  it('is measured once and cached, with its method and numbers', () => {
+    const z = zeroPageBehaviour();
+    expect(zeroPageBehaviour()).toBe(z);
+    expect(typeof z.readFaultMapsZeroPage).toBe('boolean');
+    expect(hasScan ? 'pagemap_scan' : z.method).toBe(z.method);
+    expect(z.detail).toMatch(/fresh pages read/);
+  });
+});
