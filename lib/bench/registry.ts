@@ -7,11 +7,13 @@ import { runBenchmarkList } from './harness';
 import { syscallBenchmarks } from './syscalls';
 import { pageBenchmarks } from './pages';
 import { measureBenchmarks } from './measure';
+import { arenaBenchmarks } from './arena';
 
 /** All benchmarks, by group: syscall, measure, arena, prefault, purge. */
 export const benchmarks: readonly Benchmark[] = Object.freeze([
   ...syscallBenchmarks,
   ...measureBenchmarks,
+  ...arenaBenchmarks,
   ...pageBenchmarks,
 ]);
 

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { runBenchmark, type BenchResult } from '../lib/bench/harness';
+import { measureBenchmarks } from '../lib/bench/measure';
+import { arenaBenchmarks } from '../lib/bench/arena';
+import { benchmarks } from '../lib/bench/registry';
+import { benchMemory } from '../lib/bench/memory';
+import { mmap } from '../lib/mapping';
+import { pageSize } from '../lib/system';
+
+function wellFormed(r: BenchResult): void {
+  if (r.skipped) {
+    // Only a missing kernel feature may skip (PAGEMAP_SCAN before 6.7); say which.
+    console.log(`${r.name} skipped: ${r.skipped}`);
+    expect(r.name).toBe('residency-pagemap-scan-1g');
+    return;
+  }
+  expect(r.runs).toBe(1);
+  for (const s of [r.subject.ns, ...r.baselines.flatMap((b) => [b.ns, b.ratio])]) {
+    expect(Number.isFinite(s.median)).toBe(true);
+    expect(s.min).toBeLessThanOrEqual(s.median);
+    expect(s.max).toBeGreaterThanOrEqual(s.median);
+  }
+  expect(r.baselines.some((b) => b.kind === 'c')).toBe(true);
+  for (const t of r.targets) expect(t.met).toBe(t.ratio <= t.maxRatio);
+}
+
+describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () => {
+  for (const b of [...measureBenchmarks, ...arenaBenchmarks]) {
+    it(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
+  }
+  it('every benchmark has a unique name and a known group', () => {
+    const names = benchmarks.map((b) => b.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const b of benchmarks) expect(['syscall', 'measure', 'arena', 'prefault', 'purge']).toContain(b.group);
+  });
+});
+
+describe('benchMemory', () => {
+  const page = pageSize();
+  it('reports exactly one thread fault and one resident page per page written, every run', () => {
+    const pages = 32;
+    const m = mmap(pages * page, { noReserve: true });
+    m.advise('nohugepage');
+    const view = m.view();
+    const r = benchMemory(() => { for (let o = 0; o < view.length; o += page) view[o] = 1; }, {
+      runs: 3, warmup: 1, mappings: [m], setup: () => void m.advise('dontneed'),
+    });
+    expect(r.runs).toBe(3);
+    expect(r.residencyDeltaPages[0]).toEqual({ median: pages, min: pages, max: pages });
+    expect(r.pages).toEqual({ count: { median: pages, min: pages, max: pages }, source: 'residency' });
+    expect(r.threadFaults).toEqual({ median: pages, min: pages, max: pages });
+    expect(r.faultsPerPage).toEqual({ median: 1, min: 1, max: 1 });
+    expect(r.nsPerPage!.median).toBe(r.timeNs.median / pages);
+    m.unmap();
+  });
+  it('validates before running anything', () => {
+    let ran = 0;
+    expect(() => benchMemory(() => ran++, { runs: 0 })).toThrow(RangeError);
+    expect(() => benchMemory(() => ran++, { bogus: 1 } as never)).toThrow(TypeError);
+    expect(() => benchMemory('x' as never)).toThrow(TypeError);
+    expect(ran).toBe(0);
+  });
+});
