@@ -1,0 +1,78 @@
+/**
+ * The binary that loaded matches the platform, and every size the library
+ * computes follows the page size the kernel reports (4K natively here; 4K and
+ * 16K in the arm64 runs under qemu, scripts/arm64-test.sh, which sets
+ * PAGEWISE_EXPECT_ARCH and PAGEWISE_EXPECT_PAGESIZE). Also prints what the
+ * measurement probes of test/helpers/emulation.ts found on this machine.
+ */
+import { describe, expect, it } from 'vitest';
+import { mmap, pageSize, hugePageSize, Mapping } from '../lib/index';
+import { nativeOrigin, native, NAPI_VERSION } from '../lib/native';
+import { underEmulation } from './helpers/emulation';
+
+const page = pageSize();
+
+describe('platform', () => {
+  it('loads the binary for this arch from where the run asked', () => {
+    const expectArch = process.env.PAGEWISE_EXPECT_ARCH;
+    if (expectArch) expect(process.arch).toBe(expectArch);
+    const fromSource = process.env.PAGEWISE_FROM_SOURCE;
+    const wantKind = fromSource && fromSource !== '0' && fromSource !== 'false' ? 'build' : 'prebuild';
+    if (wantKind === 'prebuild') {
+      expect(nativeOrigin).toEqual({ kind: 'prebuild', file: expect.stringContaining(`/prebuilds/linux-${process.arch}/`) });
+    } else {
+      expect(nativeOrigin.kind).toBe('build');
+    }
+    expect(typeof native.mmap).toBe('function');
+    expect(NAPI_VERSION).toBe(8);
+  });
+
+  it('reads the page size at run time', () => {
+    const expected = process.env.PAGEWISE_EXPECT_PAGESIZE;
+    if (expected) expect(page).toBe(Number(expected));
+    expect([4, 16, 64].map((k) => k * 1024)).toContain(page);
+    const thp = hugePageSize();
+    // PMD size: a page of page-table entries, each 8 bytes, each mapping one page.
+    if (thp !== null && !underEmulation().qemu) expect(thp).toBe((page / 8) * page);
+  });
+
+  it('rounds lengths to the page size it read', () => {
+    for (const [len, pages] of [[1, 1], [page - 1, 1], [page, 1], [page + 1, 2], [3 * page - 1, 3]] as const) {
+      const m: Mapping = mmap(len);
+      try {
+        expect(m.length).toBe(pages * page);
+        expect(m.address % BigInt(page)).toBe(0n);
+        expect(m.view().byteLength).toBe(pages * page);
+        m.view()[pages * page - 1] = 1;
+        expect(m.residentPages()).toBe(1);
+      } finally {
+        m.unmap();
+      }
+    }
+  });
+
+  it('misaligned offsets are refused at this page size, aligned ones are not', () => {
+    const m = mmap(4 * page);
+    try {
+      expect(() => m.advise('dontneed', page / 2, page)).toThrow(RangeError);
+      expect(() => m.advise('dontneed', page, page)).not.toThrow();
+      expect(() => m.protect('rw', 2 * page, page)).not.toThrow();
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('reports the measurement probes', () => {
+    const e = underEmulation();
+    const lines = [`emulated: ${e.qemu} (${e.qemuDetail}), page size ${page}`];
+    for (const k of ['smapsRss', 'dontneedZeroes', 'rusageFaults', 'procStatFaults', 'mincore', 'pagemap'] as const) {
+      lines.push(`  ${k}: ${e[k].ok ? 'exact' : 'NOT exact'}: ${e[k].detail}`);
+    }
+    console.log(lines.join('\n'));
+    // Natively every probe must pass: a failing probe on real hardware is a bug, not a skip.
+    if (!e.qemu) {
+      expect({ smaps: e.smapsRss.ok, dontneed: e.dontneedZeroes.ok, rusage: e.rusageFaults.ok, stat: e.procStatFaults.ok, mincore: e.mincore.ok, pagemap: e.pagemap.ok })
+        .toEqual({ smaps: true, dontneed: true, rusage: true, stat: true, mincore: true, pagemap: true });
+    }
+  });
+});
