@@ -1,0 +1,65 @@
+/**
+ * Property: no sequence of safe API calls, with valid or hostile arguments,
+ * crashes the process, throws anything but a TypeError, a RangeError or a
+ * system error with code/errno/syscall, or lets the model of what exists
+ * drift from the kernel (/proc/self/maps, mincore, bytes written).
+ *
+ * CI runs a fixed seed, bounded. `npm run soak` runs the same property for a
+ * long time with a random seed (PAGEWISE_SOAK_SECONDS, PAGEWISE_SEED) and
+ * prints the seed on failure; fast-check prints the shrunk counterexample.
+ */
+import * as fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { World, addTally, newTally, opArb, scratchDir, thpMayWiden, type Op } from './helpers/model';
+
+const soakSeconds = Number(process.env.PAGEWISE_SOAK_SECONDS ?? 0);
+const seed = process.env.PAGEWISE_SEED !== undefined ? Number(process.env.PAGEWISE_SEED) : soakSeconds > 0 ? (Date.now() ^ (process.pid << 8)) >>> 0 : 20261124;
+const dir = scratchDir();
+const exact = !thpMayWiden();
+const total = newTally();
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  // One line the README's figures come from (and the soak run repeats).
+  console.log(`reliability-property: seed ${seed}, ${JSON.stringify(total)}`);
+  if (process.env.PAGEWISE_TALLY_FILE) fs.writeFileSync(process.env.PAGEWISE_TALLY_FILE, JSON.stringify({ seed, ...total }));
+});
+
+function runSequence(ops: Op[]): void {
+  const world = new World(dir, exact);
+  try {
+    for (const op of ops) {
+      world.apply(op);
+      world.check();
+    }
+  } finally {
+    try {
+      world.dispose();
+    } finally {
+      addTally(total, world.tally);
+    }
+  }
+}
+
+describe('random sequences of safe API calls', () => {
+  it(`agree with the kernel after every step (seed ${seed})`, () => {
+    if (!exact) console.log('residency compared only where THP cannot widen a fault: THP (or a multi-size THP) is set to always');
+    const deadline = soakSeconds > 0 ? Date.now() + soakSeconds * 1000 : 0;
+    const numRuns = Number(process.env.PAGEWISE_RUNS ?? (soakSeconds > 0 ? 1_000_000_000 : 150));
+    try {
+      fc.assert(
+        fc.property(fc.array(opArb(), { minLength: 1, maxLength: 80, size: 'max' }), (ops) => {
+          if (deadline && Date.now() > deadline) return; // soak time is up: the remaining runs are no-ops
+          runSequence(ops);
+        }),
+        { seed, numRuns, endOnFailure: soakSeconds > 0 },
+      );
+    } catch (err) {
+      console.error(`reliability-property FAILED with seed ${seed} (rerun: PAGEWISE_SEED=${seed} npx vitest run test/reliability-property.test.ts)`);
+      throw err;
+    }
+    expect(total.crashes).toBe(0);
+    expect(total.bytesLost).toBe(0);
+    expect(total.operations).toBeGreaterThan(0);
+  }, soakSeconds > 0 ? (soakSeconds + 600) * 1000 : 120_000);
+});
