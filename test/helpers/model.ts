@@ -551,7 +551,7 @@ export class World {
     const x = this.#pick(op.i);
     const m = x?.m ?? mmap(page);
     const before = this.#snapshot();
-    let r: ReturnType<World['#attempt']>;
+    let r: 'validation' | 'state' | 'system' | null;
     switch (op.method) {
       case 'view':
         r = this.#attempt(() => (op.arg === 2 ? m.view(0, bad as number) : m.view(bad as number)));
