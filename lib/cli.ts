@@ -7,9 +7,10 @@ import type { CliCommand } from './cli/types';
 import { command as system } from './cli/system';
 import { command as experiments } from './cli/experiments';
 import { command as map } from './cli/map';
+import { command as report } from './cli/report';
 import { command as bench } from './cli/bench';
 
-const commands: Record<string, CliCommand> = { experiments, map, system, bench };
+const commands: Record<string, CliCommand> = { experiments, map, report, system, bench };
 
 function usage(): string {
   const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

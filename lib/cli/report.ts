@@ -1,0 +1,217 @@
+/**
+ * `pagewise report --html FILE`: runs the experiments and writes one
+ * self-contained HTML page (inline CSS and SVG charts drawn here, no
+ * scripts, no network).
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { CliCommand } from './types';
+import { collect, formatValue, type ExperimentsReport } from './experiments';
+import { findExperiments } from '../experiments/registry';
+import { fmtBytes } from '../experiments/common';
+import type { ExperimentResult, Series } from '../experiments/types';
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c'];
+
+function fmtAxis(v: number, unit: string): string {
+  if (unit === 'bytes') return fmtBytes(v);
+  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+}
+
+function niceMax(v: number, unit = ''): number {
+  if (v <= 0) return 1;
+  if (unit === 'bytes') return 2 ** Math.ceil(Math.log2(v));
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const f of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (f * p >= v) return f * p;
+  return 10 * p;
+}
+
+const W = 640;
+const H = 300;
+const PAD = { l: 80, r: 20, t: 30, b: 70 };
+
+function frame(title: string, yMax: number, yUnit: string, body: string, xLabels: string, xTitle: string): string {
+  const ih = H - PAD.t - PAD.b;
+  let grid = '';
+  for (let i = 0; i <= 4; i++) {
+    const y = PAD.t + ih - (ih * i) / 4;
+    grid += `<line x1="${PAD.l}" y1="${y}" x2="${W - PAD.r}" y2="${y}" stroke="#e5e7eb"/>`;
+    grid += `<text x="${PAD.l - 6}" y="${y + 4}" text-anchor="end" font-size="11" fill="#374151">${esc(fmtAxis((yMax * i) / 4, yUnit))}</text>`;
+  }
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">` +
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="600" fill="#111827">${esc(title)}</text>` +
+    grid +
+    `<line x1="${PAD.l}" y1="${H - PAD.b}" x2="${W - PAD.r}" y2="${H - PAD.b}" stroke="#6b7280"/>` +
+    `<line x1="${PAD.l}" y1="${PAD.t}" x2="${PAD.l}" y2="${H - PAD.b}" stroke="#6b7280"/>` +
+    body +
+    xLabels +
+    `<text x="${(PAD.l + W - PAD.r) / 2}" y="${H - 8}" text-anchor="middle" font-size="12" fill="#374151">${esc(xTitle)}</text>` +
+    `</svg>`
+  );
+}
+
+/** A line chart of one or more series over numeric x (labels, when given, name the points). */
+export function lineChart(title: string, series: Series[], options: { logX?: boolean } = {}): string {
+  const all = series.flatMap((s) => s.x);
+  const tx = (v: number): number => (options.logX ? Math.log2(Math.max(v, 1)) : v);
+  const xMin = Math.min(...all.map(tx));
+  const xMax = Math.max(...all.map(tx));
+  const yMax = niceMax(Math.max(...series.flatMap((s) => s.y)), series[0]?.yUnit);
+  const iw = W - PAD.l - PAD.r;
+  const ih = H - PAD.t - PAD.b;
+  const px = (v: number): number => PAD.l + (xMax === xMin ? iw / 2 : ((tx(v) - xMin) / (xMax - xMin)) * iw);
+  const py = (v: number): number => PAD.t + ih - (v / yMax) * ih;
+  let body = '';
+  series.forEach((s, si) => {
+    const c = COLORS[si % COLORS.length]!;
+    const pts = s.x.map((x, i) => `${px(x).toFixed(1)},${py(s.y[i]!).toFixed(1)}`).join(' ');
+    body += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`;
+    s.x.forEach((x, i) => {
+      body += `<circle cx="${px(x).toFixed(1)}" cy="${py(s.y[i]!).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.labels?.[i] ?? x}: ${fmtAxis(s.y[i]!, s.yUnit)}`)}</title></circle>`;
+    });
+    body += `<rect x="${PAD.l + 10}" y="${PAD.t + 6 + si * 16}" width="10" height="10" fill="${c}"/><text x="${PAD.l + 26}" y="${PAD.t + 15 + si * 16}" font-size="11" fill="#111827">${esc(s.name)}</text>`;
+  });
+  const first = series[0]!;
+  let xl = '';
+  const labelled = first.labels !== undefined;
+  const step = Math.max(1, Math.ceil(first.x.length / (labelled ? 12 : 8)));
+  first.x.forEach((x, i) => {
+    if (i % step !== 0 && i !== first.x.length - 1) return;
+    const text = first.labels?.[i] ?? fmtAxis(x, first.xUnit);
+    const X = px(x).toFixed(1);
+    xl += labelled
+      ? `<text x="${X}" y="${H - PAD.b + 14}" font-size="10" fill="#374151" text-anchor="end" transform="rotate(-30 ${X} ${H - PAD.b + 14})">${esc(text)}</text>`
+      : `<text x="${X}" y="${H - PAD.b + 16}" font-size="11" fill="#374151" text-anchor="middle">${esc(text)}</text>`;
+  });
+  return frame(title, yMax, first.yUnit, body, xl, labelled ? '' : first.xUnit);
+}
+
+/** A bar chart: one bar per labelled point of one series. */
+export function barChart(title: string, s: Series): string {
+  const n = s.y.length;
+  const yMax = niceMax(Math.max(...s.y), s.yUnit);
+  const iw = W - PAD.l - PAD.r;
+  const ih = H - PAD.t - PAD.b;
+  const bw = (iw / n) * 0.6;
+  let body = '';
+  let xl = '';
+  s.y.forEach((v, i) => {
+    const x = PAD.l + (iw / n) * (i + 0.2);
+    const h = (v / yMax) * ih;
+    const c = COLORS[i % COLORS.length]!;
+    body += `<rect x="${x.toFixed(1)}" y="${(PAD.t + ih - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${c}"><title>${esc(`${s.labels?.[i] ?? i}: ${v} ${s.yUnit}`)}</title></rect>`;
+    body += `<text x="${(x + bw / 2).toFixed(1)}" y="${(PAD.t + ih - h - 4).toFixed(1)}" font-size="11" text-anchor="middle" fill="#111827">${esc(fmtAxis(v, s.yUnit))}</text>`;
+    xl += `<text x="${(x + bw / 2).toFixed(1)}" y="${H - PAD.b + 16}" font-size="11" text-anchor="middle" fill="#374151">${esc(s.labels?.[i] ?? String(i))}</text>`;
+  });
+  return frame(title, yMax, s.yUnit, body, xl, s.yUnit);
+}
+
+function chartsFor(r: ExperimentResult): string[] {
+  const s = r.series ?? [];
+  if (s.length === 0) return [];
+  switch (r.id) {
+    case 'zero-fill':
+      return [lineChart('RSS of the mapping against pages written', s)];
+    case 'prefault':
+      return [barChart('Cost per 4K page for each prefault method (ns, lower is better)', s[0]!)];
+    case 'heap-holes':
+      return [lineChart('RSS of the probe process through the heap-holes experiment', s)];
+    case 'dontneed-vs-munmap':
+      return [lineChart('Cost per page to give dirty pages back (ns/page)', s, { logX: true })];
+    default:
+      return s.map((x) => lineChart(x.name, [x]));
+  }
+}
+
+/** The HTML page for a report. */
+export function renderHtml(rep: ExperimentsReport): string {
+  const badge = (v: string): string => `<span class="v ${v}">${esc(v)}</span>`;
+  const rows = rep.results
+    .map((r) => `<tr><td>${r.number}</td><td><a href="#${esc(r.id)}">${esc(r.question)}</a></td><td>${badge(r.verdict)}</td><td>${esc(r.condition ?? '')}</td></tr>`)
+    .join('\n');
+  const sections = rep.results
+    .map((r) => {
+      const meas = r.measurements
+        .map((x) => `<tr><td>${esc(x.name)}</td><td class="num">${esc(formatValue(x))}</td><td class="src">${esc(x.source)}</td></tr>`)
+        .join('');
+      return `<section id="${esc(r.id)}">
+<h2>${r.number}. ${esc(r.title)} ${badge(r.verdict)}</h2>
+<p class="q">${esc(r.question)}</p>
+<p><b>Claim:</b> ${esc(r.claim)}</p>
+${r.condition ? `<p><b>${r.verdict === 'depends' ? 'When' : 'Why'}:</b> ${esc(r.condition)}</p>` : ''}
+<p class="notes">${esc(r.notes)}</p>
+${chartsFor(r).map((c) => `<figure>${c}</figure>`).join('\n')}
+<table class="m"><thead><tr><th>measurement</th><th>value</th><th>source</th></tr></thead><tbody>${meas}</tbody></table>
+<p class="meta">${r.durationMs} ms, THP mode ${esc(r.thpMode ?? 'n/a')}${r.skipped ? `, skipped: ${esc(r.skipped)}` : ''}</p>
+</section>`;
+    })
+    .join('\n');
+  const failures = rep.failures.map((f) => `<li>${f.number} ${esc(f.id)}: ${esc(f.error)}</li>`).join('');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>pagewise experiments — Linux ${esc(rep.kernel)}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#111827;max-width:1100px;margin:24px auto;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-top:1px solid #e5e7eb;padding-top:16px}
+table{border-collapse:collapse;width:100%;margin:8px 0}td,th{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f9fafb}.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}.src{color:#6b7280;font-size:12px}
+.v{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
+.confirmed{background:#16a34a}.refuted{background:#dc2626}.depends{background:#d97706}
+.q{font-style:italic}.notes{color:#374151}.meta{color:#6b7280;font-size:12px}figure{margin:12px 0}
+</style></head><body>
+<h1>pagewise experiments</h1>
+<p>Linux ${esc(rep.kernel)} ${esc(rep.arch)}, Node ${esc(rep.node)}, page size ${rep.pageSize} B, pagewise ${esc(rep.pagewise)}; ${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s, started ${esc(rep.startedAt)}.</p>
+<table><thead><tr><th>#</th><th>question</th><th>verdict</th><th>condition / figures</th></tr></thead><tbody>
+${rows}
+</tbody></table>
+${failures ? `<p><b>Failed:</b></p><ul>${failures}</ul>` : ''}
+${sections}
+</body></html>
+`;
+}
+
+const HELP = `Usage: pagewise report --html FILE [--only ID...]
+
+Runs the experiments and writes one self-contained HTML page (inline SVG charts,
+no scripts, no network): the verdicts, every measurement with its source, and
+charts of RSS against pages touched, cost per page for each prefault method,
+and RSS through the heap-holes experiment.
+
+Options:
+  --html FILE   where to write the page (required)
+  --only ID     run only this experiment (id or number; repeat for several)
+  -h, --help    show this help
+`;
+
+export const command: CliCommand = {
+  name: 'report',
+  summary: 'run the experiments and write a self-contained HTML report with SVG charts',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { html: { type: 'string' }, only: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (!values.html) throw new Error('report needs --html FILE (see pagewise report --help)');
+    const only = (values.only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+    findExperiments(only);
+    const tty = process.stderr.isTTY === true;
+    const rep = collect(only, (e, i, n) => {
+      if (tty) process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${e.title}...`);
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+    fs.writeFileSync(values.html, renderHtml(rep));
+    process.stdout.write(`wrote ${values.html}: ${rep.results.length} experiments${rep.failures.length ? `, ${rep.failures.length} failed` : ''}\n`);
+    for (const f of rep.failures) process.stderr.write(`pagewise: experiment ${f.id} failed: ${f.error}\n`);
+    return rep.failures.length ? 1 : 0;
+  },
+};
