@@ -96,7 +96,8 @@ export function packageRoot(): string | null {
 let probeCache: { path: string | null; tried: string[] } | undefined;
 
 /**
- * Where the probe executable is: `$PAGEWISE_PROBE`, else next to the addon
+ * Where the probe executable is: `$PAGEWISE_PROBE` when set (and only
+ * there), else next to the addon
  * built by node-gyp (`build/Release/pagewise-probe`, `build/Debug/...`),
  * else `prebuilds/<platform>-<arch>/pagewise-probe`. Prebuilds made by
  * prebuildify carry only the addon: without a source build, experiments that
@@ -106,9 +107,9 @@ export function probeLocation(): { path: string | null; tried: string[] } {
   if (probeCache) return probeCache;
   const tried: string[] = [];
   const candidates: string[] = [];
-  if (process.env.PAGEWISE_PROBE) candidates.push(process.env.PAGEWISE_PROBE);
   const root = packageRoot();
-  if (root) {
+  if (process.env.PAGEWISE_PROBE) candidates.push(process.env.PAGEWISE_PROBE);
+  else if (root) {
     candidates.push(path.join(root, 'build', 'Release', 'pagewise-probe'));
     candidates.push(path.join(root, 'build', 'Debug', 'pagewise-probe'));
     candidates.push(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'pagewise-probe'));

@@ -1,0 +1,172 @@
+import { describe, it, expect } from 'vitest';
+import {
+  experiments, findExperiments, zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
+  exitRecovery, cowFork, kernelMemory, rlimitData, prefault, probeMissing,
+} from '../lib/experiments';
+import type { ExperimentResult } from '../lib/experiments';
+import { pageSize } from '../lib/system';
+
+const page = pageSize();
+const probe = probeMissing();
+
+function value(r: ExperimentResult, name: string): unknown {
+  const x = r.measurements.find((mm) => mm.name === name);
+  if (!x) throw new Error(`no measurement '${name}' in ${r.id}: ${r.measurements.map((mm) => mm.name).join(', ')}`);
+  return x.value;
+}
+
+function shape(r: ExperimentResult): void {
+  expect(['confirmed', 'refuted', 'depends']).toContain(r.verdict);
+  expect(typeof r.question).toBe('string');
+  expect(typeof r.claim).toBe('string');
+  expect(typeof r.notes).toBe('string');
+  for (const mm of r.measurements) {
+    expect(typeof mm.name).toBe('string');
+    expect(typeof mm.unit).toBe('string');
+    expect(mm.source.length).toBeGreaterThan(0);
+  }
+  for (const k of r.key) expect(r.measurements.some((mm) => mm.name === k) || r.skipped !== undefined).toBe(true);
+}
+
+describe('registry', () => {
+  it('has the ten experiments in order, found by id or number', () => {
+    expect(experiments.map((e) => e.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(new Set(experiments.map((e) => e.id)).size).toBe(10);
+    expect(findExperiments(['7', 'zero-fill']).map((e) => e.id)).toEqual(['zero-fill', 'cow-fork']);
+    expect(() => findExperiments(['nope'])).toThrow(TypeError);
+  });
+});
+
+describe('1 zero-fill-on-demand', () => {
+  it('counts exactly one fault and one page per written page', () => {
+    const r = zeroFill.run();
+    shape(r);
+    expect(value(r, 'resident after mmap')).toBe(0);
+    expect(value(r, 'mapping Rss after mmap')).toBe(0);
+    expect(value(r, 'faults writing 256 fresh pages')).toBe(256);
+    expect(value(r, 'pages resident after writing 256')).toBe(256);
+    expect(value(r, 'mapping Rss added by writing 256 pages')).toBe(256 * page);
+    expect(value(r, 'faults reading 256 fresh pages')).toBe(256);
+    expect(value(r, 'pages present after reading 256')).toBe(256);
+    // The kernel decides: the zero page (no Rss) or a private page per read fault.
+    const zero = value(r, 'read faults map the shared zero page');
+    expect(value(r, 'mapping Rss added by reading 256 pages')).toBe(zero ? 0 : 256 * page);
+    expect(r.condition).toContain(zero ? 'map the shared zero page' : 'does not map the shared zero page');
+    if (!probe) expect(value(r, 'probe faults writing 256 pages of it')).toBe(256);
+    expect(r.verdict).toBe('confirmed');
+  });
+});
+
+describe('2 DONTNEED vs munmap+mmap', () => {
+  it('gives pages back, keeps one VMA for DONTNEED', () => {
+    const r = dontneedVsMunmap.run();
+    shape(r);
+    expect(value(r, 'resident after either, every size')).toBe(0);
+    expect(value(r, 'pages reading zero after')).toBe('all');
+    expect(value(r, 'mappings after DONTNEED of 64 scattered pages')).toBe(1);
+    // A remapped page cannot merge with neighbours carrying VM_NOHUGEPAGE: 64 holes + 65 pieces.
+    expect(value(r, 'same, region carrying MADV_NOHUGEPAGE')).toBe(129);
+    expect(r.verdict).not.toBe('refuted');
+  });
+});
+
+describe('3 MAP_NORESERVE and overcommit', () => {
+  it('commit by mprotect fails with ENOMEM under RLIMIT_DATA in a child', () => {
+    const r = noreserveOvercommit.run();
+    shape(r);
+    const mode = value(r, 'overcommit_memory');
+    const big = r.measurements.find((mm) => mm.name.endsWith('with MAP_NORESERVE'))!;
+    if (mode !== 2) expect(big.value).toBe('ok');
+    if (!probe) {
+      expect(value(r, 'mprotect commit of it to read+write')).toBe('ENOMEM');
+      expect(value(r, 'mprotect commit of one page of it')).toBe('ok');
+      if (value(r, 'free hugetlbfs pages') === 0 && r.measurements.some((mm) => mm.name === 'touching the same page')) {
+        expect(value(r, 'touching the same page')).toBe('SIGBUS');
+        expect(value(r, 'MADV_POPULATE_WRITE on MAP_HUGETLB|MAP_NORESERVE, no huge pages')).toBe('EFAULT');
+        expect(r.verdict).toBe('depends');
+      }
+    }
+  });
+});
+
+describe.skipIf(probe !== null)('probe experiments', () => {
+  it('4 malloc: few break moves, threshold, mallopt, dynamic threshold', () => {
+    const r = mallocBrk.run();
+    shape(r);
+    expect(value(r, 'mallocs of 100 bytes')).toBe(10000);
+    const moves = value(r, 'break moves (brk system calls) they caused') as number;
+    expect(moves).toBeGreaterThan(0);
+    expect(moves).toBeLessThanOrEqual(100);
+    expect(value(r, 'malloc(64 KiB) in a fresh process')).toMatch(/^heap/);
+    expect(value(r, 'malloc(128 KiB - 32) in a fresh process')).toMatch(/^heap/);
+    expect(value(r, 'malloc(128 KiB) in a fresh process')).toMatch(/^own mmap/);
+    expect(value(r, 'malloc(1 MiB) in a fresh process')).toMatch(/^own mmap/);
+    expect(value(r, 'malloc(256 KiB) after mallopt(M_MMAP_THRESHOLD, 1 MiB)')).toBe('heap');
+    expect(value(r, 'malloc(256 KiB), free, malloc(256 KiB) again')).toBe('own mmap, then heap');
+    expect(r.verdict).toBe('confirmed');
+  });
+
+  it('5 heap holes: RSS holds after freeing half; a final trim returns it', () => {
+    const r = heapHoles.run();
+    shape(r);
+    const peak = value(r, 'RSS growth at peak') as number;
+    expect(peak).toBeGreaterThanOrEqual(50000 * 1000);
+    expect(value(r, 'RSS given back by freeing half at random') as number).toBeLessThan(peak * 0.05);
+    expect(r.series?.[0]?.labels).toContain('malloc_trim(0)');
+    expect(r.verdict).toBe('confirmed');
+  });
+
+  it('6 exit: the zombie has no address space', () => {
+    const r = exitRecovery.run();
+    shape(r);
+    expect(value(r, 'child state after exit, not yet reaped')).toBe('Z');
+    expect(value(r, 'zombie has a VmRSS line')).toBe(false);
+    expect(value(r, 'child VmRSS while alive') as number).toBeGreaterThanOrEqual(256 * 1024 * 1024);
+  });
+
+  it('8 kernel memory: pipes are not in the RSS', () => {
+    const r = kernelMemory.run();
+    shape(r);
+    expect(value(r, 'process RSS change creating them')).toBe(0);
+    expect(value(r, 'process RSS change filling them')).toBe(0);
+    expect(r.verdict).not.toBe('refuted');
+  });
+
+  it('9 RLIMIT_DATA counts private writable mmaps (Linux >= 4.7)', () => {
+    const r = rlimitData.run();
+    shape(r);
+    expect(value(r, 'RLIMIT_DATA in the child')).toBe(32 * 1024 * 1024);
+    if (value(r, 'ignore_rlimit_data') !== 'Y') {
+      expect(value(r, 'mmap private read+write')).toBe('ENOMEM');
+      expect(value(r, 'mmap shared read+write')).toBe('ok');
+      expect(value(r, 'mmap PROT_NONE, then mprotect read+write')).toBe('ok, then ENOMEM');
+      expect(r.verdict).toBe('refuted');
+    }
+  });
+});
+
+describe('7 copy-on-write', () => {
+  it('child reads with 0 faults, writes k pages with exactly k; exclusive bit drops and returns', () => {
+    const r = cowFork.run();
+    shape(r);
+    expect(value(r, 'child faults reading all of them')).toBe(0);
+    expect(value(r, 'child faults writing 32 of them')).toBe(32);
+    expect(value(r, 'parent pages exclusively mapped before fork')).toBe(256);
+    expect(value(r, 'parent pages exclusively mapped while the child lives')).toBe(32);
+    expect(value(r, 'parent pages exclusively mapped after the child exits')).toBe(256);
+    expect(r.verdict).toBe('confirmed');
+  });
+});
+
+describe('10 prefault', () => {
+  it('one fault per page for touch and populate; THP mode recorded', () => {
+    const r = prefault.run();
+    shape(r);
+    expect(value(r, 'THP mode')).toBe(r.thpMode);
+    expect(value(r, 'MAP_POPULATE: faults per page')).toBe(1);
+    const touch = value(r, 'first touch: faults per page') as number;
+    expect(touch).toBeGreaterThanOrEqual(1);
+    expect(touch).toBeLessThan(1.01);
+    if (r.measurements.some((mm) => mm.name === 'MADV_POPULATE_WRITE: faults per page')) expect(value(r, 'MADV_POPULATE_WRITE: faults per page')).toBe(1);
+  });
+});
