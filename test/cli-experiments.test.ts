@@ -1,0 +1,159 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawnSync, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'dist', 'lib', 'cli.js');
+
+/** Runs the CLI as a user does: `node dist/lib/cli.js ...` (what `npm start` and the `pagewise` bin run). */
+function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  // `npm test` compiles first (pretest); when run alone, compile if dist is older than the sources.
+  const mine = ['lib/cli.ts', 'lib/cli/experiments.ts', 'lib/cli/map.ts', 'lib/cli/report.ts', ...fs.readdirSync(path.join(root, 'lib/experiments')).map((f) => `lib/experiments/${f}`)];
+  const stale = mine.some((f) => {
+    const out = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
+    return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(root, f)).mtimeMs;
+  });
+  if (stale) {
+    try {
+      execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
+    } catch {
+      // Type errors elsewhere still emit JavaScript; the spawned runs below tell if it works.
+    }
+  }
+}, 120_000);
+
+describe('pagewise experiments', () => {
+  it('--help for every command exits 0 and prints usage', () => {
+    for (const cmd of ['experiments', 'map', 'report']) {
+      const r = run([cmd, '--help']);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: pagewise ${cmd}`));
+    }
+    const top = run(['--help']);
+    expect(top.status).toBe(0);
+    for (const cmd of ['experiments', 'map', 'report', 'system']) expect(top.stdout).toContain(`  ${cmd}`);
+  });
+
+  it('is the default command: a table with a verdict per experiment, nothing on a non-TTY stderr', () => {
+    const r = run(['--only', '1', '--only', 'cow-fork']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    const rows = r.stdout.split('\n').filter((l) => /^\s*\d+\s{2}\S/.test(l));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/^ 1 {2}Zero-fill-on-demand +confirmed +faults writing 256 fresh pages: 256 faults/);
+    expect(rows[1]).toMatch(/^ 7 {2}Copy-on-write after fork +confirmed +child faults reading all of them: 0 faults/);
+    expect(r.stdout).toContain('child faults writing 32 of them: 32 faults');
+    expect(r.stdout).toMatch(/2 experiments in [\d.]+ s: 2 confirmed, 0 refuted, 0 depends\./);
+  });
+
+  it('--json prints the full results with the documented schema', () => {
+    const r = run(['experiments', '--json', '--only', '7', '--only', '9']);
+    expect(r.status).toBe(0);
+    const rep = JSON.parse(r.stdout) as Record<string, unknown> & { results: Record<string, unknown>[]; failures: unknown[] };
+    expect(rep.kernel).toBe(os.release());
+    expect(rep.pageSize).toBeTypeOf('number');
+    expect(rep.failures).toEqual([]);
+    expect(rep.results.map((x) => x.id)).toEqual(['cow-fork', 'rlimit-data']);
+    for (const x of rep.results) {
+      expect(Object.keys(x)).toEqual(expect.arrayContaining(['id', 'number', 'title', 'question', 'claim', 'measurements', 'verdict', 'notes', 'key', 'durationMs', 'thpMode']));
+      expect(['confirmed', 'refuted', 'depends']).toContain(x.verdict);
+      for (const mm of x.measurements as Record<string, unknown>[]) {
+        expect(Object.keys(mm).sort()).toEqual(['name', 'source', 'unit', 'value']);
+      }
+    }
+    const cow = rep.results[0]!;
+    const faults = (cow.measurements as { name: string; value: unknown }[]).find((mm) => mm.name === 'child faults writing 32 of them');
+    expect(faults?.value).toBe(32);
+  });
+
+  it('--markdown prints a table', () => {
+    const r = run(['experiments', '--markdown', '--only', '7']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('| # | Question | Verdict | Key figures |');
+    expect(r.stdout).toMatch(/\| 7 \| After fork, .* \| \*\*confirmed\*\* \|/);
+  });
+
+  it('skips probe experiments with the reason when the probe is missing', () => {
+    const r = run(['experiments', '--json', '--only', 'malloc-brk'], { PAGEWISE_PROBE: '/nonexistent/pagewise-probe' });
+    expect(r.status).toBe(0);
+    const rep = JSON.parse(r.stdout) as { results: { skipped?: string; verdict: string; measurements: unknown[] }[] };
+    expect(rep.results[0]!.skipped).toMatch(/^probe not built/);
+    expect(rep.results[0]!.verdict).toBe('depends');
+    expect(rep.results[0]!.measurements).toEqual([]);
+  });
+
+  it('fails with exit code 2 or 1 and a one-line reason on bad input', () => {
+    const bad = run(['experiments', '--only', 'nope']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^pagewise: .*only.*nope/);
+    const unknownFlag = run(['experiments', '--frobnicate']);
+    expect(unknownFlag.status).toBe(1);
+    expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);
+    const both = run(['experiments', '--json', '--markdown']);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toBe('pagewise: choose one of --json and --markdown\n');
+    const unknownCmd = run(['frobnicate']);
+    expect(unknownCmd.status).toBe(2);
+  });
+});
+
+describe('pagewise map', () => {
+  it('shows zero-fill-on-demand and MADV_DONTNEED page by page', () => {
+    const r = run(['map', '--json']);
+    expect(r.status).toBe(0);
+    const d = JSON.parse(r.stdout) as { pages: number; pageSize: number; steps: { label: string; picture: string; resident: number; rss: number }[] };
+    expect(d.pages).toBe(64);
+    const [mapped, written, read, dontneed, again] = d.steps;
+    expect(mapped!.picture).toBe('.'.repeat(64));
+    expect(written!.picture).toBe('#'.repeat(32) + '.'.repeat(32));
+    expect(written!.rss).toBe(32 * d.pageSize);
+    expect(read!.resident).toBe(48);
+    // Read faults: the zero page ('z', no Rss) or private pages ('#'), whichever this kernel does.
+    expect(read!.picture.slice(32, 48)).toMatch(/^(z{16}|#{16})$/);
+    expect(dontneed!.picture.slice(16, 32)).toBe('.'.repeat(16));
+    expect(dontneed!.rss).toBe(read!.rss - 16 * d.pageSize);
+    expect(again!.picture[16]).toBe('#');
+    const text = run(['map']);
+    expect(text.status).toBe(0);
+    expect(text.stdout.split('\n')[1]).toMatch(/^mmap \(MAP_NORESERVE\) +\.{64} +0 present/);
+  });
+
+  it('refuses a bad --pages with a one-line reason', () => {
+    const r = run(['map', '--pages', 'x']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^pagewise: --pages must be an integer/);
+  });
+});
+
+describe('pagewise report', () => {
+  it('writes one self-contained HTML page with SVG charts and no network references', () => {
+    const file = path.join(os.tmpdir(), `pagewise-report-${process.pid}.html`);
+    try {
+      const r = run(['report', '--html', file, '--only', '1', '--only', '10']);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`wrote ${file}: 2 experiments\n`);
+      const html = fs.readFileSync(file, 'utf8');
+      expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+      expect((html.match(/<svg /g) ?? []).length).toBe(2);
+      expect(html).toContain('RSS of the mapping against pages written');
+      expect(html).toContain('Cost per 4K page for each prefault method');
+      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('needs --html', () => {
+    const r = run(['report']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^pagewise: report needs --html FILE/);
+  });
+});
