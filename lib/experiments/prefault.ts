@@ -3,6 +3,7 @@ import { mmap, type Mapping } from '../mapping';
 import { pageSize, hugePageSize } from '../system';
 import { adviceSupported } from '../flags';
 import { readSmaps } from '../proc/smaps';
+import { Arena } from '../arena/arena';
 import { defineExperiment, m, median, nowNs, thpMode, threadFaults, touchPages, type Outcome } from './common';
 import type { Measurement, Series } from './types';
 
@@ -24,6 +25,18 @@ function once(method: string, bytes: number): Run {
   const pages = bytes / page;
   let region: Mapping | null = null;
   try {
+    if (method === 'Arena.prefault') {
+      const arena = new Arena({ reserve: bytes * 2, hugePages: false });
+      try {
+        const f0 = threadFaults();
+        const t0 = nowNs();
+        arena.prefault(bytes);
+        const ns = nowNs() - t0;
+        return { ns, faults: threadFaults() - f0, huge: 0 };
+      } finally {
+        arena.close();
+      }
+    }
     if (method === 'MAP_POPULATE') {
       const f0 = threadFaults();
       const t0 = nowNs();
@@ -62,6 +75,7 @@ function body(): Outcome {
   if (adviceSupported('populate_write')) methods.push('MADV_POPULATE_WRITE');
   const thp = mode !== null && mode !== 'never' && hugePageSize() !== null;
   if (thp) methods.push('THP first touch');
+  methods.push('Arena.prefault');
   // Warm the touch loop on a small region so JIT work is not in the timings.
   once('first touch', 64 * page);
   const ms: Measurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
@@ -69,7 +83,12 @@ function body(): Outcome {
   const res: Record<string, { ns: number; faults: number; huge: number }> = {};
   methods.forEach((method, i) => {
     const runs: Run[] = [];
-    for (let r = 0; r < 3; r++) runs.push(once(method, bytes));
+    try {
+      for (let r = 0; r < 3; r++) runs.push(once(method, bytes));
+    } catch (err) {
+      ms.push(m(`${method}: time per page`, null, 'ns/page', `failed: ${(err as Error).message.split('\n')[0]}`));
+      return;
+    }
     const ns = median(runs.map((x) => x.ns)) / pages;
     const faults = median(runs.map((x) => x.faults)) / pages;
     const huge = median(runs.map((x) => x.huge));
@@ -96,11 +115,12 @@ function body(): Outcome {
     condition:
       `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)} cheaper)` +
       (pw ? `; MADV_POPULATE_WRITE ${Math.round(pw.ns)} ns/page (${ratio(pw.ns)})` : '; MADV_POPULATE_WRITE unsupported') +
+      (res['Arena.prefault'] ? `; pagewise Arena.prefault ${Math.round(res['Arena.prefault'].ns)} ns/page` : '') +
       (th ? `; THP ${Math.round(th.ns)} ns/page with ${th.faults.toFixed(4)} faults/page (one per ${Math.round(1 / Math.max(th.faults, 1e-9))} pages)` : `; THP not available (mode ${mode})`),
     notes:
       'Prefaulting still takes one fault per page (counted by getrusage, not by perf events), but in one system call with no trap per page. ' +
       'THP needs a 2 MiB-aligned range and MADV_HUGEPAGE in madvise mode; one fault maps a whole huge page.',
-    key: ['first touch: time per page', 'MAP_POPULATE: time per page', 'MADV_POPULATE_WRITE: time per page', 'THP first touch: faults per page'],
+    key: ['first touch: time per page', 'MAP_POPULATE: time per page', 'MADV_POPULATE_WRITE: time per page', 'THP first touch: faults per page', 'Arena.prefault: time per page'],
     series: [nsSeries],
   };
 }

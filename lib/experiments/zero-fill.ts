@@ -2,6 +2,7 @@
 import { mmap } from '../mapping';
 import { pageSize } from '../system';
 import { readMeminfo } from '../proc/meminfo';
+import { zeroPageBehaviour } from '../measure/zeropage';
 import { defineExperiment, fmtBytes, m, mappingRss, probeJson, probeMissing, processRss, readPages, threadFaults, touchPages, type Outcome } from './common';
 import type { Measurement, Series } from './types';
 
@@ -75,6 +76,12 @@ function body(): Outcome {
     ms.push(m(`pages present after reading ${k}`, residentRead, 'pages', 'mincore (counts a zero-page mapping too)'));
     ms.push(m(`mapping Rss added by reading ${k} pages`, rssR, 'bytes', '/proc/self/smaps (excludes the shared zero page)'));
     ms.push(m('read faults map the shared zero page', zeroPage, '', 'smaps Rss delta of the reads'));
+    try {
+      const z = zeroPageBehaviour();
+      ms.push(m('zero page, cross-check', z.readFaultMapsZeroPage, '', `pagewise zeroPageBehaviour() by ${z.method}: ${z.detail}`));
+    } catch (err) {
+      ms.push(m('zero page, cross-check', null, '', `zeroPageBehaviour() failed: ${(err as Error).message.split('\n')[0]}`));
+    }
 
     // RSS against pages touched, for the report (not fault-counted: reading smaps allocates).
     const series: Series = { name: 'mapping Rss vs pages written', x: [0], y: [0], xUnit: 'pages written', yUnit: 'bytes' };
