@@ -159,6 +159,7 @@ Experiments:
 ${experiments.map((e) => `  ${String(e.number).padStart(2)} ${e.id.padEnd(22)} ${e.question}`).join('\n')}
 `;
 
+/** The `pagewise experiments` command. */
 export const command: CliCommand = {
   name: 'experiments',
   summary: 'run the ten experiments (ZFOD, DONTNEED, overcommit, malloc, heap holes, exit, COW, kernel memory, RLIMIT_DATA, prefault)',

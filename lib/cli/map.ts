@@ -134,6 +134,7 @@ Options:
   -h, --help  show this help
 `;
 
+/** The `pagewise map` command. */
 export const command: CliCommand = {
   name: 'map',
   summary: 'a picture of a mapping\'s residency through first touch, reads and MADV_DONTNEED',

@@ -189,6 +189,7 @@ Options:
   -h, --help    show this help
 `;
 
+/** The `pagewise report` command. */
 export const command: CliCommand = {
   name: 'report',
   summary: 'run the experiments and write a self-contained HTML report with SVG charts',
