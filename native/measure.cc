@@ -274,7 +274,8 @@ static Napi::Value PagemapRead(const Napi::CallbackInfo& info) {
 
 // pagemapScan(region, offset, length, out: Float64Array(6)) -> 0, or the
 // errno when the kernel lacks the ioctl (ENOTTY before 6.7, EINVAL for an
-// argument layout it does not know) so lib/ can fall back and say why.
+// argument layout it does not know; ENOSYS from qemu-user, which passes
+// through only the ioctls it knows) so lib/ can fall back and say why.
 // Fills [present, swapped, pfnZero, file, softDirty, huge] in pages.
 // Other failures throw.
 static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
@@ -311,7 +312,7 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
     int n = ioctl(fd, pmscan::SCAN, &arg);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP) return Napi::Number::New(env, errno);
+      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
       return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
     }
     for (int i = 0; i < n; i++) {
