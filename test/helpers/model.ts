@@ -546,7 +546,8 @@ export class World {
     // Names go only where a name is taken (a name pool's 0 or 4 would be a
     // valid length elsewhere); objects go where options or numbers are taken.
     const takesName = ['advise', 'protect', 'name', 'mmap'].includes(op.method);
-    const pool = op.arg === 1 && takesName ? HOSTILE_NAMES : op.arg === 2 ? HOSTILE_OPTIONS : HOSTILE_NUMBERS;
+    const takesOptions = ['lock', 'sync', 'mmap'].includes(op.method);
+    const pool = op.arg === 1 && takesName ? HOSTILE_NAMES : op.arg === 2 && takesOptions ? HOSTILE_OPTIONS : HOSTILE_NUMBERS;
     const bad = pool[op.value % pool.length];
     const x = this.#pick(op.i);
     const m = x?.m ?? mmap(page);
