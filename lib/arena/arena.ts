@@ -30,10 +30,13 @@
  * memory that is unmapped or not writable: those ranges are always detached
  * first, so the process cannot crash.
  *
- * Each buffer carries its owner (a slab, a chunk or a large block) under a
- * module-private symbol; `free()` accepts a view only if that owner is this
- * arena's current one, so stale views (after `reset()`), views of other
- * arenas and plain `Uint8Array`s are refused with an error, never misread.
+ * Each view `alloc()` returns carries its owner (a slab, a chunk or a large
+ * block) and its block number in private fields ({@link Block}); `free()`
+ * accepts a view only if it has them and the owner is this arena's current
+ * one, so double frees, stale views (after `reset()`), parts of blocks, views
+ * of other arenas and plain `Uint8Array`s are refused with an error, never
+ * misread. (A stale view of a small or medium block whose memory was handed
+ * out again cannot be told from the new block's view: the classic ABA case.)
  */
 import { constants as osConstants } from 'node:os';
 import { inspect } from 'node:util';
@@ -47,7 +50,7 @@ import {
   checkBoolean, checkInteger, checkOptions, invalidState, invalidType, invalidValue, outOfRange,
 } from '../validate';
 import { CLASS_QUANTUM, sizeClasses, type SizeClasses } from './classes';
-import { FREE, OWN, PageRuns, RUN, SLAB } from './pages';
+import { OWN, PageRuns, RUN, SLAB } from './pages';
 
 /** The native functions the arena uses beyond the `Native` interface. */
 interface ArenaNative {
@@ -179,6 +182,45 @@ class OwnBlock {
 
 type Owner = Slab | Chunk | OwnBlock;
 type OwnedBuffer = ArrayBuffer & { [OWNER]?: Owner };
+
+/** Returns its argument from `super()`, so {@link Block} can stamp private fields on a view. */
+class Stamp {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+/**
+ * The mark `alloc()` leaves on each view it returns: its owner and its block
+ * (slab block index, or first page of a run), in private fields. They cannot
+ * be forged, copied (`Object.assign`, spread) or seen (`util.inspect`), and a
+ * `subarray()` or a new view over the same buffer lacks them, so `free()`
+ * knows a block it handed out without reading `buffer`/`byteOffset` (each
+ * getter costs about 20 ns on Node 20, more than the whole bookkeeping).
+ */
+class Block extends Stamp {
+  #owner: Owner;
+  #index: number;
+  private constructor(view: Uint8Array, owner: Owner, index: number) {
+    super(view);
+    this.#owner = owner;
+    this.#index = index;
+  }
+
+  static tag(view: Uint8Array, owner: Owner, index: number): Uint8Array {
+    new Block(view, owner, index);
+    return view;
+  }
+
+  static owner(view: object): Owner | undefined {
+    return #owner in view ? (view as Block).#owner : undefined;
+  }
+
+  /** Call only after {@link Block.owner} returned an owner. */
+  static index(view: object): number {
+    return (view as Block).#index;
+  }
+}
 
 /** Rough heap cost of the bookkeeping objects, for `bookkeepingBytes`. */
 const SLAB_OBJECT_BYTES = 160;
@@ -369,7 +411,8 @@ export class Arena {
       bits[w] = x ^ low;
       slab.free--;
       this.#allocated += slab.size;
-      return new Uint8Array(slab.buf, ((w << 5) + 31 - Math.clz32(low)) * slab.size, size);
+      const idx = (w << 5) + 31 - Math.clz32(low);
+      return Block.tag(new Uint8Array(slab.buf, idx * slab.size, size), slab, idx);
     }
     return this.#allocate(size, align, false);
   }
@@ -432,7 +475,8 @@ export class Arena {
     bits[w] = x ^ low;
     slab.free--;
     this.#allocated += slab.size;
-    return new Uint8Array(slab.buf, ((w << 5) + 31 - Math.clz32(low)) * slab.size, size);
+    const idx = (w << 5) + 31 - Math.clz32(low);
+    return Block.tag(new Uint8Array(slab.buf, idx * slab.size, size), slab, idx);
   }
 
   /** Makes a slab with free blocks the current one of its class. */
@@ -473,7 +517,7 @@ export class Arena {
     const page = this.#page;
     const n = Math.max(1, Math.ceil(size / page));
     const bytes = n * page;
-    let p = this.#takeRun(n, RUN, alignPages);
+    const p = this.#takeRun(n, RUN, alignPages);
     const off = p * page;
     const first = Math.floor(off / this.#chunkBytes);
     let view: Uint8Array;
@@ -485,9 +529,10 @@ export class Arena {
         (buf as OwnedBuffer)[OWNER] = blk;
         this.#own[id] = blk;
         this.#runs.retag(p, OWN);
-        view = new Uint8Array(buf, 0, size);
+        view = Block.tag(new Uint8Array(buf, 0, size), blk, p);
       } else {
-        view = new Uint8Array(this.#chunkBuffer(first), off - first * this.#chunkBytes, size);
+        const buf = this.#chunkBuffer(first);
+        view = Block.tag(new Uint8Array(buf, off - first * this.#chunkBytes, size), this.#chunks[first]!, p);
       }
     } catch (e) {
       this.#runs.release(p);
@@ -561,21 +606,17 @@ export class Arena {
    * detached (reads as length 0) and its pages purged.
    */
   free(view: Uint8Array): void {
-    if (!(view instanceof Uint8Array)) throw invalidType('view', 'an instance of Uint8Array', view);
-    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    const owner = typeof view === 'object' && view !== null ? Block.owner(view) : undefined;
     if (owner !== undefined && owner.kind === K_SLAB) {
       if (this.#slabs[owner.id] !== owner) throw this.#notLive(view);
-      const off = view.byteOffset;
-      const size = owner.size;
-      if (off % size !== 0 || view.byteLength > size) throw this.#notBlock(view);
-      const idx = off / size;
+      const idx = Block.index(view);
       const w = idx >>> 5;
       const bit = 1 << (idx & 31);
       const x = owner.bits[w]!;
       if (x & bit) throw invalidValue('view', 'was already freed (double free)', view);
       owner.bits[w] = x | bit;
       if (w < owner.hint) owner.hint = w;
-      this.#allocated -= size;
+      this.#allocated -= owner.size;
       const free = ++owner.free;
       if (this.#current[owner.cls] !== owner) {
         if (free === owner.count) this.#releaseSlab(owner);
@@ -591,21 +632,15 @@ export class Arena {
 
   #freeRun(view: Uint8Array, owner: Owner | undefined): void {
     const page = this.#page;
-    if (owner === undefined) throw this.#notLive(view);
+    if (owner === undefined) throw this.#notAllocated(view);
     if (owner.kind === K_CHUNK) {
       if (this.#chunks[owner.index] !== owner) throw this.#notLive(view);
-      const off = owner.index * this.#chunkBytes + view.byteOffset;
-      const p = off / page;
-      if (off % page !== 0 || !this.#runs.isHead(p, RUN) || view.byteLength > this.#runs.len[p]! * page) {
-        throw this.#runs.flags[p] === undefined || !(this.#runs.flags[p]! & FREE)
-          ? this.#notBlock(view)
-          : invalidValue('view', 'was already freed (double free)', view);
-      }
+      const p = Block.index(view);
+      if (!this.#runs.isHead(p, RUN)) throw invalidValue('view', 'was already freed (double free)', view);
       this.#allocated -= this.#runs.release(p) * page;
       return;
     }
     if (owner.kind !== K_OWN || this.#own[owner.id] !== owner) throw this.#notLive(view);
-    if (view.byteOffset !== 0) throw this.#notBlock(view);
     this.#own[owner.id] = undefined;
     this.#freeOwnIds.push(owner.id);
     native.detachArrayBuffer(owner.buf);
@@ -619,6 +654,23 @@ export class Arena {
       this.#runs.release(owner.page);
       this.#allocated -= bytes;
     }
+  }
+
+  /** The error for a view `alloc()` did not return: part of a block, another arena's, or not a view. */
+  #notAllocated(view: unknown): TypeError {
+    if (!(view instanceof Uint8Array)) return invalidType('view', 'an instance of Uint8Array', view);
+    if (this.#closed) return invalidState('The arena is closed');
+    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    if (owner !== undefined && this.#owns(owner)) {
+      return invalidValue('view', 'is not a block returned by alloc() (a part of one, or another view over its memory)', view);
+    }
+    return this.#notLive(view);
+  }
+
+  #owns(owner: Owner): boolean {
+    if (owner.kind === K_SLAB) return this.#slabs[owner.id] === owner;
+    if (owner.kind === K_CHUNK) return this.#chunks[owner.index] === owner;
+    return this.#own[owner.id] === owner;
   }
 
   #releaseSlab(s: Slab): void {
@@ -641,10 +693,6 @@ export class Arena {
     return invalidValue('view', 'is not a live block of this arena (already freed, freed by reset(), or allocated elsewhere)', view);
   }
 
-  #notBlock(view: Uint8Array): TypeError {
-    return invalidValue('view', 'is not a block returned by alloc() (a part of one, or already freed)', view);
-  }
-
   /**
    * The address of the first byte of `view`, a view of a live buffer of this
    * arena (a block, or part of one). For alignment checks and for handing the
@@ -653,13 +701,8 @@ export class Arena {
   addressOf(view: Uint8Array): bigint {
     if (!(view instanceof Uint8Array)) throw invalidType('view', 'an instance of Uint8Array', view);
     const owner = (view.buffer as OwnedBuffer)[OWNER];
-    let base = -1;
-    if (owner !== undefined) {
-      if (owner.kind === K_SLAB && this.#slabs[owner.id] === owner) base = owner.page * this.#page;
-      else if (owner.kind === K_CHUNK && this.#chunks[owner.index] === owner) base = owner.index * this.#chunkBytes;
-      else if (owner.kind === K_OWN && this.#own[owner.id] === owner) base = owner.page * this.#page;
-    }
-    if (base < 0) throw this.#notLive(view);
+    if (owner === undefined || !this.#owns(owner)) throw this.#notLive(view);
+    const base = owner.kind === K_CHUNK ? owner.index * this.#chunkBytes : owner.page * this.#page;
     return this.address + BigInt(base + view.byteOffset);
   }
 
