@@ -48,31 +48,44 @@ function body(): Outcome {
     ms.push(m('Committed_AS change, MAP_NORESERVE', cb - ca, 'bytes', '/proc/meminfo (system-wide: other processes add noise)'));
     ms.push(m('Committed_AS change, same size charged', c1 - c0, 'bytes', '/proc/meminfo'));
 
-    const view = region.view(0, 4 * k * page);
+    // Pages [0, 3k) are written, [3k, 6k) read, [6k, 7k) warm the loops.
+    const view = region.view(0, 7 * k * page);
     // Warm the loops on pages that are not counted, so JIT work does not fault inside the counted loop.
-    touchPages(view, page, 3 * k, 8);
-    readPages(view, page, 3 * k + 8, 8);
-    const before = region.residentPages();
-    const rssW0 = mappingRss(region);
-    const f0 = threadFaults();
-    touchPages(view, page, 0, k);
-    const f1 = threadFaults();
-    const writeFaults = f1 - f0;
-    const residentWritten = region.residentPages() - before;
-    const rssW1 = mappingRss(region);
-    ms.push(m(`faults writing ${k} fresh pages`, writeFaults, 'faults', 'getrusage(RUSAGE_THREAD)'));
+    touchPages(view, page, 6 * k, 8);
+    readPages(view, page, 6 * k + 8, 8);
+    // The kernel takes exactly one fault per fresh page; V8 may add a stray
+    // fault of its own on this thread (GC, stack), so each count is the
+    // minimum of up to 3 trials on fresh pages (it stops at the first exact one).
+    const trial = (first: number, write: boolean): { faults: number; resident: number; rss: number } => {
+      const r0 = region.residentPages();
+      const rss0 = mappingRss(region);
+      const f0 = threadFaults();
+      if (write) touchPages(view, page, first, k);
+      else readPages(view, page, first, k);
+      const f1 = threadFaults();
+      return { faults: f1 - f0, resident: region.residentPages() - r0, rss: mappingRss(region) - rss0 };
+    };
+    let w = trial(0, true);
+    for (let t = 1; t < 3 && w.faults !== k; t++) {
+      const next = trial(t * k, true);
+      if (next.faults < w.faults) w = next;
+    }
+    const writeFaults = w.faults;
+    const residentWritten = w.resident;
+    ms.push(m(`faults writing ${k} fresh pages`, writeFaults, 'faults', 'getrusage(RUSAGE_THREAD), best of up to 3 trials'));
     ms.push(m(`pages resident after writing ${k}`, residentWritten, 'pages', 'mincore'));
-    ms.push(m(`mapping Rss added by writing ${k} pages`, rssW1 - rssW0, 'bytes', '/proc/self/smaps'));
+    ms.push(m(`mapping Rss added by writing ${k} pages`, w.rss, 'bytes', '/proc/self/smaps'));
 
-    const r0 = region.residentPages();
-    const f2 = threadFaults();
-    readPages(view, page, k, k);
-    const f3 = threadFaults();
-    const readFaults = f3 - f2;
-    const residentRead = region.residentPages() - r0;
-    const rssR = mappingRss(region) - rssW1;
+    let r = trial(3 * k, false);
+    for (let t = 1; t < 3 && r.faults !== k; t++) {
+      const next = trial((3 + t) * k, false);
+      if (next.faults < r.faults) r = next;
+    }
+    const readFaults = r.faults;
+    const residentRead = r.resident;
+    const rssR = r.rss;
     const zeroPage = rssR === 0;
-    ms.push(m(`faults reading ${k} fresh pages`, readFaults, 'faults', 'getrusage(RUSAGE_THREAD)'));
+    ms.push(m(`faults reading ${k} fresh pages`, readFaults, 'faults', 'getrusage(RUSAGE_THREAD), best of up to 3 trials'));
     ms.push(m(`pages present after reading ${k}`, residentRead, 'pages', 'mincore (counts a zero-page mapping too)'));
     ms.push(m(`mapping Rss added by reading ${k} pages`, rssR, 'bytes', '/proc/self/smaps (excludes the shared zero page)'));
     ms.push(m('read faults map the shared zero page', zeroPage, '', 'smaps Rss delta of the reads'));
@@ -113,7 +126,7 @@ function body(): Outcome {
       regionRssAfterMap === 0 &&
       writeFaults === k &&
       residentWritten === k &&
-      rssW1 - rssW0 === k * page &&
+      w.rss === k * page &&
       readFaults === k &&
       (c1 - c0) - (cb - ca) >= reserve / 2;
     const verdict = lazy && probeOk !== false ? 'confirmed' : 'refuted';
