@@ -57,6 +57,9 @@ interface ArenaNative {
   regionReport(r: RegionHandle, bytes: number): void;
 }
 const anative = native as unknown as ArenaNative;
+/** Tells V8 how much of the region is committed (its GC weighs it); a no-op with a binary older than regionReport. */
+const reportCommitted: (r: RegionHandle, bytes: number) => void =
+  typeof anative.regionReport === 'function' ? (r, bytes) => anative.regionReport(r, bytes) : () => {};
 const C = native.constants as Record<string, number>;
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -595,7 +598,7 @@ export class Arena {
     native.mprotect(this.#region, this.#start + at, bytes, C.PROT_READ! | C.PROT_WRITE!);
     this.#committed += bytes;
     this.#runs.grow(bytes / this.#page);
-    anative.regionReport(this.#region, this.#committed);
+    reportCommitted(this.#region, this.#committed);
     if (this.#prefaultChunks) this.#populate(at, bytes);
   }
 
@@ -723,7 +726,7 @@ export class Arena {
         native.regionRemap(this.#region, this.#start, this.#committed, C.PROT_NONE!, C.MAP_NORESERVE!);
         this.#adviseRange(this.#start, this.#committed);
         this.#committed = 0;
-        anative.regionReport(this.#region, 0);
+        reportCommitted(this.#region, 0);
       } else {
         native.madvise(this.#region, this.#start, this.#committed, this.#purgeAdvice);
       }
