@@ -155,6 +155,18 @@ describe('Arena: alloc and free', () => {
   });
 });
 
+describe('Arena: bookkeeping', () => {
+  it('stays within 1% of committed memory for blocks of 32 bytes and up (16-byte blocks: 1.4%)', () => {
+    for (const [size, limit] of [[16, 0.014], [32, 0.01], [64, 0.01], [100, 0.01], [5000, 0.01], [20_000, 0.01], [300_000, 0.01]] as const) {
+      using a = new Arena({ reserve: 256 * MiB, hugePages: false });
+      const keep: Uint8Array[] = [];
+      for (let i = 0; i < Math.floor((32 * MiB) / size); i++) keep.push(a.alloc(size));
+      const s = a.stats();
+      expect(s.bookkeepingBytes / s.committed, `${size}-byte blocks`).toBeLessThanOrEqual(limit);
+    }
+  });
+});
+
 describe('Arena: reset and close', () => {
   it('reset detaches every view and frees every block', () => {
     using a = arena();

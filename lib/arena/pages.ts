@@ -19,7 +19,8 @@
  * zero (`clean`): fresh from commit, or purged with MADV_DONTNEED and not
  * handed out since. `allocZeroed` skips clearing such pages.
  *
- * Memory: 10 bytes per page (0.25% of a 4K page) plus 8 bytes per free run.
+ * Memory: 10 bytes per page (0.25% of a 4K page; up to a quarter more of
+ * slack as the arrays grow) plus 8 bytes per free run.
  * @internal
  */
 
@@ -71,8 +72,9 @@ export class PageRuns {
     const start = this.pages;
     const end = start + n;
     if (end > this.len.length) {
-      let cap = Math.max(64, this.len.length);
-      while (cap < end) cap *= 2;
+      // Grow by a quarter (geometric, so copying stays O(1) per page)
+      // rather than doubling: the slack counts against the 1% target.
+      const cap = Math.max(end, Math.ceil(this.len.length * 1.25));
       const len = new Uint32Array(cap);
       len.set(this.len);
       const flags = new Uint8Array(cap);
