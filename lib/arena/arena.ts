@@ -46,6 +46,7 @@ import { adviceSupported } from '../flags';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
 import { rusageRaw } from '../rusage';
 import { readMaps } from '../proc/maps';
+import { residencyOfRange } from '../measure/residency';
 import {
   checkBoolean, checkInteger, checkOptions, invalidState, invalidType, invalidValue, outOfRange,
 } from '../validate';
@@ -834,9 +835,9 @@ export class Arena {
     for (const c of this.#chunks) if (c !== undefined) chunkCount++;
     bookkeeping += ownCount * OWN_OBJECT_BYTES + chunkCount * CHUNK_OBJECT_BYTES + (this.#slabs.length + this.#own.length + this.#chunks.length) * 8;
     freeBytesByClass.pages = this.#runs.freePages * this.#page;
-    // mincore is exact for present pages, and this arena never maps the zero page
-    // where the kernel would (it is written before it is read, or purged).
-    const resident = this.#committed > 0 ? native.mincore(this.#region, this.#start, this.#committed, null) * this.#page : 0;
+    // Exact, from the page tables (PAGEMAP_SCAN, pagemap or mincore; the
+    // shared zero page is left out where the source can tell it apart).
+    const resident = this.#committed > 0 ? residencyOfRange(this.#region, this.#start, this.#committed).bytes : 0;
     const lo = native.regionAddress(this.#region);
     const hi = lo + BigInt(this.#regionLength);
     let mappings = 0;
