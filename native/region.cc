@@ -236,9 +236,13 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   napi_status st = napi_create_external_arraybuffer(env, r->addr + off, len, BufferFinalize, b, &ab);
   if (st != napi_ok) {
     // These statuses return before the finalizer exists: the record is still
-    // ours. For any other the finalizer owns it (when unsure, a leak of the
-    // record beats a double free).
-    if (st == napi_no_external_buffers_allowed || st == napi_invalid_arg || st == napi_cannot_run_js) {
+    // ours. So does napi_pending_exception with no exception pending: the
+    // environment is terminating (a worker being stopped). For any other the
+    // finalizer owns it (when unsure, a leak of the record beats a double free).
+    bool thrown = false;
+    napi_is_exception_pending(env, &thrown);
+    if (st == napi_no_external_buffers_allowed || st == napi_invalid_arg || st == napi_cannot_run_js ||
+        (st == napi_pending_exception && !thrown)) {
       b->detached = true;
       if (b->prev) b->prev->next = b->next;
       else r->buffers = b->next;
