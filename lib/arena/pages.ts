@@ -44,6 +44,7 @@ function binOf(pages: number): number {
   return EXACT_BINS + (31 - Math.clz32(pages)) - 6;
 }
 
+/** The page-run allocator described above. @internal */
 export class PageRuns {
   /** Pages managed (committed). */
   pages = 0;
