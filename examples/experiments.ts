@@ -19,7 +19,7 @@ console.log(`COW: ${cow.verdict}, child faults for 32 writes: ${faults?.value}`)
 
 // Output:
 // 1. Zero-fill-on-demand: confirmed
-//    faults writing 256 fresh pages = 256 faults  [getrusage(RUSAGE_THREAD)]
+//    faults writing 256 fresh pages = 256 faults  [getrusage(RUSAGE_THREAD), best of up to 3 trials]
 //    pages resident after writing 256 = 256 pages  [mincore]
 //    mapping Rss added by reading 256 pages = 0 bytes  [/proc/self/smaps (excludes the shared zero page)]
 //    Committed_AS change, MAP_NORESERVE = 0 bytes  [/proc/meminfo (system-wide: other processes add noise)]
