@@ -77,6 +77,13 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   }
   const root = packageRoot();
   const requireNative = createRequire(__filename);
+  // PAGEWISE_BINARY=/path/to/pagewise.node loads exactly that file (the
+  // sanitizer build of `npm run test:asan`).
+  const explicit = process.env.PAGEWISE_BINARY;
+  if (explicit) {
+    const file = path.resolve(explicit);
+    return { binding: requireNative(file) as Native, origin: { file, kind: 'build' } };
+  }
   const prebuildDir = path.join(root, 'prebuilds', tag);
   const tried: string[] = [];
   if (fromSourceRequested()) {
