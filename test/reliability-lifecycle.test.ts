@@ -74,7 +74,8 @@ describe('10,000 mappings', () => {
     expect(out.left).toBe(0);
     // Had even one touched page of each mapping stayed, RSS would be 10,000
     // pages up (V8's own heap growth is well below that).
-    expect(out.rssDeltaKb * 1024).toBeLessThan(10_000 * page);
+    // (AddressSanitizer's quarantine holds freed heap memory: not under it.)
+    if (!process.env.PAGEWISE_ASAN) expect(out.rssDeltaKb * 1024).toBeLessThan(10_000 * page);
   });
 
   it('explicit unmap: every one gone at once, and every view detached', () => {
