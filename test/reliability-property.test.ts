@@ -46,7 +46,7 @@ describe('random sequences of safe API calls', () => {
   it(`agree with the kernel after every step (seed ${seed})`, () => {
     if (!exact) console.log('residency compared only where THP cannot widen a fault: THP (or a multi-size THP) is set to always');
     const deadline = soakSeconds > 0 ? Date.now() + soakSeconds * 1000 : 0;
-    const numRuns = Number(process.env.PAGEWISE_RUNS ?? (soakSeconds > 0 ? 1_000_000_000 : 150));
+    const numRuns = Number(process.env.PAGEWISE_RUNS ?? (soakSeconds > 0 ? 1_000_000_000 : 600));
     try {
       fc.assert(
         fc.property(fc.array(opArb(), { minLength: 1, maxLength: 80, size: 'max' }), (ops) => {

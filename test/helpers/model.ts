@@ -13,7 +13,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { Mapping, adviceNames, mmap, munmap, madvise, mprotect, mincore, pageSize, type Advice, type Prot } from '../../lib/index';
+import {
+  Arena, LARGE_BLOCK_BYTES, Mapping, adviceNames, faults, mmap, munmap, madvise, mprotect, mincore, pageSize, residency, rss,
+  type Advice, type Prot,
+} from '../../lib/index';
 
 const page = pageSize();
 
@@ -52,6 +55,8 @@ export function classify(err: unknown): 'validation' | 'state' | 'system' {
   if ((err instanceof TypeError || err instanceof RangeError) && e.code === 'ERR_INVALID_STATE') return 'state';
   if ((err instanceof TypeError || err instanceof RangeError) && typeof e.code === 'string') return 'validation';
   if (err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string' && typeof e.errno === 'number') return 'system';
+  // The arena's own "reservation full": ENOMEM with errno, no system call failed (documented).
+  if (err instanceof Error && e.code === 'ENOMEM' && typeof e.errno === 'number') return 'system';
   // A TypeError without a code comes from the engine itself (a private field
   // read on a forged object): still a TypeError, never a crash.
   if (err instanceof TypeError) return 'validation';
@@ -187,6 +192,17 @@ export type Op =
   | { t: 'name'; i: number; label: string | null }
   | { t: 'hostile'; method: string; i: number; arg: number; value: number }
   | { t: 'stale'; method: string; which: number }
+  | { t: 'arenaNew'; chunks: number; chunkPages: number; purge: boolean }
+  | { t: 'arenaAlloc'; a: number; size: number; how: 0 | 1 | 2; byte: number }
+  | { t: 'arenaFree'; b: number }
+  | { t: 'arenaBadFree'; a: number; b: number; kind: number }
+  | { t: 'arenaReset'; a: number; decommit: boolean }
+  | { t: 'arenaPurge'; a: number }
+  | { t: 'arenaPrefault'; a: number; bytes: number }
+  | { t: 'arenaStats'; a: number }
+  | { t: 'arenaClose'; a: number }
+  | { t: 'arenaHostile'; a: number; value: number; ctor: boolean }
+  | { t: 'measure'; i: number; what: number; hostile: number }
   | { t: 'check' };
 
 const METHODS = ['view', 'advise', 'protect', 'residentPages', 'residencyVector', 'lock', 'unlock', 'sync', 'name', 'mmap', 'functional'] as const;
@@ -213,11 +229,46 @@ export function opArb(): fc.Arbitrary<Op> {
     { weight: 5, arbitrary: fc.record({ t: fc.constant('hostile' as const), method: fc.constantFrom(...METHODS), i, arg: fc.nat(2), value: fc.nat(63) }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('stale' as const), method: fc.constantFrom(...METHODS), which: fc.nat(3) }) },
     { weight: 2, arbitrary: fc.constant({ t: 'check' as const }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('arenaNew' as const), chunks: fc.integer({ min: 1, max: 16 }), chunkPages: fc.integer({ min: 1, max: 128 }), purge: fc.boolean() }) },
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        t: fc.constant('arenaAlloc' as const), a: fc.nat(3),
+        size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 16 * 1024 }), fc.integer({ min: 1, max: 2 * LARGE_BLOCK_BYTES })),
+        how: fc.constantFrom<0 | 1 | 2>(0, 1, 2), byte: fc.integer({ min: 1, max: 255 }),
+      }),
+    },
+    { weight: 5, arbitrary: fc.record({ t: fc.constant('arenaFree' as const), b: fc.nat(63) }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('arenaBadFree' as const), a: fc.nat(3), b: fc.nat(63), kind: fc.nat(7) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('arenaReset' as const), a: fc.nat(3), decommit: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('arenaPurge' as const), a: fc.nat(3) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('arenaPrefault' as const), a: fc.nat(3), bytes: fc.nat(64 * page) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('arenaStats' as const), a: fc.nat(3) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('arenaClose' as const), a: fc.nat(3) }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('arenaHostile' as const), a: fc.nat(3), value: fc.nat(63), ctor: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('measure' as const), i: fc.nat(7), what: fc.nat(2), hostile: fc.nat(63) }) },
   );
+}
+
+interface ModelArena {
+  arena: Arena;
+  reserve: number;
+  closed: boolean;
+}
+
+interface ModelBlock {
+  view: Uint8Array;
+  owner: ModelArena;
+  size: number;
+  byte: number;
+  /** 'live', 'freed' (small/medium may still read), or 'dead' (must read as length 0). */
+  state: 'live' | 'freed' | 'dead';
 }
 
 /** Runs a sequence of operations against the kernel and the model. */
 export class World {
+  readonly arenas: ModelArena[] = [];
+  readonly blocks: ModelBlock[] = [];
   readonly tally = newTally();
   readonly maps: ModelMapping[] = [];
   readonly views: ModelView[] = [];
@@ -417,7 +468,164 @@ export class World {
         return this.#stale(op);
       case 'check':
         return this.check();
+      default:
+        return this.#arenaOp(op);
     }
+  }
+
+  #arena(a: number): ModelArena | undefined {
+    const open = this.arenas.filter((x) => !x.closed);
+    return open.length ? open[a % open.length] : undefined;
+  }
+
+  #arenaOp(op: Op): void {
+    switch (op.t) {
+      case 'arenaNew': {
+        const chunkSize = op.chunkPages * page;
+        const arena = new Arena({ reserve: op.chunks * chunkSize, chunkSize, purge: op.purge ? 'free' : 'dontneed', hugePages: false });
+        this.arenas.push({ arena, reserve: op.chunks * chunkSize, closed: false });
+        if (this.arenas.filter((x) => !x.closed).length > 3) this.#closeArena(this.arenas.find((x) => !x.closed)!);
+        return;
+      }
+      case 'arenaAlloc': {
+        const x = this.#arena(op.a);
+        if (!x) return;
+        let view: Uint8Array | null = null;
+        const r = this.#attempt(() => {
+          view = op.how === 0 ? x.arena.alloc(op.size) : op.how === 1 ? x.arena.tryAlloc(op.size) : x.arena.allocZeroed(op.size);
+        });
+        // A block larger than the whole reservation is a RangeError.
+        if (r === 'state' || (r === 'validation' && op.size <= x.reserve)) throw new Error(`arena alloc(${op.size}) refused: ${r}`);
+        const v = view as Uint8Array | null;
+        if (r !== null || v === null) return; // ENOMEM: the reservation is full
+        if (v.byteLength !== op.size) throw new Error(`alloc(${op.size}) gave ${v.byteLength} bytes`);
+        if (op.how === 2) for (const k of [0, op.size >> 1, op.size - 1]) if (op.size && v[k] !== 0) throw new Error(`allocZeroed byte ${k} is ${v[k]}`);
+        v.fill(op.byte);
+        this.blocks.push({ view: v, owner: x, size: op.size, byte: op.byte, state: 'live' });
+        if (this.blocks.length > 64) this.blocks.shift();
+        return;
+      }
+      case 'arenaFree': {
+        const live = this.blocks.filter((b) => b.state === 'live');
+        if (!live.length) return;
+        const b = live[op.b % live.length]!;
+        b.owner.arena.free(b.view);
+        b.state = b.size >= LARGE_BLOCK_BYTES ? 'dead' : 'freed';
+        return;
+      }
+      case 'arenaBadFree': {
+        this.tally.hostile++;
+        const x = this.#arena(op.a);
+        const b = this.blocks.length ? this.blocks[op.b % this.blocks.length]! : undefined;
+        const target = x ?? b?.owner;
+        if (!target) return;
+        const other = this.arenas.find((y) => y !== b?.owner && !y.closed);
+        const alive = b !== undefined && b.view.byteLength > 0;
+        const bad: (() => unknown)[] = [
+          () => (b && b.state !== 'live' ? b.view : new Uint8Array(8)), // freed (or dead) view, else a plain one
+          () => (alive && b.size > 1 ? b.view.subarray(1) : new Uint8Array(0)),
+          () => new Uint8Array(16),
+          () => b?.view.buffer,
+          () => 42,
+          () => null,
+          () => ({ byteLength: 8 }),
+          () => (alive ? new DataView(b.view.buffer) : 'x'),
+        ];
+        const arena = op.kind === 2 && other && b ? other.arena : target.arena;
+        const value = op.kind === 2 && b && b.state === 'live' ? b.view : bad[op.kind % bad.length]!();
+        if (arena === target.arena && value === b?.view && b?.state === 'live' && b.owner.arena === arena) return;
+        const before = this.blocks.map((k) => k.view.byteLength).join();
+        const r = this.#attempt(() => arena.free(value as Uint8Array));
+        if (r === null) throw new Error(`free(${op.kind}) of a foreign or stale value succeeded`);
+        if (r === 'system') throw new Error('a bad free reached a system call');
+        if (this.blocks.map((k) => k.view.byteLength).join() !== before) throw new Error('a refused free changed a block');
+        return;
+      }
+      case 'arenaReset': {
+        const x = this.#arena(op.a);
+        if (!x) return;
+        x.arena.reset({ decommit: op.decommit });
+        for (const b of this.blocks) if (b.owner === x) b.state = 'dead';
+        return;
+      }
+      case 'arenaPurge': {
+        const x = this.#arena(op.a);
+        if (!x) return;
+        const n = x.arena.purge();
+        if (!Number.isSafeInteger(n) || n < 0 || n % page !== 0) throw new Error(`purge returned ${n}`);
+        return;
+      }
+      case 'arenaPrefault': {
+        const x = this.#arena(op.a);
+        if (!x) return;
+        const r = this.#attempt(() => x.arena.prefault(op.bytes));
+        if (r === 'state') throw new Error('prefault on an open arena refused');
+        return;
+      }
+      case 'arenaStats': {
+        const x = this.#arena(op.a);
+        if (!x) return;
+        const st = x.arena.stats();
+        const live = this.blocks.filter((b) => b.owner === x && b.state === 'live').reduce((n, b) => n + b.size, 0);
+        if (st.allocated < live) throw new Error(`stats().allocated ${st.allocated} < live bytes ${live}`);
+        if (st.committed > st.reserved || st.reserved < x.reserve) throw new Error(`stats(): committed ${st.committed}, reserved ${st.reserved}`);
+        return;
+      }
+      case 'arenaClose': {
+        const x = this.#arena(op.a);
+        if (x) this.#closeArena(x);
+        return;
+      }
+      case 'arenaHostile': {
+        this.tally.hostile++;
+        const bad = HOSTILE_NUMBERS[op.value % HOSTILE_NUMBERS.length];
+        const x = this.#arena(op.a) ?? this.arenas.find((y) => y.closed);
+        const before = this.blocks.map((k) => k.view.byteLength).join();
+        const r = op.ctor || !x
+          ? this.#attempt(() => new Arena(op.value % 2 ? (HOSTILE_OPTIONS[op.value % HOSTILE_OPTIONS.length] as object) : { reserve: bad as number }).close())
+          : this.#attempt(() => [() => x.arena.alloc(bad as number), () => x.arena.tryAlloc(page, bad as number), () => x.arena.allocZeroed(bad as number), () => x.arena.prefault(bad as number), () => x.arena.reset(bad as object)][op.value % 5]!());
+        if (r === 'system') throw new Error(`hostile arena call with ${String(bad)} reached a system call`);
+        // reset(options) takes any object without unknown own keys (a Date is an empty options object).
+        const emptyOptions = op.value % 5 === 4 && typeof bad === 'object' && bad !== null && !Array.isArray(bad) && Object.keys(bad).length === 0;
+        if (r === null && !x?.closed && !op.ctor && !emptyOptions) throw new Error(`hostile arena call with ${String(bad)} succeeded`);
+        if (r === null && emptyOptions && x) for (const b of this.blocks) if (b.owner === x) b.state = 'dead';
+        if (r !== null && this.blocks.map((k) => k.view.byteLength).join() !== before) throw new Error('a refused arena call changed a block');
+        return;
+      }
+      case 'measure': {
+        const x = this.#pick(op.i);
+        const bad = HOSTILE_NUMBERS[op.hostile % HOSTILE_NUMBERS.length];
+        if (op.what === 0) {
+          const r = rss();
+          if (!(r.bytes > 0)) throw new Error('rss() is not positive');
+          if (this.#attempt(() => rss(bad as object)) === 'system') throw new Error('rss(hostile) reached a system call');
+        } else if (op.what === 1 && x) {
+          const r = residency(x.m);
+          const count = x.m.residentPages();
+          if (x.kind === 'anon' && this.#residencyKnown(x) && r.source === 'mincore' && r.pages !== count) throw new Error('residency() and mincore disagree');
+          const e = this.#attempt(() => residency(x.m, bad as number));
+          if (e === null || e === 'system') throw new Error(`residency(hostile ${String(bad)}) gave ${e}`);
+        } else {
+          const f = faults();
+          if (!Number.isSafeInteger(f.minor) || f.minor < 0) throw new Error('faults().minor is not a count');
+          if (this.#attempt(() => faults(bad as object)) === 'system') throw new Error('faults(hostile) reached a system call');
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #closeArena(x: ModelArena): void {
+    x.arena.close();
+    x.arena.close(); // idempotent
+    x.closed = true;
+    for (const b of this.blocks) if (b.owner === x) b.state = 'dead';
+    // Every use of a closed arena is a state error.
+    const r = this.#attempt(() => x.arena.alloc(16));
+    if (r !== 'state') throw new Error(`alloc on a closed arena gave ${r}`);
+    this.arenas.splice(this.arenas.indexOf(x), 1);
   }
 
   #residencyKnown(x: ModelMapping): boolean {
@@ -658,6 +866,21 @@ export class World {
       }
     }
     this.#unmappedRanges = [];
+    for (const b of this.blocks) {
+      this.tally.viewsChecked++;
+      if (b.state === 'dead') {
+        if (b.view.byteLength !== 0) throw new Error(`a ${b.size}-byte block of a reset/closed arena (or a freed large block) has length ${b.view.byteLength}`);
+      } else if (b.state === 'live') {
+        if (b.view.byteLength !== b.size) throw new Error(`a live ${b.size}-byte block has length ${b.view.byteLength}`);
+        for (const k of b.size ? [0, b.size >> 1, b.size - 1] : []) {
+          this.tally.bytesVerified++;
+          if (b.view[k] !== b.byte) {
+            this.tally.bytesLost++;
+            throw new Error(`a live ${b.size}-byte block reads ${b.view[k]} at ${k}, filled with ${b.byte}`);
+          }
+        }
+      }
+    }
     for (const v of this.views) {
       this.tally.viewsChecked++;
       const want = v.live ? v.len : 0;
@@ -708,6 +931,8 @@ export class World {
 
   /** Unmaps everything the model holds and closes its files. */
   dispose(): void {
+    for (const x of [...this.arenas]) if (!x.closed) this.#closeArena(x);
+    for (const b of this.blocks) if (b.view.byteLength !== 0) throw new Error('a block of a closed arena still has a length');
     for (const x of [...this.#live()]) {
       x.m.unmap();
       this.#gone(x);
