@@ -32,9 +32,16 @@ ubsan=$(g++ -print-file-name=libubsan.so)
 echo "== running the tests with $asan $ubsan preloaded"
 (cd "$root" && npx tsc -p tsconfig.json)
 cd "$root"
+log="$work/test.log"
+set +e
 PAGEWISE_ASAN=1 \
 PAGEWISE_BINARY="$binary" \
 LD_PRELOAD="$asan $ubsan" \
 ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=86:allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_abort=0" \
 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86" \
-  npx vitest run "$@"
+  npx vitest run "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+reports=$(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$log" || true)
+echo "== sanitizer reports: $reports (vitest exit status $status; log: $log)"
+[ "$reports" = 0 ] && [ "$status" = 0 ]
