@@ -1,8 +1,10 @@
 /**
  * The one place the binary is loaded: `prebuilds/<platform>-<arch>/` first
  * (prebuildify, Node-API: one binary serves every Node version), else the
- * node-gyp build found by `bindings`. Setting `PAGEWISE_FROM_SOURCE=1` skips
- * the prebuilds (the test suite does, so it tests what it just compiled).
+ * node-gyp build found by `bindings`. A node-gyp build newer than the
+ * prebuilds wins (you just compiled it). Setting `PAGEWISE_FROM_SOURCE=1`
+ * skips the prebuilds (the test suite does, so it tests what it just
+ * compiled); `PAGEWISE_BINARY=/path/file.node` loads exactly that file.
  * @internal
  */
 import { createRequire } from 'node:module';
@@ -70,6 +72,27 @@ export interface NativeOrigin {
   kind: 'prebuild' | 'build';
 }
 
+function mtime(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether `built` exists and is newer than every `.node` file in `dir`. */
+function newerThanPrebuilds(built: string, dir: string): boolean {
+  const t = mtime(built);
+  if (!t) return false;
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  } catch {
+    return false;
+  }
+  return files.length > 0 && files.every((f) => mtime(path.join(dir, f)) < t);
+}
+
 function loadNative(): { binding: Native; origin: NativeOrigin } {
   const tag = `${process.platform}-${process.arch}`;
   if (process.platform !== 'linux') {
@@ -86,8 +109,14 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   }
   const prebuildDir = path.join(root, 'prebuilds', tag);
   const tried: string[] = [];
+  const built = path.join(root, 'build', 'Release', 'pagewise.node');
   if (fromSourceRequested()) {
     tried.push(`prebuilds/${tag}: skipped (PAGEWISE_FROM_SOURCE=${process.env.PAGEWISE_FROM_SOURCE})`);
+  } else if (newerThanPrebuilds(built, prebuildDir)) {
+    // A local node-gyp build made after the prebuilds wins: it is what the
+    // user just compiled (in a checkout, stale prebuilds would otherwise
+    // shadow every native change).
+    tried.push(`prebuilds/${tag}: older than build/Release/pagewise.node`);
   } else if (fs.existsSync(prebuildDir)) {
     const files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
     files.sort((a, b) => Number(b.includes('napi')) - Number(a.includes('napi')));
