@@ -48,6 +48,14 @@ export interface Emulation {
   mapPopulate: Probe;
   /** `RUSAGE_THREAD` counts exactly one fault per first write over 100 pages (a longer run than `rusageFaults`: emulators fault for their own code translation). */
   rusageFaultsLong: Probe;
+  /**
+   * The kernel's accounting of this process is the guest's alone: `/proc/self/status`
+   * VmSize equals the sum of the `/proc/self/maps` lines. Under qemu-user the maps
+   * are the guest's view while VmSize, RLIMIT_AS/RLIMIT_DATA and vm.max_map_count
+   * also count the emulator's own memory (and a child under a tight limit can spin
+   * in the emulator, deaf to signals).
+   */
+  ownAddressSpace: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -227,6 +235,24 @@ function probeRusageLongOnce(): Probe {
   }
 }
 
+function probeAddressSpace(): Probe {
+  let detail = '';
+  // Another thread (a GC helper) may map between the two reads: three tries.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const vmKb = Number(/^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    let mapsKb = 0n;
+    for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+      // [vsyscall] is a gate area, not a VMA: the kernel does not count it.
+      if (!line || line.endsWith('[vsyscall]')) continue;
+      const [lo, hi] = line.slice(0, line.indexOf(' ')).split('-');
+      mapsKb += (BigInt(`0x${hi}`) - BigInt(`0x${lo}`)) / 1024n;
+    }
+    detail = `/proc/self/status VmSize ${vmKb} kB, /proc/self/maps adds up to ${mapsKb} kB`;
+    if (BigInt(vmKb) === mapsKb) return { ok: true, detail };
+  }
+  return { ok: false, detail };
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -253,6 +279,7 @@ export function underEmulation(): Emulation {
       populateWrite: safely('populate_write', probePopulateWrite),
       mapPopulate: safely('MAP_POPULATE', probeMapPopulate),
       rusageFaultsLong: safely('rusage (100 pages)', probeRusageLong),
+      ownAddressSpace: safely('address space', probeAddressSpace),
     };
   }
   return cached;
@@ -283,4 +310,15 @@ export function ifMeasurable(probes: ProbeName | ProbeName[], what: string, asse
   }
   assertion();
   return true;
+}
+
+/**
+ * For `it.skipIf(...)` when the whole test is the measurement (for instance a
+ * child process whose resource limit would also bind the emulator): `true`,
+ * with the reason printed, when a probe in `probes` fails.
+ */
+export function unmeasurable(probes: ProbeName | ProbeName[], what: string): boolean {
+  const why = cannotMeasure(...(Array.isArray(probes) ? probes : [probes]));
+  if (why) console.warn(`[skipped test] ${what}: ${why}`);
+  return why !== false;
 }
