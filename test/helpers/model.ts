@@ -536,6 +536,13 @@ export class World {
         if (arena === target.arena && value === b?.view && b?.state === 'live' && b.owner.arena === arena) return;
         const before = this.blocks.map((k) => k.view.byteLength).join();
         const r = this.#attempt(() => arena.free(value as Uint8Array));
+        if (r === null && b && value === b.view && b.state === 'freed' && b.owner.arena === arena) {
+          // The documented ABA case: a stale view of a small or medium block
+          // whose slot was handed out again frees the new block. The model
+          // no longer knows which of this arena's blocks are live.
+          for (const k of this.blocks) if (k.owner === b.owner && k.state === 'live') k.state = 'freed';
+          return;
+        }
         if (r === null) throw new Error(`free(${op.kind}) of a foreign or stale value succeeded`);
         if (r === 'system') throw new Error('a bad free reached a system call');
         if (this.blocks.map((k) => k.view.byteLength).join() !== before) throw new Error('a refused free changed a block');
