@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, maxArrayBufferLength, Mapping } from '../lib/index';
 import { runChild, DIST } from './helpers/child';
+import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 
 const page = pageSize();
 const GiB = 1024 * 1024 * 1024;
@@ -163,7 +164,7 @@ describe('crashing paths run in a child', () => {
     expect(r.status).toBe(0);
   });
 
-  it('a reservation over RLIMIT_AS fails with ENOMEM, not a crash', () => {
+  it.skipIf(sanitizerSkips('RLIMIT_AS in a child', ASAN.rlimitAs))('a reservation over RLIMIT_AS fails with ENOMEM, not a crash', () => {
     // 4 GiB address-space limit: Node itself fits; an 8 GiB reservation does not.
     const r = runChild(
       `
