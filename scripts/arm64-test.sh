@@ -9,7 +9,8 @@
 # scripts/prebuild.sh arm64 (prebuilds/linux-arm64).
 #
 # Usage: scripts/arm64-test.sh [default|16k]... [-- vitest args]
-# Prints "arm64 <size>: N passed, N failed" per run and a total line last;
+# Runs the sizes concurrently (one log each, printed when both end); prints
+# "arm64 <size>: N passed, N failed" per run and a total line last;
 # exits non-zero when any run fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,41 +34,78 @@ export NAPI_RS_NATIVE_LIBRARY_PATH=$ROLLDOWN
 export PAGEWISE_FROM_SOURCE=0          # load prebuilds/linux-arm64, not build/ (x64)
 export PAGEWISE_EXPECT_ARCH=arm64      # test/platform-binary.test.ts asserts the arch and origin
 
+# Under emulation every instruction is translated: tests get 10 minutes
+# instead of 60 s (vitest.config.mts reads this; native runs are unchanged).
+export PAGEWISE_TEST_TIMEOUT_MS=${PAGEWISE_TEST_TIMEOUT_MS:-600000}
+# test/reliability-property.test.ts: 150 random sequences natively; under
+# emulation 20 (the same seed, so the same first 20 sequences), to fit CI.
+export PAGEWISE_RUNS=${PAGEWISE_RUNS:-20}
+
+# Exclusions: none. Every test file runs at every page size. The benchmark
+# suites already run in their quick mode (one round, tiny sizes) and assert
+# only that results are well formed, never a time.
+
+# One vitest per page size, all at once: qemu-user runs the emulated Node
+# mostly on one host thread, so the two sizes use the two cores of CI. Each
+# vitest keeps one worker (--maxWorkers=1) so the sizes do not fight over
+# the cores (and thread fault counts are not disturbed by a sibling file).
+run_size() { # size logfile summaryfile
+  local size=$1 log=$2 summary=$3
+  (
+    case "$size" in
+      default) unset QEMU_PAGESIZE; export PAGEWISE_EXPECT_PAGESIZE=4096 ;;
+      16k) export QEMU_PAGESIZE=16384 PAGEWISE_EXPECT_PAGESIZE=16384 ;;
+      64k) export QEMU_PAGESIZE=65536 PAGEWISE_EXPECT_PAGESIZE=65536 ;;
+    esac
+    ps=$(qemu-aarch64-static -L "$ROOT" "$NODE" -p "require('./prebuilds/linux-arm64/pagewise.node').pageSize()" 2>&1)
+    echo "== arm64 $size: page size under emulation: $ps (QEMU_PAGESIZE=${QEMU_PAGESIZE:-unset})"
+    if [ "$ps" != "$PAGEWISE_EXPECT_PAGESIZE" ]; then
+      echo "arm64-test: qemu gave page size $ps, expected $PAGEWISE_EXPECT_PAGESIZE"
+      echo "0 1 0 0" >"$summary"
+      exit 1
+    fi
+    results=$(mktemp)
+    start=$SECONDS
+    qemu-aarch64-static -L "$ROOT" "$NODE" node_modules/vitest/vitest.mjs run --maxWorkers=1 \
+      --reporter=default --reporter=json --outputFile.json="$results" "${vitest_args[@]}"
+    rc=$?
+    if [ -s "$results" ]; then
+      read -r p f s < <(node -e '
+        const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const loadErrors = (r.testResults || []).filter((t) => t.status === "failed" && !(t.assertionResults || []).some((a) => a.status === "failed")).length;
+        console.log(r.numPassedTests, r.numFailedTests + loadErrors, r.numPendingTests + r.numTodoTests);
+      ' "$results")
+    else
+      p=0 f=1 s=0
+    fi
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    echo "$p $f $s $((SECONDS - start))" >"$summary"
+    rm -f "$results"
+  ) >"$log" 2>&1
+}
+
+for size in "${sizes[@]}"; do
+  case "$size" in default | 16k | 64k) ;; *) echo "arm64-test: unknown size $size (default, 16k, 64k)"; exit 2 ;; esac
+done
+vitest_args=("$@")
+work=$(mktemp -d)
+pids=()
+for size in "${sizes[@]}"; do
+  run_size "$size" "$work/$size.log" "$work/$size.sum" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+
 total_p=0
 total_f=0
 status=0
 for size in "${sizes[@]}"; do
-  case "$size" in
-    default) unset QEMU_PAGESIZE; export PAGEWISE_EXPECT_PAGESIZE=4096 ;;
-    16k) export QEMU_PAGESIZE=16384 PAGEWISE_EXPECT_PAGESIZE=16384 ;;
-    64k) export QEMU_PAGESIZE=65536 PAGEWISE_EXPECT_PAGESIZE=65536 ;;
-    *) echo "arm64-test: unknown size $size (default, 16k, 64k)"; exit 2 ;;
-  esac
-  ps=$(qemu-aarch64-static -L "$ROOT" "$NODE" -p "require('./prebuilds/linux-arm64/pagewise.node').pageSize()" 2>&1)
-  echo "== arm64 $size: page size under emulation: $ps (QEMU_PAGESIZE=${QEMU_PAGESIZE:-unset})"
-  if [ "$ps" != "$PAGEWISE_EXPECT_PAGESIZE" ]; then
-    echo "arm64-test: qemu gave page size $ps, expected $PAGEWISE_EXPECT_PAGESIZE"
-    total_f=$((total_f + 1)); status=1; continue
-  fi
-  results=$(mktemp)
-  start=$SECONDS
-  qemu-aarch64-static -L "$ROOT" "$NODE" node_modules/vitest/vitest.mjs run \
-    --reporter=default --reporter=json --outputFile.json="$results" "$@"
-  rc=$?
-  if [ -s "$results" ]; then
-    read -r p f s < <(node -e '
-      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      const loadErrors = (r.testResults || []).filter((t) => t.status === "failed" && !(t.assertionResults || []).some((a) => a.status === "failed")).length;
-      console.log(r.numPassedTests, r.numFailedTests + loadErrors, r.numPendingTests + r.numTodoTests);
-    ' "$results")
-  else
-    p=0 f=1 s=0
-  fi
-  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-  echo "arm64 $size ($((SECONDS - start)) s): $p passed, $f failed, $s skipped"
+  cat "$work/$size.log"
+  read -r p f s secs <"$work/$size.sum" 2>/dev/null || { p=0 f=1 s=0 secs=0; }
+  echo "arm64 $size (${secs:-0} s): $p passed, $f failed, $s skipped"
   total_p=$((total_p + p)); total_f=$((total_f + f))
   [ "$f" -ne 0 ] && status=1
-  rm -f "$results"
 done
+rm -rf "$work"
 echo "arm64: $total_p passed, $total_f failed"
 exit $status
