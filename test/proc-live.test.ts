@@ -9,6 +9,7 @@ import {
   mmap, pageSize, vmaNamesSupported, parseSmaps, parseSmapsRollup, readMaps, readSmaps, readSmapsRollup, readStatus,
   readStatm, readStat, readMeminfo, readVmstat, readThp, readOvercommit, findMapping, getrusage, hugePageSize, residency,
 } from '../lib/index';
+import { ifMeasurable } from './helpers/emulation';
 
 const page = pageSize();
 
@@ -59,7 +60,7 @@ describe('live /proc/self', () => {
       expect(e.perms).toBe('rw-p');
       expect(e.inode).toBe(0);
       const s = findMapping(readSmaps(), m.address)!;
-      expect(s.vmFlags).toContain('nh');
+      ifMeasurable('adviceFlags', 'VmFlags nh', () => expect(s.vmFlags).toContain('nh'));
       expect(s.rss).toBe(3 * page);
       expect(s.anonymous).toBe(3 * page);
       expect(residency(m).pages).toBe(3);

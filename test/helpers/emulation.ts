@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { getrusage, mmap, pageSize, readSmaps, readStat, type Mapping } from '../../lib/index';
+import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapping } from '../../lib/index';
 import { residency } from '../../lib/measure/residency';
 
 /** One probe's answer: `ok` means the measurement can be asserted exactly. */
@@ -56,6 +56,16 @@ export interface Emulation {
    * in the emulator, deaf to signals).
    */
   ownAddressSpace: Probe;
+  /** `MADV_NOHUGEPAGE` reaches the kernel: smaps VmFlags of the mapping show `nh` (qemu 7.2 takes every madvise as a hint and drops it). */
+  adviceFlags: Probe;
+  /** The `mlock2` system call exists (qemu 7.2 answers ENOSYS; Linux has it since 4.4). */
+  mlock2: Probe;
+  /**
+   * `mmap(MAP_HUGETLB)` of one default-size huge page is not refused with EINVAL:
+   * the kernel answers success or ENOMEM; an emulator that places the mapping
+   * itself, at an address not aligned to the huge page, gets EINVAL.
+   */
+  hugetlb: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -253,6 +263,44 @@ function probeAddressSpace(): Probe {
   return { ok: false, detail };
 }
 
+function probeAdviceFlags(): Probe {
+  const m = fresh(1);
+  try {
+    const e = readSmaps().find((x) => x.start <= m.address && m.address < x.end);
+    const flags = e?.vmFlags ?? [];
+    return { ok: flags.includes('nh'), detail: `smaps VmFlags after MADV_NOHUGEPAGE: ${flags.join(' ') || 'none'} (want nh)` };
+  } finally {
+    m.unmap();
+  }
+}
+
+function probeMlock2(): Probe {
+  const m = fresh(0);
+  try {
+    m.lock({ onFault: true }, 0, pageSize());
+    m.unlock(0, pageSize());
+    return { ok: true, detail: 'mlock2(MLOCK_ONFAULT) of one page succeeded' };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // A limit (ENOMEM, EPERM) still shows the system call is there.
+    return { ok: code !== 'ENOSYS', detail: `mlock2(MLOCK_ONFAULT) of one page failed with ${code}` };
+  } finally {
+    m.unmap();
+  }
+}
+
+function probeHugetlb(): Probe {
+  const size = hugetlbPools()[0]?.size;
+  if (size === undefined) return { ok: true, detail: 'no hugetlbfs pools' };
+  try {
+    mmap(size, { hugePages: true, hugePageSize: size }).unmap();
+    return { ok: true, detail: `MAP_HUGETLB of ${size} bytes succeeded` };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return { ok: code !== 'EINVAL', detail: `MAP_HUGETLB of ${size} bytes failed with ${code}` };
+  }
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -280,6 +328,9 @@ export function underEmulation(): Emulation {
       mapPopulate: safely('MAP_POPULATE', probeMapPopulate),
       rusageFaultsLong: safely('rusage (100 pages)', probeRusageLong),
       ownAddressSpace: safely('address space', probeAddressSpace),
+      adviceFlags: safely('MADV_NOHUGEPAGE VmFlags', probeAdviceFlags),
+      mlock2: safely('mlock2', probeMlock2),
+      hugetlb: safely('MAP_HUGETLB', probeHugetlb),
     };
   }
   return cached;
