@@ -66,6 +66,8 @@ export interface Emulation {
    * itself, at an address not aligned to the huge page, gets EINVAL.
    */
   hugetlb: Probe;
+  /** The PAGEMAP_SCAN ioctl reaches the kernel: not ENOSYS (qemu-user's answer to an ioctl it does not know; an old kernel answers ENOTTY). */
+  pagemapScan: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -301,6 +303,17 @@ function probeHugetlb(): Probe {
   }
 }
 
+function probePagemapScan(): Probe {
+  const m = fresh(1);
+  try {
+    const r = residency(m, 0, PAGES * pageSize(), { source: 'pagemap_scan' });
+    if (r.source === 'pagemap_scan') return { ok: true, detail: 'PAGEMAP_SCAN answered' };
+    return { ok: !/ENOSYS/.test(r.fallback ?? ''), detail: `PAGEMAP_SCAN: ${r.fallback}` };
+  } finally {
+    m.unmap();
+  }
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -331,6 +344,7 @@ export function underEmulation(): Emulation {
       adviceFlags: safely('MADV_NOHUGEPAGE VmFlags', probeAdviceFlags),
       mlock2: safely('mlock2', probeMlock2),
       hugetlb: safely('MAP_HUGETLB', probeHugetlb),
+      pagemapScan: safely('PAGEMAP_SCAN', probePagemapScan),
     };
   }
   return cached;
