@@ -27,6 +27,8 @@ export const ASAN = {
   faults: "native calls on this thread allocate from ASan's allocator, which quarantines freed memory (new chunks, new shadow), so a fresh page can fault inside the measured window",
   /** libasan maps allocator regions and shadow as the process mallocs, from any thread. */
   maps: "ASan's allocator maps new regions (and their shadow) as the process mallocs, from any thread, so the number of lines in /proc/self/maps moves by itself",
+  /** Observed: a 256 KiB rw-p mapping in a just-closed arena's range, merged with its upper neighbour. */
+  mmapHole: "ASan serves each large malloc with its own mmap (reading /proc/self/maps is one), which the kernel places top-down into the hole an unmapping just left, so a foreign mapping can appear in the freed range",
 } as const;
 
 let cached: boolean | undefined;
