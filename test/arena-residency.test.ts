@@ -13,7 +13,7 @@ import { readSmaps } from '../lib/proc/smaps';
 import { readOvercommit } from '../lib/proc/overcommit';
 import { vmaNamesSupported } from '../lib/mapping';
 import { adviceSupported } from '../lib/flags';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 const page = pageSize();
 const MiB = 2 ** 20;
@@ -91,7 +91,10 @@ describe('Arena: reservation costs nothing', () => {
   });
 });
 
-describe('Arena: resident pages, exactly', () => {
+// stats().resident is mincore over the committed range: where mincore does not
+// answer per page of this size (qemu-user with a guest page larger than the
+// host's writes one byte per host page, past the vector), none of it can be measured.
+describe.skipIf(unmeasurable('mincore', "Arena: resident pages (stats().resident is mincore)"))('Arena: resident pages, exactly', () => {
   it('grow by exactly the pages written', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
     const v = a.alloc(100 * page);

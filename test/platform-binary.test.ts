@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, hugePageSize, Mapping } from '../lib/index';
 import { nativeOrigin, native, NAPI_VERSION } from '../lib/native';
-import { underEmulation } from './helpers/emulation';
+import { ifMeasurable, underEmulation } from './helpers/emulation';
 
 const page = pageSize();
 
@@ -44,7 +44,7 @@ describe('platform', () => {
         expect(m.address % BigInt(page)).toBe(0n);
         expect(m.view().byteLength).toBe(pages * page);
         m.view()[pages * page - 1] = 1;
-        expect(m.residentPages()).toBe(1);
+        ifMeasurable('mincore', 'mincore of the last byte', () => expect(m.residentPages()).toBe(1));
       } finally {
         m.unmap();
       }
