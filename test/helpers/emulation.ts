@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapping } from '../../lib/index';
 import { residency } from '../../lib/measure/residency';
+import { runCow } from '../../lib/experiments/cow';
 
 /** One probe's answer: `ok` means the measurement can be asserted exactly. */
 export interface Probe {
@@ -68,6 +69,12 @@ export interface Emulation {
   hugetlb: Probe;
   /** The PAGEMAP_SCAN ioctl reaches the kernel: not ENOSYS (qemu-user's answer to an ioctl it does not know; an old kernel answers ENOTTY). */
   pagemapScan: Probe;
+  /**
+   * A forked child (native fork probe) reading 8 shared pages takes 0 faults and
+   * writing 4 of them exactly 4: under qemu-user the emulator's own first writes
+   * in the child (its translation state, copied on write) are counted too.
+   */
+  forkChildFaults: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -314,6 +321,14 @@ function probePagemapScan(): Probe {
   }
 }
 
+function probeForkChild(): Probe {
+  const r = runCow(8, 4);
+  return {
+    ok: r.childReadFaults === 0 && r.childWriteFaults === 4,
+    detail: `forked child: ${r.childReadFaults} faults reading 8 shared pages (want 0), ${r.childWriteFaults} writing 4 (want 4)`,
+  };
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -345,6 +360,7 @@ export function underEmulation(): Emulation {
       mlock2: safely('mlock2', probeMlock2),
       hugetlb: safely('MAP_HUGETLB', probeHugetlb),
       pagemapScan: safely('PAGEMAP_SCAN', probePagemapScan),
+      forkChildFaults: safely('fork', probeForkChild),
     };
   }
   return cached;
