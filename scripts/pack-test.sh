@@ -143,7 +143,7 @@ const m: Mapping = mmap(pageSize());
 const r: Rusage = getrusage('thread');
 const n: number = r.minorFaults;
 // @ts-expect-error a length must be a number: the shipped declarations are real, not `any`
-mmap('4096');
+mmap('64');
 m.unmap();
 export { n };
 EOF

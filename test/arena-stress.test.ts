@@ -48,7 +48,7 @@ describe('Arena stress', () => {
     };
 
     const baselineMaps = mapsLines().length;
-    const a = new Arena({ reserve: 4096 * MiB, chunkSize: 4 * MiB, hugePages: false });
+    const a = new Arena({ reserve: 4 * 1024 * MiB, chunkSize: 4 * MiB, hugePages: false });
     const regionLines = (): number => {
       const lo = a.address;
       const hi = lo + 4096n * BigInt(MiB);

@@ -107,7 +107,7 @@ function guardAt(maps: string, addr: bigint): boolean {
 describe('worker_threads terminated mid-work', () => {
   it('leave none of their mappings behind and crash nothing (20 workers, terminated inside a busy loop)', async () => {
     const PAGES = 13;
-    const SLOTS = 4096;
+    const SLOTS = 1 << 12;
     const code = `
       const { workerData } = require('node:worker_threads');
       const pw = require(${JSON.stringify(DIST)});

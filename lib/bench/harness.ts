@@ -19,7 +19,7 @@ export type BaselineKind = 'c' | 'node';
 
 /** One contender of a benchmark. */
 export interface Contender {
-  /** Shown in tables: `'pagewise'`, `'C madvise'`, `'Buffer.alloc(4096)'`. */
+  /** Shown in tables: `'pagewise'`, `'C madvise'`, `'Buffer.alloc(65536)'`. */
   label: string;
   /** Runs one sample and returns nanoseconds per unit (see {@link Benchmark.unit}). */
   sample(): number;

@@ -64,14 +64,15 @@ function scattered(how: 'dontneed' | 'remap', adviseFirst: boolean): number {
 function body(): Outcome {
   const page = pageSize();
   const ms: Measurement[] = [];
-  const sizes = [16, 256, 4096];
+  const LARGEST = 1 << 12; // pages (a count, not a page size)
+  const sizes = [16, 256, LARGEST];
   const dnSeries: Series = { name: 'MADV_DONTNEED', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page' };
   const rmSeries: Series = { name: 'munmap + mmap', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page' };
   let allGone = true;
   let allZero = true;
   let last = { dontneed: 0, remap: 0 };
   for (const n of sizes) {
-    const c = costs(n, n >= 4096 ? 3 : 7);
+    const c = costs(n, n >= LARGEST ? 3 : 7);
     ms.push(m(`MADV_DONTNEED of ${n} dirty pages`, Math.round(c.dontneed / 1000), 'µs', 'process.hrtime (median)'));
     ms.push(m(`munmap+mmap of ${n} dirty pages`, Math.round(c.remap / 1000), 'µs', 'process.hrtime (median)'));
     dnSeries.x.push(n);
@@ -139,7 +140,7 @@ function body(): Outcome {
       'Both give the pages back at once (0 resident, zeros on the next read). DONTNEED keeps one mapping; ' +
       'munmap+mmap rebuilds mappings and can leave one VMA per hole. MADV_FREE is lazy: ' +
       `${freeResident ?? 'n/a'} of ${fpages} pages stayed resident and ${freeSurvived ?? 'n/a'} kept their contents without memory pressure.`,
-    key: ['MADV_DONTNEED of 4096 dirty pages', 'munmap+mmap of 4096 dirty pages', 'mappings after munmap+mmap of 64 scattered pages', 'same, region carrying MADV_NOHUGEPAGE'],
+    key: [`MADV_DONTNEED of ${LARGEST} dirty pages`, `munmap+mmap of ${LARGEST} dirty pages`, 'mappings after munmap+mmap of 64 scattered pages', 'same, region carrying MADV_NOHUGEPAGE'],
     series: [dnSeries, rmSeries],
   };
 }
