@@ -66,7 +66,7 @@ describe('platform', () => {
   it('reports the measurement probes', () => {
     const e = underEmulation();
     const lines = [`emulated: ${e.qemu} (${e.qemuDetail}), page size ${page}`];
-    for (const k of ['smapsRss', 'dontneedZeroes', 'rusageFaults', 'rusageFaultsLong', 'procStatFaults', 'mincore', 'pagemap', 'populateWrite', 'mapPopulate', 'ownAddressSpace', 'adviceFlags', 'mlock2', 'hugetlb', 'pagemapScan', 'forkChildFaults'] as const) {
+    for (const k of ['smapsRss', 'dontneedZeroes', 'rusageFaults', 'rusageFaultsLong', 'procStatFaults', 'mincore', 'pagemap', 'populateWrite', 'mapPopulate', 'ownAddressSpace', 'adviceFlags', 'mlock2', 'hugetlb', 'pagemapScan', 'forkChildFaults', 'perf'] as const) {
       lines.push(`  ${k}: ${e[k].ok ? 'exact' : 'NOT exact'}: ${e[k].detail}`);
     }
     console.log(lines.join('\n'));

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapping } from '../../lib/index';
 import { residency } from '../../lib/measure/residency';
 import { runCow } from '../../lib/experiments/cow';
+import { perfReady, perfUnavailable } from '../../lib/measure/faults';
 
 /** One probe's answer: `ok` means the measurement can be asserted exactly. */
 export interface Probe {
@@ -75,6 +76,12 @@ export interface Emulation {
    * in the child (its translation state, copied on write) are counted too.
    */
   forkChildFaults: Probe;
+  /**
+   * perf software fault counters open for this thread (perf_event_open; qemu-user
+   * 7.2 lacks the system call, and natively kernel.perf_event_paranoid or a
+   * seccomp profile may forbid it: not asserted natively).
+   */
+  perf: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -361,6 +368,7 @@ export function underEmulation(): Emulation {
       hugetlb: safely('MAP_HUGETLB', probeHugetlb),
       pagemapScan: safely('PAGEMAP_SCAN', probePagemapScan),
       forkChildFaults: safely('fork', probeForkChild),
+      perf: safely('perf', () => (perfReady() ? { ok: true, detail: 'perf_event_open works' } : { ok: false, detail: perfUnavailable() })),
     };
   }
   return cached;
