@@ -6,6 +6,9 @@
 # preloaded into every Node process. Arguments are passed to vitest (a file
 # list narrows the run). Leak detection is off: V8 keeps memory until exit by
 # design. A sanitizer report fails the run (halt_on_error, exit code 86).
+# Every process (vitest's forks and the children tests spawn: CLI, examples,
+# probe) writes its reports to build-asan/reports/<sanitizer>.<pid>, so a
+# report from a child is counted even when its stderr is not printed.
 # Signals are left to the kernel so that crash-expected children still die of
 # theirs. Tests that exhaust address space or mappings skip themselves
 # (PAGEWISE_ASAN=1): the sanitizer runtime needs both.
@@ -33,15 +36,25 @@ echo "== running the tests with $asan $ubsan preloaded"
 (cd "$root" && npx tsc -p tsconfig.json)
 cd "$root"
 log="$work/test.log"
+reports_dir="$work/reports"
+rm -rf "$reports_dir"
+mkdir -p "$reports_dir"
 set +e
 PAGEWISE_ASAN=1 \
 PAGEWISE_BINARY="$binary" \
 LD_PRELOAD="$asan $ubsan" \
-ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=86:allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_abort=0" \
-UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86" \
+ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=86:allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_abort=0:log_path=$reports_dir/asan" \
+UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86:log_path=$reports_dir/ubsan" \
   npx vitest run "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-reports=$(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$log" || true)
-echo "== sanitizer reports: $reports (vitest exit status $status; log: $log)"
+in_log=$(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$log" || true)
+# A file holds a report (ERROR:, or UBSan's "runtime error:") or only a warning.
+files=$( (grep -lE 'ERROR: |runtime error:' -r "$reports_dir" || true) | wc -l)
+for f in $(find "$reports_dir" -type f | sort | head -n 5); do
+  echo "== $f"
+  head -n 40 "$f"
+done
+reports=$((in_log + files))
+echo "== sanitizer reports: $reports ($files in report files under $reports_dir, $in_log in the log; vitest exit status $status; log: $log)"
 [ "$reports" = 0 ] && [ "$status" = 0 ]
