@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -43,7 +43,10 @@ describe('pagewise experiments', () => {
     for (const cmd of ['experiments', 'map', 'report', 'system']) expect(top.stdout).toContain(`  ${cmd}`);
   });
 
-  it('is the default command: a table with a verdict per experiment, nothing on a non-TTY stderr', () => {
+  // Experiments 1 and 7, `map` and `report` read mincore over many pages: where
+  // mincore does not answer per page of this size (qemu-user at 16K guest pages)
+  // it writes past its vector and the CLI can crash; those commands are skipped there.
+  it.skipIf(unmeasurable('mincore', 'pagewise experiments 1 and 7'))('is the default command: a table with a verdict per experiment, nothing on a non-TTY stderr', () => {
     const r = run(['--only', '1', '--only', 'cow-fork']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
@@ -114,7 +117,7 @@ describe('pagewise experiments', () => {
 });
 
 describe('pagewise map', () => {
-  it('shows zero-fill-on-demand and MADV_DONTNEED page by page', () => {
+  it.skipIf(unmeasurable(['mincore', 'dontneedZeroes'], 'pagewise map'))('shows zero-fill-on-demand and MADV_DONTNEED page by page', () => {
     const r = run(['map', '--json']);
     expect(r.status).toBe(0);
     const d = JSON.parse(r.stdout) as { pages: number; pageSize: number; steps: { label: string; picture: string; resident: number; rss: number }[] };
@@ -142,7 +145,7 @@ describe('pagewise map', () => {
 });
 
 describe('pagewise report', () => {
-  it('writes one self-contained HTML page with SVG charts and no network references', () => {
+  it.skipIf(unmeasurable('mincore', 'pagewise report'))('writes one self-contained HTML page with SVG charts and no network references', () => {
     const file = path.join(os.tmpdir(), `pagewise-report-${process.pid}.html`);
     try {
       const r = run(['report', '--html', file, '--only', '1', '--only', '10']);

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { unmeasurable } from './helpers/emulation';
 import { World, addTally, newTally, opArb, scratchDir, thpMayWiden, type Op } from './helpers/model';
 
 const soakSeconds = Number(process.env.PAGEWISE_SOAK_SECONDS ?? 0);
@@ -43,7 +44,11 @@ function runSequence(ops: Op[]): void {
 }
 
 describe('random sequences of safe API calls', () => {
-  it(`agree with the kernel after every step (seed ${seed})`, () => {
+  // The model is the kernel's semantics: every step is compared with mincore
+  // (also over PROT_NONE), madvise's effects, MAP_POPULATE and mlock2. Where
+  // one of them is not the kernel's (qemu-user 7.2 drops madvise, lacks
+  // mlock2, refuses mincore on PROT_NONE), the comparison cannot be made.
+  it.skipIf(unmeasurable(['mincore', 'mincoreProtNone', 'dontneedZeroes', 'mapPopulate', 'adviceFlags', 'mlock2'], 'random sequences compared with the kernel'))(`agree with the kernel after every step (seed ${seed})`, () => {
     if (!exact) console.log('residency compared only where THP cannot widen a fault: THP (or a multi-size THP) is set to always');
     const deadline = soakSeconds > 0 ? Date.now() + soakSeconds * 1000 : 0;
     const numRuns = Number(process.env.PAGEWISE_RUNS ?? (soakSeconds > 0 ? 1_000_000_000 : 600));

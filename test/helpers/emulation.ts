@@ -82,6 +82,8 @@ export interface Emulation {
    * seccomp profile may forbid it: not asserted natively).
    */
   perf: Probe;
+  /** mincore over a PROT_NONE mapping answers (0 resident); qemu-user 7.2 wants the range readable and answers ENOMEM. */
+  mincoreProtNone: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -336,6 +338,18 @@ function probeForkChild(): Probe {
   };
 }
 
+function probeMincoreProtNone(): Probe {
+  const m = mmap(PAGES * pageSize(), { prot: 'none' });
+  try {
+    const n = m.residentPages();
+    return { ok: n === 0, detail: `mincore of a PROT_NONE mapping: ${n} resident` };
+  } catch (err) {
+    return { ok: false, detail: `mincore of a PROT_NONE mapping failed with ${(err as { code?: string }).code}` };
+  } finally {
+    m.unmap();
+  }
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -368,6 +382,7 @@ export function underEmulation(): Emulation {
       hugetlb: safely('MAP_HUGETLB', probeHugetlb),
       pagemapScan: safely('PAGEMAP_SCAN', probePagemapScan),
       forkChildFaults: safely('fork', probeForkChild),
+      mincoreProtNone: safely('mincore PROT_NONE', probeMincoreProtNone),
       perf: safely('perf', () => (perfReady() ? { ok: true, detail: 'perf_event_open works' } : { ok: false, detail: perfUnavailable() })),
     };
   }
