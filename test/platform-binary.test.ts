@@ -66,14 +66,14 @@ describe('platform', () => {
   it('reports the measurement probes', () => {
     const e = underEmulation();
     const lines = [`emulated: ${e.qemu} (${e.qemuDetail}), page size ${page}`];
-    for (const k of ['smapsRss', 'dontneedZeroes', 'rusageFaults', 'rusageFaultsLong', 'procStatFaults', 'mincore', 'pagemap', 'populateWrite', 'mapPopulate', 'ownAddressSpace', 'adviceFlags', 'mlock2', 'hugetlb', 'pagemapScan', 'forkChildFaults', 'perf', 'mincoreProtNone'] as const) {
+    for (const k of ['smapsRss', 'dontneedZeroes', 'rusageFaults', 'rusageFaultsLong', 'procStatFaults', 'mincore', 'pagemap', 'populateWrite', 'mapPopulate', 'ownAddressSpace', 'adviceFlags', 'mlock2', 'hugetlb', 'pagemapScan', 'forkChildFaults', 'perf', 'mincoreProtNone', 'brk'] as const) {
       lines.push(`  ${k}: ${e[k].ok ? 'exact' : 'NOT exact'}: ${e[k].detail}`);
     }
     console.log(lines.join('\n'));
     // Natively every probe must pass: a failing probe on real hardware is a bug, not a skip.
     if (!e.qemu) {
-      expect({ smaps: e.smapsRss.ok, dontneed: e.dontneedZeroes.ok, stat: e.procStatFaults.ok, mincore: e.mincore.ok, pagemap: e.pagemap.ok, mapPopulate: e.mapPopulate.ok, ownAddressSpace: e.ownAddressSpace.ok, adviceFlags: e.adviceFlags.ok, mlock2: e.mlock2.ok, hugetlb: e.hugetlb.ok, pagemapScan: e.pagemapScan.ok, forkChildFaults: e.forkChildFaults.ok, mincoreProtNone: e.mincoreProtNone.ok })
-        .toEqual({ smaps: true, dontneed: true, stat: true, mincore: true, pagemap: true, mapPopulate: true, ownAddressSpace: true, adviceFlags: true, mlock2: true, hugetlb: true, pagemapScan: true, forkChildFaults: true, mincoreProtNone: true });
+      expect({ smaps: e.smapsRss.ok, dontneed: e.dontneedZeroes.ok, stat: e.procStatFaults.ok, mincore: e.mincore.ok, pagemap: e.pagemap.ok, mapPopulate: e.mapPopulate.ok, ownAddressSpace: e.ownAddressSpace.ok, adviceFlags: e.adviceFlags.ok, mlock2: e.mlock2.ok, hugetlb: e.hugetlb.ok, pagemapScan: e.pagemapScan.ok, forkChildFaults: e.forkChildFaults.ok, mincoreProtNone: e.mincoreProtNone.ok, brk: e.brk.ok })
+        .toEqual({ smaps: true, dontneed: true, stat: true, mincore: true, pagemap: true, mapPopulate: true, ownAddressSpace: true, adviceFlags: true, mlock2: true, hugetlb: true, pagemapScan: true, forkChildFaults: true, mincoreProtNone: true, brk: true });
       unlessSanitizer('the exact RUSAGE_THREAD probes', ASAN.faults, () =>
         expect({ rusage: e.rusageFaults.ok, rusageLong: e.rusageFaultsLong.ok }).toEqual({ rusage: true, rusageLong: true }));
     }

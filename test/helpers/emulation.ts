@@ -18,6 +18,7 @@ import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapp
 import { residency } from '../../lib/measure/residency';
 import { runCow } from '../../lib/experiments/cow';
 import { perfReady, perfUnavailable } from '../../lib/measure/faults';
+import { runChild } from './child';
 
 /** One probe's answer: `ok` means the measurement can be asserted exactly. */
 export interface Probe {
@@ -84,6 +85,12 @@ export interface Emulation {
   perf: Probe;
   /** mincore over a PROT_NONE mapping answers (0 resident); qemu-user 7.2 wants the range readable and answers ENOMEM. */
   mincoreProtNone: Probe;
+  /**
+   * The break is the kernel's: in a child, brk(1) fails with ENOMEM and leaves
+   * the break where it was (qemu-user emulates brk itself and, at a guest page
+   * larger than the host's, moves it).
+   */
+  brk: Probe;
 }
 
 /** The names of the probes a test can depend on. */
@@ -350,6 +357,17 @@ function probeMincoreProtNone(): Probe {
   }
 }
 
+function probeBrk(): Probe {
+  const r = runChild(`
+    const start = pw.programBreak();
+    let code = 'moved';
+    try { pw.unsafe.brk(1n); } catch (e) { code = e.code; }
+    console.log(code + ' ' + (pw.programBreak() === start ? 'unchanged' : 'changed'));
+  `);
+  const got = r.stdout.trim();
+  return { ok: got === 'ENOMEM unchanged', detail: `in a child, brk(1) gave: ${got || `status ${r.status}, ${r.stderr.split('\n')[0]}`}` };
+}
+
 function safely(name: string, fn: () => Probe): Probe {
   try {
     return fn();
@@ -360,31 +378,42 @@ function safely(name: string, fn: () => Probe): Probe {
 
 let cached: Emulation | undefined;
 
-/** Runs the probes once (a few pages each) and returns their answers. */
+/** Each probe: its name in messages and what it does. */
+const probes: Record<ProbeName, [string, () => Probe]> = {
+  smapsRss: ['smaps', probeSmaps],
+  dontneedZeroes: ['dontneed', probeDontneed],
+  rusageFaults: ['rusage', probeRusage],
+  procStatFaults: ['stat', probeStat],
+  mincore: ['mincore', probeMincore],
+  pagemap: ['pagemap', probePagemap],
+  populateWrite: ['populate_write', probePopulateWrite],
+  mapPopulate: ['MAP_POPULATE', probeMapPopulate],
+  rusageFaultsLong: ['rusage (100 pages)', probeRusageLong],
+  ownAddressSpace: ['address space', probeAddressSpace],
+  adviceFlags: ['MADV_NOHUGEPAGE VmFlags', probeAdviceFlags],
+  mlock2: ['mlock2', probeMlock2],
+  hugetlb: ['MAP_HUGETLB', probeHugetlb],
+  pagemapScan: ['PAGEMAP_SCAN', probePagemapScan],
+  forkChildFaults: ['fork', probeForkChild],
+  mincoreProtNone: ['mincore PROT_NONE', probeMincoreProtNone],
+  perf: ['perf', () => (perfReady() ? { ok: true, detail: 'perf_event_open works' } : { ok: false, detail: perfUnavailable() })],
+  brk: ['brk', probeBrk],
+};
+
+/**
+ * The probes' answers. Each probe runs once per process, the first time it
+ * is read (a few pages each; `brk` spawns a child), so a test file pays only
+ * for the probes it uses.
+ */
 export function underEmulation(): Emulation {
   if (!cached) {
     const q = detectQemu();
-    cached = {
-      qemu: q.qemu,
-      qemuDetail: q.detail,
-      smapsRss: safely('smaps', probeSmaps),
-      dontneedZeroes: safely('dontneed', probeDontneed),
-      rusageFaults: safely('rusage', probeRusage),
-      procStatFaults: safely('stat', probeStat),
-      mincore: safely('mincore', probeMincore),
-      pagemap: safely('pagemap', probePagemap),
-      populateWrite: safely('populate_write', probePopulateWrite),
-      mapPopulate: safely('MAP_POPULATE', probeMapPopulate),
-      rusageFaultsLong: safely('rusage (100 pages)', probeRusageLong),
-      ownAddressSpace: safely('address space', probeAddressSpace),
-      adviceFlags: safely('MADV_NOHUGEPAGE VmFlags', probeAdviceFlags),
-      mlock2: safely('mlock2', probeMlock2),
-      hugetlb: safely('MAP_HUGETLB', probeHugetlb),
-      pagemapScan: safely('PAGEMAP_SCAN', probePagemapScan),
-      forkChildFaults: safely('fork', probeForkChild),
-      mincoreProtNone: safely('mincore PROT_NONE', probeMincoreProtNone),
-      perf: safely('perf', () => (perfReady() ? { ok: true, detail: 'perf_event_open works' } : { ok: false, detail: perfUnavailable() })),
-    };
+    const e = { qemu: q.qemu, qemuDetail: q.detail } as Emulation;
+    for (const [name, [label, fn]] of Object.entries(probes) as [ProbeName, [string, () => Probe]][]) {
+      let answer: Probe | undefined;
+      Object.defineProperty(e, name, { enumerable: true, get: () => (answer ??= safely(label, fn)) });
+    }
+    cached = e;
   }
   return cached;
 }
