@@ -6,7 +6,7 @@ import { pageBenchmarks } from '../lib/bench/pages';
 import { cbench, C } from '../lib/bench/cnative';
 import { mmap } from '../lib/mapping';
 import { pageSize } from '../lib/system';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 function wellFormed(r: BenchResult): void {
   expect(r.skipped).toBeUndefined();
@@ -70,7 +70,8 @@ describe('runBenchmark', () => {
 
 describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)', () => {
   for (const b of [...syscallBenchmarks, ...pageBenchmarks]) {
-    it(`${b.name} produces a well-formed result`, () => {
+    // mincore where it is not exact may write past its vector (see above).
+    it.skipIf(b.name.includes('mincore') && unmeasurable('mincore', `benchmark ${b.name}`))(`${b.name} produces a well-formed result`, () => {
       wellFormed(runBenchmark(b, { quick: true }));
     });
   }
@@ -83,7 +84,8 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
 
 describe('C baselines do the work they claim', () => {
   const page = pageSize();
-  it('cbenchMincore and cbenchPagemap count exactly the pages written', () => {
+  // mincore where mincore does not answer per page of this size (qemu-user at 16K guest pages on 4K host pages) it also writes past its vector.
+  it.skipIf(unmeasurable(['mincore', 'pagemap'], 'C mincore and pagemap baselines'))('cbenchMincore and cbenchPagemap count exactly the pages written', () => {
     const m = mmap(64 * page);
     m.advise('nohugepage');
     m.view(0, 5 * page).fill(1);
@@ -93,7 +95,7 @@ describe('C baselines do the work they claim', () => {
     expect(cbench.cbenchLastValue()).toBe(5);
     m.unmap();
   });
-  it('cbenchTouch and cbenchMadvise(POPULATE_WRITE) make every page resident; DONTNEED drops them', () => {
+  it.skipIf(unmeasurable('mincore', 'C touch and madvise baselines (counted by mincore)'))('cbenchTouch and cbenchMadvise(POPULATE_WRITE) make every page resident; DONTNEED drops them', () => {
     const m = mmap(32 * page, { noReserve: true });
     m.advise('nohugepage');
     cbench.cbenchTouch(m.region, 0, 16 * page, page);

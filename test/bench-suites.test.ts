@@ -6,6 +6,7 @@ import { benchmarks } from '../lib/bench/registry';
 import { benchMemory } from '../lib/bench/memory';
 import { mmap } from '../lib/mapping';
 import { pageSize } from '../lib/system';
+import { unmeasurable } from './helpers/emulation';
 
 function wellFormed(r: BenchResult): void {
   if (r.skipped) {
@@ -26,7 +27,9 @@ function wellFormed(r: BenchResult): void {
 
 describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () => {
   for (const b of [...measureBenchmarks, ...arenaBenchmarks]) {
-    it(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
+    // mincore where it does not answer per page of this size (qemu-user at 16K
+    // guest pages on 4K host pages) also writes past its vector.
+    it.skipIf(b.name.includes('mincore') && unmeasurable('mincore', `benchmark ${b.name}`))(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
   }
   it('every benchmark has a unique name and a known group', () => {
     const names = benchmarks.map((b) => b.name);
@@ -37,7 +40,7 @@ describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () =
 
 describe('benchMemory', () => {
   const page = pageSize();
-  it('reports exactly one thread fault and one resident page per page written, every run', () => {
+  it.skipIf(unmeasurable(['pagemap', 'dontneedZeroes'], 'benchMemory residency counts'))('reports exactly one thread fault and one resident page per page written, every run', () => {
     const pages = 32;
     const m = mmap(pages * page, { noReserve: true });
     m.advise('nohugepage');

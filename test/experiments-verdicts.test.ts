@@ -6,7 +6,7 @@ import {
 import type { ExperimentResult } from '../lib/experiments';
 import { pageSize } from '../lib/system';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 const page = pageSize();
 const probe = probeMissing();
@@ -39,7 +39,8 @@ describe('registry', () => {
   });
 });
 
-describe('1 zero-fill-on-demand', () => {
+// Experiments 1 and 2 count pages with mincore: where mincore does not answer per page of this size (qemu-user at 16K guest pages on 4K host pages) it also writes past its vector.
+describe.skipIf(unmeasurable('mincore', 'experiment 1 (mincore)'))('1 zero-fill-on-demand', () => {
   it('counts exactly one fault and one page per written page', () => {
     const r = zeroFill.run();
     shape(r);
@@ -59,7 +60,7 @@ describe('1 zero-fill-on-demand', () => {
   });
 });
 
-describe('2 DONTNEED vs munmap+mmap', () => {
+describe.skipIf(unmeasurable('mincore', 'experiment 2 (mincore)'))('2 DONTNEED vs munmap+mmap', () => {
   it('gives pages back, keeps one VMA for DONTNEED', () => {
     const r = dontneedVsMunmap.run();
     shape(r);

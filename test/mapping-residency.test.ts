@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, adviceSupported, getrusage } from '../lib/index';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
 
 const page = pageSize();
 const GiB = 1024 * 1024 * 1024;
 
-describe('a 1 GiB MAP_NORESERVE mapping', () => {
+// Every test here reads mincore over 1 GiB: where mincore does not answer per page of this size (qemu-user at 16K guest pages on 4K host pages) it also writes past its vector.
+describe.skipIf(unmeasurable('mincore', 'mincore over a 1 GiB mapping'))('a 1 GiB MAP_NORESERVE mapping', () => {
   it('has no resident page until written, then exactly the pages written', () => {
     const m = mmap(GiB, { noReserve: true });
     try {

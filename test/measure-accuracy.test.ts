@@ -22,7 +22,7 @@ import {
   type Mapping,
 } from '../lib/index';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 const page = pageSize();
 const K = 64;
@@ -91,7 +91,8 @@ type Meas = ReturnType<typeof measureSync<unknown>>;
   m.unmap();
 }
 
-describe(`writing ${K} fresh pages`, () => {
+// These compare every residency source, mincore among them: where mincore does not answer per page of this size (qemu-user at 16K guest pages on 4K host pages) it also writes past its vector.
+describe.skipIf(unmeasurable(['mincore', 'pagemap'], 'residency after writing'))(`writing ${K} fresh pages`, () => {
   it('raises residency (mincore, pagemap, pagemap_scan), thread faults and exact RSS by exactly k pages', () => {
     const { meas, m } = attempt((mm, v) => measureSync(() => write(v, K), { mappings: [mm] }), (x) => x.rss.exactDelta === K * page && x.threadFaults.minor === K);
     try {
@@ -128,7 +129,7 @@ describe(`writing ${K} fresh pages`, () => {
   });
 });
 
-describe(`reading ${K} fresh pages`, () => {
+describe.skipIf(unmeasurable(['mincore', 'pagemap'], 'residency after reading'))(`reading ${K} fresh pages`, () => {
   const z = zeroPageBehaviour();
   console.log(`zero page on read fault: ${z.readFaultMapsZeroPage} (${z.method}: ${z.detail})`);
 
@@ -177,7 +178,7 @@ describe(`reading ${K} fresh pages`, () => {
   });
 });
 
-describe('MADV_DONTNEED over k written pages', () => {
+describe.skipIf(unmeasurable(['mincore', 'pagemap'], 'residency after MADV_DONTNEED'))('MADV_DONTNEED over k written pages', () => {
   it('lowers residency and exact RSS by exactly k, with no fault', () => {
     const { meas, m } = attempt((mm, v) => {
       write(v, K);
