@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runChild, DIST } from './helpers/child';
+import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 
 const MiB = 2 ** 20;
 
@@ -18,7 +19,7 @@ function json<T>(r: { status: number | null; stdout: string; stderr: string }): 
 const VMDATA = `const vmData = () => Number(/VmData:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;`;
 
 describe('Arena under RLIMIT_DATA', () => {
-  it('tryAlloc returns null at the limit, alloc throws ENOMEM from mprotect, earlier blocks verify', () => {
+  it.skipIf(sanitizerSkips('arena under RLIMIT_DATA in a child', ASAN.rlimitDataMalloc))('tryAlloc returns null at the limit, alloc throws ENOMEM from mprotect, earlier blocks verify', () => {
     // How much data a child has before it allocates anything.
     const probe = json<{ vmData: number }>(runChild(`${VMDATA} console.log(JSON.stringify({ vmData: vmData() }));`));
     const limit = probe.vmData + 160 * MiB;

@@ -17,6 +17,8 @@ export const ASAN = {
   rlimitAs: "ASan's shadow memory needs more address space than the RLIMIT_AS this child is given (the child dies before main)",
   /** The shadow reservation is private and writable, which RLIMIT_DATA counts since Linux 4.7. */
   rlimitData: "ASan reserves its shadow memory as private writable mappings, which RLIMIT_DATA counts since Linux 4.7: the probe under `ulimit -d` dies before main",
+  /** Observed: V8 "Zone Allocation failed - process out of memory" in a child under RLIMIT_DATA before the arena reached the limit. */
+  rlimitDataMalloc: "ASan's allocator maps fresh memory for mallocs (freed memory waits in quarantine), which RLIMIT_DATA counts too, so V8 can meet the limit before the arena does and abort",
   /** The preloaded runtime replaces malloc/free/mallopt in every process, the C probe included. */
   allocator: "the preloaded ASan runtime replaces malloc in the probe: its allocator never moves the break, ignores mallopt, and quarantines freed memory, so glibc's heap behaviour cannot be observed",
   /** Allocator quarantine and shadow writes, in native calls and in the probe. */
