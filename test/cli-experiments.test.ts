@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
+import { pageSize } from '../lib/system';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -155,7 +156,7 @@ describe('pagewise report', () => {
       expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
       expect((html.match(/<svg /g) ?? []).length).toBe(2);
       expect(html).toContain('RSS of the mapping against pages written');
-      expect(html).toContain('Cost per 4K page for each prefault method');
+      expect(html).toContain(`Cost per ${pageSize() / 1024}K page for each prefault method`);
       expect(html).not.toMatch(/<script|<link|src="http|href="http/);
     } finally {
       fs.rmSync(file, { force: true });

@@ -120,7 +120,8 @@ function chartsFor(r: ExperimentResult): string[] {
     case 'zero-fill':
       return [lineChart('RSS of the mapping against pages written', s)];
     case 'prefault':
-      return [barChart('Cost per 4K page for each prefault method (ns, lower is better)', s[0]!)];
+      // The series names the page size of the run that measured it ('ns per 16K page').
+      return [barChart(`Cost ${s[0]!.name.replace(/^ns /, '')} for each prefault method (ns, lower is better)`, s[0]!)];
     case 'heap-holes':
       return [lineChart('RSS of the probe process through the heap-holes experiment', s)];
     case 'dontneed-vs-munmap':

@@ -79,7 +79,7 @@ function body(): Outcome {
   // Warm the touch loop on a small region so JIT work is not in the timings.
   once('first touch', 64 * page);
   const ms: Measurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
-  const nsSeries: Series = { name: 'ns per 4K page', x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page' };
+  const nsSeries: Series = { name: `ns per ${page / 1024}K page`, x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page' };
   const res: Record<string, { ns: number; faults: number; huge: number; min: number; max: number }> = {};
   // Rounds interleave the methods so a noisy moment of this machine hits
   // them all, not one.
