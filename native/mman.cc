@@ -79,6 +79,17 @@ static uint64_t CountResident(const unsigned char* v, uint64_t n) {
 
 // mincore(region, offset, length, vec: Uint8Array | null) -> resident pages.
 // When vec is given (one byte per page) it receives the kernel's vector.
+//
+// The kernel writes one byte per page of the range; an emulator whose guest
+// pages are larger than the host's (qemu-user with QEMU_PAGESIZE) writes one
+// per host page instead, several times more. So the kernel always writes into
+// a per-thread scratch vector sized for the smallest page any Linux port uses
+// (kMinPage, 4 KiB), and what is counted or copied out is the first byte per
+// page of this size: wrong answers under such an emulator, never a write past
+// a buffer. Ranges go in steps of 2^20 pages (the scratch stays small); below
+// that, one call over the whole range, the same work as a C caller.
+static constexpr uint64_t kMinPage = uint64_t{1} << 12;
+
 static Napi::Value Mincore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
@@ -86,32 +97,27 @@ static Napi::Value Mincore(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   const uint64_t pages = (len + page - 1) / page;
-  unsigned char* vec = nullptr;
+  unsigned char* out = nullptr;
   if (info.Length() > 3 && info[3].IsTypedArray()) {
     Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
     if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < pages)
       return ThrowInternal(env, "mincore: vector too small");
-    vec = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  } else {
-    // One call over the whole range into a per-thread vector kept between
-    // calls (256 KiB for 1 GiB of 4K pages): the same work as a C caller.
-    // Ranges over 2^20 pages go in 2^20-page steps so the vector stays small.
-    static thread_local std::vector<unsigned char> scratch;
-    const uint64_t step = pages < (1u << 20) ? pages : (1u << 20);
-    if (scratch.size() < step) scratch.resize(step ? step : 1);
-    uint64_t count = 0;
-    for (uint64_t done = 0; done < pages; done += step) {
-      const uint64_t n = pages - done < step ? pages - done : step;
-      const uint64_t bytes = n * page < len - done * page ? n * page : len - done * page;
-      if (mincore(r->addr + off + done * page, bytes, scratch.data()) != 0)
-        return ThrowErrno(env, errno, "mincore", RangeText(r, off, len));
-      count += CountResident(scratch.data(), n);
-    }
-    return Napi::Number::New(env, static_cast<double>(count));
+    out = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   }
-  if (mincore(r->addr + off, len, vec) != 0)
-    return ThrowErrno(env, errno, "mincore", RangeText(r, off, len));
-  return Napi::Number::New(env, static_cast<double>(CountResident(vec, pages)));
+  static thread_local std::vector<unsigned char> scratch;
+  const uint64_t step = pages < (1u << 20) ? pages : (1u << 20);
+  const uint64_t room = step * (page > kMinPage ? page / kMinPage : 1);
+  if (scratch.size() < room) scratch.resize(room ? room : 1);
+  uint64_t count = 0;
+  for (uint64_t done = 0; done < pages; done += step) {
+    const uint64_t n = pages - done < step ? pages - done : step;
+    const uint64_t bytes = n * page < len - done * page ? n * page : len - done * page;
+    if (mincore(r->addr + off + done * page, bytes, scratch.data()) != 0)
+      return ThrowErrno(env, errno, "mincore", RangeText(r, off, len));
+    count += CountResident(scratch.data(), n);
+    if (out) memcpy(out + done, scratch.data(), n);
+  }
+  return Napi::Number::New(env, static_cast<double>(count));
 }
 
 // mlock(region, offset, length, onFault: 0|1): mlock2(MLOCK_ONFAULT) when asked.
