@@ -45,14 +45,20 @@ describe('benchMemory', () => {
     const m = mmap(pages * page, { noReserve: true });
     m.advise('nohugepage');
     const view = m.view();
+    const runs = 5;
     const r = benchMemory(() => { for (let o = 0; o < view.length; o += page) view[o] = 1; }, {
-      runs: 3, warmup: 1, mappings: [m], setup: () => void m.advise('dontneed'),
+      runs, warmup: 1, mappings: [m], setup: () => void m.advise('dontneed'),
     });
-    expect(r.runs).toBe(3);
+    expect(r.runs).toBe(runs);
+    // The mapping's own numbers are exact in every run.
     expect(r.residencyDeltaPages[0]).toEqual({ median: pages, min: pages, max: pages });
     expect(r.pages).toEqual({ count: { median: pages, min: pages, max: pages }, source: 'residency' });
-    expect(r.threadFaults).toEqual({ median: pages, min: pages, max: pages });
-    expect(r.faultsPerPage).toEqual({ median: 1, min: 1, max: 1 });
+    // This thread's fault count is exact too, except that the JS loop itself
+    // may now and then touch a fresh page of V8's heap (a real fault of this
+    // thread): the fewest faults of the runs is exactly one per page.
+    expect(r.threadFaults.min).toBe(pages);
+    expect(r.threadFaults.max).toBeLessThanOrEqual(pages + 2);
+    expect(r.faultsPerPage.min).toBe(1);
     expect(r.nsPerPage!.median).toBe(r.timeNs.median / pages);
     m.unmap();
   });
