@@ -8,8 +8,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
 import { mmap } from '../mapping';
 import { pageSize, hugePageSize } from '../system';
-import { rusageRaw } from '../rusage';
-import { native } from '../native';
+import { measureSync } from '../measure/measure';
 
 function readTrim(file: string): string | null {
   try {
@@ -23,12 +22,6 @@ function bracketed(text: string | null): string | null {
   if (text === null) return null;
   const m = /\[([^\]]+)\]/.exec(text);
   return m ? m[1]! : text;
-}
-
-function smapsRollupRss(): number | null {
-  const text = readTrim('/proc/self/smaps_rollup');
-  const m = text && /^Rss:\s+(\d+) kB/m.exec(text);
-  return m ? Number(m[1]) * 1024 : null;
 }
 
 function committedAs(): number | null {
@@ -52,7 +45,10 @@ export interface SystemReport {
     residentBefore: number;
     residentAfter: number;
     threadFaults: number;
-    rssDelta: number | null;
+    /** Resident bytes the writes added to the mapping (exact: residency of the mapping's range). */
+    mappingRssDelta: number;
+    /** The process's exact RSS change over the same window (smaps_rollup; V8's other threads can move it). */
+    processRssDelta: number;
     committedAsDelta: number | null;
     residentAfterDontneed: number;
   };
@@ -76,13 +72,16 @@ export function systemReport(): SystemReport {
     const commitAfterMap = committedAs();
     const view = m.view(0, k * page);
     const residentBefore = m.residentPages();
-    const rssBefore = smapsRollupRss();
-    const scratch = rusageRaw(native.constants.RUSAGE_THREAD!);
-    const f0 = scratch[0]!;
-    for (let i = 0; i < k; i++) view[i * page] = 1;
-    const f1 = rusageRaw(native.constants.RUSAGE_THREAD!)[0]!;
-    const rssAfter = smapsRollupRss();
-    const residentAfter = m.residentPages();
+    // Warm the loop on the page after the k counted ones, so compiling it is
+    // not in the figures; measureSync reads /proc through kept descriptors
+    // into preallocated buffers, so the reading itself allocates nothing.
+    const touch = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) view[i * page] = 1;
+    };
+    m.view(k * page, page)[0] = 1;
+    measureSync(() => touch(k, k));
+    const r = measureSync(() => touch(0, k), { mappings: [m] });
+    const residentAfter = m.residentPages(0, k * page);
     m.advise('dontneed');
     return {
       kernel: os.release(),
@@ -107,8 +106,9 @@ export function systemReport(): SystemReport {
         pagesWritten: k,
         residentBefore,
         residentAfter,
-        threadFaults: f1 - f0,
-        rssDelta: rssBefore !== null && rssAfter !== null ? rssAfter - rssBefore : null,
+        threadFaults: r.threadFaults.minor,
+        mappingRssDelta: r.residency[0]!.bytes,
+        processRssDelta: r.rss.exactDelta,
         committedAsDelta: commitBefore !== null && commitAfterMap !== null ? commitAfterMap - commitBefore : null,
         residentAfterDontneed: m.residentPages(),
       },
@@ -142,9 +142,10 @@ export function formatSystemReport(r: SystemReport): string {
     `zero-fill-on-demand (mmap ${fmtBytes(z.reserved)} MAP_NORESERVE, MADV_NOHUGEPAGE):`,
     `  resident after mmap          ${z.residentBefore} pages (mincore)`,
     `  Committed_AS change          ${fmtBytes(z.committedAsDelta)} (/proc/meminfo; other processes add noise)`,
-    `  write 1 byte to ${z.pagesWritten} pages     ${z.threadFaults} minor faults on this thread (getrusage RUSAGE_THREAD)`,
-    `  resident after writes        ${z.residentAfter} pages (mincore)`,
-    `  RSS change                   ${fmtBytes(z.rssDelta)} = ${z.rssDelta === null ? 'n/a' : z.rssDelta / r.pageSize} pages (smaps_rollup, exact)`,
+    `  write 1 byte to ${z.pagesWritten} pages     ${z.threadFaults} minor faults on this thread (getrusage RUSAGE_THREAD; one more means V8 touched a fresh heap page meanwhile)`,
+    `  resident after writes        ${z.residentAfter} of those ${z.pagesWritten} pages (mincore)`,
+    `  mapping RSS change           ${fmtBytes(z.mappingRssDelta)} = ${z.mappingRssDelta / r.pageSize} pages (residency of the mapping, exact)`,
+    `  process RSS change           ${fmtBytes(z.processRssDelta)} = ${z.processRssDelta / r.pageSize} pages (smaps_rollup, exact for the whole process: V8's threads may add their own)`,
     `  resident after MADV_DONTNEED ${z.residentAfterDontneed} pages (mincore)`,
   ].join('\n');
 }
