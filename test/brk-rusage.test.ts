@@ -36,8 +36,12 @@ describe('programBreak()', () => {
   it('unsafe.brk to an impossible address fails with ENOMEM', () => {
     const r = runChild(`
       const start = pw.programBreak();
-      try { pw.unsafe.brk(1n); console.log('moved'); } catch (e) { console.log(e.code, e.syscall); }
-      console.log(pw.programBreak() === start ? 'unchanged' : 'changed');
+      let said = 'moved';
+      try { pw.unsafe.brk(1n); } catch (e) { said = e.code + ' ' + e.syscall; }
+      // Read the break before printing: console.log may grow the heap with brk.
+      const end = pw.programBreak();
+      console.log(said);
+      console.log(end === start ? 'unchanged' : 'changed');
     `);
     const [first, second] = r.stdout.trim().split('\n');
     expect(first).toBe('ENOMEM brk');
@@ -47,22 +51,31 @@ describe('programBreak()', () => {
 
 describe('getrusage()', () => {
   it('thread scope counts only this thread: exact faults for fresh pages', () => {
-    const m = mmap(64 * page);
-    try {
-      m.advise('nohugepage');
-      const v = m.view();
-      v[63 * page] = 1;
-      getrusage('thread');
-      const t0 = getrusage('thread').minorFaults;
-      for (let i = 0; i < 32; i++) v[i * page] = 1;
-      const t1 = getrusage('thread').minorFaults;
-      ifMeasurable('rusageFaultsLong', 'RUSAGE_THREAD fault count', () => expect(t1 - t0).toBe(32));
-      const p = getrusage('process');
-      expect(p.minorFaults).toBeGreaterThanOrEqual(t1);
-      expect(getrusage('children').minorFaults).toBeGreaterThanOrEqual(0);
-    } finally {
-      m.unmap();
-    }
+    const trial = (): { d: number; t1: number } => {
+      const m = mmap(64 * page);
+      try {
+        m.advise('nohugepage');
+        const v = m.view();
+        v[63 * page] = 1;
+        getrusage('thread');
+        const t0 = getrusage('thread').minorFaults;
+        for (let i = 0; i < 32; i++) v[i * page] = 1;
+        const t1 = getrusage('thread').minorFaults;
+        return { d: t1 - t0, t1 };
+      } finally {
+        m.unmap();
+      }
+    };
+    // The runtime (V8; under qemu-user the emulator too) can add a stray fault
+    // of its own on this thread, never take one away: the fewest of up to 3
+    // trials on fresh pages must be exactly 32.
+    const first = trial();
+    let d = first.d;
+    for (let t = 1; t < 3 && d !== 32; t++) d = Math.min(d, trial().d);
+    ifMeasurable('rusageFaultsLong', 'RUSAGE_THREAD fault count', () => expect(d).toBe(32));
+    const p = getrusage('process');
+    expect(p.minorFaults).toBeGreaterThanOrEqual(first.t1);
+    expect(getrusage('children').minorFaults).toBeGreaterThanOrEqual(0);
   });
 
   it('refuses an unknown scope', () => {

@@ -81,23 +81,30 @@ describe.skipIf(unmeasurable('mincore', 'mincore over a 1 GiB mapping'))('a 1 Gi
   });
 
   it('counts exactly k minor faults on this thread for k first writes', () => {
-    const m = mmap(256 * page, { noReserve: true });
-    try {
-      m.advise('nohugepage');
-      const v = m.view();
-      const k = 100;
-      // Warm the loop and getrusage on already-resident memory first.
-      v[255 * page] = 1;
-      for (let round = 0; round < 3; round++) getrusage('thread');
-      const before = getrusage('thread').minorFaults;
-      for (let i = 0; i < k; i++) v[i * page] = 1;
-      const after = getrusage('thread').minorFaults;
-      unlessSanitizer('RUSAGE_THREAD fault count', ASAN.faults, () =>
-        ifMeasurable('rusageFaultsLong', 'RUSAGE_THREAD fault count', () => expect(after - before).toBe(k)),
-      );
-    } finally {
-      m.unmap();
-    }
+    const k = 100;
+    const trial = (): number => {
+      const m = mmap(256 * page, { noReserve: true });
+      try {
+        m.advise('nohugepage');
+        const v = m.view();
+        // Warm the loop and getrusage on already-resident memory first.
+        v[255 * page] = 1;
+        for (let round = 0; round < 3; round++) getrusage('thread');
+        const before = getrusage('thread').minorFaults;
+        for (let i = 0; i < k; i++) v[i * page] = 1;
+        return getrusage('thread').minorFaults - before;
+      } finally {
+        m.unmap();
+      }
+    };
+    // The runtime (V8; under qemu-user the emulator too) can add a stray fault
+    // of its own on this thread, never take one away: the fewest of up to 3
+    // trials on fresh pages must be exactly k.
+    let faults = trial();
+    for (let t = 1; t < 3 && faults !== k; t++) faults = Math.min(faults, trial());
+    unlessSanitizer('RUSAGE_THREAD fault count', ASAN.faults, () =>
+      ifMeasurable('rusageFaultsLong', 'RUSAGE_THREAD fault count', () => expect(faults).toBe(k)),
+    );
   });
 
   it('MAP_POPULATE prefaults the whole mapping', () => {
