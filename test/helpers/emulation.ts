@@ -3,14 +3,20 @@
  * scripts/arm64-test.sh) cannot measure. Each probe does the real thing on a
  * fresh mapping and checks the number the kernel guarantees; a test guards
  * only the assertion that depends on it, and prints why it skipped it.
- * Natively every probe passes, so nothing is skipped: skips follow from
- * measurements, never from "we are under qemu".
+ * Natively every probe passes (test/platform-binary.test.ts asserts it; only
+ * `perf` may legitimately fail natively), so nothing is skipped: skips follow
+ * from measurements, never from "we are under qemu".
  *
  * Known qemu-user 7.2 behaviour the probes catch (DESIGN.md, "Things that
- * will bite"): smaps Rss is synthesised as 0; /proc/self/stat is the
- * emulator's; MADV_DONTNEED is ignored (qemu < 8.1 treats madvise as a hint);
- * with a guest page larger than the host's, mincore and pagemap answer per
- * host page.
+ * will bite"): /proc/self/stat is the emulator's; every madvise is taken as a
+ * hint and dropped (POPULATE_WRITE, NOHUGEPAGE/HUGEPAGE: VmFlags unchanged);
+ * MAP_POPULATE is dropped; mlock2 is ENOSYS; PAGEMAP_SCAN is ENOSYS; mincore
+ * of a PROT_NONE range is ENOMEM; brk is emulated; /proc/self/maps is the
+ * emulator's view while VmSize and the resource limits count the emulator
+ * too; a forked child's fault counts include the emulator's own. With a guest
+ * page larger than the host's (QEMU_PAGESIZE=16384 on 4K), mincore, pagemap
+ * and smaps answer per host page, and mincore writes one byte per host page:
+ * past the guest's vector, so large mincore calls there corrupt memory.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +33,7 @@ export interface Probe {
   detail: string;
 }
 
-/** The probes, computed once per process on first use. */
+/** The probes, each computed once per process on first read. */
 export interface Emulation {
   /** The process runs under an emulator: the running kernel's arch differs from the process's. */
   qemu: boolean;
