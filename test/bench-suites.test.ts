@@ -58,7 +58,7 @@ describe('benchMemory', () => {
     // thread): the fewest faults of the runs is exactly one per page.
     expect(r.threadFaults.min).toBe(pages);
     expect(r.threadFaults.max).toBeLessThanOrEqual(pages + 2);
-    expect(r.faultsPerPage.min).toBe(1);
+    expect(r.faultsPerPage!.min).toBe(1);
     expect(r.nsPerPage!.median).toBe(r.timeNs.median / pages);
     m.unmap();
   });
