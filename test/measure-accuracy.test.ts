@@ -248,7 +248,8 @@ describe('measure() with an async function', () => {
         return 'done';
       }, { mappings: [m] });
       expect(meas.result).toBe('done');
-      expect(meas.residency[0]!.pages).toBe(K);
+      const src = meas.residency[0]!.source;
+      ifMeasurable(src === 'pagemap_scan' ? 'pagemapScan' : src === 'pagemap' ? 'pagemap' : 'mincore', `${src} count`, () => expect(meas.residency[0]!.pages).toBe(K));
       expect(meas.notes.some((n) => n.includes('async'))).toBe(true);
       expect(meas.timeNs).toBeGreaterThan(0);
     } finally {
@@ -267,6 +268,7 @@ describe('rss()', () => {
     expect(e.source).toBe('smaps_rollup');
     expect(e.exact).toBe(true);
     expect(e.bytes).toBe(e.pages * page);
-    expect(Number.isInteger(e.pages)).toBe(true);
+    // smaps_rollup counts kernel pages: whole pages of this size where smaps is exact.
+    ifMeasurable('smapsRss', 'smaps_rollup Rss in whole pages', () => expect(Number.isInteger(e.pages)).toBe(true));
   });
 });
