@@ -72,7 +72,8 @@ describe('getrusage()', () => {
     const first = trial();
     let d = first.d;
     for (let t = 1; t < 3 && d !== 32; t++) d = Math.min(d, trial().d);
-    ifMeasurable(['rusageFaultsLong', 'rusageFaults32'], 'RUSAGE_THREAD fault count', () => expect(d).toBe(32));
+    // forkChildFaults: where an emulator's own faults land on the thread (they come and go here).
+    ifMeasurable(['rusageFaultsLong', 'forkChildFaults'], 'RUSAGE_THREAD fault count', () => expect(d).toBe(32));
     const p = getrusage('process');
     expect(p.minorFaults).toBeGreaterThanOrEqual(first.t1);
     expect(getrusage('children').minorFaults).toBeGreaterThanOrEqual(0);
