@@ -403,20 +403,7 @@ export class Arena {
   alloc(size: number, align?: number): Uint8Array {
     if (align === undefined && size >>> 0 === size && size <= this.#smallMax) {
       // Fast path: one bitmap scan and one Uint8Array, no system call.
-      const cls = this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!;
-      let slab = this.#current[cls]!;
-      if (slab === null || slab.free === 0) slab = this.#refill(cls);
-      const bits = slab.bits;
-      let w = slab.hint;
-      let x = bits[w]!;
-      while (x === 0) x = bits[++w]!;
-      slab.hint = w;
-      const low = x & -x;
-      bits[w] = x ^ low;
-      slab.free--;
-      this.#allocated += slab.size;
-      const idx = (w << 5) + 31 - Math.clz32(low);
-      return Block.tag(new Uint8Array(slab.buf, idx * slab.size, size), slab, idx);
+      return this.#small(this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!, size);
     }
     return this.#allocate(size, align, false);
   }
