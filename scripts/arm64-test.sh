@@ -58,8 +58,8 @@ export PAGEWISE_RUNS=${PAGEWISE_RUNS:-20}
 # mostly on one host thread, so the two sizes use the two cores of CI. Each
 # vitest keeps one worker (--maxWorkers=1) so the sizes do not fight over
 # the cores (and thread fault counts are not disturbed by a sibling file).
-run_size() { # size logfile summaryfile
-  local size=$1 log=$2 summary=$3
+run_size() { # size logfile summaryfile failedlist
+  local size=$1 log=$2 summary=$3 failed_list=$4
   (
     case "$size" in
       default) unset QEMU_PAGESIZE; export PAGEWISE_EXPECT_PAGESIZE=4096 ;;
@@ -83,7 +83,15 @@ run_size() { # size logfile summaryfile
         const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
         const loadErrors = (r.testResults || []).filter((t) => t.status === "failed" && !(t.assertionResults || []).some((a) => a.status === "failed")).length;
         console.log(r.numPassedTests, r.numFailedTests + loadErrors, r.numPendingTests + r.numTodoTests);
-      ' "$results")
+        const failed = [];
+        for (const t of r.testResults || []) {
+          const file = require("path").relative(process.cwd(), t.name);
+          const bad = (t.assertionResults || []).filter((a) => a.status === "failed");
+          if (t.status === "failed" && !bad.length) failed.push(file + ": " + String(t.message || "failed to load").split("\n")[0]);
+          for (const a of bad) failed.push(file + " > " + a.fullName + ": " + String((a.failureMessages || [""])[0]).split("\n")[0].slice(0, 300));
+        }
+        require("fs").writeFileSync(process.argv[2], failed.join("\n") + (failed.length ? "\n" : ""));
+      ' "$results" "$failed_list")
     else
       p=0 f=1 s=0
     fi
@@ -100,7 +108,7 @@ vitest_args=("$@")
 work=$(mktemp -d)
 pids=()
 for size in "${sizes[@]}"; do
-  run_size "$size" "$work/$size.log" "$work/$size.sum" &
+  run_size "$size" "$work/$size.log" "$work/$size.sum" "$work/$size.failed" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
@@ -112,6 +120,8 @@ for size in "${sizes[@]}"; do
   cat "$work/$size.log"
   read -r p f s secs <"$work/$size.sum" 2>/dev/null || { p=0 f=1 s=0 secs=0; }
   echo "arm64 $size (${secs:-0} s): $p passed, $f failed, $s skipped"
+  # The failed tests' names again, so that the end of a CI log says which.
+  [ -s "$work/$size.failed" ] && sed "s/^/arm64 $size FAILED: /" "$work/$size.failed"
   total_p=$((total_p + p)); total_f=$((total_f + f))
   [ "$f" -ne 0 ] && status=1
 done
