@@ -110,14 +110,18 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   const prebuildDir = path.join(root, 'prebuilds', tag);
   const tried: string[] = [];
   const built = path.join(root, 'build', 'Release', 'pagewise.node');
-  if (fromSourceRequested()) {
-    tried.push(`prebuilds/${tag}: skipped (PAGEWISE_FROM_SOURCE=${process.env.PAGEWISE_FROM_SOURCE})`);
-  } else if (newerThanPrebuilds(built, prebuildDir)) {
-    // A local node-gyp build made after the prebuilds wins: it is what the
-    // user just compiled (in a checkout, stale prebuilds would otherwise
-    // shadow every native change).
-    tried.push(`prebuilds/${tag}: older than build/Release/pagewise.node`);
-  } else if (fs.existsSync(prebuildDir)) {
+  type Loaded = { binding: Native; origin: NativeOrigin };
+  const fromPrebuilds = (): Loaded | null => {
+    if (!fs.existsSync(prebuildDir)) {
+      let shipped: string[] = [];
+      try {
+        shipped = fs.readdirSync(path.join(root, 'prebuilds'));
+      } catch {
+        // no prebuilds/ at all: a development checkout
+      }
+      tried.push(`prebuilds/${tag}: none shipped${shipped.length ? ` (this package has: ${shipped.join(', ')})` : ''}`);
+      return null;
+    }
     const files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
     files.sort((a, b) => Number(b.includes('napi')) - Number(a.includes('napi')));
     for (const f of files) {
@@ -129,35 +133,42 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
       }
     }
     if (!files.length) tried.push(`${prebuildDir}: no .node file`);
-  } else {
-    let shipped: string[] = [];
+    return null;
+  };
+  const fromBuild = (): Loaded | null => {
     try {
-      shipped = fs.readdirSync(path.join(root, 'prebuilds'));
-    } catch {
-      // no prebuilds/ at all: a development checkout
+      const binding = bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
+      return { binding, origin: { file: fs.existsSync(built) ? built : path.join(root, 'build'), kind: 'build' } };
+    } catch (err) {
+      const msg = (err as Error).message;
+      tried.push(`build/Release/pagewise.node: ${msg.startsWith('Could not locate the bindings file') ? 'not built' : msg.split('\n')[0]}`);
+      return null;
     }
-    tried.push(`prebuilds/${tag}: none shipped${shipped.length ? ` (this package has: ${shipped.join(', ')})` : ''}`);
+  };
+  let found: Loaded | null;
+  if (fromSourceRequested()) {
+    tried.push(`prebuilds/${tag}: skipped (PAGEWISE_FROM_SOURCE=${process.env.PAGEWISE_FROM_SOURCE})`);
+    found = fromBuild();
+  } else if (newerThanPrebuilds(built, prebuildDir)) {
+    // A local node-gyp build made after the prebuilds is tried first: it is
+    // what the user just compiled (in a checkout, stale prebuilds would
+    // otherwise shadow every native change). When it does not load (built
+    // for another architecture, a broken build), the prebuilds still serve.
+    found = fromBuild() ?? fromPrebuilds();
+  } else {
+    found = fromPrebuilds() ?? fromBuild();
   }
-  try {
-    const binding = bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
-    const file = path.join(root, 'build', 'Release', 'pagewise.node');
-    return { binding, origin: { file: fs.existsSync(file) ? file : path.join(root, 'build'), kind: 'build' } };
-  } catch (err) {
-    const msg = (err as Error).message;
-    tried.push(
-      `build/Release/pagewise.node: ${msg.startsWith('Could not locate the bindings file') ? 'not built' : msg.split('\n')[0]}`,
-    );
-    const e = new Error(
-      `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
-        `Tried:\n  ${tried.join('\n  ')}\n` +
-        `Build it from source (needs python3, make and a C++ compiler, e.g. apt-get install python3 make g++):\n` +
-        `  cd ${root} && npx --yes node-gyp rebuild\n` +
-        `or let npm run the package's install script, which builds when no prebuild loads:\n` +
-        `  npm install-scripts approve pagewise && npm rebuild pagewise`,
-    );
-    (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
-    throw e;
-  }
+  if (found) return found;
+  const e = new Error(
+    `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
+      `Tried:\n  ${tried.join('\n  ')}\n` +
+      `Build it from source (needs python3, make and a C++ compiler, e.g. apt-get install python3 make g++):\n` +
+      `  cd ${root} && npx --yes node-gyp rebuild\n` +
+      `or let npm run the package's install script, which builds when no prebuild loads:\n` +
+      `  npm install-scripts approve pagewise && npm rebuild pagewise`,
+  );
+  (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
+  throw e;
 }
 
 /** The Node-API version the binary is built for (binding.gyp NAPI_VERSION, package.json binary.napi_versions). @internal */

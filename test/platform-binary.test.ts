@@ -5,6 +5,10 @@
  * PAGEWISE_EXPECT_ARCH and PAGEWISE_EXPECT_PAGESIZE). Also prints what the
  * measurement probes of test/helpers/emulation.ts found on this machine.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, hugePageSize, Mapping } from '../lib/index';
 import { nativeOrigin, native, NAPI_VERSION } from '../lib/native';
@@ -77,6 +81,56 @@ describe('platform', () => {
       unlessSanitizer('the exact RUSAGE_THREAD probes', ASAN.faults, () =>
         expect({ rusage: e.rusageFaults.ok, rusageLong: e.rusageFaultsLong.ok }).toEqual({ rusage: true, rusageLong: true }));
       unlessSanitizer('the fork child probe', ASAN.shadowReads, () => expect(e.forkChildFaults.ok).toBe(true));
+    }
+  });
+});
+
+describe('the loader picks a binary that loads', () => {
+  // A copy of the package in a temporary folder (compiled lib, package.json,
+  // binding.gyp, node_modules linked), with a real binary as its prebuild and
+  // a build/Release/pagewise.node that is newer but cannot load.
+  const here = path.resolve(__dirname, '..');
+  const real = nativeOrigin.file;
+  const tag = `linux-${process.arch}`;
+  function fakePackage(opts: { prebuild: boolean; build: 'broken' | 'none' }): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagewise-loader-'));
+    fs.cpSync(path.join(here, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    for (const f of ['package.json', 'binding.gyp']) fs.copyFileSync(path.join(here, f), path.join(dir, f));
+    fs.symlinkSync(path.join(here, 'node_modules'), path.join(dir, 'node_modules'));
+    if (opts.prebuild) {
+      fs.mkdirSync(path.join(dir, 'prebuilds', tag), { recursive: true });
+      fs.copyFileSync(real, path.join(dir, 'prebuilds', tag, 'pagewise.node'));
+      const old = new Date(Date.now() - 3600_000);
+      fs.utimesSync(path.join(dir, 'prebuilds', tag, 'pagewise.node'), old, old);
+    }
+    if (opts.build === 'broken') {
+      fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'build', 'Release', 'pagewise.node'), 'not an ELF file\n');
+    }
+    return dir;
+  }
+  function load(dir: string): { origin?: { kind: string; file: string }; code?: string; message?: string } {
+    const r = spawnSync(process.execPath, ['-e', `
+      try { console.log(JSON.stringify({ origin: require(${JSON.stringify(path.join(dir, 'dist/lib/native.js'))}).nativeOrigin })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`], {
+      encoding: 'utf8', env: { ...process.env, PAGEWISE_FROM_SOURCE: '0', PAGEWISE_BINARY: '' },
+    });
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout) as ReturnType<typeof load>;
+  }
+  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native.js')))('a newer build that cannot load falls back to the prebuild; with no prebuild the error names both', () => {
+    const withPrebuild = fakePackage({ prebuild: true, build: 'broken' });
+    const without = fakePackage({ prebuild: false, build: 'broken' });
+    try {
+      expect(load(withPrebuild).origin).toEqual({ kind: 'prebuild', file: path.join(withPrebuild, 'prebuilds', tag, 'pagewise.node') });
+      const failed = load(without);
+      expect(failed.code).toBe('ERR_PAGEWISE_NO_BINARY');
+      expect(failed.message).toContain(`prebuilds/${tag}: none shipped`);
+      expect(failed.message).toMatch(/build\/Release\/pagewise\.node: .*(invalid ELF header|file too short|cannot open shared object)/);
+      expect(failed.message).toContain('npx --yes node-gyp rebuild');
+    } finally {
+      fs.rmSync(withPrebuild, { recursive: true, force: true });
+      fs.rmSync(without, { recursive: true, force: true });
     }
   });
 });
