@@ -214,23 +214,30 @@ export class Mapping {
   }
 
   #setSegment(start: number, end: number, prot: Prot): void {
+    // The common case, the whole mapping, without walking the list.
+    if (start === 0 && end >= this.length) {
+      this.#segments = [{ start: 0, end: this.length, prot }];
+      return;
+    }
+    // Segments are sorted and cover [0, length) without gaps: one pass keeps
+    // what lies outside [start, end), puts the new segment in its place and
+    // merges neighbours of equal protection.
     const out: Segment[] = [];
+    let placed = false;
     for (const s of this.#segments) {
-      if (s.end <= start || s.start >= end) out.push(s);
-      else {
-        if (s.start < start) out.push({ start: s.start, end: start, prot: s.prot });
-        if (s.end > end) out.push({ start: end, end: s.end, prot: s.prot });
+      if (s.end <= start) {
+        addSegment(out, s.start, s.end, s.prot);
+        continue;
       }
+      if (s.start < start) addSegment(out, s.start, start, s.prot);
+      if (!placed && s.end > start) {
+        addSegment(out, start, end, prot);
+        placed = true;
+      }
+      if (s.end > end) addSegment(out, Math.max(s.start, end), s.end, s.prot);
     }
-    out.push({ start, end, prot });
-    out.sort((a, b) => a.start - b.start);
-    const merged: Segment[] = [];
-    for (const s of out) {
-      const last = merged[merged.length - 1];
-      if (last && last.prot === s.prot && last.end === s.start) last.end = s.end;
-      else merged.push({ ...s });
-    }
-    this.#segments = merged;
+    if (!placed) addSegment(out, start, end, prot);
+    this.#segments = out;
   }
 
   /** Pages of `[offset, offset + length)` resident now, by `mincore`. */
@@ -445,6 +452,13 @@ function hugetlbDefault(): number | null {
 export function munmap(mapping: Mapping): number {
   return asMapping(mapping).unmap();
 }
+/** Appends [start, end) to sorted, contiguous segments, merging with the last one when the protection is the same. */
+function addSegment(out: Segment[], start: number, end: number, prot: Prot): void {
+  const last = out[out.length - 1];
+  if (last && last.prot === prot && last.end === start) last.end = end;
+  else out.push({ start, end, prot });
+}
+
 /** Functional form of {@link Mapping.advise}. */
 export function madvise(mapping: Mapping, advice: Advice, offset?: number, length?: number): void {
   asMapping(mapping).advise(advice, offset, length);
