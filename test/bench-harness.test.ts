@@ -75,6 +75,17 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
       wellFormed(runBenchmark(b, { quick: true }));
     });
   }
+  it('the wrapper benchmarks carry an N-API floor (the bare native call)', () => {
+    const withFloor = ['madvise-page', 'mmap-unmap-page', 'mmap-unmap-bare', 'mprotect-page'];
+    const results = runBenchmarkList(syscallBenchmarks, { quick: true, runs: 3, only: withFloor });
+    expect(results.map((r) => r.name)).toEqual(withFloor);
+    for (const r of results) {
+      const floor = r.baselines.filter((b) => b.kind === 'napi');
+      expect(floor.length).toBe(1);
+      expect(floor[0]!.ns.min).toBeGreaterThan(0);
+    }
+    expect(formatMarkdown(results)).toContain('(N-API floor)');
+  });
   it('formats a run as text and Markdown', () => {
     const results = runBenchmarkList(syscallBenchmarks, { quick: true, only: ['madvise-page'] });
     expect(formatMarkdown(results)).toContain('| madvise-page |');

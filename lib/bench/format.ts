@@ -2,7 +2,11 @@
  * Text rendering of benchmark results: one table row per contender, the
  * ratios beside the baselines, targets met or missed.
  */
-import type { BenchResult, Stats } from './harness';
+import type { BaselineKind, BenchResult, Stats } from './harness';
+
+function kindText(kind: BaselineKind): string {
+  return kind === 'c' ? 'C' : kind === 'napi' ? 'N-API floor' : 'Node';
+}
 
 /** Nanoseconds as a short human figure: `812 ns`, `4.78 µs`, `3.2 ms`. */
 export function formatNs(ns: number): string {
@@ -36,7 +40,7 @@ export function formatResult(r: BenchResult): string {
   const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this (median, min .. max)']];
   rows.push([`  ${r.subject.label}`, formatNs(r.subject.ns.median), spread(r.subject.ns), '']);
   for (const b of r.baselines) {
-    rows.push([`  ${b.label} [${b.kind === 'c' ? 'C' : 'Node'}]`, formatNs(b.ns.median), spread(b.ns),
+    rows.push([`  ${b.label} [${kindText(b.kind)}]`, formatNs(b.ns.median), spread(b.ns),
       `${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)})`]);
   }
   const lines = [head, table(rows)];
@@ -69,7 +73,7 @@ export function formatMarkdown(results: readonly BenchResult[]): string {
     const subj = `${formatNs(r.subject.ns.median)} (${spread(r.subject.ns)})`;
     if (r.baselines.length === 0) lines.push(`| ${r.name} | ${r.unit} | ${subj} | | | |`);
     r.baselines.forEach((b, i) => {
-      lines.push(`| ${i === 0 ? r.name : ''} | ${i === 0 ? r.unit : ''} | ${i === 0 ? subj : ''} | ${b.label} (${b.kind === 'c' ? 'C' : 'Node'}) | ${formatNs(b.ns.median)} | ${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)}) |`);
+      lines.push(`| ${i === 0 ? r.name : ''} | ${i === 0 ? r.unit : ''} | ${i === 0 ? subj : ''} | ${b.label} (${kindText(b.kind)}) | ${formatNs(b.ns.median)} | ${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)}) |`);
     });
   }
   return `${lines.join('\n')}\n`;

@@ -14,8 +14,13 @@ export interface Stats {
   max: number;
 }
 
-/** What a baseline is: a C loop (the physical limit) or a Node built-in. */
-export type BaselineKind = 'c' | 'node';
+/**
+ * What a baseline is: a C loop (the physical limit), a Node built-in, or the
+ * N-API floor: the native function pagewise calls, called bare from a JS
+ * loop (no validation, no objects), which shows how much of a gap to C is
+ * the cost of crossing from JS into native code at all.
+ */
+export type BaselineKind = 'c' | 'node' | 'napi';
 
 /** One contender of a benchmark. */
 export interface Contender {

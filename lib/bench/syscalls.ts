@@ -8,10 +8,18 @@ import { pageSize } from '../system';
 import type { Benchmark } from './harness';
 import { timeLoop } from './harness';
 import { cbench, C } from './cnative';
+import { native } from '../native';
 
 /** Size of the "1 GiB" benchmarks (a few MiB when quick). */
 export function bigSize(quick: boolean): number {
   return quick ? 4 * 1024 * 1024 : 1024 * 1024 * 1024;
+}
+
+/** The native calls `mmap(page)` + `unmap()` make, without the Mapping object and its checks. */
+function bareMapUnmap(page: number, buffer: boolean): void {
+  const r = native.mmap(page, C.PROT_READ! | C.PROT_WRITE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, page);
+  if (buffer) native.regionBuffer(r, 0, page);
+  native.munmap(r);
 }
 
 const madvisePage: Benchmark = {
@@ -29,6 +37,7 @@ const madvisePage: Benchmark = {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => m.advise('dontneed', 0, page)) },
       baselines: [
         { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(region, 0, page, C.MADV_DONTNEED!, n) / n },
+        { label: 'native madvise from JS', kind: 'napi', sample: () => timeLoop(n, () => native.madvise(region, 0, page, C.MADV_DONTNEED!)) },
       ],
       close: () => m.unmap(),
     };
@@ -56,6 +65,7 @@ const mmapUnmapPage: Benchmark = {
       },
       baselines: [
         { label: 'C mmap+munmap', kind: 'c', sample: () => cbench.cbenchMmapMunmap(page, n, 0) / n },
+        { label: 'native mmap+buffer+munmap from JS', kind: 'napi', sample: () => timeLoop(n, () => bareMapUnmap(page, true)) },
         { label: 'new ArrayBuffer(page)', kind: 'node', sample: () => timeLoop(n, () => void new ArrayBuffer(page)) },
       ],
       close: () => undefined,
@@ -73,7 +83,10 @@ const mmapUnmapBare: Benchmark = {
     const n = quick ? 2 : 1000;
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void mmap(page).unmap()) },
-      baselines: [{ label: 'C mmap+munmap', kind: 'c', sample: () => cbench.cbenchMmapMunmap(page, n, 0) / n }],
+      baselines: [
+        { label: 'C mmap+munmap', kind: 'c', sample: () => cbench.cbenchMmapMunmap(page, n, 0) / n },
+        { label: 'native mmap+munmap from JS', kind: 'napi', sample: () => timeLoop(n, () => bareMapUnmap(page, false)) },
+      ],
       close: () => undefined,
     };
   },
@@ -117,6 +130,10 @@ const mprotectPage: Benchmark = {
       },
       baselines: [
         { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(region, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n) / n / 2 },
+        {
+          label: 'native mprotect from JS', kind: 'napi',
+          sample: () => timeLoop(n, () => { native.mprotect(region, 0, page, C.PROT_NONE!); native.mprotect(region, 0, page, C.PROT_READ! | C.PROT_WRITE!); }) / 2,
+        },
       ],
       close: () => m.unmap(),
     };
