@@ -1,5 +1,6 @@
+import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
+import { betweenSamples, gcCollector, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
 import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/format';
 import { syscallBenchmarks } from '../lib/bench/syscalls';
 import { pageBenchmarks } from '../lib/bench/pages';
@@ -75,6 +76,28 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
       wellFormed(runBenchmark(b, { quick: true }));
     });
   }
+  it('a minor GC runs between samples: garbage one contender leaves is not collected on the next one\'s clock', () => {
+    expect(typeof gcCollector()).toBe('function');
+    expect(betweenSamples()).toBe('minor GC');
+    const youngUsed = (): number => getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')!.space_used_size;
+    const leftOver: number[] = [];
+    let sink: unknown[] = [];
+    const messy: Benchmark = {
+      name: 'messy', group: 'syscall', title: 'leaves garbage', unit: 'call',
+      prepare: () => ({
+        // The subject leaves about 1 MiB of young garbage; the baseline
+        // records how much of the young generation is in use as it starts.
+        subject: { label: 'pagewise', sample: () => { for (let i = 0; i < 4096; i++) sink.push(new Array(30).fill(i)); sink = []; return 1; } },
+        baselines: [{ label: 'C', kind: 'c', sample: () => { leftOver.push(youngUsed()); return 1; } }],
+        close: () => undefined,
+      }),
+    };
+    runBenchmark(messy, { runs: 4, warmup: 0 });
+    expect(leftOver.length).toBe(4);
+    // After a minor GC the young generation holds only what survived it
+    // (here: next to nothing), far below the garbage left.
+    for (const used of leftOver) expect(used).toBeLessThan(256 * 1024);
+  });
   it('the wrapper benchmarks carry an N-API floor (the bare native call)', () => {
     const withFloor = ['madvise-page', 'mmap-unmap-page', 'mmap-unmap-bare', 'mprotect-page'];
     const results = runBenchmarkList(syscallBenchmarks, { quick: true, runs: 3, only: withFloor });

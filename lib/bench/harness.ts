@@ -5,7 +5,45 @@
  * noisy machine's drift hits every contender alike. Ratios are taken pair by
  * pair (subject of round i over baseline of round i), then summarized.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { invalidValue, checkInteger, checkBoolean, checkOptions } from '../validate';
+
+type Collector = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
+let collector: Collector | null | undefined;
+
+/**
+ * V8's garbage collector, to run a young-generation collection between
+ * samples, outside any timing. Without it, a contender pays for the garbage
+ * the one before it left: a `Buffer.alloc(4096)` loop leaves thousands of
+ * dead ArrayBuffers whose backing stores the next contender's first
+ * scavenge frees on its own clock (measured: the arena's 4 KiB alloc+free
+ * went from 34 ns to 70-180 ns after a Buffer.alloc loop). A minor
+ * collection empties the young generation and nothing more; a full one
+ * would move long-lived objects and disturb every contender (measured:
+ * 3-4x slower arena loops after it). `globalThis.gc` when Node runs with
+ * `--expose-gc`; otherwise V8's flag is set at run time and the function
+ * taken from a fresh context. `null` when neither works.
+ * @internal
+ */
+export function gcCollector(): Collector | null {
+  if (collector !== undefined) return collector;
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') return (collector = exposed as Collector);
+  try {
+    setFlagsFromString('--expose-gc');
+    const fn: unknown = runInNewContext('gc');
+    collector = typeof fn === 'function' ? (fn as Collector) : null;
+  } catch {
+    collector = null;
+  }
+  return collector;
+}
+
+/** What runs between samples: `'minor GC'` or `'none'` (see {@link gcCollector}). */
+export function betweenSamples(): string {
+  return gcCollector() ? 'minor GC' : 'none';
+}
 
 /** Median, minimum and maximum of a set of samples. */
 export interface Stats {
@@ -213,12 +251,14 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
   }
   try {
     const contenders: Contender[] = [prepared.subject, ...prepared.baselines];
+    const gc = gcCollector();
     const samples: number[][] = contenders.map(() => []);
     for (let round = -o.warmup; round < runs; round++) {
       o.onProgress?.({ benchmark: bench.name, index: position.index, total: position.total, round, runs });
       const start = ((round % contenders.length) + contenders.length) % contenders.length;
       for (let k = 0; k < contenders.length; k++) {
         const i = (start + k) % contenders.length;
+        gc?.({ type: 'minor' });
         const ns = contenders[i]!.sample();
         if (round >= 0) samples[i]!.push(ns);
       }

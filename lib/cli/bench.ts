@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
 import { benchmarks, runBenchmarks } from '../bench/registry';
 import { formatResult, formatTargets, formatMarkdown } from '../bench/format';
-import type { Progress } from '../bench/harness';
+import { betweenSamples, type Progress } from '../bench/harness';
 import { pageSize } from '../system';
 
 const HELP = `Usage: pagewise bench [options]
@@ -48,6 +48,7 @@ export function benchConditions(): Record<string, string | number> {
     pageSize: pageSize(),
     thp: thp ? thp[1]! : 'unknown',
     loadAverage: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    betweenSamples: betweenSamples(),
   };
 }
 
