@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { pageSize } from '../lib/system';
+import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -161,6 +162,26 @@ describe('pagewise report', () => {
     } finally {
       fs.rmSync(file, { force: true });
     }
+  });
+
+  it('chart text stays readable: bar labels wrap to their slot, a line chart\'s legend has its own row above the plot', () => {
+    expect(wrapLabel('MADV_POPULATE_WRITE', 15)).toEqual(['MADV_POPULATE_', 'WRITE']);
+    expect(wrapLabel('THP first touch', 15)).toEqual(['THP first touch']);
+    expect(wrapLabel('malloc_trim(0) again', 15)).toEqual(['malloc_trim(0)', 'again']);
+    expect(wrapLabel('averyveryverylongword', 5)).toEqual(['averyveryverylongword']);
+    const labels = ['first touch', 'MAP_POPULATE', 'MADV_POPULATE_WRITE', 'THP first touch', 'Arena.prefault'];
+    const bars = barChart('t', { name: 'ns', x: [0, 1, 2, 3, 4], y: [1, 2, 3, 4, 5], labels, xUnit: 'method', yUnit: 'ns/page' });
+    expect(bars).toContain('>MADV_POPULATE_</tspan><tspan');
+    const line = lineChart('t', [
+      { name: 'A', x: [1, 2], y: [10, 800], xUnit: 'pages', yUnit: 'ns' },
+      { name: 'B', x: [1, 2], y: [5, 700], xUnit: 'pages', yUnit: 'ns' },
+    ]);
+    // Legend swatches sit on one row; every data point lies below that row.
+    const swatchY = [...line.matchAll(/<rect x="[\d.]+" y="([\d.]+)" width="10"/g)].map((m) => Number(m[1]));
+    expect(swatchY.length).toBe(2);
+    expect(new Set(swatchY).size).toBe(1);
+    const pointY = [...line.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(Math.min(...pointY)).toBeGreaterThan(swatchY[0]! + 10);
   });
 
   it('needs --html', () => {

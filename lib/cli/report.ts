@@ -32,15 +32,43 @@ function niceMax(v: number, unit = ''): number {
   return 10 * p;
 }
 
+/** Average width of an 11px sans-serif character, for fitting labels. */
+const CHAR_PX = 6.5;
+/** Height of the legend row of a line chart. */
+const LEGEND_ROW = 18;
+
+/**
+ * Splits a label into lines of at most `max` characters, breaking at spaces
+ * and after underscores (`MADV_POPULATE_` / `WRITE`); a word longer than a
+ * line stays whole.
+ * @internal
+ */
+export function wrapLabel(text: string, max: number): string[] {
+  const words = text.split(' ').flatMap((w) => w.split(/(?<=_)/));
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    const joined = cur === '' ? w : cur.endsWith('_') ? cur + w : `${cur} ${w}`;
+    if (cur !== '' && joined.length > max) {
+      lines.push(cur);
+      cur = w;
+    } else {
+      cur = joined;
+    }
+  }
+  if (cur !== '') lines.push(cur);
+  return lines;
+}
+
 const W = 640;
 const H = 300;
 const PAD = { l: 80, r: 20, t: 30, b: 70 };
 
-function frame(title: string, yMax: number, yUnit: string, body: string, xLabels: string, xTitle: string): string {
-  const ih = H - PAD.t - PAD.b;
+function frame(title: string, yMax: number, yUnit: string, body: string, xLabels: string, xTitle: string, top = PAD.t): string {
+  const ih = H - top - PAD.b;
   let grid = '';
   for (let i = 0; i <= 4; i++) {
-    const y = PAD.t + ih - (ih * i) / 4;
+    const y = top + ih - (ih * i) / 4;
     grid += `<line x1="${PAD.l}" y1="${y}" x2="${W - PAD.r}" y2="${y}" stroke="#e5e7eb"/>`;
     grid += `<text x="${PAD.l - 6}" y="${y + 4}" text-anchor="end" font-size="11" fill="#374151">${esc(fmtAxis((yMax * i) / 4, yUnit))}</text>`;
   }
@@ -49,7 +77,7 @@ function frame(title: string, yMax: number, yUnit: string, body: string, xLabels
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="600" fill="#111827">${esc(title)}</text>` +
     grid +
     `<line x1="${PAD.l}" y1="${H - PAD.b}" x2="${W - PAD.r}" y2="${H - PAD.b}" stroke="#6b7280"/>` +
-    `<line x1="${PAD.l}" y1="${PAD.t}" x2="${PAD.l}" y2="${H - PAD.b}" stroke="#6b7280"/>` +
+    `<line x1="${PAD.l}" y1="${top}" x2="${PAD.l}" y2="${H - PAD.b}" stroke="#6b7280"/>` +
     body +
     xLabels +
     `<text x="${(PAD.l + W - PAD.r) / 2}" y="${H - 8}" text-anchor="middle" font-size="12" fill="#374151">${esc(xTitle)}</text>` +
@@ -64,11 +92,15 @@ export function lineChart(title: string, series: Series[], options: { logX?: boo
   const xMin = Math.min(...all.map(tx));
   const xMax = Math.max(...all.map(tx));
   const yMax = niceMax(Math.max(...series.flatMap((s) => s.y)), series[0]?.yUnit);
+  // The legend takes a row of its own between the title and the plot, so
+  // it never covers a line.
+  const top = PAD.t + LEGEND_ROW;
   const iw = W - PAD.l - PAD.r;
-  const ih = H - PAD.t - PAD.b;
+  const ih = H - top - PAD.b;
   const px = (v: number): number => PAD.l + (xMax === xMin ? iw / 2 : ((tx(v) - xMin) / (xMax - xMin)) * iw);
-  const py = (v: number): number => PAD.t + ih - (v / yMax) * ih;
+  const py = (v: number): number => top + ih - (v / yMax) * ih;
   let body = '';
+  let legendX = PAD.l;
   series.forEach((s, si) => {
     const c = COLORS[si % COLORS.length]!;
     const pts = s.x.map((x, i) => `${px(x).toFixed(1)},${py(s.y[i]!).toFixed(1)}`).join(' ');
@@ -76,7 +108,8 @@ export function lineChart(title: string, series: Series[], options: { logX?: boo
     s.x.forEach((x, i) => {
       body += `<circle cx="${px(x).toFixed(1)}" cy="${py(s.y[i]!).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.labels?.[i] ?? x}: ${fmtAxis(s.y[i]!, s.yUnit)}`)}</title></circle>`;
     });
-    body += `<rect x="${PAD.l + 10}" y="${PAD.t + 6 + si * 16}" width="10" height="10" fill="${c}"/><text x="${PAD.l + 26}" y="${PAD.t + 15 + si * 16}" font-size="11" fill="#111827">${esc(s.name)}</text>`;
+    body += `<rect x="${legendX}" y="${PAD.t}" width="10" height="10" fill="${c}"/><text x="${legendX + 14}" y="${PAD.t + 9}" font-size="11" fill="#111827">${esc(s.name)}</text>`;
+    legendX += 14 + Math.ceil(s.name.length * CHAR_PX) + 18;
   });
   const first = series[0]!;
   let xl = '';
@@ -90,7 +123,7 @@ export function lineChart(title: string, series: Series[], options: { logX?: boo
       ? `<text x="${X}" y="${H - PAD.b + 14}" font-size="10" fill="#374151" text-anchor="end" transform="rotate(-30 ${X} ${H - PAD.b + 14})">${esc(text)}</text>`
       : `<text x="${X}" y="${H - PAD.b + 16}" font-size="11" fill="#374151" text-anchor="middle">${esc(text)}</text>`;
   });
-  return frame(title, yMax, first.yUnit, body, xl, labelled ? '' : first.xUnit);
+  return frame(title, yMax, first.yUnit, body, xl, labelled ? '' : first.xUnit, top);
 }
 
 /** A bar chart: one bar per labelled point of one series. */
@@ -108,7 +141,10 @@ export function barChart(title: string, s: Series): string {
     const c = COLORS[i % COLORS.length]!;
     body += `<rect x="${x.toFixed(1)}" y="${(PAD.t + ih - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${c}"><title>${esc(`${s.labels?.[i] ?? i}: ${v} ${s.yUnit}`)}</title></rect>`;
     body += `<text x="${(x + bw / 2).toFixed(1)}" y="${(PAD.t + ih - h - 4).toFixed(1)}" font-size="11" text-anchor="middle" fill="#111827">${esc(fmtAxis(v, s.yUnit))}</text>`;
-    xl += `<text x="${(x + bw / 2).toFixed(1)}" y="${H - PAD.b + 16}" font-size="11" text-anchor="middle" fill="#374151">${esc(s.labels?.[i] ?? String(i))}</text>`;
+    const cx = (x + bw / 2).toFixed(1);
+    const lines = wrapLabel(s.labels?.[i] ?? String(i), Math.max(4, Math.floor(iw / n / CHAR_PX) - 1));
+    xl += `<text x="${cx}" y="${H - PAD.b + 16}" font-size="11" text-anchor="middle" fill="#374151">` +
+      lines.map((line, k) => `<tspan x="${cx}" dy="${k === 0 ? 0 : 13}">${esc(line)}</tspan>`).join('') + `</text>`;
   });
   return frame(title, yMax, s.yUnit, body, xl, s.yUnit);
 }
