@@ -62,22 +62,20 @@ Napi::Value ThrowInternal(Napi::Env env, const std::string& message) {
 }
 
 bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  int64_t v;
-  if (!GetI64(info, i, &v) || v < 0) return false;
-  *out = static_cast<uint64_t>(v);
-  return true;
+  return i < info.Length() && ValueU64(info.Env(), info[i], out);
 }
 
 bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
-  if (i >= info.Length()) return false;
-  napi_value v = info[i];
-  double d;
-  if (napi_get_value_double(info.Env(), v, &d) != napi_ok) return false;
-  if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0)) return false;
-  int64_t r = static_cast<int64_t>(d);
-  if (static_cast<double>(r) != d) return false;
-  *out = r;
-  return true;
+  return i < info.Length() && ValueI64(info.Env(), info[i], out);
+}
+
+Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {
+    ThrowInternal(env, std::string("cannot create function ") + name);
+    return Napi::Function();
+  }
+  return Napi::Function(env, fn);
 }
 
 bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {

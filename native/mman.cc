@@ -29,30 +29,33 @@ static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
 
 // mprotect(region, offset, length, prot). Detaches ArrayBuffers over the range
 // when the new protection lacks PROT_WRITE (a JS write would be a SIGSEGV).
-static Napi::Value Mprotect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// A raw Node-API callback (hot path, see pagewise.h).
+static napi_value Mprotect(napi_env env, napi_callback_info cb) {
+  napi_value argv[4];
+  size_t argc = RawArgs(env, cb, argv);
   uint64_t off, len;
   int64_t prot;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &prot)) return ThrowInternal(env, "mprotect: bad prot");
+  Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
+  if (!r) return nullptr;
+  if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
   if (!(prot & PROT_WRITE)) DetachRange(env, r, off, len);
   if (mprotect(r->addr + off, len, static_cast<int>(prot)) != 0)
-    return ThrowErrno(env, errno, "mprotect", RangeText(r, off, len) + ", prot=" + std::to_string(prot));
-  return env.Undefined();
+    ThrowErrno(Napi::Env(env), errno, "mprotect", RangeText(r, off, len) + ", prot=" + std::to_string(prot));
+  return nullptr;
 }
 
-// madvise(region, offset, length, advice)
-static Napi::Value Madvise(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// madvise(region, offset, length, advice). A raw Node-API callback (hot path).
+static napi_value Madvise(napi_env env, napi_callback_info cb) {
+  napi_value argv[4];
+  size_t argc = RawArgs(env, cb, argv);
   uint64_t off, len;
   int64_t advice;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &advice)) return ThrowInternal(env, "madvise: bad advice");
+  Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
+  if (!r) return nullptr;
+  if (argc < 4 || !ValueI64(env, argv[3], &advice)) return ThrowInternal(Napi::Env(env), "madvise: bad advice"), nullptr;
   if (madvise(r->addr + off, len, static_cast<int>(advice)) != 0)
-    return ThrowErrno(env, errno, "madvise", RangeText(r, off, len) + ", advice=" + std::to_string(advice));
-  return env.Undefined();
+    ThrowErrno(Napi::Env(env), errno, "madvise", RangeText(r, off, len) + ", advice=" + std::to_string(advice));
+  return nullptr;
 }
 
 // madviseProbe(advice) -> errno of madvise(NULL, 0, advice): 0 when the
@@ -176,8 +179,8 @@ static Napi::Value PrctlSetVmaAnonName(const Napi::CallbackInfo& info) {
 }
 
 void InitMman(Napi::Env env, Napi::Object exports) {
-  exports.Set("mprotect", Napi::Function::New(env, Mprotect, "mprotect"));
-  exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
+  exports.Set("mprotect", RawFunction(env, "mprotect", Mprotect));
+  exports.Set("madvise", RawFunction(env, "madvise", Madvise));
   exports.Set("madviseProbe", Napi::Function::New(env, MadviseProbe, "madviseProbe"));
   exports.Set("mincore", Napi::Function::New(env, Mincore, "mincore"));
   exports.Set("mlock", Napi::Function::New(env, Mlock, "mlock"));

@@ -103,26 +103,39 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
   return Napi::Value(env, ext);
 }
 
-Region* UnwrapRegion(const Napi::CallbackInfo& info, size_t i, bool needMapped) {
-  napi_env env = info.Env();
+Region* UnwrapRegionValue(napi_env env, napi_value v, bool needMapped) {
   bool isTagged = false;
-  if (i >= info.Length() || napi_check_object_type_tag(env, info[i], &kTag, &isTagged) != napi_ok ||
-      !isTagged) {
-    ThrowInternal(info.Env(), std::string("argument is not a ") + kRegionTag);
+  if (v == nullptr || napi_check_object_type_tag(env, v, &kTag, &isTagged) != napi_ok || !isTagged) {
+    ThrowInternal(Napi::Env(env), std::string("argument is not a ") + kRegionTag);
     return nullptr;
   }
   void* data = nullptr;
-  napi_get_value_external(env, info[i], &data);
+  napi_get_value_external(env, v, &data);
   Region* r = static_cast<Region*>(data);
   if (needMapped && !r->mapped) {
-    ThrowInternal(info.Env(), "region is unmapped");
+    ThrowInternal(Napi::Env(env), "region is unmapped");
     return nullptr;
   }
   return r;
 }
 
+Region* UnwrapRegion(const Napi::CallbackInfo& info, size_t i, bool needMapped) {
+  return UnwrapRegionValue(info.Env(), i < info.Length() ? static_cast<napi_value>(info[i]) : nullptr, needMapped);
+}
+
 bool RangeInside(Region* r, uint64_t offset, uint64_t length) {
   return offset <= r->length && length <= r->length - offset;
+}
+
+Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_t i, uint64_t* offset, uint64_t* length) {
+  Region* r = UnwrapRegionValue(env, i < argc ? argv[i] : nullptr, true);
+  if (!r) return nullptr;
+  if (i + 2 >= argc || !ValueU64(env, argv[i + 1], offset) || !ValueU64(env, argv[i + 2], length) ||
+      !RangeInside(r, *offset, *length)) {
+    ThrowInternal(Napi::Env(env), "range outside the region");
+    return nullptr;
+  }
+  return r;
 }
 
 Region* RegionRange(const Napi::CallbackInfo& info, size_t i, uint64_t* offset, uint64_t* length) {

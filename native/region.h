@@ -43,6 +43,10 @@ struct Region {
 // Returns the Region behind an External created by this addon, or throws
 // and returns nullptr. `needMapped` also refuses an unmapped region.
 Region* UnwrapRegion(const Napi::CallbackInfo& info, size_t i, bool needMapped);
+// The same for one value, and for (region, offset, length) at argv[i..i+2]
+// of a raw Node-API callback (see RawArgs in pagewise.h).
+Region* UnwrapRegionValue(napi_env env, napi_value v, bool needMapped);
+Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_t i, uint64_t* offset, uint64_t* length);
 // Checks [offset, offset+length) lies inside the region (length may be 0).
 bool RangeInside(Region* r, uint64_t offset, uint64_t length);
 // Reads (region, offset, length) from arguments i, i+1, i+2 with the checks

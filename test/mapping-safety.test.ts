@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { native } from '../lib/native';
 import { describe, expect, it } from 'vitest';
-import { mmap, pageSize, maxArrayBufferLength, Mapping } from '../lib/index';
+import { mmap, pageSize, maxArrayBufferLength, Mapping, constants as C } from '../lib/index';
 import { runChild, DIST } from './helpers/child';
 import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 import { ifMeasurable } from './helpers/emulation';
@@ -243,4 +244,34 @@ describe('worker_threads', () => {
 
 it('Mapping cannot be forged from JS', () => {
   expect(() => new (Mapping as unknown as new (...a: unknown[]) => Mapping)({}, 10, 'rw', page, {})).toThrow();
+});
+
+describe('native layer guards (what lib/ never lets through; memory safety must not depend on it)', () => {
+  it('madvise and mprotect refuse a non-region, a range past the end, bad numbers and an unmapped region, with an internal error', () => {
+    const m = mmap(2 * page);
+    const r = m.region;
+    const internal = (what: RegExp): unknown => expect.objectContaining({ code: 'ERR_PAGEWISE_INTERNAL', message: expect.stringMatching(what) });
+    const calls: [string, (...a: unknown[]) => unknown, number][] = [
+      ['madvise', native.madvise as (...a: unknown[]) => unknown, C.MADV_NORMAL!],
+      ['mprotect', native.mprotect as (...a: unknown[]) => unknown, C.PROT_READ! | C.PROT_WRITE!],
+    ];
+    try {
+      for (const [name, fn, value] of calls) {
+        expect(() => fn()).toThrowError(internal(/argument is not a/) as Error);
+        expect(() => fn({}, 0, page, value)).toThrowError(internal(/argument is not a/) as Error);
+        expect(() => fn(r, 0, 3 * page, value)).toThrowError(internal(/range outside the region/) as Error);
+        expect(() => fn(r, page, 2 * page, value)).toThrowError(internal(/range outside the region/) as Error);
+        expect(() => fn(r, 0.5, page, value)).toThrowError(internal(/range outside the region/) as Error);
+        expect(() => fn(r, -page, page, value)).toThrowError(internal(/range outside the region/) as Error);
+        expect(() => fn(r, 0, page)).toThrowError(internal(new RegExp(`${name}: bad`)) as Error);
+        expect(() => fn(r, 0, page, 1.5)).toThrowError(internal(new RegExp(`${name}: bad`)) as Error);
+        expect(() => fn(r, 0, page, value)).not.toThrow();
+      }
+      m.view().fill(7);
+      expect(m.view()[2 * page - 1]).toBe(7);
+    } finally {
+      m.unmap();
+    }
+    for (const [, fn, value] of calls) expect(() => fn(r, 0, page, value)).toThrowError(internal(/region is unmapped/) as Error);
+  });
 });
