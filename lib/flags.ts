@@ -21,6 +21,9 @@ const PROTS: Record<Prot, number> = {
   rwx: C.PROT_READ! | C.PROT_WRITE! | C.PROT_EXEC!,
 };
 
+/** @internal Protection bits by name, for the fast path of Mapping.protect. */
+export const PROT_BY_NAME: ReadonlyMap<unknown, number> = new Map(Object.entries(PROTS));
+
 /** @internal */
 export function protBits(name: string, value: unknown): number {
   if (typeof value !== 'string') throw invalidType(name, "a protection string ('none', 'r', 'rw', 'rx', 'rwx', ...)", value);
@@ -52,6 +55,11 @@ const ADVICE_NAMES: readonly Advice[] = [
 /** Advice name to the platform's `MADV_*` number. */
 export const ADVICE: Readonly<Record<Advice, number>> = Object.freeze(
   Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}`]!])) as Record<Advice, number>,
+);
+
+/** @internal Advice number by name, for the fast path of Mapping.advise (only advice the headers define). */
+export const ADVICE_BY_NAME: ReadonlyMap<unknown, number> = new Map(
+  Object.entries(ADVICE).filter(([, v]) => typeof v === 'number'),
 );
 
 /** All advice names, in the kernel's order. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type RegionHandle } from './native';
 import { pageSize, maxArrayBufferLength, roundUp } from './system';
-import { adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
+import { ADVICE_BY_NAME, PROT_BY_NAME, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
 import {
   checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkRange,
   checkString, invalidState, invalidType, invalidValue, outOfRange,
@@ -182,6 +182,18 @@ export class Mapping {
 
   /** `madvise(advice)` over `[offset, offset + length)` (offset page-aligned; default the whole mapping). */
   advise(advice: Advice, offset?: number, length?: number): this {
+    // Fast path: a known advice over a page-aligned range inside the mapping,
+    // given as plain integers (what nearly every call is); anything else goes
+    // through the full checks below, which name what is wrong.
+    const known = ADVICE_BY_NAME.get(advice);
+    if (
+      known !== undefined && this.#mapped && typeof offset === 'number' && typeof length === 'number' &&
+      offset >= 0 && length >= 0 && offset % this.pageSize === 0 && Number.isSafeInteger(offset) &&
+      Number.isSafeInteger(length) && length <= this.length - offset
+    ) {
+      native.madvise(this.#region, offset, length, known);
+      return this;
+    }
     const n = adviceNumber(advice);
     this.#live();
     const [off, len] = checkRange(this.length, this.pageSize, offset, length);
@@ -195,10 +207,25 @@ export class Mapping {
    * a view that only partly overlaps dies too).
    */
   protect(prot: Prot, offset?: number, length?: number): this {
-    const bits = protBits('prot', prot);
-    this.#live();
-    const [off, rawLen] = checkRange(this.length, this.pageSize, offset, length);
-    const len = roundUp(rawLen, this.pageSize);
+    let bits = PROT_BY_NAME.get(prot);
+    let off: number;
+    let len: number;
+    const page = this.pageSize;
+    if (
+      bits !== undefined && this.#mapped && typeof offset === 'number' && typeof length === 'number' &&
+      offset >= 0 && length >= 0 && offset % page === 0 && length % page === 0 && Number.isSafeInteger(offset) &&
+      Number.isSafeInteger(length) && length <= this.length - offset
+    ) {
+      // Fast path (as in advise): a known protection over a page-aligned range given as integers.
+      off = offset;
+      len = length;
+    } else {
+      bits = protBits('prot', prot);
+      this.#live();
+      let rawLen: number;
+      [off, rawLen] = checkRange(this.length, page, offset, length);
+      len = roundUp(rawLen, page);
+    }
     try {
       native.mprotect(this.#region, off, len, bits);
     } catch (err) {
