@@ -193,18 +193,23 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   void* want = reinterpret_cast<void*>(hint);
   void* p = mmap(want, length, ProtFromArgs(prot), static_cast<int>(flags), static_cast<int>(fd),
                  static_cast<off_t>(offset));
-  std::string what = "length=" + std::to_string(length) + ", prot=" + std::to_string(prot) +
-                     ", flags=" + Hex(static_cast<uint64_t>(flags)) +
-                     (fd >= 0 ? ", fd=" + std::to_string(fd) + ", offset=" + std::to_string(offset)
-                              : std::string()) +
-                     (hint ? ", addr=" + Hex(hint) : std::string());
-  if (p == MAP_FAILED) return ThrowErrno(env, errno, "mmap", what);
+  // The message is built only on failure (strings cost more than the call).
+  auto what = [&]() {
+    return "length=" + std::to_string(length) + ", prot=" + std::to_string(prot) +
+           ", flags=" + Hex(static_cast<uint64_t>(flags)) +
+           (fd >= 0 ? ", fd=" + std::to_string(fd) + ", offset=" + std::to_string(offset) : std::string()) +
+           (hint ? ", addr=" + Hex(hint) : std::string());
+  };
+  if (p == MAP_FAILED) {
+    int err = errno;
+    return ThrowErrno(env, err, "mmap", what());
+  }
 #ifdef MAP_FIXED_NOREPLACE
   // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the address as a
   // hint: check what we got.
   if ((flags & MAP_FIXED_NOREPLACE) && p != want) {
     munmap(p, length);
-    return ThrowErrno(env, EEXIST, "mmap", what);
+    return ThrowErrno(env, EEXIST, "mmap", what());
   }
 #endif
   return NewRegionHandle(env, p, length, report);
