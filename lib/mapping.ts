@@ -90,9 +90,20 @@ export function checkVmaName(value: unknown): string {
  * `advise('dontneed', ...)` to give pages back or `protect('none', ...)` to
  * fence a range.
  */
+/** Only this module (through {@link newMapping}) can construct a Mapping. */
+const CONSTRUCT: unique symbol = Symbol('pagewise.Mapping');
+
+/** @internal A Mapping over a region this package just created (mmap, unsafe.mmapFixed). */
+export function newMapping(region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']): Mapping {
+  return new Mapping(CONSTRUCT, region, length, prot, page, kind);
+}
+
 export class Mapping {
-  /** Start address. */
-  readonly address: bigint;
+  /** Start address (read from the native region on first use, then kept). */
+  get address(): bigint {
+    return (this.#address ??= native.regionAddress(this.#region));
+  }
+  #address: bigint | undefined = undefined;
   /** Length in bytes, rounded up to whole pages (huge pages with `hugePages`). */
   readonly length: number;
   /** Page size used for alignment of this mapping's offsets. */
@@ -107,9 +118,9 @@ export class Mapping {
   #buffer: ArrayBuffer | null = null;
 
   /** @internal Use {@link mmap}. */
-  constructor(region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']) {
+  constructor(token: symbol, region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']) {
+    if (token !== CONSTRUCT) throw invalidState('A Mapping is made by mmap(), not by its constructor');
     this.#region = region;
-    this.address = native.regionAddress(region);
     this.length = length;
     this.pageSize = page;
     this.kind = Object.freeze({ ...kind });
@@ -412,7 +423,7 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   // NORESERVE or PROT_NONE reservation is address space, not memory.
   const report = noReserve || prot === 'none' ? 0 : len;
   const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
-  const m = new Mapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
+  const m = newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
   if (name !== undefined && vmaNamesSupported()) m.name(name);
   return m;
 }

@@ -4,7 +4,7 @@
  * processes.
  */
 import { native } from './native';
-import { Mapping, asMapping, type MmapOptions } from './mapping';
+import { Mapping, asMapping, newMapping, type MmapOptions } from './mapping';
 import { pageSize, roundUp } from './system';
 import { protBits, type Prot } from './flags';
 import { checkBigAddress, checkInteger, checkOptions, checkBoolean, checkObject, checkAligned, outOfRange } from './validate';
@@ -61,7 +61,7 @@ export function mmapFixed(address: bigint, length: number, options?: Omit<MmapOp
   } else flags |= C.MAP_ANONYMOUS!;
   const len = roundUp(length, page);
   const region = native.unsafeMmapFixed(addr, len, bits, flags, fd, off);
-  return new Mapping(region, len, prot, page, { file: fd >= 0, shared, noReserve: (flags & C.MAP_NORESERVE!) !== 0, hugePages: false });
+  return newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve: (flags & C.MAP_NORESERVE!) !== 0, hugePages: false });
 }
 
 /**
