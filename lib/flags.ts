@@ -21,14 +21,13 @@ const PROTS: Record<Prot, number> = {
   rwx: C.PROT_READ! | C.PROT_WRITE! | C.PROT_EXEC!,
 };
 
-/** @internal Protection bits by name, for the fast path of Mapping.protect. */
+/** @internal Protection bits by name (own names only: 'constructor' or 'toString' never reach the syscall). */
 export const PROT_BY_NAME: ReadonlyMap<unknown, number> = new Map(Object.entries(PROTS));
 
 /** @internal */
 export function protBits(name: string, value: unknown): number {
   if (typeof value !== 'string') throw invalidType(name, "a protection string ('none', 'r', 'rw', 'rx', 'rwx', ...)", value);
-  // Own keys only: 'constructor' or 'toString' must not reach the syscall.
-  const bits = Object.hasOwn(PROTS, value) ? PROTS[value as Prot] : undefined;
+  const bits = PROT_BY_NAME.get(value);
   if (bits === undefined) throw invalidValue(name, `must be one of ${Object.keys(PROTS).map((p) => `'${p}'`).join(', ')}`, value);
   return bits;
 }
@@ -57,7 +56,7 @@ export const ADVICE: Readonly<Record<Advice, number>> = Object.freeze(
   Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}`]!])) as Record<Advice, number>,
 );
 
-/** @internal Advice number by name, for the fast path of Mapping.advise (only advice the headers define). */
+/** @internal Advice number by name (only advice the headers define). */
 export const ADVICE_BY_NAME: ReadonlyMap<unknown, number> = new Map(
   Object.entries(ADVICE).filter(([, v]) => typeof v === 'number'),
 );
@@ -68,7 +67,7 @@ export const adviceNames: readonly Advice[] = Object.freeze([...ADVICE_NAMES]);
 /** @internal */
 export function adviceNumber(value: unknown): number {
   if (typeof value !== 'string') throw invalidType('advice', "an advice name such as 'dontneed'", value);
-  const n = Object.hasOwn(ADVICE, value) ? (ADVICE as Record<string, number>)[value] : undefined;
+  const n = ADVICE_BY_NAME.get(value);
   if (n === undefined) throw invalidValue('advice', `must be one of ${ADVICE_NAMES.join(', ')}`, value);
   return n;
 }

@@ -197,12 +197,8 @@ export class Mapping {
     // given as plain integers (what nearly every call is); anything else goes
     // through the full checks below, which name what is wrong.
     const known = ADVICE_BY_NAME.get(advice);
-    if (
-      known !== undefined && this.#mapped && typeof offset === 'number' && typeof length === 'number' &&
-      offset >= 0 && length >= 0 && offset % this.pageSize === 0 && Number.isSafeInteger(offset) &&
-      Number.isSafeInteger(length) && length <= this.length - offset
-    ) {
-      native.madvise(this.#region, offset, length, known);
+    if (known !== undefined && this.#mapped && plainRange(offset, length, this.length, this.pageSize, false)) {
+      native.madvise(this.#region, offset!, length!, known);
       return this;
     }
     const n = adviceNumber(advice);
@@ -222,14 +218,10 @@ export class Mapping {
     let off: number;
     let len: number;
     const page = this.pageSize;
-    if (
-      bits !== undefined && this.#mapped && typeof offset === 'number' && typeof length === 'number' &&
-      offset >= 0 && length >= 0 && offset % page === 0 && length % page === 0 && Number.isSafeInteger(offset) &&
-      Number.isSafeInteger(length) && length <= this.length - offset
-    ) {
+    if (bits !== undefined && this.#mapped && plainRange(offset, length, this.length, page, true)) {
       // Fast path (as in advise): a known protection over a page-aligned range given as integers.
-      off = offset;
-      len = length;
+      off = offset!;
+      len = length!;
     } else {
       bits = protBits('prot', prot);
       this.#live();
@@ -490,6 +482,19 @@ function hugetlbDefault(): number | null {
 export function munmap(mapping: Mapping): number {
   return asMapping(mapping).unmap();
 }
+/**
+ * The fast paths' test: `offset` and `length` are integers, `offset` (and
+ * with `alignLength` also `length`) a multiple of `page`, and the range lies
+ * inside `size` bytes. Anything else takes the full checks, which name what
+ * is wrong.
+ */
+function plainRange(offset: unknown, length: unknown, size: number, page: number, alignLength: boolean): boolean {
+  return (
+    typeof offset === 'number' && typeof length === 'number' && Number.isSafeInteger(offset) && Number.isSafeInteger(length) &&
+    offset >= 0 && length >= 0 && offset % page === 0 && (!alignLength || length % page === 0) && length <= size - offset
+  );
+}
+
 /** Appends [start, end) to sorted, contiguous segments, merging with the last one when the protection is the same. */
 function addSegment(out: Segment[], start: number, end: number, prot: Prot): void {
   const last = out[out.length - 1];

@@ -139,14 +139,10 @@ Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_
 }
 
 Region* RegionRange(const Napi::CallbackInfo& info, size_t i, uint64_t* offset, uint64_t* length) {
-  Region* r = UnwrapRegion(info, i, true);
-  if (!r) return nullptr;
-  if (!GetU64(info, i + 1, offset) || !GetU64(info, i + 2, length) ||
-      !RangeInside(r, *offset, *length)) {
-    ThrowInternal(info.Env(), "range outside the region");
-    return nullptr;
-  }
-  return r;
+  napi_value argv[3];
+  size_t argc = 0;
+  while (argc < 3 && i + argc < info.Length()) argv[argc] = info[i + argc], argc++;
+  return RegionRangeArgs(info.Env(), argv, argc, 0, offset, length);
 }
 
 size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length) {

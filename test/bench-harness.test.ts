@@ -80,6 +80,7 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
     expect(typeof gcCollector()).toBe('function');
     expect(betweenSamples()).toBe('minor GC');
     const youngUsed = (): number => getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')!.space_used_size;
+    const GARBAGE_ARRAYS = 5000; // of 30 numbers each: over 1 MiB
     const leftOver: number[] = [];
     let sink: unknown[] = [];
     const messy: Benchmark = {
@@ -87,7 +88,7 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
       prepare: () => ({
         // The subject leaves about 1 MiB of young garbage; the baseline
         // records how much of the young generation is in use as it starts.
-        subject: { label: 'pagewise', sample: () => { for (let i = 0; i < 4096; i++) sink.push(new Array(30).fill(i)); sink = []; return 1; } },
+        subject: { label: 'pagewise', sample: () => { for (let i = 0; i < GARBAGE_ARRAYS; i++) sink.push(new Array(30).fill(i)); sink = []; return 1; } },
         baselines: [{ label: 'C', kind: 'c', sample: () => { leftOver.push(youngUsed()); return 1; } }],
         close: () => undefined,
       }),

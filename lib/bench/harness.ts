@@ -15,7 +15,7 @@ let collector: Collector | null | undefined;
 /**
  * V8's garbage collector, to run a young-generation collection between
  * samples, outside any timing. Without it, a contender pays for the garbage
- * the one before it left: a `Buffer.alloc(4096)` loop leaves thousands of
+ * the one before it left: a `Buffer.alloc` loop of 4 KiB buffers leaves thousands of
  * dead ArrayBuffers whose backing stores the next contender's first
  * scavenge frees on its own clock (measured: the arena's 4 KiB alloc+free
  * went from 34 ns to 70-180 ns after a Buffer.alloc loop). A minor
