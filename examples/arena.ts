@@ -38,7 +38,7 @@ arena.reset({ decommit: true });
 s = arena.stats();
 console.log(`reset({ decommit: true }): committed ${s.committed} bytes, ${s.mappings} mapping`);
 
-// Output:
+// Output (4 KiB pages):
 // reserved 64 GiB: committed 0 bytes, resident 0 bytes, 1 mapping
 // 10000 blocks of 100 B and 20 of 1 MiB: allocated 21.07 MiB, committed 24.00 MiB, resident 21.07 MiB in 2 mappings
 // process RSS grew by 23.62 MiB; bookkeeping 87760 bytes (0.35% of committed)

@@ -22,9 +22,13 @@ function wellFormed(r: BenchResult): void {
   expect(r.baselines.some((b) => b.kind === 'c')).toBe(true);
   for (const t of r.targets) {
     expect(r.baselines.map((b) => b.label)).toContain(t.baseline);
-    expect(t.met).toBe(t.ratio <= t.maxRatio);
+    // One unwarmed round of tiny sizes: indicative, never judged MET or MISSED.
+    expect(t.met).toBeNull();
   }
+  expect(r.quick).toBe(true);
   expect(formatResult(r)).toContain(r.name);
+  expect(formatResult(r)).not.toMatch(/MISSED|MET/);
+  expect(formatTargets([r])).not.toMatch(/MISSED|MET/);
 }
 
 describe('summarize', () => {
@@ -54,6 +58,16 @@ describe('runBenchmark', () => {
     expect(r.baselines[0]!.ns).toEqual({ median: 15, min: 5, max: 40 });
     expect(r.baselines[0]!.ratio).toEqual({ median: 2, min: 0.5, max: 2 });
     expect(r.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: false }]);
+    expect(formatTargets([r])).toMatch(/^MISSED +fake: 2\.00x of base/);
+    // The same run, quick: one round, no warm-up, and the target is not judged.
+    s = 0;
+    b = 0;
+    const q = runBenchmark(bench, { runs: 1, quick: true });
+    expect(q.quick).toBe(true);
+    expect(q.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: null }]);
+    expect(formatResult(q)).toMatch(/1 round, quick: indicative only\)/);
+    expect(formatResult(q)).toMatch(/target: <= 1x base: 2\.00x indicative/);
+    expect(formatTargets([q])).toMatch(/^indicative +fake: 2\.00x of base/);
   });
 
   it('reports a benchmark that cannot run as skipped, with the reason', () => {

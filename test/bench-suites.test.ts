@@ -22,7 +22,7 @@ function wellFormed(r: BenchResult): void {
     expect(s.max).toBeGreaterThanOrEqual(s.median);
   }
   expect(r.baselines.some((b) => b.kind === 'c')).toBe(true);
-  for (const t of r.targets) expect(t.met).toBe(t.ratio <= t.maxRatio);
+  for (const t of r.targets) expect(t.met).toBeNull(); // quick: indicative, never judged
 }
 
 describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () => {
@@ -56,11 +56,36 @@ describe('benchMemory', () => {
     // This thread's fault count is exact too, except that the JS loop itself
     // may now and then touch a fresh page of V8's heap (a real fault of this
     // thread): the fewest faults of the runs is exactly one per page.
+    // Every run takes at least one fault per page (the kernel's own); how
+    // many more V8 adds in a run is luck, so no upper bound is asserted.
     expect(r.threadFaults.min).toBe(pages);
-    expect(r.threadFaults.max).toBeLessThanOrEqual(pages + 2);
+    expect(r.threadFaults.max).toBeGreaterThanOrEqual(pages);
     expect(r.faultsPerPage!.min).toBe(1);
     expect(r.nsPerPage!.median).toBe(r.timeNs.median / pages);
     m.unmap();
+  });
+  it('refuses an async function, or one that returns a promise, with a TypeError', async () => {
+    let ran = 0;
+    expect(() => benchMemory(async () => { ran++; })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/synchronous function.*measure\(\)/) }));
+    expect(ran).toBe(0); // refused before anything ran
+    expect(() => benchMemory(() => Promise.resolve(ran++), { runs: 1, warmup: 0 })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/returns a promise/) }));
+    await Promise.resolve();
+  });
+  it('null per-page figures come with a note saying why', () => {
+    // Without mappings the divisor is the process's RSS delta; a function
+    // that touches nothing new leaves it 0 or below (nothing grew).
+    const page = pageSize();
+    const m = mmap(4 * page);
+    m.view().fill(1); // resident before any run: the runs add no page
+    const r = benchMemory(() => m.view(0, page)[0]!, { runs: 3, warmup: 0, mappings: [m] });
+    expect(r.pages).toBeNull();
+    expect(r.nsPerPage).toBeNull();
+    expect(r.faultsPerPage).toBeNull();
+    expect(r.notes.join('\n')).toMatch(/pages, nsPerPage and faultsPerPage are null: the residency of options.mappings did not grow in every run \(run 1: 0 pages, run 2: 0 pages, run 3: 0 pages\)/);
+    m.unmap();
+    const ok = benchMemory(() => 0, { runs: 1, warmup: 0, pages: 1 });
+    expect(ok.pages).not.toBeNull();
+    expect(ok.notes.some((n) => n.includes('null'))).toBe(false);
   });
   it('validates before running anything', () => {
     let ran = 0;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import {
-  experiments, findExperiments, zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
+  experiments, findExperiments, runExperiments, zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
   exitRecovery, cowFork, kernelMemory, rlimitData, prefault, probeMissing,
 } from '../lib/experiments';
 import type { ExperimentResult } from '../lib/experiments';
@@ -36,6 +36,14 @@ describe('registry', () => {
     expect(new Set(experiments.map((e) => e.id)).size).toBe(10);
     expect(findExperiments(['7', 'zero-fill']).map((e) => e.id)).toEqual(['zero-fill', 'cow-fork']);
     expect(() => findExperiments(['nope'])).toThrow(TypeError);
+  });
+  it('takes one name as a string (never iterated letter by letter) and refuses what is not a name', () => {
+    expect(findExperiments('zero-fill').map((e) => e.id)).toEqual(['zero-fill']);
+    expect(findExperiments('7').map((e) => e.id)).toEqual(['cow-fork']);
+    expect(() => findExperiments('nope')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("Received 'nope'") }));
+    expect(() => findExperiments(7 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => findExperiments([7] as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('names[0]') }));
+    expect(() => runExperiments({ length: 1, 0: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });
 

@@ -77,6 +77,15 @@ describe('residency()', () => {
 });
 
 describe('rss()', () => {
+  it('returns an object with its bytes, pages and source, as the README shows', () => {
+    const fast = rss();
+    expect(Object.keys(fast).sort()).toEqual(['bytes', 'exact', 'pages', 'source']);
+    expect(fast).toMatchObject({ source: 'statm', exact: false });
+    expect(fast.bytes).toBe(fast.pages * page);
+    const exact = rss({ exact: true });
+    expect(exact).toMatchObject({ source: 'smaps_rollup', exact: true });
+    expect(exact.bytes).toBe(exact.pages * page);
+  });
   it('validates options', () => {
     expect(() => rss({ exact: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => rss({ fast: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
@@ -104,6 +113,30 @@ describe('measure() and measureSync()', () => {
     await expect(measure(1 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(() => measureSync(() => 1, { mappings: [{}] as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => measureSync(() => 1, { mapping: [] } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('measureSync refuses an async function, or one that returns a promise, with a TypeError', () => {
+    let ran = 0;
+    expect(() => measureSync(async () => { ran++; })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/synchronous function.*use measure\(\)/) }));
+    expect(ran).toBe(0); // refused before it ran
+    expect(() => measureSync(() => Promise.resolve(ran++))).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/returns a promise/) }));
+  });
+
+  it("the README's snippet: 1000 pages written, counted exactly by the mapping's residency", () => {
+    // README.md, "Measurement": the numbers it claims exactly are asserted
+    // exactly here; the thread's faults and the process RSS only as bounds
+    // (V8 can fault on this thread, and its other threads move the RSS).
+    const m = mmap(1 << 30, { noReserve: true });
+    try {
+      m.advise('nohugepage');
+      const v = m.view(0, 1000 * pageSize());
+      const r = measureSync(() => { for (let i = 0; i < 1000; i++) v[i * pageSize()] = 1; }, { mappings: [m] });
+      expect(r.residency[0]!.pages).toBe(1000);
+      expect(r.residency[0]!.bytes).toBe(1000 * pageSize());
+      ifMeasurable('rusageFaults', 'thread faults', () => expect(r.threadFaults.minor).toBeGreaterThanOrEqual(1000));
+    } finally {
+      m.unmap();
+    }
   });
 
   it('rethrow what fn throws', async () => {

@@ -33,9 +33,14 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
+/** A target's outcome as a word: a quick run's (`met: null`) is indicative, never MET or MISSED. */
+function verdictOf(met: boolean | null): string {
+  return met === null ? 'indicative' : met ? 'MET' : 'MISSED';
+}
+
 /** One benchmark as text (a title line, a table, targets and notes). */
 export function formatResult(r: BenchResult): string {
-  const head = `${r.name} — ${r.title} (ns per ${r.unit}, ${r.runs} rounds)`;
+  const head = `${r.name} — ${r.title} (ns per ${r.unit}, ${r.runs} ${r.runs === 1 ? 'round' : 'rounds'}${r.quick ? ', quick: indicative only' : ''})`;
   if (r.skipped) return `${head}\n  skipped: ${r.skipped}\n`;
   const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this (median, min .. max)']];
   rows.push([`  ${r.subject.label}`, formatNs(r.subject.ns.median), spread(r.subject.ns), '']);
@@ -45,7 +50,7 @@ export function formatResult(r: BenchResult): string {
   }
   const lines = [head, table(rows)];
   for (const t of r.targets) {
-    lines.push(`  target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${t.met ? 'MET' : 'MISSED'}`);
+    lines.push(`  target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${verdictOf(t.met)}`);
   }
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return `${lines.join('\n')}\n`;
@@ -56,7 +61,7 @@ export function formatTargets(results: readonly BenchResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
     for (const t of r.targets) {
-      lines.push(`${t.met ? 'MET   ' : 'MISSED'} ${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`);
+      lines.push(`${verdictOf(t.met).padEnd(10)} ${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`);
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';

@@ -129,7 +129,11 @@ export interface BaselineResult {
 export interface TargetResult extends Target {
   /** The median paired ratio. */
   ratio: number;
-  met: boolean;
+  /**
+   * Whether the median ratio is within the target; `null` for a quick run
+   * (one unwarmed round of tiny sizes: indicative, never judged).
+   */
+  met: boolean | null;
 }
 
 /** The result of one benchmark. */
@@ -146,6 +150,8 @@ export interface BenchResult {
   notes: string[];
   /** Set instead of figures when the benchmark could not run on this machine. */
   skipped?: string;
+  /** `true` for a quick run (`quick: true`): the figures are indicative only and targets are not judged. */
+  quick?: boolean;
 }
 
 /** Progress of a run, for a display. */
@@ -271,11 +277,12 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     const targets: TargetResult[] = (bench.targets ?? []).map((t) => {
       const b = baselines.find((x) => x.label === t.baseline);
       const ratio = b ? b.ratio.median : NaN;
-      return { ...t, ratio, met: b !== undefined && ratio <= t.maxRatio };
+      return { ...t, ratio, met: o.quick ? null : b !== undefined && ratio <= t.maxRatio };
     });
     return {
       ...base, runs, subject: { label: prepared.subject.label, ns: summarize(subj) }, baselines, targets,
       notes: prepared.notes ?? [],
+      ...(o.quick ? { quick: true } : {}),
     };
   } finally {
     prepared.close();

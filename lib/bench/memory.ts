@@ -4,7 +4,7 @@
  * residency of given mappings, time), reported as median, min and max.
  */
 import type { Mapping } from '../mapping';
-import { measureSync } from '../measure/measure';
+import { checkSyncFunction, checkSyncResult, measureSync } from '../measure/measure';
 import { pageSize } from '../system';
 import { checkInteger, checkOptions, invalidType } from '../validate';
 import { summarize, type Stats } from './harness';
@@ -39,11 +39,16 @@ export interface BenchMemoryResult {
   rssDeltaBytes: Stats;
   /** Residency change in pages, one entry per mapping of `options.mappings`. */
   residencyDeltaPages: Stats[];
-  /** The per-page divisor and where it came from; `null` when `fn` touched no page. */
+  /**
+   * The per-page divisor and where it came from; `null` when a run's divisor
+   * was not positive (`fn` touched no page of `mappings`, or without them the
+   * process RSS did not grow: a GC gave back more): `notes` then says which
+   * runs and why.
+   */
   pages: { count: Stats; source: 'options.pages' | 'residency' | 'rss' } | null;
-  /** Nanoseconds per page (null without pages). */
+  /** Nanoseconds per page (`null` when {@link BenchMemoryResult.pages} is). */
   nsPerPage: Stats | null;
-  /** Thread faults per page (null without pages). */
+  /** Thread faults per page (`null` when {@link BenchMemoryResult.pages} is). */
   faultsPerPage: Stats | null;
   /** How to read the numbers. */
   notes: string[];
@@ -68,7 +73,7 @@ function checkFn(name: string, v: unknown): (() => void) | undefined {
  * r.faultsPerPage?.median; // 1 (one fault per page without THP)
  */
 export function benchMemory(fn: () => unknown, options?: BenchMemoryOptions): BenchMemoryResult {
-  if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
+  checkSyncFunction('fn', fn, "measure() from 'pagewise' around each run");
   const o = checkOptions<BenchMemoryOptions>('options', options, ['runs', 'warmup', 'mappings', 'pages', 'setup', 'teardown']);
   const runs = o.runs === undefined ? 10 : checkInteger('options.runs', o.runs, 1, 100000);
   const warmup = o.warmup === undefined ? 1 : checkInteger('options.warmup', o.warmup, 0, 100000);
@@ -95,6 +100,23 @@ export function benchMemory(fn: () => unknown, options?: BenchMemoryOptions): Be
   }
   const source = fixedPages !== undefined ? 'options.pages' : mappings && mappings.length ? 'residency' : 'rss';
   const havePages = pages.every((p) => p > 0);
+  const notes = [
+    'per-page figures divide each run by its own page count, then summarize',
+    'rssDeltaBytes: smaps_rollup of the whole process (other threads may add or free memory meanwhile)',
+    'threadFaults: getrusage(RUSAGE_THREAD), this thread only, minor + major',
+  ];
+  if (!havePages) {
+    const bad = pages.map((p, r) => ({ p, r })).filter((x) => !(x.p > 0));
+    const shown = bad.slice(0, 3).map((x) => `run ${x.r + 1}: ${x.p} pages`).join(', ');
+    const why =
+      source === 'residency'
+        ? 'the residency of options.mappings did not grow in every run'
+        : 'the exact RSS of the whole process did not grow in every run (a garbage collection or another thread can give back more than fn took, which makes the delta 0 or negative)';
+    notes.push(
+      `pages, nsPerPage and faultsPerPage are null: ${why} (${shown}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); ` +
+        'pass options.pages (the pages fn works on) or options.mappings (the mappings it touches) for figures per page',
+    );
+  }
   const perPage = (xs: number[]): Stats | null => (havePages ? summarize(xs.map((x, r) => x / pages[r]!)) : null);
   return {
     runs,
@@ -105,10 +127,6 @@ export function benchMemory(fn: () => unknown, options?: BenchMemoryOptions): Be
     pages: havePages ? { count: summarize(pages), source } : null,
     nsPerPage: perPage(time),
     faultsPerPage: perPage(faults),
-    notes: [
-      'per-page figures divide each run by its own page count, then summarize',
-      'rssDeltaBytes: smaps_rollup of the whole process (other threads may add or free memory meanwhile)',
-      'threadFaults: getrusage(RUSAGE_THREAD), this thread only, minor + major',
-    ],
+    notes,
   };
 }

@@ -10,7 +10,7 @@ import type { CliCommand } from './types';
 import { experiments, findExperiments } from '../experiments/registry';
 import { fmtBytes, packageRoot } from '../experiments/common';
 import { pageSize } from '../system';
-import type { Experiment, ExperimentResult, Measurement } from '../experiments/types';
+import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments/types';
 
 /** A failed experiment (it threw): reported, the others still run. */
 export interface ExperimentFailure {
@@ -69,7 +69,7 @@ export function collect(only: string[], progress?: (e: Experiment, i: number, n:
 }
 
 /** One measurement as text: bytes humanised, other units appended. */
-export function formatValue(x: Measurement): string {
+export function formatValue(x: ExperimentMeasurement): string {
   if (x.value === null) return 'n/a';
   if (typeof x.value === 'number' && x.unit === 'bytes') return fmtBytes(x.value);
   if (typeof x.value === 'boolean') return x.value ? 'yes' : 'no';

@@ -12,7 +12,7 @@ import { readSmaps } from '../proc/smaps';
 import { readMaps } from '../proc/maps';
 import { readThp } from '../proc/thp';
 import type { Mapping } from '../mapping';
-import type { Experiment, ExperimentResult, Measurement, Series, Verdict } from './types';
+import type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './types';
 
 const C = native.constants as Record<string, number>;
 
@@ -182,13 +182,13 @@ export function probeJson<T>(args: string[], options: { ulimit?: string } = {}):
 }
 
 /** Builder for a measurement. */
-export function m(name: string, value: Measurement['value'], unit: string, source: string): Measurement {
+export function m(name: string, value: ExperimentMeasurement['value'], unit: string, source: string): ExperimentMeasurement {
   return { name, value, unit, source };
 }
 
 /** What an experiment's body returns; the runner adds the metadata. */
 export interface Outcome {
-  measurements: Measurement[];
+  measurements: ExperimentMeasurement[];
   verdict: Verdict;
   condition?: string;
   notes: string;

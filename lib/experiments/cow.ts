@@ -3,7 +3,7 @@ import { mmap } from '../mapping';
 import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
 import { defineExperiment, m, touchPages, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 
 /** Result of the native fork probe (native/probe.cc). @internal */
 export interface CowResult {
@@ -40,7 +40,7 @@ function body(): Outcome {
   const n = 256;
   const k = 32;
   const r = runCow(n, k);
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   ms.push(m('pages dirtied by the parent before fork', r.pages, 'pages', 'pagewise'));
   ms.push(m('child faults reading all of them', r.childReadFaults, 'faults', 'getrusage(RUSAGE_SELF) in the single-threaded child'));
   ms.push(m(`child faults writing ${k} of them`, r.childWriteFaults, 'faults', 'getrusage(RUSAGE_SELF) in the single-threaded child'));

@@ -4,7 +4,7 @@ import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
 import { adviceSupported } from '../flags';
 import { defineExperiment, m, median, nowNs, readPages, touchPages, vmaCount, type Outcome } from './common';
-import type { Measurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './types';
 
 const unmapRemap = native.unmapRemap as (r: RegionHandle, offset: number, length: number, flags: number) => void;
 
@@ -63,7 +63,7 @@ function scattered(how: 'dontneed' | 'remap', adviseFirst: boolean): number {
 
 function body(): Outcome {
   const page = pageSize();
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const LARGEST = 1 << 12; // pages (a count, not a page size)
   const sizes = [16, 256, LARGEST];
   const dnSeries: Series = { name: 'MADV_DONTNEED', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page' };

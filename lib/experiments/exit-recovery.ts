@@ -1,6 +1,6 @@
 /** Experiment 6: the OS recovers a process's memory at exit. */
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 
 interface Exit {
   bytes: number;
@@ -20,7 +20,7 @@ function body(): Outcome {
   const missing = probeMissing();
   if (missing) return skippedOutcome(missing);
   const e = probeJson<Exit>(['exit-recovery', '256']);
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const recovered = e.freeWithPcpZombie - e.freeWithPcpAlive;
   ms.push(m('child touched, never freed', e.bytes, 'bytes', 'pagewise-probe child'));
   ms.push(m('child VmRSS while alive', e.childRssAlive, 'bytes', '/proc/PID/status'));

@@ -1,6 +1,6 @@
 /** Experiment 5: heap holes and malloc_trim. */
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { Measurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './types';
 
 interface Stage {
   label: string;
@@ -31,7 +31,7 @@ function body(): Outcome {
   const trim = at('malloc_trim(0)');
   const all = at('freed all');
   const again = at('malloc_trim(0) again');
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const freedBytes = (h.objects / 2) * h.size;
   ms.push(m('objects', `${h.objects} x ${h.size} B`, '', 'pagewise-probe'));
   ms.push(m('RSS growth at peak', peak.rss - start.rss, 'bytes', 'pagewise-probe: smaps_rollup'));

@@ -15,4 +15,4 @@ export { kernelMemory } from './kernel-memory';
 export { rlimitData } from './rlimit-data';
 export { prefault } from './prefault';
 export { probeLocation, probeMissing } from './common';
-export type { Experiment, ExperimentResult, Measurement, Series, Verdict } from './types';
+export type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './types';

@@ -1,6 +1,6 @@
 /** Experiment 8: kernel memory is not your RSS. */
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 
 interface Kmem {
   pipes: number;
@@ -26,7 +26,7 @@ function body(): Outcome {
   const rssCreate = at(k.rss, 1) - at(k.rss, 0);
   const rssFill = at(k.rss, 2) - at(k.rss, 1);
   const freeFill = at(k.memFree, 1) - at(k.memFree, 2);
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   ms.push(m('pipes created', k.pipes, 'pipes', 'pagewise-probe'));
   ms.push(m('Slab noise, idle', k.slabNoise, 'bytes', '/proc/meminfo, 6 samples over 100 ms'));
   ms.push(m('Slab change creating them', slabCreate, 'bytes', '/proc/meminfo'));

@@ -1,7 +1,7 @@
 /** Experiment 4: how glibc malloc gets memory. */
 import { pageSize } from '../system';
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 
 interface Steps {
   mallocs: number;
@@ -38,7 +38,7 @@ interface Dynamic {
 function body(): Outcome {
   const missing = probeMissing();
   if (missing) return skippedOutcome(missing);
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const n = 10000;
   const s = probeJson<Steps>(['malloc-steps', String(n), '100']);
   ms.push(m(`mallocs of ${s.size} bytes`, s.mallocs, 'calls', 'pagewise-probe'));

@@ -3,7 +3,7 @@ import { mmap } from '../mapping';
 import { readMeminfo } from '../proc/meminfo';
 import { readOvercommit } from '../proc/overcommit';
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, runProbe, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 import type { RlimitProbe } from './rlimit-data';
 
 interface HugetlbProbe {
@@ -28,7 +28,7 @@ function freeHugePages(): number | null {
 }
 
 function body(): Outcome {
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const oc = readOvercommit();
   const mi = readMeminfo();
   const total = (mi['MemTotal'] ?? 0) + (mi['SwapTotal'] ?? 0);

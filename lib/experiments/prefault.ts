@@ -5,7 +5,7 @@ import { adviceSupported } from '../flags';
 import { readSmaps } from '../proc/smaps';
 import { Arena } from '../arena/arena';
 import { defineExperiment, m, median, nowNs, thpMode, threadFaults, touchPages, type Outcome } from './common';
-import type { Measurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './types';
 
 interface Run {
   ns: number;
@@ -78,7 +78,7 @@ function body(): Outcome {
   methods.push('Arena.prefault');
   // Warm the touch loop on a small region so JIT work is not in the timings.
   once('first touch', 64 * page);
-  const ms: Measurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
+  const ms: ExperimentMeasurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
   const nsSeries: Series = { name: `ns per ${page / 1024}K page`, x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page' };
   const res: Record<string, { ns: number; faults: number; huge: number; min: number; max: number }> = {};
   // Rounds interleave the methods so a noisy moment of this machine hits

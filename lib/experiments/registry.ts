@@ -1,5 +1,5 @@
 /** The list of experiments, lookup by id or number, and a runner. */
-import { invalidValue } from '../validate';
+import { invalidType, invalidValue } from '../validate';
 import type { Experiment, ExperimentResult } from './types';
 import { zeroFill } from './zero-fill';
 import { dontneedVsMunmap } from './dontneed';
@@ -19,14 +19,28 @@ export const experiments: readonly Experiment[] = Object.freeze([
 ]);
 
 /**
- * The experiments named by id (`'cow-fork'`) or number (`'7'`), in the
- * registry's order; all of them for an empty list. Unknown names throw a
- * TypeError listing the known ones.
+ * One name (`'zero-fill'`, `'7'`) or an array of names. A string is one name,
+ * never iterated character by character; anything else is a TypeError.
  */
-export function findExperiments(names: readonly string[] = []): Experiment[] {
-  if (names.length === 0) return [...experiments];
+function namesOf(names: unknown): readonly string[] {
+  if (typeof names === 'string') return [names];
+  if (!Array.isArray(names)) throw invalidType('names', 'a string or an array of strings (experiment ids or numbers)', names);
+  names.forEach((n, i) => {
+    if (typeof n !== 'string') throw invalidType(`names[${i}]`, 'of type string (an experiment id or number)', n);
+  });
+  return names as readonly string[];
+}
+
+/**
+ * The experiments named by id (`'cow-fork'`) or number (`'7'`), in the
+ * registry's order; all of them for an empty list. One name may be given as
+ * a string. Unknown names throw a TypeError listing the known ones.
+ */
+export function findExperiments(names: string | readonly string[] = []): Experiment[] {
+  const list = namesOf(names);
+  if (list.length === 0) return [...experiments];
   const wanted = new Set<Experiment>();
-  for (const name of names) {
+  for (const name of list) {
     const e = experiments.find((x) => x.id === name || String(x.number) === name);
     if (!e) throw invalidValue('only', `must name experiments by id or number (${experiments.map((x) => `${x.number} ${x.id}`).join(', ')})`, name);
     wanted.add(e);
@@ -35,11 +49,13 @@ export function findExperiments(names: readonly string[] = []): Experiment[] {
 }
 
 /**
- * Runs experiments one after another (by id or number; all by default).
+ * Runs experiments one after another (by id or number, one name as a
+ * string or several in an array; all by default).
  * `onProgress` is called before each one starts.
  */
-export function runExperiments(names: readonly string[] = [], onProgress?: (e: Experiment, index: number, total: number) => void): ExperimentResult[] {
+export function runExperiments(names: string | readonly string[] = [], onProgress?: (e: Experiment, index: number, total: number) => void): ExperimentResult[] {
   const list = findExperiments(names);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidType('onProgress', 'of type function', onProgress);
   return list.map((e, i) => {
     onProgress?.(e, i, list.length);
     return e.run();

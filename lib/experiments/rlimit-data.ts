@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { defineExperiment, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { Measurement } from './types';
+import type { ExperimentMeasurement } from './types';
 
 /** One allocation attempt in the probe. @internal */
 export interface ProbeAttempt {
@@ -31,7 +31,7 @@ const show = (a: ProbeAttempt | undefined): string | null => (a ? (a.ok ? 'ok' :
 function body(): Outcome {
   const missing = probeMissing();
   if (missing) return skippedOutcome(missing);
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
   const limitKb = 32 * 1024;
   const r = probeJson<RlimitProbe>(['rlimit-data', '64'], { ulimit: `-d ${limitKb}` });
   let ignore: string | null = null;

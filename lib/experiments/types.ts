@@ -4,7 +4,7 @@
 export type Verdict = 'confirmed' | 'refuted' | 'depends';
 
 /** One number (or fact) with its unit and where it came from. */
-export interface Measurement {
+export interface ExperimentMeasurement {
   /** What was measured, e.g. `'faults writing 256 pages'`. */
   name: string;
   /** The value; strings for facts such as a THP mode or an errno code, `null` when it could not be measured. */
@@ -43,7 +43,7 @@ export interface ExperimentResult {
   /** The claim tested (from the classic answers or the documentation). */
   claim: string;
   /** Everything measured, with units and sources. */
-  measurements: Measurement[];
+  measurements: ExperimentMeasurement[];
   /** Computed from the measurements, never written by hand. */
   verdict: Verdict;
   /** For `'depends'` (and refinements of the others): the condition, with figures. */

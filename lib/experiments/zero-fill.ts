@@ -4,7 +4,7 @@ import { pageSize } from '../system';
 import { readMeminfo } from '../proc/meminfo';
 import { zeroPageBehaviour } from '../measure/zeropage';
 import { defineExperiment, fmtBytes, m, mappingRss, probeJson, probeMissing, processRss, readPages, threadFaults, touchPages, type Outcome } from './common';
-import type { Measurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './types';
 
 interface ProbeZfod {
   size: number;
@@ -24,7 +24,7 @@ function body(): Outcome {
   const page = pageSize();
   const reserve = 1 << 30;
   const k = 256;
-  const ms: Measurement[] = [];
+  const ms: ExperimentMeasurement[] = [];
 
   // Charged vs not charged: the same size without MAP_NORESERVE, unmapped at once, never touched.
   const c0 = committedAs();

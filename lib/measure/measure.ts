@@ -141,16 +141,46 @@ function warmUp(maps: Mapping[]): void {
   warm = true;
 }
 
+const isThenable = (x: unknown): boolean =>
+  x instanceof Promise || (((typeof x === 'object' && x !== null) || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function');
+
+/**
+ * @internal Refuses an async function where a synchronous one is measured:
+ * its work would run after the measured window closed, so every count would
+ * silently read 0. Checked before anything runs (an `async function` is
+ * recognised by its tag); a plain function that returns a promise is refused
+ * once it returns ({@link checkSyncResult}).
+ */
+export function checkSyncFunction(name: string, fn: unknown, alternative: string): asserts fn is () => unknown {
+  if (typeof fn !== 'function') throw invalidType(name, 'of type function', fn);
+  const tag = Object.prototype.toString.call(fn);
+  if (tag === '[object AsyncFunction]' || tag === '[object AsyncGeneratorFunction]') {
+    throw invalidType(name, `a synchronous function (its work would finish after the measurement ends; use ${alternative})`, fn);
+  }
+}
+
+/** @internal See {@link checkSyncFunction}: a synchronous function that returned a promise. */
+export function checkSyncResult(name: string, result: unknown, alternative: string): void {
+  if (isThenable(result)) {
+    throw invalidType(name, `a synchronous function, not one that returns a promise (its work finishes after the measurement ends; use ${alternative})`, result);
+  }
+}
+
 /**
  * Runs `fn` synchronously and measures it. See {@link measure}.
+ *
+ * `fn` must be synchronous: an `async` function, or one that returns a
+ * promise, throws a `TypeError` (`ERR_INVALID_ARG_TYPE`), as its work would
+ * fall outside the measured window; use {@link measure} for those.
  */
 export function measureSync<T>(fn: () => T, options?: MeasureOptions): Measurement<T> {
-  if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
+  checkSyncFunction('fn', fn, 'measure()');
   const maps = mappingsOf(options);
   warmUp(maps);
   const s0 = before(maps);
   const result = fn();
   const s1 = after(maps);
+  checkSyncResult('fn', result, 'measure()');
   return report(result, s0, s1, [...BASE_NOTES]);
 }
 
@@ -175,7 +205,7 @@ export async function measure<T>(fn: () => T | Promise<T>, options?: MeasureOpti
   warmUp(maps);
   const s0 = before(maps);
   const out = fn();
-  const isAsync = out instanceof Promise || (typeof out === 'object' && out !== null && typeof (out as { then?: unknown }).then === 'function');
+  const isAsync = isThenable(out);
   const result = await out;
   const s1 = after(maps);
   const notes = [...BASE_NOTES];
