@@ -21,20 +21,39 @@ const PROTS: Record<Prot, number> = {
   rwx: C.PROT_READ! | C.PROT_WRITE! | C.PROT_EXEC!,
 };
 
-/** @internal Protection bits by name (own names only: 'constructor' or 'toString' never reach the syscall). */
-export const PROT_BY_NAME: ReadonlyMap<unknown, number> = new Map(Object.entries(PROTS));
+/**
+ * @internal A frozen table with no prototype: a lookup in it cannot be
+ * changed by code that patches `Map.prototype`, `Object.prototype` or
+ * `String.prototype` after load ('constructor' or '__proto__' find nothing).
+ * What reaches the kernel and what the protection model records both come
+ * from these tables (DESIGN.md, Safety).
+ */
+function table<T>(entries: Iterable<readonly [string, T]>): Readonly<Record<string, T | undefined>> {
+  const t: Record<string, T> = Object.create(null) as Record<string, T>;
+  for (const [k, v] of entries) t[k] = v;
+  return Object.freeze(t);
+}
+
+const PROT_TABLE = table(Object.entries(PROTS));
+const PROT_WRITE_BIT = C.PROT_WRITE!;
+
+/** @internal Protection bits of a name, or undefined (never coerces; own names only). */
+export function protByName(value: unknown): number | undefined {
+  return typeof value === 'string' ? PROT_TABLE[value] : undefined;
+}
 
 /** @internal */
 export function protBits(name: string, value: unknown): number {
   if (typeof value !== 'string') throw invalidType(name, "a protection string ('none', 'r', 'rw', 'rx', 'rwx', ...)", value);
-  const bits = PROT_BY_NAME.get(value);
+  const bits = PROT_TABLE[value];
   if (bits === undefined) throw invalidValue(name, `must be one of ${Object.keys(PROTS).map((p) => `'${p}'`).join(', ')}`, value);
   return bits;
 }
 
-/** @internal */
+/** @internal Whether a protection (by name, as recorded by the model) lets JS write. */
 export function isWritable(prot: Prot): boolean {
-  return prot.includes('w');
+  const bits = PROT_TABLE[prot];
+  return bits !== undefined && (bits & PROT_WRITE_BIT) !== 0;
 }
 
 /** Every `madvise` advice pagewise knows, by its readable name. */
@@ -56,10 +75,12 @@ export const ADVICE: Readonly<Record<Advice, number>> = Object.freeze(
   Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}`]!])) as Record<Advice, number>,
 );
 
-/** @internal Advice number by name (only advice the headers define). */
-export const ADVICE_BY_NAME: ReadonlyMap<unknown, number> = new Map(
-  Object.entries(ADVICE).filter(([, v]) => typeof v === 'number'),
-);
+const ADVICE_TABLE = table(Object.entries(ADVICE).filter(([, v]) => typeof v === 'number'));
+
+/** @internal Advice number of a name the headers define, or undefined (never coerces). */
+export function adviceByName(value: unknown): number | undefined {
+  return typeof value === 'string' ? ADVICE_TABLE[value] : undefined;
+}
 
 /** All advice names, in the kernel's order. */
 export const adviceNames: readonly Advice[] = Object.freeze([...ADVICE_NAMES]);
@@ -67,7 +88,7 @@ export const adviceNames: readonly Advice[] = Object.freeze([...ADVICE_NAMES]);
 /** @internal */
 export function adviceNumber(value: unknown): number {
   if (typeof value !== 'string') throw invalidType('advice', "an advice name such as 'dontneed'", value);
-  const n = ADVICE_BY_NAME.get(value);
+  const n = ADVICE_TABLE[value];
   if (n === undefined) throw invalidValue('advice', `must be one of ${ADVICE_NAMES.join(', ')}`, value);
   return n;
 }

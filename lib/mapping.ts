@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type RegionHandle } from './native';
 import { pageSize, maxArrayBufferLength, roundUp } from './system';
-import { ADVICE_BY_NAME, PROT_BY_NAME, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
+import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
 import {
   checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkRange,
   checkString, invalidState, invalidType, invalidValue, outOfRange,
@@ -76,6 +76,22 @@ export function checkVmaName(value: unknown): string {
   return name;
 }
 
+/** Captured at load: later patches of `Number` do not reach the range checks. */
+const isSafeInteger = Number.isSafeInteger;
+
+/** Methods called on anything but a Mapping (`call({})`, a Proxy) throw a TypeError with a code. */
+function brand(value: unknown): void {
+  if (!Mapping.isMapping(value)) throw invalidType('this', 'a Mapping made by mmap()', value);
+}
+
+/** Only this module (through {@link newMapping}) can construct a Mapping. */
+const CONSTRUCT: unique symbol = Symbol('pagewise.Mapping');
+
+/** @internal A Mapping over a region this package just created (mmap, unsafe.mmapFixed). */
+export function newMapping(region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']): Mapping {
+  return new Mapping(CONSTRUCT, region, length, prot, page, kind);
+}
+
 /**
  * One mapping made by {@link mmap}. Its memory is exposed as external
  * ArrayBuffers: {@link Mapping.buffer} for the whole range (when it fits in
@@ -90,29 +106,15 @@ export function checkVmaName(value: unknown): string {
  * `advise('dontneed', ...)` to give pages back or `protect('none', ...)` to
  * fence a range.
  */
-/** Only this module (through {@link newMapping}) can construct a Mapping. */
-const CONSTRUCT: unique symbol = Symbol('pagewise.Mapping');
-
-/** @internal A Mapping over a region this package just created (mmap, unsafe.mmapFixed). */
-export function newMapping(region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']): Mapping {
-  return new Mapping(CONSTRUCT, region, length, prot, page, kind);
-}
-
 export class Mapping {
-  /** Start address (read from the native region on first use, then kept). */
-  get address(): bigint {
-    return (this.#address ??= native.regionAddress(this.#region));
-  }
-  #address: bigint | undefined = undefined;
-  /** Length in bytes, rounded up to whole pages (huge pages with `hugePages`). */
-  readonly length: number;
-  /** Page size used for alignment of this mapping's offsets. */
-  readonly pageSize: number;
-  /** Whether it maps a file, and whether writes are shared. */
-  readonly kind: { file: boolean; shared: boolean; noReserve: boolean; hugePages: boolean };
-  /** The name set with `PR_SET_VMA_ANON_NAME`, or `null`. */
-  label: string | null = null;
+  // Every field is private: nothing a caller can write (length, protection
+  // segments, the region) changes what is passed to the kernel.
   #region: RegionHandle;
+  #length: number;
+  #page: number;
+  #kind: { readonly file: boolean; readonly shared: boolean; readonly noReserve: boolean; readonly hugePages: boolean };
+  #label: string | null = null;
+  #address: bigint | undefined = undefined;
   #mapped = true;
   #segments: Segment[];
   #buffer: ArrayBuffer | null = null;
@@ -121,27 +123,62 @@ export class Mapping {
   constructor(token: symbol, region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']) {
     if (token !== CONSTRUCT) throw invalidState('A Mapping is made by mmap(), not by its constructor');
     this.#region = region;
-    this.length = length;
-    this.pageSize = page;
-    this.kind = Object.freeze({ ...kind });
+    this.#length = length;
+    this.#page = page;
+    this.#kind = Object.freeze({ file: kind.file, shared: kind.shared, noReserve: kind.noReserve, hugePages: kind.hugePages });
     this.#segments = [{ start: 0, end: length, prot }];
+  }
+
+  /** Start address (read from the native region on first use, then kept). */
+  get address(): bigint {
+    brand(this);
+    return (this.#address ??= native.regionAddress(this.#region));
+  }
+  /** Length in bytes, rounded up to whole pages (huge pages with `hugePages`). */
+  get length(): number {
+    brand(this);
+    return this.#length;
+  }
+  /** Page size used for alignment of this mapping's offsets. */
+  get pageSize(): number {
+    brand(this);
+    return this.#page;
+  }
+  /** Whether it maps a file, and whether writes are shared. */
+  get kind(): { readonly file: boolean; readonly shared: boolean; readonly noReserve: boolean; readonly hugePages: boolean } {
+    brand(this);
+    return this.#kind;
+  }
+  /** The name set with `PR_SET_VMA_ANON_NAME` (see {@link Mapping.name}), or `null`. */
+  get label(): string | null {
+    brand(this);
+    return this.#label;
+  }
+
+  /** @internal Whether `value` is a Mapping made by this module (not a Proxy or a look-alike). */
+  static isMapping(value: unknown): value is Mapping {
+    return typeof value === 'object' && value !== null && #region in value;
   }
 
   /** @internal The native handle, for modules of this package. */
   get region(): RegionHandle {
+    brand(this);
     this.#live();
     return this.#region;
   }
 
   /** True until {@link Mapping.unmap}. */
   get mapped(): boolean {
+    brand(this);
     return this.#mapped;
   }
 
   /** Protection of the page at `offset` (default 0). */
   protection(offset = 0): Prot {
-    const off = checkInteger('offset', offset, 0, Math.max(0, this.length - 1));
-    for (const s of this.#segments) if (off >= s.start && off < s.end) return s.prot;
+    brand(this);
+    const off = checkInteger('offset', offset, 0, Math.max(0, this.#length - 1));
+    const segs = this.#segments;
+    for (let i = 0; i < segs.length; i++) if (off >= segs[i]!.start && off < segs[i]!.end) return segs[i]!.prot;
     return this.#segments[0]!.prot;
   }
 
@@ -150,7 +187,9 @@ export class Mapping {
   }
 
   #checkWritable(off: number, len: number): void {
-    for (const s of this.#segments) {
+    const segs = this.#segments;
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i]!;
       if (s.start < off + len && off < s.end && !isWritable(s.prot)) {
         throw invalidState(
           `Bytes ${s.start}..${s.end} of the mapping have protection '${s.prot}': JS cannot hold a read-only ` +
@@ -166,14 +205,15 @@ export class Mapping {
    * one ArrayBuffer (2^32 bytes on Node 20): use {@link Mapping.view}.
    */
   get buffer(): ArrayBuffer {
+    brand(this);
     this.#live();
-    if (this.#buffer && this.#buffer.byteLength === this.length) return this.#buffer;
+    if (this.#buffer && this.#buffer.byteLength === this.#length) return this.#buffer;
     const max = maxArrayBufferLength();
-    if (this.length > max) {
-      throw outOfRange('length', `<= ${max} bytes for one ArrayBuffer on Node ${process.version}; use mapping.view(offset, length)`, this.length);
+    if (this.#length > max) {
+      throw outOfRange('length', `<= ${max} bytes for one ArrayBuffer on Node ${process.version}; use mapping.view(offset, length)`, this.#length);
     }
-    this.#checkWritable(0, this.length);
-    this.#buffer = native.regionBuffer(this.#region, 0, this.length);
+    this.#checkWritable(0, this.#length);
+    this.#buffer = native.regionBuffer(this.#region, 0, this.#length);
     return this.#buffer;
   }
 
@@ -183,9 +223,10 @@ export class Mapping {
    * Node allows). Detached with the rest on unmap.
    */
   view(offset?: number, length?: number): Uint8Array {
+    brand(this);
     this.#live();
-    const off = offset === undefined ? 0 : checkInteger('offset', offset, 0, this.length);
-    const max = Math.min(this.length - off, maxArrayBufferLength());
+    const off = offset === undefined ? 0 : checkInteger('offset', offset, 0, this.#length);
+    const max = Math.min(this.#length - off, maxArrayBufferLength());
     const len = length === undefined ? max : checkInteger('length', length, 0, max);
     this.#checkWritable(off, len);
     return new Uint8Array(native.regionBuffer(this.#region, off, len));
@@ -193,17 +234,18 @@ export class Mapping {
 
   /** `madvise(advice)` over `[offset, offset + length)` (offset page-aligned; default the whole mapping). */
   advise(advice: Advice, offset?: number, length?: number): this {
+    brand(this);
     // Fast path: a known advice over a page-aligned range inside the mapping,
     // given as plain integers (what nearly every call is); anything else goes
     // through the full checks below, which name what is wrong.
-    const known = ADVICE_BY_NAME.get(advice);
-    if (known !== undefined && this.#mapped && plainRange(offset, length, this.length, this.pageSize, false)) {
+    const known = adviceByName(advice);
+    if (known !== undefined && this.#mapped && plainRange(offset, length, this.#length, this.#page, false)) {
       native.madvise(this.#region, offset!, length!, known);
       return this;
     }
     const n = adviceNumber(advice);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.madvise(this.#region, off, len, n);
     return this;
   }
@@ -214,11 +256,12 @@ export class Mapping {
    * a view that only partly overlaps dies too).
    */
   protect(prot: Prot, offset?: number, length?: number): this {
-    let bits = PROT_BY_NAME.get(prot);
+    brand(this);
+    let bits = protByName(prot);
     let off: number;
     let len: number;
-    const page = this.pageSize;
-    if (bits !== undefined && this.#mapped && plainRange(offset, length, this.length, page, true)) {
+    const page = this.#page;
+    if (bits !== undefined && this.#mapped && plainRange(offset, length, this.#length, page, true)) {
       // Fast path (as in advise): a known protection over a page-aligned range given as integers.
       off = offset!;
       len = length!;
@@ -226,7 +269,7 @@ export class Mapping {
       bits = protBits('prot', prot);
       this.#live();
       let rawLen: number;
-      [off, rawLen] = checkRange(this.length, page, offset, length);
+      [off, rawLen] = checkRange(this.#length, page, offset, length);
       len = roundUp(rawLen, page);
     }
     try {
@@ -245,8 +288,8 @@ export class Mapping {
 
   #setSegment(start: number, end: number, prot: Prot): void {
     // The common case, the whole mapping, without walking the list.
-    if (start === 0 && end >= this.length) {
-      this.#segments = [{ start: 0, end: this.length, prot }];
+    if (start === 0 && end >= this.#length) {
+      this.#segments = [{ start: 0, end: this.#length, prot }];
       return;
     }
     // Segments are sorted and cover [0, length) without gaps: one pass keeps
@@ -254,7 +297,9 @@ export class Mapping {
     // merges neighbours of equal protection.
     const out: Segment[] = [];
     let placed = false;
-    for (const s of this.#segments) {
+    const segs = this.#segments;
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i]!;
       if (s.end <= start) {
         addSegment(out, s.start, s.end, s.prot);
         continue;
@@ -272,45 +317,50 @@ export class Mapping {
 
   /** Pages of `[offset, offset + length)` resident now, by `mincore`. */
   residentPages(offset?: number, length?: number): number {
+    brand(this);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     return native.mincore(this.#region, off, len, null);
   }
 
   /** The `mincore` vector of `[offset, offset + length)`: one byte per page, bit 0 set when resident. */
   residencyVector(offset?: number, length?: number): Uint8Array {
+    brand(this);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
-    const vec = new Uint8Array(Math.ceil(len / this.pageSize));
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
+    const vec = new Uint8Array(Math.ceil(len / this.#page));
     native.mincore(this.#region, off, len, vec);
     return vec;
   }
 
   /** `mlock` (or `mlock2(MLOCK_ONFAULT)`) over a range; limited by RLIMIT_MEMLOCK. */
   lock(options?: LockOptions, offset?: number, length?: number): this {
+    brand(this);
     const o = checkOptions<LockOptions>('options', options, ['onFault']);
     const onFault = o.onFault === undefined ? false : checkBoolean('options.onFault', o.onFault);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.mlock(this.#region, off, len, onFault ? 1 : 0);
     return this;
   }
 
   /** `munlock` over a range. */
   unlock(offset?: number, length?: number): this {
+    brand(this);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.munlock(this.#region, off, len);
     return this;
   }
 
   /** `msync` over a range: writes a shared file mapping's dirty pages back (a no-op for anonymous memory). */
   sync(options?: SyncOptions, offset?: number, length?: number): this {
+    brand(this);
     const o = checkOptions<SyncOptions>('options', options, ['async', 'invalidate']);
     const async = o.async === undefined ? false : checkBoolean('options.async', o.async);
     const inval = o.invalidate === undefined ? false : checkBoolean('options.invalidate', o.invalidate);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.msync(this.#region, off, len, (async ? C.MS_ASYNC! : C.MS_SYNC!) | (inval ? C.MS_INVALIDATE! : 0));
     return this;
   }
@@ -321,11 +371,12 @@ export class Mapping {
    * `null` clears it.
    */
   name(label: string | null, offset?: number, length?: number): this {
+    brand(this);
     const name = label === null ? null : checkVmaName(label);
     this.#live();
-    const [off, len] = checkRange(this.length, this.pageSize, offset, length);
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.prctlSetVmaAnonName(this.#region, off, len, name);
-    this.label = name;
+    this.#label = name;
     return this;
   }
 
@@ -334,6 +385,7 @@ export class Mapping {
    * Calling it again does nothing. Returns the number of ArrayBuffers detached.
    */
   unmap(): number {
+    brand(this);
     if (!this.#mapped) return 0;
     const n = native.munmap(this.#region);
     this.#mapped = false;
@@ -349,7 +401,7 @@ export class Mapping {
   /** @internal */
   [inspect.custom](): string {
     const prots = this.#segments.map((s) => (this.#segments.length > 1 ? `${s.prot}@${s.start}` : s.prot)).join(',');
-    return `Mapping { address: 0x${this.address.toString(16)}, length: ${this.length}, prot: ${prots}, ${this.#mapped ? 'mapped' : 'unmapped'} }`;
+    return `Mapping { address: 0x${this.address.toString(16)}, length: ${this.#length}, prot: ${prots}, ${this.#mapped ? 'mapped' : 'unmapped'} }`;
   }
 }
 
@@ -404,6 +456,7 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   let hint = 0n;
   if (o.address !== undefined) {
     hint = checkBigAddress('options.address', o.address);
+    if (hint === 0n) throw outOfRange('options.address', 'a non-zero address (no ArrayBuffer can start at address 0)', hint);
     if (hint % BigInt(page) !== 0n) throw outOfRange('options.address', `a multiple of the page size (${page})`, hint);
     flags |= C.MAP_FIXED_NOREPLACE!;
   }
@@ -490,7 +543,7 @@ export function munmap(mapping: Mapping): number {
  */
 function plainRange(offset: unknown, length: unknown, size: number, page: number, alignLength: boolean): boolean {
   return (
-    typeof offset === 'number' && typeof length === 'number' && Number.isSafeInteger(offset) && Number.isSafeInteger(length) &&
+    typeof offset === 'number' && typeof length === 'number' && isSafeInteger(offset) && isSafeInteger(length) &&
     offset >= 0 && length >= 0 && offset % page === 0 && (!alignLength || length % page === 0) && length <= size - offset
   );
 }
@@ -499,7 +552,7 @@ function plainRange(offset: unknown, length: unknown, size: number, page: number
 function addSegment(out: Segment[], start: number, end: number, prot: Prot): void {
   const last = out[out.length - 1];
   if (last && last.prot === prot && last.end === start) last.end = end;
-  else out.push({ start, end, prot });
+  else out[out.length] = { start, end, prot };
 }
 
 /** Functional form of {@link Mapping.advise}. */
@@ -529,6 +582,6 @@ export function msync(mapping: Mapping, options?: SyncOptions, offset?: number, 
 
 /** @internal */
 export function asMapping(value: unknown): Mapping {
-  if (!(value instanceof Mapping)) throw invalidType('mapping', 'an instance of Mapping', value);
+  if (!Mapping.isMapping(value)) throw invalidType('mapping', 'an instance of Mapping', value);
   return value;
 }

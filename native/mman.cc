@@ -38,7 +38,16 @@ static napi_value Mprotect(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
-  if (!(prot & PROT_WRITE)) DetachRange(env, r, off, len);
+  if (!(prot & PROT_WRITE) && r->buffers) {
+    if (RangeEscaped(env, r, off, len))
+      return ThrowState(env,
+                        "cannot take write access away: an ArrayBuffer over this range escaped pagewise "
+                        "(ArrayBuffer.prototype.transfer() or postMessage moved its memory into a buffer pagewise "
+                        "cannot detach), and a JS write through it would kill the process");
+    DetachRange(env, r, off, len);
+  }
+  // A protection change can split a mapping in three.
+  if (!MapHeadroom(env, 2, "mprotect")) return nullptr;
   if (mprotect(r->addr + off, len, static_cast<int>(prot)) != 0)
     ThrowErrno(Napi::Env(env), errno, "mprotect", RangeText(r, off, len) + ", prot=" + std::to_string(prot));
   return nullptr;

@@ -1,9 +1,14 @@
 // Regions: mmap/munmap and the ArrayBuffers over them. Contract in region.h.
 #include "region.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 namespace pagewise {
@@ -14,10 +19,102 @@ namespace pagewise {
 struct EnvData {
   napi_env env;
   Region* regions = nullptr;
+  bool tearingDown = false;
 };
 
 static const char* kRegionTag = "pagewise.Region";
 static napi_type_tag kTag = {0x70616765776973ULL, 0x526567696f6e3031ULL};
+
+// --- vm.max_map_count headroom ---------------------------------------------
+// Mappings pagewise may have added since the last exact count, and how many
+// it may add before counting again (half the headroom then known). Frees are
+// not subtracted: the estimate only errs towards counting early.
+static std::atomic<int64_t> g_mapsAdded{0};
+static std::atomic<int64_t> g_mapsBudget{0};
+static std::mutex g_mapsMutex;
+
+static int64_t ReadMaxMapCount() {
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 65530;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 65530;
+  buf[n] = 0;
+  long long v = atoll(buf);
+  return v > 0 ? v : 65530;
+}
+
+// Lines of /proc/self/maps: one per mapping. -1 when it cannot be read.
+static int64_t CountMappings() {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  static thread_local char buf[1 << 16];
+  int64_t lines = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + n - p))); p++) lines++;
+  }
+  close(fd);
+  return lines;
+}
+
+// The margin left for V8 and libc: a sixteenth of the limit, at least 4096
+// mappings, at most a quarter of the limit (docs/reliability.md).
+int64_t MapMargin(int64_t limit) {
+  int64_t m = limit / 16 > 4096 ? limit / 16 : 4096;
+  return m < limit / 4 ? m : limit / 4;
+}
+
+bool MapHeadroom(napi_env env, int64_t adding, const char* syscall) {
+  int64_t added = g_mapsAdded.fetch_add(adding, std::memory_order_relaxed) + adding;
+  if (added <= g_mapsBudget.load(std::memory_order_relaxed)) return true;
+  std::lock_guard<std::mutex> lock(g_mapsMutex);
+  int64_t count = CountMappings();
+  if (count < 0) return true;  // no /proc: the kernel's own ENOMEM stays the limit
+  int64_t limit = ReadMaxMapCount();
+  int64_t margin = MapMargin(limit);
+  int64_t free = limit - margin - count;
+  if (free < adding) {
+    g_mapsAdded.store(0, std::memory_order_relaxed);
+    g_mapsBudget.store(0, std::memory_order_relaxed);
+    std::string what = "the process has " + std::to_string(count) + " mappings; vm.max_map_count is " +
+                       std::to_string(limit) + " and pagewise keeps the last " + std::to_string(margin) +
+                       " for V8 and libc (raise it with sysctl vm.max_map_count=N, or unmap explicitly: " +
+                       "mappings dropped without unmap() are freed only when the event loop turns)";
+    Napi::Error e = Napi::Error::New(Napi::Env(env), std::string("ENOMEM: ") + syscall + " refused: " + what);
+    e.Set("code", Napi::String::New(env, "ENOMEM"));
+    e.Set("errno", Napi::Number::New(env, -ENOMEM));
+    e.Set("syscall", Napi::String::New(env, syscall));
+    e.ThrowAsJavaScriptException();
+    return false;
+  }
+  g_mapsAdded.store(adding, std::memory_order_relaxed);
+  g_mapsBudget.store(free / 2 > adding ? free / 2 : adding, std::memory_order_relaxed);
+  return true;
+}
+
+// mapHeadroom() -> { count, limit, margin }: the exact figures (tests, docs).
+static Napi::Value MapHeadroomInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  int64_t limit = ReadMaxMapCount();
+  o.Set("count", Napi::Number::New(env, static_cast<double>(CountMappings())));
+  o.Set("limit", Napi::Number::New(env, static_cast<double>(limit)));
+  o.Set("margin", Napi::Number::New(env, static_cast<double>(MapMargin(limit))));
+  return o;
+}
+
+napi_value ThrowState(napi_env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(Napi::Env(env), message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_STATE"));
+  e.ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+// --- regions and records ----------------------------------------------------
 
 static void Unlink(Region* r) {
   if (r->env) {
@@ -28,12 +125,18 @@ static void Unlink(Region* r) {
   r->prev = r->next = nullptr;
 }
 
+int ZeroInPlace(Region* r, uint64_t offset, uint64_t length) {
+  if (length == 0) return 0;
+  void* want = r->addr + offset;
+  void* p = mmap(want, length, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return p == MAP_FAILED ? errno : 0;
+}
+
 static void Release(napi_env env, Region* r) {
   if (--r->refs > 0) return;
-  if (r->mapped) {
-    munmap(r->addr, r->length);
-    r->mapped = false;
-  }
+  if (r->held && !r->leak) munmap(r->addr, r->length);
+  r->held = r->mapped = false;
   if (r->env && r->reported) {
     int64_t ignored;
     napi_adjust_external_memory(env, -r->reported, &ignored);
@@ -42,30 +145,112 @@ static void Release(napi_env env, Region* r) {
   delete r;
 }
 
+static void UnlinkRecord(BufferRecord* b) {
+  Region* r = b->region;
+  if (b->prev) b->prev->next = b->next;
+  else r->buffers = b->next;
+  if (b->next) b->next->prev = b->prev;
+  b->prev = b->next = nullptr;
+}
+
+// A record dies when both its backing store and its ArrayBuffer object are gone.
+static void MaybeDropRecord(napi_env env, BufferRecord* b) {
+  if (b->storeAlive || b->objectAlive) return;
+  Region* r = b->region;
+  if (b->ref && r->env) napi_delete_reference(env, b->ref);
+  b->ref = nullptr;
+  UnlinkRecord(b);
+  delete b;
+  Release(env, r);
+}
+
+// Whether the memory of `b` is held by an ArrayBuffer pagewise did not make:
+// its backing store lives while the ArrayBuffer object pagewise made (still
+// reachable) was detached by someone else: transfer(), postMessage. Once
+// seen, it stays escaped until the backing store is freed. An object already
+// collected whose finalizers have not run yet cannot be told apart from an
+// ordinary collection: it counts as not escaped (docs/reliability.md), except
+// at teardown (Teardown* below), which keeps such memory mapped.
+static bool CheckEscape(napi_env env, BufferRecord* b) {
+  if (b->escaped) return true;
+  if (b->detached || !b->storeAlive) return false;
+  napi_value ab = nullptr;
+  if (b->ref) napi_get_reference_value(env, b->ref, &ab);
+  if (ab == nullptr) return false;
+  bool det = false;
+  napi_is_detached_arraybuffer(env, ab, &det);
+  if (det) b->escaped = true;
+  return b->escaped;
+}
+
+// At teardown: escaped, or collected with the backing store not known freed.
+static bool MayOutlive(napi_env env, BufferRecord* b) {
+  if (CheckEscape(env, b)) return true;
+  if (b->detached || !b->storeAlive) return false;
+  napi_value ab = nullptr;
+  if (b->ref) napi_get_reference_value(env, b->ref, &ab);
+  return ab == nullptr;
+}
+
+static bool Overlaps(Region* r, BufferRecord* b, uint64_t offset, uint64_t length) {
+  return (offset == 0 && length == r->length) || (b->offset < offset + length && offset < b->offset + b->length);
+}
+
+bool RangeEscaped(napi_env env, Region* r, uint64_t offset, uint64_t length) {
+  bool any = false;
+  for (BufferRecord* b = r->buffers; b; b = b->next)
+    if (Overlaps(r, b, offset, length) && CheckEscape(env, b)) any = true;
+  return any;
+}
+
+bool RangeBusy(Region* r, uint64_t offset, uint64_t length) {
+  for (BufferRecord* b = r->buffers; b; b = b->next)
+    if (Overlaps(r, b, offset, length)) return true;
+  return false;
+}
+
+static void TeardownBegins(void* arg);
+
 static void EnvCleanup(void* arg) {
   EnvData* d = static_cast<EnvData*>(arg);
-  // No JS runs in this environment any more: unmap everything and drop the
-  // weak references now, while napi_env is valid. Finalizers that run later
-  // only decrement counts.
+  napi_remove_env_cleanup_hook(d->env, TeardownBegins, d);
+  // No JS runs in this environment any more: unmap what nothing else can
+  // reach and drop the weak references now, while napi_env is valid.
+  // Finalizers that run later only decrement counts.
   for (Region* r = d->regions; r;) {
     Region* next = r->next;
     for (BufferRecord* b = r->buffers; b; b = b->next) {
+      if (!d->tearingDown && MayOutlive(d->env, b)) r->leak = true;
       if (b->ref) {
         napi_delete_reference(d->env, b->ref);
         b->ref = nullptr;
       }
       b->detached = true;
     }
-    if (r->mapped) {
-      munmap(r->addr, r->length);
-      r->mapped = false;
+    if (r->held) {
+      if (r->leak) ZeroInPlace(r, 0, r->length);  // another thread may still hold it: keep it, zeroed
+      else munmap(r->addr, r->length);
     }
+    r->held = r->mapped = false;
     r->env = nullptr;
     r->prev = r->next = nullptr;
     r = next;
   }
   napi_set_instance_data(d->env, nullptr, nullptr, nullptr);
   delete d;
+}
+
+// Runs first when the environment is torn down (re-registered after every
+// buffer, so it is the newest hook: Node runs hooks newest first, and Node's
+// own hook for each external buffer detaches it and runs its finalizer).
+// Records which buffers escaped before Node's hooks make every buffer look
+// detached.
+static void TeardownBegins(void* arg) {
+  EnvData* d = static_cast<EnvData*>(arg);
+  d->tearingDown = true;
+  for (Region* r = d->regions; r; r = r->next)
+    for (BufferRecord* b = r->buffers; b; b = b->next)
+      if (MayOutlive(d->env, b)) r->leak = true;
 }
 
 static EnvData* GetEnvData(napi_env env) {
@@ -79,7 +264,7 @@ static void RegionHandleFinalize(napi_env env, void* data, void*) {
 }
 
 Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t report) {
-  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, 1, 0, GetEnvData(env),
+  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, 1, 0, GetEnvData(env),
                          nullptr, nullptr, nullptr};
   if (r->env) {
     r->next = r->env->regions;
@@ -89,7 +274,7 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
   napi_value ext;
   if (napi_create_external(env, r, RegionHandleFinalize, nullptr, &ext) != napi_ok) {
     munmap(addr, length);
-    r->mapped = false;
+    r->mapped = r->held = false;
     Unlink(r);
     delete r;
     return ThrowInternal(env, "cannot create the region handle");
@@ -148,11 +333,8 @@ Region* RegionRange(const Napi::CallbackInfo& info, size_t i, uint64_t* offset, 
 size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length) {
   size_t n = 0;
   for (BufferRecord* b = r->buffers; b; b = b->next) {
-    if (b->detached) continue;
-    bool overlaps = length == r->length && offset == 0
-                        ? true
-                        : b->offset < offset + length && offset < b->offset + b->length;
-    if (!overlaps) continue;
+    if (b->detached || !Overlaps(r, b, offset, length)) continue;
+    CheckEscape(env, b);  // before detaching: a transferred buffer must stay known as escaped
     napi_value ab = nullptr;
     if (b->ref) napi_get_reference_value(env, b->ref, &ab);
     if (ab) {
@@ -164,15 +346,20 @@ size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length) {
   return n;
 }
 
+// The backing store is freed (or the environment is torn down, when Node's
+// hook runs this for every buffer, escaped or not: TeardownBegins has
+// recorded which escaped).
 static void BufferFinalize(napi_env env, void*, void* hint) {
   BufferRecord* b = static_cast<BufferRecord*>(hint);
-  Region* r = b->region;
-  if (b->ref && r->env) napi_delete_reference(env, b->ref);
-  if (b->prev) b->prev->next = b->next;
-  else r->buffers = b->next;
-  if (b->next) b->next->prev = b->prev;
-  delete b;
-  Release(env, r);
+  b->storeAlive = false;
+  MaybeDropRecord(env, b);
+}
+
+// The ArrayBuffer object pagewise made is collected.
+static void ObjectFinalize(napi_env env, void* data, void*) {
+  BufferRecord* b = static_cast<BufferRecord*>(data);
+  b->objectAlive = false;
+  MaybeDropRecord(env, b);
 }
 
 static int ProtFromArgs(int64_t prot) { return static_cast<int>(prot); }
@@ -187,6 +374,7 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
       !GetI64(info, 6, &report))
     return ThrowInternal(env, "mmap: bad arguments");
   void* want = reinterpret_cast<void*>(hint);
+  if (!MapHeadroom(env, 1, "mmap")) return env.Undefined();
   void* p = mmap(want, length, ProtFromArgs(prot), static_cast<int>(flags), static_cast<int>(fd),
                  static_cast<off_t>(offset));
   // The message is built only on failure (strings cost more than the call).
@@ -198,7 +386,16 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   };
   if (p == MAP_FAILED) {
     int err = errno;
-    return ThrowErrno(env, err, "mmap", what());
+    std::string w = what();
+    if (err == ENOMEM && (flags & MAP_HUGETLB))
+      w += "; MAP_HUGETLB: no free huge pages of that size in the pool: reserve some with"
+           " sysctl vm.nr_hugepages=N (or /sys/kernel/mm/hugepages/hugepages-*/nr_hugepages)";
+    return ThrowErrno(env, err, "mmap", w);
+  }
+  if (p == nullptr) {
+    // Page 0 (root may map it): no ArrayBuffer can point there.
+    munmap(p, length);
+    return ThrowErrno(env, EINVAL, "mmap", what() + "; the kernel placed it at address 0, which pagewise refuses");
   }
 #ifdef MAP_FIXED_NOREPLACE
   // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the address as a
@@ -218,9 +415,20 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   if (!r->mapped) return Napi::Number::New(env, 0);
   size_t n = DetachRange(env, r, 0, r->length);
-  if (munmap(r->addr, r->length) != 0)
-    return ThrowErrno(env, errno, "munmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) +
-                                                ", length=" + std::to_string(r->length));
+  if (RangeBusy(r, 0, r->length)) {
+    // Something may still hold a pointer in (an escaped or in-flight buffer):
+    // fresh zero pages in place now, the range itself at the last release.
+    int err = ZeroInPlace(r, 0, r->length);
+    if (err != 0)
+      return ThrowErrno(env, err, "mmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" +
+                                              std::to_string(r->length) +
+                                              ", MAP_FIXED (zero-filling an unmapped range whose buffers are still alive)");
+  } else {
+    if (munmap(r->addr, r->length) != 0)
+      return ThrowErrno(env, errno, "munmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) +
+                                                  ", length=" + std::to_string(r->length));
+    r->held = false;
+  }
   r->mapped = false;
   if (r->reported) {
     int64_t ignored;
@@ -242,7 +450,8 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   // runs BufferFinalize at once or later, and that unlinks and releases.
   // Deleting `b` here as well was a double free (and a Region freed under
   // its handle).
-  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, nullptr, r->buffers};
+  if (reinterpret_cast<uintptr_t>(r->addr) + off == 0) return ThrowInternal(env, "no ArrayBuffer can start at address 0");
+  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, false, true, false, nullptr, r->buffers};
   r->refs++;
   if (r->buffers) r->buffers->prev = b;
   r->buffers = b;
@@ -285,6 +494,16 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   napi_create_reference(env, ab, 0, &b->ref);
+  // Told when the object is collected: until then something (an in-flight
+  // request, a caller) may hold its raw pointer even after it is detached.
+  if (napi_add_finalizer(env, ab, b, ObjectFinalize, nullptr, nullptr) == napi_ok) {
+    b->objectAlive = true;
+  }
+  // Keep TeardownBegins the newest cleanup hook (see there).
+  if (EnvData* d = r->env) {
+    napi_remove_env_cleanup_hook(env, TeardownBegins, d);
+    napi_add_env_cleanup_hook(env, TeardownBegins, d);
+  }
   return Napi::Value(env, ab);
 }
 
@@ -327,14 +546,20 @@ static Napi::Value RegionRemap(const Napi::CallbackInfo& info) {
   if (!GetI64(info, 3, &prot) || !GetI64(info, 4, &flags))
     return ThrowInternal(env, "regionRemap: bad arguments");
   DetachRange(env, r, off, len);
+  // Memory a live or escaped buffer may still point to keeps read-write
+  // (zero) pages instead of the protection asked for. Returns whether the
+  // protection asked for is in place.
+  bool keepWritable = !(prot & PROT_WRITE) && RangeBusy(r, off, len);
+  if (!MapHeadroom(env, 2, "mmap")) return env.Undefined();
   void* want = r->addr + off;
-  void* p = mmap(want, len, static_cast<int>(prot),
-                 static_cast<int>(flags) | MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(want, len, keepWritable ? PROT_READ | PROT_WRITE : static_cast<int>(prot),
+                 static_cast<int>(flags) | (keepWritable ? MAP_NORESERVE : 0) | MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
   if (p == MAP_FAILED)
     return ThrowErrno(env, errno, "mmap",
                       "addr=" + Hex(reinterpret_cast<uint64_t>(want)) + ", length=" +
                           std::to_string(len) + ", prot=" + std::to_string(prot) + ", MAP_FIXED");
-  return env.Undefined();
+  return Napi::Boolean::New(env, !keepWritable);
 }
 
 // regionReport(region, bytes): sets how many bytes of the region are reported
@@ -355,6 +580,16 @@ static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// regionEscaped(region, offset, length) -> bool: whether a buffer over the
+// range escaped (transfer()): write access must not be taken away.
+static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t off, len;
+  Region* r = RegionRange(info, 0, &off, &len);
+  if (!r) return env.Undefined();
+  return Napi::Boolean::New(env, RangeEscaped(env, r, off, len));
+}
+
 // unsafeMmapFixed(addr, length, prot, flags, fd, offset) -> Region. MAP_FIXED
 // at a caller's address replaces whatever was there (heap, code, V8's own
 // memory): only for the unsafe export.
@@ -365,6 +600,7 @@ static Napi::Value UnsafeMmapFixed(const Napi::CallbackInfo& info) {
   if (!GetBigAddr(info, 0, &addr) || !GetU64(info, 1, &length) || !GetI64(info, 2, &prot) ||
       !GetI64(info, 3, &flags) || !GetI64(info, 4, &fd) || !GetU64(info, 5, &offset))
     return ThrowInternal(env, "unsafeMmapFixed: bad arguments");
+  if (!MapHeadroom(env, 2, "mmap")) return env.Undefined();
   void* p = mmap(reinterpret_cast<void*>(addr), length, static_cast<int>(prot),
                  static_cast<int>(flags) | MAP_FIXED, static_cast<int>(fd), static_cast<off_t>(offset));
   if (p == MAP_FAILED)
@@ -375,10 +611,11 @@ static Napi::Value UnsafeMmapFixed(const Napi::CallbackInfo& info) {
 
 static void InstallEnvData(Napi::Env env) {
   if (GetEnvData(env)) return;
-  EnvData* d = new EnvData{env, nullptr};
+  EnvData* d = new EnvData{env, nullptr, false};
   napi_set_instance_data(env, d, nullptr, nullptr);
   // Registered after the napi_env's own teardown hook, so it runs before it.
   napi_add_env_cleanup_hook(env, EnvCleanup, d);
+  napi_add_env_cleanup_hook(env, TeardownBegins, d);
 }
 
 void InitRegion(Napi::Env env, Napi::Object exports) {
@@ -392,6 +629,8 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("regionRemap", Napi::Function::New(env, RegionRemap, "regionRemap"));
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
+  exports.Set("mapHeadroom", Napi::Function::New(env, MapHeadroomInfo, "mapHeadroom"));
+  exports.Set("regionEscaped", Napi::Function::New(env, RegionEscaped, "regionEscaped"));
 }
 
 }  // namespace pagewise

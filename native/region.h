@@ -1,12 +1,19 @@
 // A Region is one mmap'd range owned by pagewise, shared by the JS handle
 // (an External) and every ArrayBuffer created over it.
 //
-// Lifetime: `refs` counts the handle plus each ArrayBuffer not yet
-// finalized. The memory is unmapped exactly once: by munmap() (which first
-// detaches every ArrayBuffer over the region) or, if that never happened, when
-// the last reference goes away (GC or environment teardown). Detaching an
-// ArrayBuffer does not run its finalizer (that happens later, at GC), so the
-// `mapped` flag decides who unmaps, whatever the order.
+// Lifetime (DESIGN.md, Safety). A pointer into a Region can escape what
+// pagewise made: ArrayBuffer.prototype.transfer() moves the backing store into
+// a buffer pagewise never saw, and a libuv thread (crypto.randomFill, zlib, fs)
+// holds the raw pointer while the view it came from is detached. So each
+// BufferRecord lives until BOTH its backing store is freed (BufferFinalize)
+// AND the ArrayBuffer object pagewise made is collected (ObjectFinalize: Node
+// keeps the object of an in-flight request reachable until it completes).
+// munmap() detaches what pagewise made; when records are still alive it does
+// not unmap but replaces the range in place with fresh MAP_NORESERVE
+// read-write pages (RSS drops at once; a stale pointer reads and writes
+// zeros), and the range is unmapped when `refs` (handle + records) reaches
+// zero. A Region whose buffer escaped and may outlive the environment (a
+// worker that transferred a view out and exits) is never unmapped (`leak`).
 #pragma once
 
 #include "pagewise.h"
@@ -23,7 +30,10 @@ struct BufferRecord {
   napi_ref ref;       // weak reference to the ArrayBuffer; null once deleted
   uint64_t offset;
   uint64_t length;
-  bool detached;
+  bool detached;      // pagewise detached it (unmap, protect, detachArrayBuffer)
+  bool escaped;       // its memory was found outside the ArrayBuffer pagewise made
+  bool storeAlive;    // the backing store is not freed yet (BufferFinalize pending)
+  bool objectAlive;   // the ArrayBuffer object is not collected yet (ObjectFinalize pending)
   BufferRecord* prev;
   BufferRecord* next;
 };
@@ -31,7 +41,9 @@ struct BufferRecord {
 struct Region {
   uint8_t* addr;
   uint64_t length;
-  bool mapped;
+  bool mapped;       // the caller's mapping is live (false after munmap())
+  bool held;         // the address range is still ours (mapped, or zero-filled until released)
+  bool leak;         // never unmap: a buffer escaped and may outlive this environment
   int64_t refs;
   int64_t reported;  // bytes reported to V8 with napi_adjust_external_memory
   EnvData* env;      // null once the environment is torn down
@@ -54,6 +66,23 @@ bool RangeInside(Region* r, uint64_t offset, uint64_t length);
 Region* RegionRange(const Napi::CallbackInfo& info, size_t i, uint64_t* offset, uint64_t* length);
 // Detaches every live ArrayBuffer overlapping [offset, offset+length).
 size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length);
+// Whether a buffer over [offset, offset+length) escaped (its memory is held by
+// an ArrayBuffer pagewise did not make: transfer()), so write access must not
+// be removed. Checks and records escapes of buffers not yet detached.
+bool RangeEscaped(napi_env env, Region* r, uint64_t offset, uint64_t length);
+// Whether anything outside pagewise may still hold a pointer into the range
+// (a record whose backing store or ArrayBuffer object is still alive).
+bool RangeBusy(Region* r, uint64_t offset, uint64_t length);
+// Replaces [offset, offset+length) in place with fresh MAP_NORESERVE
+// read-write zero pages (mmap MAP_FIXED). Returns errno or 0.
+int ZeroInPlace(Region* r, uint64_t offset, uint64_t length);
+// Headroom under vm.max_map_count: true when `adding` more mappings leave the
+// documented margin for V8 and libc; otherwise throws ENOMEM (syscall set,
+// hint naming vm.max_map_count) and returns false. Cheap: an exact count of
+// /proc/self/maps is taken only after half the last known headroom is used.
+bool MapHeadroom(napi_env env, int64_t adding, const char* syscall);
+// Throws ERR_INVALID_STATE (a TypeError-free Error with code) with `message`.
+napi_value ThrowState(napi_env env, const std::string& message);
 // Wraps an existing mapping (already mmap'd by the caller) as a Region handle.
 Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t report);
 
