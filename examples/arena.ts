@@ -41,7 +41,7 @@ console.log(`reset({ decommit: true }): committed ${s.committed} bytes, ${s.mapp
 // Output (4 KiB pages):
 // reserved 64 GiB: committed 0 bytes, resident 0 bytes, 1 mapping
 // 10000 blocks of 100 B and 20 of 1 MiB: allocated 21.07 MiB, committed 24.00 MiB, resident 21.07 MiB in 2 mappings
-// process RSS grew by 23.62 MiB; bookkeeping 87760 bytes (0.35% of committed)
+// process RSS grew by 23.62 MiB; bookkeeping 69840 bytes (0.28% of committed)
 // freed the 1 MiB blocks: resident 1.07 MiB (large blocks are purged on free), a freed view has length 0
 // alloc+free of 64 B: 92 ns each, no system call
 // reset(): resident 0 bytes, committed 24.00 MiB kept for reuse, every old view has length 0
