@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { native, type RegionHandle } from './native';
+import { mnative } from './measure/native';
 import { pageSize, maxArrayBufferLength, roundUp } from './system';
 import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
 import {
@@ -78,6 +79,7 @@ export function checkVmaName(value: unknown): string {
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */
 const isSafeInteger = Number.isSafeInteger;
+const pagemapOut = new Float64Array(7);
 
 /** Methods called on anything but a Mapping (`call({})`, a Proxy) throw a TypeError with a code. */
 function brand(value: unknown): void {
@@ -315,20 +317,38 @@ export class Mapping {
     this.#segments = out;
   }
 
-  /** Pages of `[offset, offset + length)` resident now, by `mincore`. */
+  /**
+   * Pages of `[offset, offset + length)` mapped in this process now: by
+   * `mincore` for private anonymous memory; by this process's page tables
+   * (`/proc/self/pagemap`) for shared and file mappings, where `mincore`
+   * would count page-cache pages this process does not map. Where pagemap
+   * cannot be read, throws with the reason (use `residency()` to choose).
+   */
   residentPages(offset?: number, length?: number): number {
     brand(this);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
+    if (this.#kind.shared || this.#kind.file) {
+      mnative.pagemapCount(this.#region, off, len, pagemapOut, 0n);
+      return pagemapOut[0]!;
+    }
     return native.mincore(this.#region, off, len, null);
   }
 
-  /** The `mincore` vector of `[offset, offset + length)`: one byte per page, bit 0 set when resident. */
+  /**
+   * The `mincore` vector of `[offset, offset + length)`: one byte per page,
+   * bit 0 set when resident (for shared and file mappings: in the page cache,
+   * whether or not this process maps it).
+   */
   residencyVector(offset?: number, length?: number): Uint8Array {
     brand(this);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    const vec = new Uint8Array(Math.ceil(len / this.#page));
+    const pages = Math.ceil(len / this.#page);
+    if (pages > maxArrayBufferLength()) {
+      throw outOfRange('length', `at most ${maxArrayBufferLength()} pages (one byte each in one Uint8Array on Node ${process.version}); ask for a smaller range`, len);
+    }
+    const vec = new Uint8Array(pages);
     native.mincore(this.#region, off, len, vec);
     return vec;
   }

@@ -347,6 +347,13 @@ static int PerfOpen(uint64_t config) {
   return static_cast<int>(syscall(SYS_perf_event_open, &attr, 0 /* this thread */, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
+static void ClosePerfFds(void* arg) {
+  int* fds = static_cast<int*>(arg);
+  close(fds[0]);
+  close(fds[1]);
+  delete[] fds;
+}
+
 // perfFaultsOpen() -> [fdMinor, fdMajor] counting PERF_COUNT_SW_PAGE_FAULTS_MIN
 // and _MAJ for the calling thread, from now on. Throws the errno on failure.
 static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
@@ -358,6 +365,15 @@ static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
     int e = errno;
     close(a);
     return ThrowErrno(env, e, "perf_event_open", "PERF_COUNT_SW_PAGE_FAULTS_MAJ, this thread");
+  }
+  // The counters belong to this thread's environment: closed when it is torn
+  // down (a worker that measured and exits leaves no descriptors behind).
+  int* fds = new int[2]{a, b};
+  if (napi_add_env_cleanup_hook(env, ClosePerfFds, fds) != napi_ok) {
+    delete[] fds;
+    close(a);
+    close(b);
+    return ThrowInternal(env, "perfFaultsOpen: cannot register the cleanup hook");
   }
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, Napi::Number::New(env, a));

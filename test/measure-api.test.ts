@@ -18,7 +18,7 @@ describe('residency()', () => {
     try {
       m.view()[0] = 1;
       expect(residency(m, 0, undefined, { source: 'mincore' })).toEqual({
-        pages: 1, bytes: page, source: 'mincore', exact: true, fallback: null, present: 1,
+        pages: 1, bytes: page, source: 'mincore', exact: true, fallback: null, counts: 'process', present: 1,
         swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
       });
       const pm = residency(m, 0, undefined, { source: 'pagemap' });

@@ -5,7 +5,7 @@
 import { asMapping, type Mapping } from '../mapping';
 import type { RegionHandle } from '../native';
 import { pageSize } from '../system';
-import { checkAligned, checkInteger, checkOptions, checkRange, invalidValue } from '../validate';
+import { checkAligned, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { ErrnoNames } from './errno';
 import { mnative } from './native';
 import { knownZeroPfn } from './zeropage';
@@ -44,6 +44,13 @@ export interface Residency {
   exact: true;
   /** Why the requested source was not used, or `null`. */
   fallback: string | null;
+  /**
+   * What `pages` counts: `'process'`, pages mapped in this process's page
+   * tables (what its RSS counts); or `'page-cache'`, when only `mincore` could
+   * be used on a shared or file mapping, where it reports pages in the page
+   * cache whether or not this process maps them.
+   */
+  counts: 'process' | 'page-cache';
   /** Present page-table entries (the zero page included). */
   present: number;
   /** Pages in swap (pagemap, pagemap_scan). */
@@ -68,10 +75,10 @@ function scanWhy(errno: number): string {
   return `ioctl(PAGEMAP_SCAN) failed with ${name} (it needs Linux 6.7+)`;
 }
 
-function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number): Residency {
+function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number, pageCache = false): Residency {
   const present = native.mincore(region, offset, length, null);
   return {
-    pages: present, bytes: present * page, source: 'mincore', exact: true, fallback, present,
+    pages: present, bytes: present * page, source: 'mincore', exact: true, fallback, counts: pageCache ? 'page-cache' : 'process', present,
     swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
   };
 }
@@ -92,7 +99,7 @@ function viaPagemap(region: RegionHandle, offset: number, length: number, fallba
   const zero = zpfn !== 0n && pmOut[5]! === present ? pmOut[6]! : null;
   const pages = present - (zero ?? 0);
   return {
-    pages, bytes: pages * page, source: 'pagemap', exact: true, fallback, present,
+    pages, bytes: pages * page, source: 'pagemap', exact: true, fallback, counts: 'process', present,
     swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero,
   };
 }
@@ -108,7 +115,7 @@ function viaScan(region: RegionHandle, offset: number, length: number, page: num
   const present = scanOut[0]!;
   const zero = scanOut[2]!;
   return {
-    pages: present - zero, bytes: (present - zero) * page, source: 'pagemap_scan', exact: true, fallback: null, present,
+    pages: present - zero, bytes: (present - zero) * page, source: 'pagemap_scan', exact: true, fallback: null, counts: 'process', present,
     swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero,
   };
 }
@@ -123,18 +130,30 @@ function sourceOf(options: ResidencyOptions | undefined): 'auto' | ResidencySour
   return s;
 }
 
-function measureRange(region: RegionHandle, offset: number, length: number, source: 'auto' | ResidencySource): Residency {
+const MINCORE_SHARED =
+  "mincore reports page-cache pages of shared and file mappings (whether or not this process maps them), not this process's resident pages";
+
+function measureRange(region: RegionHandle, offset: number, length: number, source: 'auto' | ResidencySource, sharedOrFile = false): Residency {
   const page = pageSize();
-  if (source === 'mincore') return viaMincore(region, offset, length, null, page);
   let why: string | null = null;
+  if (source === 'mincore') {
+    if (!sharedOrFile) return viaMincore(region, offset, length, null, page);
+    // Page-table sources answer for this process; mincore only as the last resort, labelled.
+    why = MINCORE_SHARED;
+    source = 'auto';
+  }
   if (source === 'auto' || source === 'pagemap_scan') {
     const r = viaScan(region, offset, length, page);
     if (typeof r !== 'string') return r;
     why = r;
   }
+  if (typeof why === 'string' && why === MINCORE_SHARED) {
+    const r = viaScan(region, offset, length, page);
+    if (typeof r !== 'string') return { ...r, fallback: `${MINCORE_SHARED}; used pagemap_scan` };
+  }
   const p = viaPagemap(region, offset, length, why === null ? null : `${why}; used pagemap`, page);
   if (typeof p !== 'string') return p;
-  return viaMincore(region, offset, length, `${why === null ? '' : `${why}; `}${p}; used mincore`, page);
+  return viaMincore(region, offset, length, `${why === null ? '' : `${why}; `}${p}; used mincore`, page, sharedOrFile);
 }
 
 /**
@@ -150,7 +169,7 @@ export function residency(mapping: Mapping, offset?: number, length?: number, op
   const m = asMapping(mapping);
   const [off, len] = checkRange(m.length, m.pageSize, offset, length);
   const source = sourceOf(options);
-  return measureRange(m.region, off, len, source);
+  return measureRange(m.region, off, len, source, m.kind.shared || m.kind.file);
 }
 
 /**
@@ -161,5 +180,15 @@ export function residency(mapping: Mapping, offset?: number, length?: number, op
 export function residencyOfRange(region: RegionHandle, offset: number, length: number, options?: ResidencyOptions): Residency {
   const off = checkAligned('offset', offset, pageSize());
   const len = checkInteger('length', length, 0);
-  return measureRange(region, off, len, sourceOf(options));
+  const source = sourceOf(options);
+  try {
+    return measureRange(region, off, len, source);
+  } catch (err) {
+    // The native layer's own checks, in the documented shape.
+    const e = err as Error & { code?: string };
+    if (e.code !== 'ERR_PAGEWISE_INTERNAL') throw err;
+    if (/not a pagewise\.Region/.test(e.message)) throw invalidType('region', 'a region handle (mapping.region)', region);
+    if (/unmapped/.test(e.message)) throw invalidState('The region is unmapped');
+    throw outOfRange('length', 'a range inside the region', length);
+  }
 }
