@@ -48,13 +48,77 @@ export interface Native {
   [name: string]: unknown;
 }
 
+/**
+ * The folder of pagewise's own package.json (the published package has no
+ * binding.gyp at its root, so the manifest's name is what identifies it).
+ */
 function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    try {
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (manifest.name === 'pagewise') return dir;
+    } catch (err) {
+      // Node's permission model: the error names the flag (--allow-fs-read).
+      if (permissionError(err)) throw permissionError(err);
+      // no package.json here (ENOENT) or not JSON: look further up
+    }
     const up = path.dirname(dir);
-    if (up === dir) throw new Error(`pagewise: cannot find the package root above ${__dirname}`);
+    if (up === dir) throw new Error(`pagewise: cannot find the package root (package.json named pagewise) above ${__dirname}`);
     dir = up;
+  }
+}
+
+type CodedError = Error & { code?: string; name: string };
+
+/**
+ * A loading failure that is a runtime's permission refusal, turned into one
+ * error that names the flag to add; `null` for anything else.
+ * - Node's permission model (`--permission`, Node 22+; `--experimental-permission`
+ *   on Node 20): addons need `--allow-addons` (ERR_DLOPEN_DISABLED), files
+ *   `--allow-fs-read` (ERR_ACCESS_DENIED).
+ * - Deno: an addon needs `--allow-ffi` (NotCapable "Requires ffi access").
+ */
+function permissionError(err: unknown): (Error & { code: string; cause: unknown }) | null {
+  const e = err as CodedError | null;
+  if (!e || typeof e !== 'object') return null;
+  const message = String(e.message ?? '');
+  let text: string | null = null;
+  if (e.code === 'ERR_DLOPEN_DISABLED') {
+    text =
+      `pagewise: Node's permission model forbids native addons (${message.split('\n')[0]}). ` +
+      `Run node with --allow-addons (pagewise is a native addon), and --allow-fs-read for the package folder and /proc ` +
+      `(e.g. node --permission --allow-addons --allow-fs-read=* app.js).`;
+  } else if (e.code === 'ERR_ACCESS_DENIED') {
+    const resource = (e as { resource?: unknown }).resource;
+    text =
+      `pagewise: Node's permission model denied reading ${typeof resource === 'string' ? resource : 'a file'} while loading the addon. ` +
+      `Run node with --allow-fs-read covering the pagewise package folder (and /proc for the measurement functions), ` +
+      `and --allow-addons.`;
+  } else if (e.name === 'NotCapable' || /Requires ffi access/.test(message)) {
+    text =
+      `pagewise: Deno refused to load the native addon (${message.split('\n')[0]}). ` +
+      `Run deno with --allow-ffi (addons), --allow-read (the package files) and --allow-env (PAGEWISE_* settings); ` +
+      `the /proc readers also need --allow-all (Deno 1.43+ allows JS to read /proc only then).`;
+  }
+  if (!text) return null;
+  const out = new Error(text, { cause: err }) as Error & { code: string; cause: unknown };
+  out.code = 'ERR_PAGEWISE_PERMISSION';
+  return out;
+}
+
+/** `true` when this process runs on musl libc (Alpine), where the glibc binaries cannot load. */
+function onMusl(): boolean {
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    if (report?.header) return !report.header.glibcVersionRuntime;
+  } catch {
+    // no process.report in this runtime, or the permission model forbids it
+  }
+  try {
+    return fs.readdirSync('/lib').some((f) => f.startsWith('ld-musl-'));
+  } catch {
+    return false;
   }
 }
 
@@ -105,7 +169,11 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   const explicit = process.env.PAGEWISE_BINARY;
   if (explicit) {
     const file = path.resolve(explicit);
-    return { binding: requireNative(file) as Native, origin: { file, kind: 'build' } };
+    try {
+      return { binding: requireNative(file) as Native, origin: { file, kind: 'build' } };
+    } catch (err) {
+      throw permissionError(err) ?? err;
+    }
   }
   const prebuildDir = path.join(root, 'prebuilds', tag);
   const tried: string[] = [];
@@ -122,13 +190,20 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
       tried.push(`prebuilds/${tag}: none shipped${shipped.length ? ` (this package has: ${shipped.join(', ')})` : ''}`);
       return null;
     }
-    const files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
+    let files: string[];
+    try {
+      files = fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node'));
+    } catch (err) {
+      throw permissionError(err) ?? err;
+    }
     files.sort((a, b) => Number(b.includes('napi')) - Number(a.includes('napi')));
     for (const f of files) {
       const file = path.join(prebuildDir, f);
       try {
         return { binding: requireNative(file) as Native, origin: { file, kind: 'prebuild' } };
       } catch (err) {
+        const denied = permissionError(err);
+        if (denied) throw denied;
         tried.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
@@ -140,6 +215,8 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
       const binding = bindings({ bindings: 'pagewise.node', module_root: root }) as Native;
       return { binding, origin: { file: fs.existsSync(built) ? built : path.join(root, 'build'), kind: 'build' } };
     } catch (err) {
+      const denied = permissionError(err);
+      if (denied) throw denied;
       const msg = (err as Error).message;
       tried.push(`build/Release/pagewise.node: ${msg.startsWith('Could not locate the bindings file') ? 'not built' : msg.split('\n')[0]}`);
       return null;
@@ -159,13 +236,23 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
     found = fromPrebuilds() ?? fromBuild();
   }
   if (found) return found;
+  if (onMusl()) {
+    const e = new Error(
+      `pagewise: this system uses musl libc (Alpine?); the shipped binaries are built for glibc and cannot load. ` +
+        `Build it here from source (needs python3, make, g++ and linux-headers: apk add python3 make g++ linux-headers):\n` +
+        `  cd ${root} && npm run build-from-source\n` +
+        `Tried:\n  ${tried.join('\n  ')}`,
+    );
+    (e as Error & { code: string }).code = 'ERR_PAGEWISE_MUSL';
+    throw e;
+  }
   const e = new Error(
     `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
       `Tried:\n  ${tried.join('\n  ')}\n` +
       `Build it from source (needs python3, make and a C++ compiler, e.g. apt-get install python3 make g++):\n` +
-      `  cd ${root} && npx --yes node-gyp rebuild\n` +
-      `or let npm run the package's install script, which builds when no prebuild loads:\n` +
-      `  npm install-scripts approve pagewise && npm rebuild pagewise`,
+      `  cd ${root} && npm run build-from-source\n` +
+      `(the same as: npx --yes node-gyp rebuild, run where the package's binding.gyp is; ` +
+      `the published package keeps it in gyp/ so that npm never builds on its own)`,
   );
   (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
   throw e;
