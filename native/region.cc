@@ -108,7 +108,8 @@ static Napi::Value MapHeadroomInfo(const Napi::CallbackInfo& info) {
 }
 
 napi_value ThrowState(napi_env env, const std::string& message) {
-  Napi::Error e = Napi::Error::New(Napi::Env(env), message);
+  // A TypeError with ERR_INVALID_STATE, as lib/validate.ts's invalidState().
+  Napi::TypeError e = Napi::TypeError::New(Napi::Env(env), message);
   e.Set("code", Napi::String::New(env, "ERR_INVALID_STATE"));
   e.ThrowAsJavaScriptException();
   return nullptr;
@@ -153,7 +154,9 @@ static void UnlinkRecord(BufferRecord* b) {
   b->prev = b->next = nullptr;
 }
 
-// A record dies when both its backing store and its ArrayBuffer object are gone.
+// A record dies when both its backing store and its ArrayBuffer object are
+// gone; the last record of an unmapped (zero-filled) range releases it, even
+// while the Mapping's handle lives on.
 static void MaybeDropRecord(napi_env env, BufferRecord* b) {
   if (b->storeAlive || b->objectAlive) return;
   Region* r = b->region;
@@ -161,6 +164,10 @@ static void MaybeDropRecord(napi_env env, BufferRecord* b) {
   b->ref = nullptr;
   UnlinkRecord(b);
   delete b;
+  if (!r->mapped && r->held && !r->leak && r->buffers == nullptr) {
+    munmap(r->addr, r->length);
+    r->held = false;
+  }
   Release(env, r);
 }
 
@@ -337,7 +344,9 @@ size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length) {
     CheckEscape(env, b);  // before detaching: a transferred buffer must stay known as escaped
     napi_value ab = nullptr;
     if (b->ref) napi_get_reference_value(env, b->ref, &ab);
-    if (ab) {
+    bool already = true;
+    if (ab) napi_is_detached_arraybuffer(env, ab, &already);
+    if (!already) {
       napi_detach_arraybuffer(env, ab);
       n++;
     }

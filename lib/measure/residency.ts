@@ -135,21 +135,15 @@ const MINCORE_SHARED =
 
 function measureRange(region: RegionHandle, offset: number, length: number, source: 'auto' | ResidencySource, sharedOrFile = false): Residency {
   const page = pageSize();
-  let why: string | null = null;
-  if (source === 'mincore') {
-    if (!sharedOrFile) return viaMincore(region, offset, length, null, page);
-    // Page-table sources answer for this process; mincore only as the last resort, labelled.
-    why = MINCORE_SHARED;
-    source = 'auto';
-  }
-  if (source === 'auto' || source === 'pagemap_scan') {
+  // mincore on shared and file mappings answers for the page cache: the page
+  // tables answer for this process, so they are used instead, labelled.
+  const mincoreOnShared = source === 'mincore' && sharedOrFile;
+  if (source === 'mincore' && !sharedOrFile) return viaMincore(region, offset, length, null, page);
+  let why: string | null = mincoreOnShared ? MINCORE_SHARED : null;
+  if (source === 'auto' || source === 'pagemap_scan' || mincoreOnShared) {
     const r = viaScan(region, offset, length, page);
-    if (typeof r !== 'string') return r;
-    why = r;
-  }
-  if (typeof why === 'string' && why === MINCORE_SHARED) {
-    const r = viaScan(region, offset, length, page);
-    if (typeof r !== 'string') return { ...r, fallback: `${MINCORE_SHARED}; used pagemap_scan` };
+    if (typeof r !== 'string') return why === null ? r : { ...r, fallback: `${why}; used pagemap_scan` };
+    why = why === null ? r : `${why}; ${r}`;
   }
   const p = viaPagemap(region, offset, length, why === null ? null : `${why}; used pagemap`, page);
   if (typeof p !== 'string') return p;
