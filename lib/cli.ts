@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * The `pagewise` command. Each command lives in lib/cli/<name>.ts and exports
- * `command: CliCommand`; this file only dispatches.
+ * `command: CliCommand`; this file only dispatches and applies the one
+ * exit-code rule (lib/cli/common.ts): 0 success, 2 usage error, 1 failure.
  */
 import type { CliCommand } from './cli/types';
+import { EXIT, UsageError, errorLine, exitCodeOf, terminalWidth, versionLine, wrap } from './cli/common';
 import { command as system } from './cli/system';
 import { command as experiments } from './cli/experiments';
 import { command as map } from './cli/map';
@@ -13,8 +15,17 @@ import { command as bench } from './cli/bench';
 const commands: Record<string, CliCommand> = { experiments, map, report, system, bench };
 
 function usage(): string {
-  const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
-  return `Usage: pagewise <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'pagewise <command> --help' for a command's options.\n`;
+  const width = terminalWidth();
+  const lines = Object.values(commands).flatMap((c) => wrap(c.summary, width, ' '.repeat(15), `  ${c.name.padEnd(12)} `));
+  return [
+    'Usage: pagewise <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    ...wrap("Run 'pagewise <command> --help' for a command's options, 'pagewise --version' for the version. Exit status: 0 success, 1 failure, 2 usage error.", width),
+    '',
+  ].join('\n');
 }
 
 /** Default command when none is given (what `npm start` runs). */
@@ -24,15 +35,16 @@ async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage());
-    return 0;
+    return EXIT.ok;
+  }
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(versionLine());
+    return EXIT.ok;
   }
   const name = first === undefined || first.startsWith('-') ? DEFAULT : first;
   const args = first === undefined || first.startsWith('-') ? argv : rest;
   const cmd = commands[name];
-  if (!cmd) {
-    process.stderr.write(`pagewise: unknown command '${name}'\n${usage()}`);
-    return 2;
-  }
+  if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
   return cmd.run(args);
 }
 
@@ -41,9 +53,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const e = err as Error & { code?: string };
-    process.stderr.write(`pagewise: ${e && e.message ? e.message.split('\n')[0] : String(err)}${e && e.code ? ` (${e.code})` : ''}\n`);
+    process.stderr.write(`${errorLine(err)}\n`);
     if (process.env.PAGEWISE_DEBUG) console.error(err);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(err);
   },
 );

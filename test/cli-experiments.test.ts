@@ -7,6 +7,7 @@ import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { pageSize } from '../lib/system';
 import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
+import { formatMap, rowLength } from '../lib/cli/map';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -19,7 +20,7 @@ function run(args: string[], env: Record<string, string> = {}): { status: number
 
 beforeAll(() => {
   // `npm test` compiles first (pretest); when run alone, compile if dist is older than the sources.
-  const mine = ['lib/cli.ts', 'lib/cli/experiments.ts', 'lib/cli/map.ts', 'lib/cli/report.ts', ...fs.readdirSync(path.join(root, 'lib/experiments')).map((f) => `lib/experiments/${f}`)];
+  const mine = ['lib/cli.ts', ...fs.readdirSync(path.join(root, 'lib/cli')).map((f) => `lib/cli/${f}`), ...fs.readdirSync(path.join(root, 'lib/experiments')).map((f) => `lib/experiments/${f}`)];
   const stale = mine.some((f) => {
     const out = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
     return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(root, f)).mtimeMs;
@@ -52,12 +53,16 @@ describe('pagewise experiments', () => {
     const r = run(['--only', '1', '--only', 'cow-fork']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
+    // Piped stdout has no columns: the table fits 80.
+    for (const l of r.stdout.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
     const rows = r.stdout.split('\n').filter((l) => /^\s*\d+\s{2}\S/.test(l));
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^ 1 {2}Zero-fill-on-demand +confirmed +faults writing 256 fresh pages: 256 faults/);
+    expect(rows[0]).toMatch(/^ 1 {2}Zero-fill-on-demand +confirmed$/);
+    expect(r.stdout).toContain('\n      faults writing 256 fresh pages: 256 faults\n');
     ifMeasurable('forkChildFaults', 'experiment 7 row: verdict and child faults', () => {
       unlessSanitizer('experiment 7 row: verdict and child read faults', ASAN.shadowReads, () => {
-        expect(rows[1]).toMatch(/^ 7 {2}Copy-on-write after fork +confirmed +child faults reading all of them: 0 faults/);
+        expect(rows[1]).toMatch(/^ 7 {2}Copy-on-write after fork +confirmed$/);
+        expect(r.stdout).toContain('\n      child faults reading all of them: 0 faults\n');
         expect(r.stdout).toMatch(/2 experiments in [\d.]+ s: 2 confirmed, 0 refuted, 0 depends\./);
       });
       expect(r.stdout).toContain('child faults writing 32 of them: 32 faults');
@@ -102,19 +107,20 @@ describe('pagewise experiments', () => {
     expect(rep.results[0]!.measurements).toEqual([]);
   });
 
-  it('fails with exit code 2 or 1 and a one-line reason on bad input', () => {
+  it('a usage error exits 2 with a one-line reason that points at --help', () => {
     const bad = run(['experiments', '--only', 'nope']);
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/^pagewise: .*only.*nope/);
+    expect(bad.stderr).toMatch(/^pagewise experiments: --only: .*nope.*\(see 'pagewise experiments --help'\)$/m);
     const unknownFlag = run(['experiments', '--frobnicate']);
-    expect(unknownFlag.status).toBe(1);
+    expect(unknownFlag.status).toBe(2);
     expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);
     const both = run(['experiments', '--json', '--markdown']);
-    expect(both.status).toBe(1);
-    expect(both.stderr).toBe('pagewise: choose one of --json and --markdown\n');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toBe("pagewise experiments: choose one of --json and --markdown (see 'pagewise experiments --help')\n");
     const unknownCmd = run(['frobnicate']);
     expect(unknownCmd.status).toBe(2);
+    expect(unknownCmd.stderr).toMatch(/^pagewise: unknown command 'frobnicate'/);
   });
 });
 
@@ -136,13 +142,32 @@ describe('pagewise map', () => {
     expect(again!.picture[16]).toBe('#');
     const text = run(['map']);
     expect(text.status).toBe(0);
-    expect(text.stdout.split('\n')[1]).toMatch(/^mmap \(MAP_NORESERVE\) +\.{64} +0 present/);
+    const lines = text.stdout.split('\n');
+    expect(lines[1]).toBe('mmap (MAP_NORESERVE): 0 present, Rss 0 B, 0 faults');
+    expect(lines[2]).toBe(`  ${'.'.repeat(64)}`);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+    // 1000 pages: one character per page, in rows of 64 that fit 80 columns.
+    const big = run(['map', '--pages', '1000']);
+    expect(big.status).toBe(0);
+    for (const l of big.stdout.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
   });
 
-  it('refuses a bad --pages with a one-line reason', () => {
+  it('the residency map wraps to the terminal: rows of whole groups of 8 within the width', () => {
+    expect(rowLength(80)).toBe(64);
+    expect(rowLength(40)).toBe(32);
+    expect(rowLength(10)).toBe(8);
+    const demo = { pages: 100, pageSize: pageSize(), group: 1, steps: [{ label: 'write pages 0..49', picture: '#'.repeat(50) + '.'.repeat(50), resident: 50, zeroPage: 0, rss: 50 * pageSize(), faults: 50 }] };
+    const text = formatMap(demo, 40).split('\n').filter(Boolean);
+    const at = text.findIndex((l) => l.startsWith('  #'));
+    expect(text.slice(at)).toEqual([`  ${'#'.repeat(32)}`, `  ${'#'.repeat(18)}${'.'.repeat(14)}`, `  ${'.'.repeat(32)}`, `  ${'.'.repeat(4)}`]);
+    for (const l of text) expect(l.length).toBeLessThanOrEqual(40);
+  });
+
+  it('refuses a bad --pages with a one-line reason (a usage error: exit 2)', () => {
     const r = run(['map', '--pages', 'x']);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^pagewise: --pages must be an integer/);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^pagewise map: --pages must be an integer from 4 to 1048576, got 'x'/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 
@@ -184,9 +209,15 @@ describe('pagewise report', () => {
     expect(Math.min(...pointY)).toBeGreaterThan(swatchY[0]! + 10);
   });
 
-  it('needs --html', () => {
+  it('needs --html (a usage error: exit 2)', () => {
     const r = run(['report']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^pagewise report: report needs --html FILE/);
+  });
+
+  it('a file it cannot write is a failure: exit 1', () => {
+    const r = run(['report', '--html', '/nonexistent-dir/x.html', '--only', '8']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^pagewise: report needs --html FILE/);
+    expect(r.stderr).toMatch(/^pagewise: .*ENOENT/);
   });
 });

@@ -16,11 +16,13 @@ it('pagewise system --json: kernel facts and an exact zero-fill demonstration', 
   expect(z.residentBefore).toBe(0);
   ifMeasurable('mincore', 'resident pages after the writes', () => expect(z.residentAfter).toBe(z.pagesWritten));
   ifMeasurable('pagemap', "the mapping's RSS delta", () => expect(z.mappingRssDelta).toBe(z.pagesWritten * pageSize()));
-  // One fault per page written; V8 may fault one fresh heap page of its own meanwhile.
+  // One fault per page written: the demo reports the fewest of its trials on
+  // fresh pages (V8 may add a fault of its own to any one trial).
+  expect(z.trials).toBe(3);
   ifMeasurable('rusageFaults', 'thread faults', () => {
     expect(z.threadFaults).toBeGreaterThanOrEqual(z.pagesWritten);
-    unlessSanitizer('thread faults at most 2 above the pages written', ASAN.faults, () =>
-      expect(z.threadFaults).toBeLessThanOrEqual(z.pagesWritten + 2));
+    unlessSanitizer('thread faults, fewest of 3 trials, exactly one per page', ASAN.faults, () =>
+      expect(z.threadFaults).toBe(z.pagesWritten));
   });
   expect(z.residentAfterDontneed).toBe(0);
 });
@@ -31,6 +33,6 @@ it('pagewise system --help and a bad flag', () => {
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/^Usage: pagewise system/);
   const bad = spawnSync(process.execPath, [cli, 'system', '--bogus'], { encoding: 'utf8' });
-  expect(bad.status).not.toBe(0);
+  expect(bad.status).toBe(2);
   expect(bad.stderr.trim().split('\n')).toHaveLength(1);
 });

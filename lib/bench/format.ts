@@ -1,6 +1,8 @@
 /**
  * Text rendering of benchmark results: one table row per contender, the
- * ratios beside the baselines, targets met or missed.
+ * ratios beside the baselines, targets met or missed; every line fitted to a
+ * width (the CLI passes the terminal's). The text helpers (wrap, table) live
+ * here and the CLI re-exports them.
  */
 import type { BaselineKind, BenchResult, Stats } from './harness';
 
@@ -27,10 +29,66 @@ function spread(s: Stats): string {
   return `${formatNs(s.min)} .. ${formatNs(s.max)}`;
 }
 
-function table(rows: string[][]): string {
+/**
+ * Wraps text to `width` columns at spaces; `indent` starts every line after
+ * the first (a hanging indent). A word longer than a line is cut, the only
+ * place a word is broken.
+ */
+export function wrap(text: string, width: number, indent = '', first = ''): string[] {
+  const lines: string[] = [];
+  let line = first;
+  let prefixLen = first.length;
+  const room = (): number => Math.max(8, width - prefixLen);
+  for (const word0 of text.split(/ +/)) {
+    let word = word0;
+    const body = line.slice(prefixLen);
+    if (body.length > 0 && body.length + 1 + word.length > room()) {
+      lines.push(line);
+      line = indent;
+      prefixLen = indent.length;
+    }
+    while (word.length > room()) {
+      const cur = line.slice(prefixLen);
+      const cut = room() - cur.length - (cur ? 1 : 0);
+      if (cut <= 0) {
+        lines.push(line);
+        line = indent;
+        prefixLen = indent.length;
+        continue;
+      }
+      line += (cur ? ' ' : '') + word.slice(0, cut);
+      word = word.slice(cut);
+      lines.push(line);
+      line = indent;
+      prefixLen = indent.length;
+    }
+    if (word) line += (line.length > prefixLen ? ' ' : '') + word;
+  }
+  if (line.length > prefixLen || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * A table that fits `width` columns: columns padded to their widest cell;
+ * when the whole row does not fit, the last column wraps under itself (or,
+ * when even that leaves it under 20 columns, onto its own indented lines).
+ */
+export function table(rows: string[][], width: number, gap = 2): string[] {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  const lead = widths.slice(0, -1).reduce((s, w) => s + w + gap, 0);
+  const out: string[] = [];
+  for (const r of rows) {
+    const head = r.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + gap)).join('');
+    const last = r[r.length - 1] ?? '';
+    if (lead + last.length <= width) out.push(`${head}${last}`.trimEnd());
+    else if (width - lead >= 20) out.push(...wrap(last, width, ' '.repeat(lead), head));
+    else {
+      out.push(head.trimEnd().length <= width ? head.trimEnd() : wrap(head.trim(), width, '  ').join('\n'));
+      if (last) out.push(...wrap(last, width, '    ', '    '));
+    }
+  }
+  return out;
 }
 
 /** A target's outcome as a word: a quick run's (`met: null`) is indicative, never MET or MISSED. */
@@ -39,7 +97,7 @@ function verdictOf(met: boolean | null): string {
 }
 
 /** One benchmark as text (a title line, a table, targets and notes). */
-export function formatResult(r: BenchResult): string {
+export function formatResult(r: BenchResult, width = 100): string {
   const head = `${r.name} — ${r.title} (ns per ${r.unit}, ${r.runs} ${r.runs === 1 ? 'round' : 'rounds'}${r.quick ? ', quick: indicative only' : ''})`;
   if (r.skipped) return `${head}\n  skipped: ${r.skipped}\n`;
   const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this (median, min .. max)']];
@@ -48,20 +106,20 @@ export function formatResult(r: BenchResult): string {
     rows.push([`  ${b.label} [${kindText(b.kind)}]`, formatNs(b.ns.median), spread(b.ns),
       `${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)})`]);
   }
-  const lines = [head, table(rows)];
+  const lines = [...wrap(head, width, '  '), ...table(rows, width)];
   for (const t of r.targets) {
-    lines.push(`  target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${verdictOf(t.met)}`);
+    lines.push(...wrap(`target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${verdictOf(t.met)}`, width, '    ', '  '));
   }
-  for (const n of r.notes) lines.push(`  note: ${n}`);
+  for (const n of r.notes) lines.push(...wrap(`note: ${n}`, width, '    ', '  '));
   return `${lines.join('\n')}\n`;
 }
 
 /** Every target of a run, one line each. */
-export function formatTargets(results: readonly BenchResult[]): string {
+export function formatTargets(results: readonly BenchResult[], width = 100): string {
   const lines: string[] = [];
   for (const r of results) {
     for (const t of r.targets) {
-      lines.push(`${verdictOf(t.met).padEnd(10)} ${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`);
+      lines.push(...wrap(`${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`, width, ' '.repeat(13), `${verdictOf(t.met).padEnd(10)}   `));
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';

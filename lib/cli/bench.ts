@@ -5,11 +5,11 @@
  */
 import * as os from 'node:os';
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
+import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './common';
 import { benchmarks, runBenchmarks } from '../bench/registry';
 import { formatResult, formatTargets, formatMarkdown } from '../bench/format';
-import { betweenSamples, type Progress } from '../bench/harness';
+import { betweenSamples, selectBenchmarks, type Progress } from '../bench/harness';
 import { pageSize } from '../system';
 
 const HELP = `Usage: pagewise bench [options]
@@ -21,12 +21,14 @@ round by round.
 
 Options:
   --only NAME    run only this benchmark or group (repeatable)
-  --quick        tiny sizes, one round: a smoke test, not figures
-  --runs N       rounds per benchmark (default: each benchmark's own)
-  --json         print the results as JSON on stdout
-  --markdown     print a Markdown table (as in BENCHMARKS.md)
-  --list         list the benchmarks and exit
-  -h, --help     show this help
+  --quick         tiny sizes, one unwarmed round: a smoke test whose figures
+                  are indicative only (targets are not judged)
+  --runs N        rounds per benchmark (default: each benchmark's own)
+  --json          print the results as JSON on stdout
+  --markdown      print a Markdown table (as in BENCHMARKS.md)
+  --list          list the benchmarks and exit
+  -V, --version   print the version
+  -h, --help      show this help
 `;
 
 /** Conditions of a run, printed with it. */
@@ -53,71 +55,58 @@ export function benchConditions(): Record<string, string | number> {
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        only: { type: 'string', multiple: true },
-        quick: { type: 'boolean' },
-        runs: { type: 'string' },
-        json: { type: 'boolean' },
-        markdown: { type: 'boolean' },
-        list: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`pagewise bench: ${(err as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseCommand('bench', argv, {
+    only: { type: 'string', multiple: true },
+    quick: { type: 'boolean' },
+    runs: { type: 'string' },
+    json: { type: 'boolean' },
+    markdown: { type: 'boolean' },
+    list: { type: 'boolean' },
+  }, HELP);
+  if (!parsed) return EXIT.ok;
+  const { values } = parsed;
   if (values.list) {
     for (const b of benchmarks) process.stdout.write(`${b.name.padEnd(26)} ${b.group.padEnd(9)} ${b.title}\n`);
-    return 0;
+    return EXIT.ok;
   }
-  let runs: number | undefined;
-  if (values.runs !== undefined) {
-    runs = Number(values.runs);
-    if (!Number.isInteger(runs) || runs < 1) {
-      process.stderr.write(`pagewise bench: --runs must be a positive integer, got '${values.runs}'\n`);
-      return 2;
-    }
+  if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown', 'bench');
+  const runs = values.runs === undefined ? undefined : intFlag('bench', '--runs', values.runs, 1, 1, 100000);
+  try {
+    selectBenchmarks(benchmarks, values.only);
+  } catch (err) {
+    throw new UsageError(`--only: ${(err as Error).message}`, 'bench');
   }
-  const tty = process.stderr.isTTY === true;
+  const bar = progress();
   const started = Date.now();
-  const onProgress = (p: Progress): void => {
-    const round = p.round < 0 ? 'warm-up' : `round ${p.round + 1}/${p.runs}`;
-    process.stderr.write(`\r\x1b[K[${p.index + 1}/${p.total}] ${p.benchmark} ${round}`);
-  };
   const conditions = benchConditions();
   const results = runBenchmarks({
     ...(values.only ? { only: values.only } : {}),
     ...(runs !== undefined ? { runs } : {}),
     quick: values.quick === true,
-    ...(tty ? { onProgress } : {}),
+    onProgress: (p: Progress) => bar.update(`[${p.index + 1}/${p.total}] ${p.benchmark} ${p.round < 0 ? 'warm-up' : `round ${p.round + 1}/${p.runs}`}`),
   });
-  if (tty) process.stderr.write('\r\x1b[K');
+  bar.done();
   const seconds = (Date.now() - started) / 1000;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ conditions, seconds, results }, null, 2)}\n`);
-    return 0;
+    process.stdout.write(`${JSON.stringify({ conditions, seconds, quick: values.quick === true, results }, null, 2)}\n`);
+    return EXIT.ok;
   }
+  const width = terminalWidth();
   const cond = Object.entries(conditions).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const quickNote = 'quick run: one unwarmed round at tiny sizes, so every figure is indicative only and no target is judged (run without --quick for figures)';
   if (values.markdown) {
-    process.stdout.write(`${cond}\n\n${formatMarkdown(results)}\n${formatTargets(results)}`);
-    return 0;
+    process.stdout.write(`${values.quick ? `${quickNote}\n\n` : ''}${cond}\n\n${formatMarkdown(results)}\n${formatTargets(results, width)}`);
+    return EXIT.ok;
   }
-  process.stdout.write(`${cond}\n\n`);
-  for (const r of results) process.stdout.write(`${formatResult(r)}\n`);
-  const targets = formatTargets(results);
-  if (targets) process.stdout.write(`Targets:\n${targets}`);
-  process.stdout.write(`(${results.length} benchmarks in ${seconds.toFixed(1)} s${values.quick ? ', quick: not figures' : ''})\n`);
-  return 0;
+  const out: string[] = [];
+  if (values.quick) out.push(...wrap(styled('yellow', quickNote), width, '  '), '');
+  out.push(...wrap(cond, width, '  '), '');
+  for (const r of results) out.push(formatResult(r, width));
+  const targets = formatTargets(results, width);
+  if (targets) out.push(`Targets${values.quick ? ' (indicative: not judged in a quick run)' : ''}:\n${targets}`);
+  out.push(`(${results.length} benchmarks in ${seconds.toFixed(1)} s${values.quick ? ', quick: indicative only' : ''})\n`);
+  process.stdout.write(out.join('\n'));
+  return EXIT.ok;
 }
 
 /** The `bench` command. */

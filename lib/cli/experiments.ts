@@ -2,13 +2,11 @@
  * `pagewise experiments`: runs the experiments, shows progress on stderr
  * (only on a terminal), prints a table, `--json` or `--markdown`.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
+import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './common';
 import { experiments, findExperiments } from '../experiments/registry';
-import { fmtBytes, packageRoot } from '../experiments/common';
+import { fmtBytes } from '../experiments/common';
 import { pageSize } from '../system';
 import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments/types';
 
@@ -30,15 +28,6 @@ export interface ExperimentsReport {
   durationMs: number;
   results: ExperimentResult[];
   failures: ExperimentFailure[];
-}
-
-function version(): string {
-  const root = packageRoot();
-  try {
-    return root ? (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Runs experiments with an optional progress callback, catching each one's failure. */
@@ -87,39 +76,33 @@ function keyFigures(r: ExperimentResult): string[] {
   return out;
 }
 
-function wrap(text: string, width: number): string[] {
-  const words = text.split(/\s+/);
-  const lines: string[] = [];
-  let line = '';
-  for (const w of words) {
-    if (line && line.length + 1 + w.length > width) {
-      lines.push(line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
+const VERDICT_STYLE = { confirmed: 'green', refuted: 'red', depends: 'yellow' } as const;
 
-/** The readable table. */
-export function formatTable(rep: ExperimentsReport, width = 100): string {
+/**
+ * The readable table, fitted to `width` columns (the terminal's, 80 when
+ * unknown): one line per experiment (number, title, verdict), then its key
+ * figures and its reason, each wrapped under it with a hanging indent.
+ */
+export function formatTable(rep: ExperimentsReport, width = 80): string {
   const out: string[] = [];
-  out.push(`pagewise ${rep.pagewise} experiments — Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page ${rep.pageSize} B, THP ${rep.results[0]?.thpMode ?? 'n/a'}`);
+  out.push(...wrap(`pagewise ${rep.pagewise} experiments — Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page ${rep.pageSize} B, THP ${rep.results[0]?.thpMode ?? 'n/a'}`, width, '  '));
   out.push('');
-  out.push(`${' #'.padEnd(4)}${'experiment'.padEnd(34)}${'verdict'.padEnd(11)}key figures`);
-  out.push('-'.repeat(Math.min(width, 110)));
-  const figWidth = Math.max(40, width - 49);
+  const titleWidth = Math.max(10, Math.min(34, width - 4 - 2 - 'confirmed'.length));
+  const indent = '      ';
   for (const r of rep.results) {
-    const figs = keyFigures(r);
-    out.push(`${String(r.number).padStart(2).padEnd(4)}${r.title.slice(0, 33).padEnd(34)}${r.verdict.padEnd(11)}${figs[0] ?? ''}`);
-    for (const f of figs.slice(1)) out.push(`${''.padEnd(49)}${f}`);
-    if (r.condition) for (const l of wrap(`${r.verdict === 'depends' ? 'when' : 'why'}: ${r.condition}`, figWidth)) out.push(`${''.padEnd(49)}${l}`);
+    const title = r.title.length > titleWidth ? `${r.title.slice(0, titleWidth - 1)}…` : r.title.padEnd(titleWidth);
+    out.push(`${String(r.number).padStart(2)}  ${title}  ${styled(VERDICT_STYLE[r.verdict], r.verdict)}`);
+    for (const f of keyFigures(r)) out.push(...wrap(f, width, `${indent}  `, indent));
+    if (r.condition) out.push(...wrap(`${r.verdict === 'depends' ? 'when' : 'why'}: ${r.condition}`, width, `${indent}  `, indent));
     out.push('');
   }
-  for (const f of rep.failures) out.push(`${String(f.number).padStart(2).padEnd(4)}${f.id.padEnd(34)}${'FAILED'.padEnd(11)}${f.error}`);
+  for (const f of rep.failures) {
+    out.push(`${String(f.number).padStart(2)}  ${f.id.padEnd(titleWidth)}  ${styled('red', 'FAILED')}`);
+    out.push(...wrap(f.error, width, `${indent}  `, indent));
+  }
   const counts = { confirmed: 0, refuted: 0, depends: 0 };
   for (const r of rep.results) counts[r.verdict]++;
-  out.push(`${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`);
+  out.push(...wrap(`${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`, width));
   return out.join('\n');
 }
 
@@ -149,14 +132,15 @@ Runs the experiments on this machine's real memory and prints a verdict for each
 claim with the figures it was computed from.
 
 Options:
-  --only ID     run only this experiment (id or number; repeat for several)
-  --list        list the experiments and exit
-  --json        print the full results as JSON
-  --markdown    print the table as Markdown
-  -h, --help    show this help
+  --only ID       run only this experiment (id or number; repeat for several)
+  --list          list the experiments and exit
+  --json          print the full results as JSON
+  --markdown      print the table as Markdown
+  -V, --version   print the version
+  -h, --help      show this help
 
 Experiments:
-${experiments.map((e) => `  ${String(e.number).padStart(2)} ${e.id.padEnd(22)} ${e.question}`).join('\n')}
+${experiments.map((e) => `  ${String(e.number).padStart(2)} ${e.id.padEnd(22)} ${e.title}`).join('\n')}
 `;
 
 /** The `pagewise experiments` command. */
@@ -164,36 +148,38 @@ export const command: CliCommand = {
   name: 'experiments',
   summary: 'run the ten experiments (ZFOD, DONTNEED, overcommit, malloc, heap holes, exit, COW, kernel memory, RLIMIT_DATA, prefault)',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        only: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        markdown: { type: 'boolean' },
-        list: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = parseCommand('experiments', argv, {
+      only: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      markdown: { type: 'boolean' },
+      list: { type: 'boolean' },
+    }, HELP);
+    if (!parsed) return EXIT.ok;
+    const { values } = parsed;
     if (values.list) {
       process.stdout.write(`${experiments.map((e) => `${String(e.number).padStart(2)} ${e.id.padEnd(22)} ${e.title}`).join('\n')}\n`);
-      return 0;
+      return EXIT.ok;
     }
-    if (values.json && values.markdown) throw new Error('choose one of --json and --markdown');
-    const only = (values.only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-    findExperiments(only); // validates the names before anything runs
-    const tty = process.stderr.isTTY === true;
-    const rep = collect(only, (e, i, n) => {
-      if (tty) process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${e.title}...`);
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
+    if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown', 'experiments');
+    const only = onlyNames('experiments', values.only);
+    const bar = progress();
+    const rep = collect(only, (e, i, n) => bar.update(`[${i + 1}/${n}] ${e.title}...`));
+    bar.done();
     if (values.json) process.stdout.write(`${JSON.stringify(rep, null, 2)}\n`);
     else if (values.markdown) process.stdout.write(`${formatMarkdown(rep)}\n`);
-    else process.stdout.write(`${formatTable(rep, process.stdout.columns || 110)}\n`);
+    else process.stdout.write(`${formatTable(rep, terminalWidth())}\n`);
     for (const f of rep.failures) process.stderr.write(`pagewise: experiment ${f.id} failed: ${f.error}\n`);
-    return rep.failures.length ? 1 : 0;
+    return rep.failures.length ? EXIT.failure : EXIT.ok;
   },
 };
+
+/** `--only` values (repeated or comma-separated), checked against the registry: an unknown name is a usage error. */
+export function onlyNames(command: string, only: string[] | undefined): string[] {
+  const names = (only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  try {
+    findExperiments(names);
+  } catch (err) {
+    throw new UsageError(`--only: ${(err as Error).message}`, command);
+  }
+  return names;
+}

@@ -3,8 +3,8 @@
  * page (or group of pages), through first touch, reads and MADV_DONTNEED.
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
+import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './common';
 import { mmap, type Mapping } from '../mapping';
 import { pageSize } from '../system';
 import { fmtBytes, mappingRss, readPages, threadFaults, thpMode, touchPages } from '../experiments/common';
@@ -128,46 +128,53 @@ and a write again (zero-fill-on-demand happening).
   +  (groups) some pages of the group resident
 
 Options:
-  --pages N   pages in the demo mapping (4..1048576, default 64)
-  --width W   characters per picture (default 64; pages are grouped to fit)
-  --json      print the steps as JSON
-  -h, --help  show this help
+  --pages N       pages in the demo mapping (4..1048576, default 64)
+  --width W       characters per picture (8..65536; default: one per page, at
+                  most four rows of the terminal); pages are grouped to fit,
+                  and the picture wraps to the terminal's width
+  --json          print the steps as JSON
+  -V, --version   print the version
+  -h, --help      show this help
 `;
+
+/** Characters per row of a picture: a multiple of 8, at most 64, fitting `columns` after a 2-space indent. */
+export function rowLength(columns: number): number {
+  return Math.max(8, Math.min(64, Math.floor((columns - 2) / 8) * 8));
+}
+
+/** The demo as text, every line within `columns`: each step's figures, then its picture in rows. */
+export function formatMap(demo: ReturnType<typeof mapDemo>, columns: number): string {
+  const row = rowLength(columns);
+  const out: string[] = [];
+  out.push(...wrap(`${demo.pages} pages of ${demo.pageSize} B${demo.group > 1 ? `, ${demo.group} pages per character` : ', one character per page'} (# private, z zero page, . absent)`, columns, '  '));
+  for (const s of demo.steps) {
+    out.push(...wrap(`${s.label}: ${s.resident} present, Rss ${fmtBytes(s.rss)}, ${s.faults} faults`, columns, '    '));
+    for (let i = 0; i < s.picture.length; i += row) out.push(`  ${s.picture.slice(i, i + row)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
 
 /** The `pagewise map` command. */
 export const command: CliCommand = {
   name: 'map',
   summary: 'a picture of a mapping\'s residency through first touch, reads and MADV_DONTNEED',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        pages: { type: 'string' },
-        width: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    const pages = values.pages === undefined ? 64 : Number(values.pages);
-    if (!Number.isInteger(pages) || pages < 4 || pages > 1 << 20) throw new Error(`--pages must be an integer from 4 to 1048576, got '${values.pages}'`);
-    const width = values.width === undefined ? 64 : Number(values.width);
-    if (!Number.isInteger(width) || width < 8 || width > 1000) throw new Error(`--width must be an integer from 8 to 1000, got '${values.width}'`);
+    const parsed = parseCommand('map', argv, {
+      pages: { type: 'string' },
+      width: { type: 'string' },
+      json: { type: 'boolean' },
+    }, HELP);
+    if (!parsed) return EXIT.ok;
+    const { values } = parsed;
+    const pages = intFlag('map', '--pages', values.pages, 64, 4, 1 << 20);
+    const columns = terminalWidth();
+    const width = intFlag('map', '--width', values.width, Math.min(pages, rowLength(columns) * 4), 8, 65536);
     const demo = mapDemo(pages, width);
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...demo, thpMode: thpMode() }, null, 2)}\n`);
-      return 0;
+      return EXIT.ok;
     }
-    const out: string[] = [];
-    out.push(`${pages} pages of ${demo.pageSize} B${demo.group > 1 ? `, ${demo.group} pages per character` : ', one character per page'} (# private, z zero page, . absent)`);
-    const lw = Math.max(...demo.steps.map((s) => s.label.length));
-    for (const s of demo.steps) {
-      out.push(`${s.label.padEnd(lw)}  ${s.picture}  ${String(s.resident).padStart(5)} present, Rss ${fmtBytes(s.rss).padStart(8)}, ${s.faults} faults`);
-    }
-    process.stdout.write(`${out.join('\n')}\n`);
-    return 0;
+    process.stdout.write(formatMap(demo, columns));
+    return EXIT.ok;
   },
 };

@@ -4,10 +4,9 @@
  * scripts, no network).
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './types';
-import { collect, formatValue, type ExperimentsReport } from './experiments';
-import { findExperiments } from '../experiments/registry';
+import { collect, formatValue, onlyNames, type ExperimentsReport } from './experiments';
+import { EXIT, UsageError, parseCommand, progress } from './common';
 import { fmtBytes } from '../experiments/common';
 import type { ExperimentResult, Series } from '../experiments/types';
 
@@ -221,9 +220,10 @@ charts of RSS against pages touched, cost per page for each prefault method,
 and RSS through the heap-holes experiment.
 
 Options:
-  --html FILE   where to write the page (required)
-  --only ID     run only this experiment (id or number; repeat for several)
-  -h, --help    show this help
+  --html FILE     where to write the page (required)
+  --only ID       run only this experiment (id or number; repeat for several)
+  -V, --version   print the version
+  -h, --help      show this help
 `;
 
 /** The `pagewise report` command. */
@@ -231,25 +231,17 @@ export const command: CliCommand = {
   name: 'report',
   summary: 'run the experiments and write a self-contained HTML report with SVG charts',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: { html: { type: 'string' }, only: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (!values.html) throw new Error('report needs --html FILE (see pagewise report --help)');
-    const only = (values.only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-    findExperiments(only);
-    const tty = process.stderr.isTTY === true;
-    const rep = collect(only, (e, i, n) => {
-      if (tty) process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${e.title}...`);
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
+    const parsed = parseCommand('report', argv, { html: { type: 'string' }, only: { type: 'string', multiple: true } }, HELP);
+    if (!parsed) return EXIT.ok;
+    const { values } = parsed;
+    if (!values.html) throw new UsageError('report needs --html FILE', 'report');
+    const only = onlyNames('report', values.only);
+    const bar = progress();
+    const rep = collect(only, (e, i, n) => bar.update(`[${i + 1}/${n}] ${e.title}...`));
+    bar.done();
     fs.writeFileSync(values.html, renderHtml(rep));
     process.stdout.write(`wrote ${values.html}: ${rep.results.length} experiments${rep.failures.length ? `, ${rep.failures.length} failed` : ''}\n`);
     for (const f of rep.failures) process.stderr.write(`pagewise: experiment ${f.id} failed: ${f.error}\n`);
-    return rep.failures.length ? 1 : 0;
+    return rep.failures.length ? EXIT.failure : EXIT.ok;
   },
 };
