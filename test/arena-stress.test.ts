@@ -118,10 +118,20 @@ describe('Arena stress', () => {
     expect(purged.resident).toBe(0);
     expect(purged.mappings).toBe(2);
     a.reset({ decommit: true });
-    expect(a.stats().mappings).toBe(1);
+    // PROT_NONE again where no buffer over the range can be alive; read-write
+    // zero pages (nothing resident) while a detached buffer awaits its
+    // finalizer (DESIGN.md, Safety): one mapping or two, never more.
+    const decommitted = a.stats();
+    expect(decommitted.mappings).toBeLessThanOrEqual(2);
+    expect(decommitted.committed).toBe(0);
+    expect(decommitted.resident).toBe(0);
     a.close();
     const leftInRange = regionLines();
-    unlessSanitizer('no line left in the closed arena\'s range', ASAN.mmapHole, () => expect(leftInRange).toBe(0));
+    // close() unmaps at once where no buffer over the range can be alive;
+    // while a detached buffer awaits its finalizer the range stays as one
+    // read-write mapping of fresh zero pages, released at the last
+    // finalizer (DESIGN.md, Safety).
+    unlessSanitizer('at most one line left in the closed arena\'s range', ASAN.mmapHole, () => expect(leftInRange).toBeLessThanOrEqual(1));
     // Process-wide, the count also moves with V8's own heap (each heap page
     // is a mapping of its own, and the stress run grows the JS heap), so the
     // exact check is the one above: no line left in the arena's range.

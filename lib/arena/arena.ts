@@ -37,31 +37,43 @@
  * of other arenas and plain `Uint8Array`s are refused with an error, never
  * misread. (A stale view of a small or medium block whose memory was handed
  * out again cannot be told from the new block's view: the classic ABA case.)
+ *
+ * Nothing a caller can reach is trusted. The owner records live only in
+ * private fields (of views, of the arena's buffers, of the arena), never in
+ * properties a caller could read or write; typed-array geometry is read
+ * through the original getters, and every built-in the offsets passed to the
+ * kernel depend on (`Math`, `Number.isInteger`, `Uint8Array`, array methods)
+ * is captured at load (intrinsics.ts). The arena's tables are arrays without
+ * a prototype, so an index getter or setter installed on `Array.prototype`
+ * cannot answer for a hole.
  */
 import { constants as osConstants } from 'node:os';
 import { inspect } from 'node:util';
 import { native, type RegionHandle } from '../native';
-import { pageSize, hugePageSize, maxArrayBufferLength, roundUp } from '../system';
+import { pageSize, hugePageSize, maxArrayBufferLength } from '../system';
 import { adviceSupported } from '../flags';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
 import { rusageRaw } from '../rusage';
 import { readMaps } from '../proc/maps';
 import { residencyOfRange } from '../measure/residency';
-import {
-  checkBoolean, checkInteger, checkOptions, invalidState, invalidType, invalidValue, outOfRange,
-} from '../validate';
-import { CLASS_QUANTUM, sizeClasses, type SizeClasses } from './classes';
+import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { OWN, PageRuns, RUN, SLAB } from './pages';
+import {
+  BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
+  NumberOf, table, U32, U8,
+} from './intrinsics';
+import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './guard';
 
-/** The native functions the arena uses beyond the `Native` interface. */
-interface ArenaNative {
-  regionReport(r: RegionHandle, bytes: number): void;
-}
-const anative = native as unknown as ArenaNative;
-/** Tells V8 how much of the region is committed (its GC weighs it); a no-op with a binary older than regionReport. */
-const reportCommitted: (r: RegionHandle, bytes: number) => void =
-  typeof anative.regionReport === 'function' ? (r, bytes) => anative.regionReport(r, bytes) : () => {};
+// The native calls, captured at load: a later change to the binding object
+// does not reach the arena.
+const {
+  mmap: nMmap, munmap: nMunmap, mprotect: nMprotect, madvise: nMadvise, regionBuffer: nRegionBuffer,
+  regionDetach: nRegionDetach, detachArrayBuffer: nDetach, regionRemap: nRegionRemap, regionAddress: nRegionAddress,
+  prctlSetVmaAnonName: nSetName,
+} = native;
 const C = native.constants as Record<string, number>;
+const PAGE = pageSize();
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
@@ -79,6 +91,16 @@ const SLAB_BYTES = 64 * KiB;
 export const LARGE_BLOCK_BYTES = 256 * KiB;
 /** Page runs are limited by the 28-bit lengths of the page bookkeeping. */
 const MAX_PAGES = 2 ** 28;
+
+/** The size classes, computed once at load (the page size is fixed). */
+const CLASSES = (() => {
+  const slabBytes = ceil(SLAB_BYTES / PAGE) * PAGE;
+  const c = sizeClasses(slabBytes);
+  const count = c.sizes.length;
+  const sizes = new U32(count);
+  for (let i = 0; i < count; i++) sizes[i] = c.sizes[i]!;
+  return { slabBytes, sizes, count, max: c.max, byQuantum: c.byQuantum };
+})();
 
 /** Options of {@link Arena}. */
 export interface ArenaOptions {
@@ -145,7 +167,6 @@ export interface ArenaStats {
 
 const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge'] as const;
 
-const OWNER: unique symbol = Symbol('pagewise.arena.owner');
 const K_SLAB = 0;
 const K_CHUNK = 1;
 const K_OWN = 2;
@@ -185,12 +206,32 @@ class OwnBlock {
 }
 
 type Owner = Slab | Chunk | OwnBlock;
-type OwnedBuffer = ArrayBuffer & { [OWNER]?: Owner };
 
 /** Returns its argument from `super()`, so {@link Block} can stamp private fields on a view. */
 class Stamp {
   constructor(target: object) {
     return target;
+  }
+}
+
+/**
+ * The owner of each ArrayBuffer the arena makes, in a private field of the
+ * buffer itself: invisible to `Object.getOwnPropertySymbols`, `util.inspect`
+ * and Proxies, and impossible to write from outside this module.
+ */
+class OwnedBuffer extends Stamp {
+  #owner: Owner;
+  private constructor(buf: ArrayBuffer, owner: Owner) {
+    super(buf);
+    this.#owner = owner;
+  }
+
+  static tag(buf: ArrayBuffer, owner: Owner): void {
+    new OwnedBuffer(buf, owner);
+  }
+
+  static owner(buf: unknown): Owner | undefined {
+    return typeof buf === 'object' && buf !== null && #owner in buf ? (buf as OwnedBuffer).#owner : undefined;
   }
 }
 
@@ -239,7 +280,7 @@ function noMemory(message: string): Error {
 }
 
 function isNoMemory(e: unknown): boolean {
-  return e instanceof Error && (e as { code?: unknown }).code === 'ENOMEM';
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOMEM';
 }
 
 /**
@@ -278,7 +319,9 @@ export class Arena {
   readonly #reserve: number;
   readonly #slabBytes: number;
   readonly #slabPages: number;
-  readonly #classes: SizeClasses;
+  /** Class sizes, ascending. */
+  readonly #sizes: Uint32Array;
+  readonly #classCount: number;
   readonly #smallMax: number;
   readonly #byQuantum: Uint8Array;
   readonly #purgeAdvice: number;
@@ -291,13 +334,18 @@ export class Arena {
   #committed = 0;
   #allocated = 0;
   #closed = false;
-  #chunks: (Chunk | undefined)[] = [];
-  #slabs: (Slab | undefined)[] = [];
-  #freeSlabIds: number[] = [];
-  readonly #current: (Slab | null)[];
-  readonly #partial: Slab[][];
-  #own: (OwnBlock | undefined)[] = [];
-  #freeOwnIds: number[] = [];
+  #chunks = table<Chunk>();
+  #slabs = table<Slab>();
+  #freeSlabIds = table<number>();
+  readonly #current = table<Slab | null>();
+  readonly #partial = table<Slab[]>();
+  #own = table<OwnBlock>();
+  #freeOwnIds = table<number>();
+
+  /** True for a real Arena (not a Proxy of one, not a look-alike); never throws. */
+  static #is(o: unknown): o is Arena {
+    return typeof o === 'object' && o !== null && #region in o;
+  }
 
   /**
    * Reserves the address space (no memory is committed yet). Throws
@@ -305,54 +353,58 @@ export class Arena {
    * `mmap` error if the kernel refuses the reservation.
    */
   constructor(options?: ArenaOptions) {
-    const o = checkOptions<ArenaOptions>('options', options, ARENA_OPTIONS);
-    const page = pageSize();
-    const huge = o.hugePages === undefined ? undefined : checkBoolean('options.hugePages', o.hugePages);
+    const o = readOptions('options', options, ARENA_OPTIONS);
+    const page = PAGE;
+    const huge = o.hugePages === undefined ? undefined : checkArenaBoolean('options.hugePages', o.hugePages);
     let unit = page;
     if (huge) {
       const thp = hugePageSize();
       if (thp === null) {
         throw invalidValue('options.hugePages', 'needs transparent huge pages, which this kernel lacks (/sys/kernel/mm/transparent_hugepage)', true);
       }
-      unit = Math.max(thp, page);
+      unit = max(thp, page);
     }
-    const maxChunk = Math.floor(maxArrayBufferLength() / unit) * unit;
+    const maxChunk = floor(maxArrayBufferLength() / unit) * unit;
     let chunk: number;
     if (o.chunkSize === undefined) {
-      chunk = Math.min(roundUp(DEFAULT_CHUNK, unit), maxChunk);
+      chunk = min(ceil(DEFAULT_CHUNK / unit) * unit, maxChunk);
     } else {
-      chunk = checkInteger('options.chunkSize', o.chunkSize, unit, maxChunk);
+      chunk = checkArenaInteger('options.chunkSize', o.chunkSize, unit, maxChunk);
       if (chunk % unit !== 0) {
-        throw outOfRange('options.chunkSize', `a multiple of the ${huge ? 'huge page' : 'page'} size (${unit})`, o.chunkSize);
+        throw outOfRange('options.chunkSize', `a multiple of the ${huge ? 'huge page' : 'page'} size (${unit})`, chunk);
       }
     }
-    const maxReserve = Math.floor((MAX_PAGES * page) / chunk) * chunk;
-    const reserveAsked = o.reserve === undefined ? DEFAULT_RESERVE : checkInteger('options.reserve', o.reserve, 1, maxReserve);
-    const reserve = roundUp(reserveAsked, chunk);
-    if (reserve > maxReserve) throw outOfRange('options.reserve', `<= ${maxReserve}`, o.reserve);
-    const prefault = o.prefault === undefined ? false : checkBoolean('options.prefault', o.prefault);
+    const maxReserve = floor((MAX_PAGES * page) / chunk) * chunk;
+    const reserveAsked = o.reserve === undefined ? DEFAULT_RESERVE : checkArenaInteger('options.reserve', o.reserve, 1, maxReserve);
+    const reserve = ceil(reserveAsked / chunk) * chunk;
+    if (reserve > maxReserve) throw outOfRange('options.reserve', `<= ${maxReserve}`, reserveAsked);
+    const prefault = o.prefault === undefined ? false : checkArenaBoolean('options.prefault', o.prefault);
     let vmaName: string | null = null;
-    if (o.name === undefined || vmaNamesSupported()) {
-      const name = o.name === undefined ? 'arena' : checkVmaName(o.name);
-      if (name.length > 70) throw invalidValue('options.name', 'must be at most 70 characters (79 with the "pagewise:" prefix)', o.name);
+    const nameAsked = o.name;
+    if (nameAsked === undefined || vmaNamesSupported()) {
+      const name = nameAsked === undefined ? 'arena' : checkVmaName(nameAsked);
+      if (name.length > 70) throw invalidValue('options.name', 'must be at most 70 characters (79 with the "pagewise:" prefix)', name);
       vmaName = `pagewise:${name}`;
     } else {
-      checkVmaName(o.name);
+      checkVmaName(nameAsked);
     }
     const purge = o.purge === undefined ? 'dontneed' : o.purge;
-    if (purge !== 'dontneed' && purge !== 'free') throw invalidValue('options.purge', "must be 'dontneed' or 'free'", o.purge);
+    if (purge !== 'dontneed' && purge !== 'free') throw invalidValue('options.purge', "must be 'dontneed' or 'free'", purge);
 
     this.#page = page;
     this.#chunkBytes = chunk;
     this.#chunkPages = chunk / page;
     this.#reserve = reserve;
-    this.#slabBytes = roundUp(SLAB_BYTES, page);
+    this.#slabBytes = CLASSES.slabBytes;
     this.#slabPages = this.#slabBytes / page;
-    this.#classes = sizeClasses(this.#slabBytes);
-    this.#smallMax = this.#classes.max;
-    this.#byQuantum = this.#classes.byQuantum;
-    this.#current = this.#classes.sizes.map(() => null);
-    this.#partial = this.#classes.sizes.map(() => []);
+    this.#sizes = CLASSES.sizes;
+    this.#classCount = CLASSES.count;
+    this.#smallMax = CLASSES.max;
+    this.#byQuantum = CLASSES.byQuantum;
+    for (let c = 0; c < this.#classCount; c++) {
+      this.#current[c] = null;
+      this.#partial[c] = table<Slab>();
+    }
     this.#purgeAdvice = purge === 'free' ? C.MADV_FREE! : C.MADV_DONTNEED!;
     this.#purgeCleans = purge === 'dontneed';
     this.#prefaultChunks = prefault;
@@ -360,16 +412,16 @@ export class Arena {
 
     // Huge pages: reserve one more THP so the arena can start on a boundary.
     this.#regionLength = reserve + (huge ? unit : 0);
-    const region = native.mmap(this.#regionLength, C.PROT_NONE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS! | C.MAP_NORESERVE!, -1, 0, 0n, 0);
-    const address = native.regionAddress(region);
-    this.#start = huge ? (unit - Number(address % BigInt(unit))) % unit : 0;
-    this.#phase = Number((address + BigInt(this.#start)) / BigInt(page));
+    const region = nMmap(this.#regionLength, C.PROT_NONE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS! | C.MAP_NORESERVE!, -1, 0, 0n, 0);
+    const address = nRegionAddress(region);
+    this.#start = huge ? (unit - NumberOf(address % BigIntOf(unit))) % unit : 0;
+    this.#phase = NumberOf((address + BigIntOf(this.#start)) / BigIntOf(page));
     this.#region = region;
     this.#vmaName = vmaName !== null && vmaNamesSupported() ? vmaName : null;
     try {
       this.#adviseRange(0, this.#regionLength);
     } catch (e) {
-      native.munmap(region);
+      nMunmap(region);
       throw e;
     }
     const ru = rusageRaw(C.RUSAGE_THREAD!);
@@ -379,18 +431,20 @@ export class Arena {
   /** Applies the huge page advice and the name to a (re)mapped part of the region. */
   #adviseRange(offset: number, length: number): void {
     if (length === 0) return;
-    if (this.#hugeAdvice >= 0) native.madvise(this.#region, offset, length, this.#hugeAdvice);
-    if (this.#vmaName !== null) native.prctlSetVmaAnonName(this.#region, offset, length, this.#vmaName);
+    if (this.#hugeAdvice >= 0) nMadvise(this.#region, offset, length, this.#hugeAdvice);
+    if (this.#vmaName !== null) nSetName(this.#region, offset, length, this.#vmaName);
   }
 
   /** True after {@link Arena.close}. */
   get closed(): boolean {
+    if (!Arena.#is(this)) throw notArena();
     return this.#closed;
   }
 
   /** Start address of the reservation (for `/proc/self/maps`, `smaps`). */
   get address(): bigint {
-    return native.regionAddress(this.#region) + BigInt(this.#start);
+    if (!Arena.#is(this)) throw notArena();
+    return nRegionAddress(this.#region) + BigIntOf(this.#start);
   }
 
   /**
@@ -398,10 +452,12 @@ export class Arena {
    * returns a view of exactly `size` bytes. `align` (a power of two) is the
    * byte alignment of the block's address; default 16 for small blocks, the
    * page size for larger ones. Commits a chunk when needed: throws ENOMEM
-   * (`syscall: 'mprotect'`) if the kernel refuses it.
+   * (`syscall: 'mprotect'`) if the kernel refuses it. A `size` or `align`
+   * that is not a number is refused (`ERR_INVALID_ARG_TYPE`), never coerced.
    */
   alloc(size: number, align?: number): Uint8Array {
-    if (align === undefined && size >>> 0 === size && size <= this.#smallMax) {
+    if (!Arena.#is(this)) throw notArena();
+    if (align === undefined && typeof size === 'number' && size >>> 0 === size && size <= this.#smallMax) {
       // Fast path: one bitmap scan and one Uint8Array, no system call.
       return this.#small(this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!, size);
     }
@@ -410,6 +466,7 @@ export class Arena {
 
   /** Like {@link Arena.alloc}, but returns `null` where `alloc` would throw ENOMEM. Bad arguments still throw. */
   tryAlloc(size: number, align?: number): Uint8Array | null {
+    if (!Arena.#is(this)) throw notArena();
     try {
       return this.alloc(size, align);
     } catch (e) {
@@ -425,33 +482,34 @@ export class Arena {
    * page faults until it is used.
    */
   allocZeroed(size: number, align?: number): Uint8Array {
+    if (!Arena.#is(this)) throw notArena();
     return this.#allocate(size, align, true);
   }
 
-  #allocate(size: number, align: number | undefined, zero: boolean): Uint8Array {
+  #allocate(size: unknown, align: unknown, zero: boolean): Uint8Array {
     this.#live();
-    checkInteger('size', size, 0, maxArrayBufferLength());
-    if (size > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, size);
+    const n = checkArenaInteger('size', size, 0, maxArrayBufferLength());
+    if (n > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, n);
     let a = CLASS_QUANTUM;
     if (align !== undefined) {
-      a = checkInteger('align', align, 1, this.#reserve);
-      if (!Number.isInteger(Math.log2(a))) throw outOfRange('align', `a power of two <= ${this.#reserve}`, align);
+      a = checkArenaInteger('align', align, 1, this.#reserve);
+      if (!isInteger(log2(a))) throw outOfRange('align', `a power of two <= ${this.#reserve}`, a);
     }
-    if (size <= this.#smallMax) {
-      let cls = this.#byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!;
+    if (n <= this.#smallMax) {
+      let cls = this.#byQuantum[(n + CLASS_QUANTUM - 1) >>> 4]!;
       if (a > CLASS_QUANTUM) {
         // Blocks of a class sit at multiples of its size in a page-aligned
         // slab: any class whose size is a multiple of `a` is aligned to it.
-        const sizes = this.#classes.sizes;
-        while (cls < sizes.length && (a > this.#page || sizes[cls]! % a !== 0)) cls++;
+        const sizes = this.#sizes;
+        while (cls < this.#classCount && (a > this.#page || sizes[cls]! % a !== 0)) cls++;
       }
-      if (cls < this.#classes.sizes.length) {
-        const view = this.#small(cls, size);
-        if (zero) view.fill(0);
+      if (cls < this.#classCount) {
+        const view = this.#small(cls, n);
+        if (zero) fillOf(view, 0);
         return view;
       }
     }
-    return this.#allocRun(size, a > this.#page ? a / this.#page : 1, zero);
+    return this.#allocRun(n, a > this.#page ? a / this.#page : 1, zero);
   }
 
   #small(cls: number, size: number): Uint8Array {
@@ -466,8 +524,8 @@ export class Arena {
     bits[w] = x ^ low;
     slab.free--;
     this.#allocated += slab.size;
-    const idx = (w << 5) + 31 - Math.clz32(low);
-    return Block.tag(new Uint8Array(slab.buf, idx * slab.size, size), slab, idx);
+    const idx = (w << 5) + 31 - clz32(low);
+    return Block.tag(new U8(slab.buf, idx * slab.size, size), slab, idx);
   }
 
   /** Makes a slab with free blocks the current one of its class. */
@@ -475,29 +533,36 @@ export class Arena {
     this.#live();
     const list = this.#partial[cls]!;
     while (list.length > 0) {
-      const s = list.pop()!;
+      const s = list[list.length - 1]!;
+      list.length--;
       s.listed = false;
       if (this.#slabs[s.id] === s && s.free > 0) {
         this.#current[cls] = s;
         return s;
       }
     }
-    const size = this.#classes.sizes[cls]!;
+    const size = this.#sizes[cls]!;
     const p = this.#takeRun(this.#slabPages, SLAB, 1);
     let buf: ArrayBuffer;
     try {
-      buf = native.regionBuffer(this.#region, this.#start + p * this.#page, this.#slabBytes);
+      buf = nRegionBuffer(this.#region, this.#start + p * this.#page, this.#slabBytes);
     } catch (e) {
       this.#runs.release(p);
       throw e;
     }
-    this.#runs.clean.fill(0, p, p + this.#slabPages);
-    const count = Math.floor(this.#slabBytes / size);
-    const bits = new Uint32Array(Math.ceil(count / 32)).fill(0xffffffff);
-    if (count % 32 !== 0) bits[bits.length - 1] = 2 ** (count % 32) - 1;
-    const id = this.#freeSlabIds.length > 0 ? this.#freeSlabIds.pop()! : this.#slabs.length;
+    this.#runs.claim(p, this.#slabPages);
+    const count = floor(this.#slabBytes / size);
+    const words = (count + 31) >>> 5;
+    const bits = fillOf(new U32(words), 0xffffffff) as Uint32Array;
+    if (count % 32 !== 0) bits[words - 1] = 2 ** (count % 32) - 1;
+    const ids = this.#freeSlabIds;
+    let id = this.#slabs.length;
+    if (ids.length > 0) {
+      id = ids[ids.length - 1]!;
+      ids.length--;
+    }
     const s = new Slab(id, cls, size, count, p, buf, bits);
-    (buf as OwnedBuffer)[OWNER] = s;
+    OwnedBuffer.tag(buf, s);
     this.#slabs[id] = s;
     this.#current[cls] = s;
     return s;
@@ -506,31 +571,36 @@ export class Arena {
   /** A page run of whole pages for `size` bytes, aligned to `alignPages` pages. */
   #allocRun(size: number, alignPages: number, zero: boolean): Uint8Array {
     const page = this.#page;
-    const n = Math.max(1, Math.ceil(size / page));
+    const n = max(1, ceil(size / page));
     const bytes = n * page;
     const p = this.#takeRun(n, RUN, alignPages);
     const off = p * page;
-    const first = Math.floor(off / this.#chunkBytes);
+    const first = floor(off / this.#chunkBytes);
     let view: Uint8Array;
     try {
-      if (bytes >= LARGE_BLOCK_BYTES || Math.floor((off + bytes - 1) / this.#chunkBytes) !== first) {
-        const buf = native.regionBuffer(this.#region, this.#start + off, bytes);
-        const id = this.#freeOwnIds.length > 0 ? this.#freeOwnIds.pop()! : this.#own.length;
+      if (bytes >= LARGE_BLOCK_BYTES || floor((off + bytes - 1) / this.#chunkBytes) !== first) {
+        const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
+        const ids = this.#freeOwnIds;
+        let id = this.#own.length;
+        if (ids.length > 0) {
+          id = ids[ids.length - 1]!;
+          ids.length--;
+        }
         const blk = new OwnBlock(id, p, n, buf);
-        (buf as OwnedBuffer)[OWNER] = blk;
+        OwnedBuffer.tag(buf, blk);
         this.#own[id] = blk;
         this.#runs.retag(p, OWN);
-        view = Block.tag(new Uint8Array(buf, 0, size), blk, p);
+        view = Block.tag(new U8(buf, 0, size), blk, p);
       } else {
         const buf = this.#chunkBuffer(first);
-        view = Block.tag(new Uint8Array(buf, off - first * this.#chunkBytes, size), this.#chunks[first]!, p);
+        view = Block.tag(new U8(buf, off - first * this.#chunkBytes, size), this.#chunks[first]!, p);
       }
     } catch (e) {
       this.#runs.release(p);
       throw e;
     }
     if (zero) this.#zeroDirty(view, p, n);
-    this.#runs.clean.fill(0, p, p + n);
+    this.#runs.claim(p, n);
     this.#allocated += bytes;
     return view;
   }
@@ -539,6 +609,7 @@ export class Arena {
   #zeroDirty(view: Uint8Array, p: number, n: number): void {
     const clean = this.#runs.clean;
     const page = this.#page;
+    const length = byteLengthOf(view);
     for (let i = 0; i < n; ) {
       if (clean[p + i]) {
         i++;
@@ -546,7 +617,7 @@ export class Arena {
       }
       let j = i + 1;
       while (j < n && !clean[p + j]) j++;
-      view.fill(0, i * page, Math.min(j * page, view.length));
+      fillOf(view, 0, i * page, min(j * page, length));
       i = j;
     }
   }
@@ -554,9 +625,9 @@ export class Arena {
   #chunkBuffer(index: number): ArrayBuffer {
     const c = this.#chunks[index];
     if (c !== undefined) return c.buf;
-    const buf = native.regionBuffer(this.#region, this.#start + index * this.#chunkBytes, this.#chunkBytes);
+    const buf = nRegionBuffer(this.#region, this.#start + index * this.#chunkBytes, this.#chunkBytes);
     const chunk = new Chunk(index, buf);
-    (buf as OwnedBuffer)[OWNER] = chunk;
+    OwnedBuffer.tag(buf, chunk);
     this.#chunks[index] = chunk;
     return buf;
   }
@@ -567,7 +638,7 @@ export class Arena {
     if (p >= 0) return p;
     const need = alignPages > 1 ? n + alignPages - 1 : n;
     const missing = (need - this.#runs.freeTail()) * this.#page;
-    this.#commit(Math.ceil(missing / this.#chunkBytes));
+    this.#commit(ceil(missing / this.#chunkBytes));
     p = this.#runs.take(n, kind, alignPages, this.#phase);
     if (p < 0) throw new Error(`pagewise: arena bookkeeping found no run of ${n} pages after committing (a bug)`);
     return p;
@@ -583,10 +654,9 @@ export class Arena {
       );
     }
     const at = this.#committed;
-    native.mprotect(this.#region, this.#start + at, bytes, C.PROT_READ! | C.PROT_WRITE!);
+    nMprotect(this.#region, this.#start + at, bytes, C.PROT_READ! | C.PROT_WRITE!);
     this.#committed += bytes;
     this.#runs.grow(bytes / this.#page);
-    reportCommitted(this.#region, this.#committed);
     if (this.#prefaultChunks) this.#populate(at, bytes);
   }
 
@@ -597,6 +667,7 @@ export class Arena {
    * detached (reads as length 0) and its pages purged.
    */
   free(view: Uint8Array): void {
+    if (!Arena.#is(this)) throw notArena();
     const owner = typeof view === 'object' && view !== null ? Block.owner(view) : undefined;
     if (owner !== undefined && owner.kind === K_SLAB) {
       if (this.#slabs[owner.id] !== owner) throw this.#notLive(view);
@@ -613,7 +684,8 @@ export class Arena {
         if (free === owner.count) this.#releaseSlab(owner);
         else if (!owner.listed) {
           owner.listed = true;
-          this.#partial[owner.cls]!.push(owner);
+          const list = this.#partial[owner.cls]!;
+          list[list.length] = owner;
         }
       }
       return;
@@ -632,26 +704,24 @@ export class Arena {
       return;
     }
     if (owner.kind !== K_OWN || this.#own[owner.id] !== owner) throw this.#notLive(view);
-    this.#own[owner.id] = undefined;
-    this.#freeOwnIds.push(owner.id);
-    native.detachArrayBuffer(owner.buf);
+    this.#own[owner.id] = undefined as unknown as OwnBlock;
+    const ids = this.#freeOwnIds;
+    ids[ids.length] = owner.id;
+    nDetach(owner.buf);
     const bytes = owner.pages * page;
-    try {
-      if (bytes >= LARGE_BLOCK_BYTES) {
-        native.madvise(this.#region, this.#start + owner.page * page, bytes, this.#purgeAdvice);
-        if (this.#purgeCleans) this.#runs.clean.fill(1, owner.page, owner.page + owner.pages);
-      }
-    } finally {
-      this.#runs.release(owner.page);
-      this.#allocated -= bytes;
+    this.#runs.release(owner.page);
+    this.#allocated -= bytes;
+    if (bytes >= LARGE_BLOCK_BYTES) {
+      nMadvise(this.#region, this.#start + owner.page * page, bytes, this.#purgeAdvice);
+      if (this.#purgeCleans) this.#runs.markClean(owner.page, owner.pages);
     }
   }
 
   /** The error for a view `alloc()` did not return: part of a block, another arena's, or not a view. */
   #notAllocated(view: unknown): TypeError {
-    if (!(view instanceof Uint8Array)) return invalidType('view', 'an instance of Uint8Array', view);
+    if (!isUint8Array(view)) return invalidType('view', 'an instance of Uint8Array', view);
     if (this.#closed) return invalidState('The arena is closed');
-    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    const owner = OwnedBuffer.owner(bufferOf(view));
     if (owner !== undefined && this.#owns(owner)) {
       return invalidValue('view', 'is not a block returned by alloc() (a part of one, or another view over its memory)', view);
     }
@@ -665,17 +735,25 @@ export class Arena {
   }
 
   #releaseSlab(s: Slab): void {
-    this.#slabs[s.id] = undefined;
-    this.#freeSlabIds.push(s.id);
+    this.#slabs[s.id] = undefined as unknown as Slab;
+    const ids = this.#freeSlabIds;
+    ids[ids.length] = s.id;
     if (s.listed) {
       const list = this.#partial[s.cls]!;
-      const i = list.lastIndexOf(s);
-      const last = list.pop()!;
-      if (i >= 0 && last !== s) list[i] = last;
+      const last = list[list.length - 1]!;
+      list.length--;
+      if (last !== s) {
+        for (let i = list.length - 1; i >= 0; i--) {
+          if (list[i] === s) {
+            list[i] = last;
+            break;
+          }
+        }
+      }
       s.listed = false;
     }
     // Stale views of this slab's blocks read as length 0 from now on.
-    native.detachArrayBuffer(s.buf);
+    nDetach(s.buf);
     this.#runs.release(s.page);
   }
 
@@ -688,13 +766,16 @@ export class Arena {
    * The address of the first byte of `view`, a view of a live buffer of this
    * arena (a block, or part of one). For alignment checks and for handing the
    * memory to native code; throws like {@link Arena.free} for other views.
+   * The view's geometry is read through the original typed-array getters,
+   * not through the object.
    */
   addressOf(view: Uint8Array): bigint {
-    if (!(view instanceof Uint8Array)) throw invalidType('view', 'an instance of Uint8Array', view);
-    const owner = (view.buffer as OwnedBuffer)[OWNER];
+    if (!Arena.#is(this)) throw notArena();
+    if (!isUint8Array(view)) throw invalidType('view', 'an instance of Uint8Array', view);
+    const owner = OwnedBuffer.owner(bufferOf(view));
     if (owner === undefined || !this.#owns(owner)) throw this.#notLive(view);
     const base = owner.kind === K_CHUNK ? owner.index * this.#chunkBytes : owner.page * this.#page;
-    return this.address + BigInt(base + view.byteOffset);
+    return nRegionAddress(this.#region) + BigIntOf(this.#start + base + byteOffsetOf(view));
   }
 
   /**
@@ -704,19 +785,19 @@ export class Arena {
    * `{ decommit: true }` the commit goes back too.
    */
   reset(options?: ArenaResetOptions): void {
-    const o = checkOptions<ArenaResetOptions>('options', options, ['decommit']);
-    const decommit = o.decommit === undefined ? false : checkBoolean('options.decommit', o.decommit);
+    if (!Arena.#is(this)) throw notArena();
+    const o = readOptions('options', options, ['decommit']);
+    const decommit = o.decommit === undefined ? false : checkArenaBoolean('options.decommit', o.decommit);
     this.#live();
-    native.regionDetach(this.#region, 0, this.#regionLength);
+    nRegionDetach(this.#region, 0, this.#regionLength);
     this.#forget();
     if (this.#committed > 0) {
       if (decommit) {
-        native.regionRemap(this.#region, this.#start, this.#committed, C.PROT_NONE!, C.MAP_NORESERVE!);
+        nRegionRemap(this.#region, this.#start, this.#committed, C.PROT_NONE!, C.MAP_NORESERVE!);
         this.#adviseRange(this.#start, this.#committed);
         this.#committed = 0;
-        reportCommitted(this.#region, 0);
       } else {
-        native.madvise(this.#region, this.#start, this.#committed, this.#purgeAdvice);
+        nMadvise(this.#region, this.#start, this.#committed, this.#purgeAdvice);
       }
     }
     this.#runs.reset(this.#committed / this.#page, this.#purgeCleans);
@@ -724,13 +805,15 @@ export class Arena {
 
   /** Drops every block's bookkeeping (their buffers are detached by the caller). */
   #forget(): void {
-    this.#chunks = [];
-    this.#slabs = [];
-    this.#freeSlabIds = [];
-    this.#own = [];
-    this.#freeOwnIds = [];
-    this.#current.fill(null);
-    for (const list of this.#partial) list.length = 0;
+    this.#chunks = table();
+    this.#slabs = table();
+    this.#freeSlabIds = table();
+    this.#own = table();
+    this.#freeOwnIds = table();
+    for (let c = 0; c < this.#classCount; c++) {
+      this.#current[c] = null;
+      this.#partial[c]!.length = 0;
+    }
     this.#allocated = 0;
   }
 
@@ -741,8 +824,9 @@ export class Arena {
    * `purge: 'free'` the pages go lazily and are purged again by the next call.
    */
   purge(): number {
+    if (!Arena.#is(this)) throw notArena();
     this.#live();
-    for (let cls = 0; cls < this.#current.length; cls++) {
+    for (let cls = 0; cls < this.#classCount; cls++) {
       const s = this.#current[cls];
       if (s && s.free === s.count) {
         this.#current[cls] = null;
@@ -762,8 +846,8 @@ export class Arena {
         }
         let j = i + 1;
         while (j < end && !clean[j]) j++;
-        native.madvise(this.#region, this.#start + i * page, (j - i) * page, this.#purgeAdvice);
-        if (this.#purgeCleans) clean.fill(1, i, j);
+        nMadvise(this.#region, this.#start + i * page, (j - i) * page, this.#purgeAdvice);
+        if (this.#purgeCleans) runs.markClean(i, j - i);
         bytes += (j - i) * page;
         i = j;
       }
@@ -779,25 +863,26 @@ export class Arena {
    * from JS without changing its contents.
    */
   prefault(bytes: number): void {
+    if (!Arena.#is(this)) throw notArena();
     this.#live();
-    const len = roundUp(checkInteger('bytes', bytes, 0, this.#reserve), this.#page);
+    const len = ceil(checkArenaInteger('bytes', bytes, 0, this.#reserve) / this.#page) * this.#page;
     if (len === 0) return;
-    if (len > this.#committed) this.#commit(Math.ceil((len - this.#committed) / this.#chunkBytes));
+    if (len > this.#committed) this.#commit(ceil((len - this.#committed) / this.#chunkBytes));
     if (!this.#prefaultChunks) this.#populate(0, len);
   }
 
   /** Prefaults `[offset, offset + length)` of the committed space. */
   #populate(offset: number, length: number): void {
     if (adviceSupported('populate_write')) {
-      native.madvise(this.#region, this.#start + offset, length, C.MADV_POPULATE_WRITE!);
+      nMadvise(this.#region, this.#start + offset, length, C.MADV_POPULATE_WRITE!);
       return;
     }
     const page = this.#page;
     const chunkBytes = this.#chunkBytes;
-    for (let ci = Math.floor(offset / chunkBytes); ci * chunkBytes < offset + length; ci++) {
-      const u8 = new Uint8Array(this.#chunkBuffer(ci));
-      const from = Math.max(offset, ci * chunkBytes) - ci * chunkBytes;
-      const to = Math.min(offset + length, (ci + 1) * chunkBytes) - ci * chunkBytes;
+    for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ci++) {
+      const u8 = new U8(this.#chunkBuffer(ci));
+      const from = max(offset, ci * chunkBytes) - ci * chunkBytes;
+      const to = min(offset + length, (ci + 1) * chunkBytes) - ci * chunkBytes;
       // A write fault per page; the byte keeps its value (live blocks may be here).
       for (let i = from; i < to; i += page) u8[i] = u8[i]!;
     }
@@ -805,28 +890,33 @@ export class Arena {
 
   /** Counters of the arena; `resident` and `mappings` are measured now (page tables, `/proc/self/maps`). */
   stats(): ArenaStats {
+    if (!Arena.#is(this)) throw notArena();
     this.#live();
     const freeBytesByClass: Record<string, number> = {};
     let bookkeeping = this.#runs.bookkeepingBytes();
-    for (const s of this.#slabs) {
+    let slabCount = 0;
+    for (let i = 0; i < this.#slabs.length; i++) {
+      const s = this.#slabs[i];
       if (s === undefined) continue;
-      bookkeeping += s.bits.byteLength + SLAB_OBJECT_BYTES;
+      slabCount++;
+      bookkeeping += ((s.count + 31) >>> 5) * 4 + SLAB_OBJECT_BYTES;
       if (s.free > 0) {
         const key = String(s.size);
         freeBytesByClass[key] = (freeBytesByClass[key] ?? 0) + s.free * s.size;
       }
     }
     let ownCount = 0;
-    for (const b of this.#own) if (b !== undefined) ownCount++;
+    for (let i = 0; i < this.#own.length; i++) if (this.#own[i] !== undefined) ownCount++;
     let chunkCount = 0;
-    for (const c of this.#chunks) if (c !== undefined) chunkCount++;
+    for (let i = 0; i < this.#chunks.length; i++) if (this.#chunks[i] !== undefined) chunkCount++;
+    void slabCount;
     bookkeeping += ownCount * OWN_OBJECT_BYTES + chunkCount * CHUNK_OBJECT_BYTES + (this.#slabs.length + this.#own.length + this.#chunks.length) * 8;
     freeBytesByClass.pages = this.#runs.freePages * this.#page;
     // Exact, from the page tables (PAGEMAP_SCAN, pagemap or mincore; the
     // shared zero page is left out where the source can tell it apart).
     const resident = this.#committed > 0 ? residencyOfRange(this.#region, this.#start, this.#committed).bytes : 0;
-    const lo = native.regionAddress(this.#region);
-    const hi = lo + BigInt(this.#regionLength);
+    const lo = nRegionAddress(this.#region);
+    const hi = lo + BigIntOf(this.#regionLength);
     let mappings = 0;
     for (const e of readMaps()) if (e.start < hi && e.end > lo) mappings++;
     const ru = rusageRaw(C.RUSAGE_THREAD!);
@@ -844,16 +934,18 @@ export class Arena {
 
   /** Detaches every view and unmaps the reservation. Calling it again does nothing. */
   close(): void {
+    if (!Arena.#is(this)) throw notArena();
     if (this.#closed) return;
     this.#closed = true;
     this.#forget();
     this.#runs.reset(0, true);
     this.#committed = 0;
-    native.munmap(this.#region);
+    nMunmap(this.#region);
   }
 
   /** `using arena = new Arena()` closes it at the end of the block. */
   [Symbol.dispose](): void {
+    if (!Arena.#is(this)) throw notArena();
     this.close();
   }
 
@@ -863,6 +955,7 @@ export class Arena {
 
   /** @internal */
   [inspect.custom](): string {
+    if (!Arena.#is(this)) return 'Arena <not an arena>';
     if (this.#closed) return 'Arena { closed }';
     return `Arena { reserved: ${this.#reserve}, committed: ${this.#committed}, allocated: ${this.#allocated}, chunk: ${this.#chunkBytes} }`;
   }

@@ -9,6 +9,9 @@
  * one bin per power of two above), each bin an array of head pages with the
  * head's position kept per page, so a run leaves its bin in O(1) when it is
  * merged. A bitmask of non-empty bins finds a fitting bin in a few steps.
+ * The bins are typed arrays (grown by doubling) with each head's position
+ * kept per page, so nothing here goes through `Array.prototype` or any other
+ * built-in a caller could patch (see intrinsics.ts).
  *
  * Invariants: flags are non-zero only at the heads and tails of current runs
  * (merges clear the old boundaries), so a page number read from a user's view
@@ -20,9 +23,10 @@
  * handed out since. `allocZeroed` skips clearing such pages.
  *
  * Memory: 10 bytes per page (0.25% of a 4K page; up to a quarter more of
- * slack as the arrays grow) plus 8 bytes per free run.
+ * slack as the arrays grow) plus 4 to 8 bytes per free run.
  * @internal
  */
+import { clz32, fillOf, I32, max, setOf, table, U32, U8 } from './intrinsics';
 
 /** Run flags. A used run has exactly one kind bit. */
 export const FREE = 1;
@@ -38,10 +42,11 @@ const KIND = FREE | SLAB | RUN | OWN;
 
 const EXACT_BINS = 64;
 const BINS = EXACT_BINS + 27;
+const MASK_WORDS = (BINS + 31) >>> 5;
 
 function binOf(pages: number): number {
   if (pages <= EXACT_BINS) return pages - 1;
-  return EXACT_BINS + (31 - Math.clz32(pages)) - 6;
+  return EXACT_BINS + (31 - clz32(pages)) - 6;
 }
 
 /** The page-run allocator described above. @internal */
@@ -53,43 +58,58 @@ export class PageRuns {
   /** Number of free runs. */
   freeRuns = 0;
   /** Run length in pages, at heads and tails. */
-  len = new Uint32Array(0);
+  len = new U32(0);
   /** Run flags, at heads and tails; 0 elsewhere. */
-  flags = new Uint8Array(0);
+  flags = new U8(0);
   /** 1 where the page is known to read as zero. */
-  clean = new Uint8Array(0);
+  clean = new U8(0);
+  /** Free pages whose `clean` is 1. */
+  cleanFree = 0;
   /** Index of a free run's head in its bin. */
-  private pos = new Int32Array(0);
-  private readonly bins: number[][] = Array.from({ length: BINS }, () => []);
-  private readonly mask = new Uint32Array(Math.ceil(BINS / 32));
+  private pos = new I32(0);
+  /** Each bin's heads (the first `binCount[b]` entries are in use). */
+  private readonly bins = table<Int32Array>();
+  private readonly binCount = new I32(BINS);
+  private readonly binCap = new I32(BINS);
 
-  /** Bytes this bookkeeping holds (typed arrays plus bin entries). */
+  constructor() {
+    for (let b = 0; b < BINS; b++) this.bins[b] = new I32(0);
+  }
+  private readonly mask = new U32(MASK_WORDS);
+  /** Length of the per-page arrays (typed-array `length` is a getter a caller can patch). */
+  private cap = 0;
+
+  /** Bytes this bookkeeping holds (its typed arrays). */
   bookkeepingBytes(): number {
-    return this.len.byteLength + this.flags.byteLength + this.clean.byteLength + this.pos.byteLength + this.freeRuns * 8;
+    let bins = 0;
+    for (let b = 0; b < BINS; b++) bins += this.binCap[b]! * 4;
+    return this.cap * 10 + bins + BINS * 8 + MASK_WORDS * 4;
   }
 
   /** Adds `n` clean free pages at the end (newly committed), merging with a free tail. */
   grow(n: number): void {
     const start = this.pages;
     const end = start + n;
-    if (end > this.len.length) {
+    if (end > this.cap) {
       // Grow by a quarter (geometric, so copying stays O(1) per page)
       // rather than doubling: the slack counts against the 1% target.
-      const cap = Math.max(end, Math.ceil(this.len.length * 1.25));
-      const len = new Uint32Array(cap);
-      len.set(this.len);
-      const flags = new Uint8Array(cap);
-      flags.set(this.flags);
-      const clean = new Uint8Array(cap);
-      clean.set(this.clean);
-      const pos = new Int32Array(cap);
-      pos.set(this.pos);
+      const cap = max(end, (this.cap * 1.25) >>> 0);
+      this.cap = cap;
+      const len = new U32(cap);
+      setOf(len, this.len);
+      const flags = new U8(cap);
+      setOf(flags, this.flags);
+      const clean = new U8(cap);
+      setOf(clean, this.clean);
+      const pos = new I32(cap);
+      setOf(pos, this.pos);
       this.len = len;
       this.flags = flags;
       this.clean = clean;
       this.pos = pos;
     }
-    this.clean.fill(1, start, end);
+    fillOf(this.clean, 1, start, end);
+    this.cleanFree += n;
     this.pages = end;
     this.setRun(start, n, FREE);
     this.freePages += n;
@@ -100,15 +120,19 @@ export class PageRuns {
 
   /** Forgets every run: the whole space becomes one free run, clean or not. */
   reset(pages: number, clean: boolean): void {
-    for (const b of this.bins) b.length = 0;
-    this.mask.fill(0);
-    this.flags.fill(0, 0, this.pages);
+    fillOf(this.binCount, 0);
+    fillOf(this.mask, 0);
+    fillOf(this.flags, 0, 0, this.pages);
     this.pages = 0;
     this.freePages = 0;
     this.freeRuns = 0;
+    this.cleanFree = 0;
     if (pages > 0) {
       this.grow(pages);
-      if (!clean) this.clean.fill(0, 0, pages);
+      if (!clean) {
+        fillOf(this.clean, 0, 0, pages);
+        this.cleanFree = 0;
+      }
     }
   }
 
@@ -130,7 +154,7 @@ export class PageRuns {
     if (b >= EXACT_BINS) {
       // The request's own power-of-two bin holds runs on both sides of it.
       const bin = this.bins[b]!;
-      for (let i = bin.length - 1, tries = 0; i >= 0 && tries < 32; i--, tries++) {
+      for (let i = this.binCount[b]! - 1, tries = 0; i >= 0 && tries < 32; i--, tries++) {
         if (this.len[bin[i]!]! >= need) {
           head = bin[i]!;
           break;
@@ -141,8 +165,7 @@ export class PageRuns {
     if (head < 0) {
       b = this.nextBin(b);
       if (b < 0) return -1;
-      const bin = this.bins[b]!;
-      head = bin[bin.length - 1]!;
+      head = this.bins[b]![this.binCount[b]! - 1]!;
     }
     const total = this.len[head]!;
     this.remove(head, total);
@@ -189,6 +212,32 @@ export class PageRuns {
     this.mergeAfter(p);
     this.mergeBefore(p);
     return n;
+  }
+
+  /**
+   * Marks the pages of a run just taken as dirty (about to be handed out),
+   * keeping `cleanFree` exact. O(n).
+   */
+  claim(p: number, n: number): void {
+    const clean = this.clean;
+    let c = 0;
+    for (let i = p; i < p + n; i++) c += clean[i]!;
+    this.cleanFree -= c;
+    if (c > 0) fillOf(clean, 0, p, p + n);
+  }
+
+  /** Marks free pages `[p, p + n)` as known zero (just purged). O(n). */
+  markClean(p: number, n: number): void {
+    const clean = this.clean;
+    let c = 0;
+    for (let i = p; i < p + n; i++) c += clean[i]!;
+    this.cleanFree += n - c;
+    fillOf(clean, 1, p, p + n);
+  }
+
+  /** Free pages that may be dirty (not known to read as zero). */
+  dirtyFree(): number {
+    return this.freePages - this.cleanFree;
   }
 
   /** Calls `fn(head, length)` for every free run, in address order. */
@@ -253,9 +302,18 @@ export class PageRuns {
 
   private insert(head: number, n: number): void {
     const b = binOf(n);
-    const bin = this.bins[b]!;
-    this.pos[head] = bin.length;
-    bin.push(head);
+    const c = this.binCount[b]!;
+    let bin = this.bins[b]!;
+    if (c === this.binCap[b]) {
+      const cap = c === 0 ? 4 : c * 2;
+      const grown = new I32(cap);
+      setOf(grown, bin);
+      this.bins[b] = bin = grown;
+      this.binCap[b] = cap;
+    }
+    bin[c] = head;
+    this.pos[head] = c;
+    this.binCount[b] = c + 1;
     this.mask[b >>> 5]! |= 1 << (b & 31);
   }
 
@@ -263,20 +321,22 @@ export class PageRuns {
     const b = binOf(n);
     const bin = this.bins[b]!;
     const i = this.pos[head]!;
-    const last = bin.pop()!;
+    const c = this.binCount[b]! - 1;
+    const last = bin[c]!;
     if (last !== head) {
       bin[i] = last;
       this.pos[last] = i;
     }
-    if (bin.length === 0) this.mask[b >>> 5]! &= ~(1 << (b & 31));
+    this.binCount[b] = c;
+    if (c === 0) this.mask[b >>> 5]! &= ~(1 << (b & 31));
   }
 
   /** The first non-empty bin at or above `b`, or -1. */
   private nextBin(b: number): number {
-    for (let w = b >>> 5; w < this.mask.length; w++) {
+    for (let w = b >>> 5; w < MASK_WORDS; w++) {
       let bits = this.mask[w]!;
       if (w === b >>> 5) bits &= ~0 << (b & 31);
-      if (bits !== 0) return w * 32 + (31 - Math.clz32(bits & -bits));
+      if (bits !== 0) return w * 32 + (31 - clz32(bits & -bits));
     }
     return -1;
   }
