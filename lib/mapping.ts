@@ -281,7 +281,9 @@ export class Mapping {
       // passes vm.max_map_count), leaving part of the range changed. Record
       // a protection without write for the whole range, so no view is made
       // over pages that may have lost PROT_WRITE; protect again to recover.
-      if (len > 0 && !isWritable(prot)) this.#setSegment(off, off + len, prot);
+      // A refusal before the system call (a transferred buffer holds the
+      // range: ERR_INVALID_STATE) changed nothing.
+      if (len > 0 && !isWritable(prot) && (err as { code?: unknown }).code !== 'ERR_INVALID_STATE') this.#setSegment(off, off + len, prot);
       throw err;
     }
     if (len > 0) this.#setSegment(off, off + len, prot);

@@ -39,7 +39,7 @@ static napi_value Mprotect(napi_env env, napi_callback_info cb) {
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
   if (!(prot & PROT_WRITE) && r->buffers) {
-    if (RangeEscaped(env, r, off, len))
+    if (len > 0 && RangeEscaped(env, r, off, len))
       return ThrowState(env,
                         "cannot take write access away: an ArrayBuffer over this range escaped pagewise "
                         "(ArrayBuffer.prototype.transfer() or postMessage moved its memory into a buffer pagewise "

