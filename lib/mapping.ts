@@ -409,7 +409,10 @@ export class Mapping {
   unmap(): number {
     brand(this);
     if (!this.#mapped) return 0;
-    const n = native.munmap(this.#region);
+    const k = this.#kind;
+    const segs = this.#segments;
+    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
+    const n = native.munmap(this.#region, privateAnonRW);
     this.#mapped = false;
     this.#buffer = null;
     return n;

@@ -21,12 +21,17 @@ export interface RegionHandle {
 /** The native syscall layer; see native/pagewise.h for its contract. @internal */
 export interface Native {
   mmap(length: number, prot: number, flags: number, fd: number, offset: number, hint: bigint, report: number): RegionHandle;
-  munmap(r: RegionHandle): number;
+  munmap(r: RegionHandle, privateAnonRW?: boolean): number;
   regionBuffer(r: RegionHandle, offset: number, length: number): ArrayBuffer;
   regionDetach(r: RegionHandle, offset: number, length: number): number;
   detachArrayBuffer(ab: ArrayBuffer): void;
   regionAddress(r: RegionHandle): bigint;
-  regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): void;
+  /** Returns false when a live or escaped buffer kept the range read-write (zero-filled) instead of `prot`. */
+  regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): boolean;
+  /** Whether a buffer over the range escaped (transfer()): write access must not be removed. */
+  regionEscaped(r: RegionHandle, offset: number, length: number): boolean;
+  /** The process's mapping count, vm.max_map_count and the margin pagewise keeps under it. */
+  mapHeadroom(): { count: number; limit: number; margin: number };
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;
