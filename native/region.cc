@@ -126,6 +126,22 @@ static void Unlink(Region* r) {
   r->prev = r->next = nullptr;
 }
 
+// Whether MADV_DONTNEED empties private anonymous pages here (qemu-user
+// ignores madvise): probed once on a page of our own.
+static bool DontneedZeroes() {
+  static const bool zeroes = [] {
+    long page = sysconf(_SC_PAGESIZE);
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    volatile uint8_t* b = static_cast<uint8_t*>(p);
+    b[0] = 1;
+    bool ok = madvise(p, page, MADV_DONTNEED) == 0 && b[0] == 0;
+    munmap(p, page);
+    return ok;
+  }();
+  return zeroes;
+}
+
 int ZeroInPlace(Region* r, uint64_t offset, uint64_t length) {
   if (length == 0) return 0;
   void* want = r->addr + offset;
@@ -430,7 +446,7 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
     // For private anonymous memory that is read-write throughout (lib/ says
     // so: argument 1), MADV_DONTNEED gives the same zero pages in the same
     // mapping, cheaper than a new one.
-    bool byAdvice = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+    bool byAdvice = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value() && DontneedZeroes();
     int err = byAdvice ? (madvise(r->addr, r->length, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
     if (err != 0) err = ZeroInPlace(r, 0, r->length);
     if (err != 0)
