@@ -15,6 +15,7 @@
 #include "region.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
@@ -419,7 +420,30 @@ static Napi::Value ClockMonotonic(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// mallinfo2() -> { arena, ordblks, hblks, hblkhd, uordblks, fordblks, keepcost }
+// in bytes (glibc 2.33+; null where the C library lacks it). glibc's own
+// figures for the main arena and the others together: in use (uordblks +
+// hblkhd), free in the heap (fordblks), mmapped (hblkhd).
+static Napi::Value Mallinfo2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("arena", Napi::Number::New(env, static_cast<double>(mi.arena)));
+  o.Set("ordblks", Napi::Number::New(env, static_cast<double>(mi.ordblks)));
+  o.Set("hblks", Napi::Number::New(env, static_cast<double>(mi.hblks)));
+  o.Set("hblkhd", Napi::Number::New(env, static_cast<double>(mi.hblkhd)));
+  o.Set("uordblks", Napi::Number::New(env, static_cast<double>(mi.uordblks)));
+  o.Set("fordblks", Napi::Number::New(env, static_cast<double>(mi.fordblks)));
+  o.Set("keepcost", Napi::Number::New(env, static_cast<double>(mi.keepcost)));
+  return o;
+#else
+  return env.Null();
+#endif
+}
+
 void InitMeasure(Napi::Env env, Napi::Object exports) {
+  exports.Set("mallinfo2", Napi::Function::New(env, Mallinfo2, "mallinfo2"));
   exports.Set("statmResident", Napi::Function::New(env, StatmResident, "statmResident"));
   exports.Set("smapsRollupRss", Napi::Function::New(env, SmapsRollupRss, "smapsRollupRss"));
   exports.Set("readProcSelf", Napi::Function::New(env, ReadProcSelf, "readProcSelf"));
