@@ -49,6 +49,10 @@ for arch in "${archs[@]}"; do
       ;;
     arm64)
       if ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+        if [ -n "${PAGEWISE_NO_APT:-}" ] || [ "$(id -u)" != 0 ]; then
+          say "no arm64 cross compiler (aarch64-linux-gnu-g++); install it with: sudo apt-get install g++-aarch64-linux-gnu"
+          exit 1
+        fi
         say "installing g++-aarch64-linux-gnu"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-aarch64-linux-gnu >/dev/null
