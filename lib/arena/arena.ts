@@ -61,7 +61,7 @@ import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { OWN, PageRuns, RUN, SLAB } from './pages';
 import {
   BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
-  NumberOf, table, U32, U8,
+  NumberOf, table, U16, U32, U8, F64,
 } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './guard';
 
@@ -82,6 +82,8 @@ const GiB = 1024 * MiB;
 const DEFAULT_RESERVE = GiB;
 /** Default commit granularity. */
 const DEFAULT_CHUNK = 4 * MiB;
+/** The most one commit adds to grow the arena (see `#commit`). */
+const GROW_MAX = GiB;
 /** Slabs of small blocks are this size (or one page where pages are larger). */
 const SLAB_BYTES = 64 * KiB;
 /**
@@ -130,10 +132,44 @@ export interface ArenaOptions {
    * survive).
    */
   purge?: 'dontneed' | 'free';
+  /**
+   * Bytes of free, dirty pages kept for reuse (retention, as jemalloc and
+   * mimalloc keep dirty pages): a freed block's pages stay resident so the
+   * next block reuses them without page faults or system calls. A free that
+   * would pass this bound gives its own pages back at once (one `madvise`).
+   * `0` gives back every page as soon as nothing lives on it. Default 64 MiB.
+   */
+  retain?: number;
+  /**
+   * Milliseconds after which free pages that stayed unused are given back
+   * (a timer that does not keep the process alive; it runs only while the
+   * arena holds free dirty pages): each period, if free dirty pages were
+   * left unused for the whole period, `purge()` runs. `false` or `0`: no
+   * decay (only `purge()`, `reset()` and the `retain` bound give back).
+   * Default 1000.
+   */
+  decay?: number | false;
+}
+
+/** Options of {@link Arena.stats}. */
+export interface ArenaStatsOptions {
+  /**
+   * Measure `resident` (one `mincore` over the committed range) and
+   * `mappings` (a read of `/proc/self/maps`) now. Default false: they are
+   * measured when first read, and a `stats()` whose `resident` and
+   * `mappings` are never read only reads counters, whatever the arena's size.
+   */
+  resident?: boolean;
 }
 
 /** Options of {@link Arena.reset}. */
 export interface ArenaResetOptions {
+  /**
+   * Keep the committed pages as they are, dirty, for the next round: no
+   * `madvise`, so the next blocks reuse resident memory without faults.
+   * They count as retained and go back by decay or `purge()`. Default false.
+   */
+  keep?: boolean;
   /**
    * Also return the commit (`mmap(MAP_FIXED, PROT_NONE)` over the committed
    * range), so the charge goes back under `overcommit_memory=2` or
@@ -155,9 +191,22 @@ export interface ArenaStats {
    * blocks in slabs) and `'pages'` (free committed page runs).
    */
   freeBytesByClass: Record<string, number>;
-  /** Resident bytes of the committed range, exact (page tables; see `residency()`). */
+  /**
+   * Free pages kept dirty for reuse (bytes): given back by `purge()`, decay,
+   * or the `retain` bound. Pages of free blocks inside slabs count once no
+   * live block touches them.
+   */
+  retained: number;
+  /** How free pages go back to the kernel: `'madvise'` (one call per stretch). */
+  giveBack: 'madvise';
+  /**
+   * Resident bytes of the committed range (one `mincore`: every present
+   * page, the shared zero page included where the kernel maps it). Measured
+   * when first read (or at once with `stats({ resident: true })`), so a
+   * `stats()` whose `resident` is never read costs no system call.
+   */
   resident: number;
-  /** Kernel mappings (VMAs, lines of `/proc/self/maps`) the reservation occupies. */
+  /** Kernel mappings (VMAs, lines of `/proc/self/maps`) the reservation occupies; measured like `resident`. */
   mappings: number;
   /** Page faults (minor + major) on this thread since the arena was made (`getrusage(RUSAGE_THREAD)`). */
   threadFaults: number;
@@ -165,7 +214,20 @@ export interface ArenaStats {
   bookkeepingBytes: number;
 }
 
-const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge'] as const;
+const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay'] as const;
+/** Default `retain`: free dirty bytes kept for reuse. */
+const DEFAULT_RETAIN = 64 * 1024 * 1024;
+/** Default `decay` in milliseconds. */
+const DEFAULT_DECAY_MS = 1000;
+const WeakRefOf = WeakRef;
+const setIntervalOf = setInterval;
+const clearIntervalOf = clearInterval;
+/** Runs an arena's decay; false when its timer should stop (set in a static block of Arena). */
+let decayTick: (a: Arena) => boolean;
+function onDecayTimer(this: NodeJS.Timeout, ref: WeakRef<Arena>): void {
+  const a = ref.deref();
+  if (a === undefined || !decayTick(a)) clearIntervalOf(this);
+}
 
 const K_SLAB = 0;
 const K_CHUNK = 1;
@@ -180,6 +242,10 @@ class Slab {
   hint = 0;
   /** In its class's list of partly free slabs. */
   listed = false;
+  /** Live blocks touching each page of the slab. */
+  readonly live: Uint16Array;
+  /** 1 where the page may hold data (written since it was last purged). */
+  readonly dirty: Uint8Array;
   constructor(
     readonly id: number,
     readonly cls: number,
@@ -188,15 +254,24 @@ class Slab {
     readonly page: number,
     readonly buf: ArrayBuffer,
     readonly bits: Uint32Array,
+    pages: number,
   ) {
     this.free = count;
+    this.live = new U16(pages);
+    this.dirty = new U8(pages);
   }
 }
 
-/** A committed chunk's ArrayBuffer (medium blocks are views of it). */
-class Chunk {
+/**
+ * The chunks one commit added, viewed through one ArrayBuffer (made when a
+ * block first needs it): medium blocks are views of it. Commits grow with
+ * the arena (see `#commit`), so a large arena has few segments, and V8
+ * counts each segment's bytes once, when its buffer is made.
+ */
+class Segment {
   readonly kind = K_CHUNK;
-  constructor(readonly index: number, readonly buf: ArrayBuffer) {}
+  buf: ArrayBuffer | null = null;
+  constructor(readonly index: number, readonly chunks: number) {}
 }
 
 /** A page run with its own ArrayBuffer. */
@@ -205,7 +280,7 @@ class OwnBlock {
   constructor(readonly id: number, readonly page: number, readonly pages: number, readonly buf: ArrayBuffer) {}
 }
 
-type Owner = Slab | Chunk | OwnBlock;
+type Owner = Slab | Segment | OwnBlock;
 
 /** Returns its argument from `super()`, so {@link Block} can stamp private fields on a view. */
 class Stamp {
@@ -272,6 +347,20 @@ const SLAB_OBJECT_BYTES = 160;
 const OWN_OBJECT_BYTES = 64;
 const CHUNK_OBJECT_BYTES = 48;
 
+const definePropertyOf = Object.defineProperty;
+/** An enumerable property computed when first read, then kept. */
+function lazy(o: object, key: string, get: () => number): void {
+  definePropertyOf(o, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = get();
+      definePropertyOf(o, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
+}
+
 function noMemory(message: string): Error {
   const e = new Error(message) as Error & { code: string; errno: number };
   e.code = 'ENOMEM';
@@ -330,11 +419,30 @@ export class Arena {
   readonly #hugeAdvice: number;
   readonly #vmaName: string | null;
   readonly #faultBase: number;
+  readonly #pageShift: number;
+  readonly #retain: number;
+  readonly #decayMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  /** Fewest dirty free pages seen since the decay timer last ran. */
+  #dirtyMin = 0;
+  /** Pages of slabs that hold no live block and may be dirty. */
+  #slabDirtyFree = 0;
+  /** With `purge: 'free'`: free run pages advised already (not known zero). */
+  #advised = 0;
+  /** Free bytes in slabs, by class. */
+  readonly #classFree: Float64Array;
+  #slabCount = 0;
+  #slabBookBytes = 0;
+  #ownCount = 0;
   readonly #runs = new PageRuns();
   #committed = 0;
   #allocated = 0;
   #closed = false;
-  #chunks = table<Chunk>();
+  /** The segment of each committed chunk, by chunk index. */
+  #segOf = table<Segment>();
+  #segments = 0;
+  /** Largest commit made at once to grow the arena, in chunks. */
+  readonly #growCap: number;
   #slabs = table<Slab>();
   #freeSlabIds = table<number>();
   readonly #current = table<Slab | null>();
@@ -388,6 +496,9 @@ export class Arena {
     } else {
       checkVmaName(nameAsked);
     }
+    const retain = o.retain === undefined ? DEFAULT_RETAIN : checkArenaInteger('options.retain', o.retain, 0, Number.MAX_SAFE_INTEGER);
+    const decayAsked = o.decay;
+    const decay = decayAsked === undefined ? DEFAULT_DECAY_MS : decayAsked === false ? 0 : checkArenaInteger('options.decay', decayAsked, 0, 2 ** 31 - 1);
     const purge = o.purge === undefined ? 'dontneed' : o.purge;
     if (purge !== 'dontneed' && purge !== 'free') throw invalidValue('options.purge', "must be 'dontneed' or 'free'", purge);
 
@@ -408,6 +519,11 @@ export class Arena {
     this.#purgeAdvice = purge === 'free' ? C.MADV_FREE! : C.MADV_DONTNEED!;
     this.#purgeCleans = purge === 'dontneed';
     this.#prefaultChunks = prefault;
+    this.#growCap = max(1, floor(min(GROW_MAX, maxChunk) / chunk));
+    this.#pageShift = log2(page);
+    this.#retain = retain;
+    this.#decayMs = decay;
+    this.#classFree = new F64(CLASSES.count);
     this.#hugeAdvice = huge === true ? C.MADV_HUGEPAGE! : huge === false ? C.MADV_NOHUGEPAGE! : -1;
 
     // Huge pages: reserve one more THP so the arena can start on a boundary.
@@ -523,9 +639,24 @@ export class Arena {
     const low = x & -x;
     bits[w] = x ^ low;
     slab.free--;
-    this.#allocated += slab.size;
+    const sz = slab.size;
+    this.#allocated += sz;
+    this.#classFree[cls]! -= sz;
     const idx = (w << 5) + 31 - clz32(low);
-    return Block.tag(new U8(slab.buf, idx * slab.size, size), slab, idx);
+    const a0 = idx * sz;
+    const live = slab.live;
+    let p = a0 >>> this.#pageShift;
+    const pe = (a0 + sz - 1) >>> this.#pageShift;
+    do {
+      if (live[p]!++ === 0) {
+        // The page is in use again: no longer free; written from now on.
+        if (slab.dirty[p] === 1) {
+          this.#slabDirtyFree--;
+          this.#noteTaken();
+        } else slab.dirty[p] = 1;
+      }
+    } while (++p <= pe);
+    return Block.tag(new U8(slab.buf, a0, size), slab, idx);
   }
 
   /** Makes a slab with free blocks the current one of its class. */
@@ -550,7 +681,6 @@ export class Arena {
       this.#runs.release(p);
       throw e;
     }
-    this.#runs.claim(p, this.#slabPages);
     const count = floor(this.#slabBytes / size);
     const words = (count + 31) >>> 5;
     const bits = fillOf(new U32(words), 0xffffffff) as Uint32Array;
@@ -561,7 +691,20 @@ export class Arena {
       id = ids[ids.length - 1]!;
       ids.length--;
     }
-    const s = new Slab(id, cls, size, count, p, buf, bits);
+    const s = new Slab(id, cls, size, count, p, buf, bits, this.#slabPages);
+    // Pages known zero stay clean; the others are free and may be dirty.
+    const clean = this.#runs.clean;
+    for (let i = 0; i < this.#slabPages; i++) {
+      if (clean[p + i] === 0) {
+        s.dirty[i] = 1;
+        this.#slabDirtyFree++;
+      }
+    }
+    this.#runs.claim(p, this.#slabPages);
+    this.#noteTaken();
+    this.#classFree[cls]! += count * size;
+    this.#slabCount++;
+    this.#slabBookBytes += SLAB_OBJECT_BYTES + words * 4 + this.#slabPages * 3;
     OwnedBuffer.tag(buf, s);
     this.#slabs[id] = s;
     this.#current[cls] = s;
@@ -578,7 +721,8 @@ export class Arena {
     const first = floor(off / this.#chunkBytes);
     let view: Uint8Array;
     try {
-      if (bytes >= LARGE_BLOCK_BYTES || floor((off + bytes - 1) / this.#chunkBytes) !== first) {
+      const seg = this.#segOf[first]!;
+      if (bytes >= LARGE_BLOCK_BYTES || off + bytes > (seg.index + seg.chunks) * this.#chunkBytes) {
         const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
         const ids = this.#freeOwnIds;
         let id = this.#own.length;
@@ -589,11 +733,12 @@ export class Arena {
         const blk = new OwnBlock(id, p, n, buf);
         OwnedBuffer.tag(buf, blk);
         this.#own[id] = blk;
+        this.#ownCount++;
         this.#runs.retag(p, OWN);
         view = Block.tag(new U8(buf, 0, size), blk, p);
       } else {
-        const buf = this.#chunkBuffer(first);
-        view = Block.tag(new U8(buf, off - first * this.#chunkBytes, size), this.#chunks[first]!, p);
+        const seg = this.#segOf[first]!;
+        view = Block.tag(new U8(this.#segBuffer(seg), off - seg.index * this.#chunkBytes, size), seg, p);
       }
     } catch (e) {
       this.#runs.release(p);
@@ -601,6 +746,7 @@ export class Arena {
     }
     if (zero) this.#zeroDirty(view, p, n);
     this.#runs.claim(p, n);
+    this.#noteTaken();
     this.#allocated += bytes;
     return view;
   }
@@ -622,13 +768,11 @@ export class Arena {
     }
   }
 
-  #chunkBuffer(index: number): ArrayBuffer {
-    const c = this.#chunks[index];
-    if (c !== undefined) return c.buf;
-    const buf = nRegionBuffer(this.#region, this.#start + index * this.#chunkBytes, this.#chunkBytes);
-    const chunk = new Chunk(index, buf);
-    OwnedBuffer.tag(buf, chunk);
-    this.#chunks[index] = chunk;
+  #segBuffer(seg: Segment): ArrayBuffer {
+    if (seg.buf !== null) return seg.buf;
+    const buf = nRegionBuffer(this.#region, this.#start + seg.index * this.#chunkBytes, seg.chunks * this.#chunkBytes);
+    OwnedBuffer.tag(buf, seg);
+    seg.buf = buf;
     return buf;
   }
 
@@ -638,26 +782,57 @@ export class Arena {
     if (p >= 0) return p;
     const need = alignPages > 1 ? n + alignPages - 1 : n;
     const missing = (need - this.#runs.freeTail()) * this.#page;
-    this.#commit(ceil(missing / this.#chunkBytes));
+    this.#commit(ceil(missing / this.#chunkBytes), true);
     p = this.#runs.take(n, kind, alignPages, this.#phase);
     if (p < 0) throw new Error(`pagewise: arena bookkeeping found no run of ${n} pages after committing (a bug)`);
     return p;
   }
 
-  /** Commits `count` more chunks at the committed end. Nothing changes if the kernel refuses. */
-  #commit(count: number): void {
-    const bytes = count * this.#chunkBytes;
-    if (this.#committed + bytes > this.#reserve) {
+  /**
+   * Commits `count` more chunks at the committed end; with `grow`, up to
+   * half as much again as is committed already (at most `#growCap` chunks),
+   * so the number of commits and segments is logarithmic in the arena's
+   * size. Commit costs no memory until pages are touched (and no charge on a
+   * NORESERVE reservation under overcommit 0/1); when the kernel refuses the
+   * larger commit, exactly `count` chunks are tried. Nothing changes if the
+   * kernel refuses.
+   */
+  #commit(count: number, grow: boolean): void {
+    const cb = this.#chunkBytes;
+    const have = this.#committed / cb;
+    const room = this.#reserve / cb - have;
+    if (count > room) {
       throw noMemory(
-        `The arena's reservation is full: ${this.#committed} of ${this.#reserve} bytes committed, ${bytes} more needed. ` +
+        `The arena's reservation is full: ${this.#committed} of ${this.#reserve} bytes committed, ${count * cb} more needed. ` +
           'Reserve more address space: new Arena({ reserve })',
       );
     }
+    let n = count;
+    if (grow && !this.#prefaultChunks) n = min(room, max(count, min(have >>> 1, this.#growCap)));
     const at = this.#committed;
-    nMprotect(this.#region, this.#start + at, bytes, C.PROT_READ! | C.PROT_WRITE!);
+    try {
+      nMprotect(this.#region, this.#start + at, n * cb, C.PROT_READ! | C.PROT_WRITE!);
+    } catch (e) {
+      if (n === count || !isNoMemory(e)) throw e;
+      n = count;
+      nMprotect(this.#region, this.#start + at, n * cb, C.PROT_READ! | C.PROT_WRITE!);
+    }
+    const bytes = n * cb;
     this.#committed += bytes;
     this.#runs.grow(bytes / this.#page);
+    this.#addSegments(have, n);
     if (this.#prefaultChunks) this.#populate(at, bytes);
+  }
+
+  /** Segments for `n` chunks from chunk `first`, each at most `#growCap` chunks. */
+  #addSegments(first: number, n: number): void {
+    for (let c = first; c < first + n; ) {
+      const k = min(first + n - c, this.#growCap);
+      const seg = new Segment(c, k);
+      for (let i = c; i < c + k; i++) this.#segOf[i] = seg;
+      this.#segments++;
+      c += k;
+    }
   }
 
   /**
@@ -678,8 +853,24 @@ export class Arena {
       if (x & bit) throw invalidValue('view', 'was already freed (double free)', view);
       owner.bits[w] = x | bit;
       if (w < owner.hint) owner.hint = w;
-      this.#allocated -= owner.size;
+      const sz = owner.size;
+      this.#allocated -= sz;
+      this.#classFree[owner.cls]! += sz;
+      const a0 = idx * sz;
+      const live = owner.live;
+      const pe = (a0 + sz - 1) >>> this.#pageShift;
+      let p = a0 >>> this.#pageShift;
+      let first = -1;
+      let last = -1;
+      do {
+        if (--live[p]! === 0) {
+          this.#slabDirtyFree++;
+          if (first < 0) first = p;
+          last = p;
+        }
+      } while (++p <= pe);
       const free = ++owner.free;
+      if (first >= 0) this.#freedSlabPages(owner, first, last);
       if (this.#current[owner.cls] !== owner) {
         if (free === owner.count) this.#releaseSlab(owner);
         else if (!owner.listed) {
@@ -697,24 +888,91 @@ export class Arena {
     const page = this.#page;
     if (owner === undefined) throw this.#notAllocated(view);
     if (owner.kind === K_CHUNK) {
-      if (this.#chunks[owner.index] !== owner) throw this.#notLive(view);
+      if (this.#segOf[owner.index] !== owner) throw this.#notLive(view);
       const p = Block.index(view);
       if (!this.#runs.isHead(p, RUN)) throw invalidValue('view', 'was already freed (double free)', view);
-      this.#allocated -= this.#runs.release(p) * page;
+      const n = this.#runs.release(p);
+      this.#allocated -= n * page;
+      this.#freedRun(p, n);
       return;
     }
     if (owner.kind !== K_OWN || this.#own[owner.id] !== owner) throw this.#notLive(view);
     this.#own[owner.id] = undefined as unknown as OwnBlock;
     const ids = this.#freeOwnIds;
     ids[ids.length] = owner.id;
+    this.#ownCount--;
     nDetach(owner.buf);
-    const bytes = owner.pages * page;
     this.#runs.release(owner.page);
-    this.#allocated -= bytes;
-    if (bytes >= LARGE_BLOCK_BYTES) {
-      nMadvise(this.#region, this.#start + owner.page * page, bytes, this.#purgeAdvice);
-      if (this.#purgeCleans) this.#runs.markClean(owner.page, owner.pages);
+    this.#allocated -= owner.pages * page;
+    this.#freedRun(owner.page, owner.pages);
+  }
+
+  /** Free dirty pages (retained): runs and slab pages with no live block. */
+  #dirtyPages(): number {
+    let runs = this.#runs.dirtyFree();
+    if (this.#advised > 0) {
+      if (this.#advised > runs) this.#advised = runs;
+      runs -= this.#advised;
     }
+    return runs + this.#slabDirtyFree;
+  }
+
+  /** Called after dirty free pages were taken: the decay's low-water mark. */
+  #noteTaken(): void {
+    if (this.#timer === null) return;
+    const d = this.#dirtyPages();
+    if (d < this.#dirtyMin) this.#dirtyMin = d;
+  }
+
+  /** Whether the retained pages now pass the `retain` bound; else arms the decay. */
+  #overRetain(): boolean {
+    if (this.#dirtyPages() * this.#page > this.#retain) return true;
+    if (this.#timer === null && this.#decayMs > 0) this.#armDecay();
+    return false;
+  }
+
+  /** A run of `n` pages at `p` was just freed (dirty): kept, or given back past the bound. */
+  #freedRun(p: number, n: number): void {
+    if (!this.#overRetain()) return;
+    nMadvise(this.#region, this.#start + p * this.#page, n * this.#page, this.#purgeAdvice);
+    if (this.#purgeCleans) this.#runs.markClean(p, n);
+    else this.#advised += n;
+  }
+
+  /** Pages `[first, last]` of slab `s` just lost their last live block: kept, or given back past the bound. */
+  #freedSlabPages(s: Slab, first: number, last: number): void {
+    if (!this.#overRetain()) return;
+    const page = this.#page;
+    nMadvise(this.#region, this.#start + (s.page + first) * page, (last - first + 1) * page, this.#purgeAdvice);
+    for (let i = first; i <= last; i++) s.dirty[i] = 0;
+    this.#slabDirtyFree -= last - first + 1;
+  }
+
+  #armDecay(): void {
+    const t = setIntervalOf(onDecayTimer, this.#decayMs, new WeakRefOf(this));
+    t.unref();
+    this.#timer = t;
+    this.#dirtyMin = this.#dirtyPages();
+  }
+
+  static {
+    decayTick = (a: Arena): boolean => a.#decay();
+  }
+
+  /** One decay period: gives back everything free if some free dirty pages went unused all period. */
+  #decay(): boolean {
+    if (this.#closed) {
+      this.#timer = null;
+      return false;
+    }
+    if (this.#dirtyMin > 0) this.#purgeAll();
+    const d = this.#dirtyPages();
+    this.#dirtyMin = d;
+    if (d === 0) {
+      this.#timer = null;
+      return false;
+    }
+    return true;
   }
 
   /** The error for a view `alloc()` did not return: part of a block, another arena's, or not a view. */
@@ -730,12 +988,15 @@ export class Arena {
 
   #owns(owner: Owner): boolean {
     if (owner.kind === K_SLAB) return this.#slabs[owner.id] === owner;
-    if (owner.kind === K_CHUNK) return this.#chunks[owner.index] === owner;
+    if (owner.kind === K_CHUNK) return this.#segOf[owner.index] === owner;
     return this.#own[owner.id] === owner;
   }
 
   #releaseSlab(s: Slab): void {
     this.#slabs[s.id] = undefined as unknown as Slab;
+    this.#classFree[s.cls]! -= s.count * s.size;
+    this.#slabCount--;
+    this.#slabBookBytes -= SLAB_OBJECT_BYTES + ((s.count + 31) >>> 5) * 4 + this.#slabPages * 3;
     const ids = this.#freeSlabIds;
     ids[ids.length] = s.id;
     if (s.listed) {
@@ -755,6 +1016,12 @@ export class Arena {
     // Stale views of this slab's blocks read as length 0 from now on.
     nDetach(s.buf);
     this.#runs.release(s.page);
+    // Its pages are free run pages now: dirty ones leave the slab count,
+    // purged ones are known zero (with 'dontneed').
+    for (let i = 0; i < this.#slabPages; i++) {
+      if (s.dirty[i] === 1) this.#slabDirtyFree--;
+      else if (this.#purgeCleans) this.#runs.markClean(s.page + i, 1);
+    }
   }
 
   #notLive(view: Uint8Array): TypeError {
@@ -786,8 +1053,10 @@ export class Arena {
    */
   reset(options?: ArenaResetOptions): void {
     if (!Arena.#is(this)) throw notArena();
-    const o = readOptions('options', options, ['decommit']);
+    const o = readOptions('options', options, ['decommit', 'keep']);
     const decommit = o.decommit === undefined ? false : checkArenaBoolean('options.decommit', o.decommit);
+    const keep = o.keep === undefined ? false : checkArenaBoolean('options.keep', o.keep);
+    if (keep && decommit) throw invalidValue('options', 'cannot both keep and decommit the pages', options);
     this.#live();
     nRegionDetach(this.#region, 0, this.#regionLength);
     this.#forget();
@@ -796,16 +1065,26 @@ export class Arena {
         nRegionRemap(this.#region, this.#start, this.#committed, C.PROT_NONE!, C.MAP_NORESERVE!);
         this.#adviseRange(this.#start, this.#committed);
         this.#committed = 0;
-      } else {
+        this.#segOf = table();
+        this.#segments = 0;
+      } else if (!keep) {
         nMadvise(this.#region, this.#start, this.#committed, this.#purgeAdvice);
       }
     }
-    this.#runs.reset(this.#committed / this.#page, this.#purgeCleans);
+    const pages = this.#committed / this.#page;
+    this.#runs.reset(pages, keep ? false : this.#purgeCleans);
+    this.#advised = keep || this.#purgeCleans ? 0 : pages;
+    if (keep && pages > 0 && this.#timer === null && this.#decayMs > 0) this.#armDecay();
   }
 
   /** Drops every block's bookkeeping (their buffers are detached by the caller). */
   #forget(): void {
-    this.#chunks = table();
+    // Segments keep their extent; new objects, so views of the old buffers
+    // (detached by the caller) are refused.
+    const old = this.#segOf;
+    this.#segOf = table();
+    this.#segments = 0;
+    for (let c = 0; c < old.length; c += old[c]!.chunks) this.#addSegments(c, old[c]!.chunks);
     this.#slabs = table();
     this.#freeSlabIds = table();
     this.#own = table();
@@ -813,19 +1092,32 @@ export class Arena {
     for (let c = 0; c < this.#classCount; c++) {
       this.#current[c] = null;
       this.#partial[c]!.length = 0;
+      this.#classFree[c] = 0;
     }
     this.#allocated = 0;
+    this.#slabDirtyFree = 0;
+    this.#slabCount = 0;
+    this.#slabBookBytes = 0;
+    this.#ownCount = 0;
   }
 
   /**
    * Gives free memory back without touching live blocks: returns slabs with
    * no block in use, then purges every free page that may be dirty (one
-   * `madvise` per dirty stretch). Returns the bytes purged. With
-   * `purge: 'free'` the pages go lazily and are purged again by the next call.
+   * `madvise` per dirty stretch), inside slabs too: a slab page on which no
+   * live block lies is purged while the slab lives. Returns the bytes
+   * advised (passed to `madvise`), which is at least what stopped being
+   * resident: afterwards the arena's resident pages are exactly the pages
+   * holding a live block (with `'dontneed'`). With `purge: 'free'` the pages
+   * go lazily.
    */
   purge(): number {
     if (!Arena.#is(this)) throw notArena();
     this.#live();
+    return this.#purgeAll();
+  }
+
+  #purgeAll(): number {
     for (let cls = 0; cls < this.#classCount; cls++) {
       const s = this.#current[cls];
       if (s && s.free === s.count) {
@@ -852,6 +1144,29 @@ export class Arena {
         i = j;
       }
     });
+    if (!this.#purgeCleans) this.#advised = runs.dirtyFree();
+    if (this.#slabDirtyFree > 0) {
+      const n = this.#slabPages;
+      for (let k = 0; k < this.#slabs.length; k++) {
+        const s = this.#slabs[k];
+        if (s === undefined) continue;
+        const live = s.live;
+        const dirty = s.dirty;
+        for (let i = 0; i < n; ) {
+          if (live[i] !== 0 || dirty[i] === 0) {
+            i++;
+            continue;
+          }
+          let j = i + 1;
+          while (j < n && live[j] === 0 && dirty[j] === 1) j++;
+          nMadvise(this.#region, this.#start + (s.page + i) * page, (j - i) * page, this.#purgeAdvice);
+          for (let q = i; q < j; q++) dirty[q] = 0;
+          this.#slabDirtyFree -= j - i;
+          bytes += (j - i) * page;
+          i = j;
+        }
+      }
+    }
     return bytes;
   }
 
@@ -867,7 +1182,7 @@ export class Arena {
     this.#live();
     const len = ceil(checkArenaInteger('bytes', bytes, 0, this.#reserve) / this.#page) * this.#page;
     if (len === 0) return;
-    if (len > this.#committed) this.#commit(ceil((len - this.#committed) / this.#chunkBytes));
+    if (len > this.#committed) this.#commit(ceil((len - this.#committed) / this.#chunkBytes), false);
     if (!this.#prefaultChunks) this.#populate(0, len);
   }
 
@@ -879,57 +1194,71 @@ export class Arena {
     }
     const page = this.#page;
     const chunkBytes = this.#chunkBytes;
-    for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ci++) {
-      const u8 = new U8(this.#chunkBuffer(ci));
-      const from = max(offset, ci * chunkBytes) - ci * chunkBytes;
-      const to = min(offset + length, (ci + 1) * chunkBytes) - ci * chunkBytes;
+    for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ) {
+      const seg = this.#segOf[ci]!;
+      const u8 = new U8(this.#segBuffer(seg));
+      const base = seg.index * chunkBytes;
+      ci = seg.index + seg.chunks;
+      const from = max(offset, base) - base;
+      const to = min(offset + length, ci * chunkBytes) - base;
       // A write fault per page; the byte keeps its value (live blocks may be here).
       for (let i = from; i < to; i += page) u8[i] = u8[i]!;
     }
   }
 
-  /** Counters of the arena; `resident` and `mappings` are measured now (page tables, `/proc/self/maps`). */
-  stats(): ArenaStats {
+  /**
+   * Counters of the arena, kept as blocks come and go: O(1) in the arena's
+   * size. `resident` and `mappings` are measured only with
+   * `{ resident: true }` (one `mincore` over the committed range and a read
+   * of `/proc/self/maps`).
+   */
+  stats(options?: ArenaStatsOptions): ArenaStats {
     if (!Arena.#is(this)) throw notArena();
+    const o = readOptions('options', options, ['resident']);
+    const measure = o.resident === undefined ? false : checkArenaBoolean('options.resident', o.resident);
     this.#live();
     const freeBytesByClass: Record<string, number> = {};
-    let bookkeeping = this.#runs.bookkeepingBytes();
-    let slabCount = 0;
-    for (let i = 0; i < this.#slabs.length; i++) {
-      const s = this.#slabs[i];
-      if (s === undefined) continue;
-      slabCount++;
-      bookkeeping += ((s.count + 31) >>> 5) * 4 + SLAB_OBJECT_BYTES;
-      if (s.free > 0) {
-        const key = String(s.size);
-        freeBytesByClass[key] = (freeBytesByClass[key] ?? 0) + s.free * s.size;
-      }
+    for (let c = 0; c < this.#classCount; c++) {
+      const f = this.#classFree[c]!;
+      if (f > 0) freeBytesByClass[String(this.#sizes[c])] = f;
     }
-    let ownCount = 0;
-    for (let i = 0; i < this.#own.length; i++) if (this.#own[i] !== undefined) ownCount++;
-    let chunkCount = 0;
-    for (let i = 0; i < this.#chunks.length; i++) if (this.#chunks[i] !== undefined) chunkCount++;
-    void slabCount;
-    bookkeeping += ownCount * OWN_OBJECT_BYTES + chunkCount * CHUNK_OBJECT_BYTES + (this.#slabs.length + this.#own.length + this.#chunks.length) * 8;
     freeBytesByClass.pages = this.#runs.freePages * this.#page;
-    // Exact, from the page tables (PAGEMAP_SCAN, pagemap or mincore; the
-    // shared zero page is left out where the source can tell it apart).
-    const resident = this.#committed > 0 ? residencyOfRange(this.#region, this.#start, this.#committed).bytes : 0;
-    const lo = nRegionAddress(this.#region);
-    const hi = lo + BigIntOf(this.#regionLength);
-    let mappings = 0;
-    for (const e of readMaps()) if (e.start < hi && e.end > lo) mappings++;
+    const bookkeeping =
+      this.#runs.bookkeepingBytes() + this.#slabBookBytes + this.#ownCount * OWN_OBJECT_BYTES + this.#segments * CHUNK_OBJECT_BYTES +
+      (this.#slabs.length + this.#own.length + this.#segOf.length) * 8;
     const ru = rusageRaw(C.RUSAGE_THREAD!);
-    return {
+    const out = {
       reserved: this.#reserve,
       committed: this.#committed,
       allocated: this.#allocated,
       freeBytesByClass,
-      resident,
-      mappings,
+      retained: this.#dirtyPages() * this.#page,
+      giveBack: 'madvise',
       threadFaults: ru[0]! + ru[1]! - this.#faultBase,
       bookkeepingBytes: bookkeeping,
-    };
+    } as ArenaStats;
+    if (measure) {
+      out.resident = this.#resident();
+      out.mappings = this.#mappings();
+    } else {
+      lazy(out, 'resident', () => this.#resident());
+      lazy(out, 'mappings', () => this.#mappings());
+    }
+    return out;
+  }
+
+  #resident(): number {
+    this.#live();
+    return this.#committed > 0 ? residencyOfRange(this.#region, this.#start, this.#committed, { source: 'mincore' }).bytes : 0;
+  }
+
+  #mappings(): number {
+    this.#live();
+    const lo = nRegionAddress(this.#region);
+    const hi = lo + BigIntOf(this.#regionLength);
+    let mappings = 0;
+    for (const e of readMaps()) if (e.start < hi && e.end > lo) mappings++;
+    return mappings;
   }
 
   /** Detaches every view and unmaps the reservation. Calling it again does nothing. */
@@ -937,6 +1266,10 @@ export class Arena {
     if (!Arena.#is(this)) throw notArena();
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#timer !== null) {
+      clearIntervalOf(this.#timer);
+      this.#timer = null;
+    }
     this.#forget();
     this.#runs.reset(0, true);
     this.#committed = 0;

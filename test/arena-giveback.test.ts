@@ -1,0 +1,213 @@
+/**
+ * Arena under real workloads (issue 15): page-granular give-back inside
+ * slabs, retention with a bound and decay, reset({ keep: true }), and
+ * stats() from counters. Residency is checked two ways: the arena's own
+ * stats({ resident: true }) (mincore) and, independently, the kernel's smaps
+ * Rss of the arena's range. Every arena uses hugePages: false, so a touched
+ * page is one resident base page whatever the THP mode.
+ */
+import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Arena } from '../lib/arena';
+import { pageSize } from '../lib/system';
+import { readSmaps } from '../lib/proc/smaps';
+import { unmeasurable } from './helpers/emulation';
+
+const page = pageSize();
+const MiB = 2 ** 20;
+
+/** Rss of the arena's range from /proc/self/smaps (the kernel's page-table walk). */
+function smapsRss(a: Arena, reserve: number): number {
+  const lo = a.address;
+  const hi = lo + BigInt(reserve);
+  return readSmaps().filter((e) => e.start < hi && e.end > lo).reduce((n, e) => n + e.rss, 0);
+}
+
+/** The pages (numbers) that hold at least one byte of a live block. */
+function livePages(a: Arena, views: Uint8Array[]): Set<bigint> {
+  const pages = new Set<bigint>();
+  const P = BigInt(page);
+  for (const v of views) {
+    const at = a.addressOf(v);
+    for (let p = at / P; p <= (at + BigInt(v.length) - 1n) / P; p++) pages.add(p);
+  }
+  return pages;
+}
+
+describe.skipIf(unmeasurable(['mincore', 'smapsRss'], 'Arena give-back (resident pages, exactly)'))('Arena: give-back inside slabs', () => {
+  const patterns: [string, (i: number, perSlab: number) => boolean][] = [
+    ['every other block', (i) => i % 2 === 0],
+    ['one block per slab', (i, perSlab) => i % perSlab === 0],
+    ['one block in 64', (i) => i % 64 === 0],
+  ];
+  for (const size of [16, 64, 1000, 3000, page]) {
+    for (const [name, keep] of patterns) {
+      it(`${size}-byte blocks, ${name} kept: after purge() resident pages = pages holding a live block, exactly`, () => {
+        const reserve = 256 * MiB;
+        using a = new Arena({ reserve, chunkSize: MiB, hugePages: false, decay: false });
+        const slabBytes = Math.max(64 * 1024, page);
+        const n = Math.floor((8 * MiB) / size);
+        const all: Uint8Array[] = [];
+        for (let i = 0; i < n; i++) all.push(a.alloc(size).fill(1));
+        const classSize = Number(Object.keys(a.stats().freeBytesByClass).find((k) => k !== 'pages') ?? size);
+        const perSlab = Math.floor(slabBytes / classSize);
+        const live: Uint8Array[] = [];
+        for (let i = 0; i < n; i++) {
+          if (keep(i, perSlab)) live.push(all[i]!);
+          else a.free(all[i]!);
+        }
+        const before = a.stats({ resident: true }).resident;
+        const purged = a.purge();
+        const after = a.stats({ resident: true });
+        const expected = livePages(a, live).size * page;
+        expect(after.resident).toBe(expected);
+        expect(smapsRss(a, reserve)).toBe(expected);
+        // purge() returns the bytes it advised: every one of them was a
+        // written (resident) page, so exactly what stopped being resident.
+        expect(purged).toBe(before - expected);
+        expect(after.retained).toBe(0);
+        for (const v of live) expect(v.every((b) => b === 1)).toBe(true);
+        // Purged pages are handed out again and written like any other.
+        const again: Uint8Array[] = [];
+        for (let i = 0; i < 1000; i++) again.push(a.alloc(size).fill(2));
+        for (const v of again) expect(v.every((b) => b === 2)).toBe(true);
+        for (const v of live) expect(v.every((b) => b === 1)).toBe(true);
+      });
+    }
+  }
+
+  it('retained counts a slab page once no live block touches it, and only then', () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false, decay: false });
+    const per = page / 64;
+    const blocks = Array.from({ length: 3 * per }, () => a.alloc(64).fill(1));
+    expect(a.stats().retained).toBe(0);
+    for (let i = 0; i < per - 1; i++) a.free(blocks[i]!); // page 0: one block left
+    expect(a.stats().retained).toBe(0);
+    a.free(blocks[per - 1]!); // page 0 now free
+    expect(a.stats().retained).toBe(page);
+    a.alloc(64); // reuses a block of page 0: in use again
+    expect(a.stats().retained).toBe(0);
+  });
+});
+
+describe.skipIf(unmeasurable(['mincore'], 'Arena retention (resident pages)'))('Arena: retention, decay and reset({ keep: true })', () => {
+  it('a freed written block is reused without faulting its pages again', () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false });
+    const v = a.alloc(MiB).fill(1);
+    a.free(v);
+    expect(a.stats().retained).toBe(MiB);
+    const f0 = a.stats().threadFaults;
+    for (let i = 0; i < 20; i++) a.free(a.alloc(MiB).fill(2));
+    const f1 = a.stats().threadFaults;
+    // Twenty rounds over purged pages would fault 20 MiB of pages again; V8
+    // may fault a few pages of its own on this thread meanwhile.
+    expect(f1 - f0).toBeLessThan(MiB / page / 4);
+    expect(a.stats({ resident: true }).resident).toBe(MiB);
+  });
+
+  it('the retain bound: a free past it gives its own pages back at once', () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false, retain: 2 * MiB });
+    const blocks = Array.from({ length: 6 }, () => a.alloc(MiB).fill(1));
+    for (const b of blocks) a.free(b);
+    const s = a.stats({ resident: true });
+    expect(s.retained).toBe(2 * MiB);
+    expect(s.resident).toBe(2 * MiB);
+    expect(s.allocated).toBe(0);
+  });
+
+  it('decay gives back pages left unused for a whole period; decay: false keeps them', async () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: 20 });
+    using b = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false });
+    const keep = a.alloc(3 * page).fill(3);
+    a.free(a.alloc(MiB).fill(1));
+    b.free(b.alloc(MiB).fill(1));
+    expect(a.stats().retained).toBe(MiB);
+    // Wait for the timer (it needs the event loop); no timing is asserted.
+    for (let i = 0; i < 500 && a.stats().retained > 0; i++) await sleep(10);
+    expect(a.stats().retained).toBe(0);
+    expect(a.stats({ resident: true }).resident).toBe(3 * page);
+    expect(keep.every((x) => x === 3)).toBe(true);
+    expect(b.stats().retained).toBe(MiB);
+    expect(b.stats({ resident: true }).resident).toBe(MiB);
+  });
+
+  it('a dropped arena with a decay timer is still collected (the timer holds it weakly)', async () => {
+    const { runChild } = await import('./helpers/child');
+    const r = runChild(
+      `(async () => {
+        let a = new pw.Arena({ reserve: 2 ** 26, hugePages: false, decay: 10 });
+        const addr = a.address;
+        a.free(a.alloc(2 ** 20).fill(1));
+        a = null;
+        const mapped = () => require('fs').readFileSync('/proc/self/maps', 'utf8').includes(addr.toString(16) + '-');
+        for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setTimeout(r, 20)); }
+        console.log(JSON.stringify({ mapped: mapped() }));
+      })();`,
+      { nodeArgs: ['--expose-gc'] },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ mapped: false });
+  });
+
+  it('reset({ keep: true }) detaches every view and keeps the pages resident for the next round', () => {
+    using a = new Arena({ reserve: 256 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false });
+    const round = (): Uint8Array[] => {
+      const views: Uint8Array[] = [];
+      for (let i = 0; i < 256; i++) views.push(a.alloc(64 * 1024).fill(1));
+      return views;
+    };
+    const first = round();
+    const resident = a.stats({ resident: true }).resident;
+    expect(resident).toBe(256 * 64 * 1024);
+    a.reset({ keep: true });
+    for (const v of first) expect(v.length).toBe(0);
+    const s = a.stats({ resident: true });
+    expect(s.resident).toBe(resident);
+    expect(s.allocated).toBe(0);
+    expect(s.retained).toBe(s.committed);
+    const f0 = a.stats().threadFaults;
+    round();
+    expect(a.stats().threadFaults - f0).toBeLessThan(resident / page / 4);
+    expect(a.stats({ resident: true }).resident).toBe(resident);
+    expect(() => a.reset({ keep: true, decommit: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => a.reset({ keep: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    a.reset();
+    expect(a.stats({ resident: true }).resident).toBe(0);
+  });
+});
+
+describe('Arena: stats() from counters', () => {
+  it('resident and mappings are measured only when read (or asked for)', () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
+    a.alloc(100).fill(1);
+    const s = a.stats();
+    expect(typeof Object.getOwnPropertyDescriptor(s, 'resident')!.get).toBe('function');
+    expect(typeof Object.getOwnPropertyDescriptor(s, 'mappings')!.get).toBe('function');
+    expect(s.resident).toBe(page); // measured now
+    expect(Object.getOwnPropertyDescriptor(s, 'resident')!.value).toBe(page); // and kept
+    const eager = a.stats({ resident: true });
+    expect(Object.getOwnPropertyDescriptor(eager, 'resident')!.value).toBe(page);
+    expect(eager.mappings).toBe(2);
+    expect(eager.giveBack).toBe('madvise');
+    expect(() => a.stats({ resident: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
+  it('the counters match a walk of the blocks', () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false, decay: false });
+    const slabBytes = Math.max(64 * 1024, page);
+    const v = [a.alloc(64), a.alloc(64), a.alloc(64), a.alloc(100), a.alloc(5 * page)];
+    let s = a.stats();
+    expect(s.allocated).toBe(3 * 64 + 112 + 5 * page);
+    expect(s.freeBytesByClass['64']).toBe(slabBytes - 3 * 64);
+    expect(s.freeBytesByClass['112']).toBe(Math.floor(slabBytes / 112) * 112 - 112);
+    expect(s.freeBytesByClass.pages).toBe(s.committed - 2 * slabBytes - 5 * page);
+    for (const x of v) a.free(x);
+    s = a.stats();
+    expect(s.allocated).toBe(0);
+    a.purge();
+    s = a.stats();
+    expect(s.freeBytesByClass).toEqual({ pages: s.committed });
+    expect(s.bookkeepingBytes).toBeGreaterThan(0);
+  });
+});
