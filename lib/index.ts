@@ -44,3 +44,5 @@ export { measure, measureSync } from './measure/measure';
 export type { Measurement, MeasureOptions, ResidencyDelta } from './measure/measure';
 export { zeroPageBehaviour } from './measure/zeropage';
 export type { ZeroPageBehaviour } from './measure/zeropage';
+export { explain } from './explain';
+export type { ExplainOptions, ExplainSnapshot, ExplainCategory, ExplainBreakdown, ExplainTotals, ExplainVma, ExplainVerdict, ExplainSample, WatchOptions, RuntimeStats } from './explain';

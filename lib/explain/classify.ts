@@ -1,0 +1,211 @@
+/**
+ * Attribution of a process's mappings (VMAs) to owners, from what the kernel
+ * says about each mapping: its path, permissions, name and neighbours, plus
+ * the threads' stack pointers. A pure function over parsed `smaps` entries,
+ * so it is tested on text captured from real processes; every VMA lands in
+ * exactly one category (a partition), which is what makes the categories'
+ * `Rss` add up to `smaps_rollup`'s.
+ * @internal
+ */
+import type { SmapsEntry } from '../proc/smaps';
+
+/** What kind of owner a category stands for. */
+export type CategoryKind =
+  | 'code'
+  | 'object-data'
+  | 'mapped-files'
+  | 'heap'
+  | 'main-stack'
+  | 'thread-stacks'
+  | 'malloc-arenas'
+  | 'malloc-mmapped'
+  | 'pagewise'
+  | 'shared'
+  | 'kernel'
+  | 'anonymous'
+  | 'v8-heap'
+  | 'unattributed';
+
+/** The evidence that put VMAs in a category. */
+export interface ClassifyHints {
+  /**
+   * Stack pointers of the process's threads other than the main one
+   * (`/proc/PID/task/TID/syscall`, second-last field). A VMA holding one is
+   * that thread's stack, exactly.
+   */
+  threadStackPointers: readonly bigint[];
+  /**
+   * glibc's `heap_info` header at the start of a candidate non-main arena
+   * heap (read from `/proc/PID/mem`), or `null` when unreadable. Absent:
+   * the 64 MiB-aligned shape alone decides.
+   */
+  heapInfo?: (start: bigint) => { arena: bigint; size: number; mprotectSize: number } | null;
+  /**
+   * The link-time extent of an object's PT_LOAD segments (its ELF program
+   * headers), or null when unknown. Absent or null: an anonymous mapping
+   * right after an object's data is taken as its `.bss` by shape alone.
+   */
+  elfLoads?: (pathname: string) => { firstVaddr: bigint; end: bigint } | null;
+  /** The page size of the kernel that wrote the text (rounds the `.bss` end). */
+  pageSize: number;
+}
+
+/** One VMA's category, with the rule that put it there. */
+export interface Assignment {
+  /** Category id: `code:/usr/bin/node`, `heap`, `thread-stacks`, ... */
+  id: string;
+  kind: CategoryKind;
+  /** The rule, for the category's `evidence` (e.g. `'stack pointer'`, `'guard page + stack shape'`). */
+  rule: string;
+}
+
+/**
+ * glibc's non-main arena heaps are HEAP_MAX_SIZE-aligned reservations of
+ * HEAP_MAX_SIZE bytes (2 * DEFAULT_MMAP_THRESHOLD_MAX: 64 MiB on 64-bit),
+ * read-write from the start up to what the arena uses, PROT_NONE after
+ * (glibc malloc/arena.c, new_heap).
+ */
+export const GLIBC_HEAP_MAX = 64 * 1024 * 1024;
+
+/** Pseudo-paths of the kernel's own special mappings. */
+const KERNEL = /^\[(vdso|vvar|vvar_vclock|vsyscall|uprobes|sigpage|vectors)\]$/;
+
+function isAnon(e: SmapsEntry): boolean {
+  return e.inode === 0 && (e.pathname === '' || e.anonName !== null);
+}
+
+/** Shared memory: SysV segments, POSIX shm, memfd, shared anonymous memory. */
+function isSharedMemory(e: SmapsEntry): boolean {
+  if (e.perms[3] !== 's') return false;
+  const p = e.pathname;
+  return p === '' || p.startsWith('/dev/shm/') || p.startsWith('/SYSV') || p.startsWith('/memfd:') || p.startsWith('/dev/zero') ||
+    p.startsWith('[anon_shmem:') || e.anonName !== null;
+}
+
+/**
+ * Assigns every entry to a category. Order of the rules (first match wins):
+ * kernel special mappings; `[heap]`; `[stack]`; shared memory; pagewise's
+ * named memory (`[anon:pagewise...]`); glibc's own names (2.39+
+ * `glibc.mem.decorate_maps`); file mappings (code and read-only data of
+ * every object with an executable mapping, writable object data, other
+ * mapped files); thread stacks (a thread's stack pointer inside, or the
+ * guard-page-then-stack shape glibc makes); glibc arena heaps (64 MiB
+ * aligned, read-write then PROT_NONE to the 64 MiB boundary, `heap_info`
+ * checked where readable); an object's `.bss` (anonymous right after its
+ * last writable file mapping); the rest of anonymous memory; and whatever
+ * fits no rule is `unattributed`.
+ */
+export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): Assignment[] {
+  const out: Assignment[] = new Array(entries.length);
+  // Objects that have an executable file mapping: their read-only mappings are code and rodata.
+  const objects = new Set<string>();
+  for (const e of entries) if (e.inode !== 0 && e.perms[2] === 'x') objects.add(e.pathname);
+  const sps = [...hints.threadStackPointers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const holdsSp = (e: SmapsEntry): boolean => {
+    // binary search for the first sp >= start
+    let lo = 0;
+    let hi = sps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sps[mid]! < e.start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sps.length && sps[lo]! < e.end;
+  };
+  const heapMax = BigInt(GLIBC_HEAP_MAX);
+  const page = BigInt(hints.pageSize);
+  // Load address of each object: its first mapping (file offset 0) less the first PT_LOAD's page.
+  const loadStart = new Map<string, bigint>();
+  for (const e of entries) if (e.inode !== 0 && e.offset === 0n && objects.has(e.pathname) && !loadStart.has(e.pathname)) loadStart.set(e.pathname, e.start);
+  /** How `e`, anonymous right after `obj`'s data, relates to obj's .bss: 'bss' (ends at the .bss end), 'shape' (unknown), or 'no'. */
+  const bss = (obj: string, e: SmapsEntry): 'bss' | 'shape' | 'no' => {
+    const loads = hints.elfLoads ? hints.elfLoads(obj) : null;
+    const start = loadStart.get(obj);
+    if (!loads || start === undefined) return 'shape';
+    const base = start - (loads.firstVaddr - (loads.firstVaddr % page));
+    const end = base + ((loads.end + page - 1n) / page) * page;
+    return e.end === end ? 'bss' : 'no';
+  };
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const prev = i > 0 ? entries[i - 1] : undefined;
+    const next = entries[i + 1];
+    const set = (id: string, kind: CategoryKind, rule: string): void => {
+      out[i] = { id, kind, rule };
+    };
+    const p = e.pathname;
+    if (KERNEL.test(p)) set('kernel', 'kernel', 'kernel special mapping');
+    else if (p === '[heap]') set('heap', 'heap', '[heap] (brk: glibc main arena)');
+    else if (p === '[stack]') set('main-stack', 'main-stack', '[stack]');
+    else if (/^\[stack:\d+\]$/.test(p)) set('thread-stacks', 'thread-stacks', '[stack:TID]');
+    else if (isSharedMemory(e)) set('shared', 'shared', 'shared memory (shm, SysV, memfd, shared anonymous)');
+    else if (e.anonName !== null && e.anonName.startsWith('pagewise')) set('pagewise', 'pagewise', `[anon:pagewise...] name`);
+    else if (e.anonName !== null && /^ ?glibc: malloc arena/.test(e.anonName)) set('malloc-arenas', 'malloc-arenas', 'glibc name (decorate_maps)');
+    else if (e.anonName !== null && /^ ?glibc: (loader )?malloc/.test(e.anonName)) set('malloc-mmapped', 'malloc-mmapped', 'glibc name (decorate_maps)');
+    else if (e.anonName !== null && /^ ?glibc: pthread stack/.test(e.anonName)) set('thread-stacks', 'thread-stacks', 'glibc name (decorate_maps)');
+    else if (e.inode !== 0) {
+      if (objects.has(p) && e.perms[1] !== 'w') set(`code:${p}`, 'code', 'read-only mapping of an object with executable code');
+      else if (objects.has(p)) set('object-data', 'object-data', 'writable mapping of a loaded object');
+      else set('mapped-files', 'mapped-files', 'file mapping');
+    } else if (!isAnon(e)) set('unattributed', 'unattributed', 'no rule matched');
+    else if (e.perms.startsWith('rw') && holdsSp(e)) set('thread-stacks', 'thread-stacks', 'a thread\'s stack pointer');
+    else if (e.perms === '---p' && next && isAnon(next) && next.start === e.end && next.perms === 'rw-p' && holdsSp(next)) {
+      set('thread-stacks', 'thread-stacks', 'guard page of a thread stack');
+    } else if (arenaHeap(entries, i, heapMax, hints)) set('malloc-arenas', 'malloc-arenas', '64 MiB-aligned glibc heap');
+    else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.inode !== 0 && objects.has(prev.pathname) && prev.perms[1] === 'w' &&
+      bss(prev.pathname, e) !== 'no') {
+      set('object-data', 'object-data', bss(prev.pathname, e) === 'bss' ? '.bss (ends where the ELF program headers say)' : '.bss by shape (after an object\'s data)');
+    } else if (
+      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= 1024 * 1024 && e.size >= 64 * 1024 &&
+        !(i >= 2 && entries[i - 2]!.end === prev.start && isAnon(entries[i - 2]!))) ||
+      (e.perms === '---p' && e.size <= 1024 * 1024 && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024 &&
+        !(prev && prev.end === e.start && isAnon(prev)))
+    ) {
+      // A stack no live thread points into: glibc's cache of exited threads'
+      // stacks, or the stack of a thread that was running when read.
+      set('thread-stacks', 'thread-stacks', 'guard page + stack shape');
+    } else set('anonymous', 'anonymous', 'anonymous memory');
+  }
+  // A guard page belongs with its stack: a `---p` page right below a stack.
+  for (let i = 0; i + 1 < entries.length; i++) {
+    const e = entries[i]!;
+    const n = entries[i + 1]!;
+    if (out[i]!.kind === 'anonymous' && e.perms === '---p' && n.start === e.end && out[i + 1]!.kind === 'thread-stacks' && e.size <= 1024 * 1024) {
+      out[i] = { id: 'thread-stacks', kind: 'thread-stacks', rule: 'guard page of a thread stack' };
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether entry `i` is part of a glibc non-main arena heap: the run of
+ * anonymous private entries that starts at a 64 MiB boundary and covers
+ * read-write memory then (optionally) PROT_NONE up to the next boundary.
+ */
+function arenaHeap(entries: readonly SmapsEntry[], i: number, heapMax: bigint, hints: ClassifyHints): boolean {
+  const e = entries[i]!;
+  if (!isAnon(e) || e.perms[3] !== 'p') return false;
+  // Find the run's first entry: this one if it is on a boundary, else the previous (rw) one.
+  let first = i;
+  if (e.start % heapMax !== 0n) {
+    const prev = entries[i - 1];
+    if (!prev || e.perms !== '---p' || prev.end !== e.start || prev.perms !== 'rw-p' || !isAnon(prev) || prev.start % heapMax !== 0n) return false;
+    first = i - 1;
+  }
+  const head = entries[first]!;
+  if (head.perms !== 'rw-p' || head.start % heapMax !== 0n) return false;
+  const boundary = head.start + heapMax;
+  let end = head.end;
+  if (end < boundary) {
+    const tail = entries[first + 1];
+    if (!tail || tail.start !== end || tail.perms !== '---p' || !isAnon(tail)) return false;
+    end = tail.end;
+  }
+  if (end !== boundary) return false;
+  if (hints.heapInfo) {
+    const info = hints.heapInfo(head.start);
+    // Unreadable memory leaves the shape to decide.
+    if (info !== null && (info.arena === 0n || info.mprotectSize !== head.size || info.size > GLIBC_HEAP_MAX)) return false;
+  }
+  return true;
+}

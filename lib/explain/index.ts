@@ -1,0 +1,119 @@
+/**
+ * `explain()`: where every resident byte of a process is, by owner; and
+ * `explain.watch()`: the same over time, with deltas and verdicts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkBoolean, checkInteger, checkOptions } from '../validate';
+import { ProcReader } from './read';
+import { runtimeStats } from './runtime';
+import { isSelf, snapshotWith } from './snapshot';
+import { verdicts } from './verdict';
+import type { ExplainOptions, ExplainSample, ExplainSnapshot, WatchOptions } from './types';
+
+export type {
+  ExplainOptions, ExplainSnapshot, ExplainCategory, ExplainBreakdown, ExplainTotals, ExplainVma, ExplainVerdict, ExplainSample,
+  WatchOptions, RuntimeStats, CategoryKind,
+} from './types';
+export { verdicts } from './verdict';
+
+function readerFor(pid: number | undefined): ProcReader {
+  return new ProcReader(isSelf(pid) ? 'self' : (pid as number));
+}
+
+function checkExplainOptions(options: unknown, extra: readonly string[] = []): ExplainOptions & WatchOptions {
+  if (options === undefined) return {};
+  const o = checkOptions<WatchOptions>('options', options, ['pid', 'detail', ...extra]);
+  if (o.pid !== undefined) checkInteger('options.pid', o.pid, 1, 2 ** 22);
+  if (o.detail !== undefined) checkBoolean('options.detail', o.detail);
+  return o;
+}
+
+/**
+ * One snapshot of where a process's resident memory is.
+ *
+ * Reads `/proc/PID/smaps` once and attributes every mapping to one
+ * category (code and read-only data per loaded object, object data, mapped
+ * files, `[heap]`, stacks, malloc arenas, pagewise's memory, shared memory,
+ * other anonymous memory, unattributed): their `rss` add up to
+ * `totals.rss` exactly, which equals `smaps_rollup`'s `Rss` (read right
+ * after, `totals.rollupRss`) whenever the process did not change between
+ * the two reads. For the calling process the anonymous pool is split further
+ * by runtime statistics (V8 heap, malloc mmapped chunks), each marked
+ * `source: 'runtime'`, `estimate: true`; `breakdowns` gives figures that lie
+ * inside categories (malloc in use and free, ArrayBuffers) without adding
+ * them twice.
+ *
+ * Another process needs ptrace read access (same user, or root); the
+ * kernel's `EACCES`/`EPERM` is thrown with a message about permissions and
+ * `ptrace_scope`.
+ */
+function explainOnce(options?: ExplainOptions): ExplainSnapshot {
+  const o = checkExplainOptions(options);
+  const reader = readerFor(o.pid);
+  try {
+    return snapshotWith(reader, isSelf(o.pid) ? runtimeStats : null, o.detail === true);
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Snapshots every `intervalMs` (default 1000) as an async iterator, each with
+ * the change since the previous one and verdicts over the series so far
+ * (which category grows, by how much per minute, against which stay flat).
+ * Ends when the process exits, after `count` snapshots, when `signal`
+ * aborts, or when the loop breaks. Keeps one set of descriptors open.
+ */
+async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, void, undefined> {
+  const o = checkExplainOptions(options, ['intervalMs', 'count', 'signal', 'runtime']);
+  const interval = o.intervalMs === undefined ? 1000 : checkInteger('options.intervalMs', o.intervalMs, 1, 2 ** 31 - 1);
+  const count = o.count === undefined ? Infinity : checkInteger('options.count', o.count, 1);
+  const runtime = o.runtime ?? (isSelf(o.pid) ? runtimeStats : null);
+  let reader: ProcReader;
+  try {
+    reader = readerFor(o.pid);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw err;
+  }
+  const series: ExplainSnapshot[] = [];
+  let prev: ExplainSnapshot | undefined;
+  try {
+    for (let n = 0; n < count; n++) {
+      if (o.signal?.aborted) return;
+      let snap: ExplainSnapshot;
+      try {
+        snap = snapshotWith(reader, runtime, o.detail === true);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ESRCH' || code === 'ENOENT') return; // the process exited
+        throw err;
+      }
+      series.push(snap);
+      if (series.length > 10_000) series.shift(); // hours of 1 s samples; verdicts cover the window kept
+      const before = new Map((prev?.categories ?? []).map((c) => [c.id, c.rss]));
+      const delta: Record<string, number> = {};
+      for (const c of snap.categories) delta[c.id] = c.rss - (before.get(c.id) ?? 0);
+      for (const [id, rss] of before) if (!(id in delta)) delta[id] = -rss;
+      yield {
+        ...snap,
+        elapsedMs: snap.time - series[0]!.time,
+        delta: { rss: snap.totals.rss - (prev?.totals.rss ?? 0), categories: delta },
+        verdicts: verdicts(series),
+      };
+      prev = snap;
+      if (n + 1 < count) {
+        try {
+          await sleep(interval, undefined, o.signal ? { signal: o.signal } : {});
+        } catch {
+          return; // aborted
+        }
+      }
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/** {@link explainOnce} with `watch` attached: `explain()` and `explain.watch()`. */
+export const explain: typeof explainOnce & { watch: typeof watch } = Object.assign(explainOnce, { watch });

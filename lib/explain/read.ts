@@ -1,0 +1,169 @@
+/**
+ * Reading a process's `/proc` files for a snapshot: `smaps` once through a
+ * kept descriptor (pread from 0 makes the kernel walk again), then
+ * `smaps_rollup` right after, `status` for `VmPTE`, the threads' stack
+ * pointers and glibc heap headers. Errors keep the kernel's code (`EACCES`,
+ * `EPERM`, `ESRCH`, `ENOENT`) and say what to do about permissions.
+ * @internal
+ */
+import * as fs from 'node:fs';
+import { checkInteger } from '../validate';
+
+/** The kernel refused: say why reading another process can fail. */
+function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
+  if (err.code !== 'EACCES' && err.code !== 'EPERM') return err;
+  let scope = 'absent (no Yama)';
+  try {
+    scope = fs.readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim();
+  } catch {
+    // no Yama LSM on this kernel
+  }
+  const e = new Error(
+    `cannot read /proc/${pid}/${file}: ${err.code} (the kernel refused). Reading another process's memory maps needs ptrace ` +
+      `read access: the same user (and not a setuid/undumpable process), or CAP_SYS_PTRACE (run as root); ` +
+      `kernel.yama.ptrace_scope is ${scope} (/proc/sys/kernel/yama/ptrace_scope; 2 or 3 restricts it further). Check the permissions.`,
+  ) as NodeJS.ErrnoException;
+  e.code = err.code;
+  e.errno = err.errno;
+  e.syscall = err.syscall;
+  e.path = err.path;
+  return e;
+}
+
+/** Kept descriptors of one process's files, read again from offset 0 each time. */
+export class ProcReader {
+  readonly pid: number | 'self';
+  readonly dir: string;
+  #smaps: number;
+  #rollup: number;
+  #status: number;
+  #mem: number | null | undefined;
+  #buf: Buffer = Buffer.allocUnsafeSlow(1 << 20);
+
+  constructor(pid: number | 'self') {
+    this.pid = pid === 'self' ? 'self' : checkInteger('options.pid', pid, 1, 2 ** 22);
+    this.dir = `/proc/${this.pid}`;
+    this.#smaps = this.#open('smaps');
+    try {
+      this.#rollup = this.#open('smaps_rollup');
+      this.#status = this.#open('status');
+    } catch (err) {
+      fs.closeSync(this.#smaps);
+      throw err;
+    }
+  }
+
+  #open(name: string): number {
+    try {
+      return fs.openSync(`${this.dir}/${name}`, 'r');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT' && this.pid !== 'self') {
+        const gone = new Error(`no process ${this.pid} (/proc/${this.pid}/${name}: ENOENT)`) as NodeJS.ErrnoException;
+        gone.code = 'ESRCH';
+        gone.syscall = 'open';
+        throw gone;
+      }
+      throw permissionHint(this.pid, name, e);
+    }
+  }
+
+  /** The whole file behind `fd` as text, from offset 0. */
+  #readAll(fd: number, name: string): string {
+    let total = 0;
+    try {
+      for (;;) {
+        if (total === this.#buf.length) {
+          const bigger = Buffer.allocUnsafeSlow(this.#buf.length * 2);
+          this.#buf.copy(bigger, 0, 0, total);
+          this.#buf = bigger;
+        }
+        const n = fs.readSync(fd, this.#buf, total, this.#buf.length - total, total);
+        if (n === 0) break;
+        total += n;
+      }
+    } catch (err) {
+      throw permissionHint(this.pid, name, err as NodeJS.ErrnoException);
+    }
+    // A process that exited reads as empty.
+    if (total === 0) {
+      const gone = new Error(`process ${this.pid} has exited (/proc/${this.pid}/${name} is empty)`) as NodeJS.ErrnoException;
+      gone.code = 'ESRCH';
+      gone.syscall = 'read';
+      throw gone;
+    }
+    return this.#buf.toString('latin1', 0, total);
+  }
+
+  smaps(): string {
+    return this.#readAll(this.#smaps, 'smaps');
+  }
+
+  rollup(): string {
+    return this.#readAll(this.#rollup, 'smaps_rollup');
+  }
+
+  status(): string {
+    return this.#readAll(this.#status, 'status');
+  }
+
+  /**
+   * Stack pointers of the process's threads from `task/TID/syscall` (the
+   * second-last field, for a thread blocked or stopped; a running thread
+   * says `running` and is left out).
+   */
+  threadStackPointers(): bigint[] {
+    const out: bigint[] = [];
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`${this.dir}/task`);
+    } catch {
+      return out;
+    }
+    for (const tid of tids) {
+      let text: string;
+      try {
+        text = fs.readFileSync(`${this.dir}/task/${tid}/syscall`, 'latin1');
+      } catch {
+        continue; // exited meanwhile, or not permitted: the shape rule remains
+      }
+      const f = text.trim().split(' ');
+      if (f.length < 3 || f[0] === 'running') continue;
+      const sp = f[f.length - 2]!;
+      if (/^0x[0-9a-f]+$/.test(sp)) out.push(BigInt(sp));
+    }
+    return out;
+  }
+
+  /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
+  heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
+    if (this.#mem === undefined) {
+      try {
+        this.#mem = fs.openSync(`${this.dir}/mem`, 'r');
+      } catch {
+        this.#mem = null;
+      }
+    }
+    if (this.#mem === null) return null;
+    const b = Buffer.alloc(32);
+    try {
+      if (fs.readSync(this.#mem, b, 0, 32, start) !== 32) return null;
+    } catch {
+      return null;
+    }
+    return { arena: b.readBigUInt64LE(0), size: Number(b.readBigUInt64LE(16)), mprotectSize: Number(b.readBigUInt64LE(24)) };
+  }
+
+  close(): void {
+    for (const fd of [this.#smaps, this.#rollup, this.#status, this.#mem]) {
+      if (typeof fd === 'number') {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // already closed
+        }
+      }
+    }
+    this.#mem = null;
+  }
+}

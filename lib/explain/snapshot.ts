@@ -1,0 +1,62 @@
+/**
+ * One snapshot: smaps read once (kept descriptor), smaps_rollup right after,
+ * VmPTE from status, the threads' stack pointers, glibc heap headers; then
+ * the attribution. For the calling process the anonymous pool is split with
+ * this process's runtime statistics.
+ * @internal
+ */
+import { performance } from 'node:perf_hooks';
+import { parseSmapsRollup } from '../proc/smaps-rollup';
+import { pageSize } from '../system';
+import { attribute } from './attribute';
+import { elfLoads } from './elf';
+import { parseSmapsFast } from './smaps-fast';
+import { ProcReader } from './read';
+import { runtimeStats } from './runtime';
+import type { ExplainSnapshot, RuntimeStats } from './types';
+
+/** `VmPTE:` of status text in bytes, or null. */
+function vmPte(status: string): number | null {
+  const m = /^VmPTE:\s+(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+/** Whether `pid` names the calling process. */
+export function isSelf(pid: number | undefined): boolean {
+  return pid === undefined || pid === process.pid;
+}
+
+/**
+ * A snapshot through `reader`. `runtime` gives the statistics that split the
+ * anonymous pool: this process's own when the reader is for it.
+ */
+export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean): ExplainSnapshot {
+  const t0 = performance.now();
+  const time = Date.now();
+  const stats = runtime ? runtime() : null;
+  const smapsText = reader.smaps();
+  const rollupText = reader.rollup();
+  const status = reader.status();
+  const entries = parseSmapsFast(smapsText);
+  const rollup = parseSmapsRollup(rollupText);
+  const sps = reader.threadStackPointers();
+  const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
+  const page = pageSize();
+  const a = attribute(entries, {
+    threadStackPointers: sps, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+  }, stats, detail);
+  const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
+  const snap: ExplainSnapshot = {
+    pid: pidMatch ? Number(pidMatch[1]) : process.pid,
+    time,
+    pageSize: page,
+    totals: { ...a.totals, pageTables: vmPte(status), rollupRss: rollup.rss },
+    categories: a.categories,
+    breakdowns: a.breakdowns,
+    runtime: stats,
+    costMs: 0,
+  };
+  if (a.vmas) snap.vmas = a.vmas;
+  snap.costMs = performance.now() - t0;
+  return snap;
+}

@@ -1,0 +1,183 @@
+/** The shapes `explain()` and `explain.watch()` return. */
+import type { CategoryKind } from './classify';
+
+export type { CategoryKind } from './classify';
+
+/** Options of {@link explain}. */
+export interface ExplainOptions {
+  /** The process to explain. Default: the calling process. */
+  pid?: number;
+  /** Add the per-VMA rows (`vmas`) to the snapshot. Default `false`. */
+  detail?: boolean;
+}
+
+/** One VMA as `detail` reports it. */
+export interface ExplainVma {
+  start: bigint;
+  end: bigint;
+  perms: string;
+  pathname: string;
+  rss: number;
+  pss: number;
+  private: number;
+  swap: number;
+  /** The category it was put in, and the rule that put it there. */
+  category: string;
+  rule: string;
+}
+
+/**
+ * One owner of resident memory. The categories of a snapshot partition the
+ * process's mappings: every VMA is in exactly one `'vma'` category, or in
+ * the anonymous pool that the `'runtime'` categories share out.
+ */
+export interface ExplainCategory {
+  /** Stable id: `code:/usr/lib/x86_64-linux-gnu/libc.so.6`, `heap`, `thread-stacks`, `v8-heap`, `unattributed`, ... */
+  id: string;
+  kind: CategoryKind;
+  /** A short human label (`code libc.so.6`, `[heap] (malloc main arena)`). */
+  label: string;
+  /** Resident bytes (smaps `Rss`, page-table walk). */
+  rss: number;
+  /** Proportional set size, bytes. */
+  pss: number;
+  /** Private_Clean + Private_Dirty, bytes. */
+  private: number;
+  /** Swapped-out bytes. */
+  swap: number;
+  /** AnonHugePages, bytes. */
+  anonHuge: number;
+  /** Number of VMAs it covers (for a runtime category: the pool's VMAs, shared with the other runtime categories). */
+  vmaCount: number;
+  /** Virtual size of those VMAs, bytes. */
+  size: number;
+  /**
+   * `'vma'`: exact, from the kernel's mappings. `'runtime'`: a share of the
+   * anonymous pool given by a runtime statistic, named in `statistic`.
+   */
+  source: 'vma' | 'runtime';
+  /** For `'runtime'`: the statistic the share comes from (e.g. `v8.getHeapSpaceStatistics() physical_space_size`). */
+  statistic?: string;
+  /** True where the figure is an estimate (every runtime share). */
+  estimate: boolean;
+  /** The rules that put VMAs here, with how many each. */
+  evidence: Record<string, number>;
+  /** A finer split where one is known (V8 heap by space), bytes; the parts may not add up to `rss` (see `note`). */
+  parts?: { name: string; bytes: number }[];
+  note?: string;
+}
+
+/**
+ * A runtime figure that lies inside one or more categories and is not added
+ * to the sum (ArrayBuffer backing stores are malloc memory; malloc's free
+ * bytes are inside [heap] and the arenas).
+ */
+export interface ExplainBreakdown {
+  id: 'malloc-in-use' | 'malloc-free' | 'array-buffers' | 'v8-used' | 'external';
+  label: string;
+  bytes: number;
+  /** The statistic it is read from. */
+  statistic: string;
+  /** Category ids it lies within (overlap stated, not counted twice). */
+  within: string[];
+  estimate: true;
+  note: string;
+}
+
+/** Runtime statistics of a Node process (the calling one, or a child started with the agent). */
+export interface RuntimeStats {
+  /** v8.getHeapSpaceStatistics(): per space, bytes. */
+  v8Spaces: { name: string; size: number; used: number; physical: number }[];
+  /** process.memoryUsage(): arrayBuffers, external, heapUsed, heapTotal. */
+  arrayBuffers: number;
+  external: number;
+  heapUsed: number;
+  heapTotal: number;
+  /** glibc mallinfo2() (null off glibc < 2.33). */
+  malloc: { arena: number; ordblks: number; hblks: number; hblkhd: number; uordblks: number; fordblks: number; keepcost: number } | null;
+  /** When it was read (ms since the epoch). */
+  time: number;
+}
+
+/** Whole-process figures. */
+export interface ExplainTotals {
+  /** Sum of smaps `Rss` over every VMA: what the categories add up to, exactly. */
+  rss: number;
+  pss: number;
+  /** Unique set size: Private_Clean + Private_Dirty. */
+  uss: number;
+  swap: number;
+  anonHuge: number;
+  /** Page tables (`VmPTE` of status): kernel memory for this process, beside RSS and not in it. */
+  pageTables: number | null;
+  /** `smaps_rollup`'s Rss read right after smaps. Equal to `rss` when the process did not change between the two reads. */
+  rollupRss: number;
+  /** Number of VMAs. */
+  vmas: number;
+}
+
+/** One snapshot of where a process's resident memory is. */
+export interface ExplainSnapshot {
+  pid: number;
+  /** When smaps was read, ms since the epoch. */
+  time: number;
+  /** The kernel's page size. */
+  pageSize: number;
+  totals: ExplainTotals;
+  /** Largest first; `unattributed` always present, last. */
+  categories: ExplainCategory[];
+  /** Runtime figures inside the categories, not added to them. Empty without runtime statistics. */
+  breakdowns: ExplainBreakdown[];
+  /** The runtime statistics used, or null (another process without the agent). */
+  runtime: RuntimeStats | null;
+  /** Per-VMA rows (with `detail: true`). */
+  vmas?: ExplainVma[];
+  /** Milliseconds the snapshot took (reads, parse, attribution). */
+  costMs: number;
+}
+
+/** A verdict over a series of snapshots, backed by the figures it came from. */
+export interface ExplainVerdict {
+  /** `grows`, `shrinks` or `steady` (nothing moved beyond the threshold). */
+  kind: 'grows' | 'shrinks' | 'steady';
+  /** The category or breakdown id (`'rss'` for the whole process). */
+  subject: string;
+  label: string;
+  /** Least-squares slope over the series, bytes per minute. */
+  perMinute: number;
+  /** Last minus first, bytes. */
+  change: number;
+  first: number;
+  last: number;
+  /** Samples and seconds the verdict covers. */
+  samples: number;
+  seconds: number;
+  /** The threshold a change had to pass (bytes), and how it was set. */
+  threshold: number;
+  /** Ids (and their changes, bytes) that stayed within the threshold. */
+  flat: { id: string; change: number }[];
+  /** One sentence: what grows, by how much per minute, against what stays flat, and what to try. */
+  text: string;
+}
+
+/** A snapshot in a series: with the change since the previous one and the verdicts so far. */
+export interface ExplainSample extends ExplainSnapshot {
+  /** Milliseconds since the first snapshot of the series. */
+  elapsedMs: number;
+  /** Change since the previous snapshot: total rss and each category's rss, bytes (a new category counts from 0). */
+  delta: { rss: number; categories: Record<string, number> };
+  /** Verdicts over the series so far (empty before 3 samples). */
+  verdicts: ExplainVerdict[];
+}
+
+/** Options of `explain.watch()`. */
+export interface WatchOptions extends ExplainOptions {
+  /** Milliseconds between snapshots. Default 1000. */
+  intervalMs?: number;
+  /** Stop after this many snapshots. Default: until the process exits or the loop breaks. */
+  count?: number;
+  /** Aborting ends the iteration. */
+  signal?: AbortSignal;
+  /** @internal Where a child's runtime statistics come from (the CLI's agent). */
+  runtime?: () => RuntimeStats | null;
+}

@@ -1,0 +1,142 @@
+/**
+ * Verdicts from a series of snapshots, computed, never written by hand:
+ * each category and each runtime breakdown gets a least-squares slope;
+ * what moved beyond a threshold grows (or shrinks), set against what stayed
+ * flat, with the figures and a hint naming the likely cause.
+ * @internal
+ */
+import type { ExplainSnapshot, ExplainVerdict } from './types';
+
+const MiB = 1024 * 1024;
+
+function fmt(n: number): string {
+  const a = Math.abs(n);
+  const sign = n < 0 ? '-' : '+';
+  if (a >= 1024 * MiB) return `${sign}${(a / 1024 / MiB).toFixed(2)} GiB`;
+  if (a >= MiB) return `${sign}${(a / MiB).toFixed(1)} MiB`;
+  return `${sign}${(a / 1024).toFixed(0)} KiB`;
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((s, v) => s + v, 0) / n;
+  const my = ys.reduce((s, v) => s + v, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** The series of one subject: category rss or breakdown bytes (0 where absent). */
+function seriesOf(series: readonly ExplainSnapshot[]): Map<string, { label: string; ys: number[] }> {
+  const out = new Map<string, { label: string; ys: number[] }>();
+  const get = (id: string, label: string): number[] => {
+    let s = out.get(id);
+    if (!s) out.set(id, (s = { label, ys: new Array<number>(series.length).fill(0) }));
+    return s.ys;
+  };
+  series.forEach((snap, i) => {
+    get('rss', 'process RSS')[i] = snap.totals.rss;
+    for (const c of snap.categories) get(c.id, c.label)[i] = c.rss;
+    for (const b of snap.breakdowns) get(b.id, b.label)[i] = b.bytes;
+  });
+  return out;
+}
+
+/** What a growing subject suggests, given what else moved. */
+function hint(id: string, growing: Set<string>, flat: Set<string>): string {
+  const v8Flat = flat.has('v8-heap') || flat.has('v8-used');
+  switch (id) {
+    case 'malloc-free':
+      return v8Flat && !growing.has('malloc-in-use')
+        ? 'malloc holds more and more free memory while use is flat: fragmentation; try MALLOC_ARENA_MAX=2, malloc_trim(), or another allocator (jemalloc, mimalloc)'
+        : 'malloc keeps the freed memory of a growing workload';
+    case 'array-buffers':
+      return 'ArrayBuffers/Buffers are retained: look for Buffers kept in caches, arrays or closures (a heap snapshot shows who holds them)';
+    case 'malloc-in-use':
+      return growing.has('array-buffers') ? 'malloc use grows with the ArrayBuffers held' : 'native memory allocated and not freed while ArrayBuffers are flat: a native (addon) leak or a growing native cache';
+    case 'v8-heap':
+    case 'v8-used':
+      return 'the JS heap grows: objects are retained; compare two heap snapshots (node --heapsnapshot-signal=SIGUSR2)';
+    case 'malloc-mmapped':
+      return 'large malloc chunks (large ArrayBuffers among them) are kept';
+    case 'malloc-arenas':
+      return 'memory of malloc\'s per-thread arenas grows: many threads allocating (try MALLOC_ARENA_MAX=2)';
+    case 'heap':
+      return 'the main malloc arena ([heap]) grows';
+    case 'thread-stacks':
+      return 'thread stacks grow: threads are created and not joined, or worker threads accumulate';
+    case 'mapped-files':
+      return 'mapped files grow: files mapped and not unmapped, or more of them read';
+    case 'anonymous':
+      return 'anonymous memory outside malloc\'s heaps grows (V8 heap, large ArrayBuffers, malloc mmapped chunks): run the program under `pagewise explain -- node app.js` to split it';
+    case 'unattributed':
+      return 'memory no rule or runtime statistic accounts for grows (addon mmaps, libuv, V8 pages beyond its statistics)';
+    case 'pagewise':
+      return 'pagewise mappings or arenas grow: unmap or reset them';
+    case 'shared':
+      return 'shared memory grows';
+    default:
+      return id.startsWith('code:') ? 'more of an object\'s code became resident (normal warm-up)' : 'this grows';
+  }
+}
+
+/**
+ * Verdicts over `series` (at least 3 snapshots over some time; otherwise
+ * none). A subject grows when it gained at least the threshold, the larger
+ * of 1 MiB and 1% of the first RSS, from first to last and its slope agrees.
+ */
+export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
+  if (series.length < 3) return [];
+  const first = series[0]!;
+  const last = series[series.length - 1]!;
+  const ms = last.time - first.time;
+  if (ms <= 0) return [];
+  const xs = series.map((s) => s.time - first.time);
+  const threshold = Math.max(MiB, Math.round(first.totals.rss * 0.01));
+  const all = seriesOf(series);
+  const moved: { id: string; label: string; change: number; perMinute: number; first: number; last: number }[] = [];
+  const flat: { id: string; change: number }[] = [];
+  for (const [id, { label, ys }] of all) {
+    const change = ys[ys.length - 1]! - ys[0]!;
+    const perMinute = slope(xs, ys) * 60_000;
+    const row = { id, label, change, perMinute, first: ys[0]!, last: ys[ys.length - 1]! };
+    if (Math.abs(change) >= threshold && Math.sign(perMinute) === Math.sign(change)) moved.push(row);
+    else if (id !== 'rss') flat.push({ id, change });
+  }
+  const growing = new Set(moved.filter((m) => m.change > 0).map((m) => m.id));
+  const flatIds = new Set(flat.map((f) => f.id));
+  const seconds = ms / 1000;
+  const common = { samples: series.length, seconds, threshold, flat };
+  const flatText = (): string => {
+    const names = flat
+      .filter((f) => ['v8-heap', 'v8-used', 'heap', 'malloc-arenas', 'malloc-free', 'malloc-in-use', 'array-buffers', 'thread-stacks', 'anonymous', 'mapped-files'].includes(f.id))
+      .map((f) => `${all.get(f.id)!.label} ${fmt(f.change)}`);
+    return names.length ? ` while ${names.join(', ')} stay flat` : '';
+  };
+  const out: ExplainVerdict[] = [];
+  // Breakdowns and categories, largest growth first; the process total last.
+  moved.sort((a, b) => (a.id === 'rss' ? 1 : b.id === 'rss' ? -1 : Math.abs(b.perMinute) - Math.abs(a.perMinute)));
+  for (const m of moved) {
+    const kind = m.change > 0 ? 'grows' : 'shrinks';
+    const text =
+      m.id === 'rss'
+        ? `process RSS ${kind === 'grows' ? 'grows' : 'shrinks'} ${fmt(m.perMinute)}/min (${fmt(m.change)} over ${seconds.toFixed(0)} s)`
+        : `${m.label} ${kind} ${fmt(m.perMinute)}/min (${fmt(m.change)} over ${seconds.toFixed(0)} s)${flatText()}` +
+          (kind === 'grows' ? `: ${hint(m.id, growing, flatIds)}` : '');
+    out.push({ kind, subject: m.id, label: m.label, perMinute: m.perMinute, change: m.change, first: m.first, last: m.last, text, ...common });
+  }
+  if (out.length === 0) {
+    const r = all.get('rss')!;
+    const change = r.ys[r.ys.length - 1]! - r.ys[0]!;
+    out.push({
+      kind: 'steady', subject: 'rss', label: 'process RSS', perMinute: slope(xs, r.ys) * 60_000, change, first: r.ys[0]!, last: r.ys[r.ys.length - 1]!,
+      text: `steady: no category moved by ${fmt(threshold).slice(1)} or more over ${seconds.toFixed(0)} s (process RSS ${fmt(change)})`, ...common,
+    });
+  }
+  return out;
+}
