@@ -61,7 +61,7 @@ import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { OWN, PageRuns, RUN, SLAB } from './pages';
 import {
   BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
-  NumberOf, table, U16, U32, U8, F64,
+  NumberOf, setOf, table, U16, U32, U8, F64,
 } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './guard';
 
@@ -905,6 +905,100 @@ export class Arena {
     this.#runs.release(owner.page);
     this.#allocated -= owner.pages * page;
     this.#freedRun(owner.page, owner.pages);
+  }
+
+  /**
+   * The usable size of a live block (`view` as `alloc()` returned it): its
+   * size class for small blocks, whole pages for the others. The block may
+   * be used up to this size through {@link Arena.realloc} without moving.
+   */
+  sizeOf(view: Uint8Array): number {
+    if (!Arena.#is(this)) throw notArena();
+    this.#live();
+    const owner = this.#liveOwner(view);
+    if (owner.kind === K_SLAB) return owner.size;
+    return this.#runs.len[Block.index(view)]! * this.#page;
+  }
+
+  /**
+   * Resizes a live block to `size` bytes, keeping its contents (up to the
+   * smaller size). Stays in place when `size` fits the block's usable size
+   * ({@link Arena.sizeOf}), or when the pages right after a page run are
+   * free (it grows into them); else allocates a new block, copies and frees
+   * the old one. Returns the view to use from now on: the old view must not
+   * be used again (a large block's old view is detached; others, as after
+   * `free()`, may still see memory that is handed out again).
+   */
+  realloc(view: Uint8Array, size: number): Uint8Array {
+    if (!Arena.#is(this)) throw notArena();
+    this.#live();
+    const owner = this.#liveOwner(view);
+    const n = checkArenaInteger('size', size, 0, maxArrayBufferLength());
+    if (n > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, n);
+    const idx = Block.index(view);
+    if (owner.kind === K_SLAB) {
+      if (n <= owner.size) return Block.tag(new U8(owner.buf, idx * owner.size, n), owner, idx);
+      return this.#move(view, n);
+    }
+    const page = this.#page;
+    const pages = this.#runs.len[idx]!;
+    const need = max(1, ceil(n / page));
+    if (need <= pages) {
+      if (owner.kind === K_OWN) return Block.tag(new U8(owner.buf, 0, n), owner, idx);
+      return Block.tag(new U8(this.#segBuffer(owner), idx * page - owner.index * this.#chunkBytes, n), owner, idx);
+    }
+    if (!this.#runs.extend(idx, need - pages)) return this.#move(view, n);
+    this.#runs.claim(idx + pages, need - pages);
+    this.#noteTaken();
+    this.#allocated += (need - pages) * page;
+    const off = idx * page;
+    const bytes = need * page;
+    if (owner.kind === K_CHUNK && bytes < LARGE_BLOCK_BYTES && off + bytes <= (owner.index + owner.chunks) * this.#chunkBytes) {
+      return Block.tag(new U8(this.#segBuffer(owner), off - owner.index * this.#chunkBytes, n), owner, idx);
+    }
+    // The grown run needs a buffer of its own (large, or past its segment).
+    const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
+    let id: number;
+    if (owner.kind === K_OWN) {
+      id = owner.id;
+      nDetach(owner.buf);
+    } else {
+      const ids = this.#freeOwnIds;
+      id = this.#own.length;
+      if (ids.length > 0) {
+        id = ids[ids.length - 1]!;
+        ids.length--;
+      }
+      this.#ownCount++;
+      this.#runs.retag(idx, OWN);
+    }
+    const blk = new OwnBlock(id, idx, need, buf);
+    OwnedBuffer.tag(buf, blk);
+    this.#own[id] = blk;
+    return Block.tag(new U8(buf, 0, n), blk, idx);
+  }
+
+  /** realloc by a new block: allocate, copy, free the old one. */
+  #move(view: Uint8Array, n: number): Uint8Array {
+    const next = this.#allocate(n, undefined, false);
+    const keep = min(n, byteLengthOf(view));
+    setOf(next, new U8(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), keep));
+    this.free(view);
+    return next;
+  }
+
+  /** The owner of a live block's view, as `free()` checks it (without freeing). */
+  #liveOwner(view: Uint8Array): Owner {
+    const owner = typeof view === 'object' && view !== null ? Block.owner(view) : undefined;
+    if (owner === undefined) throw this.#notAllocated(view);
+    if (!this.#owns(owner)) throw this.#notLive(view);
+    const idx = Block.index(view);
+    if (owner.kind === K_SLAB) {
+      if (owner.bits[idx >>> 5]! & (1 << (idx & 31))) throw invalidValue('view', 'was already freed', view);
+    } else if (!this.#runs.isHead(idx, owner.kind === K_OWN ? OWN : RUN) || (owner.kind === K_OWN && owner.page !== idx)) {
+      throw invalidValue('view', 'was already freed', view);
+    }
+    return owner;
   }
 
   /** Free dirty pages (retained): runs and slab pages with no live block. */

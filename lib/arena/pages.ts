@@ -202,6 +202,33 @@ export class PageRuns {
     this.setRun(p, this.len[p]!, kind);
   }
 
+  /**
+   * Grows the used run at head `p` by `m` pages taken from the free run
+   * right after it, if there is one that long; returns whether it did. The
+   * caller claims the new pages.
+   */
+  extend(p: number, m: number): boolean {
+    const n = this.len[p]!;
+    const q = p + n;
+    if (q >= this.pages || (this.flags[q]! & (FREE | HEAD)) !== (FREE | HEAD)) return false;
+    const f = this.len[q]!;
+    if (f < m) return false;
+    const kind = this.flags[p]! & KIND;
+    this.remove(q, f);
+    this.freeRuns--;
+    this.freePages -= m;
+    this.flags[q] = 0;
+    this.flags[q + f - 1] = 0;
+    if (n > 1) this.flags[p + n - 1] = 0;
+    if (f > m) {
+      this.setRun(q + m, f - m, FREE);
+      this.insert(q + m, f - m);
+      this.freeRuns++;
+    }
+    this.setRun(p, n + m, kind);
+    return true;
+  }
+
   /** Frees the used run at head `p` (merging with free neighbours); returns its length. */
   release(p: number): number {
     const n = this.len[p]!;
