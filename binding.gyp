@@ -11,6 +11,7 @@
         "native/resources.cc",
         "native/constants.cc",
         "native/measure.cc",
+        "native/shared.cc",
         "native/probe.cc",
         "native/cbench.cc"
       ],

@@ -2,8 +2,10 @@
  * pagewise: real Linux memory system calls for Node.js.
  * This file only re-exports.
  */
-export { mmap, Mapping, vmaNamesSupported, munmap, madvise, mprotect, mincore, mlock, munlock, msync } from './mapping';
-export type { MmapOptions, LockOptions, SyncOptions } from './mapping';
+export { mmap, Mapping, vmaNamesSupported, munmap, madvise, mprotect, mincore, mlock, munlock, msync, attach } from './mapping';
+export type { MmapOptions, LockOptions, SyncOptions, ShareToken, ResizeOptions } from './mapping';
+export { memfd, shmOpen, shmUnlink, SharedMemory } from './shared';
+export type { Seal, MemfdOptions, MapSharedOptions, FromFdOptions, ShmOpenOptions } from './shared';
 export { adviceSupported, adviceNames, ADVICE, constants } from './flags';
 export type { Advice, Prot } from './flags';
 export { pageSize, hugePageSize, hugetlbPools, maxArrayBufferLength } from './system';

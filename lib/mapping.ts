@@ -77,6 +77,32 @@ export function checkVmaName(value: unknown): string {
   return name;
 }
 
+/** The file behind a file mapping, as it was at mmap time (for resize()). */
+interface FileInfo {
+  fd: number;
+  offset: number;
+  dev: number;
+  ino: number;
+}
+let setFileInfo: (m: Mapping, info: FileInfo) => void;
+
+/** What {@link Mapping.share} returns: post it to a worker and {@link attach} it there. */
+export interface ShareToken {
+  readonly pagewiseShare: 1;
+  readonly id: bigint;
+  readonly length: number;
+  readonly pageSize: number;
+  readonly kind: { readonly file: boolean; readonly shared: boolean; readonly noReserve: boolean; readonly hugePages: boolean };
+}
+
+/** Options of {@link Mapping.resize}. */
+export interface ResizeOptions {
+  /** Move the mapping when it cannot grow in place (its address changes; every buffer over it is detached). */
+  mayMove?: boolean;
+  /** For a file mapping: a descriptor of the file, to check it is long enough (default: the one it was mapped with, if still open). */
+  fd?: number;
+}
+
 /** Captured at load: later patches of `Number` do not reach the range checks. */
 const isSafeInteger = Number.isSafeInteger;
 const pagemapOut = new Float64Array(7);
@@ -120,6 +146,14 @@ export class Mapping {
   #mapped = true;
   #segments: Segment[];
   #buffer: ArrayBuffer | null = null;
+  #file: FileInfo | null = null;
+  #sab: SharedArrayBuffer | null = null;
+
+  static {
+    setFileInfo = (m, info) => {
+      m.#file = info;
+    };
+  }
 
   /** @internal Use {@link mmap}. */
   constructor(token: symbol, region: RegionHandle, length: number, prot: Prot, page: number, kind: Mapping['kind']) {
@@ -403,6 +437,126 @@ export class Mapping {
   }
 
   /**
+   * A token for the same memory in another thread of this process: post it
+   * to a worker (`postMessage(token)`) and call {@link attach} there. The
+   * memory then lives until every thread that attached it (and this one) has
+   * unmapped it or let its Mapping be collected; `unmap()` in one thread
+   * detaches that thread's buffers only. The mapping must be read-write
+   * throughout, and while another thread holds it, `protect()` cannot take
+   * write access away (their views would fault) and `resize()` is refused.
+   * The token holds nothing: `attach()` after every holder let go fails
+   * with `ERR_INVALID_STATE`.
+   */
+  share(): ShareToken {
+    brand(this);
+    this.#live();
+    const segs = this.#segments;
+    if (segs.length !== 1 || !isWritable(segs[0]!.prot)) {
+      throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
+    }
+    const id = native.regionShare(this.#region);
+    return Object.freeze({ pagewiseShare: 1 as const, id, length: this.#length, pageSize: this.#page, kind: this.#kind });
+  }
+
+  /**
+   * The whole mapping as a real `SharedArrayBuffer` (so `Atomics.wait` and
+   * `notify` work), created once and cached. It holds the memory until it is
+   * collected in every thread it reached: `unmap()` does not take it away
+   * (a SharedArrayBuffer cannot be detached). Needs a Node whose Node-API has
+   * `node_api_create_external_sharedarraybuffer` (probed at run time: Node
+   * 22.23, 24.22 and 26.12 have it; Node 20 does not); elsewhere throws
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
+   */
+  get sharedBuffer(): SharedArrayBuffer {
+    brand(this);
+    this.#live();
+    if (this.#sab) return this.#sab;
+    if (!native.sharedBufferSupported()) {
+      const e = new Error(
+        `A SharedArrayBuffer over external memory needs node_api_create_external_sharedarraybuffer, which Node ${process.version} lacks (Node 22.23, 24.22 and 26.12 have it): use share() and attach(), or Atomics on a SharedArrayBuffer of your own`,
+      ) as Error & { code: string };
+      e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
+      throw e;
+    }
+    const segs = this.#segments;
+    if (segs.length !== 1 || !isWritable(segs[0]!.prot)) throw invalidState("A SharedArrayBuffer needs a mapping that is read-write throughout (protect it 'rw' first)");
+    const max = maxArrayBufferLength();
+    if (this.#length > max) throw outOfRange('length', `<= ${max} bytes for one SharedArrayBuffer on Node ${process.version}`, this.#length);
+    this.#sab = native.regionSharedBuffer(this.#region)!;
+    return this.#sab;
+  }
+
+  /** How many holders share this memory (this thread's Mapping, other threads' attachments, SharedArrayBuffers); 0 when never shared. */
+  get sharedHolders(): number {
+    brand(this);
+    return native.regionSharedRefs(this.#region);
+  }
+
+  /**
+   * Grows or shrinks the mapping with `mremap`, in place by default
+   * (`ENOMEM` when the next range is taken); `{ mayMove: true }` lets it
+   * move, after detaching every buffer over it. Buffers over bytes that go
+   * away are detached; memory they may still reach (an escaped or in-flight
+   * buffer) stays mapped until they are gone: a shared mapping's old range
+   * keeps its pages, a private one's is emptied with `MREMAP_DONTUNMAP`
+   * (Linux 5.7+). Shrinking while a buffer over the removed bytes may still
+   * be alive is refused (`ERR_INVALID_STATE`). A file mapping must stay
+   * within its file: grow the file first (`fs.ftruncateSync`,
+   * `SharedMemory.resize`); the file is checked through `options.fd` or the
+   * descriptor it was mapped with, if it is still open. Returns the address.
+   */
+  resize(length: number, options?: ResizeOptions): bigint {
+    brand(this);
+    const o = checkOptions<ResizeOptions>('options', options, ['mayMove', 'fd']);
+    const mayMove = o.mayMove === undefined ? false : checkBoolean('options.mayMove', o.mayMove);
+    this.#live();
+    checkInteger('length', length, 1);
+    const page = this.#page;
+    const len = roundUp(length, page);
+    if (!isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - page}`, length);
+    if (this.#kind.hugePages && len % page !== 0) throw outOfRange('length', `a multiple of the huge page size ${page}`, length);
+    if (this.#kind.file && len > this.#length) {
+      const f = this.#file;
+      if (!f) throw invalidState('Growing this file mapping needs its file, which could not be identified when it was mapped');
+      const fd = o.fd !== undefined ? checkInteger('options.fd', o.fd, 0, 2 ** 31 - 1) : f.fd;
+      let st: fs.Stats | null;
+      try {
+        st = fs.fstatSync(fd);
+      } catch {
+        st = null;
+      }
+      if (st && (st.dev !== f.dev || st.ino !== f.ino)) {
+        if (o.fd !== undefined) throw invalidValue('options.fd', 'is not the file this mapping maps', o.fd);
+        st = null;
+      }
+      if (!st) throw invalidState('Growing a file mapping needs its file to check its length: pass { fd } (the descriptor it was mapped with is closed or reused)');
+      const end = roundUp(st.size, page);
+      if (f.offset + len > end) {
+        throw outOfRange('length', `<= ${Math.max(0, end - f.offset)} (the file has ${st.size} bytes from offset ${f.offset}; a page past its end is a SIGBUS on access: grow the file first)`, length);
+      }
+    }
+    const segs = this.#segments;
+    const last = segs[segs.length - 1]!;
+    const tailProt = protBits('prot', last.prot);
+    const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE! : 0;
+    const address = native.regionResize(this.#region, len, mayMove, this.#kind.shared, tailProt, tailFlags);
+    const old = this.#length;
+    this.#address = address;
+    this.#length = len;
+    if (len > old) this.#setSegment(old, len, last.prot);
+    else {
+      const out: Segment[] = [];
+      for (let i = 0; i < segs.length; i++) {
+        const sg = segs[i]!;
+        if (sg.start < len) addSegment(out, sg.start, Math.min(sg.end, len), sg.prot);
+      }
+      this.#segments = out;
+    }
+    if (this.#buffer && this.#buffer.byteLength !== len) this.#buffer = null;
+    return address;
+  }
+
+  /**
    * Detaches every ArrayBuffer over the mapping, then `munmap`s it.
    * Calling it again does nothing. Returns the number of ArrayBuffers detached.
    */
@@ -415,6 +569,7 @@ export class Mapping {
     const n = native.munmap(this.#region, privateAnonRW);
     this.#mapped = false;
     this.#buffer = null;
+    this.#sab = null;
     return n;
   }
 
@@ -494,6 +649,14 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   const report = noReserve || prot === 'none' ? 0 : len;
   const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
   const m = newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
+  if (fd >= 0) {
+    try {
+      const st = fs.fstatSync(fd);
+      setFileInfo(m, { fd, offset: fileOffset, dev: st.dev, ino: st.ino });
+    } catch {
+      // fstat failed after mmap succeeded: resize() will ask for { fd }.
+    }
+  }
   if (name !== undefined && vmaNamesSupported()) m.name(name);
   return m;
 }
@@ -554,6 +717,21 @@ function hugetlbDefault(): number | null {
     }
   }
   return defaultHuge;
+}
+
+/**
+ * The Mapping of another thread's {@link Mapping.share} token, over the same
+ * memory at the same address. Throws `ERR_INVALID_STATE` when every thread
+ * that held the memory has let go of it.
+ */
+export function attach(token: ShareToken): Mapping {
+  const t = checkObject<Partial<ShareToken>>('token', token);
+  if (t.pagewiseShare !== 1 || typeof t.id !== 'bigint' || typeof t.length !== 'number' || typeof t.pageSize !== 'number' || typeof t.kind !== 'object' || t.kind === null) {
+    throw invalidType('token', 'a token made by mapping.share()', token);
+  }
+  const k = t.kind;
+  const region = native.regionAttach(t.id);
+  return newMapping(region, t.length, 'rw', t.pageSize, { file: k.file === true, shared: k.shared === true, noReserve: k.noReserve === true, hugePages: k.hugePages === true });
 }
 
 /** Functional form of {@link Mapping.unmap}. */

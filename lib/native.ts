@@ -32,6 +32,17 @@ export interface Native {
   regionEscaped(r: RegionHandle, offset: number, length: number): boolean;
   /** The process's mapping count, vm.max_map_count and the margin pagewise keeps under it. */
   mapHeadroom(): { count: number; limit: number; margin: number };
+  regionShare(r: RegionHandle): bigint;
+  regionAttach(id: bigint): RegionHandle;
+  regionSharedRefs(r: RegionHandle): number;
+  regionSharedBuffer(r: RegionHandle): SharedArrayBuffer | undefined;
+  sharedBufferSupported(): boolean;
+  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number): bigint;
+  memfdCreate(name: string, flags: number): number;
+  fcntlAddSeals(fd: number, seals: number): void;
+  /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */
+  fcntlGetSeals(fd: number): number;
+  sharedConstants: Record<string, number>;
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;

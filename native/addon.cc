@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitResources(env, exports);
   InitConstants(env, exports);
   InitMeasure(env, exports);
+  InitShared(env, exports);
   InitProbe(env, exports);
   InitCBench(env, exports);
   return exports;

@@ -38,6 +38,10 @@ static napi_value Mprotect(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
+  if (!(prot & PROT_WRITE) && len > 0 && SharedElsewhere(r))
+    return ThrowState(env,
+                      "cannot take write access away from memory shared with other threads (share()/attach() or a "
+                      "SharedArrayBuffer): their views would fault on a write"), nullptr;
   if (!(prot & PROT_WRITE) && r->buffers) {
     if (len > 0 && RangeEscaped(env, r, off, len))
       return ThrowState(env,

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <dlfcn.h>
 
 namespace pagewise {
 
@@ -150,9 +152,52 @@ int ZeroInPlace(Region* r, uint64_t offset, uint64_t length) {
   return p == MAP_FAILED ? errno : 0;
 }
 
+// --- shared backings ---------------------------------------------------------
+static std::mutex g_backingMutex;
+static std::unordered_map<uint64_t, Backing*>* g_backings = new std::unordered_map<uint64_t, Backing*>();  // never freed: used at exit
+static uint64_t g_nextBackingId = 1;
+
+// Drops one reference; the last unmaps (unless an escaped buffer may outlive it).
+static void BackingUnref(Backing* b) {
+  bool last;
+  {
+    std::lock_guard<std::mutex> lock(g_backingMutex);
+    last = --b->refs == 0;
+    if (last) g_backings->erase(b->id);
+  }
+  if (last) {
+    if (!b->leak) munmap(b->addr, b->length);
+    delete b;
+  }
+}
+
+static int64_t BackingRefs(Backing* b) {
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  return b->refs;
+}
+
+// Whether other threads (or SharedArrayBuffers) still use the region's memory.
+bool SharedElsewhere(Region* r) {
+  return r->backing != nullptr && BackingRefs(r->backing) > 1;
+}
+
+// Gives the address range back: munmap, or one reference of a shared backing.
+static void ReleaseMemory(Region* r) {
+  if (!r->held) return;
+  r->held = false;
+  if (r->backing) {
+    Backing* b = r->backing;
+    r->backing = nullptr;
+    if (r->leak) b->leak = true;
+    BackingUnref(b);
+  } else if (!r->leak) {
+    munmap(r->addr, r->length);
+  }
+}
+
 static void Release(napi_env env, Region* r) {
   if (--r->refs > 0) return;
-  if (r->held && !r->leak) munmap(r->addr, r->length);
+  ReleaseMemory(r);
   r->held = r->mapped = false;
   if (r->env && r->reported) {
     int64_t ignored;
@@ -180,10 +225,7 @@ static void MaybeDropRecord(napi_env env, BufferRecord* b) {
   b->ref = nullptr;
   UnlinkRecord(b);
   delete b;
-  if (!r->mapped && r->held && !r->leak && r->buffers == nullptr) {
-    munmap(r->addr, r->length);
-    r->held = false;
-  }
+  if (!r->mapped && r->held && !r->leak && r->buffers == nullptr) ReleaseMemory(r);
   Release(env, r);
 }
 
@@ -251,8 +293,10 @@ static void EnvCleanup(void* arg) {
       b->detached = true;
     }
     if (r->held) {
-      if (r->leak) ZeroInPlace(r, 0, r->length);  // another thread may still hold it: keep it, zeroed
-      else munmap(r->addr, r->length);
+      // Another thread may still hold it: keep it, zeroed (unless other
+      // threads share it on purpose: then it stays as it is for them).
+      if (r->leak && !SharedElsewhere(r)) ZeroInPlace(r, 0, r->length);
+      ReleaseMemory(r);
     }
     r->held = r->mapped = false;
     r->env = nullptr;
@@ -282,12 +326,19 @@ static EnvData* GetEnvData(napi_env env) {
   return static_cast<EnvData*>(data);
 }
 
+static Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing);
+
 static void RegionHandleFinalize(napi_env env, void* data, void*) {
   Release(env, static_cast<Region*>(data));
 }
 
 Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t report) {
-  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, 1, 0, GetEnvData(env),
+  return NewRegionHandleOver(env, addr, length, report, nullptr);
+}
+
+// A region over `addr`; with `backing`, one reference of it already taken.
+static Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing) {
+  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, backing, 1, 0, GetEnvData(env),
                          nullptr, nullptr, nullptr};
   if (r->env) {
     r->next = r->env->regions;
@@ -296,7 +347,7 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
   }
   napi_value ext;
   if (napi_create_external(env, r, RegionHandleFinalize, nullptr, &ext) != napi_ok) {
-    munmap(addr, length);
+    ReleaseMemory(r);
     r->mapped = r->held = false;
     Unlink(r);
     delete r;
@@ -440,7 +491,11 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   if (!r->mapped) return Napi::Number::New(env, 0);
   size_t n = DetachRange(env, r, 0, r->length);
-  if (RangeBusy(r, 0, r->length)) {
+  if (SharedElsewhere(r)) {
+    // Other threads use this memory: it stays as it is for them; this
+    // thread's hold is given back when its last buffer is gone (now, if none).
+    if (!RangeBusy(r, 0, r->length)) ReleaseMemory(r);
+  } else if (RangeBusy(r, 0, r->length)) {
     // Something may still hold a pointer in (an escaped or in-flight buffer):
     // fresh zero pages in place now, the range itself at the last release.
     // For private anonymous memory that is read-write throughout (lib/ says
@@ -453,6 +508,8 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
       return ThrowErrno(env, err, "mmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" +
                                               std::to_string(r->length) +
                                               ", MAP_FIXED (zero-filling an unmapped range whose buffers are still alive)");
+  } else if (r->backing) {
+    ReleaseMemory(r);
   } else {
     if (munmap(r->addr, r->length) != 0)
       return ThrowErrno(env, errno, "munmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) +
@@ -610,6 +667,223 @@ static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// --- sharing with worker threads ----------------------------------------------
+
+static Backing* EnsureBacking(Region* r) {
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  if (!r->backing) {
+    Backing* b = new Backing{r->addr, r->length, 1, g_nextBackingId++, false};
+    (*g_backings)[b->id] = b;
+    r->backing = b;
+  }
+  return r->backing;
+}
+
+// regionShare(region) -> bigint id: the memory becomes a shared backing that
+// attach(id) in any thread of this process can map (no reference is taken:
+// attaching after the last holder let go fails).
+static Napi::Value RegionShare(const Napi::CallbackInfo& info) {
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return info.Env().Undefined();
+  return Napi::BigInt::New(info.Env(), EnsureBacking(r)->id);
+}
+
+// regionAttach(id) -> Region over the shared memory, or throws
+// ERR_INVALID_STATE when nothing holds it any more.
+static Napi::Value RegionAttach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t id;
+  if (!GetBigAddr(info, 0, &id)) return ThrowInternal(env, "regionAttach: bad id");
+  Backing* b = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_backingMutex);
+    auto it = g_backings->find(id);
+    if (it != g_backings->end() && it->second->refs > 0) {
+      b = it->second;
+      b->refs++;
+    }
+  }
+  if (!b) {
+    ThrowState(env, "the shared mapping is gone: every thread that held it has unmapped it (attach() before the sender unmaps)");
+    return env.Undefined();
+  }
+  return NewRegionHandleOver(env, b->addr, b->length, 0, b);
+}
+
+// regionSharedRefs(region) -> number of holders (regions and SharedArrayBuffers), 0 if not shared.
+static Napi::Value RegionSharedRefs(const Napi::CallbackInfo& info) {
+  Region* r = UnwrapRegion(info, 0, false);
+  if (!r) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), r->backing ? static_cast<double>(BackingRefs(r->backing)) : 0);
+}
+
+// node_api_create_external_sharedarraybuffer (Node 22.21+, 24.16+, 26.1+;
+// experimental): looked up at run time so one binary loads everywhere.
+typedef void (*NoEnvFinalize)(void* data, void* hint);
+typedef napi_status (*CreateExternalSab)(napi_env, void*, size_t, NoEnvFinalize, void*, napi_value*);
+static CreateExternalSab SabCreator() {
+  static const CreateExternalSab fn =
+      reinterpret_cast<CreateExternalSab>(dlsym(RTLD_DEFAULT, "node_api_create_external_sharedarraybuffer"));
+  return fn;
+}
+
+static void SabFinalize(void*, void* hint) { BackingUnref(static_cast<Backing*>(hint)); }
+
+// sharedBufferSupported() -> bool
+static Napi::Value SharedBufferSupported(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), SabCreator() != nullptr);
+}
+
+// regionSharedBuffer(region) -> SharedArrayBuffer over the whole region (it
+// holds the memory until it is collected, in whichever thread), or undefined
+// where the runtime cannot make one.
+static Napi::Value RegionSharedBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  CreateExternalSab create = SabCreator();
+  if (!create) return env.Undefined();
+  if (reinterpret_cast<uintptr_t>(r->addr) == 0) return ThrowInternal(env, "no buffer can start at address 0");
+  Backing* b = EnsureBacking(r);
+  {
+    std::lock_guard<std::mutex> lock(g_backingMutex);
+    b->refs++;
+  }
+  napi_value sab;
+  napi_status st = create(env, b->addr, b->length, SabFinalize, b, &sab);
+  if (st != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    // Whether the finalizer was registered is not known for every status: a
+    // leaked reference (the memory stays mapped) beats a double release.
+    if (st == napi_invalid_arg || st == napi_no_external_buffers_allowed) BackingUnref(b);
+    if (pending) return env.Undefined();
+    Napi::Error e = Napi::Error::New(env, "cannot create an external SharedArrayBuffer (status " + std::to_string(st) + ")");
+    e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_EXTERNAL_BUFFER"));
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Value(env, sab);
+}
+
+// --- resizing (mremap) -------------------------------------------------------------
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+// Hands every buffer record of `r` to a new region over its old range, which
+// stays mapped (zero pages or the same shared pages) until they are gone.
+static void GhostOldRange(Region* r) {
+  Region* g = new Region{r->addr, r->length, false, true, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+  for (BufferRecord* b = r->buffers; b; b = b->next) {
+    b->region = g;
+    g->refs++;
+    r->refs--;
+  }
+  g->buffers = r->buffers;
+  r->buffers = nullptr;
+  if (g->env) {
+    g->next = g->env->regions;
+    if (g->next) g->next->prev = g;
+    g->env->regions = g;
+  }
+}
+
+// regionResize(region, newLength, mayMove, shared, tailProt, tailFlags) -> bigint address.
+// Shrinks or grows in place with mremap; with mayMove, moves when the next
+// range is taken. Never leaves a pointer into unmapped memory: buffers over
+// bytes that go away are detached, and memory they may still reach stays
+// mapped (a shared mapping's old range keeps its pages; a private one's is
+// emptied by MREMAP_DONTUNMAP) until they are gone.
+static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  uint64_t newLen;
+  int64_t tailProt, tailFlags;
+  if (!GetU64(info, 1, &newLen) || newLen == 0 || info.Length() < 6 || !info[2].IsBoolean() || !info[3].IsBoolean() ||
+      !GetI64(info, 4, &tailProt) || !GetI64(info, 5, &tailFlags))
+    return ThrowInternal(env, "regionResize: bad arguments");
+  bool mayMove = info[2].As<Napi::Boolean>().Value();
+  bool shared = info[3].As<Napi::Boolean>().Value();
+  if (r->backing) {
+    ThrowState(env, "cannot resize memory shared with other threads (share()/attach() or a SharedArrayBuffer)");
+    return env.Undefined();
+  }
+  uint64_t oldLen = r->length;
+  auto addrOf = [&](void* p) { return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p))); };
+  auto what = [&]() {
+    return "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", old_size=" + std::to_string(oldLen) +
+           ", new_size=" + std::to_string(newLen);
+  };
+  if (newLen == oldLen) return addrOf(r->addr);
+  if (newLen < oldLen) {
+    DetachRange(env, r, newLen, oldLen - newLen);
+    if (RangeBusy(r, newLen, oldLen - newLen)) {
+      ThrowState(env, "cannot shrink: a buffer over the bytes being removed may still be in use (drop it, let the "
+                      "event loop turn, and retry)");
+      return env.Undefined();
+    }
+    if (mremap(r->addr, oldLen, newLen, 0) == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what());
+    r->length = newLen;
+    return addrOf(r->addr);
+  }
+  if (!MapHeadroom(env, 2, "mremap")) return env.Undefined();
+  void* p = mremap(r->addr, oldLen, newLen, 0);
+  if (p != MAP_FAILED) {
+    r->length = newLen;
+    return addrOf(r->addr);
+  }
+  int err = errno;
+  if (err != ENOMEM || !mayMove)
+    return ThrowErrno(env, err, "mremap",
+                      what() + (err == ENOMEM ? " (in place: the next range is taken; pass { mayMove: true } to move)" : ""));
+  DetachRange(env, r, 0, oldLen);
+  if (!RangeBusy(r, 0, oldLen)) {
+    p = mremap(r->addr, oldLen, newLen, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what() + ", MREMAP_MAYMOVE");
+  } else if (shared) {
+    // old_size 0 on a shared mapping: a second mapping of the same pages;
+    // the old one stays for the buffers that may still reach it.
+    p = mremap(r->addr, 0, newLen, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what() + ", old_size=0, MREMAP_MAYMOVE");
+    GhostOldRange(r);
+  } else {
+    // Private memory: move the pages into a new reservation and leave the old
+    // range mapped and empty (MREMAP_DONTUNMAP, Linux 5.7+), then map the tail.
+    void* q = mmap(nullptr, newLen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (q == MAP_FAILED) return ThrowErrno(env, errno, "mmap", "a reservation of " + std::to_string(newLen) + " bytes to move into");
+    p = mremap(r->addr, oldLen, oldLen, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, q);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      munmap(q, newLen);
+      if (e == EINVAL) {
+        ThrowState(env, "cannot move: a buffer over the mapping may still be in use and this kernel has no "
+                        "MREMAP_DONTUNMAP for it (Linux 5.7+ for private anonymous memory); drop it, let the event "
+                        "loop turn, and retry");
+        return env.Undefined();
+      }
+      return ThrowErrno(env, e, "mremap", what() + ", MREMAP_DONTUNMAP");
+    }
+    void* tail = static_cast<uint8_t*>(q) + oldLen;
+    if (mmap(tail, newLen - oldLen, static_cast<int>(tailProt),
+             static_cast<int>(tailFlags) | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+      // The pages moved already: keep the mapping at its new place at the old
+      // size, and say the growth failed.
+      int e = errno;
+      munmap(tail, newLen - oldLen);
+      GhostOldRange(r);
+      r->addr = static_cast<uint8_t*>(q);
+      return ThrowErrno(env, e, "mmap", "the grown tail of a moved mapping (it moved, at its old size)");
+    }
+    GhostOldRange(r);
+  }
+  r->addr = static_cast<uint8_t*>(p);
+  r->length = newLen;
+  return addrOf(p);
+}
+
 // regionEscaped(region, offset, length) -> bool: whether a buffer over the
 // range escaped (transfer()): write access must not be taken away.
 static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
@@ -660,6 +934,12 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
   exports.Set("mapHeadroom", Napi::Function::New(env, MapHeadroomInfo, "mapHeadroom"));
+  exports.Set("regionShare", Napi::Function::New(env, RegionShare, "regionShare"));
+  exports.Set("regionResize", Napi::Function::New(env, RegionResize, "regionResize"));
+  exports.Set("regionAttach", Napi::Function::New(env, RegionAttach, "regionAttach"));
+  exports.Set("regionSharedRefs", Napi::Function::New(env, RegionSharedRefs, "regionSharedRefs"));
+  exports.Set("regionSharedBuffer", Napi::Function::New(env, RegionSharedBuffer, "regionSharedBuffer"));
+  exports.Set("sharedBufferSupported", Napi::Function::New(env, SharedBufferSupported, "sharedBufferSupported"));
   exports.Set("regionEscaped", Napi::Function::New(env, RegionEscaped, "regionEscaped"));
 }
 

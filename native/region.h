@@ -25,6 +25,18 @@ namespace pagewise {
 struct EnvData;
 struct Region;
 
+// Memory shared by Regions in several environments (worker threads: share()
+// and attach()) and by SharedArrayBuffers over it. `refs` counts the Regions
+// that hold the range plus live SharedArrayBuffers; the last release unmaps.
+// Guarded by a process-wide mutex (backings are touched from any thread).
+struct Backing {
+  uint8_t* addr;
+  uint64_t length;
+  int64_t refs;
+  uint64_t id;
+  bool leak;
+};
+
 struct BufferRecord {
   Region* region;
   napi_ref ref;       // weak reference to the ArrayBuffer; null once deleted
@@ -44,6 +56,7 @@ struct Region {
   bool mapped;       // the caller's mapping is live (false after munmap())
   bool held;         // the address range is still ours (mapped, or zero-filled until released)
   bool leak;         // never unmap: a buffer escaped and may outlive this environment
+  Backing* backing;  // non-null once shared with other threads (share()/attach())
   int64_t refs;
   int64_t reported;  // bytes reported to V8 with napi_adjust_external_memory
   EnvData* env;      // null once the environment is torn down
@@ -81,7 +94,9 @@ int ZeroInPlace(Region* r, uint64_t offset, uint64_t length);
 // hint naming vm.max_map_count) and returns false. Cheap: an exact count of
 // /proc/self/maps is taken only after half the last known headroom is used.
 bool MapHeadroom(napi_env env, int64_t adding, const char* syscall);
-// Throws ERR_INVALID_STATE (a TypeError-free Error with code) with `message`.
+// Whether other threads (or SharedArrayBuffers) still use the region's memory.
+bool SharedElsewhere(Region* r);
+// Throws ERR_INVALID_STATE (a TypeError with code) with `message`.
 napi_value ThrowState(napi_env env, const std::string& message);
 // Wraps an existing mapping (already mmap'd by the caller) as a Region handle.
 Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t report);

@@ -1,0 +1,91 @@
+// Shared memory: memfd_create, file seals (fcntl F_ADD_SEALS / F_GET_SEALS)
+// and mremap of a Region. Contract in pagewise.h; policy in lib/shared.ts.
+#include "region.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
+#include <string>
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#endif
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE 1
+#endif
+#ifndef MREMAP_FIXED
+#define MREMAP_FIXED 2
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+namespace pagewise {
+
+// memfdCreate(name, flags) -> fd
+static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t flags;
+  if (info.Length() < 2 || !info[0].IsString() || !GetI64(info, 1, &flags))
+    return ThrowInternal(env, "memfdCreate: bad arguments");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = static_cast<int>(syscall(SYS_memfd_create, name.c_str(), static_cast<unsigned>(flags)));
+  if (fd < 0) return ThrowErrno(env, errno, "memfd_create", "name=" + name + ", flags=" + Hex(static_cast<uint64_t>(flags)));
+  return Napi::Number::New(env, fd);
+}
+
+// fcntlAddSeals(fd, seals)
+static Napi::Value FcntlAddSeals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, seals;
+  if (!GetI64(info, 0, &fd) || !GetI64(info, 1, &seals)) return ThrowInternal(env, "fcntlAddSeals: bad arguments");
+  if (fcntl(static_cast<int>(fd), F_ADD_SEALS, static_cast<int>(seals)) != 0)
+    return ThrowErrno(env, errno, "fcntl", "fd=" + std::to_string(fd) + ", F_ADD_SEALS, " + Hex(static_cast<uint64_t>(seals)));
+  return env.Undefined();
+}
+
+// fcntlGetSeals(fd) -> seals, or -errno when the descriptor cannot have seals
+// (EINVAL: not a memfd or shmem file).
+static Napi::Value FcntlGetSeals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!GetI64(info, 0, &fd)) return ThrowInternal(env, "fcntlGetSeals: bad arguments");
+  int r = fcntl(static_cast<int>(fd), F_GET_SEALS);
+  if (r < 0) {
+    if (errno == EINVAL) return Napi::Number::New(env, -EINVAL);
+    return ThrowErrno(env, errno, "fcntl", "fd=" + std::to_string(fd) + ", F_GET_SEALS");
+  }
+  return Napi::Number::New(env, r);
+}
+
+void InitShared(Napi::Env env, Napi::Object exports) {
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
+  exports.Set("fcntlAddSeals", Napi::Function::New(env, FcntlAddSeals, "fcntlAddSeals"));
+  exports.Set("fcntlGetSeals", Napi::Function::New(env, FcntlGetSeals, "fcntlGetSeals"));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("MFD_CLOEXEC", MFD_CLOEXEC);
+  c.Set("MFD_ALLOW_SEALING", MFD_ALLOW_SEALING);
+  c.Set("MFD_HUGETLB", MFD_HUGETLB);
+  c.Set("F_SEAL_SEAL", 0x0001);
+  c.Set("F_SEAL_SHRINK", 0x0002);
+  c.Set("F_SEAL_GROW", 0x0004);
+  c.Set("F_SEAL_WRITE", 0x0008);
+  c.Set("F_SEAL_FUTURE_WRITE", 0x0010);
+  c.Set("MREMAP_MAYMOVE", MREMAP_MAYMOVE);
+  c.Set("MREMAP_DONTUNMAP", MREMAP_DONTUNMAP);
+  exports.Set("sharedConstants", c);
+}
+
+}  // namespace pagewise
