@@ -11,8 +11,9 @@ import { command as experiments } from './cli/experiments';
 import { command as map } from './cli/map';
 import { command as report } from './cli/report';
 import { command as bench } from './cli/bench';
+import { command as explain } from './cli/explain';
 
-const commands: Record<string, CliCommand> = { experiments, map, report, system, bench };
+const commands: Record<string, CliCommand> = { experiments, map, report, system, bench, explain };
 
 function usage(): string {
   const width = terminalWidth();
