@@ -209,6 +209,42 @@ describe('pagewise report', () => {
     expect(Math.min(...pointY)).toBeGreaterThan(swatchY[0]! + 10);
   });
 
+  it.skipIf(unmeasurable('mincore', 'pagewise report'))('charts 8 of the 10 experiments, axes titled with units, ranges as in the tables', () => {
+    const file = path.join(os.tmpdir(), `pagewise-report-all-${process.pid}.html`);
+    try {
+      const r = run(['report', '--html', file]);
+      expect(r.status).toBe(0);
+      const html = fs.readFileSync(file, 'utf8');
+      const sections = html.split('<section id="').slice(1);
+      const charted = sections.filter((x) => x.includes('<svg ')).map((x) => x.slice(0, x.indexOf('"')));
+      // 3 and 9 are errors and signals (ENOMEM, SIGBUS, ok): the table says it better.
+      expect(charted).toEqual(['zero-fill', 'dontneed-vs-munmap', 'malloc-brk', 'heap-holes', 'exit-recovery', 'cow-fork', 'kernel-memory', 'prefault']);
+      // Every chart has a rotated y-axis title.
+      for (const svg of html.match(/<svg [\s\S]*?<\/svg>/g) ?? []) expect(svg).toMatch(/transform="rotate\(-90 /);
+      expect(html).toContain('>mapping Rss (bytes)</text>');
+      expect(html).toContain('>ns per page (log scale)</text>');
+      expect(html).toContain('>dirty pages given back (log scale)</text>');
+      // Chart 1 spans the table's 256 pages, no more.
+      const zf = sections.find((x) => x.startsWith('zero-fill'))!;
+      const xs = [...zf.matchAll(/<title>(\d+): [^<]*<\/title><\/circle>/g)].map((m) => Number(m[1]));
+      expect(Math.max(...xs)).toBe(256);
+      expect(zf).toContain('pages resident after writing 256');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('a log axis says so and puts its ticks on decades, so a small point does not flatten the rest', () => {
+    const svg = lineChart('t', [{ name: 'A', x: [16, 256, 4096], y: [30000, 1300, 800], xUnit: 'pages', yUnit: 'ns/page' }], { logX: true, logY: true, xTitle: 'pages', yTitle: 'ns per page' });
+    expect(svg).toContain('>ns per page (log scale)</text>');
+    expect(svg).toContain('>pages (log scale)</text>');
+    const ticks = [...svg.matchAll(/text-anchor="end" font-size="11" fill="#374151">([^<]+)</g)].map((m) => m[1]);
+    expect(ticks).toEqual(['100', '1000', '10k', '100k']);
+    // 800 and 1300 ns sit apart, not both on the floor.
+    const cy = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(Math.abs(cy[1]! - cy[2]!)).toBeGreaterThan(10);
+  });
+
   it('needs --html (a usage error: exit 2)', () => {
     const r = run(['report']);
     expect(r.status).toBe(2);

@@ -1,7 +1,7 @@
 /** Experiment 4: how glibc malloc gets memory. */
 import { pageSize } from '../system';
 import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import type { ExperimentMeasurement, Series } from './types';
 
 interface Steps {
   mallocs: number;
@@ -50,7 +50,12 @@ function body(): Outcome {
   // glibc compares the chunk size (request + 8, rounded up to 16) with the threshold.
   const chunk = (size: number): number => Math.max(32, Math.ceil((size + 8) / 16) * 16);
   let thresholdHolds = true;
+  // For the report: what one malloc took from the kernel, by request size.
+  const taken: Series = { name: 'bytes taken from the kernel', x: [], y: [], labels: [], xUnit: 'request', yUnit: 'bytes' };
   for (const a of t.allocs) {
+    taken.x.push(a.size);
+    taken.y.push(a.inHeap ? a.breakMoved : a.mmappedBytes);
+    taken.labels!.push(`${a.label}: ${a.inHeap ? 'heap' : 'own mmap'}`);
     const where = a.inHeap ? `heap (break moved ${fmtBytes(a.breakMoved)})` : `own mmap (${fmtBytes(a.mmappedBytes)} mapped)`;
     ms.push(m(`malloc(${a.label}) in a fresh process`, where, '', 'pagewise-probe: address vs break, mallinfo2().hblkhd'));
     const expectMmap = chunk(a.size) >= t.threshold;
@@ -77,6 +82,7 @@ function body(): Outcome {
       'In a fresh single-threaded process. A request at or above the threshold is mmapped only when the top of the heap cannot serve it; ' +
       'after free() of a mapped block glibc raises the threshold to that block\'s size (up to 32 MiB on 64-bit), so the same request then comes from the heap.',
     key: ['break moves (brk system calls) they caused', 'break step', 'malloc(128 KiB) in a fresh process', 'malloc(256 KiB), free, malloc(256 KiB) again'],
+    series: [taken],
   };
 }
 
