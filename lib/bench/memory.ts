@@ -70,7 +70,7 @@ function checkFn(name: string, v: unknown): (() => void) | undefined {
  * @example
  * const m = mmap(256 * pageSize(), { noReserve: true });
  * const r = benchMemory(() => m.view().fill(1), { mappings: [m], setup: () => m.advise('dontneed') });
- * r.faultsPerPage?.median; // 1 (one fault per page without THP)
+ * r.faultsPerPage?.min; // 1: one fault per page without THP (a run where V8 faulted on this thread too counts more)
  */
 export function benchMemory(fn: () => unknown, options?: BenchMemoryOptions): BenchMemoryResult {
   checkSyncFunction('fn', fn, "measure() from 'pagewise' around each run");

@@ -196,8 +196,8 @@ export function measureSync<T>(fn: () => T, options?: MeasureOptions): Measureme
  * const m = mmap(64 * pageSize());
  * m.advise('nohugepage');
  * const r = await measure(() => m.view().fill(1), { mappings: [m] });
- * r.threadFaults.minor; // 64
- * r.residency[0].pages; // 64
+ * r.residency[0].pages; // 64, exactly: the mapping's own page tables
+ * r.threadFaults.minor; // 64, or a few more when V8 touched a fresh page of its own on this thread meanwhile
  */
 export async function measure<T>(fn: () => T | Promise<T>, options?: MeasureOptions): Promise<Measurement<T>> {
   if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn);
