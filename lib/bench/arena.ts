@@ -3,6 +3,14 @@
  * `Buffer.alloc`, `Buffer.allocUnsafe` and glibc malloc+free; `prefault` of
  * 1 GiB beside C `MADV_POPULATE_WRITE` and first-touch loops; `reset()` of
  * 1 GiB of dirty pages beside C `MADV_DONTNEED`.
+ *
+ * And the workloads users run (issue 15), each sample timing the whole
+ * workload, garbage collections it causes included: mixed sizes with touch,
+ * free half, purge; 64 B blocks replaced at random among 1e3, 1e5 and 1e6
+ * live ones; churn of written 1 MiB blocks; allocate-then-reset rounds;
+ * purge of 1,000 dirty stretches beside a C loop of one `madvise` per
+ * stretch. Baselines: `Buffer.allocUnsafe` and `new ArrayBuffer` (C
+ * malloc/free of these workloads would need a loop in native/lab).
  */
 import { Arena } from '../arena/arena';
 import { mmap } from '../mapping';
@@ -107,6 +115,264 @@ const reset1g: Benchmark = {
   },
 };
 
+/** xorshift32 in [0, 1): the same sequence for every contender. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+}
+
+/** Writes one byte in every page of `v`. */
+function touchPages(v: Uint8Array, page: number): void {
+  for (let j = 0; j < v.length; j += page) v[j] = 1;
+}
+
+const mixed: Benchmark = {
+  name: 'arena-mixed',
+  group: 'arena',
+  title: '30,000 blocks of 16 B-1 MiB (log-uniform), each page touched, then half freed and purge()',
+  unit: 'block',
+  runs: 3,
+  targets: [{ baseline: 'Buffer.allocUnsafe', maxRatio: 0.5 }],
+  prepare({ quick }) {
+    const n = quick ? 300 : 30_000;
+    const page = pageSize();
+    const random = rng(0x5eed);
+    const sizes = new Float64Array(n);
+    for (let i = 0; i < n; i++) sizes[i] = Math.floor(16 * 65536 ** random());
+    const arena = new Arena({ reserve: 64 * 2 ** 30 });
+    const node = (make: (size: number) => Uint8Array) => (): number => {
+      const live: (Uint8Array | null)[] = new Array(n);
+      const ns = timeOnce(() => {
+        for (let i = 0; i < n; i++) {
+          const v = make(sizes[i]!);
+          touchPages(v, page);
+          live[i] = v;
+        }
+        for (let i = 0; i < n; i += 2) live[i] = null;
+      });
+      live.fill(null);
+      return ns / n;
+    };
+    return {
+      subject: {
+        label: 'pagewise',
+        sample: () => {
+          const live: Uint8Array[] = new Array(n);
+          const ns = timeOnce(() => {
+            for (let i = 0; i < n; i++) {
+              const v = arena.alloc(sizes[i]!);
+              touchPages(v, page);
+              live[i] = v;
+            }
+            for (let i = 0; i < n; i += 2) arena.free(live[i]!);
+            arena.purge();
+          });
+          arena.reset();
+          return ns / n;
+        },
+      },
+      baselines: [
+        { label: 'Buffer.allocUnsafe', kind: 'node', sample: node((size) => Buffer.allocUnsafe(size)) },
+        { label: 'new ArrayBuffer', kind: 'node', sample: node((size) => new Uint8Array(new ArrayBuffer(size))) },
+      ],
+      close: () => arena.close(),
+      notes: [
+        `${n} blocks, ${Math.round(sizes.reduce((a, b) => a + b, 0) / MiB)} MiB in all; Node's buffers are dropped (half at the end), the arena frees half and purges`,
+        'Mark-Compact counts come from a separate --trace-gc run (BENCHMARKS.md)',
+      ],
+    };
+  },
+};
+
+function live64(count: number): Benchmark {
+  const text = count >= 1e6 ? '1e6' : count >= 1e5 ? '1e5' : '1e3';
+  return {
+    name: `arena-64b-live-${text}`,
+    group: 'arena',
+    title: `replace a random one of ${count.toLocaleString('en-US')} live 64 B blocks (free + alloc + write)`,
+    unit: 'replace',
+    runs: count >= 1e6 ? 5 : 9,
+    ...(count === 1e5 ? { targets: [{ baseline: 'Buffer.allocUnsafe(64 B)', maxRatio: 1 }] } : {}),
+    prepare({ quick }) {
+      const live = quick ? Math.min(count, 1000) : count;
+      const iterations = quick ? 1000 : 200_000;
+      const arena = new Arena({ reserve: 4 * 2 ** 30, hugePages: false });
+      const views: Uint8Array[] = new Array(live);
+      for (let i = 0; i < live; i++) views[i] = arena.alloc(64);
+      const bufs: Uint8Array[] = new Array(live);
+      for (let i = 0; i < live; i++) bufs[i] = Buffer.allocUnsafe(64);
+      const abs: Uint8Array[] = new Array(live);
+      for (let i = 0; i < live; i++) abs[i] = new Uint8Array(new ArrayBuffer(64));
+      const order = new Uint32Array(iterations);
+      const random = rng(7);
+      for (let i = 0; i < iterations; i++) order[i] = Math.floor(random() * live);
+      return {
+        subject: {
+          label: 'pagewise',
+          sample: () => timeOnce(() => {
+            for (let i = 0; i < iterations; i++) {
+              const k = order[i]!;
+              arena.free(views[k]!);
+              const v = arena.alloc(64);
+              v[0] = i;
+              views[k] = v;
+            }
+          }) / iterations,
+        },
+        baselines: [
+          {
+            label: 'Buffer.allocUnsafe(64 B)', kind: 'node',
+            sample: () => timeOnce(() => {
+              for (let i = 0; i < iterations; i++) {
+                const v = Buffer.allocUnsafe(64);
+                v[0] = i;
+                bufs[order[i]!] = v;
+              }
+            }) / iterations,
+          },
+          {
+            label: 'new ArrayBuffer(64)', kind: 'node',
+            sample: () => timeOnce(() => {
+              for (let i = 0; i < iterations; i++) {
+                const v = new Uint8Array(new ArrayBuffer(64));
+                v[0] = i;
+                abs[order[i]!] = v;
+              }
+            }) / iterations,
+          },
+        ],
+        close: () => arena.close(),
+      };
+    },
+  };
+}
+
+const churn1m: Benchmark = {
+  name: 'arena-churn-1m',
+  group: 'arena',
+  title: 'alloc 1 MiB, write every page, free (freed pages are retained and reused)',
+  unit: 'alloc+write+free',
+  targets: [{ baseline: 'Buffer.allocUnsafe(1 MiB)', maxRatio: 1 }],
+  prepare({ quick }) {
+    const n = quick ? 4 : 300;
+    const page = pageSize();
+    const arena = new Arena({ reserve: 256 * MiB });
+    const dontneed = new Arena({ reserve: 256 * MiB, retain: 0 });
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => { const v = arena.alloc(MiB); touchPages(v, page); arena.free(v); }) },
+      baselines: [
+        { label: 'Buffer.allocUnsafe(1 MiB)', kind: 'node', sample: () => timeLoop(n, () => touchPages(Buffer.allocUnsafe(MiB), page)) },
+        { label: 'new ArrayBuffer(1 MiB)', kind: 'node', sample: () => timeLoop(n, () => touchPages(new Uint8Array(new ArrayBuffer(MiB)), page)) },
+        {
+          label: 'pagewise, retain: 0 (purged on free)', kind: 'node',
+          sample: () => timeLoop(n, () => { const v = dontneed.alloc(MiB); touchPages(v, page); dontneed.free(v); }),
+        },
+      ],
+      close: () => { arena.close(); dontneed.close(); },
+      notes: ['the last row is the arena itself without retention (every free gives the pages back), for comparison'],
+    };
+  },
+};
+
+const resetRounds: Benchmark = {
+  name: 'arena-reset-rounds',
+  group: 'arena',
+  title: 'one round: 1,000 blocks of 64 KiB, every page written, then reset({ keep: true })',
+  unit: 'round',
+  runs: 9,
+  prepare({ quick }) {
+    const n = quick ? 10 : 1000;
+    const page = pageSize();
+    const keep = new Arena({ reserve: 2 ** 30 });
+    const purge = new Arena({ reserve: 2 ** 30 });
+    const round = (a: Arena, options?: { keep: boolean }): number => timeOnce(() => {
+      for (let i = 0; i < n; i++) touchPages(a.alloc(64 * 1024), page);
+      a.reset(options);
+    });
+    const node = (make: () => Uint8Array) => (): number => {
+      const live: Uint8Array[] = new Array(n);
+      return timeOnce(() => {
+        for (let i = 0; i < n; i++) {
+          const v = make();
+          touchPages(v, page);
+          live[i] = v;
+        }
+      });
+    };
+    return {
+      subject: { label: 'pagewise', sample: () => round(keep, { keep: true }) },
+      baselines: [
+        { label: 'Buffer.allocUnsafe(64 KiB)', kind: 'node', sample: node(() => Buffer.allocUnsafe(64 * 1024)) },
+        { label: 'new ArrayBuffer(64 KiB)', kind: 'node', sample: node(() => new Uint8Array(new ArrayBuffer(64 * 1024))) },
+        { label: 'pagewise, reset() (purges)', kind: 'node', sample: () => round(purge) },
+      ],
+      close: () => { keep.close(); purge.close(); },
+      notes: ['Node rounds drop their buffers for the GC; the last row is the arena with a purging reset(), for comparison'],
+    };
+  },
+};
+
+const purgeStretches: Benchmark = {
+  name: 'arena-purge-1000',
+  group: 'arena',
+  title: 'purge() of 1,000 dirty free stretches of 2 pages, written from JS, between live blocks',
+  unit: 'stretch',
+  runs: 9,
+  targets: [{ baseline: 'C madvise per stretch', maxRatio: 0.1 }],
+  prepare({ quick }) {
+    const stretches = quick ? 20 : 1000;
+    const page = pageSize();
+    const arena = new Arena({ reserve: 2 ** 30, hugePages: false, decay: false, retain: 2 ** 40 });
+    const live: Uint8Array[] = [];
+    let holes: Uint8Array[] = [];
+    for (let i = 0; i < stretches; i++) {
+      holes.push(arena.alloc(2 * page));
+      live.push(arena.alloc(page));
+    }
+    for (const v of live) v.fill(2);
+    const m = mmap(3 * page * stretches, { noReserve: true });
+    m.advise('nohugepage');
+    const view = m.view();
+    const region = m.region;
+    return {
+      subject: {
+        label: 'pagewise',
+        sample: () => {
+          // Outside the timing: the holes are freed dirty (written from JS).
+          for (const v of holes.splice(0)) arena.free(v);
+          for (let i = 0; i < stretches; i++) holes.push(arena.alloc(2 * page));
+          for (const v of holes) v.fill(1);
+          for (const v of holes) arena.free(v);
+          const ns = timeOnce(() => arena.purge());
+          holes = [];
+          for (let i = 0; i < stretches; i++) holes.push(arena.alloc(2 * page));
+          return ns / stretches;
+        },
+      },
+      baselines: [
+        {
+          label: 'C madvise per stretch', kind: 'c',
+          sample: () => {
+            for (let i = 0; i < stretches; i++) view.fill(1, 3 * page * i, 3 * page * i + 2 * page);
+            let ns = 0;
+            for (let i = 0; i < stretches; i++) ns += cbench.cbenchMadvise(region, 3 * page * i, 2 * page, C.MADV_DONTNEED!, 1);
+            return ns / stretches;
+          },
+        },
+      ],
+      close: () => { arena.close(); m.unmap(); },
+      notes: ['the C figure times only the madvise calls (one per stretch); pagewise times purge() whole: a walk of the free runs and one madvise per stretch'],
+    };
+  },
+};
+
 /** The arena benchmarks. */
 export const arenaBenchmarks: readonly Benchmark[] = [
   allocBenchmark(64, { baseline: 'Buffer.allocUnsafe(64 B)', maxRatio: 1 }),
@@ -115,4 +381,11 @@ export const arenaBenchmarks: readonly Benchmark[] = [
   allocBenchmark(MiB),
   prefault1g,
   reset1g,
+  mixed,
+  live64(1e3),
+  live64(1e5),
+  live64(1e6),
+  churn1m,
+  resetRounds,
+  purgeStretches,
 ];
