@@ -65,6 +65,24 @@ describe('every command', () => {
   });
 });
 
+// util-linux `script` runs the command on a pseudo-terminal: stderr is a TTY there.
+const script = ['/usr/bin/script', '/bin/script'].find((f) => fs.existsSync(f));
+
+describe('progress', () => {
+  it('is written to stderr only when it is a terminal, and cleared before the results', () => {
+    const piped = run(['experiments', '--only', '8']);
+    expect(piped.status).toBe(0);
+    expect(piped.stderr).toBe('');
+    if (!script) {
+      console.warn('[skipped assertion] progress on a terminal: util-linux script(1) is not installed');
+      return;
+    }
+    const tty = spawnSync(script, ['-qec', `"${process.execPath}" "${cli}" experiments --only 8`, '/dev/null'], { encoding: 'utf8', timeout: 30 * 60_000 });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/^\r\x1b\[K\[1\/1\] Kernel memory is not your RSS\.\.\.\r\x1b\[Kpagewise /);
+  });
+});
+
 describe('fitting the terminal', () => {
   it('the width is stdout.columns, 80 when unknown', () => {
     expect(terminalWidth({ columns: 132 })).toBe(132);
