@@ -14,7 +14,7 @@ import { formatSystemReport, type SystemReport } from '../lib/cli/system';
 
 const cli = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const commands = ['experiments', 'map', 'report', 'system', 'bench'];
+const commands = ['experiments', 'map', 'report', 'system', 'bench', 'explain'];
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30 * 60_000 }); // a hang guard, not a time limit

@@ -16,7 +16,8 @@ import { explain, verdicts as verdictsOf } from '../explain';
 import type { ExplainSample, ExplainSnapshot, RuntimeStats } from '../explain';
 import { bytes, htmlPage, snapshotLines } from '../explain/render';
 
-const HELP = `Usage: pagewise explain [--pid N] [--json] [--watch SECONDS] [--html FILE] [-- command args...]
+const HELP = `Usage: pagewise explain [--pid N] [--json] [--watch SECONDS] [--html FILE]
+                        [-- command args...]
 
 Attributes every resident byte of a process (default: this command's own
 process) to its owner: code of each loaded object, object data, mapped files,
@@ -25,12 +26,18 @@ memory (split by V8 and malloc statistics where the process reports them),
 and what is left unattributed. The categories add up to smaps_rollup's Rss.
 
 Options:
-  --pid N            the process to explain (needs ptrace read access: same user or root)
-  --watch SECONDS    sample every SECONDS (decimals allowed) until interrupted or the process exits, with verdicts
-  --json             print the snapshot as JSON (one line per sample with --watch)
-  --html FILE        write a self-contained page: stacked area chart over time and the verdicts
-  -- command args    start the command, sample it every SECONDS (default 1) until it exits;
-                     a Node program reports its V8 and malloc statistics through a preloaded agent
+  --pid N            the process to explain (needs ptrace read access: same
+                     user or root)
+  --watch SECONDS    sample every SECONDS (decimals allowed) until interrupted
+                     or the process exits, with verdicts
+  --json             print the snapshot as JSON (one line per sample with
+                     --watch)
+  --html FILE        write a self-contained page: stacked area chart over time
+                     and the verdicts
+  -- command args    start the command, sample it every SECONDS (default 1)
+                     until it exits;
+                     a Node program reports its V8 and malloc statistics
+                     through a preloaded agent
   -h, --help         this help
   -V, --version      the version
 `;
