@@ -24,7 +24,7 @@ const LABELS: Record<string, string> = {
   shared: 'shared memory',
   kernel: 'kernel (vdso, vvar)',
   anonymous: 'other anonymous memory',
-  'v8-heap': 'V8 heap',
+  'v8-heap': 'V8 heap (256 KiB pages)',
   unattributed: 'unattributed',
 };
 
@@ -64,7 +64,9 @@ export interface Attribution {
  * per-VMA rows.
  */
 export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, runtime: RuntimeStats | null, detail = false): Attribution {
-  const assigned = classify(entries, hints);
+  // V8's page shape applies to Node processes: those reporting V8 statistics or running a node binary / libnode.
+  const node = runtime !== null || entries.some((e) => e.perms[2] === 'x' && /\/(node|nodejs|libnode\.so[.\d]*)$/.test(e.pathname));
+  const assigned = classify(entries, { ...hints, v8: hints.v8 ?? node });
   const sums = new Map<string, { a: Assignment; s: Sums; evidence: Record<string, number> }>();
   const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length };
   for (let i = 0; i < entries.length; i++) {
@@ -85,6 +87,16 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     if (a.id === 'anonymous' && runtime) continue; // shared out below
     categories.push({ id: a.id, kind: a.kind, label: labelOf(a), ...s, source: 'vma', estimate: false, evidence });
   }
+  const v8 = categories.find((c) => c.id === 'v8-heap');
+  if (v8 && runtime) {
+    const physical = runtime.v8Spaces.reduce((t, x) => t + x.physical, 0);
+    v8.estimate = true;
+    v8.statistic = 'v8.getHeapSpaceStatistics() physical_space_size, for comparison';
+    v8.parts = runtime.v8Spaces.filter((x) => x.physical > 0).map((x) => ({ name: x.name, bytes: x.physical }));
+    v8.note = `V8's pages found by their shape (256 KiB-aligned anonymous read-write mappings): a merged neighbour would be counted in; ` +
+      `V8 itself reports ${physical} bytes physical (parts, by space); its code space inside the code range is not in this shape and stays in the anonymous pool`;
+  }
+  else if (v8) v8.note = 'V8\'s pages found by their shape (256 KiB-aligned anonymous read-write mappings of a process running node)';
   const pool = sums.get('anonymous');
   const breakdowns: ExplainBreakdown[] = [];
   let unattributed: ExplainCategory | undefined = categories.find((c) => c.id === 'unattributed');
@@ -103,14 +115,16 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     unattributed.private += rest.private;
     unattributed.swap += rest.swap;
     unattributed.anonHuge += rest.anonHuge;
-    if (rest.rss > 0 || p.vmaCount > 0) {
+    if (shares.parts.length > 0 && p.vmaCount > 0) {
       unattributed.source = 'runtime';
       unattributed.estimate = true;
       unattributed.statistic = 'anonymous memory left after the runtime statistics';
+    }
+    if (p.vmaCount > 0) {
       unattributed.vmaCount += p.vmaCount;
       unattributed.size += p.size;
-      unattributed.evidence = { ...unattributed.evidence, 'anonymous memory no runtime statistic covers': p.vmaCount };
-      unattributed.note = 'anonymous memory that neither a mapping rule nor a runtime statistic accounts for (libuv, ICU, addons\' own mmaps, V8 pages above physical_space_size)';
+      unattributed.evidence = { ...unattributed.evidence, 'anonymous memory no rule or runtime statistic covers': p.vmaCount };
+      unattributed.note = 'anonymous memory that neither a mapping rule nor a runtime statistic accounts for (V8\'s code range, libuv, ICU, addons\' own mmaps)';
     }
     breakdowns.push(...breakdownsOf(runtime, categories));
   } else if (pool) {
@@ -136,12 +150,8 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
  * Pss, private and swap follow each share's fraction of the pool's Rss.
  */
 function splitPool(pool: Sums, rt: RuntimeStats, mmappedNamed: boolean): { parts: ExplainCategory[]; rest: Sums } {
-  const wants: { id: 'v8-heap' | 'malloc-mmapped'; want: number; statistic: string; note: string; parts?: { name: string; bytes: number }[] }[] = [];
-  wants.push({
-    id: 'v8-heap', want: rt.v8Spaces.reduce((s, x) => s + x.physical, 0), statistic: 'v8.getHeapSpaceStatistics() physical_space_size (sum over spaces)',
-    note: 'committed V8 pages (JS objects, code) up to each page\'s high-water mark: an upper bound of what is resident. Parts: physical bytes by space',
-    parts: rt.v8Spaces.filter((s) => s.physical > 0).map((s) => ({ name: s.name, bytes: s.physical })),
-  });
+  // V8's heap is a VMA category (its page shape); malloc's mmapped chunks share the pool.
+  const wants: { id: 'malloc-mmapped'; want: number; statistic: string; note: string; parts?: { name: string; bytes: number }[] }[] = [];
   if (!mmappedNamed && rt.malloc) {
     wants.push({
       id: 'malloc-mmapped', want: rt.malloc.hblkhd, statistic: 'mallinfo2() hblkhd',

@@ -46,6 +46,19 @@ export interface ClassifyHints {
    * right after an object's data is taken as its `.bss` by shape alone.
    */
   elfLoads?: (pathname: string) => { firstVaddr: bigint; end: bigint } | null;
+  /**
+   * The process is a Node (V8) process: its heap pages are anonymous
+   * read-write mappings aligned to V8's 256 KiB page (MemoryChunk alignment,
+   * kPageSizeBits = 18 on 64-bit), placed at random addresses away from
+   * other mappings. Only set when the process reports V8 statistics.
+   */
+  v8?: boolean;
+  /**
+   * Whether [start, end) is wholly glibc mmapped chunks: walking the chunk
+   * headers (size with IS_MMAPPED, page multiples) from `start` ends exactly
+   * at `end` (read from `/proc/PID/mem`). Absent: not checked.
+   */
+  mallocChunks?: (start: bigint, end: bigint) => boolean;
   /** The page size of the kernel that wrote the text (rounds the `.bss` end). */
   pageSize: number;
 }
@@ -66,6 +79,9 @@ export interface Assignment {
  * (glibc malloc/arena.c, new_heap).
  */
 export const GLIBC_HEAP_MAX = 64 * 1024 * 1024;
+
+/** V8's page (MemoryChunk) alignment on 64-bit: 256 KiB. */
+const V8_PAGE = 256n * 1024n;
 
 /** Pseudo-paths of the kernel's own special mappings. */
 const KERNEL = /^\[(vdso|vvar|vvar_vclock|vsyscall|uprobes|sigpage|vectors)\]$/;
@@ -156,14 +172,16 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
       bss(prev.pathname, e) !== 'no') {
       set('object-data', 'object-data', bss(prev.pathname, e) === 'bss' ? '.bss (ends where the ELF program headers say)' : '.bss by shape (after an object\'s data)');
     } else if (
-      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= 1024 * 1024 && e.size >= 64 * 1024 &&
-        !(i >= 2 && entries[i - 2]!.end === prev.start && isAnon(entries[i - 2]!))) ||
-      (e.perms === '---p' && e.size <= 1024 * 1024 && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024 &&
-        !(prev && prev.end === e.start && isAnon(prev)))
+      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= 1024 * 1024 && e.size >= 64 * 1024) ||
+      (e.perms === '---p' && e.size <= 1024 * 1024 && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024)
     ) {
       // A stack no live thread points into: glibc's cache of exited threads'
       // stacks, or the stack of a thread that was running when read.
       set('thread-stacks', 'thread-stacks', 'guard page + stack shape');
+    } else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && hints.mallocChunks(e.start, e.end)) {
+      set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
+    } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n) {
+      set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write, a Node process)');
     } else set('anonymous', 'anonymous', 'anonymous memory');
   }
   // A guard page belongs with its stack: a `---p` page right below a stack.
@@ -205,7 +223,10 @@ function arenaHeap(entries: readonly SmapsEntry[], i: number, heapMax: bigint, h
   if (hints.heapInfo) {
     const info = hints.heapInfo(head.start);
     // Unreadable memory leaves the shape to decide.
-    if (info !== null && (info.arena === 0n || info.mprotectSize !== head.size || info.size > GLIBC_HEAP_MAX)) return false;
+    // Implausible headers reject (V8's code range is 64 MiB-aligned too);
+    // sizes are not compared with the VMA, as another thread may be growing
+    // the heap between the smaps read and this one.
+    if (info !== null && (info.arena === 0n || info.size === 0 || info.size > GLIBC_HEAP_MAX || info.mprotectSize > GLIBC_HEAP_MAX)) return false;
   }
   return true;
 }

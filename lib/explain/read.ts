@@ -135,8 +135,34 @@ export class ProcReader {
     return out;
   }
 
-  /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
-  heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
+  /**
+   * Whether [start, end) is made of glibc mmapped chunks only: from
+   * `start`, each chunk header (prev_size 0 or an alignment pad below a
+   * page, size with IS_MMAPPED set and PREV_INUSE/NON_MAIN_ARENA clear, a
+   * page multiple) leads to the next, ending exactly at `end`. At most
+   * `limit` headers are read per snapshot (the rest stays in the pool).
+   */
+  mallocChunks(start: bigint, end: bigint, page: number): boolean {
+    const b = this.#header;
+    let at = start;
+    while (at < end) {
+      if (this.budget-- <= 0) return false;
+      if (!this.#readMem(b, at)) return false;
+      const prev = b.readBigUInt64LE(0);
+      const size = b.readBigUInt64LE(8);
+      if (prev >= BigInt(page) || (size & 7n) !== 2n) return false;
+      const len = size & ~7n;
+      if (len === 0n || len % BigInt(page) !== 0n || at + len > end) return false;
+      at += len;
+    }
+    return at === end;
+  }
+
+  /** Headers {@link mallocChunks} may still read in this snapshot. */
+  budget = 0;
+  #header = Buffer.alloc(16);
+
+  #readMem(b: Buffer, at: bigint): boolean {
     if (this.#mem === undefined) {
       try {
         this.#mem = fs.openSync(`${this.dir}/mem`, 'r');
@@ -144,13 +170,18 @@ export class ProcReader {
         this.#mem = null;
       }
     }
-    if (this.#mem === null) return null;
-    const b = Buffer.alloc(32);
+    if (this.#mem === null) return false;
     try {
-      if (fs.readSync(this.#mem, b, 0, 32, start) !== 32) return null;
+      return fs.readSync(this.#mem, b, 0, b.length, at) === b.length;
     } catch {
-      return null;
+      return false;
     }
+  }
+
+  /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
+  heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
+    const b = Buffer.alloc(32);
+    if (!this.#readMem(b, start)) return null;
     return { arena: b.readBigUInt64LE(0), size: Number(b.readBigUInt64LE(16)), mprotectSize: Number(b.readBigUInt64LE(24)) };
   }
 

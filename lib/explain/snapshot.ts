@@ -15,6 +15,9 @@ import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
 import type { ExplainSnapshot, RuntimeStats } from './types';
 
+/** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */
+const MALLOC_HEADER_BUDGET = 4096;
+
 /** `VmPTE:` of status text in bytes, or null. */
 function vmPte(status: string): number | null {
   const m = /^VmPTE:\s+(\d+) kB$/m.exec(status);
@@ -40,10 +43,12 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const entries = parseSmapsFast(smapsText);
   const rollup = parseSmapsRollup(rollupText);
   const sps = reader.threadStackPointers();
+  reader.budget = MALLOC_HEADER_BUDGET;
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
   const page = pageSize();
   const a = attribute(entries, {
     threadStackPointers: sps, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+    mallocChunks: (s, e) => reader.mallocChunks(s, e, page),
   }, stats, detail);
   const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
   const snap: ExplainSnapshot = {
