@@ -116,6 +116,19 @@ describe('Arena: owner records are out of reach (issue 11, item 5)', () => {
     expect(lastJson(r)).toEqual({ same: true, written: 600, errors: '' });
   });
 
+  it('a view made with the views\' own constructor carries no owner: it cannot free or stand for a block', () => {
+    using a = new Arena({ reserve: 16 * MiB, chunkSize: MiB, hugePages: false });
+    const v = a.alloc(64);
+    const Ctor = v.constructor as new (...args: unknown[]) => Uint8Array;
+    const forged = new Ctor(v.buffer, v.byteOffset, 64, { kind: 0, id: 0 }, 0);
+    expect(() => a.free(forged)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => a.sizeOf(forged)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(Object.getPrototypeOf(v.subarray(0, 8))).toBe(Uint8Array.prototype);
+    expect(Object.getPrototypeOf(v.slice(0, 8))).toBe(Uint8Array.prototype);
+    a.free(v);
+    expect(a.stats().allocated).toBe(0);
+  });
+
   it('addressOf trusts no getter a caller overrides (issue 11, item 11)', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
     const v = a.alloc(3 * page);

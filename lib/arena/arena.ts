@@ -310,37 +310,51 @@ class OwnedBuffer extends Stamp {
   }
 }
 
-/**
- * The mark `alloc()` leaves on each view it returns: its owner and its block
- * (slab block index, or first page of a run), in private fields. They cannot
- * be forged, copied (`Object.assign`, spread) or seen (`util.inspect`), and a
- * `subarray()` or a new view over the same buffer lacks them, so `free()`
- * knows a block it handed out without reading `buffer`/`byteOffset` (each
- * getter costs about 20 ns on Node 20, more than the whole bookkeeping).
- */
-class Block extends Stamp {
-  #owner: Owner;
-  #index: number;
-  private constructor(view: Uint8Array, owner: Owner, index: number) {
-    super(view);
-    this.#owner = owner;
-    this.#index = index;
-  }
+/** The owner and block of the next view {@link blockView} makes (module-private: nothing else can set them). */
+let nextOwner: Owner | undefined;
+let nextIndex = 0;
 
-  static tag(view: Uint8Array, owner: Owner, index: number): Uint8Array {
-    new Block(view, owner, index);
-    return view;
+/**
+ * The views `alloc()` returns: Uint8Arrays that carry their owner and their
+ * block (slab block index, or first page of a run) in private fields. They
+ * cannot be forged, copied (`Object.assign`, spread) or seen
+ * (`util.inspect`), and a `subarray()` or a new view over the same buffer
+ * lacks them, so `free()` knows a block it handed out without reading
+ * `buffer`/`byteOffset`. The fields are declared by the class, so V8 keeps
+ * them inside the object (stamping fields on a plain Uint8Array afterwards
+ * cost a second allocation and 2-3x the time per view). Constructing one
+ * from outside (`new view.constructor(...)`) gives a view with no owner:
+ * the owner comes only from module-private variables. `subarray`, `slice`,
+ * `map` and friends make plain Uint8Arrays (`Symbol.species`).
+ */
+class ArenaView extends U8 {
+  #owner: Owner | undefined = nextOwner;
+  #index: number = nextIndex;
+
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return U8;
   }
 
   static owner(view: object): Owner | undefined {
-    return #owner in view ? (view as Block).#owner : undefined;
+    return #owner in view ? (view as ArenaView).#owner : undefined;
   }
 
-  /** Call only after {@link Block.owner} returned an owner. */
+  /** Call only after {@link ArenaView.owner} returned an owner. */
   static index(view: object): number {
-    return (view as Block).#index;
+    return (view as ArenaView).#index;
   }
 }
+
+/** Makes the view of a block: `length` bytes at `offset` of `buf`, owned by `owner`. */
+function blockView(buf: ArrayBuffer, offset: number, length: number, owner: Owner, index: number): Uint8Array {
+  nextOwner = owner;
+  nextIndex = index;
+  const v = new ArenaView(buf, offset, length);
+  nextOwner = undefined;
+  return v;
+}
+
+const Block = ArenaView;
 
 /** Rough heap cost of the bookkeeping objects, for `bookkeepingBytes`. */
 const SLAB_OBJECT_BYTES = 160;
@@ -656,7 +670,7 @@ export class Arena {
         } else slab.dirty[p] = 1;
       }
     } while (++p <= pe);
-    return Block.tag(new U8(slab.buf, a0, size), slab, idx);
+    return blockView(slab.buf, a0, size, slab, idx);
   }
 
   /** Makes a slab with free blocks the current one of its class. */
@@ -735,10 +749,10 @@ export class Arena {
         this.#own[id] = blk;
         this.#ownCount++;
         this.#runs.retag(p, OWN);
-        view = Block.tag(new U8(buf, 0, size), blk, p);
+        view = blockView(buf, 0, size, blk, p);
       } else {
         const seg = this.#segOf[first]!;
-        view = Block.tag(new U8(this.#segBuffer(seg), off - seg.index * this.#chunkBytes, size), seg, p);
+        view = blockView(this.#segBuffer(seg), off - seg.index * this.#chunkBytes, size, seg, p);
       }
     } catch (e) {
       this.#runs.release(p);
@@ -937,15 +951,15 @@ export class Arena {
     if (n > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, n);
     const idx = Block.index(view);
     if (owner.kind === K_SLAB) {
-      if (n <= owner.size) return Block.tag(new U8(owner.buf, idx * owner.size, n), owner, idx);
+      if (n <= owner.size) return blockView(owner.buf, idx * owner.size, n, owner, idx);
       return this.#move(view, n);
     }
     const page = this.#page;
     const pages = this.#runs.len[idx]!;
     const need = max(1, ceil(n / page));
     if (need <= pages) {
-      if (owner.kind === K_OWN) return Block.tag(new U8(owner.buf, 0, n), owner, idx);
-      return Block.tag(new U8(this.#segBuffer(owner), idx * page - owner.index * this.#chunkBytes, n), owner, idx);
+      if (owner.kind === K_OWN) return blockView(owner.buf, 0, n, owner, idx);
+      return blockView(this.#segBuffer(owner), idx * page - owner.index * this.#chunkBytes, n, owner, idx);
     }
     if (!this.#runs.extend(idx, need - pages)) return this.#move(view, n);
     this.#runs.claim(idx + pages, need - pages);
@@ -954,7 +968,7 @@ export class Arena {
     const off = idx * page;
     const bytes = need * page;
     if (owner.kind === K_CHUNK && bytes < LARGE_BLOCK_BYTES && off + bytes <= (owner.index + owner.chunks) * this.#chunkBytes) {
-      return Block.tag(new U8(this.#segBuffer(owner), off - owner.index * this.#chunkBytes, n), owner, idx);
+      return blockView(this.#segBuffer(owner), off - owner.index * this.#chunkBytes, n, owner, idx);
     }
     // The grown run needs a buffer of its own (large, or past its segment).
     const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
@@ -975,7 +989,7 @@ export class Arena {
     const blk = new OwnBlock(id, idx, need, buf);
     OwnedBuffer.tag(buf, blk);
     this.#own[id] = blk;
-    return Block.tag(new U8(buf, 0, n), blk, idx);
+    return blockView(buf, 0, n, blk, idx);
   }
 
   /** realloc by a new block: allocate, copy, free the old one. */
