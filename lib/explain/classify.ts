@@ -83,6 +83,15 @@ export const GLIBC_HEAP_MAX = 64 * 1024 * 1024;
 /** V8's page (MemoryChunk) alignment on 64-bit: 256 KiB. */
 const V8_PAGE = 256n * 1024n;
 
+/**
+ * V8 asks for its heap pages at random addresses below
+ * kAllocationRandomAddressMax (0x3FFFFFFFF000 on x64 and arm64), away from
+ * the kernel's mmap area (0x7f... on x64, 0xffff... on arm64) where other
+ * large anonymous mappings land, THP-aligned (so also 256 KiB-aligned) on
+ * kernels that align them.
+ */
+const V8_HINT_MAX = 0x400000000000n;
+
 /** Pseudo-paths of the kernel's own special mappings. */
 const KERNEL = /^\[(vdso|vvar|vvar_vclock|vsyscall|uprobes|sigpage|vectors)\]$/;
 
@@ -130,6 +139,8 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
   };
   const heapMax = BigInt(GLIBC_HEAP_MAX);
   const page = BigInt(hints.pageSize);
+  // glibc's default guard is one page (pthread_attr_setguardsize); allow up to 64 KiB.
+  const guardMax = Math.max(64 * 1024, hints.pageSize);
   // Load address of each object: its first mapping (file offset 0) less the first PT_LOAD's page.
   const loadStart = new Map<string, bigint>();
   for (const e of entries) if (e.inode !== 0 && e.offset === 0n && objects.has(e.pathname) && !loadStart.has(e.pathname)) loadStart.set(e.pathname, e.start);
@@ -172,23 +183,24 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
       bss(prev.pathname, e) !== 'no') {
       set('object-data', 'object-data', bss(prev.pathname, e) === 'bss' ? '.bss (ends where the ELF program headers say)' : '.bss by shape (after an object\'s data)');
     } else if (
-      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= 1024 * 1024 && e.size >= 64 * 1024) ||
-      (e.perms === '---p' && e.size <= 1024 * 1024 && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024)
+      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= guardMax && e.size >= 64 * 1024) ||
+      (e.perms === '---p' && e.size <= guardMax && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024 &&
+        next.start % heapMax !== 0n)
     ) {
       // A stack no live thread points into: glibc's cache of exited threads'
       // stacks, or the stack of a thread that was running when read.
       set('thread-stacks', 'thread-stacks', 'guard page + stack shape');
     } else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && hints.mallocChunks(e.start, e.end)) {
       set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
-    } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n) {
-      set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write, a Node process)');
+    } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX) {
+      set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write below 0x400000000000, a Node process)');
     } else set('anonymous', 'anonymous', 'anonymous memory');
   }
   // A guard page belongs with its stack: a `---p` page right below a stack.
   for (let i = 0; i + 1 < entries.length; i++) {
     const e = entries[i]!;
     const n = entries[i + 1]!;
-    if (out[i]!.kind === 'anonymous' && e.perms === '---p' && n.start === e.end && out[i + 1]!.kind === 'thread-stacks' && e.size <= 1024 * 1024) {
+    if (out[i]!.kind === 'anonymous' && e.perms === '---p' && n.start === e.end && out[i + 1]!.kind === 'thread-stacks' && e.size <= guardMax) {
       out[i] = { id: 'thread-stacks', kind: 'thread-stacks', rule: 'guard page of a thread stack' };
     }
   }
