@@ -119,17 +119,46 @@ export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
     return names.length ? ` while ${names.join(', ')} stay flat` : '';
   };
   const out: ExplainVerdict[] = [];
-  // Breakdowns and categories, largest growth first; the process total last.
-  moved.sort((a, b) => (a.id === 'rss' ? 1 : b.id === 'rss' ? -1 : Math.abs(b.perMinute) - Math.abs(a.perMinute)));
-  for (const m of moved) {
+  const byId = new Map(moved.map((m) => [m.id, m]));
+  const used = new Set<string>();
+  const rate = (m: { perMinute: number; change: number }): string => `${fmt(m.perMinute)}/min (${fmt(m.change)} over ${seconds.toFixed(0)} s)`;
+  const push = (m: (typeof moved)[number], label: string, companions: string[], hintText: string | null): void => {
+    used.add(m.id);
+    const with_ = companions.map((id) => byId.get(id)).filter((c): c is (typeof moved)[number] => c !== undefined && !used.has(c.id) && Math.sign(c.change) === Math.sign(m.change));
+    for (const c of with_) used.add(c.id);
     const kind = m.change > 0 ? 'grows' : 'shrinks';
-    const text =
-      m.id === 'rss'
-        ? `process RSS ${kind === 'grows' ? 'grows' : 'shrinks'} ${fmt(m.perMinute)}/min (${fmt(m.change)} over ${seconds.toFixed(0)} s)`
-        : `${m.label} ${kind} ${fmt(m.perMinute)}/min (${fmt(m.change)} over ${seconds.toFixed(0)} s)${flatText()}` +
-          (kind === 'grows' ? `: ${hint(m.id, growing, flatIds)}` : '');
-    out.push({ kind, subject: m.id, label: m.label, perMinute: m.perMinute, change: m.change, first: m.first, last: m.last, text, ...common });
+    const text = `${label} ${kind} ${rate(m)}` +
+      (with_.length ? ` (with ${with_.map((c) => `${c.label} ${fmt(c.perMinute)}/min`).join(', ')}: the same memory seen from another side, counted once)` : '') +
+      (m.id === 'rss' ? '' : flatText()) + (kind === 'grows' && hintText ? `: ${hintText}` : '');
+    out.push({ kind, subject: m.id, label, perMinute: m.perMinute, change: m.change, first: m.first, last: m.last, text, ...common });
+  };
+  // Families first, each led by its most specific figure: ArrayBuffers over the malloc memory holding them, V8's heap over its live objects.
+  const lead = (ids: string[]): (typeof moved)[number] | undefined => ids.map((id) => byId.get(id)).find((m) => m !== undefined && !used.has(m.id));
+  const ab = lead(['array-buffers']);
+  if (ab) push(ab, ab.label, ['malloc-mmapped', 'malloc-in-use'], hint(ab.id, growing, flatIds));
+  const v8 = lead(['v8-heap', 'v8-used']);
+  if (v8) push(v8, v8.label, ['v8-used'], hint(v8.id, growing, flatIds));
+  const mf = lead(['malloc-free']);
+  if (mf) push(mf, mf.label, [], hint(mf.id, growing, flatIds));
+  const mu = lead(['malloc-in-use', 'malloc-mmapped']);
+  if (mu) push(mu, mu.label, ['malloc-mmapped'], hint(mu.id, growing, flatIds));
+  // Code of loaded objects: one verdict for all of them (file pages read in: warm-up, reclaimable).
+  const code = moved.filter((m) => m.id.startsWith('code:'));
+  for (const c of code) used.add(c.id);
+  const rest = moved.filter((m) => !used.has(m.id) && m.id !== 'rss').sort((a, b) => Math.abs(b.perMinute) - Math.abs(a.perMinute));
+  for (const m of rest) push(m, m.label, [], hint(m.id, growing, flatIds));
+  if (code.length) {
+    const sum = { id: 'code', label: 'code of loaded objects', change: 0, perMinute: 0, first: 0, last: 0 };
+    for (const c of code) {
+      sum.change += c.change;
+      sum.perMinute += c.perMinute;
+      sum.first += c.first;
+      sum.last += c.last;
+    }
+    if (Math.abs(sum.change) >= threshold) push(sum, `code of loaded objects (${code.map((c) => c.label.replace(/^code /, '')).join(', ')})`, [], 'pages of the binaries read in as code runs (warm-up; file-backed and reclaimable, not a leak)');
   }
+  const total = byId.get('rss');
+  if (total) push(total, 'process RSS', [], null);
   if (out.length === 0) {
     const r = all.get('rss')!;
     const change = r.ys[r.ys.length - 1]! - r.ys[0]!;
