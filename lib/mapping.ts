@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from './native';
 import { mnative } from './measure/native';
 import { pageSize, maxArrayBufferLength, roundUp } from './system';
@@ -102,6 +103,13 @@ export interface ResizeOptions {
   /** For a file mapping: a descriptor of the file, to check it is long enough (default: the one it was mapped with, if still open). */
   fd?: number;
 }
+
+// A worker's last JS ('exit') records which of its buffers escaped to another
+// thread (transfer() + postMessage), so that tearing the worker down keeps
+// exactly that memory mapped (native/region.cc, BufferFinalize). A worker
+// stopped by terminate() never gets here: then every mapping with a buffer
+// still alive is kept, zero-filled (docs/reliability.md).
+if (!isMainThread) process.on('exit', () => native.regionsSampleEscapes());
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */
 const isSafeInteger = Number.isSafeInteger;
@@ -499,8 +507,8 @@ export class Mapping {
    * away are detached; memory they may still reach (an escaped or in-flight
    * buffer) stays mapped until they are gone: a shared mapping's old range
    * keeps its pages, a private one's is emptied with `MREMAP_DONTUNMAP`
-   * (Linux 5.7+). Shrinking while a buffer over the removed bytes may still
-   * be alive is refused (`ERR_INVALID_STATE`). A file mapping must stay
+   * (Linux 5.7+). Bytes cut off by shrinking that such a buffer may still
+   * reach become zero pages, unmapped when it is gone. A file mapping must stay
    * within its file: grow the file first (`fs.ftruncateSync`,
    * `SharedMemory.resize`); the file is checked through `options.fd` or the
    * descriptor it was mapped with, if it is still open. Returns the address.
@@ -539,7 +547,9 @@ export class Mapping {
     const last = segs[segs.length - 1]!;
     const tailProt = protBits('prot', last.prot);
     const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE! : 0;
-    const address = native.regionResize(this.#region, len, mayMove, this.#kind.shared, tailProt, tailFlags);
+    const k = this.#kind;
+    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
+    const address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW);
     const old = this.#length;
     this.#address = address;
     this.#length = len;

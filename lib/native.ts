@@ -32,12 +32,14 @@ export interface Native {
   regionEscaped(r: RegionHandle, offset: number, length: number): boolean;
   /** The process's mapping count, vm.max_map_count and the margin pagewise keeps under it. */
   mapHeadroom(): { count: number; limit: number; margin: number };
+  /** Records which buffers escaped, at a worker's 'exit' (see native/region.cc, BufferFinalize). */
+  regionsSampleEscapes(): number;
   regionShare(r: RegionHandle): bigint;
   regionAttach(id: bigint): RegionHandle;
   regionSharedRefs(r: RegionHandle): number;
   regionSharedBuffer(r: RegionHandle): SharedArrayBuffer | undefined;
   sharedBufferSupported(): boolean;
-  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number): bigint;
+  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number, privateAnonRW: boolean): bigint;
   memfdCreate(name: string, flags: number): number;
   fcntlAddSeals(fd: number, seals: number): void;
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */

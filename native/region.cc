@@ -22,6 +22,8 @@ struct EnvData {
   napi_env env;
   Region* regions = nullptr;
   bool tearingDown = false;
+  bool sampled = false;     // regionsSampleEscapes() ran at the environment's 'exit'
+  napi_ref noop = nullptr;  // a function: calling it tells whether JS can still run here
 };
 
 static const char* kRegionTag = "pagewise.Region";
@@ -224,6 +226,14 @@ static void MaybeDropRecord(napi_env env, BufferRecord* b) {
   if (b->ref && r->env) napi_delete_reference(env, b->ref);
   b->ref = nullptr;
   UnlinkRecord(b);
+  if (Region* g = b->pin) {
+    // The last buffer that could reach a range cut off by resize() lets it go.
+    if (--g->refs == 0) {
+      ReleaseMemory(g);
+      Unlink(g);
+      delete g;
+    }
+  }
   delete b;
   if (!r->mapped && r->held && !r->leak && r->buffers == nullptr) ReleaseMemory(r);
   Release(env, r);
@@ -274,18 +284,16 @@ bool RangeBusy(Region* r, uint64_t offset, uint64_t length) {
   return false;
 }
 
-static void TeardownBegins(void* arg);
-
 static void EnvCleanup(void* arg) {
   EnvData* d = static_cast<EnvData*>(arg);
-  napi_remove_env_cleanup_hook(d->env, TeardownBegins, d);
+  d->tearingDown = true;
   // No JS runs in this environment any more: unmap what nothing else can
   // reach and drop the weak references now, while napi_env is valid.
   // Finalizers that run later only decrement counts.
   for (Region* r = d->regions; r;) {
     Region* next = r->next;
     for (BufferRecord* b = r->buffers; b; b = b->next) {
-      if (!d->tearingDown && MayOutlive(d->env, b)) r->leak = true;
+      if (MayOutlive(d->env, b)) r->leak = true;
       if (b->ref) {
         napi_delete_reference(d->env, b->ref);
         b->ref = nullptr;
@@ -293,9 +301,11 @@ static void EnvCleanup(void* arg) {
       b->detached = true;
     }
     if (r->held) {
-      // Another thread may still hold it: keep it, zeroed (unless other
-      // threads share it on purpose: then it stays as it is for them).
-      if (r->leak && !SharedElsewhere(r)) ZeroInPlace(r, 0, r->length);
+      // A buffer that moved to another thread may still use it: the range
+      // stays (ReleaseMemory does not unmap a leaked range), with its bytes
+      // when the move is known ('exit' saw it), zero-filled when it is only
+      // possible (a worker stopped by terminate(): no memory kept).
+      if (r->leak && !r->keepData && !SharedElsewhere(r)) ZeroInPlace(r, 0, r->length);
       ReleaseMemory(r);
     }
     r->held = r->mapped = false;
@@ -305,19 +315,6 @@ static void EnvCleanup(void* arg) {
   }
   napi_set_instance_data(d->env, nullptr, nullptr, nullptr);
   delete d;
-}
-
-// Runs first when the environment is torn down (re-registered after every
-// buffer, so it is the newest hook: Node runs hooks newest first, and Node's
-// own hook for each external buffer detaches it and runs its finalizer).
-// Records which buffers escaped before Node's hooks make every buffer look
-// detached.
-static void TeardownBegins(void* arg) {
-  EnvData* d = static_cast<EnvData*>(arg);
-  d->tearingDown = true;
-  for (Region* r = d->regions; r; r = r->next)
-    for (BufferRecord* b = r->buffers; b; b = b->next)
-      if (MayOutlive(d->env, b)) r->leak = true;
 }
 
 static EnvData* GetEnvData(napi_env env) {
@@ -338,7 +335,7 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
 
 // A region over `addr`; with `backing`, one reference of it already taken.
 static Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing) {
-  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, backing, 1, 0, GetEnvData(env),
+  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, false, backing, 1, 0, GetEnvData(env),
                          nullptr, nullptr, nullptr};
   if (r->env) {
     r->next = r->env->regions;
@@ -425,8 +422,28 @@ size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length) {
 // The backing store is freed (or the environment is torn down, when Node's
 // hook runs this for every buffer, escaped or not: TeardownBegins has
 // recorded which escaped).
+// Whether JS can run in `env` now (false while the environment is torn down).
+static bool JsCanRun(napi_env env, EnvData* d) {
+  if (!d || !d->noop) return false;
+  napi_value fn, recv, res;
+  if (napi_get_reference_value(env, d->noop, &fn) != napi_ok || fn == nullptr) return false;
+  napi_get_undefined(env, &recv);
+  return napi_call_function(env, recv, fn, 0, nullptr, &res) == napi_ok;
+}
+
 static void BufferFinalize(napi_env env, void*, void* hint) {
   BufferRecord* b = static_cast<BufferRecord*>(hint);
+  Region* r = b->region;
+  // Node runs this for every live external buffer when the environment is
+  // torn down, whether or not its backing store moved to another thread
+  // (transfer() + postMessage): the two look alike (the ArrayBuffer pagewise
+  // made is alive and detached by someone else). What the environment's last
+  // JS ('exit', regionsSampleEscapes) saw decides; without it (a worker
+  // stopped by terminate()), the memory is kept, zero-filled, never unmapped.
+  if (!b->detached && b->objectAlive && r->env && !JsCanRun(env, r->env) && (b->escaped || !r->env->sampled)) {
+    r->leak = true;
+    if (b->escaped) r->keepData = true;
+  }
   b->storeAlive = false;
   MaybeDropRecord(env, b);
 }
@@ -538,7 +555,7 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   // Deleting `b` here as well was a double free (and a Region freed under
   // its handle).
   if (reinterpret_cast<uintptr_t>(r->addr) + off == 0) return ThrowInternal(env, "no ArrayBuffer can start at address 0");
-  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, false, true, false, nullptr, r->buffers};
+  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, false, true, false, nullptr, nullptr, r->buffers};
   r->refs++;
   if (r->buffers) r->buffers->prev = b;
   r->buffers = b;
@@ -585,11 +602,6 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   // request, a caller) may hold its raw pointer even after it is detached.
   if (napi_add_finalizer(env, ab, b, ObjectFinalize, nullptr, nullptr) == napi_ok) {
     b->objectAlive = true;
-  }
-  // Keep TeardownBegins the newest cleanup hook (see there).
-  if (EnvData* d = r->env) {
-    napi_remove_env_cleanup_hook(env, TeardownBegins, d);
-    napi_add_env_cleanup_hook(env, TeardownBegins, d);
   }
   return Napi::Value(env, ab);
 }
@@ -775,7 +787,7 @@ static Napi::Value RegionSharedBuffer(const Napi::CallbackInfo& info) {
 // Hands every buffer record of `r` to a new region over its old range, which
 // stays mapped (zero pages or the same shared pages) until they are gone.
 static void GhostOldRange(Region* r) {
-  Region* g = new Region{r->addr, r->length, false, true, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+  Region* g = new Region{r->addr, r->length, false, true, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
   for (BufferRecord* b = r->buffers; b; b = b->next) {
     b->region = g;
     g->refs++;
@@ -819,11 +831,38 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
   };
   if (newLen == oldLen) return addrOf(r->addr);
   if (newLen < oldLen) {
-    DetachRange(env, r, newLen, oldLen - newLen);
-    if (RangeBusy(r, newLen, oldLen - newLen)) {
-      ThrowState(env, "cannot shrink: a buffer over the bytes being removed may still be in use (drop it, let the "
-                      "event loop turn, and retry)");
-      return env.Undefined();
+    uint64_t cut = oldLen - newLen;
+    DetachRange(env, r, newLen, cut);
+    if (RangeBusy(r, newLen, cut)) {
+      // A buffer that may still be alive reaches the bytes being cut off: they
+      // become zero pages held by a region of their own, unmapped when the
+      // last such buffer is gone.
+      for (BufferRecord* b = r->buffers; b; b = b->next)
+        if (b->offset + b->length > newLen && b->pin) {
+          ThrowState(env, "cannot shrink again while a buffer over bytes cut off before may still be in use (drop it, "
+                          "let the event loop turn, and retry)");
+          return env.Undefined();
+        }
+      Region tmp = *r;
+      tmp.addr = r->addr + newLen;
+      tmp.length = cut;
+      bool anonRW = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+      int err = anonRW && DontneedZeroes() ? (madvise(tmp.addr, cut, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
+      if (err != 0) err = ZeroInPlace(&tmp, 0, cut);
+      if (err != 0) return ThrowErrno(env, err, "mmap", what() + " (zero-filling the bytes cut off)");
+      Region* g = new Region{r->addr + newLen, cut, false, true, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+      for (BufferRecord* b = r->buffers; b; b = b->next)
+        if (b->offset + b->length > newLen) {
+          b->pin = g;
+          g->refs++;
+        }
+      if (g->env) {
+        g->next = g->env->regions;
+        if (g->next) g->next->prev = g;
+        g->env->regions = g;
+      }
+      r->length = newLen;
+      return addrOf(r->addr);
     }
     if (mremap(r->addr, oldLen, newLen, 0) == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what());
     r->length = newLen;
@@ -919,7 +958,27 @@ static void InstallEnvData(Napi::Env env) {
   napi_set_instance_data(env, d, nullptr, nullptr);
   // Registered after the napi_env's own teardown hook, so it runs before it.
   napi_add_env_cleanup_hook(env, EnvCleanup, d);
-  napi_add_env_cleanup_hook(env, TeardownBegins, d);
+  napi_value fn;
+  if (napi_create_function(env, "pagewiseNoop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
+                           nullptr, &fn) == napi_ok)
+    napi_create_reference(env, fn, 1, &d->noop);
+}
+
+// regionsSampleEscapes(): records which buffers of this environment escaped
+// (detached by someone else while pagewise's ArrayBuffer lives): lib/ calls
+// it at a worker's 'exit', the last moment JS runs there.
+static Napi::Value RegionsSampleEscapes(const Napi::CallbackInfo& info) {
+  EnvData* d = GetEnvData(info.Env());
+  if (!d) return info.Env().Undefined();
+  int64_t n = 0;
+  for (Region* r = d->regions; r; r = r->next)
+    for (BufferRecord* b = r->buffers; b; b = b->next)
+      if (CheckEscape(d->env, b) && b->storeAlive) {
+        r->leak = r->keepData = true;
+        n++;
+      }
+  d->sampled = true;
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 void InitRegion(Napi::Env env, Napi::Object exports) {
@@ -934,6 +993,7 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
   exports.Set("mapHeadroom", Napi::Function::New(env, MapHeadroomInfo, "mapHeadroom"));
+  exports.Set("regionsSampleEscapes", Napi::Function::New(env, RegionsSampleEscapes, "regionsSampleEscapes"));
   exports.Set("regionShare", Napi::Function::New(env, RegionShare, "regionShare"));
   exports.Set("regionResize", Napi::Function::New(env, RegionResize, "regionResize"));
   exports.Set("regionAttach", Napi::Function::New(env, RegionAttach, "regionAttach"));

@@ -46,6 +46,7 @@ struct BufferRecord {
   bool escaped;       // its memory was found outside the ArrayBuffer pagewise made
   bool storeAlive;    // the backing store is not freed yet (BufferFinalize pending)
   bool objectAlive;   // the ArrayBuffer object is not collected yet (ObjectFinalize pending)
+  Region* pin;        // a range cut off by resize() that this buffer may still reach, or null
   BufferRecord* prev;
   BufferRecord* next;
 };
@@ -56,6 +57,7 @@ struct Region {
   bool mapped;       // the caller's mapping is live (false after munmap())
   bool held;         // the address range is still ours (mapped, or zero-filled until released)
   bool leak;         // never unmap: a buffer escaped and may outlive this environment
+  bool keepData;     // with leak: a buffer is known to have moved to another thread (keep its bytes)
   Backing* backing;  // non-null once shared with other threads (share()/attach())
   int64_t refs;
   int64_t reported;  // bytes reported to V8 with napi_adjust_external_memory

@@ -91,7 +91,10 @@ describe('transfer() moves a backing store out of pagewise (1)', () => {
         const pw = require(\${JSON.stringify(require.resolve('${path.join(__dirname, '..', 'dist', 'lib', 'index.js')}'))});
         const m = pw.mmap(16 * pw.pageSize());
         const v = m.view(); v[3] = 42;
-        parentPort.postMessage(v.buffer, [v.buffer]);
+        // Node 22+ refuses to post an external ArrayBuffer (DataCloneError);
+        // transfer() first gives a plain one over the same memory, which it moves.
+        const t = v.buffer.transfer();
+        parentPort.postMessage(t, [t]);
       \`, { eval: true });
       w.once('message', (ab) => {
         w.once('exit', async () => {
@@ -228,6 +231,9 @@ it.skipIf(underEmulation().qemu)('workers that measure faults leave no perf desc
         const w = new Worker(script, { eval: true });
         await new Promise((res) => w.once('exit', res));
       }
+      // A worker's descriptors are closed by its environment's cleanup, which
+      // may finish just after 'exit' reaches this thread: wait for it (bounded).
+      for (let k = 0; k < 100 && perfFds() !== out.before; k++) await new Promise((res) => setTimeout(res, 20));
       out.after = perfFds();
     })();
   `, []);
