@@ -21,6 +21,9 @@ const FIX = path.join(__dirname, 'fixtures', 'proc');
 const read = (...p: string[]): string => fs.readFileSync(path.join(FIX, ...p), 'utf8');
 const pageOf = (dir: string): number => Number(read(dir, 'PAGESIZE').trim());
 
+/** The hand-built texts below are written as a 4 KiB-page x86-64 kernel writes them (their addresses and sizes). */
+const TEXT_PAGE = 4 * 1024;
+
 const SMAPS = ['x86_64-6.18', 'x86_64-6.18/explain-node', 'arm64-64k-constructed'];
 
 describe('parseSmapsFast', () => {
@@ -90,7 +93,7 @@ function vma(range: string, perms: string, name = '', rssKb = 0, inode = 0): str
 
 describe('classification rules', () => {
   const rules = (text: string, hints: Partial<Parameters<typeof classify>[1]> = {}): string[] =>
-    classify(parseSmapsFast(text), { threadStackPointers: [], pageSize: 4096, ...hints }).map((a) => a.id);
+    classify(parseSmapsFast(text), { threadStackPointers: [], pageSize: TEXT_PAGE, ...hints }).map((a) => a.id);
 
   it('glibc arena heaps: 64 MiB-aligned read-write then PROT_NONE to the boundary; anything else is not', () => {
     expect(rules(vma('7f0524000000-7f052408e000', 'rw-p') + vma('7f052408e000-7f0528000000', '---p'))).toEqual(['malloc-arenas', 'malloc-arenas']);
@@ -106,7 +109,7 @@ describe('classification rules', () => {
   it('thread stacks: by a stack pointer (exact), or by the guard-page-then-stack shape; a guard before an arena heap is not one', () => {
     const text = vma('7f0559539000-7f055953a000', '---p') + vma('7f055953a000-7f0559d3a000', 'rw-p', '', 24);
     expect(rules(text, { threadStackPointers: [0x7f0559d38000n] })).toEqual(['thread-stacks', 'thread-stacks']);
-    expect(classify(parseSmapsFast(text), { threadStackPointers: [], pageSize: 4096 }).map((a) => a.rule)).toEqual(['guard page + stack shape', 'guard page + stack shape']);
+    expect(classify(parseSmapsFast(text), { threadStackPointers: [], pageSize: TEXT_PAGE }).map((a) => a.rule)).toEqual(['guard page + stack shape', 'guard page + stack shape']);
     expect(rules(vma('7f0553fd2000-7f0554000000', '---p') + vma('7f0554000000-7f0554021000', 'rw-p') + vma('7f0554021000-7f0558000000', '---p')))
       .toEqual(['anonymous', 'malloc-arenas', 'malloc-arenas']);
   });
@@ -150,7 +153,7 @@ describe('runtime split of the anonymous pool', () => {
     malloc: { arena: 0, ordblks: 0, hblks: 1, hblkhd, uordblks: 3 << 20, fordblks: 2 << 20, keepcost: 0 },
   });
   it('malloc mmapped chunks take their share, the rest is unattributed; the sum is unchanged; ArrayBuffers are a breakdown, not added', () => {
-    const a = attribute(parseSmapsFast(text), { threadStackPointers: [], pageSize: 4096 }, rt(8 << 20));
+    const a = attribute(parseSmapsFast(text), { threadStackPointers: [], pageSize: TEXT_PAGE }, rt(8 << 20));
     const mm = a.categories.find((c) => c.id === 'malloc-mmapped')!;
     expect(mm.source).toBe('runtime');
     expect(mm.statistic).toBe('mallinfo2() hblkhd');
@@ -161,7 +164,7 @@ describe('runtime split of the anonymous pool', () => {
     expect(a.breakdowns.find((b) => b.id === 'malloc-in-use')!.bytes).toBe((3 << 20) + (8 << 20));
   });
   it('a statistic larger than the pool is capped at it and says so', () => {
-    const a = attribute(parseSmapsFast(text), { threadStackPointers: [], pageSize: 4096 }, rt(64 << 20));
+    const a = attribute(parseSmapsFast(text), { threadStackPointers: [], pageSize: TEXT_PAGE }, rt(64 << 20));
     const mm = a.categories.find((c) => c.id === 'malloc-mmapped')!;
     expect(mm.rss).toBe(17 << 20);
     expect(mm.note).toMatch(/scaled/);
@@ -183,7 +186,7 @@ describe('ELF program headers', () => {
 
 describe('verdicts', () => {
   const snap = (t: number, cats: Record<string, number>, bd: Record<string, number> = {}): ExplainSnapshot => ({
-    pid: 1, time: t, pageSize: 4096, costMs: 0, runtime: null,
+    pid: 1, time: t, pageSize: TEXT_PAGE, costMs: 0, runtime: null,
     totals: { rss: Object.values(cats).reduce((a, b) => a + b, 0), pss: 0, uss: 0, swap: 0, anonHuge: 0, pageTables: 0, rollupRss: 0, vmas: 0 },
     categories: Object.entries(cats).map(([id, rss]) => ({ id, kind: 'anonymous', label: id, rss, pss: 0, private: 0, swap: 0, anonHuge: 0, vmaCount: 1, size: 0, source: 'vma', estimate: false, evidence: {} })),
     breakdowns: Object.entries(bd).map(([id, bytes]) => ({ id: id as 'array-buffers', label: id, bytes, statistic: 's', within: [], estimate: true, note: '' })),

@@ -37,6 +37,8 @@ export function parseElfLoads(head: Buffer): ElfLoads | null {
 }
 
 const cache = new Map<string, ElfLoads | null>();
+/** Kept, so that reading headers allocates no ArrayBuffer (see read.ts). */
+const head = Buffer.allocUnsafeSlow(65536);
 
 /** {@link parseElfLoads} of a file (first 64 KiB), cached by path; null when unreadable or not ELF64 LE. */
 export function elfLoads(file: string): ElfLoads | null {
@@ -45,9 +47,8 @@ export function elfLoads(file: string): ElfLoads | null {
   try {
     const fd = fs.openSync(file, 'r');
     try {
-      const b = Buffer.alloc(65536);
-      const n = fs.readSync(fd, b, 0, b.length, 0);
-      out = parseElfLoads(b.subarray(0, n));
+      const n = fs.readSync(fd, head, 0, head.length, 0);
+      out = parseElfLoads(head.subarray(0, n));
     } finally {
       fs.closeSync(fd);
     }

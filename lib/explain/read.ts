@@ -30,6 +30,14 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
   return e;
 }
 
+/**
+ * One read buffer for every reader (reads are synchronous), grown as needed
+ * and kept: a snapshot allocates no ArrayBuffer, so it does not move the
+ * ArrayBuffer figures it reports.
+ */
+let shared: Buffer = Buffer.allocUnsafeSlow(1 << 20);
+const small = Buffer.allocUnsafeSlow(32);
+
 /** Kept descriptors of one process's files, read again from offset 0 each time. */
 export class ProcReader {
   readonly pid: number | 'self';
@@ -38,7 +46,6 @@ export class ProcReader {
   #rollup: number;
   #status: number;
   #mem: number | null | undefined;
-  #buf: Buffer = Buffer.allocUnsafeSlow(1 << 20);
 
   constructor(pid: number | 'self') {
     this.pid = pid === 'self' ? 'self' : checkInteger('options.pid', pid, 1, 2 ** 22);
@@ -73,12 +80,12 @@ export class ProcReader {
     let total = 0;
     try {
       for (;;) {
-        if (total === this.#buf.length) {
-          const bigger = Buffer.allocUnsafeSlow(this.#buf.length * 2);
-          this.#buf.copy(bigger, 0, 0, total);
-          this.#buf = bigger;
+        if (total === shared.length) {
+          const bigger = Buffer.allocUnsafeSlow(shared.length * 2);
+          shared.copy(bigger, 0, 0, total);
+          shared = bigger;
         }
-        const n = fs.readSync(fd, this.#buf, total, this.#buf.length - total, total);
+        const n = fs.readSync(fd, shared, total, shared.length - total, total);
         if (n === 0) break;
         total += n;
       }
@@ -92,7 +99,7 @@ export class ProcReader {
       gone.syscall = 'read';
       throw gone;
     }
-    return this.#buf.toString('latin1', 0, total);
+    return shared.toString('latin1', 0, total);
   }
 
   smaps(): string {
@@ -123,7 +130,12 @@ export class ProcReader {
     for (const tid of tids) {
       let text: string;
       try {
-        text = fs.readFileSync(`${this.dir}/task/${tid}/syscall`, 'latin1');
+        const fd = fs.openSync(`${this.dir}/task/${tid}/syscall`, 'r');
+        try {
+          text = shared.toString('latin1', 0, fs.readSync(fd, shared, 0, 256, 0));
+        } finally {
+          fs.closeSync(fd);
+        }
       } catch {
         continue; // exited meanwhile, or not permitted: the shape rule remains
       }
@@ -143,7 +155,7 @@ export class ProcReader {
    * `limit` headers are read per snapshot (the rest stays in the pool).
    */
   mallocChunks(start: bigint, end: bigint, page: number): boolean {
-    const b = this.#header;
+    const b = small.subarray(0, 16);
     let at = start;
     while (at < end) {
       if (this.budget-- <= 0) return false;
@@ -160,7 +172,6 @@ export class ProcReader {
 
   /** Headers {@link mallocChunks} may still read in this snapshot. */
   budget = 0;
-  #header = Buffer.alloc(16);
 
   #readMem(b: Buffer, at: bigint): boolean {
     if (this.#mem === undefined) {
@@ -180,7 +191,7 @@ export class ProcReader {
 
   /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
   heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
-    const b = Buffer.alloc(32);
+    const b = small;
     if (!this.#readMem(b, start)) return null;
     return { arena: b.readBigUInt64LE(0), size: Number(b.readBigUInt64LE(16)), mprotectSize: Number(b.readBigUInt64LE(24)) };
   }
