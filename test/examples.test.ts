@@ -55,6 +55,9 @@ const varies: Record<string, RegExp[]> = {
     /time: (\d+) us/, // timing
   ],
   'mmap-basics.ts': [/ at (0x[0-9a-f]+…)/], // the address the kernel chose
+  'share-worker.ts': [], // nothing varies: counters and an address compared, not printed
+  'share-child.ts': [], // nothing varies: sizes are fixed, not page-dependent
+  'append-log.ts': [], // nothing varies: record counts and bytes
 };
 
 interface Block {
@@ -109,6 +112,9 @@ const needs: Record<string, ProbeName[]> = {
   'experiments.ts': ['mincore', 'forkChildFaults'],
   'measure-zero-fill.ts': ['mincore', 'pagemap', 'pagemapScan', 'perf'],
   'mmap-basics.ts': ['mincore'],
+  'share-worker.ts': [],
+  'share-child.ts': [],
+  'append-log.ts': [],
 };
 
 describe('examples', () => {
