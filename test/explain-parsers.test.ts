@@ -208,7 +208,7 @@ describe('verdicts', () => {
     expect(v.find((x) => x.subject === 'v8-heap')).toBeUndefined();
   });
   it('steady when nothing passes the threshold; none before 3 samples', () => {
-    const series = Array.from({ length: 5 }, (_, i) => snap(i * 1000, { heap: 100 * MiB + (i % 2) * 4096 }));
+    const series = Array.from({ length: 5 }, (_, i) => snap(i * 1000, { heap: 100 * MiB + (i % 2) * TEXT_PAGE }));
     expect(verdicts(series).map((v) => v.kind)).toEqual(['steady']);
     expect(verdicts(series.slice(0, 2))).toEqual([]);
   });

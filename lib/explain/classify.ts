@@ -80,6 +80,14 @@ export interface Assignment {
  */
 export const GLIBC_HEAP_MAX = 64 * 1024 * 1024;
 
+/**
+ * glibc's default M_MMAP_THRESHOLD: chunks are mmapped from 128 KiB up (the
+ * threshold only rises from there unless a program lowers it with mallopt);
+ * smaller mappings are not walked. A chunk's header page is written, so a
+ * mapping with nothing resident is not one either.
+ */
+const MMAP_THRESHOLD = 128 * 1024;
+
 /** V8's page (MemoryChunk) alignment on 64-bit: 256 KiB. */
 const V8_PAGE = 256n * 1024n;
 
@@ -190,7 +198,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
       // A stack no live thread points into: glibc's cache of exited threads'
       // stacks, or the stack of a thread that was running when read.
       set('thread-stacks', 'thread-stacks', 'guard page + stack shape');
-    } else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && hints.mallocChunks(e.start, e.end)) {
+    } else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && e.rss > 0 && e.size >= MMAP_THRESHOLD && hints.mallocChunks(e.start, e.end)) {
       set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
     } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX) {
       set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write below 0x400000000000, a Node process)');

@@ -22,9 +22,10 @@ function readerFor(pid: number | undefined): ProcReader {
 
 function checkExplainOptions(options: unknown, extra: readonly string[] = []): ExplainOptions & WatchOptions {
   if (options === undefined) return {};
-  const o = checkOptions<WatchOptions>('options', options, ['pid', 'detail', ...extra]);
+  const o = checkOptions<WatchOptions>('options', options, ['pid', 'detail', 'rollup', ...extra]);
   if (o.pid !== undefined) checkInteger('options.pid', o.pid, 1, 2 ** 22);
   if (o.detail !== undefined) checkBoolean('options.detail', o.detail);
+  if (o.rollup !== undefined) checkBoolean('options.rollup', o.rollup);
   return o;
 }
 
@@ -51,7 +52,7 @@ function explainOnce(options?: ExplainOptions): ExplainSnapshot {
   const o = checkExplainOptions(options);
   const reader = readerFor(o.pid);
   try {
-    return snapshotWith(reader, isSelf(o.pid) ? runtimeStats : null, o.detail === true);
+    return snapshotWith(reader, isSelf(o.pid) ? runtimeStats : null, o.detail === true, o.rollup !== false);
   } finally {
     reader.close();
   }
@@ -83,7 +84,7 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
       if (o.signal?.aborted) return;
       let snap: ExplainSnapshot;
       try {
-        snap = snapshotWith(reader, runtime, o.detail === true);
+        snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ESRCH' || code === 'ENOENT') return; // the process exited

@@ -71,10 +71,11 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
     return lines;
   };
   out.push('');
-  const drift = t.rollupRss - t.rss;
+  const drift = t.rollupRss === null ? 0 : t.rollupRss - t.rss;
   out.push(...wrapText(
-    `RSS ${bytes(t.rss)} (${t.vmas} mappings) = the categories' sum, exactly; smaps_rollup read right after: ${bytes(t.rollupRss)}` +
-      (drift === 0 ? ' (same)' : ` (${signed(drift)}: the process changed between the two reads)`) +
+    `RSS ${bytes(t.rss)} (${t.vmas} mappings) = the categories' sum, exactly` +
+      (t.rollupRss === null ? '' : `; smaps_rollup read right after: ${bytes(t.rollupRss)}` +
+        (drift === 0 ? ' (same)' : ` (${signed(drift)}: the process changed between the two reads)`)) +
       `. PSS ${bytes(t.pss)}, USS ${bytes(t.uss)}, swap ${bytes(t.swap)}, THP ${bytes(t.anonHuge)}` +
       (t.pageTables !== null ? `; page tables ${bytes(t.pageTables)} (VmPTE, kernel memory beside RSS, not in it)` : '') + '.',
   ));
@@ -188,7 +189,7 @@ td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
 li.grows{color:#b91c1c} li.shrinks{color:#047857} small{color:#6b7280}
 </style></head><body>
 <h1>${esc(title)}</h1>
-<p class="sub">pid ${last.pid} · ${series.length} snapshot${series.length === 1 ? '' : 's'} · RSS ${bytes(t.rss)} in ${t.vmas} mappings (smaps_rollup ${bytes(t.rollupRss)}) · PSS ${bytes(t.pss)} · USS ${bytes(t.uss)} · page tables ${t.pageTables === null ? 'n/a' : bytes(t.pageTables)} · unattributed ${(100 * unattributedShare(last)).toFixed(1)}%</p>
+<p class="sub">pid ${last.pid} · ${series.length} snapshot${series.length === 1 ? '' : 's'} · RSS ${bytes(t.rss)} in ${t.vmas} mappings ${t.rollupRss === null ? '' : `(smaps_rollup ${bytes(t.rollupRss)})`} · PSS ${bytes(t.pss)} · USS ${bytes(t.uss)} · page tables ${t.pageTables === null ? 'n/a' : bytes(t.pageTables)} · unattributed ${(100 * unattributedShare(last)).toFixed(1)}%</p>
 ${stackedAreaChart(series)}
 <h2>Verdicts</h2><ul>${v}</ul>
 <h2>Last snapshot</h2>

@@ -16,7 +16,7 @@ import { runtimeStats } from './runtime';
 import type { ExplainSnapshot, RuntimeStats } from './types';
 
 /** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */
-const MALLOC_HEADER_BUDGET = 4096;
+const MALLOC_HEADER_BUDGET = 5000;
 
 /** `VmPTE:` of status text in bytes, or null. */
 function vmPte(status: string): number | null {
@@ -33,15 +33,14 @@ export function isSelf(pid: number | undefined): boolean {
  * A snapshot through `reader`. `runtime` gives the statistics that split the
  * anonymous pool: this process's own when the reader is for it.
  */
-export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean): ExplainSnapshot {
+export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean, rollup = true): ExplainSnapshot {
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
   const smapsText = reader.smaps();
-  const rollupText = reader.rollup();
+  const rollupText = rollup ? reader.rollup() : null;
   const status = reader.status();
   const entries = parseSmapsFast(smapsText);
-  const rollup = parseSmapsRollup(rollupText);
   const sps = reader.threadStackPointers();
   reader.budget = MALLOC_HEADER_BUDGET;
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
@@ -55,7 +54,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     pid: pidMatch ? Number(pidMatch[1]) : process.pid,
     time,
     pageSize: page,
-    totals: { ...a.totals, pageTables: vmPte(status), rollupRss: rollup.rss },
+    totals: { ...a.totals, pageTables: vmPte(status), rollupRss: rollupText === null ? null : parseSmapsRollup(rollupText).rss },
     categories: a.categories,
     breakdowns: a.breakdowns,
     runtime: stats,

@@ -9,6 +9,13 @@ export interface ExplainOptions {
   pid?: number;
   /** Add the per-VMA rows (`vmas`) to the snapshot. Default `false`. */
   detail?: boolean;
+  /**
+   * Read `smaps_rollup` right after `smaps` to check the sum
+   * (`totals.rollupRss`). Default `true` for `explain()`, `false` for
+   * `explain.watch()`: the kernel walks every page table for each of the
+   * two files, so the check doubles the kernel's share of the cost.
+   */
+  rollup?: boolean;
 }
 
 /** One VMA as `detail` reports it. */
@@ -110,8 +117,8 @@ export interface ExplainTotals {
   anonHuge: number;
   /** Page tables (`VmPTE` of status): kernel memory for this process, beside RSS and not in it. */
   pageTables: number | null;
-  /** `smaps_rollup`'s Rss read right after smaps. Equal to `rss` when the process did not change between the two reads. */
-  rollupRss: number;
+  /** `smaps_rollup`'s Rss read right after smaps (null with `rollup: false`). Equal to `rss` when the process did not change between the two reads. */
+  rollupRss: number | null;
   /** Number of VMAs. */
   vmas: number;
 }
