@@ -135,18 +135,21 @@ export const command: CliCommand = {
     let shown = 0;
     try {
       for await (const s of explain.watch({ ...(pid === undefined ? {} : { pid }), intervalMs, signal: ac.signal, ...(runtime ? { runtime } : {}) })) {
+        // A program just started is still being exec'd: wait for its agent's first report (1 s at most).
+        if (child && s.runtime === null && s.elapsedMs < 1000) continue;
         last = s;
         series.push(s);
-        if (v.json) process.stdout.write(`${json(s)}\n`);
+        const verdicts = verdictsOf(series);
+        if (v.json) process.stdout.write(`${json({ ...s, verdicts })}\n`);
         else if (tty) {
-          const lines = [...header(s, width, s.elapsedMs), ...snapshotLines(s, width, s.verdicts, s.delta.categories)];
+          const lines = [...header(s, width, s.elapsedMs), ...snapshotLines(s, width, verdicts, s.delta.categories)];
           process.stdout.write(`${shown ? `\x1b[${shown}A\x1b[J` : ''}${lines.join('\n')}\n`);
           shown = lines.length;
         } else {
           const movers = Object.entries(s.delta.categories).filter(([, d]) => d !== 0).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 3);
           process.stdout.write(`${wrap(`${(s.elapsedMs / 1000).toFixed(1)} s: RSS ${bytes(s.totals.rss)} (${series.length > 1 ? `${s.delta.rss >= 0 ? '+' : ''}${bytes(s.delta.rss)}` : 'first'})${movers.length && series.length > 1 ? `; ${movers.map(([id, d]) => `${id} ${d >= 0 ? '+' : ''}${bytes(d)}`).join(', ')}` : ''}`, width, '  ').join('\n')}\n`);
         }
-        if (v.html) fs.writeFileSync(v.html, htmlPage(series, s.verdicts, title(s.pid, cmd)));
+        if (v.html) fs.writeFileSync(v.html, htmlPage(series, verdicts, title(s.pid, cmd)));
       }
     } finally {
       process.off('SIGINT', stop);

@@ -96,7 +96,10 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     v8.note = `V8's pages found by their shape (256 KiB-aligned anonymous read-write mappings): a merged neighbour would be counted in; ` +
       `V8 itself reports ${physical} bytes physical (parts, by space); its code space inside the code range is not in this shape and stays in the anonymous pool`;
   }
-  else if (v8) v8.note = 'V8\'s pages found by their shape (256 KiB-aligned anonymous read-write mappings of a process running node)';
+  else if (v8) {
+    v8.estimate = true;
+    v8.note = 'V8\'s pages found by their shape (256 KiB-aligned anonymous read-write mappings of a process running node)';
+  }
   const pool = sums.get('anonymous');
   const breakdowns: ExplainBreakdown[] = [];
   let unattributed: ExplainCategory | undefined = categories.find((c) => c.id === 'unattributed');

@@ -41,7 +41,7 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
   const head = ['category', 'rss', '%', ...(delta ? ['change'] : []), 'pss', 'private', 'swap', 'source'];
   const rows = s.categories.map((c) => [
     c.label, bytes(c.rss), s.totals.rss ? `${((100 * c.rss) / s.totals.rss).toFixed(1)}` : '0', ...(delta ? [signed(delta[c.id] ?? 0)] : []),
-    bytes(c.pss), bytes(c.private), bytes(c.swap), c.source === 'vma' ? 'vma' : 'runtime est.',
+    bytes(c.pss), bytes(c.private), bytes(c.swap), c.source === 'runtime' ? 'runtime est.' : c.estimate ? 'vma shape' : 'vma',
   ]);
   const numeric = head.map((h) => h !== 'category' && h !== 'source');
   // Drop columns (source, swap, private, pss) until the row fits with a label of 16 or more.
@@ -122,7 +122,7 @@ function chartSeries(series: readonly ExplainSnapshot[], max = 9): { id: string;
 export function stackedAreaChart(series: readonly ExplainSnapshot[]): string {
   const W = 960;
   const H = 420;
-  const pad = { l: 80, r: 260, t: 30, b: 44 };
+  const pad = { l: 80, r: 300, t: 30, b: 44 };
   const iw = W - pad.l - pad.r;
   const ih = H - pad.t - pad.b;
   const t0 = series[0]!.time;
@@ -158,7 +158,7 @@ export function stackedAreaChart(series: readonly ExplainSnapshot[]): string {
     }
     const ly = pad.t + ih - k * 20 - 10;
     body += `<rect x="${pad.l + iw + 16}" y="${ly - 9}" width="12" height="12" fill="${colour}"/>`;
-    body += `<text x="${pad.l + iw + 34}" y="${ly + 1}" font-size="12" fill="#111827">${esc(cut(l.label, 32))} ${esc(bytes(l.ys[l.ys.length - 1]!))}</text>`;
+    body += `<text x="${pad.l + iw + 34}" y="${ly + 1}" font-size="12" fill="#111827">${esc(cut(l.label, 30))} ${esc(bytes(l.ys[l.ys.length - 1]!))}</text>`;
     for (let i = 0; i < base.length; i++) base[i] = top[i]!;
   });
   body += `<line x1="${pad.l}" y1="${pad.t + ih}" x2="${pad.l + iw}" y2="${pad.t + ih}" stroke="#6b7280"/>`;
@@ -172,7 +172,7 @@ export function stackedAreaChart(series: readonly ExplainSnapshot[]): string {
 export function htmlPage(series: readonly ExplainSnapshot[], verdicts: readonly ExplainVerdict[], title: string): string {
   const last = series[series.length - 1]!;
   const rows = last.categories
-    .map((c) => `<tr><td>${esc(c.label)}</td><td>${bytes(c.rss)}</td><td>${last.totals.rss ? ((100 * c.rss) / last.totals.rss).toFixed(1) : '0'}%</td><td>${bytes(c.pss)}</td><td>${bytes(c.private)}</td><td>${bytes(c.swap)}</td><td>${c.source === 'vma' ? 'vma (exact)' : `runtime estimate: ${esc(c.statistic ?? '')}`}</td></tr>`)
+    .map((c) => `<tr><td>${esc(c.label)}</td><td>${bytes(c.rss)}</td><td>${last.totals.rss ? ((100 * c.rss) / last.totals.rss).toFixed(1) : '0'}%</td><td>${bytes(c.pss)}</td><td>${bytes(c.private)}</td><td>${bytes(c.swap)}</td><td>${c.source === 'runtime' ? `runtime estimate: ${esc(c.statistic ?? '')}` : c.estimate ? 'vma (by shape: estimate)' : 'vma (exact)'}</td></tr>`)
     .join('');
   const inside = last.breakdowns.map((b) => `<li>${esc(b.label)}: ${bytes(b.bytes)} <small>(${esc(b.statistic)}; inside ${esc(b.within.join(', '))}; ${esc(b.note)})</small></li>`).join('');
   const v = verdicts.length

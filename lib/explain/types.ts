@@ -65,7 +65,7 @@ export interface ExplainCategory {
   source: 'vma' | 'runtime';
   /** For `'runtime'`: the statistic the share comes from (e.g. `v8.getHeapSpaceStatistics() physical_space_size`). */
   statistic?: string;
-  /** True where the figure is an estimate (every runtime share). */
+  /** True where the figure is an estimate: every runtime share, and a VMA category found by shape rather than by name (V8's heap). */
   estimate: boolean;
   /** The rules that put VMAs here, with how many each. */
   evidence: Record<string, number>;

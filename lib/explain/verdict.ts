@@ -88,7 +88,7 @@ function hint(id: string, growing: Set<string>, flat: Set<string>): string {
 /**
  * Verdicts over `series` (at least 3 snapshots over some time; otherwise
  * none). A subject grows when it gained at least the threshold, the larger
- * of 1 MiB and 1% of the first RSS, from first to last and its slope agrees.
+ * of 1 MiB and 2% of the series' largest RSS, from first to last and its slope agrees.
  */
 export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
   if (series.length < 3) return [];
@@ -97,7 +97,8 @@ export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
   const ms = last.time - first.time;
   if (ms <= 0) return [];
   const xs = series.map((s) => s.time - first.time);
-  const threshold = Math.max(MiB, Math.round(first.totals.rss * 0.01));
+  // Noise floor: 2% of the largest RSS of the series, at least 1 MiB.
+  const threshold = Math.max(MiB, Math.round(Math.max(...series.map((x) => x.totals.rss)) * 0.02));
   const all = seriesOf(series);
   const moved: { id: string; label: string; change: number; perMinute: number; first: number; last: number }[] = [];
   const flat: { id: string; change: number }[] = [];
