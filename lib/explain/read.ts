@@ -33,9 +33,12 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
 /**
  * One read buffer for every reader (reads are synchronous), grown as needed
  * and kept: a snapshot allocates no ArrayBuffer, so it does not move the
- * ArrayBuffer figures it reports.
+ * ArrayBuffer figures it reports. Its pages are written once when it is
+ * made (fill), so the kernel's copy of smaps into it faults no page in
+ * between the smaps walk and the rollup walk (which the rollup would count
+ * and smaps not).
  */
-let shared: Buffer = Buffer.allocUnsafeSlow(1 << 20);
+let shared: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
 const small = Buffer.allocUnsafeSlow(32);
 
 /** Kept descriptors of one process's files, read again from offset 0 each time. */
@@ -75,17 +78,17 @@ export class ProcReader {
     }
   }
 
-  /** The whole file behind `fd` as text, from offset 0. */
-  #readAll(fd: number, name: string): string {
+  /** The whole file behind `fd` as text, from offset 0, read into `shared` from `at` (the text starts there). */
+  #readAll(fd: number, name: string, at = 0): string {
     let total = 0;
     try {
       for (;;) {
-        if (total === shared.length) {
-          const bigger = Buffer.allocUnsafeSlow(shared.length * 2);
-          shared.copy(bigger, 0, 0, total);
+        if (at + total === shared.length) {
+          const bigger = Buffer.allocUnsafeSlow(shared.length * 2).fill(0);
+          shared.copy(bigger, 0, 0, at + total);
           shared = bigger;
         }
-        const n = fs.readSync(fd, shared, total, shared.length - total, total);
+        const n = fs.readSync(fd, shared, at + total, shared.length - at - total, total);
         if (n === 0) break;
         total += n;
       }
@@ -99,15 +102,43 @@ export class ProcReader {
       gone.syscall = 'read';
       throw gone;
     }
-    return shared.toString('latin1', 0, total);
+    return shared.toString('latin1', at, at + total);
   }
 
   smaps(): string {
     return this.#readAll(this.#smaps, 'smaps');
   }
 
-  rollup(): string {
-    return this.#readAll(this.#rollup, 'smaps_rollup');
+  /**
+   * smaps and, right after it, smaps_rollup (when `rollup`), both read as
+   * bytes before either is decoded: decoding makes JS strings, and in the
+   * calling process their memory would land between the two reads.
+   */
+  smapsThenRollup(rollup: boolean): [string, string | null] {
+    let n = 0;
+    try {
+      for (;;) {
+        if (n === shared.length) {
+          const bigger = Buffer.allocUnsafeSlow(shared.length * 2).fill(0);
+          shared.copy(bigger, 0, 0, n);
+          shared = bigger;
+        }
+        const r = fs.readSync(this.#smaps, shared, n, shared.length - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+    } catch (err) {
+      throw permissionHint(this.pid, 'smaps', err as NodeJS.ErrnoException);
+    }
+    if (n === 0) {
+      const gone = new Error(`process ${this.pid} has exited (/proc/${this.pid}/smaps is empty)`) as NodeJS.ErrnoException;
+      gone.code = 'ESRCH';
+      gone.syscall = 'read';
+      throw gone;
+    }
+    // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
+    const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;
+    return [shared.toString('latin1', 0, n), rollupText];
   }
 
   status(): string {
