@@ -146,6 +146,29 @@ export class ProcReader {
   }
 
   /**
+   * Whether the process has begun to exit (PF_EXITING, 0x4, in the flags
+   * field of stat): its mappings are being torn down, so a snapshot now
+   * describes no running program. A process that is gone counts as exiting.
+   */
+  exiting(): boolean {
+    if (this.pid === 'self') return false;
+    try {
+      const fd = fs.openSync(`${this.dir}/stat`, 'r');
+      let text: string;
+      try {
+        text = shared.toString('latin1', 0, fs.readSync(fd, shared, 0, 1024, 0));
+      } finally {
+        fs.closeSync(fd);
+      }
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is field 3 (state); flags is field 9.
+      return fields[0] === 'Z' || fields[0] === 'X' || (Number(fields[6]) & 0x4) !== 0;
+    } catch {
+      return true;
+    }
+  }
+
+  /**
    * Stack pointers of the process's threads from `task/TID/syscall` (the
    * second-last field, for a thread blocked or stopped; a running thread
    * says `running` and is left out).

@@ -38,6 +38,12 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const time = Date.now();
   const stats = runtime ? runtime() : null;
   const [smapsText, rollupText] = reader.smapsThenRollup(rollup);
+  if (reader.exiting()) {
+    const gone = new Error(`process ${reader.pid} is exiting (its mappings are being torn down)`) as NodeJS.ErrnoException;
+    gone.code = 'ESRCH';
+    gone.syscall = 'read';
+    throw gone;
+  }
   const status = reader.status();
   const entries = parseSmapsFast(smapsText);
   const sps = reader.threadStackPointers();
