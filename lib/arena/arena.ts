@@ -101,7 +101,7 @@ const CLASSES = (() => {
   const count = c.sizes.length;
   const sizes = new U32(count);
   for (let i = 0; i < count; i++) sizes[i] = c.sizes[i]!;
-  return { slabBytes, sizes, count, max: c.max, byQuantum: c.byQuantum };
+  return { slabBytes, sizes, count, max: c.max, byQuantum: c.byQuantum, keys: c.sizes.map(String) };
 })();
 
 /** Options of {@link Arena}. */
@@ -356,23 +356,32 @@ function blockView(buf: ArrayBuffer, offset: number, length: number, owner: Owne
 
 const Block = ArenaView;
 
+/** The keys of freeBytesByClass, made once. */
+const CLASS_KEYS = CLASSES.keys;
+
 /** Rough heap cost of the bookkeeping objects, for `bookkeepingBytes`. */
 const SLAB_OBJECT_BYTES = 160;
 const OWN_OBJECT_BYTES = 64;
 const CHUNK_OBJECT_BYTES = 48;
 
 const definePropertyOf = Object.defineProperty;
-/** An enumerable property computed when first read, then kept. */
-function lazy(o: object, key: string, get: () => number): void {
-  definePropertyOf(o, key, {
+const definePropertiesOf = Object.defineProperties;
+/**
+ * Descriptors of `resident` and `mappings` measured when first read (then
+ * kept as plain values): made once per arena, so a `stats()` call makes no
+ * closure.
+ */
+function lazyMeasures(resident: () => number, mappings: () => number): PropertyDescriptorMap {
+  const once = (key: string, measure: () => number): PropertyDescriptor => ({
     enumerable: true,
     configurable: true,
-    get() {
-      const value = get();
-      definePropertyOf(o, key, { value, enumerable: true, writable: true, configurable: true });
+    get(this: object) {
+      const value = measure();
+      definePropertyOf(this, key, { value, enumerable: true, writable: true, configurable: true });
       return value;
     },
   });
+  return { resident: once('resident', resident), mappings: once('mappings', mappings) };
 }
 
 function noMemory(message: string): Error {
@@ -448,6 +457,7 @@ export class Arena {
   #slabCount = 0;
   #slabBookBytes = 0;
   #ownCount = 0;
+  #lazy: PropertyDescriptorMap | undefined;
   readonly #runs = new PageRuns();
   #committed = 0;
   #allocated = 0;
@@ -1328,7 +1338,7 @@ export class Arena {
     const freeBytesByClass: Record<string, number> = {};
     for (let c = 0; c < this.#classCount; c++) {
       const f = this.#classFree[c]!;
-      if (f > 0) freeBytesByClass[String(this.#sizes[c])] = f;
+      if (f > 0) freeBytesByClass[CLASS_KEYS[c]!] = f;
     }
     freeBytesByClass.pages = this.#runs.freePages * this.#page;
     const bookkeeping =
@@ -1349,8 +1359,8 @@ export class Arena {
       out.resident = this.#resident();
       out.mappings = this.#mappings();
     } else {
-      lazy(out, 'resident', () => this.#resident());
-      lazy(out, 'mappings', () => this.#mappings());
+      this.#lazy ??= lazyMeasures(() => this.#resident(), () => this.#mappings());
+      definePropertiesOf(out, this.#lazy);
     }
     return out;
   }
