@@ -20,6 +20,9 @@ function committedAs(): number {
   return readMeminfo()['Committed_AS'] ?? NaN;
 }
 
+/** Trials (each on fresh pages) for the fault counts; the first exact one ends them. */
+const TRIES = 5;
+
 function body(): Outcome {
   const page = pageSize();
   const reserve = 1 << 30;
@@ -27,17 +30,30 @@ function body(): Outcome {
   const ms: ExperimentMeasurement[] = [];
 
   // Charged vs not charged: the same size without MAP_NORESERVE, unmapped at once, never touched.
-  const c0 = committedAs();
-  const charged = mmap(reserve);
-  const c1 = committedAs();
-  charged.unmap();
+  // Committed_AS is system-wide: another process can commit or release
+  // gigabytes between two readings. Each charge is the median of 5 trials
+  // (a mapping made and unmapped between two readings, never touched), so a
+  // neighbour's burst in one or two of them does not decide the verdict.
+  const TRIALS = 5;
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const chargeOf = (noReserve: boolean): number => {
+    const deltas: number[] = [];
+    for (let t = 0; t < TRIALS; t++) {
+      const before = committedAs();
+      const x = mmap(reserve, noReserve ? { noReserve: true } : undefined);
+      const after = committedAs();
+      x.unmap();
+      deltas.push(after - before);
+    }
+    return median(deltas);
+  };
+  const chargedDelta = chargeOf(false);
+  const noReserveDelta = chargeOf(true);
 
   const rss0 = processRss();
-  const ca = committedAs();
   const region = mmap(reserve, { noReserve: true });
   try {
     region.advise('nohugepage');
-    const cb = committedAs();
     const rss1 = processRss();
     const residentAfterMap = region.residentPages();
     const regionRssAfterMap = mappingRss(region);
@@ -45,17 +61,17 @@ function body(): Outcome {
     ms.push(m('resident after mmap', residentAfterMap, 'pages', 'mincore'));
     ms.push(m('mapping Rss after mmap', regionRssAfterMap, 'bytes', '/proc/self/smaps'));
     ms.push(m('process RSS change after mmap', rss1 - rss0, 'bytes', '/proc/self/smaps_rollup (V8 threads add noise)'));
-    ms.push(m('Committed_AS change, MAP_NORESERVE', cb - ca, 'bytes', '/proc/meminfo (system-wide: other processes add noise)'));
-    ms.push(m('Committed_AS change, same size charged', c1 - c0, 'bytes', '/proc/meminfo'));
+    ms.push(m('Committed_AS change, MAP_NORESERVE', noReserveDelta, 'bytes', `/proc/meminfo, median of ${TRIALS} (system-wide: other processes add noise)`));
+    ms.push(m('Committed_AS change, same size charged', chargedDelta, 'bytes', `/proc/meminfo, median of ${TRIALS} (system-wide)`));
 
-    // Pages [0, 3k) are written, [3k, 6k) read, [6k, 7k) warm the loops.
-    const view = region.view(0, 7 * k * page);
+    // Pages [0, 5k) are written, [5k, 10k) read (a k-page block per trial), [10k, 11k) warm the loops.
+    const view = region.view(0, (2 * TRIES + 1) * k * page);
     // Warm the loops on pages that are not counted, so JIT work does not fault inside the counted loop.
-    touchPages(view, page, 6 * k, 8);
-    readPages(view, page, 6 * k + 8, 8);
+    touchPages(view, page, 2 * TRIES * k, 8);
+    readPages(view, page, 2 * TRIES * k + 8, 8);
     // The kernel takes exactly one fault per fresh page; V8 may add a stray
     // fault of its own on this thread (GC, stack), so each count is the
-    // minimum of up to 3 trials on fresh pages (it stops at the first exact one).
+    // minimum of up to TRIES (5) trials on fresh pages (it stops at the first exact one).
     const trial = (first: number, write: boolean): { faults: number; resident: number; rss: number } => {
       const r0 = region.residentPages();
       const rss0 = mappingRss(region);
@@ -66,26 +82,26 @@ function body(): Outcome {
       return { faults: f1 - f0, resident: region.residentPages() - r0, rss: mappingRss(region) - rss0 };
     };
     let w = trial(0, true);
-    for (let t = 1; t < 3 && w.faults !== k; t++) {
+    for (let t = 1; t < TRIES && w.faults !== k; t++) {
       const next = trial(t * k, true);
       if (next.faults < w.faults) w = next;
     }
     const writeFaults = w.faults;
     const residentWritten = w.resident;
-    ms.push(m(`faults writing ${k} fresh pages`, writeFaults, 'faults', 'getrusage(RUSAGE_THREAD), best of up to 3 trials'));
+    ms.push(m(`faults writing ${k} fresh pages`, writeFaults, 'faults', `getrusage(RUSAGE_THREAD), best of up to ${TRIES} trials`));
     ms.push(m(`pages resident after writing ${k}`, residentWritten, 'pages', 'mincore'));
     ms.push(m(`mapping Rss added by writing ${k} pages`, w.rss, 'bytes', '/proc/self/smaps'));
 
-    let r = trial(3 * k, false);
-    for (let t = 1; t < 3 && r.faults !== k; t++) {
-      const next = trial((3 + t) * k, false);
+    let r = trial(TRIES * k, false);
+    for (let t = 1; t < TRIES && r.faults !== k; t++) {
+      const next = trial((TRIES + t) * k, false);
       if (next.faults < r.faults) r = next;
     }
     const readFaults = r.faults;
     const residentRead = r.resident;
     const rssR = r.rss;
     const zeroPage = rssR === 0;
-    ms.push(m(`faults reading ${k} fresh pages`, readFaults, 'faults', 'getrusage(RUSAGE_THREAD), best of up to 3 trials'));
+    ms.push(m(`faults reading ${k} fresh pages`, readFaults, 'faults', `getrusage(RUSAGE_THREAD), best of up to ${TRIES} trials`));
     ms.push(m(`pages present after reading ${k}`, residentRead, 'pages', 'mincore (counts a zero-page mapping too)'));
     ms.push(m(`mapping Rss added by reading ${k} pages`, rssR, 'bytes', '/proc/self/smaps (excludes the shared zero page)'));
     ms.push(m('read faults map the shared zero page', zeroPage, '', 'smaps Rss delta of the reads'));
@@ -99,7 +115,7 @@ function body(): Outcome {
     // RSS against pages touched, for the report (not fault-counted: reading
     // smaps allocates), over the same k pages as the table's figures.
     const series: Series = { name: 'mapping Rss vs pages written', x: [0], y: [0], xUnit: 'pages written', yUnit: 'bytes' };
-    const s = region.view(8 * k * page, k * page);
+    const s = region.view((2 * TRIES + 2) * k * page, k * page);
     const base = mappingRss(region);
     for (let done = 0; done < k; ) {
       touchPages(s, page, done, 16);
@@ -129,7 +145,7 @@ function body(): Outcome {
       residentWritten === k &&
       w.rss === k * page &&
       readFaults === k &&
-      (c1 - c0) - (cb - ca) >= reserve / 2;
+      chargedDelta - noReserveDelta >= reserve / 2;
     const verdict = lazy && probeOk !== false ? 'confirmed' : 'refuted';
     const readBehaviour = zeroPage
       ? `read faults map the shared zero page here (reading ${k} pages added 0 bytes of Rss)`
@@ -139,8 +155,8 @@ function body(): Outcome {
       verdict,
       condition: readBehaviour,
       notes:
-        `mmap of ${fmtBytes(reserve)} made 0 pages resident and (with MAP_NORESERVE) charged ${fmtBytes(cb - ca)} of commit ` +
-        `against ${fmtBytes(c1 - c0)} without it; each first write costs one fault and one page (${writeFaults} faults, ${residentWritten} pages for ${k}). ` +
+        `mmap of ${fmtBytes(reserve)} made 0 pages resident and (with MAP_NORESERVE) charged ${fmtBytes(noReserveDelta)} of commit ` +
+        `against ${fmtBytes(chargedDelta)} without it (medians of ${TRIALS}); each first write costs one fault and one page (${writeFaults} faults, ${residentWritten} pages for ${k}). ` +
         readBehaviour +
         '.',
       key: [`faults writing ${k} fresh pages`, `pages resident after writing ${k}`, `mapping Rss added by reading ${k} pages`, 'Committed_AS change, MAP_NORESERVE'],
