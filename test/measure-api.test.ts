@@ -163,3 +163,33 @@ describe('zeroPageBehaviour()', () => {
     expect(z.detail).toMatch(/fresh pages read/);
   });
 });
+
+describe('exported types', () => {
+  it('one name per exported type across the entry points (pagewise, pagewise/experiments, pagewise/bench)', async () => {
+    // The TypeScript checker resolves every export of each entry point to its
+    // declaration; a name exported by two entry points must be the same type.
+    const ts = (await import('typescript')).default;
+    const path = await import('node:path');
+    const root = path.resolve(__dirname, '..');
+    const entries = ['lib/index.ts', 'lib/experiments/index.ts', 'lib/bench/index.ts'].map((f) => path.join(root, f));
+    const program = ts.createProgram(entries, { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 });
+    const checker = program.getTypeChecker();
+    const seen = new Map<string, { entry: string; decl: ts.Declaration | undefined }>();
+    const clashes: string[] = [];
+    for (const entry of entries) {
+      const sf = program.getSourceFile(entry)!;
+      const mod = checker.getSymbolAtLocation(sf)!;
+      for (const sym of checker.getExportsOfModule(mod)) {
+        const target = sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
+        if (!(target.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias))) continue;
+        const decl = target.declarations?.[0];
+        const prev = seen.get(sym.name);
+        if (prev && prev.decl !== decl) clashes.push(`${sym.name}: ${path.relative(root, prev.entry)} and ${path.relative(root, entry)}`);
+        seen.set(sym.name, { entry, decl });
+      }
+    }
+    expect(seen.has('Measurement')).toBe(true);
+    expect(seen.has('ExperimentMeasurement')).toBe(true);
+    expect(clashes).toEqual([]);
+  }, 600_000);
+});
