@@ -284,5 +284,31 @@ const loaded = loadNative();
 /** Where the addon was loaded from. @internal */
 export const nativeOrigin: NativeOrigin = loaded.origin;
 
+/**
+ * `PAGEWISE_SIMULATE_V8_SANDBOX=1`: behave as under a V8 memory sandbox (the
+ * "cage" of Electron and of Node builds with the sandbox), where Node-API
+ * refuses every external ArrayBuffer (`napi_no_external_buffers_allowed`).
+ * The functions that create one throw what the native layer throws there
+ * (`ERR_PAGEWISE_EXTERNAL_BUFFER`, native/region.cc) without asking V8;
+ * everything else is the real addon. Lets the tests check what an Electron
+ * user gets without Electron. @internal
+ */
+export const simulatedV8Sandbox: boolean = /^(1|true)$/.test(process.env.PAGEWISE_SIMULATE_V8_SANDBOX ?? '');
+
+function sandboxed(binding: Native): Native {
+  const refuse = (what: string, len: number | null): never => {
+    const e = new Error(
+      `cannot create an external ${what}${len === null ? '' : ` of ${len} bytes`}: External buffers are not allowed ` +
+        `(runtimes with the V8 memory sandbox, such as Electron, forbid external ArrayBuffers) [simulated: PAGEWISE_SIMULATE_V8_SANDBOX]`,
+    );
+    (e as Error & { code: string }).code = 'ERR_PAGEWISE_EXTERNAL_BUFFER';
+    throw e;
+  };
+  return Object.assign(Object.create(null) as Native, binding, {
+    regionBuffer: (_r: RegionHandle, _offset: number, length: number): ArrayBuffer => refuse('ArrayBuffer', length),
+    regionSharedBuffer: (): SharedArrayBuffer | undefined => refuse('SharedArrayBuffer', null),
+  });
+}
+
 /** The loaded addon. @internal */
-export const native: Native = loaded.binding;
+export const native: Native = simulatedV8Sandbox ? sandboxed(loaded.binding) : loaded.binding;
