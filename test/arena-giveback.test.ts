@@ -202,9 +202,16 @@ describe('Arena: stats() from counters', () => {
     expect(s.freeBytesByClass['64']).toBe(slabBytes - 3 * 64);
     expect(s.freeBytesByClass['112']).toBe(Math.floor(slabBytes / 112) * 112 - 112);
     expect(s.freeBytesByClass.pages).toBe(s.committed - 2 * slabBytes - 5 * page);
+    // One view per live block: 112 bytes of JS heap each (a large block's
+    // ArrayBuffer object 80 more).
+    const big = a.alloc(2 * MiB);
+    expect(a.stats().viewBytes).toBe(5 * 112 + 112 + 80);
+    a.free(big);
+    expect(a.stats().viewBytes).toBe(5 * 112);
     for (const x of v) a.free(x);
     s = a.stats();
     expect(s.allocated).toBe(0);
+    expect(s.viewBytes).toBe(0);
     a.purge();
     s = a.stats();
     expect(s.freeBytesByClass).toEqual({ pages: s.committed });
