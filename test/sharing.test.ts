@@ -402,3 +402,17 @@ describe('resize()', () => {
     }
   });
 });
+
+describe('benchShareHandoff', () => {
+  it('hands memory to a worker both ways and reports each size (the worker reads the first and last byte each time)', async () => {
+    const { benchShareHandoff } = await import('../lib/bench/index');
+    const rows = await benchShareHandoff({ sizes: [page, 4 * page], runs: 1 });
+    expect(rows.map((r) => r.bytes)).toEqual([page, 4 * page]);
+    for (const r of rows) {
+      expect(r.shareUs).toBeGreaterThan(0);
+      expect(r.copyUs).toBeGreaterThan(0);
+      expect(r.ratio).toBeCloseTo(r.shareUs / r.copyUs, 10);
+    }
+    await expect(benchShareHandoff({ sizes: [0] })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});

@@ -13,3 +13,5 @@ export type {
 export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './format';
 export { benchMemory } from './memory';
 export type { BenchMemoryOptions, BenchMemoryResult } from './memory';
+export { benchShareHandoff } from './share';
+export type { BenchShareOptions, BenchShareResult } from './share';
