@@ -112,9 +112,11 @@ export class ProcReader {
   /**
    * smaps and, right after it, smaps_rollup (when `rollup`), both read as
    * bytes before either is decoded: decoding makes JS strings, and in the
-   * calling process their memory would land between the two reads.
+   * calling process their memory would land between the two reads. Returns
+   * the smaps bytes (the kept buffer, valid until the next read) and length,
+   * and the rollup text.
    */
-  smapsThenRollup(rollup: boolean): [string, string | null] {
+  smapsThenRollup(rollup: boolean): [Buffer, number, string | null] {
     let n = 0;
     try {
       for (;;) {
@@ -138,7 +140,7 @@ export class ProcReader {
     }
     // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
     const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;
-    return [shared.toString('latin1', 0, n), rollupText];
+    return [shared, n, rollupText];
   }
 
   status(): string {

@@ -10,7 +10,7 @@ import { parseSmapsRollup } from '../proc/smaps-rollup';
 import { pageSize } from '../system';
 import { attribute } from './attribute';
 import { elfLoads } from './elf';
-import { parseSmapsFast } from './smaps-fast';
+import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
 import type { ExplainSnapshot, RuntimeStats } from './types';
@@ -37,7 +37,9 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
-  const [smapsText, rollupText] = reader.smapsThenRollup(rollup);
+  const [smapsBytes, smapsLength, rollupText] = reader.smapsThenRollup(rollup);
+  // Parsed at once: the reads below reuse the buffer the bytes are in.
+  const entries = parseSmapsBytes(smapsBytes, smapsLength);
   if (reader.exiting()) {
     const gone = new Error(`process ${reader.pid} is exiting (its mappings are being torn down)`) as NodeJS.ErrnoException;
     gone.code = 'ESRCH';
@@ -45,7 +47,6 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     throw gone;
   }
   const status = reader.status();
-  const entries = parseSmapsFast(smapsText);
   const sps = reader.threadStackPointers();
   reader.budget = MALLOC_HEADER_BUDGET;
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
