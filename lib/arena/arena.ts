@@ -61,7 +61,7 @@ import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { OWN, PageRuns, RUN, SLAB } from './pages';
 import {
   BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
-  NumberOf, setOf, table, U16, U32, U8, F64,
+  I32, NumberOf, setOf, table, U16, U32, U8, F64,
 } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './guard';
 
@@ -250,6 +250,9 @@ class Slab {
   hint = 0;
   /** In its class's list of partly free slabs. */
   listed = false;
+  /** Neighbours in its class's list of partly free slabs. */
+  prevP: Slab | null = null;
+  nextP: Slab | null = null;
   /** Live blocks touching each page of the slab. */
   readonly live: Uint16Array;
   /** 1 where the page may hold data (written since it was last purged). */
@@ -363,6 +366,27 @@ function blockView(buf: ArrayBuffer, offset: number, length: number, owner: Owne
 }
 
 const Block = ArenaView;
+
+/** A stack of ids in a typed array (no array `length` writes: each is a runtime call in V8). */
+class IdStack {
+  #ids = new I32(16);
+  #cap = 16;
+  #n = 0;
+  push(id: number): void {
+    if (this.#n === this.#cap) {
+      this.#cap *= 2;
+      const grown = new I32(this.#cap);
+      setOf(grown, this.#ids);
+      this.#ids = grown;
+    }
+    this.#ids[this.#n++] = id;
+  }
+
+  /** The last id pushed, or `fresh` when none is left. */
+  pop(fresh: number): number {
+    return this.#n > 0 ? this.#ids[--this.#n]! : fresh;
+  }
+}
 
 /** The keys of freeBytesByClass, made once. */
 const CLASS_KEYS = CLASSES.keys;
@@ -482,11 +506,13 @@ export class Arena {
   /** Largest commit made at once to grow the arena, in chunks. */
   readonly #growCap: number;
   #slabs = table<Slab>();
-  #freeSlabIds = table<number>();
+  /** Ids of released slabs and freed large blocks, for reuse (stacks; no array `length` writes). */
+  #freeSlabIds = new IdStack();
   readonly #current = table<Slab | null>();
-  readonly #partial = table<Slab[]>();
+  /** Head of each class's list of partly free slabs (linked through the slabs). */
+  readonly #partial = table<Slab | null>();
   #own = table<OwnBlock>();
-  #freeOwnIds = table<number>();
+  #freeOwnIds = new IdStack();
 
   /** True for a real Arena (not a Proxy of one, not a look-alike); never throws. */
   static #is(o: unknown): o is Arena {
@@ -552,7 +578,7 @@ export class Arena {
     this.#byQuantum = CLASSES.byQuantum;
     for (let c = 0; c < this.#classCount; c++) {
       this.#current[c] = null;
-      this.#partial[c] = table<Slab>();
+      this.#partial[c] = null;
     }
     this.#purgeAdvice = purge === 'free' ? C.MADV_FREE! : C.MADV_DONTNEED!;
     this.#purgeCleans = purge === 'dontneed';
@@ -701,11 +727,8 @@ export class Arena {
   /** Makes a slab with free blocks the current one of its class. */
   #refill(cls: number): Slab {
     this.#live();
-    const list = this.#partial[cls]!;
-    while (list.length > 0) {
-      const s = list[list.length - 1]!;
-      list.length--;
-      s.listed = false;
+    for (let s = this.#partial[cls]!; s !== null; s = this.#partial[cls]!) {
+      this.#unlist(s);
       if (this.#slabs[s.id] === s && s.free > 0) {
         this.#current[cls] = s;
         return s;
@@ -724,12 +747,7 @@ export class Arena {
     const words = (count + 31) >>> 5;
     const bits = fillOf(new U32(words), 0xffffffff) as Uint32Array;
     if (count % 32 !== 0) bits[words - 1] = 2 ** (count % 32) - 1;
-    const ids = this.#freeSlabIds;
-    let id = this.#slabs.length;
-    if (ids.length > 0) {
-      id = ids[ids.length - 1]!;
-      ids.length--;
-    }
+    const id = this.#freeSlabIds.pop(this.#slabs.length);
     const s = new Slab(id, cls, size, count, p, buf, bits, this.#slabPages);
     // Pages known zero stay clean; the others are free and may be dirty.
     const clean = this.#runs.clean;
@@ -764,12 +782,7 @@ export class Arena {
       const seg = this.#segOf[first]!;
       if (bytes >= LARGE_BLOCK_BYTES || off + bytes > (seg.index + seg.chunks) * this.#chunkBytes) {
         const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
-        const ids = this.#freeOwnIds;
-        let id = this.#own.length;
-        if (ids.length > 0) {
-          id = ids[ids.length - 1]!;
-          ids.length--;
-        }
+        const id = this.#freeOwnIds.pop(this.#own.length);
         const blk = new OwnBlock(id, p, n, buf);
         OwnedBuffer.tag(buf, blk);
         this.#own[id] = blk;
@@ -914,11 +927,7 @@ export class Arena {
       if (first >= 0) this.#freedSlabPages(owner, first, last);
       if (this.#current[owner.cls] !== owner) {
         if (free === owner.count) this.#releaseSlab(owner);
-        else if (!owner.listed) {
-          owner.listed = true;
-          const list = this.#partial[owner.cls]!;
-          list[list.length] = owner;
-        }
+        else if (!owner.listed) this.#list(owner);
       }
       return;
     }
@@ -940,8 +949,7 @@ export class Arena {
     }
     if (owner.kind !== K_OWN || this.#own[owner.id] !== owner) throw this.#notLive(view);
     this.#own[owner.id] = undefined as unknown as OwnBlock;
-    const ids = this.#freeOwnIds;
-    ids[ids.length] = owner.id;
+    this.#freeOwnIds.push(owner.id);
     this.#ownCount--;
     nDetach(owner.buf);
     this.#runs.release(owner.page);
@@ -1005,12 +1013,7 @@ export class Arena {
       id = owner.id;
       nDetach(owner.buf);
     } else {
-      const ids = this.#freeOwnIds;
-      id = this.#own.length;
-      if (ids.length > 0) {
-        id = ids[ids.length - 1]!;
-        ids.length--;
-      }
+      id = this.#freeOwnIds.pop(this.#own.length);
       this.#ownCount++;
       this.#runViews--;
       this.#runs.retag(idx, OWN);
@@ -1129,28 +1132,33 @@ export class Arena {
     return this.#own[owner.id] === owner;
   }
 
+  /** Puts a slab at the head of its class's partial list. */
+  #list(s: Slab): void {
+    const head = this.#partial[s.cls]!;
+    s.listed = true;
+    s.prevP = null;
+    s.nextP = head;
+    if (head !== null) head.prevP = s;
+    this.#partial[s.cls] = s;
+  }
+
+  /** Takes a slab out of its class's partial list. */
+  #unlist(s: Slab): void {
+    if (s.prevP !== null) s.prevP.nextP = s.nextP;
+    else this.#partial[s.cls] = s.nextP;
+    if (s.nextP !== null) s.nextP.prevP = s.prevP;
+    s.prevP = s.nextP = null;
+    s.listed = false;
+  }
+
   #releaseSlab(s: Slab): void {
     this.#slabs[s.id] = undefined as unknown as Slab;
     this.#classFree[s.cls]! -= s.count * s.size;
     this.#slabCount--;
     this.#slabsByClass[s.cls]!--;
     this.#slabBookBytes -= SLAB_OBJECT_BYTES + ((s.count + 31) >>> 5) * 4 + this.#slabPages * 3;
-    const ids = this.#freeSlabIds;
-    ids[ids.length] = s.id;
-    if (s.listed) {
-      const list = this.#partial[s.cls]!;
-      const last = list[list.length - 1]!;
-      list.length--;
-      if (last !== s) {
-        for (let i = list.length - 1; i >= 0; i--) {
-          if (list[i] === s) {
-            list[i] = last;
-            break;
-          }
-        }
-      }
-      s.listed = false;
-    }
+    this.#freeSlabIds.push(s.id);
+    if (s.listed) this.#unlist(s);
     // Stale views of this slab's blocks read as length 0 from now on.
     nDetach(s.buf);
     this.#runs.release(s.page);
@@ -1224,12 +1232,12 @@ export class Arena {
     this.#segments = 0;
     for (let c = 0; c < old.length; c += old[c]!.chunks) this.#addSegments(c, old[c]!.chunks);
     this.#slabs = table();
-    this.#freeSlabIds = table();
+    this.#freeSlabIds = new IdStack();
     this.#own = table();
-    this.#freeOwnIds = table();
+    this.#freeOwnIds = new IdStack();
     for (let c = 0; c < this.#classCount; c++) {
       this.#current[c] = null;
-      this.#partial[c]!.length = 0;
+      this.#partial[c] = null;
       this.#classFree[c] = 0;
     }
     this.#allocated = 0;
