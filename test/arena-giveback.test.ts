@@ -12,6 +12,11 @@ import { Arena } from '../lib/arena';
 import { pageSize } from '../lib/system';
 import { readSmaps } from '../lib/proc/smaps';
 import { unmeasurable } from './helpers/emulation';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DIST } from './helpers/child';
 
 const page = pageSize();
 const MiB = 2 ** 20;
@@ -216,5 +221,39 @@ describe('Arena: stats() from counters', () => {
     s = a.stats();
     expect(s.freeBytesByClass).toEqual({ pages: s.committed });
     expect(s.bookkeepingBytes).toBeGreaterThan(0);
+  });
+});
+
+describe('Arena: a steady state makes no system call', () => {
+  const strace = spawnSync('strace', ['-V'], { encoding: 'utf8' });
+  const traced = strace.status === 0 && spawnSync('strace', ['-f', '-o', '/dev/null', 'true']).status === 0;
+  it.skipIf(!traced)('alloc/free of every block kind, once warmed up: no mmap/mprotect/madvise on the arena (strace)', () => {
+    const script = `
+      const pw = require(${JSON.stringify(DIST)});
+      const a = new pw.Arena({ reserve: 2 ** 30, hugePages: false });
+      const sizes = [16, 64, 100, 3000, 5000, 20000, 100000, 300000, 2 ** 20];
+      const live = sizes.map((n) => a.alloc(n));
+      const round = () => { for (let i = 0; i < sizes.length; i++) { a.free(live[i]); live[i] = a.alloc(sizes[i]); live[i][0] = 1; } };
+      for (let r = 0; r < 1000; r++) round();
+      process._rawDebug('MARK-START ' + a.address.toString(16));
+      for (let r = 0; r < 20000; r++) round();
+      process._rawDebug('MARK-END');`;
+    const out = path.join(os.tmpdir(), `pagewise-strace-${process.pid}.txt`);
+    const r = spawnSync('strace', ['-f', '-e', 'trace=write,mmap,munmap,mprotect,madvise,process_madvise', '-o', out, process.execPath, '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    fs.unlinkSync(out);
+    const start = lines.findIndex((l) => l.includes('MARK-START'));
+    const end = lines.findIndex((l) => l.includes('MARK-END'));
+    expect(start).toBeGreaterThan(-1);
+    expect(end).toBeGreaterThan(start);
+    const lo = BigInt(`0x${/MARK-START ([0-9a-f]+)/.exec(lines[start]!)![1]}`);
+    const hi = lo + 2n ** 30n;
+    // Calls on the arena's range between the marks (V8 and glibc make their own elsewhere).
+    const onArena = lines.slice(start, end).filter((l) => {
+      const m = /\b(mmap|munmap|mprotect|madvise|process_madvise)\((0x[0-9a-f]+)/.exec(l);
+      return m !== null && BigInt(m[2]!) >= lo && BigInt(m[2]!) < hi;
+    });
+    expect(onArena).toEqual([]);
   });
 });
