@@ -187,19 +187,17 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     else if (e.perms === '---p' && next && isAnon(next) && next.start === e.end && next.perms === 'rw-p' && holdsSp(next)) {
       set('thread-stacks', 'thread-stacks', 'guard page of a thread stack');
     } else if (arenaHeap(entries, i, heapMax, hints)) set('malloc-arenas', 'malloc-arenas', '64 MiB-aligned glibc heap');
-    else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.inode !== 0 && objects.has(prev.pathname) && prev.perms[1] === 'w' &&
+    else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && e.rss > 0 && e.size >= MMAP_THRESHOLD && hints.mallocChunks(e.start, e.end)) {
+      // Before the shapes below: a chunk's headers are the stronger evidence.
+      set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
+    } else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.inode !== 0 && objects.has(prev.pathname) && prev.perms[1] === 'w' &&
       bss(prev.pathname, e) !== 'no') {
       set('object-data', 'object-data', bss(prev.pathname, e) === 'bss' ? '.bss (ends where the ELF program headers say)' : '.bss by shape (after an object\'s data)');
-    } else if (
-      (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= guardMax && e.size >= 64 * 1024) ||
-      (e.perms === '---p' && e.size <= guardMax && next && next.start === e.end && next.perms === 'rw-p' && isAnon(next) && next.size >= 64 * 1024 &&
-        next.start % heapMax !== 0n)
-    ) {
+    } else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.perms === '---p' && isAnon(prev) && prev.size <= guardMax && e.size >= 64 * 1024) {
       // A stack no live thread points into: glibc's cache of exited threads'
-      // stacks, or the stack of a thread that was running when read.
+      // stacks, or the stack of a thread that was running when read. Its
+      // guard joins it below.
       set('thread-stacks', 'thread-stacks', 'guard page + stack shape');
-    } else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && e.rss > 0 && e.size >= MMAP_THRESHOLD && hints.mallocChunks(e.start, e.end)) {
-      set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
     } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX) {
       set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write below 0x400000000000, a Node process)');
     } else set('anonymous', 'anonymous', 'anonymous memory');
@@ -209,7 +207,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     const e = entries[i]!;
     const n = entries[i + 1]!;
     if (out[i]!.kind === 'anonymous' && e.perms === '---p' && n.start === e.end && out[i + 1]!.kind === 'thread-stacks' && e.size <= guardMax) {
-      out[i] = { id: 'thread-stacks', kind: 'thread-stacks', rule: 'guard page of a thread stack' };
+      out[i] = { id: 'thread-stacks', kind: 'thread-stacks', rule: out[i + 1]!.rule === 'guard page + stack shape' ? 'guard page + stack shape' : 'guard page of a thread stack' };
     }
   }
   return out;
