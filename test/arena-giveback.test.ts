@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DIST } from './helpers/child';
+import { DIST, runChild } from './helpers/child';
 
 const page = pageSize();
 const MiB = 2 ** 20;
@@ -137,7 +137,6 @@ describe.skipIf(unmeasurable(['mincore'], 'Arena retention (resident pages)'))('
   });
 
   it('a dropped arena with a decay timer is still collected (the timer holds it weakly)', async () => {
-    const { runChild } = await import('./helpers/child');
     const r = runChild(
       `(async () => {
         let a = new pw.Arena({ reserve: 2 ** 26, hugePages: false, decay: 10 });
