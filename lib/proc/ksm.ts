@@ -2,7 +2,8 @@
  * `/proc/<pid>/ksm_stat`: what Kernel Samepage Merging did for one process.
  * The file appeared in Linux 6.1 with `ksm_rmap_items`; `ksm_merging_pages`
  * and `ksm_process_profit` came in 6.4 (with `PR_SET_MEMORY_MERGE`),
- * `ksm_zero_pages` in 6.6, `ksm_merge_any` and `ksm_mergeable` in 6.15. It
+ * `ksm_zero_pages` in 6.6, `ksm_merge_any` and `ksm_mergeable` in 6.15 (the
+ * patch is of January 2025). It
  * exists only with `CONFIG_KSM`. The counters move only while ksmd runs
  * (`/sys/kernel/mm/ksm/run` = 1); `ksm_mergeable` changes at once.
  */

@@ -1,10 +1,11 @@
 /**
  * Multi-size THP (mTHP): the per-size directories
  * `/sys/kernel/mm/transparent_hugepage/hugepages-<N>kB/` with `enabled`
- * (Linux 6.8), `stats/*` counters (6.9: anonymous fault and swap-out counters;
- * 6.10: shmem and split counters; 6.11+: `nr_anon`, swap-in, ...) and
- * `shmem_enabled` (6.11). The PMD size (`hugepages-2048kB` with 4K pages) has
- * a directory too; its `inherit` follows the top-level `enabled`.
+ * (Linux 6.8), `stats/*` counters (6.10: anonymous fault and swap-out counters;
+ * later kernels add more: shmem, split, `nr_anon`, swap-in, ...; the parser
+ * keeps whatever files are there) and `shmem_enabled` (6.11). The PMD size
+ * (`hugepages-2048kB` with 4K pages) has a directory too; its `inherit`
+ * follows the top-level `enabled`.
  */
 import * as fs from 'node:fs';
 import { checkObject, checkString } from '../validate';
@@ -28,7 +29,7 @@ export interface MthpSize {
    * Every counter in `stats/` by file name (`anon_fault_alloc`,
    * `anon_fault_fallback`, `swpout`, `split`, `nr_anon`, ...), as the kernel
    * counts them: events or folios of this size, not bytes. `null` without a
-   * `stats/` directory (before 6.9).
+   * `stats/` directory (before 6.10).
    */
   stats: Record<string, number> | null;
 }
