@@ -289,7 +289,7 @@ export function cgroupMemory(pid: number | 'self' = 'self'): CgroupMemory {
   const where = dir === null ? '' : ` at ${dir}`;
   let summary: string;
   if (memoryController === 'v2') summary = `cgroup v2${hierarchy === 'hybrid' ? ' (hybrid host)' : ''}: memory figures from ${dir}`;
-  else if (hierarchy === 'hybrid') summary = `hybrid: the memory controller is ${v1 ? `on cgroup v1 (${v1.dir ?? v1.path})` : 'not enabled'}; cgroup v2${where} has no memory controller${pressureText !== null ? ', only memory.pressure' : ''}`;
+  else if (hierarchy === 'hybrid') summary = `hybrid: the memory controller is ${v1 ? `on cgroup v1 (${v1.dir ?? v1.path})` : 'not enabled'}; cgroup v2${where} has no memory controller${pressureText !== null ? `, only memory.pressure${proc.unified === '/' ? " (the root cgroup's: system-wide)" : ''}` : ''}`;
   else if (hierarchy === 'v1') summary = `cgroup v1 only (no cgroup2 mount): ${v1 ? `memory controller at ${v1.dir ?? v1.path}` : 'no memory controller'}; no memory.current, memory.stat or memory.pressure`;
   else if (hierarchy === 'v2') summary = `cgroup v2${where}: the memory controller is not enabled for this cgroup (see the parent's cgroup.subtree_control)`;
   else summary = 'no cgroup filesystem is mounted';
