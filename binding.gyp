@@ -12,6 +12,7 @@
         "native/constants.cc",
         "native/measure.cc",
         "native/shared.cc",
+        "native/newmm.cc",
         "native/probe.cc",
         "native/cbench.cc"
       ],

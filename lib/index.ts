@@ -5,6 +5,10 @@
 export { mmap, Mapping, vmaNamesSupported, munmap, madvise, mprotect, mincore, mlock, munlock, msync, attach } from './mapping';
 export type { MmapOptions, LockOptions, SyncOptions, ShareToken, ResizeOptions } from './mapping';
 export { memfd, shmOpen, shmUnlink, SharedMemory } from './shared';
+export { queryMapping, adviseMany, secretMemory } from './newmm';
+export type { VmaInfo, QueryMappingOptions, AdviseManyResult } from './newmm';
+export { kernelHas, kernelFeatures, FEATURE_MINIMUM } from './features';
+export type { KernelFeature } from './features';
 export type { Seal, MemfdOptions, MapSharedOptions, FromFdOptions, ShmOpenOptions } from './shared';
 export { adviceSupported, adviceNames, ADVICE, constants } from './flags';
 export type { Advice, Prot } from './flags';

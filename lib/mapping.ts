@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from './native';
 import { mnative } from './measure/native';
+import { requireFeature } from './features';
 import { pageSize, maxArrayBufferLength, roundUp } from './system';
 import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
 import {
@@ -42,9 +43,18 @@ export interface MmapOptions {
    * {@link Mapping.label} is `null`. Use {@link Mapping.name} to get the error.
    */
   name?: string;
+  /**
+   * `MAP_DROPPABLE` (Linux 6.11+, anonymous memory only): the kernel may drop
+   * these pages under memory pressure instead of swapping them, and a page
+   * dropped reads back as zeros. For caches a reader can rebuild: check what
+   * you read (a checksum, a non-zero header) before trusting it. Not charged
+   * to mlock or the commit limit the usual way. Throws
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the kernel lacks it.
+   */
+  droppable?: boolean;
 }
 
-const MMAP_OPTIONS = ['prot', 'shared', 'noReserve', 'populate', 'hugePages', 'hugePageSize', 'file', 'address', 'name'] as const;
+const MMAP_OPTIONS = ['prot', 'shared', 'noReserve', 'populate', 'hugePages', 'hugePageSize', 'file', 'address', 'name', 'droppable'] as const;
 
 interface Segment {
   start: number;
@@ -156,6 +166,8 @@ export class Mapping {
   #buffer: ArrayBuffer | null = null;
   #file: FileInfo | null = null;
   #sab: SharedArrayBuffer | null = null;
+  #sealed = false;
+  #guards: Segment[] = [];
 
   static {
     setFileInfo = (m, info) => {
@@ -231,6 +243,12 @@ export class Mapping {
   }
 
   #checkWritable(off: number, len: number): void {
+    const g = this.#guards;
+    for (let i = 0; i < g.length; i++) {
+      if (g[i]!.start < off + len && off < g[i]!.end) {
+        throw invalidState(`Bytes ${g[i]!.start}..${g[i]!.end} of the mapping are guard pages: any access kills the process. unguard() them first`);
+      }
+    }
     const segs = this.#segments;
     for (let i = 0; i < segs.length; i++) {
       const s = segs[i]!;
@@ -445,6 +463,79 @@ export class Mapping {
   }
 
   /**
+   * Seals the mapping with `mseal` (Linux 6.10+): the kernel then refuses
+   * `munmap`, `mprotect` and `mremap` on it for the life of the process
+   * (each fails with `EPERM`), and destructive `madvise` (`dontneed`, `free`)
+   * where the process cannot write the memory, and pagewise never tries
+   * to unmap it again (the finalizer leaves it). For memory that must not be
+   * remapped under you (keys, code). Throws
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` on older kernels.
+   */
+  seal(): this {
+    brand(this);
+    this.#live();
+    requireFeature('mseal');
+    native.regionSeal(this.#region);
+    this.#sealed = true;
+    return this;
+  }
+
+  /** Whether {@link Mapping.seal} sealed it. */
+  get sealed(): boolean {
+    brand(this);
+    return this.#sealed;
+  }
+
+  /**
+   * Installs guard pages over `[offset, offset + length)` with
+   * `MADV_GUARD_INSTALL` (Linux 6.13+; file mappings 6.15+): any access to
+   * them is a SIGSEGV, like `PROT_NONE`, but they cost no extra mapping (the
+   * VMA is not split). Every ArrayBuffer over the range is detached first and
+   * no view is made over guarded pages, so JS can never touch one; refused
+   * (`ERR_INVALID_STATE`) where a buffer over the range escaped (`transfer()`)
+   * or another thread shares the mapping. The pages' contents are discarded.
+   */
+  guard(offset?: number, length?: number): this {
+    brand(this);
+    this.#live();
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
+    const n = roundUp(len, this.#page);
+    requireFeature('guard');
+    if (n === 0) return this;
+    if (native.regionSharedRefs(this.#region) > 1) throw invalidState('Guard pages cannot be installed in memory another thread shares: its views would fault');
+    if (native.regionEscaped(this.#region, off, n)) {
+      throw invalidState('Guard pages cannot be installed where an ArrayBuffer over the range escaped pagewise (transfer()): a JS access through it would kill the process');
+    }
+    native.regionDetach(this.#region, off, n);
+    if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
+    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL!);
+    this.#guards = mergeRanges(this.#guards, off, off + n, true);
+    return this;
+  }
+
+  /** Removes guard pages over the range (`MADV_GUARD_REMOVE`); they read back as zeros. */
+  unguard(offset?: number, length?: number): this {
+    brand(this);
+    this.#live();
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
+    const n = roundUp(len, this.#page);
+    requireFeature('guard');
+    if (n === 0) return this;
+    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_REMOVE!);
+    this.#guards = mergeRanges(this.#guards, off, off + n, false);
+    return this;
+  }
+
+  /** Bytes of the mapping under guard pages (installed with {@link Mapping.guard}). */
+  get guardedBytes(): number {
+    brand(this);
+    let n = 0;
+    const g = this.#guards;
+    for (let i = 0; i < g.length; i++) n += g[i]!.end - g[i]!.start;
+    return n;
+  }
+
+  /**
    * A token for the same memory in another thread of this process: post it
    * to a worker (`postMessage(token)`) and call {@link attach} there. The
    * memory then lives until every thread that attached it (and this one) has
@@ -575,7 +666,8 @@ export class Mapping {
     if (!this.#mapped) return 0;
     const k = this.#kind;
     const segs = this.#segments;
-    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
+    // MADV_DONTNEED keeps guard markers: a mapping with guards is replaced instead.
+    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw' && this.#guards.length === 0;
     const n = native.munmap(this.#region, privateAnonRW);
     this.#mapped = false;
     this.#buffer = null;
@@ -651,6 +743,12 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
     flags |= C.MAP_FIXED_NOREPLACE!;
   }
   const name = o.name === undefined ? undefined : checkVmaName(o.name);
+  if (o.droppable !== undefined && checkBoolean('options.droppable', o.droppable)) {
+    if (fd >= 0 || shared || huge) throw invalidValue('options.droppable', 'needs anonymous private memory (no file, shared or hugePages)', o.droppable);
+    requireFeature('droppable');
+    // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
+    flags = (flags & ~C.MAP_PRIVATE!) | native.newmmConstants.MAP_DROPPABLE!;
+  }
   const len = roundUp(length, align);
   if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);
   if (fd >= 0) checkInsideFile(fd, fileOffset, len, page);
@@ -759,6 +857,33 @@ function plainRange(offset: unknown, length: unknown, size: number, page: number
     typeof offset === 'number' && typeof length === 'number' && isSafeInteger(offset) && isSafeInteger(length) &&
     offset >= 0 && length >= 0 && offset % page === 0 && (!alignLength || length % page === 0) && length <= size - offset
   );
+}
+
+/** Adds (`add`) or removes [start, end) from sorted, disjoint ranges. */
+function mergeRanges(ranges: Segment[], start: number, end: number, add: boolean): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (r.end <= start || r.start >= end) out[out.length] = r;
+    else {
+      if (r.start < start) out[out.length] = { start: r.start, end: start, prot: 'none' };
+      if (r.end > end) out[out.length] = { start: end, end: r.end, prot: 'none' };
+      if (add) {
+        start = Math.min(start, r.start);
+        end = Math.max(end, r.end);
+      }
+    }
+  }
+  if (add) out[out.length] = { start, end, prot: 'none' };
+  out.sort((a, b) => a.start - b.start);
+  // Adjacent ranges merge.
+  const merged: Segment[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const last = merged[merged.length - 1];
+    if (last && last.end >= out[i]!.start) last.end = Math.max(last.end, out[i]!.end);
+    else merged[merged.length] = { ...out[i]! };
+  }
+  return merged;
 }
 
 /** Appends [start, end) to sorted, contiguous segments, merging with the last one when the protection is the same. */

@@ -45,6 +45,14 @@ export interface Native {
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */
   fcntlGetSeals(fd: number): number;
   sharedConstants: Record<string, number>;
+  regionSeal(r: RegionHandle): void;
+  msealProbe(): number;
+  processMadviseOwn(regions: unknown[], offsets: number[], lengths: number[], advice: number): [number, number];
+  processMadviseProbe(advice: number): number;
+  /** [start, end, flags, pageSize, offset, inode, devMajor, devMinor, nameLength], or null (ENOENT). */
+  procmapQuery(fd: number, address: bigint, next: boolean, name: Uint8Array): [bigint, bigint, number, number, bigint, number, number, number, number] | null;
+  memfdSecret(flags: number): number;
+  newmmConstants: Record<string, number>;
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;

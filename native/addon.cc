@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitMeasure(env, exports);
   InitShared(env, exports);
+  InitNewMm(env, exports);
   InitProbe(env, exports);
   InitCBench(env, exports);
   return exports;

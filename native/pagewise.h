@@ -76,6 +76,7 @@ void InitResources(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMeasure(Napi::Env env, Napi::Object exports);
 void InitShared(Napi::Env env, Napi::Object exports);
+void InitNewMm(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitCBench(Napi::Env env, Napi::Object exports);
 

@@ -335,7 +335,7 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
 
 // A region over `addr`; with `backing`, one reference of it already taken.
 static Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing) {
-  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, false, backing, 1, 0, GetEnvData(env),
+  Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, false, false, backing, 1, 0, GetEnvData(env),
                          nullptr, nullptr, nullptr};
   if (r->env) {
     r->next = r->env->regions;
@@ -507,6 +507,10 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Region* r = UnwrapRegion(info, 0, false);
   if (!r) return env.Undefined();
   if (!r->mapped) return Napi::Number::New(env, 0);
+  if (r->sealed)
+    return ThrowErrno(env, EPERM, "munmap",
+                      "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" + std::to_string(r->length) +
+                          ": the mapping is sealed (mseal) for the life of the process");
   size_t n = DetachRange(env, r, 0, r->length);
   if (SharedElsewhere(r)) {
     // Other threads use this memory: it stays as it is for them; this
@@ -787,7 +791,7 @@ static Napi::Value RegionSharedBuffer(const Napi::CallbackInfo& info) {
 // Hands every buffer record of `r` to a new region over its old range, which
 // stays mapped (zero pages or the same shared pages) until they are gone.
 static void GhostOldRange(Region* r) {
-  Region* g = new Region{r->addr, r->length, false, true, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+  Region* g = new Region{r->addr, r->length, false, true, false, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
   for (BufferRecord* b = r->buffers; b; b = b->next) {
     b->region = g;
     g->refs++;
@@ -819,6 +823,7 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
     return ThrowInternal(env, "regionResize: bad arguments");
   bool mayMove = info[2].As<Napi::Boolean>().Value();
   bool shared = info[3].As<Napi::Boolean>().Value();
+  if (r->sealed) return ThrowErrno(env, EPERM, "mremap", "the mapping is sealed (mseal) for the life of the process");
   if (r->backing) {
     ThrowState(env, "cannot resize memory shared with other threads (share()/attach() or a SharedArrayBuffer)");
     return env.Undefined();
@@ -850,7 +855,7 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
       int err = anonRW && DontneedZeroes() ? (madvise(tmp.addr, cut, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
       if (err != 0) err = ZeroInPlace(&tmp, 0, cut);
       if (err != 0) return ThrowErrno(env, err, "mmap", what() + " (zero-filling the bytes cut off)");
-      Region* g = new Region{r->addr + newLen, cut, false, true, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+      Region* g = new Region{r->addr + newLen, cut, false, true, false, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
       for (BufferRecord* b = r->buffers; b; b = b->next)
         if (b->offset + b->length > newLen) {
           b->pin = g;

@@ -58,6 +58,7 @@ struct Region {
   bool held;         // the address range is still ours (mapped, or zero-filled until released)
   bool leak;         // never unmap: a buffer escaped and may outlive this environment
   bool keepData;     // with leak: a buffer is known to have moved to another thread (keep its bytes)
+  bool sealed;       // mseal()ed: the kernel refuses munmap, mprotect, mremap for the life of the process
   Backing* backing;  // non-null once shared with other threads (share()/attach())
   int64_t refs;
   int64_t reported;  // bytes reported to V8 with napi_adjust_external_memory

@@ -1,0 +1,110 @@
+/**
+ * Run-time probes of the memory calls Linux gained since 6.x, each tried
+ * once on this kernel, with the minimum kernel stated. A feature the kernel
+ * lacks fails cleanly with `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` naming it.
+ * `PAGEWISE_FORCE_MISSING=mseal,guard,...` turns probes off (to test the
+ * fallbacks on a kernel that has them).
+ */
+import { native } from './native';
+
+/** The features probed. */
+export type KernelFeature = 'mseal' | 'guard' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory';
+
+/** What each needs. */
+export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
+  mseal: 'Linux 6.10 (mseal)',
+  guard: 'Linux 6.13 (MADV_GUARD_INSTALL; file mappings 6.15)',
+  procmapQuery: 'Linux 6.11 (ioctl PROCMAP_QUERY on /proc/PID/maps)',
+  processMadvise: 'Linux 5.10 (process_madvise; MADV_DONTNEED and every other advice on the own process since 6.13)',
+  droppable: 'Linux 6.11 (MAP_DROPPABLE)',
+  secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
+});
+
+const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const cache = new Map<KernelFeature, boolean>();
+
+function probe(f: KernelFeature): boolean {
+  const n = native as unknown as Record<string, (...a: unknown[]) => number>;
+  const K = native.newmmConstants;
+  switch (f) {
+    case 'mseal':
+      return n.msealProbe!() === 0;
+    case 'guard':
+      return native.madviseProbe(K.MADV_GUARD_INSTALL!) === 0;
+    case 'procmapQuery':
+      return procmapWorks();
+    case 'processMadvise':
+      return n.processMadviseProbe!(native.constants.MADV_COLD!) === 0;
+    case 'droppable':
+      return droppableWorks();
+    case 'secretMemory':
+      return secretWorks();
+  }
+}
+
+function procmapWorks(): boolean {
+  try {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const fd = fs.openSync('/proc/self/maps', 'r');
+    try {
+      native.procmapQuery(fd, 0n, true, new Uint8Array(0));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+function droppableWorks(): boolean {
+  const C = native.constants;
+  try {
+    const r = native.mmap(native.pageSize(), C.PROT_READ! | C.PROT_WRITE!, native.newmmConstants.MAP_DROPPABLE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+    native.munmap(r);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function secretWorks(): boolean {
+  try {
+    const fd = native.memfdSecret(0);
+    require('node:fs').closeSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this kernel (and process) can use `feature` (probed once). */
+export function kernelHas(feature: KernelFeature): boolean {
+  if (!Object.hasOwn(FEATURE_MINIMUM, feature)) return false;
+  if (forced.has(feature)) return false;
+  let ok = cache.get(feature);
+  if (ok === undefined) {
+    ok = probe(feature);
+    cache.set(feature, ok);
+  }
+  return ok;
+}
+
+/** Every probed feature and whether this kernel has it. */
+export function kernelFeatures(): Record<KernelFeature, boolean> {
+  const out = {} as Record<KernelFeature, boolean>;
+  for (const f of Object.keys(FEATURE_MINIMUM) as KernelFeature[]) out[f] = kernelHas(f);
+  return out;
+}
+
+/** @internal Throws ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming what is needed, unless the kernel has it. */
+export function requireFeature(feature: KernelFeature): void {
+  if (kernelHas(feature)) return;
+  const e = new Error(
+    `${feature} is not available here: it needs ${FEATURE_MINIMUM[feature]}${forced.has(feature) ? ' (turned off by PAGEWISE_FORCE_MISSING)' : ''}`,
+  ) as Error & { code: string };
+  e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
+  throw e;
+}

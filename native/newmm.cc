@@ -1,0 +1,217 @@
+// The memory calls Linux gained since 6.x, each probed at run time: mseal
+// (6.10), MADV_GUARD_INSTALL/REMOVE (6.13), PROCMAP_QUERY (6.11),
+// process_madvise on the own process (5.10; every advice since 6.13),
+// memfd_secret (5.14, secretmem.enable). Constants are defined here because
+// the build machine's headers may be older than the kernel the addon runs on.
+// Contract in pagewise.h; policy in lib/newmm.ts.
+#include "region.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+#ifndef __NR_process_madvise
+#define __NR_process_madvise 440
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_memfd_secret
+#define __NR_memfd_secret 447
+#endif
+
+namespace pagewise {
+
+namespace uapi {
+struct procmap_query {
+  uint64_t size;
+  uint64_t query_flags;
+  uint64_t query_addr;
+  uint64_t vma_start;
+  uint64_t vma_end;
+  uint64_t vma_flags;
+  uint64_t vma_page_size;
+  uint64_t vma_offset;
+  uint64_t inode;
+  uint32_t dev_major;
+  uint32_t dev_minor;
+  uint32_t vma_name_size;
+  uint32_t build_id_size;
+  uint64_t vma_name_addr;
+  uint64_t build_id_addr;
+};
+static_assert(sizeof(procmap_query) == 104, "struct procmap_query is 104 bytes");
+const unsigned long PROCMAP_QUERY = 0xC0686611UL;  // _IOWR('f', 17, struct procmap_query)
+const uint64_t COVERING_OR_NEXT_VMA = 0x10;
+}  // namespace uapi
+
+// regionSeal(region): mseal(2) over the whole region. Afterwards the kernel
+// refuses munmap, mprotect, mremap and destructive madvise on it for the
+// life of the process, so pagewise never tries to unmap it again.
+static Napi::Value RegionSeal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  if (syscall(__NR_mseal, r->addr, r->length, 0UL) != 0)
+    return ThrowErrno(env, errno, "mseal", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" + std::to_string(r->length));
+  r->leak = true;  // ReleaseMemory never unmaps it
+  r->keepData = true;
+  r->sealed = true;
+  return env.Undefined();
+}
+
+// msealProbe() -> 0 or errno: mseal of a page of our own (then unmapped? no:
+// a sealed page stays for the life of the process, so the probe seals a
+// zero-length range, which the kernel accepts where it has mseal).
+static Napi::Value MsealProbe(const Napi::CallbackInfo& info) {
+  long rc = syscall(__NR_mseal, nullptr, 0UL, 0UL);
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+}
+
+// processMadviseOwn(regions, offsets, lengths, advice) -> [bytes advised, calls]
+// process_madvise(pidfd of this process, iov[<= IOV_MAX], advice, 0): the
+// ranges are checked against their regions first.
+static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
+    return ThrowInternal(env, "processMadviseOwn: bad arguments");
+  Napi::Array regions = info[0].As<Napi::Array>();
+  Napi::Array offs = info[1].As<Napi::Array>();
+  Napi::Array lens = info[2].As<Napi::Array>();
+  int64_t advice;
+  if (!GetI64(info, 3, &advice)) return ThrowInternal(env, "processMadviseOwn: bad advice");
+  uint32_t n = regions.Length();
+  if (offs.Length() != n || lens.Length() != n) return ThrowInternal(env, "processMadviseOwn: lengths differ");
+  std::vector<struct iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Region* r = UnwrapRegionValue(env, regions.Get(i), true);
+    if (!r) return env.Undefined();
+    uint64_t off, len;
+    if (!ValueU64(env, offs.Get(i), &off) || !ValueU64(env, lens.Get(i), &len) || !RangeInside(r, off, len))
+      return ThrowInternal(env, "processMadviseOwn: range outside its region");
+    iov[i].iov_base = r->addr + off;
+    iov[i].iov_len = len;
+  }
+  static int pidfd = -2;
+  if (pidfd == -2) pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
+  if (pidfd < 0) return ThrowErrno(env, errno ? errno : ENOSYS, "pidfd_open", "this process");
+  long iovMax = sysconf(_SC_IOV_MAX);
+  if (iovMax <= 0) iovMax = 1024;
+  double bytes = 0, calls = 0;
+  for (uint32_t at = 0; at < n;) {
+    uint32_t k = static_cast<uint32_t>(std::min<long>(iovMax, n - at));
+    long rc = syscall(__NR_process_madvise, pidfd, iov.data() + at, static_cast<size_t>(k), static_cast<int>(advice), 0U);
+    calls++;
+    if (rc < 0) return ThrowErrno(env, errno, "process_madvise", std::to_string(k) + " ranges, advice=" + std::to_string(advice));
+    bytes += static_cast<double>(rc);
+    // A short count means the kernel stopped early (a range it could not advise): report it.
+    size_t want = 0;
+    for (uint32_t i = at; i < at + k; i++) want += iov[i].iov_len;
+    if (static_cast<size_t>(rc) != want)
+      return ThrowErrno(env, EAGAIN, "process_madvise", "advised " + std::to_string(rc) + " of " + std::to_string(want) + " bytes");
+    at += k;
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, bytes));
+  out.Set(1u, Napi::Number::New(env, calls));
+  return out;
+}
+
+// processMadviseProbe(advice) -> 0 or errno: process_madvise of an empty
+// iovec on the own process (the kernel checks the advice before the ranges).
+static Napi::Value ProcessMadviseProbe(const Napi::CallbackInfo& info) {
+  int64_t advice;
+  if (!GetI64(info, 0, &advice)) return ThrowInternal(info.Env(), "processMadviseProbe: bad advice");
+  int pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
+  if (pidfd < 0) return Napi::Number::New(info.Env(), errno);
+  // A one-page range of a fresh private mapping: advices the kernel refuses
+  // for the own process fail with EINVAL before touching it.
+  long page = sysconf(_SC_PAGESIZE);
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int result = ENOMEM;
+  if (p != MAP_FAILED) {
+    struct iovec v = {p, static_cast<size_t>(page)};
+    long rc = syscall(__NR_process_madvise, pidfd, &v, 1UL, static_cast<int>(advice), 0U);
+    result = rc < 0 ? errno : 0;
+    munmap(p, page);
+  }
+  close(pidfd);
+  return Napi::Number::New(info.Env(), result);
+}
+
+// procmapQuery(fd, address: bigint, next: boolean, nameBuf: Uint8Array) ->
+// [start, end, flags, pageSize, offset, inode, devMajor, devMinor, nameLength] (bigint for addresses)
+// or null when nothing covers (or follows) the address (ENOENT).
+static Napi::Value ProcmapQuery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  uint64_t addr;
+  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &addr) || info.Length() < 4 || !info[2].IsBoolean() || !info[3].IsTypedArray())
+    return ThrowInternal(env, "procmapQuery: bad arguments");
+  Napi::Uint8Array name = info[3].As<Napi::Uint8Array>();
+  uapi::procmap_query q;
+  memset(&q, 0, sizeof q);
+  q.size = sizeof q;
+  q.query_addr = addr;
+  q.query_flags = info[2].As<Napi::Boolean>().Value() ? uapi::COVERING_OR_NEXT_VMA : 0;
+  if (name.ByteLength() > 0) {
+    q.vma_name_addr = reinterpret_cast<uint64_t>(name.Data());
+    q.vma_name_size = static_cast<uint32_t>(name.ByteLength());
+  }
+  if (ioctl(static_cast<int>(fd), uapi::PROCMAP_QUERY, &q) != 0) {
+    if (errno == ENOENT) return env.Null();
+    return ThrowErrno(env, errno, "ioctl", "PROCMAP_QUERY, addr=" + Hex(addr));
+  }
+  Napi::Array out = Napi::Array::New(env, 9);
+  out.Set(0u, Napi::BigInt::New(env, q.vma_start));
+  out.Set(1u, Napi::BigInt::New(env, q.vma_end));
+  out.Set(2u, Napi::Number::New(env, static_cast<double>(q.vma_flags)));
+  out.Set(3u, Napi::Number::New(env, static_cast<double>(q.vma_page_size)));
+  out.Set(4u, Napi::BigInt::New(env, q.vma_offset));
+  out.Set(5u, Napi::Number::New(env, static_cast<double>(q.inode)));
+  out.Set(6u, Napi::Number::New(env, q.dev_major));
+  out.Set(7u, Napi::Number::New(env, q.dev_minor));
+  out.Set(8u, Napi::Number::New(env, q.vma_name_size));
+  return out;
+}
+
+// memfdSecret(flags) -> fd (memfd_secret(2): pages removed from the kernel's
+// direct map; needs secretmem.enable=1 on the kernel command line).
+static Napi::Value MemfdSecret(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t flags;
+  if (!GetI64(info, 0, &flags)) return ThrowInternal(env, "memfdSecret: bad flags");
+  int fd = static_cast<int>(syscall(__NR_memfd_secret, static_cast<unsigned>(flags)));
+  if (fd < 0) return ThrowErrno(env, errno, "memfd_secret", "flags=" + std::to_string(flags));
+  return Napi::Number::New(env, fd);
+}
+
+void InitNewMm(Napi::Env env, Napi::Object exports) {
+  exports.Set("regionSeal", Napi::Function::New(env, RegionSeal, "regionSeal"));
+  exports.Set("msealProbe", Napi::Function::New(env, MsealProbe, "msealProbe"));
+  exports.Set("processMadviseOwn", Napi::Function::New(env, ProcessMadviseOwn, "processMadviseOwn"));
+  exports.Set("processMadviseProbe", Napi::Function::New(env, ProcessMadviseProbe, "processMadviseProbe"));
+  exports.Set("procmapQuery", Napi::Function::New(env, ProcmapQuery, "procmapQuery"));
+  exports.Set("memfdSecret", Napi::Function::New(env, MemfdSecret, "memfdSecret"));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("MADV_GUARD_INSTALL", 102);
+  c.Set("MADV_GUARD_REMOVE", 103);
+  c.Set("MAP_DROPPABLE", 0x08);
+  c.Set("PROCMAP_QUERY_VMA_READABLE", 0x01);
+  c.Set("PROCMAP_QUERY_VMA_WRITABLE", 0x02);
+  c.Set("PROCMAP_QUERY_VMA_EXECUTABLE", 0x04);
+  c.Set("PROCMAP_QUERY_VMA_SHARED", 0x08);
+  exports.Set("newmmConstants", c);
+}
+
+}  // namespace pagewise

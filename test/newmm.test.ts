@@ -1,0 +1,227 @@
+/**
+ * The memory calls Linux gained since 6.x (issue 18): mseal, guard regions,
+ * PROCMAP_QUERY, process_madvise batching, MAP_DROPPABLE, memfd_secret.
+ * Each works where the kernel has it (probed; the development kernel 6.18 has
+ * all) and fails cleanly where it does not: the fallbacks are tested by
+ * turning the probes off (PAGEWISE_FORCE_MISSING) in a child.
+ */
+import { describe, expect, it } from 'vitest';
+import { adviseMany, kernelHas, mmap, pageSize, queryMapping, residency, secretMemory } from '../lib/index';
+import { readMaps } from '../lib/proc/maps';
+import { runChild } from './helpers/child';
+import { underEmulation } from './helpers/emulation';
+
+const page = pageSize();
+const qemu = underEmulation().qemu;
+
+/** VMAs of /proc/self/maps that overlap [start, end). */
+function vmasOver(start: bigint, end: bigint): number {
+  return readMaps().filter((e) => e.start < end && start < e.end).length;
+}
+
+/** Runs `code` in a child with `feature` turned off; `out` is what it threw. */
+function forcedOff(feature: string, code: string): { out: Record<string, unknown>; status: number | null; signal: string | null } {
+  return runChildWithEnv({ PAGEWISE_FORCE_MISSING: feature }, `const out = {}; try { ${code}; out.ok = true; } catch (e) { out.code = e.code; out.message = e.message; } console.log(JSON.stringify(out));`);
+}
+
+function runChildWithEnv(env: Record<string, string>, code: string): { out: Record<string, unknown>; status: number | null; signal: string | null } {
+  const saved: Record<string, string | undefined> = {};
+  for (const k of Object.keys(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = env[k];
+  }
+  try {
+    const r = runChild(code);
+    const line = r.stdout.trim().split('\n').pop() ?? '{}';
+    return { out: JSON.parse(line) as Record<string, unknown>, status: r.status, signal: r.signal };
+  } finally {
+    for (const k of Object.keys(env)) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
+describe.skipIf(!kernelHas('mseal'))('mseal (Linux 6.10+)', () => {
+  it('seal(): munmap, mprotect, mremap and destructive madvise fail with EPERM; unmap() says the mapping is sealed for the life of the process', () => {
+    const m = mmap(4 * page);
+    m.view(0, 8)[0] = 1;
+    m.seal();
+    expect(m.sealed).toBe(true);
+    expect(() => m.unmap()).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'munmap', errno: -1, message: expect.stringMatching(/sealed .*life of the process/) }));
+    expect(m.mapped).toBe(true);
+    expect(() => m.protect('r')).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'mprotect' }));
+    // Destructive advice is refused on sealed memory the process cannot write (a read-only mapping).
+    const ro = mmap(page, { prot: 'r' });
+    ro.seal();
+    expect(() => ro.advise('dontneed')).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'madvise' }));
+    expect(() => m.resize(8 * page, { mayMove: true })).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'mremap' }));
+    // Still usable, contents intact.
+    expect(m.view(0, 8)[0]).toBe(1);
+  });
+
+  it('a sealed mapping dropped without unmap stays mapped: the finalizer does not try (child with --expose-gc)', () => {
+    const r = runChild(`
+      const inMaps = (a) => require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').some((l) => { const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l); return m && BigInt('0x' + m[1]) <= a && a < BigInt('0x' + m[2]); });
+      let m = pw.mmap(pw.pageSize()); m.view()[0] = 7; const at = m.address; m.seal(); m = null;
+      (async () => { for (let i = 0; i < 8; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); } console.log(JSON.stringify({ still: inMaps(at) })); })();
+    `, { nodeArgs: ['--expose-gc'] });
+    expect(r.signal).toBe(null);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ still: true });
+  });
+});
+
+it('mseal turned off: ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming Linux 6.10', () => {
+  const r = forcedOff('mseal', `pw.mmap(pw.pageSize()).seal()`);
+  expect(r.out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/Linux 6\.10/) });
+});
+
+describe.skipIf(!kernelHas('guard') || qemu)('guard regions (MADV_GUARD_INSTALL, Linux 6.13+)', () => {
+  it('guard pages cost no VMA, where protect(none) over the same pages splits the mapping in three', () => {
+    const a = mmap(16 * page, { name: 'pw-guard-a' });
+    const b = mmap(16 * page, { name: 'pw-guard-b' });
+    try {
+      const endA = a.address + BigInt(16 * page);
+      const endB = b.address + BigInt(16 * page);
+      const beforeA = vmasOver(a.address, endA);
+      const beforeB = vmasOver(b.address, endB);
+      a.guard(4 * page, 4 * page);
+      b.protect('none', 4 * page, 4 * page);
+      expect(vmasOver(a.address, endA)).toBe(beforeA);
+      expect(vmasOver(b.address, endB)).toBe(beforeB + 2);
+      expect(a.guardedBytes).toBe(4 * page);
+    } finally {
+      a.unmap();
+      b.unmap();
+    }
+  });
+
+  it('views over guarded pages are detached and refused; unguard() makes them zero pages again', () => {
+    const m = mmap(8 * page);
+    const v = m.view(2 * page, page);
+    v[0] = 5;
+    const other = m.view(6 * page, page);
+    m.guard(2 * page, 2 * page);
+    expect(v.byteLength).toBe(0);
+    expect(other.byteLength).toBe(page);
+    expect(() => m.view(3 * page, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => m.buffer).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    m.unguard(2 * page, 2 * page);
+    expect(m.guardedBytes).toBe(0);
+    expect(m.view(2 * page, page)[0]).toBe(0);
+    m.unmap();
+  });
+
+  it('refused where a buffer over the range escaped (transfer())', () => {
+    const r = runChild(`
+      const P = pw.pageSize(); const m = pw.mmap(4 * P); const t = m.view().buffer.transfer();
+      try { m.guard(0, P); console.log('installed'); } catch (e) { console.log(e.code); }
+    `, { nodeArgs: Number(process.versions.node.split('.')[0]) < 21 ? ['--harmony-rab-gsab-transfer'] : [] });
+    expect(r.stdout.trim()).toBe('ERR_INVALID_STATE');
+  });
+
+  it('a native access to a guard page is SIGSEGV (child, through unsafe.view)', () => {
+    const r = runChild(`const P = pw.pageSize(); const m = pw.mmap(4 * P); m.guard(P, P); const v = pw.unsafe.view(m, P, 8); console.log('read', v[0]);`);
+    expect(r.signal).toBe('SIGSEGV');
+    expect(r.stdout).toBe('');
+  });
+});
+
+it('guard turned off: ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming Linux 6.13', () => {
+  const r = forcedOff('guard', `pw.mmap(4 * pw.pageSize()).guard(0, pw.pageSize())`);
+  expect(r.out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/Linux 6\.13/) });
+});
+
+describe('queryMapping (PROCMAP_QUERY, Linux 6.11+, or /proc/self/maps)', () => {
+  it('agrees with /proc/self/maps for the binary, the stack and a mapping; null below the first mapping; next finds the first', () => {
+    const m = mmap(4 * page);
+    try {
+      const maps = readMaps();
+      const stack = maps.find((e) => e.pathname === '[stack]')!;
+      for (const e of [maps[0]!, stack, maps.find((x) => x.start <= m.address && m.address < x.end)!]) {
+        const q = queryMapping(e.start)!;
+        expect({ start: q.start, end: q.end, perms: q.perms, inode: q.inode, dev: q.dev }).toEqual({ start: e.start, end: e.end, perms: e.perms, inode: e.inode, dev: e.dev });
+        expect(q.name).toBe(e.anonName !== null ? `[anon:${e.anonName}]` : e.pathname);
+      }
+      expect(queryMapping(0n)).toBeNull();
+      expect(queryMapping(0n, { next: true })!.start).toBe(maps[0]!.start);
+      expect(queryMapping(m.address)!.source).toBe(kernelHas('procmapQuery') ? 'procmap_query' : 'maps');
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('with the ioctl turned off it parses /proc/self/maps and answers the same', () => {
+    const r = runChildWithEnv({ PAGEWISE_FORCE_MISSING: 'procmapQuery' }, `
+      const q = pw.queryMapping(0n, { next: true }); console.log(JSON.stringify({ source: q.source, start: String(q.start), name: q.name }));
+    `);
+    const first = readMaps()[0]!;
+    expect(r.out).toEqual({ source: 'maps', start: String(first.start), name: first.pathname });
+  });
+});
+
+describe('adviseMany', () => {
+  it('gives back every range in one process_madvise where the kernel allows it, else one madvise each; residency agrees', () => {
+    const m = mmap(64 * page);
+    try {
+      m.view().fill(1);
+      const ranges = Array.from({ length: 16 }, (_, i) => [m, i * 4 * page, 2 * page] as const);
+      const r = adviseMany(ranges, 'dontneed');
+      expect(r.bytes).toBe(16 * 2 * page);
+      expect(r.path).toBe(kernelHas('processMadvise') ? 'process_madvise' : 'madvise');
+      expect(r.calls).toBe(r.path === 'process_madvise' ? 1 : 16);
+      expect(residency(m, undefined, undefined, { source: 'mincore' }).pages).toBe(32);
+      expect(m.view(0, 8)[0]).toBe(0);
+      expect(m.view(2 * page, 8)[0]).toBe(1);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('turned off: one madvise per range, the same effect', () => {
+    const r = runChildWithEnv({ PAGEWISE_FORCE_MISSING: 'processMadvise' }, `
+      const P = pw.pageSize(); const m = pw.mmap(8 * P); m.view().fill(1);
+      const res = pw.adviseMany([[m, 0, P], [m, 4 * P, P]], 'dontneed');
+      console.log(JSON.stringify({ ...res, resident: m.residentPages() }));
+    `);
+    expect(r.out).toEqual({ bytes: 2 * page, path: 'madvise', calls: 2, resident: 6 });
+  });
+
+  it('checks every range before any system call', () => {
+    const m = mmap(4 * page);
+    m.view().fill(1);
+    expect(() => adviseMany([[m, 0, page], [m, 1, page]], 'dontneed')).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => adviseMany([[m, 0, page], [{} as never, 0, page]], 'dontneed')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(m.residentPages()).toBe(4);
+    m.unmap();
+  });
+});
+
+describe('MAP_DROPPABLE and memfd_secret', () => {
+  it.skipIf(!kernelHas('droppable'))('droppable memory reads back what was written (until the kernel drops it under pressure); only anonymous private', () => {
+    const m = mmap(4 * page, { droppable: true });
+    m.view().fill(9);
+    expect(m.view()[4 * page - 1]).toBe(9);
+    m.unmap();
+    expect(() => mmap(page, { droppable: true, shared: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('droppable turned off: ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming Linux 6.11', () => {
+    const r = forcedOff('droppable', `pw.mmap(pw.pageSize(), { droppable: true })`);
+    expect(r.out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/Linux 6\.11/) });
+  });
+
+  it.skipIf(!kernelHas('secretMemory'))('secretMemory: usable memory, shown as /secretmem in the maps', () => {
+    const m = secretMemory(2 * page);
+    m.view()[0] = 4;
+    expect(m.view()[0]).toBe(4);
+    expect(queryMapping(m.address)!.name).toMatch(/secretmem/);
+    m.unmap();
+  });
+
+  it('secretMemory turned off: the error names secretmem.enable', () => {
+    const r = forcedOff('secretMemory', `pw.secretMemory(pw.pageSize())`);
+    expect(r.out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/secretmem\.enable=1/) });
+  });
+});
+
