@@ -142,7 +142,9 @@ export const command: CliCommand = {
         const verdicts = verdictsOf(series);
         if (v.json) process.stdout.write(`${json({ ...s, verdicts })}\n`);
         else if (tty) {
-          const lines = [...header(s, width, s.elapsedMs), ...snapshotLines(s, width, verdicts, s.delta.categories)];
+          // No more lines than the terminal has rows: the cursor cannot move back above its top.
+          const rows = process.stdout.rows > 0 ? process.stdout.rows : 24;
+          const lines = [...header(s, width, s.elapsedMs), ...snapshotLines(s, width, verdicts, s.delta.categories)].slice(0, Math.max(5, rows - 1));
           process.stdout.write(`${shown ? `\x1b[${shown}A\x1b[J` : ''}${lines.join('\n')}\n`);
           shown = lines.length;
         } else {
