@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { attach, memfd, mmap, pageSize, shmOpen, shmUnlink, SharedMemory, type Mapping } from '../lib/index';
 import { native } from '../lib/native';
+import { benchShareHandoff } from '../lib/bench/index';
 import { DIST } from './helpers/child';
 
 const page = pageSize();
@@ -405,7 +406,6 @@ describe('resize()', () => {
 
 describe('benchShareHandoff', () => {
   it('hands memory to a worker both ways and reports each size (the worker reads the first and last byte each time)', async () => {
-    const { benchShareHandoff } = await import('../lib/bench/index');
     const rows = await benchShareHandoff({ sizes: [page, 4 * page], runs: 1 });
     expect(rows.map((r) => r.bytes)).toEqual([page, 4 * page]);
     for (const r of rows) {
