@@ -168,8 +168,10 @@ export const command: CliCommand = {
     }
     if (!last) throw new Error(cmd.length ? `the command exited before the first snapshot (${String(status)})` : `no snapshot of process ${pid}`);
     const verdicts = verdictsOf(series);
-    if (!v.json && !tty) {
-      process.stdout.write(`\n${header(last, width, last.elapsedMs).join('\n')}\n${snapshotLines(last, width, verdicts).join('\n')}\n`);
+    if (!v.json) {
+      // The whole last view with the verdicts (on a terminal, in place of the cut-down live view).
+      const clear = tty && shown ? `\x1b[${shown}A\x1b[J` : '\n';
+      process.stdout.write(`${clear}${header(last, width, last.elapsedMs).join('\n')}\n${snapshotLines(last, width, verdicts).join('\n')}\n`);
     }
     if (v.html) fs.writeFileSync(v.html, htmlPage(series, verdicts, title(last.pid, cmd)));
     if (status !== undefined && !v.json) process.stdout.write(`${cmd.join(' ')}: exited with ${typeof status === 'string' ? `signal ${status}` : `code ${status}`}\n`);
