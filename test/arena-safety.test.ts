@@ -146,6 +146,42 @@ describe('Arena: owner records are out of reach (issue 11, item 5)', () => {
   });
 });
 
+describe('Arena: buffers moved away with transfer() (issue 11, item 1, the arena part)', () => {
+  it('the arena goes on (new buffers over the same pages), realloc keeps what it can, close() and later writes to the moved buffer do not crash', () => {
+    // On by default from Node 21; Node 20 has it behind a V8 flag.
+    const flags = Number(process.versions.node.split('.')[0]) < 21 ? ['--harmony-rab-gsab-transfer'] : [];
+    const r = runChild(`
+      const P = pw.pageSize();
+      const a = new pw.Arena({ reserve: 64 << 20, chunkSize: 1 << 20, hugePages: false });
+      const out = {}, moved = [];
+      for (const [name, size] of [['small', 64], ['medium', 3 * P], ['large', ${LARGE_BLOCK_BYTES} + 1]]) {
+        const v = a.alloc(size); v.fill(1);
+        const t = v.buffer.transfer();   // detaches the arena's buffer; the memory now lives in t
+        moved.push(t);
+        const w = a.alloc(size); w.fill(2);
+        const r = a.realloc(v, size * 3); r.fill(3);
+        out[name] = { old: v.length, next: w.length, realloc: r.length, sizeOf: a.sizeOf(r) >= size * 3 };
+        a.free(r); a.free(w);
+      }
+      a.purge();
+      for (let i = 0; i < 200; i++) a.alloc([64, 3 * P, ${LARGE_BLOCK_BYTES} + 1][i % 3]).fill(4);
+      a.reset();
+      a.close();
+      // The moved buffers still point into the arena's old range: writable, never a fault.
+      let sum = 0;
+      for (const t of moved) { const u = new Uint8Array(t); u.fill(5); sum += u[0] + u[u.length - 1]; }
+      console.log(JSON.stringify({ out, sum }));`, { nodeArgs: flags });
+    expect(lastJson(r)).toEqual({
+      out: {
+        small: { old: 0, next: 64, realloc: 192, sizeOf: true },
+        medium: { old: 0, next: 3 * page, realloc: 9 * page, sizeOf: true },
+        large: { old: 0, next: LARGE_BLOCK_BYTES + 1, realloc: 3 * (LARGE_BLOCK_BYTES + 1), sizeOf: true },
+      },
+      sum: 30,
+    });
+  });
+});
+
 describe('Arena: every bad argument has a code, nothing is coerced (issue 11, item 12)', () => {
   it('alloc, tryAlloc, allocZeroed, prefault refuse bigint, symbol and objects without calling valueOf', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });

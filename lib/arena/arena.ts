@@ -263,7 +263,7 @@ class Slab {
     readonly size: number,
     readonly count: number,
     readonly page: number,
-    readonly buf: ArrayBuffer,
+    public buf: ArrayBuffer,
     readonly bits: Uint32Array,
     pages: number,
   ) {
@@ -288,7 +288,7 @@ class Segment {
 /** A page run with its own ArrayBuffer. */
 class OwnBlock {
   readonly kind = K_OWN;
-  constructor(readonly id: number, readonly page: number, readonly pages: number, readonly buf: ArrayBuffer) {}
+  constructor(readonly id: number, readonly page: number, readonly pages: number, public buf: ArrayBuffer) {}
 }
 
 type Owner = Slab | Segment | OwnBlock;
@@ -353,6 +353,22 @@ class ArenaView extends U8 {
   /** Call only after {@link ArenaView.owner} returned an owner. */
   static index(view: object): number {
     return (view as ArenaView).#index;
+  }
+}
+
+/**
+ * Like {@link blockView}, but `null` where the view cannot be made: the
+ * buffer was detached by someone else (`ArrayBuffer.prototype.transfer()`).
+ */
+function tryView(buf: ArrayBuffer, offset: number, length: number, owner: Owner, index: number): Uint8Array | null {
+  nextOwner = owner;
+  nextIndex = index;
+  try {
+    return new ArenaView(buf, offset, length);
+  } catch {
+    return null;
+  } finally {
+    nextOwner = undefined;
   }
 }
 
@@ -721,7 +737,7 @@ export class Arena {
         } else slab.dirty[p] = 1;
       }
     } while (++p <= pe);
-    return blockView(slab.buf, a0, size, slab, idx);
+    return this.#view(slab, a0, size, idx);
   }
 
   /** Makes a slab with free blocks the current one of its class. */
@@ -788,10 +804,10 @@ export class Arena {
         this.#own[id] = blk;
         this.#ownCount++;
         this.#runs.retag(p, OWN);
-        view = blockView(buf, 0, size, blk, p);
+        view = this.#view(blk, 0, size, p);
       } else {
         const seg = this.#segOf[first]!;
-        view = blockView(this.#segBuffer(seg), off - seg.index * this.#chunkBytes, size, seg, p);
+        view = this.#view(seg, off - seg.index * this.#chunkBytes, size, p);
         this.#runViews++;
       }
     } catch (e) {
@@ -820,6 +836,27 @@ export class Arena {
       fillOf(view, 0, i * page, min(j * page, length));
       i = j;
     }
+  }
+
+  /**
+   * The view of a block of `owner`. Where someone else detached the owner's
+   * buffer (`transfer()` moves its memory into a buffer pagewise never saw;
+   * the native layer keeps that memory mapped and writable while it lives),
+   * the owner gets a new buffer over the same pages: the arena goes on, and
+   * the transferred buffer is like a stale view (it may see memory the
+   * arena hands out again).
+   */
+  #view(owner: Owner, offset: number, length: number, index: number): Uint8Array {
+    const buf = owner.kind === K_CHUNK ? this.#segBuffer(owner) : owner.buf;
+    const v = tryView(buf, offset, length, owner, index);
+    if (v !== null) return v;
+    const page = this.#page;
+    const at = owner.kind === K_SLAB ? owner.page * page : owner.kind === K_CHUNK ? owner.index * this.#chunkBytes : owner.page * page;
+    const bytes = owner.kind === K_SLAB ? this.#slabBytes : owner.kind === K_CHUNK ? owner.chunks * this.#chunkBytes : owner.pages * page;
+    const fresh = nRegionBuffer(this.#region, this.#start + at, bytes);
+    OwnedBuffer.tag(fresh, owner);
+    owner.buf = fresh;
+    return blockView(fresh, offset, length, owner, index);
   }
 
   #segBuffer(seg: Segment): ArrayBuffer {
@@ -987,15 +1024,15 @@ export class Arena {
     if (n > this.#reserve) throw outOfRange('size', `<= the arena's reservation (${this.#reserve} bytes)`, n);
     const idx = Block.index(view);
     if (owner.kind === K_SLAB) {
-      if (n <= owner.size) return blockView(owner.buf, idx * owner.size, n, owner, idx);
+      if (n <= owner.size) return this.#view(owner, idx * owner.size, n, idx);
       return this.#move(view, n);
     }
     const page = this.#page;
     const pages = this.#runs.len[idx]!;
     const need = max(1, ceil(n / page));
     if (need <= pages) {
-      if (owner.kind === K_OWN) return blockView(owner.buf, 0, n, owner, idx);
-      return blockView(this.#segBuffer(owner), idx * page - owner.index * this.#chunkBytes, n, owner, idx);
+      if (owner.kind === K_OWN) return this.#view(owner, 0, n, idx);
+      return this.#view(owner, idx * page - owner.index * this.#chunkBytes, n, idx);
     }
     if (!this.#runs.extend(idx, need - pages)) return this.#move(view, n);
     this.#runs.claim(idx + pages, need - pages);
@@ -1004,7 +1041,7 @@ export class Arena {
     const off = idx * page;
     const bytes = need * page;
     if (owner.kind === K_CHUNK && bytes < LARGE_BLOCK_BYTES && off + bytes <= (owner.index + owner.chunks) * this.#chunkBytes) {
-      return blockView(this.#segBuffer(owner), off - owner.index * this.#chunkBytes, n, owner, idx);
+      return this.#view(owner, off - owner.index * this.#chunkBytes, n, idx);
     }
     // The grown run needs a buffer of its own (large, or past its segment).
     const buf = nRegionBuffer(this.#region, this.#start + off, bytes);
@@ -1021,14 +1058,15 @@ export class Arena {
     const blk = new OwnBlock(id, idx, need, buf);
     OwnedBuffer.tag(buf, blk);
     this.#own[id] = blk;
-    return blockView(buf, 0, n, blk, idx);
+    return this.#view(blk, 0, n, idx);
   }
 
   /** realloc by a new block: allocate, copy, free the old one. */
   #move(view: Uint8Array, n: number): Uint8Array {
     const next = this.#allocate(n, undefined, false);
+    // A view whose buffer was transferred away reads as length 0: nothing to keep.
     const keep = min(n, byteLengthOf(view));
-    setOf(next, new U8(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), keep));
+    if (keep > 0) setOf(next, new U8(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), keep));
     this.free(view);
     return next;
   }
@@ -1344,7 +1382,7 @@ export class Arena {
     const chunkBytes = this.#chunkBytes;
     for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ) {
       const seg = this.#segOf[ci]!;
-      const u8 = new U8(this.#segBuffer(seg));
+      const u8 = this.#view(seg, 0, seg.chunks * chunkBytes, seg.index);
       const base = seg.index * chunkBytes;
       ci = seg.index + seg.chunks;
       const from = max(offset, base) - base;
