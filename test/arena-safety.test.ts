@@ -182,6 +182,35 @@ describe('Arena: buffers moved away with transfer() (issue 11, item 1, the arena
   });
 });
 
+describe('Arena: asynchronous work in flight (issue 11, item 2, the arena part)', () => {
+  for (const how of ['close()', 'reset({ decommit: true })', 'reset()', 'free()']) {
+    it(`crypto.randomFill over arena blocks while ${how} runs: no crash, the fills complete`, () => {
+      const r = runChild(`
+        // (Not zlib: Node's own zlib aborts when a stream's input is detached
+        // mid-stream, with or without pagewise; docs/reliability.md.)
+        const crypto = require('crypto');
+        const a = new pw.Arena({ reserve: 1 << 30, hugePages: false });
+        const big = a.alloc(128 << 20);
+        const small = a.alloc(3000);
+        const medium = a.alloc(100000);
+        big.fill(1); small.fill(2); medium.fill(3);
+        let done = 0;
+        crypto.randomFill(big, () => { done++; });
+        crypto.randomFill(medium, () => { done++; });
+        crypto.randomFill(small, () => { done++; });
+        setTimeout(() => {
+          const how = ${JSON.stringify(how)};
+          if (how === 'close()') a.close();
+          else if (how === 'reset({ decommit: true })') a.reset({ decommit: true });
+          else if (how === 'reset()') a.reset();
+          else { a.free(big); a.free(medium); a.free(small); }
+        }, 1);
+        setTimeout(() => console.log(JSON.stringify({ done })), 2000);`, { timeoutMs: 120_000 });
+      expect(lastJson<{ done: number }>(r).done).toBe(3);
+    });
+  }
+});
+
 describe('Arena: every bad argument has a code, nothing is coerced (issue 11, item 12)', () => {
   it('alloc, tryAlloc, allocZeroed, prefault refuse bigint, symbol and objects without calling valueOf', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
