@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import {
   experiments, findExperiments, runExperiments, zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
-  exitRecovery, cowFork, kernelMemory, rlimitData, prefault, probeMissing,
+  exitRecovery, cowFork, kernelMemory, rlimitData, prefault, probeMissing, guardPages, batchedMadvise,
 } from '../lib/experiments';
+import { kernelHas } from '../lib/features';
 import type { ExperimentResult } from '../lib/experiments';
 import { pageSize } from '../lib/system';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
@@ -31,9 +32,9 @@ function shape(r: ExperimentResult): void {
 }
 
 describe('registry', () => {
-  it('has the ten experiments in order, found by id or number', () => {
-    expect(experiments.map((e) => e.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(new Set(experiments.map((e) => e.id)).size).toBe(10);
+  it('has the twelve experiments in order, found by id or number', () => {
+    expect(experiments.map((e) => e.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(new Set(experiments.map((e) => e.id)).size).toBe(12);
     expect(findExperiments(['7', 'zero-fill']).map((e) => e.id)).toEqual(['zero-fill', 'cow-fork']);
     expect(() => findExperiments(['nope'])).toThrow(TypeError);
   });
@@ -193,5 +194,29 @@ describe('10 prefault', () => {
     if (r.measurements.some((mm) => mm.name === 'MADV_POPULATE_WRITE: faults per page')) {
       ifMeasurable('populateWrite', 'experiment 10: MADV_POPULATE_WRITE faults per page', () => expect(value(r, 'MADV_POPULATE_WRITE: faults per page')).toBe(1));
     }
+  });
+});
+
+describe('experiment 11: guard pages', () => {
+  it.skipIf(!kernelHas('guard') || unmeasurable('mincore', 'experiment 11'))('MADV_GUARD_INSTALL keeps one mapping at every count; PROT_NONE guards split it exactly, until the map-count margin refuses them', () => {
+    const r = guardPages.run();
+    shape(r);
+    expect(r.verdict).toBe('confirmed');
+    for (const n of [10, 1000, 60000]) expect(value(r, `mappings after ${n} MADV_GUARD_INSTALL guards`)).toBe(1);
+    // Every other page of a 2n-page mapping: n guards make 2n mappings.
+    expect(value(r, 'mappings after 10 PROT_NONE guards')).toBe(20);
+    expect(value(r, 'mappings after 1000 PROT_NONE guards')).toBe(2000);
+    expect(value(r, 'PROT_NONE guards placed of 60000') as number).toBeLessThan(60000);
+  });
+});
+
+describe('experiment 12: batched madvise', () => {
+  it.skipIf(!kernelHas('processMadvise') || unmeasurable('mincore', 'experiment 12'))('gives back exactly the ranges asked, both ways, and computes its verdict from the ratios', () => {
+    const r = batchedMadvise.run();
+    shape(r);
+    expect(value(r, 'resident after, every size and way')).toBe('half the pages (the ranges given back)');
+    const big = value(r, 'batched / loop at 1000 ranges') as number;
+    const small = value(r, 'batched / loop at 10 ranges') as number;
+    expect(r.verdict).toBe(big < 0.5 && small < 0.5 ? 'confirmed' : big < 0.5 ? 'depends' : 'refuted');
   });
 });

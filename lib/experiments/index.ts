@@ -12,6 +12,8 @@ export { heapHoles } from './heap-holes';
 export { exitRecovery } from './exit-recovery';
 export { cowFork } from './cow';
 export { kernelMemory } from './kernel-memory';
+export { guardPages } from './guard-pages';
+export { batchedMadvise } from './batched-madvise';
 export { rlimitData } from './rlimit-data';
 export { prefault } from './prefault';
 export { probeLocation, probeMissing } from './common';

@@ -11,11 +11,14 @@ import { cowFork } from './cow';
 import { kernelMemory } from './kernel-memory';
 import { rlimitData } from './rlimit-data';
 import { prefault } from './prefault';
+import { guardPages } from './guard-pages';
+import { batchedMadvise } from './batched-madvise';
 
 /** Every experiment, in the order of the design's questions. */
 export const experiments: readonly Experiment[] = Object.freeze([
   zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
   exitRecovery, cowFork, kernelMemory, rlimitData, prefault,
+  guardPages, batchedMadvise,
 ]);
 
 /**
