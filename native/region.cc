@@ -626,7 +626,31 @@ static Napi::Value DetachOne(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool detachable = info.Length() > 0 && info[0].IsArrayBuffer();
   if (!detachable) return ThrowInternal(env, "detachArrayBuffer: not an ArrayBuffer");
-  napi_detach_arraybuffer(env, info[0]);
+  napi_value ab = info[0];
+  void* data = nullptr;
+  size_t len = 0;
+  napi_get_arraybuffer_info(env, ab, &data, &len);
+  napi_detach_arraybuffer(env, ab);
+  // Record that pagewise detached it (else it would look escaped: detached by
+  // someone else while its object lives).
+  EnvData* d = GetEnvData(env);
+  uint8_t* p = static_cast<uint8_t*>(data);
+  for (Region* r = d ? d->regions : nullptr; p && r; r = r->next) {
+    if (p < r->addr || p >= r->addr + r->length) continue;
+    uint64_t off = static_cast<uint64_t>(p - r->addr);
+    for (BufferRecord* b = r->buffers; b; b = b->next) {
+      if (b->detached || b->offset != off || b->length != len || !b->ref) continue;
+      napi_value v = nullptr;
+      bool same = false;
+      napi_get_reference_value(env, b->ref, &v);
+      if (v) napi_strict_equals(env, v, ab, &same);
+      if (same) {
+        b->detached = true;
+        break;
+      }
+    }
+    break;
+  }
   return env.Undefined();
 }
 
