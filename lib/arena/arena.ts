@@ -60,8 +60,8 @@ import { invalidState, invalidType, invalidValue, outOfRange } from '../validate
 import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { OWN, PageRuns, RUN, SLAB } from './pages';
 import {
-  BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
-  I32, NumberOf, setOf, table, U16, U32, U8, F64,
+  abByteLengthOf, BigIntOf, bufferOf, byteLengthOf, byteOffsetOf, ceil, clz32, fillOf, floor, isInteger, isUint8Array, log2, max, min,
+  I32, NumberOf, setOf, table, U32, U8, F64,
 } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './guard';
 
@@ -253,10 +253,12 @@ class Slab {
   /** Neighbours in its class's list of partly free slabs. */
   prevP: Slab | null = null;
   nextP: Slab | null = null;
-  /** Live blocks touching each page of the slab. */
-  readonly live: Uint16Array;
-  /** 1 where the page may hold data (written since it was last purged). */
-  readonly dirty: Uint8Array;
+  /**
+   * Each page's state: the number of live blocks touching it (> 0); 0 when
+   * none does and the page may hold data (free and dirty); -1 when it is
+   * free and known clean (fresh, or purged since it was last used).
+   */
+  readonly st: Int32Array;
   constructor(
     readonly id: number,
     readonly cls: number,
@@ -268,8 +270,7 @@ class Slab {
     pages: number,
   ) {
     this.free = count;
-    this.live = new U16(pages);
-    this.dirty = new U8(pages);
+    this.st = fillOf(new I32(pages), -1) as Int32Array;
   }
 }
 
@@ -353,22 +354,6 @@ class ArenaView extends U8 {
   /** Call only after {@link ArenaView.owner} returned an owner. */
   static index(view: object): number {
     return (view as ArenaView).#index;
-  }
-}
-
-/**
- * Like {@link blockView}, but `null` where the view cannot be made: the
- * buffer was detached by someone else (`ArrayBuffer.prototype.transfer()`).
- */
-function tryView(buf: ArrayBuffer, offset: number, length: number, owner: Owner, index: number): Uint8Array | null {
-  nextOwner = owner;
-  nextIndex = index;
-  try {
-    return new ArenaView(buf, offset, length);
-  } catch {
-    return null;
-  } finally {
-    nextOwner = undefined;
   }
 }
 
@@ -494,11 +479,18 @@ export class Arena {
   readonly #vmaName: string | null;
   readonly #faultBase: number;
   readonly #pageShift: number;
-  readonly #retain: number;
+  /** `retain` in whole pages. */
+  readonly #retainPages: number;
+  /** Slab pages that may be retained before the bound is checked exactly: `retainPages` minus the runs' dirty pages. */
+  #slabCheckAt = 0;
   readonly #decayMs: number;
   #timer: NodeJS.Timeout | null = null;
-  /** Fewest dirty free pages seen since the decay timer last ran. */
+  /**
+   * Fewest dirty free pages seen since the decay timer last ran: of runs
+   * and of slabs, tracked apart (the slab one on the small-block fast path).
+   */
   #dirtyMin = 0;
+  #slabMin = 0;
   /** Pages of slabs that hold no live block and may be dirty. */
   #slabDirtyFree = 0;
   /** With `purge: 'free'`: free run pages advised already (not known zero). */
@@ -601,7 +593,8 @@ export class Arena {
     this.#prefaultChunks = prefault;
     this.#growCap = max(1, floor(min(GROW_MAX, maxChunk) / chunk));
     this.#pageShift = log2(page);
-    this.#retain = retain;
+    this.#retainPages = floor(retain / page);
+    this.#slabCheckAt = this.#retainPages;
     this.#decayMs = decay;
     this.#classFree = new F64(CLASSES.count);
     this.#slabsByClass = new F64(CLASSES.count);
@@ -725,18 +718,22 @@ export class Arena {
     this.#classFree[cls]! -= sz;
     const idx = (w << 5) + 31 - clz32(low);
     const a0 = idx * sz;
-    const live = slab.live;
+    const st = slab.st;
     let p = a0 >>> this.#pageShift;
     const pe = (a0 + sz - 1) >>> this.#pageShift;
     do {
-      if (live[p]!++ === 0) {
-        // The page is in use again: no longer free; written from now on.
-        if (slab.dirty[p] === 1) {
-          this.#slabDirtyFree--;
-          this.#noteTaken();
-        } else slab.dirty[p] = 1;
+      const c = st[p]!;
+      if (c > 0) st[p] = c + 1;
+      else {
+        // The page is in use again (and written from now on): if it was
+        // free and dirty it leaves the retained count (low-water mark for
+        // the decay: a field compare, no call).
+        st[p] = 1;
+        if (c === 0 && --this.#slabDirtyFree < this.#slabMin) this.#slabMin = this.#slabDirtyFree;
       }
     } while (++p <= pe);
+    const buf = slab.buf;
+    if (abByteLengthOf(buf) !== 0) return blockView(buf, a0, size, slab, idx);
     return this.#view(slab, a0, size, idx);
   }
 
@@ -769,7 +766,7 @@ export class Arena {
     const clean = this.#runs.clean;
     for (let i = 0; i < this.#slabPages; i++) {
       if (clean[p + i] === 0) {
-        s.dirty[i] = 1;
+        s.st[i] = 0;
         this.#slabDirtyFree++;
       }
     }
@@ -778,7 +775,7 @@ export class Arena {
     this.#classFree[cls]! += count * size;
     this.#slabCount++;
     this.#slabsByClass[cls]!++;
-    this.#slabBookBytes += SLAB_OBJECT_BYTES + words * 4 + this.#slabPages * 3;
+    this.#slabBookBytes += SLAB_OBJECT_BYTES + words * 4 + this.#slabPages * 4;
     OwnedBuffer.tag(buf, s);
     this.#slabs[id] = s;
     this.#current[cls] = s;
@@ -848,8 +845,9 @@ export class Arena {
    */
   #view(owner: Owner, offset: number, length: number, index: number): Uint8Array {
     const buf = owner.kind === K_CHUNK ? this.#segBuffer(owner) : owner.buf;
-    const v = tryView(buf, offset, length, owner, index);
-    if (v !== null) return v;
+    // The arena's buffers are never empty: length 0 means detached. (A
+    // check, not a try/catch: that cost 40-50 ns an allocation.)
+    if (abByteLengthOf(buf) !== 0) return blockView(buf, offset, length, owner, index);
     const page = this.#page;
     const at = owner.kind === K_SLAB ? owner.page * page : owner.kind === K_CHUNK ? owner.index * this.#chunkBytes : owner.page * page;
     const bytes = owner.kind === K_SLAB ? this.#slabBytes : owner.kind === K_CHUNK ? owner.chunks * this.#chunkBytes : owner.pages * page;
@@ -948,20 +946,25 @@ export class Arena {
       this.#allocated -= sz;
       this.#classFree[owner.cls]! += sz;
       const a0 = idx * sz;
-      const live = owner.live;
+      const st = owner.st;
       const pe = (a0 + sz - 1) >>> this.#pageShift;
       let p = a0 >>> this.#pageShift;
       let first = -1;
       let last = -1;
       do {
-        if (--live[p]! === 0) {
+        if (--st[p]! === 0) {
           this.#slabDirtyFree++;
           if (first < 0) first = p;
           last = p;
         }
       } while (++p <= pe);
       const free = ++owner.free;
-      if (first >= 0) this.#freedSlabPages(owner, first, last);
+      if (first >= 0) {
+        // Past the bound's slab share (kept current by the run paths): give
+        // these pages back (an exact check first); else make sure the decay runs.
+        if (this.#slabDirtyFree > this.#slabCheckAt) this.#freedSlabPages(owner, first, last);
+        else if (this.#timer === null && this.#decayMs > 0) this.#armDecay();
+      }
       if (this.#current[owner.cls] !== owner) {
         if (free === owner.count) this.#releaseSlab(owner);
         else if (!owner.listed) this.#list(owner);
@@ -1087,34 +1090,47 @@ export class Arena {
 
   /** Free dirty pages (retained): runs and slab pages with no live block. */
   #dirtyPages(): number {
-    let runs = this.#runs.dirtyFree();
-    if (this.#advised > 0) {
-      if (this.#advised > runs) this.#advised = runs;
-      runs -= this.#advised;
-    }
-    return runs + this.#slabDirtyFree;
+    return this.#runsDirty() + this.#slabDirtyFree;
   }
 
-  /** Called after dirty free pages were taken: the decay's low-water mark. */
+  /** Free dirty pages of runs (not advised already). */
+  #runsDirty(): number {
+    const runs = this.#runs;
+    let d = runs.freePages - runs.cleanFree;
+    if (this.#advised > 0) {
+      if (this.#advised > d) this.#advised = d;
+      d -= this.#advised;
+    }
+    return d;
+  }
+
+  /** Called after dirty free run pages were taken: the decay's low-water mark. */
   #noteTaken(): void {
-    if (this.#timer === null) return;
-    const d = this.#dirtyPages();
+    const d = this.#runsDirty();
     if (d < this.#dirtyMin) this.#dirtyMin = d;
+    this.#slabCheckAt = this.#retainPages - d;
+  }
+
+  /** Recomputes the slab share of the bound after the runs' dirty pages changed. */
+  #syncBound(): void {
+    this.#slabCheckAt = this.#retainPages - this.#runsDirty();
   }
 
   /** Whether the retained pages now pass the `retain` bound; else arms the decay. */
   #overRetain(): boolean {
-    if (this.#dirtyPages() * this.#page > this.#retain) return true;
+    if (this.#slabDirtyFree + this.#runsDirty() > this.#retainPages) return true;
     if (this.#timer === null && this.#decayMs > 0) this.#armDecay();
     return false;
   }
 
   /** A run of `n` pages at `p` was just freed (dirty): kept, or given back past the bound. */
   #freedRun(p: number, n: number): void {
-    if (!this.#overRetain()) return;
-    nMadvise(this.#region, this.#start + p * this.#page, n * this.#page, this.#purgeAdvice);
-    if (this.#purgeCleans) this.#runs.markClean(p, n);
-    else this.#advised += n;
+    if (this.#overRetain()) {
+      nMadvise(this.#region, this.#start + p * this.#page, n * this.#page, this.#purgeAdvice);
+      if (this.#purgeCleans) this.#runs.markClean(p, n);
+      else this.#advised += n;
+    }
+    this.#syncBound();
   }
 
   /** Pages `[first, last]` of slab `s` just lost their last live block: kept, or given back past the bound. */
@@ -1122,7 +1138,7 @@ export class Arena {
     if (!this.#overRetain()) return;
     const page = this.#page;
     nMadvise(this.#region, this.#start + (s.page + first) * page, (last - first + 1) * page, this.#purgeAdvice);
-    for (let i = first; i <= last; i++) s.dirty[i] = 0;
+    for (let i = first; i <= last; i++) s.st[i] = -1;
     this.#slabDirtyFree -= last - first + 1;
   }
 
@@ -1130,7 +1146,8 @@ export class Arena {
     const t = setIntervalOf(onDecayTimer, this.#decayMs, new WeakRefOf(this));
     t.unref();
     this.#timer = t;
-    this.#dirtyMin = this.#dirtyPages();
+    this.#dirtyMin = this.#runsDirty();
+    this.#slabMin = this.#slabDirtyFree;
   }
 
   static {
@@ -1143,9 +1160,10 @@ export class Arena {
       this.#timer = null;
       return false;
     }
-    if (this.#dirtyMin > 0) this.#purgeAll();
+    if (this.#dirtyMin + this.#slabMin > 0) this.#purgeAll();
     const d = this.#dirtyPages();
-    this.#dirtyMin = d;
+    this.#dirtyMin = this.#runsDirty();
+    this.#slabMin = this.#slabDirtyFree;
     if (d === 0) {
       this.#timer = null;
       return false;
@@ -1194,7 +1212,7 @@ export class Arena {
     this.#classFree[s.cls]! -= s.count * s.size;
     this.#slabCount--;
     this.#slabsByClass[s.cls]!--;
-    this.#slabBookBytes -= SLAB_OBJECT_BYTES + ((s.count + 31) >>> 5) * 4 + this.#slabPages * 3;
+    this.#slabBookBytes -= SLAB_OBJECT_BYTES + ((s.count + 31) >>> 5) * 4 + this.#slabPages * 4;
     this.#freeSlabIds.push(s.id);
     if (s.listed) this.#unlist(s);
     // Stale views of this slab's blocks read as length 0 from now on.
@@ -1203,9 +1221,10 @@ export class Arena {
     // Its pages are free run pages now: dirty ones leave the slab count,
     // purged ones are known zero (with 'dontneed').
     for (let i = 0; i < this.#slabPages; i++) {
-      if (s.dirty[i] === 1) this.#slabDirtyFree--;
+      if (s.st[i] === 0) this.#slabDirtyFree--;
       else if (this.#purgeCleans) this.#runs.markClean(s.page + i, 1);
     }
+    this.#syncBound();
   }
 
   #notLive(view: Uint8Array): TypeError {
@@ -1259,6 +1278,7 @@ export class Arena {
     this.#runs.reset(pages, keep ? false : this.#purgeCleans);
     this.#advised = keep || this.#purgeCleans ? 0 : pages;
     if (keep && pages > 0 && this.#timer === null && this.#decayMs > 0) this.#armDecay();
+    this.#syncBound();
   }
 
   /** Drops every block's bookkeeping (their buffers are detached by the caller). */
@@ -1336,23 +1356,23 @@ export class Arena {
       for (let k = 0; k < this.#slabs.length; k++) {
         const s = this.#slabs[k];
         if (s === undefined) continue;
-        const live = s.live;
-        const dirty = s.dirty;
+        const st = s.st;
         for (let i = 0; i < n; ) {
-          if (live[i] !== 0 || dirty[i] === 0) {
+          if (st[i] !== 0) {
             i++;
             continue;
           }
           let j = i + 1;
-          while (j < n && live[j] === 0 && dirty[j] === 1) j++;
+          while (j < n && st[j] === 0) j++;
           nMadvise(this.#region, this.#start + (s.page + i) * page, (j - i) * page, this.#purgeAdvice);
-          for (let q = i; q < j; q++) dirty[q] = 0;
+          for (let q = i; q < j; q++) st[q] = -1;
           this.#slabDirtyFree -= j - i;
           bytes += (j - i) * page;
           i = j;
         }
       }
     }
+    this.#syncBound();
     return bytes;
   }
 

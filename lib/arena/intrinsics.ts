@@ -32,6 +32,8 @@ export const byteOffsetOf = getter('byteOffset') as (view: Uint8Array) => number
 export const byteLengthOf = getter('byteLength') as (view: Uint8Array) => number;
 /** `view.buffer`, read through the original getter. */
 export const bufferOf = getter('buffer') as (view: Uint8Array) => ArrayBufferLike;
+/** `buffer.byteLength` of an ArrayBuffer, read through the original getter (0 once detached). */
+export const abByteLengthOf = uncurryThis(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get as () => number) as (buf: ArrayBufferLike) => number;
 const toStringTagOf = getter(Symbol.toStringTag) as (value: unknown) => string | undefined;
 
 /** True only for a real Uint8Array (Buffer included); never throws, never calls user code. */
