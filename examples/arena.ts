@@ -49,7 +49,7 @@ console.log(`reset({ decommit: true }): committed ${s.committed} bytes, resident
 // Output (4 KiB pages):
 // reserved 64 GiB: committed 0 bytes, resident 0 bytes, 1 mapping
 // 10000 blocks of 100 B and 20 of 1 MiB: allocated 21.07 MiB, committed 24.00 MiB, resident 21.07 MiB in 2 mappings
-// process RSS grew by 23.76 MiB; bookkeeping 69244 bytes (0.28% of committed)
+// process RSS grew by 23.76 MiB; bookkeeping 69532 bytes (0.28% of committed)
 // freed the 1 MiB blocks: resident 21.07 MiB (20.00 MiB retained for reuse, given back by decay), a freed view has length 0
 // purge(): advised 20.00 MiB; resident 1.07 MiB, retained 0 bytes
 // alloc+free of 64 B: 92 ns each, no system call
