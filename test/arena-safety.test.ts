@@ -205,7 +205,8 @@ describe('Arena: asynchronous work in flight (issue 11, item 2, the arena part)'
           else if (how === 'reset()') a.reset();
           else { a.free(big); a.free(medium); a.free(small); }
         }, 1);
-        setTimeout(() => console.log(JSON.stringify({ done })), 2000);`, { timeoutMs: 120_000 });
+        // The pending fills keep the process alive: it exits when they are done.
+        process.on('exit', () => console.log(JSON.stringify({ done })));`, { timeoutMs: 600_000 });
       expect(lastJson<{ done: number }>(r).done).toBe(3);
     });
   }

@@ -52,6 +52,7 @@ import { inspect } from 'node:util';
 import { native, type RegionHandle } from '../native';
 import { pageSize, hugePageSize, maxArrayBufferLength } from '../system';
 import { adviceSupported } from '../flags';
+import { kernelHas } from '../features';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
 import { rusageRaw } from '../rusage';
 import { readMaps } from '../proc/maps';
@@ -197,8 +198,13 @@ export interface ArenaStats {
    * live block touches them.
    */
   retained: number;
-  /** How free pages go back to the kernel: `'madvise'` (one call per stretch). */
-  giveBack: 'madvise';
+  /**
+   * How free pages go back to the kernel: `'process_madvise'` (every stretch
+   * of one purge in one call per `IOV_MAX` stretches, on the own process,
+   * where the kernel allows the arena's advice there: Linux 6.13+ for
+   * `MADV_DONTNEED`) or `'madvise'` (one call per stretch).
+   */
+  giveBack: 'process_madvise' | 'madvise';
   /**
    * Resident bytes of the committed range (one `mincore`: every present
    * page, the shared zero page included where the kernel maps it). Measured
@@ -454,6 +460,38 @@ function isNoMemory(e: unknown): boolean {
  * arena.free(a);
  * arena.reset();                                     // every view now has length 0; RSS back to 0
  */
+let batchAdvice = -1;
+let batchOk = false;
+/** Whether one process_madvise on the own process can give back with `advice` here (probed once per advice). */
+function batchedGiveBack(advice: number): boolean {
+  if (advice !== batchAdvice) {
+    batchAdvice = advice;
+    batchOk = kernelHas('processMadvise') && native.processMadviseProbe(advice) === 0;
+  }
+  return batchOk;
+}
+
+/**
+ * Gives stretches of a region back: one process_madvise per IOV_MAX
+ * stretches where the kernel allows it (each madvise of memory written from
+ * JS pays a TLB shootdown to V8's threads; the batch pays it once per call),
+ * else one madvise each. A batch the kernel refuses is redone one by one.
+ */
+function giveBack(region: RegionHandle, offs: number[], lens: number[], advice: number): void {
+  if (offs.length === 0) return;
+  if (offs.length > 1 && batchedGiveBack(advice)) {
+    try {
+      const regions: RegionHandle[] = [];
+      for (let i = 0; i < offs.length; i++) regions[i] = region;
+      native.processMadviseOwn(regions, offs, lens, advice);
+      return;
+    } catch {
+      // Fall through: one call per stretch (idempotent).
+    }
+  }
+  for (let i = 0; i < offs.length; i++) nMadvise(region, offs[i]!, lens[i]!, advice);
+}
+
 export class Arena {
   readonly #region: RegionHandle;
   readonly #regionLength: number;
@@ -1335,6 +1373,9 @@ export class Arena {
     const clean = runs.clean;
     const page = this.#page;
     let bytes = 0;
+    // Every stretch to give back, then one batched call (or one each).
+    const offs: number[] = [];
+    const lens: number[] = [];
     runs.forEachFree((head, length) => {
       const end = head + length;
       for (let i = head; i < end; ) {
@@ -1344,7 +1385,8 @@ export class Arena {
         }
         let j = i + 1;
         while (j < end && !clean[j]) j++;
-        nMadvise(this.#region, this.#start + i * page, (j - i) * page, this.#purgeAdvice);
+        offs[offs.length] = this.#start + i * page;
+        lens[lens.length] = (j - i) * page;
         if (this.#purgeCleans) runs.markClean(i, j - i);
         bytes += (j - i) * page;
         i = j;
@@ -1364,7 +1406,8 @@ export class Arena {
           }
           let j = i + 1;
           while (j < n && st[j] === 0) j++;
-          nMadvise(this.#region, this.#start + (s.page + i) * page, (j - i) * page, this.#purgeAdvice);
+          offs[offs.length] = this.#start + (s.page + i) * page;
+          lens[lens.length] = (j - i) * page;
           for (let q = i; q < j; q++) st[q] = -1;
           this.#slabDirtyFree -= j - i;
           bytes += (j - i) * page;
@@ -1372,6 +1415,7 @@ export class Arena {
         }
       }
     }
+    giveBack(this.#region, offs, lens, this.#purgeAdvice);
     this.#syncBound();
     return bytes;
   }
@@ -1439,7 +1483,7 @@ export class Arena {
       allocated: this.#allocated,
       freeBytesByClass,
       retained: this.#dirtyPages() * this.#page,
-      giveBack: 'madvise',
+      giveBack: batchedGiveBack(this.#purgeAdvice) ? 'process_madvise' : 'madvise',
       threadFaults: ru[0]! + ru[1]! - this.#faultBase,
       bookkeepingBytes: bookkeeping,
       viewBytes: (this.#liveSmall() + this.#runViews) * VIEW_BYTES + this.#ownCount * (VIEW_BYTES + BUFFER_BYTES),
