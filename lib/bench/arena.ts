@@ -371,7 +371,7 @@ const purgeStretches: Benchmark = {
         },
       ],
       close: () => { arena.close(); m.unmap(); },
-      notes: ['the C figure times only the madvise calls (one per stretch); pagewise times purge() whole: a walk of the free runs and one madvise per stretch'],
+      notes: ['the C figure times only the madvise calls (one per stretch); pagewise times purge() whole: a walk of the free runs and the give-back (one process_madvise where the kernel allows it, else one madvise per stretch)'],
     };
   },
 };
