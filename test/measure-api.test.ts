@@ -174,7 +174,7 @@ describe('exported types', () => {
     const entries = ['lib/index.ts', 'lib/experiments/index.ts', 'lib/bench/index.ts'].map((f) => path.join(root, f));
     const program = ts.createProgram(entries, { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 });
     const checker = program.getTypeChecker();
-    const seen = new Map<string, { entry: string; decl: ts.Declaration | undefined }>();
+    const seen = new Map<string, { entry: string; decl: import('typescript').Declaration | undefined }>();
     const clashes: string[] = [];
     for (const entry of entries) {
       const sf = program.getSourceFile(entry)!;
