@@ -343,7 +343,8 @@ export class Mapping {
       // over pages that may have lost PROT_WRITE; protect again to recover.
       // A refusal before the system call (a transferred buffer holds the
       // range: ERR_INVALID_STATE) changed nothing.
-      if (len > 0 && !isWritable(prot) && (err as { code?: unknown }).code !== 'ERR_INVALID_STATE') this.#setSegment(off, off + len, prot);
+      // Nor did a sealed mapping's EPERM (mseal is checked before any change).
+      if (len > 0 && !isWritable(prot) && (err as { code?: unknown }).code !== 'ERR_INVALID_STATE' && !this.#sealed) this.#setSegment(off, off + len, prot);
       throw err;
     }
     if (len > 0) this.#setSegment(off, off + len, prot);
