@@ -37,7 +37,9 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
 }
 
 export function invalidValue(name: string, reason: string, value: unknown): TypeError {
-  return withCode(new TypeError(`The argument "${name}" ${reason}. Received ${inspect(value, { depth: 0 })}`), 'ERR_INVALID_ARG_VALUE');
+  // A view or buffer is named by its type and length, never by its bytes (which may be secret, and many).
+  const shown = ArrayBuffer.isView(value) ? `${value.constructor.name}(${value.byteLength} bytes)` : value instanceof ArrayBuffer ? `ArrayBuffer(${value.byteLength} bytes)` : inspect(value, { depth: 0 });
+  return withCode(new TypeError(`The argument "${name}" ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
 }
 
 export function invalidState(message: string): TypeError {

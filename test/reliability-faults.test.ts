@@ -71,7 +71,7 @@ interface FaultResult {
 function runFault(body: string, options: { prefix?: string[]; nodeArgs?: string[]; env?: Record<string, string> } = {}): { r: ReturnType<typeof spawnSync>; out: FaultResult } {
   const script = `${PRELUDE}\n${body}\nverifyAll();\nconsole.log(JSON.stringify(out));`;
   const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeArgs ?? []), '-e', script];
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...options.env } });
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30 * 60_000 /* a hang guard, not a time limit */, env: { ...process.env, ...options.env } });
   let out: FaultResult;
   try {
     out = JSON.parse(String(r.stdout).trim().split('\n').pop()!) as FaultResult;

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DIST = path.join(ROOT, 'dist', 'lib', 'index.js');
+/** A hang guard for child processes, not a time limit: a loaded machine is a slow run, never a failure. */
+export const HANG_GUARD_MS = 30 * 60_000;
 
 export interface ChildResult {
   status: number | null;
@@ -30,6 +32,6 @@ export function runChild(code: string, options: { ulimit?: string[]; nodeArgs?: 
     cmd = '/bin/sh';
     args = ['-c', `ulimit ${options.ulimit.join(' ')} && exec "$0" "$@"`, process.execPath, ...nodeArgs];
   }
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, env: { ...process.env } });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeoutMs ?? HANG_GUARD_MS, env: { ...process.env } });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
