@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mmap, pageSize, residency, residencyOfRange, Mapping, maxArrayBufferLength } from '../lib/index';
+import { mmap, pageSize, residency, residencyOfRange, Mapping, maxArrayBufferLength, Arena } from '../lib/index';
 import { runChild, type ChildResult } from './helpers/child';
 import { underSanitizer } from './helpers/sanitizer';
 import { underEmulation } from './helpers/emulation';
@@ -286,6 +286,22 @@ describe('residency counts this process for shared and file mappings (10)', () =
 });
 
 describe('errors in the documented shape (12)', () => {
+  it('a double free names the view by type and length, never by its bytes', () => {
+    const a = new Arena({ reserve: 1 << 24, hugePages: false });
+    const v = a.alloc(8);
+    v.fill(7);
+    a.free(v);
+    let message = '';
+    try {
+      a.free(v);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/double free.*\(8 bytes\)/);
+    expect(message).not.toMatch(/7, 7/);
+    a.close();
+  });
+
   it('Mapping methods on anything but a Mapping: TypeError with ERR_INVALID_ARG_TYPE', () => {
     const m = mmap(page);
     const proxy = new Proxy(m, {});
