@@ -133,16 +133,16 @@ function permissionError(err: unknown): (Error & { code: string; cause: unknown 
   return out;
 }
 
-/** `true` when this process runs on musl libc (Alpine), where the glibc binaries cannot load. */
+/**
+ * `true` when this process runs on musl libc (Alpine), where the glibc
+ * binaries cannot load: musl's dynamic loader (`ld-musl-*.so.1`) is mapped
+ * into every dynamically linked musl process. Read from /proc/self/maps, not
+ * `process.report` (which crashed Node 26 under qemu-user at 16K pages, seen
+ * here); `false` when it cannot be read (permission models).
+ */
 function onMusl(): boolean {
   try {
-    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-    if (report?.header) return !report.header.glibcVersionRuntime;
-  } catch {
-    // no process.report in this runtime, or the permission model forbids it
-  }
-  try {
-    return fs.readdirSync('/lib').some((f) => f.startsWith('ld-musl-'));
+    return /\/ld-musl-[^/\s]*\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
   } catch {
     return false;
   }
