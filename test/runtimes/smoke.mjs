@@ -13,7 +13,7 @@
 // Deno: loading the addon needs --allow-ffi (and --allow-read for the package
 // files, --allow-env for the PAGEWISE_* variables the loader reads). Deno
 // 1.43+ lets JS read /proc and /sys only with --allow-all, so with the narrow
-// flags the /proc readers (and Arena#stats(), which reads /proc/self/maps)
+// flags the /proc readers (and Arena#stats().mappings, read from /proc/self/maps)
 // fail with Deno's own NotCapable error naming --allow-all; everything done
 // natively (mincore, pagemap, smaps_rollup, statm, getrusage) works. The
 // limited run (PAGEWISE_SMOKE_DENO_LIMITED=1) asserts exactly that.
@@ -206,16 +206,19 @@ await check('Arena: alloc, free, allocZeroed, stats, reset, close', () => {
   throwsWith(() => a.free(x), { type: TypeError, code: 'ERR_INVALID_ARG_VALUE' }, 'double free');
   a.free(big);
   assert(big.byteLength === 0, 'a freed large block is detached');
-  const s = procFromJs(() => a.stats(), 'Arena#stats() (reads /proc/self/maps)');
-  if (s) assert(s.reserved >= 64 * 2 ** 20 && s.committed > 0 && typeof s.resident === 'number', 'stats with reserved, committed, resident');
+  const s = a.stats();
+  assert(s.reserved >= 64 * 2 ** 20 && s.committed > 0 && typeof s.resident === 'number', 'stats with reserved, committed, resident (mincore)');
+  // `mappings` is read from /proc/self/maps (in JS) when first read.
+  const mappings = procFromJs(() => s.mappings, 'Arena#stats().mappings (reads /proc/self/maps)');
+  if (!denoLimited) assert(mappings >= 1, `the reservation's mappings, got ${mappings}`);
   a.purge();
   a.reset();
   assert(y.byteLength === 0, 'reset detaches every view');
-  const after = procFromJs(() => a.stats(), 'Arena#stats()');
-  if (after) assert(after.resident === 0, `resident 0 after reset, got ${after.resident}`);
+  const after = a.stats();
+  assert(after.resident === 0, `resident 0 after reset, got ${after.resident}`);
   a.close();
   throwsWith(() => a.alloc(1), { type: TypeError, code: 'ERR_INVALID_STATE' }, 'alloc after close');
-  return s ? `committed ${s.committed}` : 'stats() refused by Deno without --allow-all, as expected';
+  return `committed ${s.committed}${denoLimited ? '; stats().mappings refused by Deno without --allow-all, as expected' : `, ${mappings} mappings`}`;
 });
 
 await check('measurement: rss, residency (mincore, pagemap), faults, measureSync, getrusage', () => {
