@@ -46,7 +46,8 @@ describe('file mappings', () => {
     try {
       const m = mmap(4 * page, { file: { fd }, prot: 'r', populate: true });
       expect(() => m.buffer).toThrowError(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
-      expect(m.residentPages()).toBe(4);
+      // MAP_POPULATE and pagemap are the kernel's (qemu-user 7.2 passes neither through).
+      ifMeasurable(['mapPopulate', 'pagemap'], 'populated read-only file mapping residency', () => expect(m.residentPages()).toBe(4));
       m.unmap();
     } finally {
       fs.closeSync(fd);

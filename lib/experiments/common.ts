@@ -82,11 +82,15 @@ export function readPages(view: Uint8Array, page: number, first: number, count: 
   return sum;
 }
 
-/** The package's root folder (holding binding.gyp and package.json), or `null`. */
+/** The package's root folder (its package.json is named pagewise: the published package has no root binding.gyp), or `null`. */
 export function packageRoot(): string | null {
   let dir = __dirname;
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'pagewise') return dir;
+    } catch {
+      // no package.json here
+    }
     const up = path.dirname(dir);
     if (up === dir) return null;
     dir = up;
