@@ -30,11 +30,13 @@ bash scripts/prebuild.sh arm64 || fail "prebuild.sh arm64"
 # it; the newest Node runs QUICK at both page sizes.
 QUICK=(test/platform-binary.test.ts test/runtime-large-buffers.test.ts test/runtime-permission.test.ts
   test/platform-v8-sandbox.test.ts test/mapping-validation.test.ts test/mapping-residency.test.ts
-  test/mapping-files.test.ts test/measure-api.test.ts test/proc-live.test.ts
-  test/mapping-safety.test.ts test/sharing.test.ts test/newmm.test.ts)
+  test/mapping-files.test.ts test/measure-api.test.ts test/proc-live.test.ts)
 # Both Nodes run QUICK (the whole suite under qemu measured past an hour per
 # page size on a loaded VM, which would put CI past its 90 minutes; the whole
-# suite runs natively on four Nodes in npm test and ci-runtimes.sh).
+# suite runs natively on four Nodes in npm test and ci-runtimes.sh). The
+# sharing and newest-mm tests are not in QUICK: qemu-user 7.2 emulates mremap
+# without old_size 0 or MREMAP_DONTUNMAP, ignores madvise and hides its own
+# mappings from /proc/self/maps (measured 2026-12-01: 14 failures there).
 # PAGEWISE_ARM64_NODES=node22-arm64 runs the whole suite on Node 22.
 nodes=(${PAGEWISE_ARM64_NODES:-node22-arm64:quick node26-arm64:quick})
 rc=0
