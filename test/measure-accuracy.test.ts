@@ -168,7 +168,8 @@ describe.skipIf(unmeasurable(['mincore', 'pagemap'], 'residency after reading'))
       // Where the zero page was mapped, the write faults again (copy-on-write
       // of the zero page); where a real page was allocated, it is already writable.
       expect(meas.threadFaults.minor).toBe(writes);
-      expect(meas.rss.exactDelta).toBe(writes * page);
+      // (The process-wide exact RSS delta is not asserted: a V8 GC on another
+      // thread can free memory inside the window; measured -476 KiB on Node 24.)
       expect(meas.residency[0]).toMatchObject({ pages: writes, present: 0 });
       expect(residency(m).pages).toBe(K);
       expect(vmaRss(m)).toBe(K * page);
