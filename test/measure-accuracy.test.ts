@@ -184,11 +184,13 @@ describe.skipIf(unmeasurable(['mincore', 'pagemap'], 'residency after MADV_DONTN
     const { meas, m } = attempt((mm, v) => {
       write(v, K);
       return measureSync(() => mm.advise('dontneed', 0, K * page), { mappings: [mm] });
-    }, (x) => x.rss.exactDelta === -K * page && x.threadFaults.minor === 0);
+    }, (x) => x.residency[0]!.pages === -K && x.threadFaults.minor === 0);
     try {
       expect(meas.residency[0]!.pages).toBe(-K);
       expect(meas.residency[0]!.present).toBe(-K);
-      expect(meas.rss.exactDelta).toBe(-K * page);
+      // The mapping's own RSS is asserted exactly below (vmaRss); the
+      // process-wide delta is not: V8's threads free and fault memory inside
+      // the window (measured -588 KiB for -256 KiB on Node 26).
       expect(meas.threadFaults.minor).toBe(0);
       expect(residency(m, 0, undefined, { source: 'mincore' }).pages).toBe(0);
       expect(residency(m, 0, undefined, { source: 'pagemap' }).pages).toBe(0);
