@@ -498,10 +498,7 @@ export class Mapping {
    */
   guard(offset?: number, length?: number): this {
     brand(this);
-    this.#live();
-    const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    const n = roundUp(len, this.#page);
-    requireFeature('guard');
+    const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
     if (native.regionSharedRefs(this.#region) > 1) throw invalidState('Guard pages cannot be installed in memory another thread shares: its views would fault');
     if (native.regionEscaped(this.#region, off, n)) {
@@ -517,14 +514,20 @@ export class Mapping {
   /** Removes guard pages over the range (`MADV_GUARD_REMOVE`); they read back as zeros. */
   unguard(offset?: number, length?: number): this {
     brand(this);
-    this.#live();
-    const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    const n = roundUp(len, this.#page);
-    requireFeature('guard');
+    const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
     native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_REMOVE!);
     this.#guards = mergeRanges(this.#guards, off, off + n, false);
     return this;
+  }
+
+  /** The checks guard() and unguard() share: the page-rounded range, once the kernel has guard regions. */
+  #guardRange(offset: number | undefined, length: number | undefined): [number, number] {
+    this.#live();
+    const [off, len] = checkRange(this.#length, this.#page, offset, length);
+    const n = roundUp(len, this.#page);
+    requireFeature('guard');
+    return [off, n];
   }
 
   /** Bytes of the mapping under guard pages (installed with {@link Mapping.guard}). */
