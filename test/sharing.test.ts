@@ -248,11 +248,13 @@ describe('worker threads: share() and attach()', () => {
         let m = pw.mmap(1 << 20); const at = m.address; new Uint8Array(m.buffer)[0] = 1;
         const w = new Worker(\`const { parentPort, workerData } = require('node:worker_threads'); const pw = require(\${JSON.stringify(${JSON.stringify(DIST)})});
           const m = pw.attach(workerData); parentPort.postMessage(new Uint8Array(m.buffer)[0]); parentPort.once('message', () => { m.unmap(); parentPort.postMessage('unmapped'); });\`, { eval: true, workerData: m.share() });
+        // Listen for 'exit' now: Node 26 can deliver the last message and 'exit' in one turn.
+        const exited = new Promise((r) => w.once('exit', r));
         out.workerRead = await new Promise((r) => w.once('message', r));
         m.unmap(); m = null; await settle();
         out.heldByWorker = inMaps(at);
         w.postMessage('go'); await new Promise((r) => w.once('message', r));
-        await new Promise((r) => w.once('exit', r)); await settle();
+        await exited; await settle();
         out.goneAfterLast = !inMaps(at);
         console.log(JSON.stringify(out));
       })();`;
