@@ -4,12 +4,12 @@
  * processes.
  */
 import { native } from './native';
-import { Mapping, asMapping, newMapping, type MmapOptions } from './mapping';
-import { pageSize, roundUp } from './system';
-import { protBits, type Prot } from './flags';
-import { checkBigAddress, checkInteger, checkOptions, checkBoolean, checkObject, checkAligned, outOfRange } from './validate';
+import { Mapping, asMapping, newMapping, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './mapping';
+import { pageSize } from './system';
+import { checkBigAddress, checkInteger, outOfRange } from './validate';
 
-const C = native.constants as Record<string, number>;
+/** Every mmap option but `address` (the call's own) and `name`. */
+const FIXED_OPTIONS = MMAP_OPTIONS.filter((k) => k !== 'address' && k !== 'name');
 
 /**
  * `sbrk(increment)`: moves the program break and returns the old one.
@@ -44,24 +44,9 @@ export function mmapFixed(address: bigint, length: number, options?: Omit<MmapOp
   const page = pageSize();
   const addr = checkBigAddress('address', address);
   if (addr % BigInt(page) !== 0n) throw outOfRange('address', `a multiple of the page size (${page})`, addr);
-  checkInteger('length', length, 1);
-  const o = checkOptions<MmapOptions>('options', options, ['prot', 'shared', 'noReserve', 'populate', 'file']);
-  const prot: Prot = o.prot ?? 'rw';
-  const bits = protBits('options.prot', prot);
-  const shared = o.shared === undefined ? false : checkBoolean('options.shared', o.shared);
-  let flags = shared ? C.MAP_SHARED! : C.MAP_PRIVATE!;
-  if (o.noReserve !== undefined && checkBoolean('options.noReserve', o.noReserve)) flags |= C.MAP_NORESERVE!;
-  if (o.populate !== undefined && checkBoolean('options.populate', o.populate)) flags |= C.MAP_POPULATE!;
-  let fd = -1;
-  let off = 0;
-  if (o.file !== undefined) {
-    const f = checkObject<{ fd?: unknown; offset?: unknown }>('options.file', o.file);
-    fd = checkInteger('options.file.fd', f.fd, 0, 2 ** 31 - 1);
-    off = f.offset === undefined ? 0 : checkAligned('options.file.offset', f.offset, page);
-  } else flags |= C.MAP_ANONYMOUS!;
-  const len = roundUp(length, page);
-  const region = native.unsafeMmapFixed(addr, len, bits, flags, fd, off);
-  return newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve: (flags & C.MAP_NORESERVE!) !== 0, hugePages: false });
+  const d = decodeMapOptions(length, options, FIXED_OPTIONS);
+  const region = native.unsafeMmapFixed(addr, d.len, d.protNum, d.flags, d.fd, d.fileOffset);
+  return newMapping(region, d.len, d.prot, page, { file: d.fd >= 0, shared: d.shared, noReserve: d.noReserve, hugePages: d.huge });
 }
 
 /**

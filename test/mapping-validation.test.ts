@@ -145,3 +145,54 @@ it('unsafe.sbrk and unsafe.brk validate their arguments', () => {
   refuses(() => unsafe.brk(1 as never), TypeError, 'ERR_INVALID_ARG_TYPE');
   refuses(() => unsafe.mmapFixed(1n, page), RangeError, 'ERR_OUT_OF_RANGE');
 });
+
+describe('mmap and unsafe.mmapFixed decode their options in one place (decodeMapOptions)', () => {
+  // Every bad option is refused by both with the same error; mmapFixed
+  // targets a mapping of our own, so even a wrongly accepted call could only
+  // replace memory this test owns.
+  const fd = fs.openSync(__filename, 'r');
+  const fileSize = fs.fstatSync(fd).size;
+  const bad: [string, unknown, number][] = [
+    ['an unknown option', { bogus: 1 }, page],
+    ['a bad prot', { prot: 'rwz' }, page],
+    ['shared as a string', { shared: 'yes' }, page],
+    ['noReserve as a number', { noReserve: 1 }, page],
+    ['populate as null', { populate: null }, page],
+    ['hugePageSize without hugePages', { hugePageSize: 2 << 20 }, page],
+    ['hugePages with noReserve', { hugePages: true, noReserve: true }, page],
+    ['a hugePageSize that is no power of two', { hugePages: true, hugePageSize: 3 * page }, page],
+    ['an unknown key in file', { file: { fd, bogus: 1 } }, page],
+    ['a negative file descriptor', { file: { fd: -1 } }, page],
+    ['a misaligned file offset', { file: { fd, offset: 1 } }, page],
+    ['a file mapping past the end of the file', { file: { fd } }, Math.ceil(fileSize / page) * page + page],
+    ['droppable over a file', { droppable: true, file: { fd } }, page],
+    ['droppable and shared', { droppable: true, shared: true }, page],
+  ];
+  const target = mmap(4 * page);
+  it.each(bad)('%s', (_what, options, length) => {
+    let viaMmap: unknown;
+    let viaFixed: unknown;
+    try {
+      mmap(length, options as never).unmap();
+    } catch (e) {
+      viaMmap = e;
+    }
+    try {
+      unsafe.mmapFixed(target.address, length, options as never);
+    } catch (e) {
+      viaFixed = e;
+    }
+    expect(viaMmap).toBeInstanceOf(Error);
+    expect((viaMmap as Error & { syscall?: string }).syscall).toBeUndefined();
+    // The same message, but for the list of known options (mmapFixed has no address or name).
+    const text = (e: unknown): string => (e as Error).message.replace(/ \(known: [^)]*\)/, '');
+    expect(text(viaFixed)).toBe(text(viaMmap));
+    expect((viaFixed as Error).constructor).toBe((viaMmap as Error).constructor);
+    expect((viaFixed as { code?: string }).code).toBe((viaMmap as { code?: string }).code);
+  });
+  it('address and name stay mmap options only', () => {
+    for (const options of [{ address: target.address }, { name: 'x' }]) {
+      expect(() => unsafe.mmapFixed(target.address, page, options as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    }
+  });
+});

@@ -1,66 +1,21 @@
 /**
- * `mmap()` and the `Mapping` class: one mapping of the process's address
- * space, its memory reachable from JS only through external ArrayBuffers that
- * pagewise detaches before the memory goes away.
+ * The `Mapping` class: one mapping of the process's address space, its memory
+ * reachable from JS only through external ArrayBuffers that pagewise detaches
+ * before the memory goes away. Made by `mmap()` (./functional.ts).
  */
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
-import { native, type RegionHandle } from './native';
-import { mnative } from './measure/native';
-import { requireFeature } from './features';
-import { pageSize, maxArrayBufferLength, roundUp } from './system';
-import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
-import {
-  checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkRange,
-  checkString, invalidState, invalidType, invalidValue, outOfRange,
-} from './validate';
+import { native, type RegionHandle } from '../native';
+import { mnative } from '../measure/native';
+import { requireFeature } from '../features';
+import { maxArrayBufferLength, roundUp } from '../system';
+import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from '../flags';
+import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { checkVmaName } from './options';
+import { addSegment, mergeRanges, plainRange, type Segment } from './segments';
 
 const C = native.constants as Record<string, number>;
-
-/** Options of {@link mmap}. */
-export interface MmapOptions {
-  /** Protection, default `'rw'`. JS sees buffers only over writable ranges (see {@link Mapping.buffer}). */
-  prot?: Prot;
-  /** `MAP_SHARED` instead of the default `MAP_PRIVATE` (copy-on-write). */
-  shared?: boolean;
-  /** `MAP_NORESERVE`: not charged to the commit limit (honoured unless `vm.overcommit_memory=2`). */
-  noReserve?: boolean;
-  /** `MAP_POPULATE`: prefault every page now. */
-  populate?: boolean;
-  /** `MAP_HUGETLB`: back with hugetlbfs pages (fails with ENOMEM unless the kernel has some reserved). */
-  hugePages?: boolean;
-  /** With `hugePages`, the huge page size in bytes (`MAP_HUGE_2MB`, `MAP_HUGE_1GB`, ...); default the kernel's. */
-  hugePageSize?: number;
-  /** Map a file instead of anonymous memory: an open descriptor and a page-aligned offset. */
-  file?: { fd: number; offset?: number };
-  /** Place the mapping exactly here with `MAP_FIXED_NOREPLACE`; fails with EEXIST if anything is there. */
-  address?: bigint;
-  /**
-   * Name the region with `PR_SET_VMA_ANON_NAME` (anonymous private mappings,
-   * Linux 5.17+ with CONFIG_ANON_VMA_NAME); shows as `[anon:NAME]`. Best
-   * effort: where the kernel cannot, the mapping is made unnamed and
-   * {@link Mapping.label} is `null`. Use {@link Mapping.name} to get the error.
-   */
-  name?: string;
-  /**
-   * `MAP_DROPPABLE` (Linux 6.11+, anonymous memory only): the kernel may drop
-   * these pages under memory pressure instead of swapping them, and a page
-   * dropped reads back as zeros. For caches a reader can rebuild: check what
-   * you read (a checksum, a non-zero header) before trusting it. Not charged
-   * to mlock or the commit limit the usual way. Throws
-   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the kernel lacks it.
-   */
-  droppable?: boolean;
-}
-
-const MMAP_OPTIONS = ['prot', 'shared', 'noReserve', 'populate', 'hugePages', 'hugePageSize', 'file', 'address', 'name', 'droppable'] as const;
-
-interface Segment {
-  start: number;
-  end: number;
-  prot: Prot;
-}
 
 /** Options of {@link Mapping.lock}. */
 export interface LockOptions {
@@ -76,26 +31,19 @@ export interface SyncOptions {
   invalidate?: boolean;
 }
 
-const NAME_RE = /^[\x20-\x7e]*$/;
-
-/** @internal Shared name check (also used by the arena). */
-export function checkVmaName(value: unknown): string {
-  const name = checkString('name', value);
-  // Kernel rules (mm/madvise.c): at most 79 bytes, printable, none of \`$[]
-  if (name.length > 79 || !NAME_RE.test(name) || /[\\`$[\]]/.test(name)) {
-    throw invalidValue('name', 'must be at most 79 printable ASCII characters without \\ ` $ [ ]', value);
-  }
-  return name;
-}
-
 /** The file behind a file mapping, as it was at mmap time (for resize()). */
-interface FileInfo {
+export interface FileInfo {
   fd: number;
   offset: number;
   dev: number;
   ino: number;
 }
 let setFileInfo: (m: Mapping, info: FileInfo) => void;
+
+/** @internal Records the file behind a file mapping (for resize()). */
+export function setMappingFile(m: Mapping, info: FileInfo): void {
+  setFileInfo(m, info);
+}
 
 /** What {@link Mapping.share} returns: post it to a worker and {@link attach} it there. */
 export interface ShareToken {
@@ -689,237 +637,6 @@ export class Mapping {
     const prots = this.#segments.map((s) => (this.#segments.length > 1 ? `${s.prot}@${s.start}` : s.prot)).join(',');
     return `Mapping { address: 0x${this.address.toString(16)}, length: ${this.#length}, prot: ${prots}, ${this.#mapped ? 'mapped' : 'unmapped'} }`;
   }
-}
-
-function hugeFlag(size: number): number {
-  const log = Math.log2(size);
-  if (!Number.isInteger(log)) throw outOfRange('hugePageSize', 'a power of two', size);
-  return log << C.MAP_HUGE_SHIFT!;
-}
-
-/**
- * Maps `length` bytes (rounded up to whole pages): anonymous memory by
- * default, a file with `options.file`. Returns a {@link Mapping}.
- *
- * @example
- * const m = mmap(1 << 30, { noReserve: true });
- * m.residentPages(); // 0: nothing is resident until touched
- */
-export function mmap(length: number, options?: MmapOptions): Mapping {
-  const page = pageSize();
-  checkInteger('length', length, 1);
-  const o = checkOptions<MmapOptions>('options', options, MMAP_OPTIONS);
-  const prot: Prot = o.prot === undefined ? 'rw' : o.prot;
-  const protNum = protBits('options.prot', prot);
-  const shared = o.shared === undefined ? false : checkBoolean('options.shared', o.shared);
-  const noReserve = o.noReserve === undefined ? false : checkBoolean('options.noReserve', o.noReserve);
-  const populate = o.populate === undefined ? false : checkBoolean('options.populate', o.populate);
-  const huge = o.hugePages === undefined ? false : checkBoolean('options.hugePages', o.hugePages);
-  let align = page;
-  let flags = (shared ? C.MAP_SHARED! : C.MAP_PRIVATE!) | (noReserve ? C.MAP_NORESERVE! : 0) | (populate ? C.MAP_POPULATE! : 0);
-  if (o.hugePageSize !== undefined) {
-    if (!huge) throw invalidValue('options.hugePageSize', 'needs options.hugePages: true', o.hugePageSize);
-    align = checkInteger('options.hugePageSize', o.hugePageSize, page);
-    flags |= hugeFlag(align);
-  } else if (huge) {
-    const pools = hugetlbDefault();
-    align = pools ?? page;
-  }
-  if (huge) flags |= C.MAP_HUGETLB!;
-  // hugetlbfs pages not reserved at mmap time are a SIGBUS on first touch
-  // when the pool is empty: without the reservation there is no safe way.
-  if (huge && noReserve) throw invalidValue('options.noReserve', 'cannot be combined with hugePages (an unreserved hugetlbfs page is a SIGBUS on first touch when the pool is empty)', o.noReserve);
-  let fd = -1;
-  let fileOffset = 0;
-  if (o.file !== undefined) {
-    const f = checkObject<{ fd?: unknown; offset?: unknown }>('options.file', o.file);
-    for (const key of Object.keys(f)) if (key !== 'fd' && key !== 'offset') throw invalidValue('options.file', `has an unknown option "${key}" (known: fd, offset)`, o.file);
-    fd = checkInteger('options.file.fd', f.fd, 0, 2 ** 31 - 1);
-    fileOffset = f.offset === undefined ? 0 : checkAligned('options.file.offset', f.offset, page);
-  } else {
-    flags |= C.MAP_ANONYMOUS!;
-  }
-  let hint = 0n;
-  if (o.address !== undefined) {
-    hint = checkBigAddress('options.address', o.address);
-    if (hint === 0n) throw outOfRange('options.address', 'a non-zero address (no ArrayBuffer can start at address 0)', hint);
-    if (hint % BigInt(page) !== 0n) throw outOfRange('options.address', `a multiple of the page size (${page})`, hint);
-    flags |= C.MAP_FIXED_NOREPLACE!;
-  }
-  const name = o.name === undefined ? undefined : checkVmaName(o.name);
-  if (o.droppable !== undefined && checkBoolean('options.droppable', o.droppable)) {
-    if (fd >= 0 || shared || huge) throw invalidValue('options.droppable', 'needs anonymous private memory (no file, shared or hugePages)', o.droppable);
-    requireFeature('droppable');
-    // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
-    flags = (flags & ~C.MAP_PRIVATE!) | native.newmmConstants.MAP_DROPPABLE!;
-  }
-  const len = roundUp(length, align);
-  if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);
-  if (fd >= 0) checkInsideFile(fd, fileOffset, len, page);
-  // Report committed memory to V8 so its GC weighs the mapping; a
-  // NORESERVE or PROT_NONE reservation is address space, not memory.
-  const report = noReserve || prot === 'none' ? 0 : len;
-  const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
-  const m = newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
-  if (fd >= 0) {
-    try {
-      const st = fs.fstatSync(fd);
-      setFileInfo(m, { fd, offset: fileOffset, dev: st.dev, ino: st.ino });
-    } catch {
-      // fstat failed after mmap succeeded: resize() will ask for { fd }.
-    }
-  }
-  if (name !== undefined && vmaNamesSupported()) m.name(name);
-  return m;
-}
-
-/**
- * A page of a file mapping that lies wholly past the end of the file is a
- * SIGBUS on access, so a mapping of a regular file must end within the
- * file's last page. (A file truncated after it was mapped cannot be guarded
- * against: see the README's Reliability section.) When fstat fails, mmap
- * reports the descriptor's error itself.
- */
-function checkInsideFile(fd: number, offset: number, len: number, page: number): void {
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(fd);
-  } catch {
-    return;
-  }
-  if (!st.isFile()) return;
-  const end = roundUp(st.size, page);
-  if (offset + len > end) {
-    throw outOfRange('length', `<= ${Math.max(0, end - offset)} (the file's ${st.size} bytes from offset ${offset}, rounded up to a page; a page past the end of a file is a SIGBUS on access)`, len);
-  }
-}
-
-let namesSupported: boolean | undefined;
-
-/**
- * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
- * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
- */
-export function vmaNamesSupported(): boolean {
-  if (namesSupported === undefined) {
-    const page = pageSize();
-    const r = native.mmap(page, protBits('prot', 'none'), C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
-    try {
-      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
-      namesSupported = true;
-    } catch {
-      namesSupported = false;
-    } finally {
-      native.munmap(r);
-    }
-  }
-  return namesSupported;
-}
-
-let defaultHuge: number | null | undefined;
-function hugetlbDefault(): number | null {
-  if (defaultHuge === undefined) {
-    try {
-      // Hugepagesize in /proc/meminfo is the default hugetlbfs page size.
-      const text = fs.readFileSync('/proc/meminfo', 'utf8');
-      const m = /^Hugepagesize:\s+(\d+) kB/m.exec(text);
-      defaultHuge = m ? Number(m[1]) * 1024 : null;
-    } catch {
-      defaultHuge = null;
-    }
-  }
-  return defaultHuge;
-}
-
-/**
- * The Mapping of another thread's {@link Mapping.share} token, over the same
- * memory at the same address. Throws `ERR_INVALID_STATE` when every thread
- * that held the memory has let go of it.
- */
-export function attach(token: ShareToken): Mapping {
-  const t = checkObject<Partial<ShareToken>>('token', token);
-  if (t.pagewiseShare !== 1 || typeof t.id !== 'bigint' || typeof t.length !== 'number' || typeof t.pageSize !== 'number' || typeof t.kind !== 'object' || t.kind === null) {
-    throw invalidType('token', 'a token made by mapping.share()', token);
-  }
-  const k = t.kind;
-  const region = native.regionAttach(t.id);
-  return newMapping(region, t.length, 'rw', t.pageSize, { file: k.file === true, shared: k.shared === true, noReserve: k.noReserve === true, hugePages: k.hugePages === true });
-}
-
-/** Functional form of {@link Mapping.unmap}. */
-export function munmap(mapping: Mapping): number {
-  return asMapping(mapping).unmap();
-}
-/**
- * The fast paths' test: `offset` and `length` are integers, `offset` (and
- * with `alignLength` also `length`) a multiple of `page`, and the range lies
- * inside `size` bytes. Anything else takes the full checks, which name what
- * is wrong.
- */
-function plainRange(offset: unknown, length: unknown, size: number, page: number, alignLength: boolean): boolean {
-  return (
-    typeof offset === 'number' && typeof length === 'number' && isSafeInteger(offset) && isSafeInteger(length) &&
-    offset >= 0 && length >= 0 && offset % page === 0 && (!alignLength || length % page === 0) && length <= size - offset
-  );
-}
-
-/** Adds (`add`) or removes [start, end) from sorted, disjoint ranges. */
-function mergeRanges(ranges: Segment[], start: number, end: number, add: boolean): Segment[] {
-  const out: Segment[] = [];
-  for (let i = 0; i < ranges.length; i++) {
-    const r = ranges[i]!;
-    if (r.end <= start || r.start >= end) out[out.length] = r;
-    else {
-      if (r.start < start) out[out.length] = { start: r.start, end: start, prot: 'none' };
-      if (r.end > end) out[out.length] = { start: end, end: r.end, prot: 'none' };
-      if (add) {
-        start = Math.min(start, r.start);
-        end = Math.max(end, r.end);
-      }
-    }
-  }
-  if (add) out[out.length] = { start, end, prot: 'none' };
-  out.sort((a, b) => a.start - b.start);
-  // Adjacent ranges merge.
-  const merged: Segment[] = [];
-  for (let i = 0; i < out.length; i++) {
-    const last = merged[merged.length - 1];
-    if (last && last.end >= out[i]!.start) last.end = Math.max(last.end, out[i]!.end);
-    else merged[merged.length] = { ...out[i]! };
-  }
-  return merged;
-}
-
-/** Appends [start, end) to sorted, contiguous segments, merging with the last one when the protection is the same. */
-function addSegment(out: Segment[], start: number, end: number, prot: Prot): void {
-  const last = out[out.length - 1];
-  if (last && last.prot === prot && last.end === start) last.end = end;
-  else out[out.length] = { start, end, prot };
-}
-
-/** Functional form of {@link Mapping.advise}. */
-export function madvise(mapping: Mapping, advice: Advice, offset?: number, length?: number): void {
-  asMapping(mapping).advise(advice, offset, length);
-}
-/** Functional form of {@link Mapping.protect}. */
-export function mprotect(mapping: Mapping, prot: Prot, offset?: number, length?: number): void {
-  asMapping(mapping).protect(prot, offset, length);
-}
-/** Functional form of {@link Mapping.residencyVector}: the `mincore` vector. */
-export function mincore(mapping: Mapping, offset?: number, length?: number): Uint8Array {
-  return asMapping(mapping).residencyVector(offset, length);
-}
-/** Functional form of {@link Mapping.lock}. */
-export function mlock(mapping: Mapping, options?: LockOptions, offset?: number, length?: number): void {
-  asMapping(mapping).lock(options, offset, length);
-}
-/** Functional form of {@link Mapping.unlock}. */
-export function munlock(mapping: Mapping, offset?: number, length?: number): void {
-  asMapping(mapping).unlock(offset, length);
-}
-/** Functional form of {@link Mapping.sync}. */
-export function msync(mapping: Mapping, options?: SyncOptions, offset?: number, length?: number): void {
-  asMapping(mapping).sync(options, offset, length);
 }
 
 /** @internal */

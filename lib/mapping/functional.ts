@@ -1,0 +1,104 @@
+/**
+ * `mmap()` and the functional forms of the `Mapping` methods.
+ */
+import * as fs from 'node:fs';
+import { native } from '../native';
+import { pageSize } from '../system';
+import { protBits, type Advice, type Prot } from '../flags';
+import { checkObject, invalidType } from '../validate';
+import { decodeMapOptions, type MmapOptions } from './options';
+import { Mapping, asMapping, newMapping, setMappingFile, type LockOptions, type ShareToken, type SyncOptions } from './mapping';
+
+const C = native.constants as Record<string, number>;
+
+/**
+ * Maps `length` bytes (rounded up to whole pages): anonymous memory by
+ * default, a file with `options.file`. Returns a {@link Mapping}.
+ *
+ * @example
+ * const m = mmap(1 << 30, { noReserve: true });
+ * m.residentPages(); // 0: nothing is resident until touched
+ */
+export function mmap(length: number, options?: MmapOptions): Mapping {
+  const page = pageSize();
+  const { len, prot, protNum, flags, fd, fileOffset, hint, name, shared, noReserve, huge, report } = decodeMapOptions(length, options);
+  const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
+  const m = newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
+  if (fd >= 0) {
+    try {
+      const st = fs.fstatSync(fd);
+      setMappingFile(m, { fd, offset: fileOffset, dev: st.dev, ino: st.ino });
+    } catch {
+      // fstat failed after mmap succeeded: resize() will ask for { fd }.
+    }
+  }
+  if (name !== undefined && vmaNamesSupported()) m.name(name);
+  return m;
+}
+
+let namesSupported: boolean | undefined;
+
+/**
+ * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
+ * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
+ */
+export function vmaNamesSupported(): boolean {
+  if (namesSupported === undefined) {
+    const page = pageSize();
+    const r = native.mmap(page, protBits('prot', 'none'), C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+    try {
+      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
+      namesSupported = true;
+    } catch {
+      namesSupported = false;
+    } finally {
+      native.munmap(r);
+    }
+  }
+  return namesSupported;
+}
+
+/**
+ * The Mapping of another thread's {@link Mapping.share} token, over the same
+ * memory at the same address. Throws `ERR_INVALID_STATE` when every thread
+ * that held the memory has let go of it.
+ */
+export function attach(token: ShareToken): Mapping {
+  const t = checkObject<Partial<ShareToken>>('token', token);
+  if (t.pagewiseShare !== 1 || typeof t.id !== 'bigint' || typeof t.length !== 'number' || typeof t.pageSize !== 'number' || typeof t.kind !== 'object' || t.kind === null) {
+    throw invalidType('token', 'a token made by mapping.share()', token);
+  }
+  const k = t.kind;
+  const region = native.regionAttach(t.id);
+  return newMapping(region, t.length, 'rw', t.pageSize, { file: k.file === true, shared: k.shared === true, noReserve: k.noReserve === true, hugePages: k.hugePages === true });
+}
+
+/** Functional form of {@link Mapping.unmap}. */
+export function munmap(mapping: Mapping): number {
+  return asMapping(mapping).unmap();
+}
+
+/** Functional form of {@link Mapping.advise}. */
+export function madvise(mapping: Mapping, advice: Advice, offset?: number, length?: number): void {
+  asMapping(mapping).advise(advice, offset, length);
+}
+/** Functional form of {@link Mapping.protect}. */
+export function mprotect(mapping: Mapping, prot: Prot, offset?: number, length?: number): void {
+  asMapping(mapping).protect(prot, offset, length);
+}
+/** Functional form of {@link Mapping.residencyVector}: the `mincore` vector. */
+export function mincore(mapping: Mapping, offset?: number, length?: number): Uint8Array {
+  return asMapping(mapping).residencyVector(offset, length);
+}
+/** Functional form of {@link Mapping.lock}. */
+export function mlock(mapping: Mapping, options?: LockOptions, offset?: number, length?: number): void {
+  asMapping(mapping).lock(options, offset, length);
+}
+/** Functional form of {@link Mapping.unlock}. */
+export function munlock(mapping: Mapping, offset?: number, length?: number): void {
+  asMapping(mapping).unlock(offset, length);
+}
+/** Functional form of {@link Mapping.sync}. */
+export function msync(mapping: Mapping, options?: SyncOptions, offset?: number, length?: number): void {
+  asMapping(mapping).sync(options, offset, length);
+}
