@@ -38,3 +38,27 @@ export function sizeClasses(slabBytes: number): SizeClasses {
   }
   return { sizes, max, byQuantum };
 }
+
+/** Slabs of small blocks are this size (or one page where pages are larger). */
+const SLAB_BYTES = 64 * 1024;
+
+/** The arena's classes for this kernel's page size, as typed tables. */
+export interface ArenaClasses {
+  readonly slabBytes: number;
+  readonly sizes: Uint32Array;
+  readonly count: number;
+  readonly max: number;
+  readonly byQuantum: Uint8Array;
+  /** The keys of `freeBytesByClass` (`'16'`, `'32'`, ...). */
+  readonly keys: readonly string[];
+}
+
+/** The arena's size classes for pages of `page` bytes (computed once at load by the arena). */
+export function arenaClasses(page: number): ArenaClasses {
+  const slabBytes = Math.ceil(SLAB_BYTES / page) * page;
+  const c = sizeClasses(slabBytes);
+  const count = c.sizes.length;
+  const sizes = new Uint32Array(count);
+  for (let i = 0; i < count; i++) sizes[i] = c.sizes[i]!;
+  return { slabBytes, sizes, count, max: c.max, byQuantum: c.byQuantum, keys: c.sizes.map(String) };
+}
