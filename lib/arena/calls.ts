@@ -8,6 +8,9 @@ import { native } from '../native';
 export const {
   mmap: nMmap, munmap: nMunmap, mprotect: nMprotect, madvise: nMadvise, regionBuffer: nRegionBuffer,
   regionDetach: nRegionDetach, detachArrayBuffer: nDetach, regionRemap: nRegionRemap, regionAddress: nRegionAddress,
-  prctlSetVmaAnonName: nSetName,
+  prctlSetVmaAnonName: nSetName, regionEscaped: nRegionEscaped,
 } = native;
 export const C = native.constants as Record<string, number>;
+/** `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` (Linux 6.13), for `guardPages`. */
+export const MADV_GUARD_INSTALL = native.newmmConstants.MADV_GUARD_INSTALL!;
+export const MADV_GUARD_REMOVE = native.newmmConstants.MADV_GUARD_REMOVE!;

@@ -25,10 +25,12 @@ import { rusageRaw } from '../rusage';
 import { invalidState, invalidType, invalidValue } from '../validate';
 import { arenaClasses } from './classes';
 import { PageRuns, OWN, RUN } from './pages';
-import { abByteLengthOf, BigIntOf, bufferOf, ceil, F64, floor, isUint8Array, log2, max, min, NumberOf, table } from './intrinsics';
+import { abByteLengthOf, BigIntOf, bufferOf, ceil, F64, floor, isUint8Array, log2, max, min, NumberOf, table, U8 } from './intrinsics';
 import { Block, blockView, IdStack, K_CHUNK, K_OWN, K_SLAB, OwnedBuffer, Segment, type OwnBlock, type Owner, type Slab } from './owners';
 import { type ArenaConfig, GROW_MAX } from './options';
-import { C, nMadvise, nMmap, nMprotect, nMunmap, nRegionAddress, nRegionBuffer, nSetName } from './calls';
+import {
+  C, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, nDetach, nMadvise, nMmap, nMprotect, nMunmap, nRegionAddress, nRegionBuffer, nRegionEscaped, nSetName,
+} from './calls';
 
 /** The size classes, computed once at load (the page size is fixed). */
 export const CLASSES = arenaClasses(pageSize());
@@ -125,10 +127,15 @@ export class Heap {
   readonly partial = table<Slab | null>();
   own = table<OwnBlock>();
   freeOwnIds = new IdStack();
+  /** Guard pages after each page-run block (`guardPages`); 0 for none. */
+  readonly guard: number;
+  /** Live blocks with guard pages after them. */
+  guardBlocks = 0;
 
   /** Maps the reservation for the settings `cfg` (checked already). */
   constructor(cfg: ArenaConfig) {
-    const { page, unit, huge, chunk, maxChunk, reserve, prefault, vmaName, retain, decay, purge } = cfg;
+    const { page, unit, huge, chunk, maxChunk, reserve, prefault, vmaName, retain, decay, purge, guardPages } = cfg;
+    this.guard = guardPages;
     this.page = page;
     this.chunkBytes = chunk;
     this.chunkPages = chunk / page;
@@ -369,14 +376,72 @@ export class Heap {
     return invalidValue('view', 'is not a live block of this arena (already freed, freed by reset(), or allocated elsewhere)', view);
   }
 
-  /** Prefaults `[offset, offset + length)` of the committed space. */
+  /**
+   * Installs the guard pages after a block: pages `[p, p + guard)`, just
+   * taken with the block's run. Refused (`ERR_INVALID_STATE`) where a
+   * buffer moved out of the arena with `transfer()` still covers them: a JS
+   * access through it would kill the process.
+   */
+  installGuard(p: number): void {
+    const at = this.start + p * this.page;
+    const bytes = this.guard * this.page;
+    if (nRegionEscaped(this.region, at, bytes)) {
+      throw invalidState('Guard pages cannot be installed after this block: a buffer moved out of the arena with transfer() covers their pages');
+    }
+    nMadvise(this.region, at, bytes, MADV_GUARD_INSTALL);
+    this.guardBlocks++;
+  }
+
+  /** Removes the guard pages `[p, p + guard)` of a block (they read as zero again). */
+  removeGuard(p: number): void {
+    nMadvise(this.region, this.start + p * this.page, this.guard * this.page, MADV_GUARD_REMOVE);
+    this.guardBlocks--;
+  }
+
+  /**
+   * Prefaults `[offset, offset + length)` of the committed space, stepping
+   * over guard pages (populating one is EFAULT, touching one SIGSEGV).
+   */
   populate(offset: number, length: number): void {
+    if (this.guardBlocks === 0) {
+      this.populateStretch(offset, length);
+      return;
+    }
+    const page = this.page;
+    const g = this.guard;
+    const end = offset + length;
+    let from = offset;
+    this.runs.forEachRun((head, n, kind) => {
+      if (kind !== OWN) return;
+      const gs = (head + n - g) * page;
+      const ge = (head + n) * page;
+      if (ge <= from || gs >= end) return;
+      if (gs > from) this.populateStretch(from, gs - from);
+      from = ge;
+    });
+    if (from < end) this.populateStretch(from, end - from);
+  }
+
+  /** Prefaults a stretch with no guard page in it. */
+  populateStretch(offset: number, length: number): void {
     if (adviceSupported('populate_write')) {
       nMadvise(this.region, this.start + offset, length, C.MADV_POPULATE_WRITE!);
       return;
     }
     const page = this.page;
     const chunkBytes = this.chunkBytes;
+    if (this.guard > 0) {
+      // No segment buffer with guards (it would cover guard pages): a
+      // buffer over exactly each piece of the stretch, detached after.
+      for (let at = offset; at < offset + length; at += chunkBytes) {
+        const len = min(chunkBytes, offset + length - at);
+        const piece = nRegionBuffer(this.region, this.start + at, len);
+        const u8 = new U8(piece);
+        for (let i = 0; i < len; i += page) u8[i] = u8[i]!;
+        nDetach(piece);
+      }
+      return;
+    }
     for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ) {
       const seg = this.segOf[ci]!;
       const u8 = this.view(seg, 0, seg.chunks * chunkBytes, seg.index);

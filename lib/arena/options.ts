@@ -6,7 +6,8 @@
  */
 import { pageSize, hugePageSize, maxArrayBufferLength } from '../system';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
-import { invalidValue, outOfRange } from '../validate';
+import { invalidType, invalidValue, outOfRange } from '../validate';
+import { requireFeature } from '../features';
 import { ceil, floor, max, min } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, readOptions } from './checks';
 
@@ -73,6 +74,25 @@ export interface ArenaOptions {
    * Default 1000.
    */
   decay?: number | false;
+  /**
+   * Guard pages after every block served by page runs (blocks larger than
+   * the small-block limit, `LARGE_BLOCK_BYTES` and up among them): `true`
+   * for one page, or a number of pages (0 to 1024). A guard page is a
+   * `MADV_GUARD_INSTALL` marker (Linux 6.13+): any access to it, from native
+   * code that overruns the block, is a SIGSEGV instead of a write into the
+   * neighbouring block, and it costs no extra kernel mapping (the VMA is not
+   * split, unlike `PROT_NONE`). With guards every such block gets its own
+   * ArrayBuffer over exactly its pages, so no view or buffer the arena makes
+   * ever covers a guard page. The guard is installed when the block is
+   * allocated and removed when it is freed, grown by `realloc` (moved to the
+   * new end) or dropped by `reset()`; its pages are not counted as
+   * allocated, free or retained (`stats().guardBytes` reports them). On a
+   * kernel without guard regions the constructor throws
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` naming Linux 6.13 (pass
+   * `guardPages: kernelHas('guard')` to use them only where they exist).
+   * Default `false`.
+   */
+  guardPages?: boolean | number;
 }
 
 /** Options of {@link Arena.reset}. */
@@ -91,7 +111,9 @@ export interface ArenaResetOptions {
   decommit?: boolean;
 }
 
-const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay'] as const;
+const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages'] as const;
+/** The most guard pages after one block. */
+export const MAX_GUARD_PAGES = 1024;
 /** Default `retain`: free dirty bytes kept for reuse. */
 const DEFAULT_RETAIN = 64 * 1024 * 1024;
 /** Default `decay` in milliseconds. */
@@ -113,6 +135,8 @@ export interface ArenaConfig {
   /** Decay period in milliseconds; 0 for none. */
   readonly decay: number;
   readonly purge: 'dontneed' | 'free';
+  /** Guard pages after each page-run block; 0 for none. */
+  readonly guardPages: number;
 }
 
 /** Checks `options` (TypeError/RangeError before any system call) and returns the settings. */
@@ -157,9 +181,17 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
   const decay = decayAsked === undefined ? DEFAULT_DECAY_MS : decayAsked === false ? 0 : checkArenaInteger('options.decay', decayAsked, 0, 2 ** 31 - 1);
   const purge = o.purge === undefined ? 'dontneed' : o.purge;
   if (purge !== 'dontneed' && purge !== 'free') throw invalidValue('options.purge', "must be 'dontneed' or 'free'", purge);
+  const guardAsked = o.guardPages;
+  if (guardAsked !== undefined && typeof guardAsked !== 'boolean' && typeof guardAsked !== 'number') {
+    throw invalidType('options.guardPages', 'of type boolean or number', guardAsked);
+  }
+  const guardPages =
+    guardAsked === undefined || guardAsked === false ? 0 : guardAsked === true ? 1 : checkArenaInteger('options.guardPages', guardAsked, 0, MAX_GUARD_PAGES);
+  // A clear error rather than an arena without the protection it was asked for.
+  if (guardPages > 0) requireFeature('guard');
   return {
     page, unit, huge, chunk, maxChunk, reserve, prefault,
     vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null,
-    retain, decay, purge,
+    retain, decay, purge, guardPages,
   };
 }

@@ -10,7 +10,7 @@ import { fillOf, table } from './intrinsics';
 import { IdStack } from './owners';
 import { type Heap, setDecayTick } from './heap';
 import { releaseSlab } from './slabs';
-import { C, nMadvise, nRegionDetach, nRegionRemap } from './calls';
+import { C, MADV_GUARD_REMOVE, nMadvise, nRegionDetach, nRegionRemap } from './calls';
 
 let batchAdvice = -1;
 let batchOk = false;
@@ -134,6 +134,9 @@ setDecayTick(decay);
  */
 export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   nRegionDetach(h.region, 0, h.regionLength);
+  // MADV_DONTNEED keeps guard markers: remove them (one call; a decommit
+  // replaces the range, markers and all).
+  if (h.guardBlocks > 0 && !decommit) nMadvise(h.region, h.start, h.committed, MADV_GUARD_REMOVE);
   forget(h);
   if (h.committed > 0) {
     if (decommit) {
@@ -176,5 +179,6 @@ export function forget(h: Heap): void {
   h.slabBookBytes = 0;
   h.ownCount = 0;
   h.runViews = 0;
+  h.guardBlocks = 0;
   fillOf(h.slabsByClass, 0);
 }

@@ -21,7 +21,7 @@ import { LARGE_BLOCK_BYTES } from './options';
 import { checkArenaInteger } from './checks';
 import { type Heap } from './heap';
 import { freeSmall, small } from './slabs';
-import { nDetach, nRegionBuffer } from './calls';
+import { nDetach, nRegionBuffer, nRegionEscaped } from './calls';
 
 /** Rough heap cost of a large block's bookkeeping object, for `bookkeepingBytes`. */
 export const OWN_OBJECT_BYTES = 64;
@@ -54,18 +54,31 @@ export function allocate(h: Heap, size: unknown, align: unknown, zero: boolean):
   return allocRun(h, n, a > h.page ? a / h.page : 1, zero);
 }
 
-/** A page run of whole pages for `size` bytes, aligned to `alignPages` pages. */
+/**
+ * A page run of whole pages for `size` bytes, aligned to `alignPages` pages;
+ * with guard pages, the run holds them after the block's pages, and the
+ * block gets its own buffer over exactly its pages.
+ */
 export function allocRun(h: Heap, size: number, alignPages: number, zero: boolean): Uint8Array {
   const page = h.page;
+  const g = h.guard;
   const n = max(1, ceil(size / page));
   const bytes = n * page;
-  const p = h.takeRun(n, RUN, alignPages);
+  const p = h.takeRun(n + g, RUN, alignPages);
   const off = p * page;
   const first = floor(off / h.chunkBytes);
   let view: Uint8Array;
+  if (g > 0) {
+    try {
+      h.installGuard(p + n);
+    } catch (e) {
+      h.runs.release(p);
+      throw e;
+    }
+  }
   try {
     const seg = h.segOf[first]!;
-    if (bytes >= LARGE_BLOCK_BYTES || off + bytes > (seg.index + seg.chunks) * h.chunkBytes) {
+    if (g > 0 || bytes >= LARGE_BLOCK_BYTES || off + bytes > (seg.index + seg.chunks) * h.chunkBytes) {
       const buf = nRegionBuffer(h.region, h.start + off, bytes);
       const id = h.freeOwnIds.pop(h.own.length);
       const blk = new OwnBlock(id, p, n, buf);
@@ -80,11 +93,12 @@ export function allocRun(h: Heap, size: number, alignPages: number, zero: boolea
       h.runViews++;
     }
   } catch (e) {
+    if (g > 0) h.removeGuard(p + n);
     h.runs.release(p);
     throw e;
   }
   if (zero) zeroDirty(h, view, p, n);
-  h.runs.claim(p, n);
+  h.runs.claim(p, n + g);
   h.noteTaken();
   h.allocated += bytes;
   return view;
@@ -126,9 +140,13 @@ export function freeRun(h: Heap, view: Uint8Array, owner: Owner | undefined): vo
   h.freeOwnIds.push(owner.id);
   h.ownCount--;
   nDetach(owner.buf);
+  const g = h.guard;
+  if (g > 0) h.removeGuard(owner.page + owner.pages);
   h.runs.release(owner.page);
+  // Guard pages read as zero once removed.
+  if (g > 0) h.runs.markClean(owner.page + owner.pages, g);
   h.allocated -= owner.pages * page;
-  h.freedRun(owner.page, owner.pages);
+  h.freedRun(owner.page, owner.pages + g);
 }
 
 /** realloc by a new block: allocate, copy, free the old one. */
@@ -152,7 +170,7 @@ export function freeBlock(h: Heap, view: Uint8Array): void {
 export function usableSize(h: Heap, view: Uint8Array): number {
   const owner = h.liveOwner(view);
   if (owner.kind === K_SLAB) return owner.size;
-  return h.runs.len[Block.index(view)]! * h.page;
+  return (h.runs.len[Block.index(view)]! - (owner.kind === K_OWN ? h.guard : 0)) * h.page;
 }
 
 /** Resizes a live block (see `Arena.realloc`), in place where it can. */
@@ -167,14 +185,22 @@ export function reallocBlock(h: Heap, view: Uint8Array, size: number): Uint8Arra
     return move(h, view, n);
   }
   const page = h.page;
-  const pages = h.runs.len[idx]!;
+  const g = owner.kind === K_OWN ? h.guard : 0;
+  const pages = h.runs.len[idx]! - g;
   const need = max(1, ceil(n / page));
   if (need <= pages) {
     if (owner.kind === K_OWN) return h.view(owner, 0, n, idx);
     return h.view(owner, idx * page - owner.index * h.chunkBytes, n, idx);
   }
+  // With guard pages, the new guard's pages must not be under a buffer that escaped.
+  if (g > 0 && nRegionEscaped(h.region, h.start + (idx + need) * page, g * page)) return move(h, view, n);
   if (!h.runs.extend(idx, need - pages)) return move(h, view, n);
-  h.runs.claim(idx + pages, need - pages);
+  if (g > 0) {
+    // The guard moves to the new end: its old pages become the block's (zero).
+    h.removeGuard(idx + pages);
+    h.installGuard(idx + need);
+  }
+  h.runs.claim(idx + pages + g, need - pages);
   h.noteTaken();
   h.allocated += (need - pages) * page;
   const off = idx * page;

@@ -72,6 +72,12 @@ export interface ArenaStats {
    * `bookkeepingBytes`, which is the arena's own memory.
    */
   viewBytes: number;
+  /**
+   * Bytes under guard pages now (`guardPages`): the guard pages after live
+   * blocks. They are committed but not `allocated`, not free and not
+   * `retained`, and they are never resident. 0 without guard pages.
+   */
+  guardBytes: number;
 }
 
 /** The keys of freeBytesByClass, made once. */
@@ -126,6 +132,7 @@ export function statsOf(h: Heap, measure: boolean): ArenaStats {
     threadFaults: ru[0]! + ru[1]! - h.faultBase,
     bookkeepingBytes: bookkeeping,
     viewBytes: (liveSmall(h) + h.runViews) * VIEW_BYTES + h.ownCount * (VIEW_BYTES + BUFFER_BYTES),
+    guardBytes: h.guardBlocks * h.guard * h.page,
   } as ArenaStats;
   if (measure) {
     out.resident = resident(h);

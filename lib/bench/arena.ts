@@ -376,6 +376,36 @@ const purgeStretches: Benchmark = {
   },
 };
 
+/**
+ * The cost of guard pages (`guardPages: true`, issue 18): alloc+free of a
+ * 1 MiB block in an arena with a guard page after each block (one
+ * `MADV_GUARD_INSTALL` on alloc, one `MADV_GUARD_REMOVE` on free) beside the
+ * same arena without guards. Skipped where the kernel has no guard regions
+ * (Linux 6.13+).
+ */
+const guard1m: Benchmark = {
+  name: 'arena-guard-1m',
+  group: 'arena',
+  title: 'arena.alloc(1 MiB) + arena.free(view) with guardPages: true',
+  unit: 'alloc+free',
+  prepare({ quick }) {
+    const n = quick ? 2 : 300;
+    const guarded = new Arena({ reserve: 64 * MiB, hugePages: false, guardPages: true });
+    const plain = new Arena({ reserve: 64 * MiB, hugePages: false });
+    guarded.free(guarded.alloc(MiB));
+    plain.free(plain.alloc(MiB));
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => guarded.free(guarded.alloc(MiB))) },
+      baselines: [
+        { label: 'pagewise, no guard pages', kind: 'node', sample: () => timeLoop(n, () => plain.free(plain.alloc(MiB))) },
+        { label: 'C malloc+free(1 MiB)', kind: 'c', sample: () => cbench.cbenchMallocFree(MiB, n) / n },
+      ],
+      close: () => { guarded.close(); plain.close(); },
+      notes: ['the ratio to "pagewise, no guard pages" is the cost of the guard: two madvise calls per block'],
+    };
+  },
+};
+
 /** The arena benchmarks. */
 export const arenaBenchmarks: readonly Benchmark[] = [
   allocBenchmark(64, { baseline: 'Buffer.allocUnsafe(64 B)', maxRatio: 1 }),
@@ -391,4 +421,5 @@ export const arenaBenchmarks: readonly Benchmark[] = [
   churn1m,
   resetRounds,
   purgeStretches,
+  guard1m,
 ];
