@@ -14,23 +14,11 @@ import { describe, expect, it } from 'vitest';
 import { Arena, kernelHas, pageSize } from '../lib/index';
 import { DIST, HANG_GUARD_MS } from './helpers/child';
 import { underEmulation } from './helpers/emulation';
+import { rng } from '../lib/bench/arena';
 
 const page = pageSize();
 const MiB = 2 ** 20;
 const hasGuard = kernelHas('guard') && !underEmulation().qemu;
-
-/** xorshift32: deterministic, so a failure replays. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 /**
  * Runs `code` in a child where `region` is the arena's reservation: the

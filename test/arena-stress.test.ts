@@ -12,22 +12,10 @@ import { FREE, OWN, PageRuns, RUN, SLAB } from '../lib/arena/pages';
 import { sizeClasses } from '../lib/arena/classes';
 import { pageSize } from '../lib/system';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
+import { rng } from '../lib/bench/arena';
 
 const MiB = 2 ** 20;
 const page = pageSize();
-
-/** xorshift32: deterministic, so a failure replays. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 function mapsLines(): string[] {
   return fs.readFileSync('/proc/self/maps', 'utf8').trim().split('\n');

@@ -115,8 +115,12 @@ const reset1g: Benchmark = {
   },
 };
 
-/** xorshift32 in [0, 1): the same sequence for every contender. */
-function rng(seed: number): () => number {
+/**
+ * xorshift32 in [0, 1): the same sequence for every contender (and for the
+ * arena's random tests, so a failure replays).
+ * @internal
+ */
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
