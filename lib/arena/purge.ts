@@ -134,9 +134,9 @@ setDecayTick(decay);
  */
 export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   nRegionDetach(h.region, 0, h.regionLength);
-  // MADV_DONTNEED keeps guard markers: remove them (one call; a decommit
-  // replaces the range, markers and all).
-  if (h.guardBlocks > 0 && !decommit) nMadvise(h.region, h.start, h.committed, MADV_GUARD_REMOVE);
+  // MADV_DONTNEED keeps guard markers: remove them (one call), before a
+  // decommit too (where a buffer may still be alive it zero-fills in place).
+  if (h.guardBlocks > 0) nMadvise(h.region, h.start, h.committed, MADV_GUARD_REMOVE);
   forget(h);
   if (h.committed > 0) {
     if (decommit) {
