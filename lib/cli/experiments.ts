@@ -5,10 +5,10 @@
 import * as os from 'node:os';
 import type { CliCommand } from './types';
 import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './common';
-import { experiments, findExperiments } from '../experiments/registry';
-import { fmtBytes } from '../experiments/common';
+import { experiments, findExperiments } from '../experiments';
+import { fmtBytes } from '../format';
 import { pageSize } from '../system';
-import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments/types';
+import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
 
 /** A failed experiment (it threw): reported, the others still run. */
 export interface ExperimentFailure {

@@ -2,7 +2,8 @@
 import { mmap } from '../mapping';
 import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
-import { defineExperiment, m, touchPages, type Outcome } from './common';
+import { touchPages } from '../measure/touch';
+import { defineExperiment, m, type Outcome } from './define';
 import type { ExperimentMeasurement } from './types';
 
 /** Result of the native fork probe (native/probe.cc). @internal */

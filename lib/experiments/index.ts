@@ -16,5 +16,5 @@ export { guardPages } from './guard-pages';
 export { batchedMadvise } from './batched-madvise';
 export { rlimitData } from './rlimit-data';
 export { prefault } from './prefault';
-export { probeLocation, probeMissing } from './common';
+export { probeLocation, probeMissing } from './probe';
 export type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './types';

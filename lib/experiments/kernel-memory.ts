@@ -1,5 +1,7 @@
 /** Experiment 8: kernel memory is not your RSS. */
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
 import type { ExperimentMeasurement } from './types';
 
 interface Kmem {

@@ -1,6 +1,8 @@
 /** Experiment 4: how glibc malloc gets memory. */
 import { pageSize } from '../system';
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
 import type { ExperimentMeasurement, Series } from './types';
 
 interface Steps {

@@ -2,7 +2,9 @@
 import { mmap } from '../mapping';
 import { readMeminfo } from '../proc/meminfo';
 import { readOvercommit } from '../proc/overcommit';
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, runProbe, type Outcome } from './common';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, type Outcome } from './define';
+import { probeJson, probeMissing, runProbe } from './probe';
 import type { ExperimentMeasurement } from './types';
 import type { RlimitProbe } from './rlimit-data';
 
