@@ -10,7 +10,7 @@ export type {
   Benchmark, BenchResult, Baseline, BaselineKind, BaselineResult, Contender, Prepared, Progress, RunOptions, Scale, Stats,
   Target, TargetResult,
 } from './harness';
-export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './format';
+export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './print';
 export { benchMemory } from './memory';
 export type { BenchMemoryOptions, BenchMemoryResult } from './memory';
 export { benchShareHandoff } from './share';
