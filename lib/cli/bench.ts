@@ -4,8 +4,8 @@
  * when stderr is a terminal.
  */
 import * as os from 'node:os';
-import type { CliCommand } from './types';
-import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './support';
 import { benchmarks, runBenchmarks, formatResult, formatTargets, formatMarkdown, selectBenchmarks, type Progress } from '../bench';
 import { betweenSamples } from '../measure/gc';
 import { pageSize } from '../system';

@@ -3,8 +3,8 @@
  * (only on a terminal), prints a table, `--json` or `--markdown`.
  */
 import * as os from 'node:os';
-import type { CliCommand } from './types';
-import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
 import { experiments, findExperiments } from '../experiments';
 import { fmtBytes } from '../format';
 import { pageSize } from '../system';

@@ -2,8 +2,8 @@
  * `pagewise map`: a picture of one mapping's residency, one character per
  * page (or group of pages), through first touch, reads and MADV_DONTNEED.
  */
-import type { CliCommand } from './types';
-import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './support';
 import { mmap, type Mapping } from '../mapping';
 import { pageSize } from '../system';
 import { fmtBytes } from '../format';

@@ -4,9 +4,9 @@
  * scripts, no network).
  */
 import * as fs from 'node:fs';
-import type { CliCommand } from './types';
+import type { CliCommand } from './command';
 import { collect, formatValue, onlyNames, type ExperimentsReport } from './experiments';
-import { EXIT, UsageError, parseCommand, progress } from './common';
+import { EXIT, UsageError, parseCommand, progress } from './support';
 import { fmtBytes } from '../format';
 import type { ExperimentResult, Series } from '../experiments';
 

@@ -5,7 +5,7 @@ import { adviseMany } from '../newmm';
 import { kernelHas, FEATURE_MINIMUM } from '../features';
 import { median, nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 function perRange(n: number, batched: boolean, rounds: number): { ns: number; resident: number } {
   const page = pageSize();

@@ -4,7 +4,7 @@ import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
 import { touchPages } from '../measure/touch';
 import { defineExperiment, m, type Outcome } from './define';
-import type { ExperimentMeasurement } from './types';
+import type { ExperimentMeasurement } from './experiment';
 
 /** Result of the native fork probe (native/probe.cc). @internal */
 export interface CowResult {

@@ -4,7 +4,7 @@
  * @internal
  */
 import { thpMode } from '../proc/facts';
-import type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './types';
+import type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './experiment';
 
 /** Builder for a measurement. */
 export function m(name: string, value: ExperimentMeasurement['value'], unit: string, source: string): ExperimentMeasurement {

@@ -7,7 +7,7 @@ import { readPages, touchPages } from '../measure/touch';
 import { vmaCount } from '../measure/vmas';
 import { median, nowNs } from './common';
 import { defineExperiment, m, type Outcome } from './define';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 const unmapRemap = native.unmapRemap as (r: RegionHandle, offset: number, length: number, flags: number) => void;
 

@@ -6,7 +6,7 @@ import { kernelHas, FEATURE_MINIMUM } from '../features';
 import { vmaCount } from '../measure/vmas';
 import { nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 const PROT_NONE = native.constants.PROT_NONE!;
 const GUARD = native.newmmConstants.MADV_GUARD_INSTALL!;

@@ -2,7 +2,7 @@
 import { fmtBytes } from '../format';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Stage {
   label: string;

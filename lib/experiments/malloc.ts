@@ -3,7 +3,7 @@ import { pageSize } from '../system';
 import { fmtBytes } from '../format';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Steps {
   mallocs: number;

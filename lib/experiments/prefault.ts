@@ -9,7 +9,7 @@ import { threadFaults } from '../measure/faults';
 import { touchPages } from '../measure/touch';
 import { median, nowNs } from './common';
 import { defineExperiment, m, type Outcome } from './define';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Run {
   ns: number;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { ignoreRlimitData } from '../proc/facts';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
-import type { ExperimentMeasurement } from './types';
+import type { ExperimentMeasurement } from './experiment';
 
 /** One allocation attempt in the probe. @internal */
 export interface ProbeAttempt {

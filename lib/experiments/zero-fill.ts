@@ -10,7 +10,7 @@ import { mappingRss } from '../measure/vmas';
 import { processRss } from './common';
 import { defineExperiment, m, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
-import type { ExperimentMeasurement, Series } from './types';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface ProbeZfod {
   size: number;

@@ -3,8 +3,8 @@
  * live zero-fill-on-demand demonstration with exact figures.
  */
 import * as os from 'node:os';
-import type { CliCommand } from './types';
-import { EXIT, parseCommand, terminalWidth, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, parseCommand, terminalWidth, wrap } from './support';
 import { mmap } from '../mapping';
 import { pageSize, hugePageSize } from '../system';
 import { meminfoBytes, thpSetting, vmSysctl } from '../proc/facts';

@@ -5,7 +5,7 @@ import { readOvercommit } from '../proc/overcommit';
 import { fmtBytes } from '../format';
 import { defineExperiment, m, type Outcome } from './define';
 import { probeJson, probeMissing, runProbe } from './probe';
-import type { ExperimentMeasurement } from './types';
+import type { ExperimentMeasurement } from './experiment';
 import type { RlimitProbe } from './rlimit-data';
 
 interface HugetlbProbe {
