@@ -15,7 +15,9 @@
  *   cli      lib/cli.ts, lib/cli/**: reaches lab only through its public index
  *
  * Other rules: only a module whose file name contains `native` loads a
- * `.node` binary (`bindings`, `process.dlopen`, a `.node` path); only
+ * `.node` binary (`bindings`, `process.dlopen`, a `.node` path), and only
+ * lab modules import the lab binary's loader (a `native` module named
+ * `*lab*` or `cnative`, or under native/lab); only
  * lib/proc names a `/proc/` or `/sys/` path in a string (the `source` label
  * of an experiment's measurement, `m(name, value, unit, source)`, reads
  * nothing and is allowed).
@@ -43,8 +45,10 @@ const LAYERS: [string, (f: string) => boolean][] = [
 ];
 /** The public entries of the lab: the only lab modules the CLI may import. */
 const LAB_PUBLIC = new Set(['experiments/index.ts', 'bench/index.ts']);
+/** The lab binary's loaders (benchmark loops, the fork probe): only lab modules import them. */
+const labNative = (f: string): boolean => f.startsWith('native/lab') || /(lab[^/]*native|native[^/]*lab|cnative)[^/]*\.ts$/.test(path.posix.basename(f));
 
-type Rule = 'upward import' | 'cli imports lab internals' | 'loads the binary' | 'reads /proc or /sys';
+type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside the lab' | 'loads the binary' | 'reads /proc or /sys';
 
 /**
  * Violations by files other helpers own on the h-kernel branch, kept until
@@ -101,7 +105,7 @@ function findings(root: string, files: string[]): { found: Finding[]; unranked: 
   for (const file of files) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');
     const src = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
-    const mayLoad = path.posix.basename(file).includes('native');
+    const mayLoad = path.posix.basename(file).includes('native') || file.startsWith('native/');
     const visit = (node: ts.Node): void => {
       let spec: string | undefined;
       if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
@@ -119,6 +123,7 @@ function findings(root: string, files: string[]): { found: Finding[]; unranked: 
             if (LAYERS[rank(file)]?.[0] === 'cli' && LAYERS[rank(target)]?.[0] === 'lab' && !LAB_PUBLIC.has(target)) {
               found.push({ file, rule: 'cli imports lab internals', what: target });
             }
+            if (labNative(target) && !labNative(file) && LAYERS[rank(file)]?.[0] !== 'lab') found.push({ file, rule: 'lab binary outside the lab', what: target });
           }
         } else if ((spec === 'bindings' || spec === 'node-gyp-build' || spec.endsWith('.node')) && !mayLoad) {
           found.push({ file, rule: 'loads the binary', what: spec });
@@ -188,14 +193,17 @@ describe('the layers of lib/', () => {
         "export const n = process.dlopen;",
         'export { defineExperiment, d };',
       ]);
-      put('experiments/x.ts', ["import { m } from './define';", "m('Rss', 1, 'bytes', '/proc/self/smaps');"]);
-      const r = findings(root, ['cli/probe.ts', 'experiments/x.ts', 'mapping.ts', 'proc/parse.ts']);
+      put('experiments/x.ts', ["import { m } from './define';", "import { lab } from '../lab-native';", "m('Rss', 1, 'bytes', '/proc/self/smaps');"]);
+      put('lab-native.ts', ["export const lab = require('bindings')('pagewise-lab');"]);
+      put('measure/y.ts', ["import { lab } from '../lab-native';", 'export { lab };']);
+      const r = findings(root, ['cli/probe.ts', 'experiments/x.ts', 'lab-native.ts', 'mapping.ts', 'measure/y.ts', 'proc/parse.ts']);
       expect(r.unresolved).toEqual([]);
       expect(r.found.map(key).sort()).toEqual([
         'cli/probe.ts | cli imports lab internals | experiments/define.ts',
         'cli/probe.ts | loads the binary | bindings',
         'cli/probe.ts | loads the binary | dlopen',
         'cli/probe.ts | reads /proc or /sys | /sys/kernel/mm/',
+        'measure/y.ts | lab binary outside the lab | lab-native.ts',
         'proc/parse.ts | upward import | mapping.ts',
       ]);
     } finally {
