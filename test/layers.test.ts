@@ -6,7 +6,7 @@
  *   native   lib/*native*.ts, lib/native/**, measure/native.ts: the binding and its types
  *   base     validate, errors, format, package-root: no kernel, no binding
  *   kernel   lib/proc/**: the only reader of /proc and /sys paths
- *   core     the system-call API: mapping, flags, unsafe, shared, newmm, brk, rusage, system, features
+ *   core     the system-call API: mapping/**, flags, unsafe, shared, newmm, brk, rusage, system, features
  *   measure  lib/measure/**
  *   arena    lib/arena/**
  *   explain  lib/explain/**
@@ -35,7 +35,7 @@ const LAYERS: [string, (f: string) => boolean][] = [
   ['native', (f) => /^[^/]*native[^/]*\.ts$/.test(f) || f.startsWith('native/') || f === 'measure/native.ts'],
   ['base', (f) => ['validate.ts', 'errors.ts', 'format.ts', 'package-root.ts'].includes(f)],
   ['kernel', (f) => f.startsWith('proc/')],
-  ['core', (f) => CORE.has(f)],
+  ['core', (f) => CORE.has(f) || f.startsWith('mapping/')],
   ['measure', (f) => f.startsWith('measure/')],
   ['arena', (f) => f.startsWith('arena/')],
   ['explain', (f) => f.startsWith('explain/')],
@@ -63,7 +63,7 @@ const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/sys/kernel/yama/ptrace_scope', why: 'use ptraceScope() of proc/facts' },
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/', why: "the /proc/PID directory: use procPath(pid, name) of proc/parse per file" },
   { file: 'features.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
-  { file: 'mapping.ts', rule: 'reads /proc or /sys', what: '/proc/meminfo', why: 'Hugepagesize: use hugetlbDefaultSize() of proc/facts' },
+  { file: 'mapping/options.ts', rule: 'reads /proc or /sys', what: '/proc/meminfo', why: 'Hugepagesize: use hugetlbDefaultSize() of proc/facts' },
   { file: 'newmm.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
   { file: 'shared.ts', rule: 'reads /proc or /sys', what: '/proc/meminfo', why: 'Hugepagesize: use hugetlbDefaultSize() of proc/facts' },
   // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
