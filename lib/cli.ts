@@ -2,11 +2,11 @@
 /**
  * The `pagewise` command. Each command lives in lib/cli/<name>.ts and exports
  * `command: CliCommand`; this file only dispatches and applies the one
- * exit-code rule (lib/cli/common.ts): 0 success, 2 usage error, 1 failure.
+ * exit-code rule (lib/cli/support.ts): 0 success, 2 usage error, 1 failure.
  */
-import type { CliCommand } from './cli/types';
-import { EXIT, UsageError, errorLine, exitCodeOf, terminalWidth, versionLine, wrap } from './cli/common';
-import { command as system } from './cli/system';
+import type { CliCommand } from './cli/command';
+import { EXIT, UsageError, errorLine, exitCodeOf, terminalWidth, versionLine, wrap } from './cli/support';
+import { command as system } from './cli/system-report';
 import { command as experiments } from './cli/experiments';
 import { command as map } from './cli/map';
 import { command as report } from './cli/report';

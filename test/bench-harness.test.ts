@@ -1,9 +1,9 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { betweenSamples, gcCollector, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
-import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/format';
+import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/print';
 import { syscallBenchmarks } from '../lib/bench/syscalls';
-import { pageBenchmarks } from '../lib/bench/pages';
+import { pageBenchmarks } from '../lib/bench/pages-suite';
 import { cbench, C } from '../lib/bench/cnative';
 import { mmap } from '../lib/mapping';
 import { pageSize } from '../lib/system';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runBenchmark, type BenchResult } from '../lib/bench/harness';
-import { measureBenchmarks } from '../lib/bench/measure';
-import { arenaBenchmarks } from '../lib/bench/arena';
-import { benchmarks } from '../lib/bench/registry';
+import { measureBenchmarks } from '../lib/bench/measure-suite';
+import { arenaBenchmarks } from '../lib/bench/arena-suite';
+import { benchmarks } from '../lib/bench/suites';
 import { benchMemory } from '../lib/bench/memory';
 import { mmap } from '../lib/mapping';
 import { pageSize } from '../lib/system';

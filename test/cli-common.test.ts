@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/child';
-import { EXIT, UsageError, exitCodeOf, errorLine, table, terminalWidth, wrap } from '../lib/cli/common';
-import { formatSystemReport, type SystemReport } from '../lib/cli/system';
+import { EXIT, UsageError, exitCodeOf, errorLine, table, terminalWidth, wrap } from '../lib/cli/support';
+import { formatSystemReport, type SystemReport } from '../lib/cli/system-report';
 
 const cli = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

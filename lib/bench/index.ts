@@ -4,13 +4,13 @@
  * built-in a user would pick), and the harness to measure your own code.
  * This file only re-exports.
  */
-export { benchmarks, runBenchmarks } from './registry';
+export { benchmarks, runBenchmarks } from './suites';
 export { runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
 export type {
   Benchmark, BenchResult, Baseline, BaselineKind, BaselineResult, Contender, Prepared, Progress, RunOptions, Scale, Stats,
   Target, TargetResult,
 } from './harness';
-export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './format';
+export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './print';
 export { benchMemory } from './memory';
 export type { BenchMemoryOptions, BenchMemoryResult } from './memory';
 export { benchShareHandoff } from './share';

@@ -4,13 +4,12 @@
  * when stderr is a terminal.
  */
 import * as os from 'node:os';
-import * as fs from 'node:fs';
-import type { CliCommand } from './types';
-import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './common';
-import { benchmarks, runBenchmarks } from '../bench/registry';
-import { formatResult, formatTargets, formatMarkdown } from '../bench/format';
-import { betweenSamples, selectBenchmarks, type Progress } from '../bench/harness';
+import type { CliCommand } from './command';
+import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './support';
+import { benchmarks, runBenchmarks, formatResult, formatTargets, formatMarkdown, selectBenchmarks, type Progress } from '../bench';
+import { betweenSamples } from '../measure/gc';
 import { pageSize } from '../system';
+import { thpMode } from '../proc/facts';
 
 const HELP = `Usage: pagewise bench [options]
 
@@ -33,14 +32,6 @@ Options:
 
 /** Conditions of a run, printed with it. */
 export function benchConditions(): Record<string, string | number> {
-  const read = (f: string): string => {
-    try {
-      return fs.readFileSync(f, 'utf8').trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  const thp = /\[([^\]]+)\]/.exec(read('/sys/kernel/mm/transparent_hugepage/enabled'));
   const cpu = os.cpus();
   return {
     kernel: `${os.type()} ${os.release()} ${os.machine()}`,
@@ -48,7 +39,7 @@ export function benchConditions(): Record<string, string | number> {
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     node: process.version,
     pageSize: pageSize(),
-    thp: thp ? thp[1]! : 'unknown',
+    thp: thpMode() ?? 'unknown',
     loadAverage: os.loadavg().map((x) => x.toFixed(2)).join(' '),
     betweenSamples: betweenSamples(),
   };

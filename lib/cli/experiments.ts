@@ -3,12 +3,12 @@
  * (only on a terminal), prints a table, `--json` or `--markdown`.
  */
 import * as os from 'node:os';
-import type { CliCommand } from './types';
-import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './common';
-import { experiments, findExperiments } from '../experiments/registry';
-import { fmtBytes } from '../experiments/common';
+import type { CliCommand } from './command';
+import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
+import { experiments, findExperiments } from '../experiments';
+import { fmtBytes } from '../format';
 import { pageSize } from '../system';
-import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments/types';
+import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
 
 /** A failed experiment (it threw): reported, the others still run. */
 export interface ExperimentFailure {

@@ -2,35 +2,34 @@
  * `pagewise map`: a picture of one mapping's residency, one character per
  * page (or group of pages), through first touch, reads and MADV_DONTNEED.
  */
-import * as fs from 'node:fs';
-import type { CliCommand } from './types';
-import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './support';
 import { mmap, type Mapping } from '../mapping';
 import { pageSize } from '../system';
-import { fmtBytes, mappingRss, readPages, threadFaults, thpMode, touchPages } from '../experiments/common';
+import { fmtBytes } from '../format';
+import { threadFaults } from '../measure/faults';
+import { readPages, touchPages } from '../measure/touch';
+import { mappingRss } from '../measure/vmas';
+import { thpMode } from '../proc/facts';
+import { PM_EXCLUSIVE, PM_PRESENT, readPagemap } from '../proc/pagemap';
 
 /** State of one page from pagemap: not present, a private page, or present but not exclusive (the shared zero page). */
 export type PageState = 'absent' | 'private' | 'shared';
 
-/** Per-page states of a mapping, from `/proc/self/pagemap` (bit 63 present, bit 56 exclusive), or from mincore when pagemap is unreadable. */
+/** Per-page states of a mapping, from pagemap (present, exclusive), or from mincore when pagemap is unreadable. */
 export function pageStates(m: Mapping): PageState[] {
   const page = m.pageSize;
   const n = m.length / page;
-  const buf = Buffer.alloc(n * 8);
-  let fd = -1;
+  let entries: BigUint64Array;
   try {
-    fd = fs.openSync('/proc/self/pagemap', 'r');
-    fs.readSync(fd, buf, 0, buf.length, Number((m.address / BigInt(page)) * 8n));
+    entries = readPagemap(m.address, n, 'self', page);
   } catch {
     const vec = m.residencyVector();
     return Array.from(vec, (v) => ((v & 1) === 1 ? 'private' : 'absent'));
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
   }
   const out: PageState[] = [];
-  for (let i = 0; i < n; i++) {
-    const e = buf.readBigUInt64LE(i * 8);
-    if ((e >> 63n) & 1n) out.push((e >> 56n) & 1n ? 'private' : 'shared');
+  for (const e of entries) {
+    if (e & PM_PRESENT) out.push(e & PM_EXCLUSIVE ? 'private' : 'shared');
     else out.push('absent');
   }
   return out;

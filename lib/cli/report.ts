@@ -4,11 +4,11 @@
  * scripts, no network).
  */
 import * as fs from 'node:fs';
-import type { CliCommand } from './types';
+import type { CliCommand } from './command';
 import { collect, formatValue, onlyNames, type ExperimentsReport } from './experiments';
-import { EXIT, UsageError, parseCommand, progress } from './common';
-import { fmtBytes } from '../experiments/common';
-import type { ExperimentResult, Series } from '../experiments/types';
+import { EXIT, UsageError, parseCommand, progress } from './support';
+import { fmtBytes } from '../format';
+import type { ExperimentResult, Series } from '../experiments';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

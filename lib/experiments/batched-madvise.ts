@@ -3,8 +3,9 @@ import { mmap } from '../mapping';
 import { pageSize } from '../system';
 import { adviseMany } from '../newmm';
 import { kernelHas, FEATURE_MINIMUM } from '../features';
-import { defineExperiment, m, median, nowNs, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { median, nowNs } from './common';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 function perRange(n: number, batched: boolean, rounds: number): { ns: number; resident: number } {
   const page = pageSize();

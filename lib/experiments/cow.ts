@@ -2,8 +2,9 @@
 import { mmap } from '../mapping';
 import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
-import { defineExperiment, m, touchPages, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import { touchPages } from '../measure/touch';
+import { defineExperiment, m, type Outcome } from './define';
+import type { ExperimentMeasurement } from './experiment';
 
 /** Result of the native fork probe (native/probe.cc). @internal */
 export interface CowResult {

@@ -3,8 +3,11 @@ import { mmap, type Mapping } from '../mapping';
 import { native, type RegionHandle } from '../native';
 import { pageSize } from '../system';
 import { adviceSupported } from '../flags';
-import { defineExperiment, m, median, nowNs, readPages, touchPages, vmaCount, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { readPages, touchPages } from '../measure/touch';
+import { vmaCount } from '../measure/vmas';
+import { median, nowNs } from './common';
+import { defineExperiment, m, type Outcome } from './define';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 const unmapRemap = native.unmapRemap as (r: RegionHandle, offset: number, length: number, flags: number) => void;
 

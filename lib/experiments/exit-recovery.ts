@@ -1,6 +1,8 @@
 /** Experiment 6: the OS recovers a process's memory at exit. */
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement } from './experiment';
 
 interface Exit {
   bytes: number;

@@ -3,8 +3,10 @@ import { mmap } from '../mapping';
 import { native } from '../native';
 import { pageSize } from '../system';
 import { kernelHas, FEATURE_MINIMUM } from '../features';
-import { defineExperiment, m, nowNs, skippedOutcome, vmaCount, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { vmaCount } from '../measure/vmas';
+import { nowNs } from './common';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 const PROT_NONE = native.constants.PROT_NONE!;
 const GUARD = native.newmmConstants.MADV_GUARD_INSTALL!;

@@ -1,6 +1,8 @@
 /** Experiment 5: heap holes and malloc_trim. */
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Stage {
   label: string;

@@ -6,7 +6,7 @@
 export { experiments, runExperiments, findExperiments } from './registry';
 export { zeroFill } from './zero-fill';
 export { dontneedVsMunmap } from './dontneed';
-export { noreserveOvercommit } from './overcommit';
+export { noreserveOvercommit } from './noreserve-overcommit';
 export { mallocBrk } from './malloc';
 export { heapHoles } from './heap-holes';
 export { exitRecovery } from './exit-recovery';
@@ -16,5 +16,5 @@ export { guardPages } from './guard-pages';
 export { batchedMadvise } from './batched-madvise';
 export { rlimitData } from './rlimit-data';
 export { prefault } from './prefault';
-export { probeLocation, probeMissing } from './common';
-export type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './types';
+export { probeLocation, probeMissing } from './probe';
+export type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './experiment';

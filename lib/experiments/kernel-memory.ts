@@ -1,6 +1,8 @@
 /** Experiment 8: kernel memory is not your RSS. */
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement } from './experiment';
 
 interface Kmem {
   pipes: number;

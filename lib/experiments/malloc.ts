@@ -1,7 +1,9 @@
 /** Experiment 4: how glibc malloc gets memory. */
 import { pageSize } from '../system';
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Steps {
   mallocs: number;

@@ -4,8 +4,12 @@ import { pageSize, hugePageSize } from '../system';
 import { adviceSupported } from '../flags';
 import { readSmaps } from '../proc/smaps';
 import { Arena } from '../arena/arena';
-import { defineExperiment, m, median, nowNs, thpMode, threadFaults, touchPages, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { thpMode } from '../proc/facts';
+import { threadFaults } from '../measure/faults';
+import { touchPages } from '../measure/touch';
+import { median, nowNs } from './common';
+import { defineExperiment, m, type Outcome } from './define';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface Run {
   ns: number;

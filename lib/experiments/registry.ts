@@ -1,9 +1,9 @@
 /** The list of experiments, lookup by id or number, and a runner. */
 import { invalidType, invalidValue } from '../validate';
-import type { Experiment, ExperimentResult } from './types';
+import type { Experiment, ExperimentResult } from './experiment';
 import { zeroFill } from './zero-fill';
 import { dontneedVsMunmap } from './dontneed';
-import { noreserveOvercommit } from './overcommit';
+import { noreserveOvercommit } from './noreserve-overcommit';
 import { mallocBrk } from './malloc';
 import { heapHoles } from './heap-holes';
 import { exitRecovery } from './exit-recovery';

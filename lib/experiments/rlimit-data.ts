@@ -1,8 +1,9 @@
 /** Experiment 9: RLIMIT_DATA and mmap. */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { defineExperiment, m, probeJson, probeMissing, skippedOutcome, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import { ignoreRlimitData } from '../proc/facts';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement } from './experiment';
 
 /** One allocation attempt in the probe. @internal */
 export interface ProbeAttempt {
@@ -34,12 +35,7 @@ function body(): Outcome {
   const ms: ExperimentMeasurement[] = [];
   const limitKb = 32 * 1024;
   const r = probeJson<RlimitProbe>(['rlimit-data', '64'], { ulimit: `-d ${limitKb}` });
-  let ignore: string | null = null;
-  try {
-    ignore = fs.readFileSync('/sys/module/kernel/parameters/ignore_rlimit_data', 'utf8').trim();
-  } catch {
-    ignore = null;
-  }
+  const ignore = ignoreRlimitData();
   ms.push(m('kernel', os.release(), '', 'uname'));
   ms.push(m('ignore_rlimit_data', ignore, '', '/sys/module/kernel/parameters/ignore_rlimit_data'));
   ms.push(m('RLIMIT_DATA in the child', r.limit, 'bytes', 'getrlimit in pagewise-probe (sh ulimit -d)'));

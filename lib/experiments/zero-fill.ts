@@ -3,8 +3,14 @@ import { mmap } from '../mapping';
 import { pageSize } from '../system';
 import { readMeminfo } from '../proc/meminfo';
 import { zeroPageBehaviour } from '../measure/zeropage';
-import { defineExperiment, fmtBytes, m, mappingRss, probeJson, probeMissing, processRss, readPages, threadFaults, touchPages, type Outcome } from './common';
-import type { ExperimentMeasurement, Series } from './types';
+import { fmtBytes } from '../format';
+import { threadFaults } from '../measure/faults';
+import { readPages, touchPages } from '../measure/touch';
+import { mappingRss } from '../measure/vmas';
+import { processRss } from './common';
+import { defineExperiment, m, type Outcome } from './define';
+import { probeJson, probeMissing } from './probe';
+import type { ExperimentMeasurement, Series } from './experiment';
 
 interface ProbeZfod {
   size: number;

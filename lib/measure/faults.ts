@@ -1,11 +1,16 @@
 /** Page faults of this thread or this process: `getrusage`, plus perf software events where allowed. */
-import * as fs from 'node:fs';
 import { native } from '../native';
 import { rusageRaw } from '../rusage';
 import { checkBoolean, checkOptions, invalidValue } from '../validate';
 import { mnative } from './native';
+import { perfEventParanoid } from '../proc/facts';
 
 const C = native.constants as Record<string, number>;
+
+/** Minor faults of the calling thread so far (getrusage RUSAGE_THREAD). */
+export function threadFaults(): number {
+  return rusageRaw(C.RUSAGE_THREAD!)[0]!;
+}
 
 /** Options of {@link faults}. */
 export interface FaultsOptions {
@@ -40,14 +45,6 @@ let perfFds: [number, number] | null = null;
 let perfWhy: string | null = null;
 const perfOut = new Float64Array(2);
 
-function paranoid(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim();
-  } catch {
-    return 'unreadable';
-  }
-}
-
 /** @internal Opens the perf counters for this thread once; returns false with the reason kept. */
 export function perfReady(): boolean {
   if (perfFds) return true;
@@ -58,7 +55,7 @@ export function perfReady(): boolean {
   } catch (err) {
     const e = err as Error & { code?: string };
     perfWhy =
-      `perf_event_open failed with ${e.code ?? e.message} (kernel.perf_event_paranoid=${paranoid()}; ` +
+      `perf_event_open failed with ${e.code ?? e.message} (kernel.perf_event_paranoid=${perfEventParanoid()}; ` +
       'values above 2 forbid it unprivileged, and seccomp profiles of containers often block it)';
     return false;
   }

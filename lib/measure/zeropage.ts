@@ -7,8 +7,8 @@
 import { native } from '../native';
 import { pageSize } from '../system';
 import { mnative } from './native';
-import { parseSmaps } from '../proc/smaps';
-import * as fs from 'node:fs';
+import { readSmaps } from '../proc/smaps';
+import { PM_EXCLUSIVE, PM_PFN_MASK, PM_PRESENT } from '../proc/pagemap';
 
 const C = native.constants as Record<string, number>;
 
@@ -36,10 +36,6 @@ let zeroPfn = 0n;
 export function knownZeroPfn(): bigint {
   return zeroPfn;
 }
-
-const PRESENT = 1n << 63n;
-const EXCLUSIVE = 1n << 56n;
-const PFN_MASK = (1n << 55n) - 1n;
 
 /**
  * Detects whether a read fault of fresh anonymous memory maps the shared
@@ -69,7 +65,7 @@ export function zeroPageBehaviour(): ZeroPageBehaviour {
     } catch {
       rawOk = false;
     }
-    const pfns = rawOk ? [...raw].filter((e) => (e & PRESENT) !== 0n).map((e) => e & PFN_MASK) : [];
+    const pfns = rawOk ? [...raw].filter((e) => (e & PM_PRESENT) !== 0n).map((e) => e & PM_PFN_MASK) : [];
     const scan = new Float64Array(6);
     const rc = mnative.pagemapScan(region, 0, len, scan);
     if (rc === 0) {
@@ -84,7 +80,7 @@ export function zeroPageBehaviour(): ZeroPageBehaviour {
     }
     if (rawOk && pfns.length === PROBE_PAGES) {
       const visible = pfns.every((p) => p !== 0n);
-      const exclusive = [...raw].filter((e) => (e & EXCLUSIVE) !== 0n).length;
+      const exclusive = [...raw].filter((e) => (e & PM_EXCLUSIVE) !== 0n).length;
       if (visible) {
         const distinct = new Set(pfns).size;
         if (distinct === 1) zeroPfn = pfns[0]!;
@@ -103,7 +99,7 @@ export function zeroPageBehaviour(): ZeroPageBehaviour {
       return cached;
     }
     const addr = native.regionAddress(region);
-    const entry = parseSmaps(fs.readFileSync('/proc/self/smaps', 'utf8')).find((e) => e.start <= addr && addr < e.end);
+    const entry = readSmaps().find((e) => e.start <= addr && addr < e.end);
     const rssPages = entry ? entry.rss / page : -1;
     cached = {
       readFaultMapsZeroPage: rssPages === 0,

@@ -1,6 +1,6 @@
 /** `/proc/<pid>/stat` (and `/proc/<pid>/task/<tid>/stat`). */
 import * as fs from 'node:fs';
-import { pageSize } from '../system';
+import { pageSize } from './facts';
 import { checkInteger } from '../validate';
 import { linesOf, procPath, ProcParseError, safeInt } from './parse';
 

@@ -2,32 +2,16 @@
  * `pagewise system`: what this kernel is (page size, THP, overcommit) and a
  * live zero-fill-on-demand demonstration with exact figures.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { CliCommand } from './types';
-import { EXIT, parseCommand, terminalWidth, wrap } from './common';
+import type { CliCommand } from './command';
+import { EXIT, parseCommand, terminalWidth, wrap } from './support';
 import { mmap } from '../mapping';
 import { pageSize, hugePageSize } from '../system';
+import { meminfoBytes, thpSetting, vmSysctl } from '../proc/facts';
 import { measureSync } from '../measure/measure';
 
-function readTrim(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
-
-function bracketed(text: string | null): string | null {
-  if (text === null) return null;
-  const m = /\[([^\]]+)\]/.exec(text);
-  return m ? m[1]! : text;
-}
-
 function committedAs(): number | null {
-  const text = readTrim('/proc/meminfo');
-  const m = text && /^Committed_AS:\s+(\d+) kB/m.exec(text);
-  return m ? Number(m[1]) * 1024 : null;
+  return meminfoBytes('Committed_AS');
 }
 
 /** The facts and the demonstration, as data. */
@@ -60,12 +44,7 @@ export interface SystemReport {
 /** Collects the report (maps 1 GiB NORESERVE, writes 64 pages, gives them back). */
 export function systemReport(): SystemReport {
   const page = pageSize();
-  const num = (f: string): number | null => {
-    const t = readTrim(f);
-    return t === null || t === '' ? null : Number(t);
-  };
-  const meminfo = readTrim('/proc/meminfo') ?? '';
-  const limit = /^CommitLimit:\s+(\d+) kB/m.exec(meminfo);
+  const commitLimit = meminfoBytes('CommitLimit');
   const k = 64;
   const reserved = 1 << 30;
   const commitBefore = committedAs();
@@ -104,18 +83,18 @@ export function systemReport(): SystemReport {
       node: process.version,
       pageSize: page,
       thp: {
-        enabled: bracketed(readTrim('/sys/kernel/mm/transparent_hugepage/enabled')),
-        defrag: bracketed(readTrim('/sys/kernel/mm/transparent_hugepage/defrag')),
+        enabled: thpSetting('enabled'),
+        defrag: thpSetting('defrag'),
         size: hugePageSize(),
       },
       overcommit: {
-        mode: num('/proc/sys/vm/overcommit_memory'),
-        ratio: num('/proc/sys/vm/overcommit_ratio'),
-        kbytes: num('/proc/sys/vm/overcommit_kbytes'),
-        commitLimit: limit ? Number(limit[1]) * 1024 : null,
+        mode: vmSysctl('overcommit_memory'),
+        ratio: vmSysctl('overcommit_ratio'),
+        kbytes: vmSysctl('overcommit_kbytes'),
+        commitLimit,
         committedAs: commitBefore,
       },
-      maxMapCount: num('/proc/sys/vm/max_map_count'),
+      maxMapCount: vmSysctl('max_map_count'),
       zeroFill: {
         reserved,
         pagesWritten: k,

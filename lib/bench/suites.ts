@@ -5,9 +5,9 @@
 import type { Benchmark, BenchResult, RunOptions } from './harness';
 import { runBenchmarkList } from './harness';
 import { syscallBenchmarks } from './syscalls';
-import { pageBenchmarks } from './pages';
-import { measureBenchmarks } from './measure';
-import { arenaBenchmarks } from './arena';
+import { pageBenchmarks } from './pages-suite';
+import { measureBenchmarks } from './measure-suite';
+import { arenaBenchmarks } from './arena-suite';
 
 /** All benchmarks, by group: syscall, measure, arena, prefault, purge. */
 export const benchmarks: readonly Benchmark[] = Object.freeze([

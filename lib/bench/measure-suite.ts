@@ -7,6 +7,7 @@ import { mmap, type Mapping } from '../mapping';
 import { rss } from '../measure/rss';
 import { residency, type ResidencySource } from '../measure/residency';
 import { faults } from '../measure/faults';
+import { procPath } from '../proc/parse';
 import type { Benchmark } from './harness';
 import { timeLoop } from './harness';
 import { bigSize } from './syscalls';
@@ -23,7 +24,7 @@ const rssFast: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void rss()) },
       baselines: [
-        { label: 'C pread statm', kind: 'c', sample: () => cbench.cbenchProcRead('/proc/self/statm', n, 1, 0) / n },
+        { label: 'C pread statm', kind: 'c', sample: () => cbench.cbenchProcRead(procPath('self', 'statm'), n, 1, 0) / n },
         { label: 'process.memoryUsage.rss()', kind: 'node', sample: () => timeLoop(n, () => void process.memoryUsage.rss()) },
       ],
       close: () => undefined,
@@ -42,7 +43,7 @@ const rssExact: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void rss(opts)) },
       baselines: [
-        { label: 'C pread smaps_rollup', kind: 'c', sample: () => cbench.cbenchProcRead('/proc/self/smaps_rollup', n, 1, 1) / n },
+        { label: 'C pread smaps_rollup', kind: 'c', sample: () => cbench.cbenchProcRead(procPath('self', 'smaps_rollup'), n, 1, 1) / n },
         { label: 'process.memoryUsage.rss()', kind: 'node', sample: () => timeLoop(n, () => void process.memoryUsage.rss()) },
       ],
       close: () => undefined,

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, styleText, type ParseArgsConfig } from 'node:util';
-import { packageRoot } from '../experiments/common';
+import { packageRoot } from '../package-root';
 
 /** Exit codes, the same for every command. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -109,7 +109,7 @@ export function terminalWidth(stream: { columns?: number } = process.stdout): nu
   return typeof c === 'number' && Number.isInteger(c) && c > 0 ? c : 80;
 }
 
-export { wrap, table } from '../bench/format';
+export { wrap, table } from '../format';
 
 /** Whether to colour stdout: a terminal, and neither NO_COLOR nor NODE_DISABLE_COLORS set. */
 export function colour(stream: { isTTY?: boolean } = process.stdout): boolean {

@@ -2,8 +2,10 @@
 import { mmap } from '../mapping';
 import { readMeminfo } from '../proc/meminfo';
 import { readOvercommit } from '../proc/overcommit';
-import { defineExperiment, fmtBytes, m, probeJson, probeMissing, runProbe, type Outcome } from './common';
-import type { ExperimentMeasurement } from './types';
+import { fmtBytes } from '../format';
+import { defineExperiment, m, type Outcome } from './define';
+import { probeJson, probeMissing, runProbe } from './probe';
+import type { ExperimentMeasurement } from './experiment';
 import type { RlimitProbe } from './rlimit-data';
 
 interface HugetlbProbe {

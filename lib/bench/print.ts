@@ -1,10 +1,11 @@
 /**
  * Text rendering of benchmark results: one table row per contender, the
  * ratios beside the baselines, targets met or missed; every line fitted to a
- * width (the CLI passes the terminal's). The text helpers (wrap, table) live
- * here and the CLI re-exports them.
+ * width (the CLI passes the terminal's). The text helpers (wrap, table) are
+ * lib/format's.
  */
 import type { BaselineKind, BenchResult, Stats } from './harness';
+import { table, wrap } from '../format';
 
 function kindText(kind: BaselineKind): string {
   return kind === 'c' ? 'C' : kind === 'napi' ? 'N-API floor' : 'Node';
@@ -27,68 +28,6 @@ export function formatRatio(r: number): string {
 
 function spread(s: Stats): string {
   return `${formatNs(s.min)} .. ${formatNs(s.max)}`;
-}
-
-/**
- * Wraps text to `width` columns at spaces; `indent` starts every line after
- * the first (a hanging indent). A word longer than a line is cut, the only
- * place a word is broken.
- */
-export function wrap(text: string, width: number, indent = '', first = ''): string[] {
-  const lines: string[] = [];
-  let line = first;
-  let prefixLen = first.length;
-  const room = (): number => Math.max(8, width - prefixLen);
-  for (const word0 of text.split(/ +/)) {
-    let word = word0;
-    const body = line.slice(prefixLen);
-    if (body.length > 0 && body.length + 1 + word.length > room()) {
-      lines.push(line);
-      line = indent;
-      prefixLen = indent.length;
-    }
-    while (word.length > room()) {
-      const cur = line.slice(prefixLen);
-      const cut = room() - cur.length - (cur ? 1 : 0);
-      if (cut <= 0) {
-        lines.push(line);
-        line = indent;
-        prefixLen = indent.length;
-        continue;
-      }
-      line += (cur ? ' ' : '') + word.slice(0, cut);
-      word = word.slice(cut);
-      lines.push(line);
-      line = indent;
-      prefixLen = indent.length;
-    }
-    if (word) line += (line.length > prefixLen ? ' ' : '') + word;
-  }
-  if (line.length > prefixLen || lines.length === 0) lines.push(line);
-  return lines;
-}
-
-/**
- * A table that fits `width` columns: columns padded to their widest cell;
- * when the whole row does not fit, the last column wraps under itself (or,
- * when even that leaves it under 20 columns, onto its own indented lines).
- */
-export function table(rows: string[][], width: number, gap = 2): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  const lead = widths.slice(0, -1).reduce((s, w) => s + w + gap, 0);
-  const out: string[] = [];
-  for (const r of rows) {
-    const head = r.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + gap)).join('');
-    const last = r[r.length - 1] ?? '';
-    if (lead + last.length <= width) out.push(`${head}${last}`.trimEnd());
-    else if (width - lead >= 20) out.push(...wrap(last, width, ' '.repeat(lead), head));
-    else {
-      out.push(head.trimEnd().length <= width ? head.trimEnd() : wrap(head.trim(), width, '  ').join('\n'));
-      if (last) out.push(...wrap(last, width, '    ', '    '));
-    }
-  }
-  return out;
 }
 
 /** A target's outcome as a word: a quick run's (`met: null`) is indicative, never MET or MISSED. */

@@ -18,7 +18,7 @@ import { pageSize } from '../system';
 import type { Baseline, Benchmark, Target } from './harness';
 import { timeLoop, timeOnce } from './harness';
 import { bigSize } from './syscalls';
-import { touchContenders, touchSize } from './pages';
+import { touchContenders, touchSize } from './pages-suite';
 import { cbench, C } from './cnative';
 
 const KiB = 1024;

@@ -1,0 +1,73 @@
+/** Text formatting shared by the lab and the CLI: bytes, wrapped lines, tables fitted to a width. */
+
+const MiB = 1024 * 1024;
+/** Human-readable bytes. */
+export function fmtBytes(n: number): string {
+  const a = Math.abs(n);
+  if (a >= 1024 * MiB) return `${(n / 1024 / MiB).toFixed(1)} GiB`;
+  if (a >= MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  if (a >= 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${n} B`;
+}
+
+/**
+ * Wraps text to `width` columns at spaces; `indent` starts every line after
+ * the first (a hanging indent). A word longer than a line is cut, the only
+ * place a word is broken.
+ */
+export function wrap(text: string, width: number, indent = '', first = ''): string[] {
+  const lines: string[] = [];
+  let line = first;
+  let prefixLen = first.length;
+  const room = (): number => Math.max(8, width - prefixLen);
+  for (const word0 of text.split(/ +/)) {
+    let word = word0;
+    const body = line.slice(prefixLen);
+    if (body.length > 0 && body.length + 1 + word.length > room()) {
+      lines.push(line);
+      line = indent;
+      prefixLen = indent.length;
+    }
+    while (word.length > room()) {
+      const cur = line.slice(prefixLen);
+      const cut = room() - cur.length - (cur ? 1 : 0);
+      if (cut <= 0) {
+        lines.push(line);
+        line = indent;
+        prefixLen = indent.length;
+        continue;
+      }
+      line += (cur ? ' ' : '') + word.slice(0, cut);
+      word = word.slice(cut);
+      lines.push(line);
+      line = indent;
+      prefixLen = indent.length;
+    }
+    if (word) line += (line.length > prefixLen ? ' ' : '') + word;
+  }
+  if (line.length > prefixLen || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * A table that fits `width` columns: columns padded to their widest cell;
+ * when the whole row does not fit, the last column wraps under itself (or,
+ * when even that leaves it under 20 columns, onto its own indented lines).
+ */
+export function table(rows: string[][], width: number, gap = 2): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  const lead = widths.slice(0, -1).reduce((s, w) => s + w + gap, 0);
+  const out: string[] = [];
+  for (const r of rows) {
+    const head = r.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + gap)).join('');
+    const last = r[r.length - 1] ?? '';
+    if (lead + last.length <= width) out.push(`${head}${last}`.trimEnd());
+    else if (width - lead >= 20) out.push(...wrap(last, width, ' '.repeat(lead), head));
+    else {
+      out.push(head.trimEnd().length <= width ? head.trimEnd() : wrap(head.trim(), width, '  ').join('\n'));
+      if (last) out.push(...wrap(last, width, '    ', '    '));
+    }
+  }
+  return out;
+}
