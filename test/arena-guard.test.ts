@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { Arena, kernelHas, pageSize } from '../lib/index';
 import { DIST, HANG_GUARD_MS } from './helpers/child';
 import { underEmulation } from './helpers/emulation';
-import { rng } from '../lib/bench/arena';
+import { rng } from '../lib/bench/arena-suite';
 
 const page = pageSize();
 const MiB = 2 ** 20;

@@ -12,7 +12,7 @@ import { FREE, OWN, PageRuns, RUN, SLAB } from '../lib/arena/pages';
 import { sizeClasses } from '../lib/arena/classes';
 import { pageSize } from '../lib/system';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
-import { rng } from '../lib/bench/arena';
+import { rng } from '../lib/bench/arena-suite';
 
 const MiB = 2 ** 20;
 const page = pageSize();
