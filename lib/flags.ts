@@ -4,6 +4,7 @@
  */
 import { native } from './native';
 import { invalidValue, invalidType } from './validate';
+import { adviceKnown } from './proc/facts';
 
 const C = native.constants as Record<string, number>;
 
@@ -93,20 +94,13 @@ export function adviceNumber(value: unknown): number {
   return n;
 }
 
-const supportCache = new Map<string, boolean>();
 
 /**
  * Whether the running kernel knows an advice: probes `madvise(NULL, 0,
  * advice)`, which returns 0 for a known advice and EINVAL for an unknown one.
  */
 export function adviceSupported(advice: Advice): boolean {
-  const n = adviceNumber(advice);
-  let ok = supportCache.get(advice);
-  if (ok === undefined) {
-    ok = native.madviseProbe(n) === 0;
-    supportCache.set(advice, ok);
-  }
-  return ok;
+  return adviceKnown(adviceNumber(advice));
 }
 
 /** The platform's constants (`PROT_*`, `MAP_*`, `MADV_*`, `MS_*`, `RUSAGE_*`, `RLIMIT_*`). */

@@ -18,6 +18,7 @@ import { native } from './native';
 import { mmap, type Mapping } from './mapping';
 import { pageSize, roundUp } from './system';
 import { checkBoolean, checkInteger, checkOptions, checkString, invalidState, invalidType, invalidValue, outOfRange } from './validate';
+import { hugetlbDefaultSize } from './proc/facts';
 import { type Prot } from './flags';
 
 const S = native.sharedConstants;
@@ -254,7 +255,7 @@ export function memfd(name: string, size: number, options?: MemfdOptions): Share
   let hugeSize: number | null = null;
   if (o.hugePageSize !== undefined && !huge) throw invalidValue('options.hugePageSize', 'needs options.hugePages: true', o.hugePageSize);
   if (huge) {
-    hugeSize = o.hugePageSize === undefined ? defaultHugePageSize() : checkInteger('options.hugePageSize', o.hugePageSize, pageSize());
+    hugeSize = o.hugePageSize === undefined ? hugetlbDefaultSize() : checkInteger('options.hugePageSize', o.hugePageSize, pageSize());
     if (hugeSize === null) throw invalidState('hugetlbfs is not available (no Hugepagesize in /proc/meminfo)');
     const log = Math.log2(hugeSize);
     if (!Number.isInteger(log)) throw outOfRange('options.hugePageSize', 'a power of two', hugeSize);
@@ -272,14 +273,6 @@ export function memfd(name: string, size: number, options?: MemfdOptions): Share
   return new SharedMemory(CONSTRUCT, fd, true, hugeSize);
 }
 
-function defaultHugePageSize(): number | null {
-  try {
-    const m = /^Hugepagesize:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 const SHM_DIR = '/dev/shm';
 const SHM_NAME = /^\/?[^/\0]{1,255}$/;

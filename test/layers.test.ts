@@ -63,9 +63,7 @@ const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/sys/kernel/yama/ptrace_scope', why: 'use ptraceScope() of proc/facts' },
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/', why: "the /proc/PID directory: use procPath(pid, name) of proc/parse per file" },
   { file: 'features.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
-  { file: 'mapping/options.ts', rule: 'reads /proc or /sys', what: '/proc/meminfo', why: 'Hugepagesize: use hugetlbDefaultSize() of proc/facts' },
   { file: 'newmm.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
-  { file: 'shared.ts', rule: 'reads /proc or /sys', what: '/proc/meminfo', why: 'Hugepagesize: use hugetlbDefaultSize() of proc/facts' },
   // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
   // /proc/self/maps once to tell musl from glibc before the binary loads.
   { file: 'native.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },

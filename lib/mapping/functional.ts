@@ -3,13 +3,12 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../native';
+import { vmaNamesSupported } from '../proc/facts';
 import { pageSize } from '../system';
-import { protBits, type Advice, type Prot } from '../flags';
+import type { Advice, Prot } from '../flags';
 import { checkObject, invalidType } from '../validate';
 import { decodeMapOptions, type MmapOptions } from './options';
 import { Mapping, asMapping, newMapping, setMappingFile, type LockOptions, type ShareToken, type SyncOptions } from './mapping';
-
-const C = native.constants as Record<string, number>;
 
 /**
  * Maps `length` bytes (rounded up to whole pages): anonymous memory by
@@ -36,27 +35,7 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
   return m;
 }
 
-let namesSupported: boolean | undefined;
-
-/**
- * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
- * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
- */
-export function vmaNamesSupported(): boolean {
-  if (namesSupported === undefined) {
-    const page = pageSize();
-    const r = native.mmap(page, protBits('prot', 'none'), C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
-    try {
-      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
-      namesSupported = true;
-    } catch {
-      namesSupported = false;
-    } finally {
-      native.munmap(r);
-    }
-  }
-  return namesSupported;
-}
+export { vmaNamesSupported };
 
 /**
  * The Mapping of another thread's {@link Mapping.share} token, over the same

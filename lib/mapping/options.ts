@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { requireFeature } from '../features';
+import { hugetlbDefaultSize } from '../proc/facts';
 import { pageSize, roundUp } from '../system';
 import { protBits, type Prot } from '../flags';
 import { checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkString, invalidValue, outOfRange } from '../validate';
@@ -104,7 +105,7 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
     align = checkInteger('options.hugePageSize', o.hugePageSize, page);
     flags |= hugeFlag(align);
   } else if (huge) {
-    const pools = hugetlbDefault();
+    const pools = hugetlbDefaultSize();
     align = pools ?? page;
   }
   if (huge) flags |= C.MAP_HUGETLB!;
@@ -169,19 +170,4 @@ function checkInsideFile(fd: number, offset: number, len: number, page: number):
   if (offset + len > end) {
     throw outOfRange('length', `<= ${Math.max(0, end - offset)} (the file's ${st.size} bytes from offset ${offset}, rounded up to a page; a page past the end of a file is a SIGBUS on access)`, len);
   }
-}
-
-let defaultHuge: number | null | undefined;
-function hugetlbDefault(): number | null {
-  if (defaultHuge === undefined) {
-    try {
-      // Hugepagesize in /proc/meminfo is the default hugetlbfs page size.
-      const text = fs.readFileSync('/proc/meminfo', 'utf8');
-      const m = /^Hugepagesize:\s+(\d+) kB/m.exec(text);
-      defaultHuge = m ? Number(m[1]) * 1024 : null;
-    } catch {
-      defaultHuge = null;
-    }
-  }
-  return defaultHuge;
 }
