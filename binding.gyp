@@ -12,9 +12,21 @@
         "native/constants.cc",
         "native/measure.cc",
         "native/shared.cc",
-        "native/newmm.cc",
-        "native/probe.cc",
-        "native/cbench.cc"
+        "native/newmm.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=gnu++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "pagewise_lab",
+      "sources": [
+        "native/lab/addon.cc",
+        "native/lab/cbench.cc",
+        "native/lab/fork_probe.cc",
+        "native/errors.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
@@ -25,7 +37,7 @@
     {
       "target_name": "pagewise-probe",
       "type": "executable",
-      "sources": ["native/probe/probe.c"],
+      "sources": ["native/lab/probe_exe.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }

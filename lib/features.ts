@@ -24,17 +24,16 @@ const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map
 const cache = new Map<KernelFeature, boolean>();
 
 function probe(f: KernelFeature): boolean {
-  const n = native as unknown as Record<string, (...a: unknown[]) => number>;
   const K = native.newmmConstants;
   switch (f) {
     case 'mseal':
-      return n.msealProbe!() === 0;
+      return native.msealProbe() === 0;
     case 'guard':
       return native.madviseProbe(K.MADV_GUARD_INSTALL!) === 0;
     case 'procmapQuery':
       return procmapWorks();
     case 'processMadvise':
-      return n.processMadviseProbe!(native.constants.MADV_COLD!) === 0;
+      return native.processMadviseProbe(native.constants.MADV_COLD) === 0;
     case 'droppable':
       return droppableWorks();
     case 'secretMemory':

@@ -18,7 +18,62 @@ export interface RegionHandle {
   readonly [regionBrand]: true;
 }
 
-/** The native syscall layer; see native/pagewise.h for its contract. @internal */
+/**
+ * The platform's constants (native/constants.cc), from the build machine's
+ * headers, with the kernel's uapi value where old headers lack one: every key
+ * is always there (whether the running kernel supports a flag is asked at run
+ * time: madviseProbe, lib/features.ts). A type, not an interface, so that it
+ * still converts to `Record<string, number>`.
+ * @internal
+ */
+export type NativeConstants = {
+  readonly [K in
+    | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'PROT_EXEC'
+    | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS' | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE'
+    | 'MAP_NORESERVE' | 'MAP_POPULATE' | 'MAP_HUGETLB' | 'MAP_HUGE_SHIFT' | 'MAP_LOCKED'
+    | 'MAP_GROWSDOWN' | 'MAP_STACK'
+    | 'MADV_NORMAL' | 'MADV_RANDOM' | 'MADV_SEQUENTIAL' | 'MADV_WILLNEED' | 'MADV_DONTNEED'
+    | 'MADV_FREE' | 'MADV_REMOVE' | 'MADV_DONTFORK' | 'MADV_DOFORK' | 'MADV_MERGEABLE'
+    | 'MADV_UNMERGEABLE' | 'MADV_HUGEPAGE' | 'MADV_NOHUGEPAGE' | 'MADV_DONTDUMP' | 'MADV_DODUMP'
+    | 'MADV_WIPEONFORK' | 'MADV_KEEPONFORK' | 'MADV_COLD' | 'MADV_PAGEOUT'
+    | 'MADV_POPULATE_READ' | 'MADV_POPULATE_WRITE' | 'MADV_COLLAPSE'
+    | 'MS_ASYNC' | 'MS_SYNC' | 'MS_INVALIDATE'
+    | 'RUSAGE_SELF' | 'RUSAGE_CHILDREN' | 'RUSAGE_THREAD'
+    | 'RLIMIT_AS' | 'RLIMIT_DATA' | 'RLIMIT_MEMLOCK']: number;
+};
+
+/** Constants of native/shared.cc (memfd, seals, mremap); every key always there. @internal */
+export type NativeSharedConstants = {
+  readonly [K in
+    | 'MFD_CLOEXEC' | 'MFD_ALLOW_SEALING' | 'MFD_HUGETLB'
+    | 'F_SEAL_SEAL' | 'F_SEAL_SHRINK' | 'F_SEAL_GROW' | 'F_SEAL_WRITE' | 'F_SEAL_FUTURE_WRITE'
+    | 'MREMAP_MAYMOVE' | 'MREMAP_DONTUNMAP']: number;
+};
+
+/** Constants of native/newmm.cc (the uapi values: newer than most headers); every key always there. @internal */
+export type NativeNewMmConstants = {
+  readonly [K in
+    | 'MADV_GUARD_INSTALL' | 'MADV_GUARD_REMOVE' | 'MAP_DROPPABLE'
+    | 'PROCMAP_QUERY_VMA_READABLE' | 'PROCMAP_QUERY_VMA_WRITABLE' | 'PROCMAP_QUERY_VMA_EXECUTABLE'
+    | 'PROCMAP_QUERY_VMA_SHARED']: number;
+};
+
+/** glibc's mallinfo2() figures (native/measure.cc). @internal */
+export interface NativeMallinfo {
+  arena: number;
+  ordblks: number;
+  hblks: number;
+  hblkhd: number;
+  uordblks: number;
+  fordblks: number;
+  keepcost: number;
+}
+
+/**
+ * The core binary's functions, all of them (native/*.cc; native/pagewise.h
+ * states their contract). The lab binary has its own (lib/native-lab.ts).
+ * @internal
+ */
 export interface Native {
   mmap(length: number, prot: number, flags: number, fd: number, offset: number, hint: bigint, report: number): RegionHandle;
   munmap(r: RegionHandle, privateAnonRW?: boolean): number;
@@ -44,7 +99,7 @@ export interface Native {
   fcntlAddSeals(fd: number, seals: number): void;
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */
   fcntlGetSeals(fd: number): number;
-  sharedConstants: Record<string, number>;
+  sharedConstants: NativeSharedConstants;
   regionSeal(r: RegionHandle): void;
   msealProbe(): number;
   processMadviseOwn(regions: unknown[], offsets: number[], lengths: number[], advice: number): [number, number];
@@ -52,7 +107,9 @@ export interface Native {
   /** [start, end, flags, pageSize, offset, inode, devMajor, devMinor, nameLength], or null (ENOENT). */
   procmapQuery(fd: number, address: bigint, next: boolean, name: Uint8Array): [bigint, bigint, number, number, bigint, number, number, number, number] | null;
   memfdSecret(flags: number): number;
-  newmmConstants: Record<string, number>;
+  newmmConstants: NativeNewMmConstants;
+  /** Sets how many bytes of the region are reported to V8 (napi_adjust_external_memory). */
+  regionReport(r: RegionHandle, bytes: number): void;
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;
@@ -68,17 +125,34 @@ export interface Native {
   getrusage(who: number, out: Float64Array): void;
   pageSize(): number;
   gettid(): number;
-  constants: Record<string, number>;
-  // Other concerns (measure.cc, probe.cc, cbench.cc) add their functions;
-  // their lib/ modules declare the types they use.
-  [name: string]: unknown;
+  constants: NativeConstants;
+  // measure.cc
+  /** Resident pages from a pread of a kept /proc/self/statm descriptor. */
+  statmResident(): number;
+  /** `Rss:` of /proc/self/smaps_rollup in bytes (kept descriptor, static buffer). */
+  smapsRollupRss(): number;
+  /** Reads /proc/self/<name> into `buf` (kept descriptor); returns bytes. */
+  readProcSelf(name: 'statm' | 'smaps_rollup', buf: Uint8Array): number;
+  /** Fills [present, swapped, fileOrShared, exclusive, softDirty, pfnVisible, zeroPfnPages]. */
+  pagemapCount(r: RegionHandle, offset: number, length: number, out: Float64Array, zeroPfn: bigint): void;
+  /** Raw pagemap entries, one per page. */
+  pagemapRead(r: RegionHandle, offset: number, length: number, out: BigUint64Array): number;
+  /** 0, or the errno (ENOTTY/EINVAL/EOPNOTSUPP) when the ioctl is missing; fills [present, swapped, pfnZero, file, softDirty, huge]. */
+  pagemapScan(r: RegionHandle, offset: number, length: number, out: Float64Array): number;
+  /** Fills [seconds, nanoseconds] of CLOCK_MONOTONIC without allocating. */
+  clockMonotonic(out: Float64Array): void;
+  perfFaultsOpen(): [number, number];
+  perfFaultsRead(fdMinor: number, fdMajor: number, out: Float64Array): void;
+  /** glibc's mallinfo2(), or null where glibc is older than 2.33. */
+  mallinfo2(): NativeMallinfo | null;
 }
 
 /**
  * The folder of pagewise's own package.json (the published package has no
  * binding.gyp at its root, so the manifest's name is what identifies it).
+ * @internal
  */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
     try {
@@ -104,8 +178,9 @@ type CodedError = Error & { code?: string; name: string };
  *   on Node 20): addons need `--allow-addons` (ERR_DLOPEN_DISABLED), files
  *   `--allow-fs-read` (ERR_ACCESS_DENIED).
  * - Deno: an addon needs `--allow-ffi` (NotCapable "Requires ffi access").
+ * @internal
  */
-function permissionError(err: unknown): (Error & { code: string; cause: unknown }) | null {
+export function permissionError(err: unknown): (Error & { code: string; cause: unknown }) | null {
   const e = err as CodedError | null;
   if (!e || typeof e !== 'object') return null;
   const message = String(e.message ?? '');
@@ -148,8 +223,8 @@ function onMusl(): boolean {
   }
 }
 
-/** `PAGEWISE_FROM_SOURCE` set to anything but '', '0' or 'false'. */
-function fromSourceRequested(): boolean {
+/** `PAGEWISE_FROM_SOURCE` set to anything but '', '0' or 'false'. @internal */
+export function fromSourceRequested(): boolean {
   const v = process.env.PAGEWISE_FROM_SOURCE;
   return v !== undefined && v !== '' && v !== '0' && v !== 'false';
 }
@@ -162,7 +237,8 @@ export interface NativeOrigin {
   kind: 'prebuild' | 'build';
 }
 
-function mtime(file: string): number {
+/** Modification time of `file` in ms, 0 when it does not exist. @internal */
+export function mtime(file: string): number {
   try {
     return fs.statSync(file).mtimeMs;
   } catch {

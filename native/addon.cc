@@ -13,8 +13,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMeasure(env, exports);
   InitShared(env, exports);
   InitNewMm(env, exports);
-  InitProbe(env, exports);
-  InitCBench(env, exports);
   return exports;
 }
 

@@ -1,5 +1,18 @@
 // pagewise native layer: a thin Linux memory syscall layer for Node-API.
 //
+// TWO BINARIES (binding.gyp):
+//  * native/*.cc -> pagewise.node, the core every user loads: the system-call
+//    layer below and nothing else. Loaded only by lib/native.ts.
+//  * native/lab/ -> pagewise_lab.node (the C benchmark loops, the fork
+//    probe; see lab/lab.h) and the pagewise-probe executable: loaded
+//    or run only by lab code (lib/native-lab.ts for lib/bench and
+//    lib/experiments), so a missing lab binary fails those alone. The lab
+//    shares errors.cc and args.h with the core, never its Regions: it takes
+//    addresses. test/platform-binary.test.ts checks with `nm -D` that no
+//    lab symbol is in the core.
+// Repeated preambles (argument decoding, out-parameter arrays, the page
+// size) have one helper each in args.h.
+//
 // THE CONTRACT (stated once, holds for every function in native/):
 //  * One exported function per system call, named after it, positional
 //    arguments, no defaults, no policy. Validation with readable messages and
@@ -77,7 +90,5 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMeasure(Napi::Env env, Napi::Object exports);
 void InitShared(Napi::Env env, Napi::Object exports);
 void InitNewMm(Napi::Env env, Napi::Object exports);
-void InitProbe(Napi::Env env, Napi::Object exports);
-void InitCBench(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise

@@ -42,6 +42,7 @@ mkdir -p "$reports_dir"
 set +e
 PAGEWISE_ASAN=1 \
 PAGEWISE_BINARY="$binary" \
+PAGEWISE_LAB_BINARY="$work/build/Release/pagewise_lab.node" \
 LD_PRELOAD="$asan $ubsan" \
 ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=86:allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_abort=0:log_path=$reports_dir/asan" \
 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86:log_path=$reports_dir/ubsan" \

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run build-from-source`: builds the addon (and the C probe) from the
+// `npm run build-from-source`: builds the addon (and the lab binaries: the C
+// benchmark addon pagewise_lab.node and the probe executable) from the
 // shipped sources, for a platform without a prebuild (musl, another arch) or
 // to use your own compiler flags. Run it deliberately, inside the package:
 //
@@ -45,7 +46,7 @@ if (gypDir !== root) {
   // Where the loader (bindings) and the experiments look: build/Release/ at the package root.
   const out = path.join(root, 'build', 'Release');
   fs.mkdirSync(out, { recursive: true });
-  for (const f of ['pagewise.node', 'pagewise-probe']) {
+  for (const f of ['pagewise.node', 'pagewise_lab.node', 'pagewise-probe']) {
     const from = path.join(gypDir, 'build', 'Release', f);
     if (fs.existsSync(from)) fs.copyFileSync(from, path.join(out, f));
   }

@@ -61,7 +61,9 @@ fi
 contents=$(tar -tzvf "$TGZ")
 for want in package/package.json package/gyp/binding.gyp package/scripts/build-from-source.js package/dist/lib/index.js \
   package/dist/lib/index.d.ts package/dist/lib/native.js package/native/pagewise.h package/LICENSE package/CHANGELOG.md \
-  package/prebuilds/linux-x64/pagewise.node package/prebuilds/linux-arm64/pagewise.node; do
+  package/prebuilds/linux-x64/pagewise.node package/prebuilds/linux-arm64/pagewise.node \
+  package/prebuilds/linux-x64/lab/pagewise_lab.node package/prebuilds/linux-arm64/lab/pagewise_lab.node \
+  package/native/lab/cbench.cc package/dist/lib/native-lab.js; do
   grep -q " $want\$" <<<"$contents" || bad "tarball lacks $want"
 done
 for tag in linux-x64 linux-arm64; do
@@ -72,7 +74,7 @@ for tag in linux-x64 linux-arm64; do
 done
 unwanted=$(grep -E ' package/(test|build|\.cache|node_modules|dist/examples|dist/test)/| package/binding\.gyp$| package/scripts/install\.js$|\.map$' <<<"$contents" | head -n3)
 [ -z "$unwanted" ] || bad "tarball ships what it must not: $unwanted"
-[ "$failed" -eq 0 ] && ok "tarball contents: dist/lib, native sources + gyp/binding.gyp (none at the root), both prebuilds, LICENSE, CHANGELOG, no source maps"
+[ "$failed" -eq 0 ] && ok "tarball contents: dist/lib, native sources + gyp/binding.gyp (none at the root), both prebuilds (core and lab/), LICENSE, CHANGELOG, no source maps"
 # The published package.json: nothing npm would run or warn about on install.
 manifest=$(tar -xzOf "$TGZ" package/package.json)
 if out=$(node -e '
@@ -150,6 +152,13 @@ if grep -q '"kind":"prebuild"' <<<"$origin" && grep -q "/prebuilds/linux-$(node 
   ok "loads the shipped prebuild: $origin"
 else
   bad "did not load a prebuild: $origin"
+fi
+labfile=$(run node -p "require('$PKG/dist/lib/native-lab.js').labOrigin()" 2>&1)
+if [ "$labfile" = "$PKG/prebuilds/linux-$(node -p process.arch)/lab/pagewise_lab.node" ] &&
+  out=$(run node -e "const { cbench } = require('$PKG/dist/lib/bench/cnative.js'); const t = cbench.cbenchGetrusage(0, 10); if (!(t >= 0)) throw new Error(String(t)); console.log(t)" 2>&1); then
+  ok "the lab binary loads from the shipped prebuild ($labfile) and runs a C baseline"
+else
+  bad "the lab prebuild: $labfile $out"
 fi
 
 # 3. consumers: the programs of test/consumer/ on every Node of the matrix.

@@ -3,7 +3,9 @@
 #   prebuilds/linux-x64/pagewise.node          native build
 #   prebuilds/linux-arm64/pagewise.node        cross-compiled with Debian's
 #                                              g++-aarch64-linux-gnu
-# and beside each, the C probe executable pagewise-probe (same target arch).
+# and beside each, the lab binaries (native/lab/, same target arch): the C
+# probe executable pagewise-probe, and lab/pagewise_lab.node (the benchmark
+# loops and the fork probe, loaded only by lib/native-lab.ts).
 # Node-API (NAPI_VERSION in binding.gyp) makes one binary serve every Node
 # version that has that Node-API version; the headers are arch-independent,
 # so the host Node's headers serve the arm64 build too.
@@ -68,15 +70,27 @@ for arch in "${archs[@]}"; do
   out=$(find "$STAGE/prebuilds/linux-$arch" -name '*.node' | head -n1)
   [ -n "$out" ] || { say "no binary produced for $arch"; exit 1; }
   want=$([ "$arch" = arm64 ] && echo 'ARM aarch64' || echo 'x86-64')
-  file "$out" | grep -q "$want" || { say "$out is not $want: $(file -b "$out")"; exit 1; }
+  strip_bin=$([ "$arch" = arm64 ] && echo aarch64-linux-gnu-strip || echo strip)
+  # binding.gyp builds two addons; prebuildify moves the first .node file
+  # build/Release lists (directory order), so find out which one it took.
+  core=$STAGE/build/Release/pagewise.node
+  lab=$STAGE/build/Release/pagewise_lab.node
+  if [ ! -f "$core" ]; then core=$out; elif [ ! -f "$lab" ]; then lab=$out; else say "prebuildify took neither addon ($out)"; exit 1; fi
+  [ -f "$core" ] && [ -f "$lab" ] || { say "missing an addon for $arch: $core $lab"; exit 1; }
+  for f in "$core" "$lab"; do
+    file "$f" | grep -q "$want" || { say "$f is not $want: $(file -b "$f")"; exit 1; }
+  done
   mkdir -p "prebuilds/linux-$arch"
-  rm -f "prebuilds/linux-$arch"/*
-  cp "$out" "prebuilds/linux-$arch/"
+  rm -rf "prebuilds/linux-$arch"/*
+  mkdir -p "prebuilds/linux-$arch/lab"
+  install -m 0755 "$core" "prebuilds/linux-$arch/pagewise.node"
+  install -m 0755 "$lab" "prebuilds/linux-$arch/lab/pagewise_lab.node"
+  "$strip_bin" --strip-all "prebuilds/linux-$arch/pagewise.node" "prebuilds/linux-$arch/lab/pagewise_lab.node"
+  out=prebuilds/linux-$arch/pagewise.node
   # The single-threaded C probe (binding.gyp target pagewise-probe) ships
   # beside the addon: prebuildify itself only copies the .node file.
   probe=$STAGE/build/Release/pagewise-probe
   if [ -f "$probe" ]; then
-    strip_bin=$([ "$arch" = arm64 ] && echo aarch64-linux-gnu-strip || echo strip)
     install -m 0755 "$probe" "prebuilds/linux-$arch/pagewise-probe"
     "$strip_bin" --strip-all "prebuilds/linux-$arch/pagewise-probe"
     file "prebuilds/linux-$arch/pagewise-probe" | grep -q "$want" || { say "pagewise-probe is not $want"; exit 1; }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, hugePageSize, Mapping } from '../lib/index';
 import { nativeOrigin, native, NAPI_VERSION } from '../lib/native';
+import { labOrigin, labMissing } from '../lib/native-lab';
 import { ifMeasurable, underEmulation } from './helpers/emulation';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
 
@@ -132,5 +133,57 @@ describe('the loader picks a binary that loads', () => {
       fs.rmSync(withPrebuild, { recursive: true, force: true });
       fs.rmSync(without, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the shipped core binary holds the system-call layer only; lab code is a second binary', () => {
+  const here = path.resolve(__dirname, '..');
+  // Dynamic symbols, demangled. The lab's entry points are extern (not
+  // static) so that nm shows them: before the split, the core showed
+  // pagewise::InitCBench and pagewise::InitProbe.
+  const labSymbol = /cbench|CowProbe|UnmapRemap|InitProbe|InitForkProbe/i;
+  function symbols(file: string): string[] {
+    const r = spawnSync('nm', ['-D', '--defined-only', '-C', file], { encoding: 'utf8' });
+    if (r.error) throw r.error;
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.split('\n').filter(Boolean);
+  }
+  const haveNm = !spawnSync('nm', ['--version']).error;
+  it.skipIf(!haveNm)('nm -D of the core binary the suite loaded shows no benchmark or probe symbol; the lab binary has them', () => {
+    const core = symbols(nativeOrigin.file);
+    expect(core.some((l) => /pagewise::InitRegion/.test(l))).toBe(true);
+    expect(core.filter((l) => labSymbol.test(l))).toEqual([]);
+    expect(labMissing()).toBeNull();
+    const lab = symbols(labOrigin()!);
+    for (const name of ['pagewise::lab::InitCBench', 'pagewise::lab::CowProbe', 'pagewise::lab::UnmapRemap'])
+      expect(lab.some((l) => l.includes(name)), name).toBe(true);
+    expect(lab.some((l) => /pagewise::InitRegion/.test(l))).toBe(false);
+  });
+  it('the lab binary sits beside the core one: the build next to the build, the prebuild next to the prebuild', () => {
+    const dir = path.dirname(nativeOrigin.file);
+    expect(labOrigin()).toBe(nativeOrigin.kind === 'prebuild' ? path.join(dir, 'lab', 'pagewise_lab.node') : path.join(dir, 'pagewise_lab.node'));
+  });
+  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native-lab.js')))('a missing lab binary fails the baselines and skips the experiments that need it, naming the file; the core still works', () => {
+    const missing = '/nonexistent/pagewise_lab.node';
+    const r = spawnSync(process.execPath, ['-e', `
+      const out = {};
+      const { native } = require(${JSON.stringify(path.join(here, 'dist/lib/native.js'))});
+      out.pageSize = native.pageSize();
+      try { require(${JSON.stringify(path.join(here, 'dist/lib/bench/cnative.js'))}).cbench.cbenchNow(); out.loaded = true; }
+      catch (e) { out.code = e.code; out.message = e.message; }
+      const x = require(${JSON.stringify(path.join(here, 'dist/lib/experiments/index.js'))});
+      const [cow] = x.runExperiments('cow-fork');
+      out.cowSkipped = cow.skipped;
+      console.log(JSON.stringify(out));`], {
+      encoding: 'utf8', env: { ...process.env, PAGEWISE_LAB_BINARY: missing },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { pageSize: number; loaded?: boolean; code?: string; message?: string; cowSkipped?: string };
+    expect(out.pageSize).toBe(page);
+    expect(out.loaded).toBeUndefined();
+    expect(out.code).toBe('ERR_PAGEWISE_NO_LAB_BINARY');
+    expect(out.message).toContain(`${missing}: not there`);
+    expect(out.message).toContain('pagewise_lab.node');
+    expect(out.cowSkipped).toContain(`${missing}: not there`);
   });
 });

@@ -74,12 +74,11 @@ const prefault1g: Benchmark = {
     arena.reset();
     const m = mmap(size, { noReserve: true });
     m.advise('nohugepage');
-    const region = m.region;
     const drop = (): void => void m.advise('dontneed');
     return {
       subject: { label: 'pagewise', sample: () => { const ns = timeOnce(() => arena.prefault(size)); arena.reset(); return ns / pages; } },
       baselines: [
-        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(region, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
+        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
         ...touchContenders(m, size),
       ],
       close: () => { arena.close(); m.unmap(); },
@@ -101,13 +100,12 @@ const reset1g: Benchmark = {
     const arena = new Arena({ reserve: size, hugePages: false });
     const m = mmap(size, { noReserve: true });
     m.advise('nohugepage');
-    const region = m.region;
     return {
       subject: { label: 'pagewise', sample: () => { arena.prefault(size); return timeOnce(() => arena.reset()) / pages; } },
       baselines: [
         {
           label: 'C MADV_DONTNEED', kind: 'c',
-          sample: () => { m.advise('populate_write'); return cbench.cbenchMadvise(region, 0, size, C.MADV_DONTNEED!, 1) / pages; },
+          sample: () => { m.advise('populate_write'); return cbench.cbenchMadvise(m, 0, size, C.MADV_DONTNEED!, 1) / pages; },
         },
       ],
       close: () => { arena.close(); m.unmap(); },
@@ -347,7 +345,6 @@ const purgeStretches: Benchmark = {
     const m = mmap(3 * page * stretches, { noReserve: true });
     m.advise('nohugepage');
     const view = m.view();
-    const region = m.region;
     return {
       subject: {
         label: 'pagewise',
@@ -369,7 +366,7 @@ const purgeStretches: Benchmark = {
           sample: () => {
             for (let i = 0; i < stretches; i++) view.fill(1, 3 * page * i, 3 * page * i + 2 * page);
             let ns = 0;
-            for (let i = 0; i < stretches; i++) ns += cbench.cbenchMadvise(region, 3 * page * i, 2 * page, C.MADV_DONTNEED!, 1);
+            for (let i = 0; i < stretches; i++) ns += cbench.cbenchMadvise(m, 3 * page * i, 2 * page, C.MADV_DONTNEED!, 1);
             return ns / stretches;
           },
         },

@@ -129,9 +129,9 @@ const faultsNoPerf: Benchmark = {
 export const measureBenchmarks: readonly Benchmark[] = [
   rssFast,
   rssExact,
-  residencyBenchmark('mincore', 'C mincore', (m, size, n) => cbench.cbenchMincore(m.region, 0, size, n), 1.2),
-  residencyBenchmark('pagemap', 'C pread pagemap', (m, size, n) => cbench.cbenchPagemap(m.region, 0, size, n)),
-  residencyBenchmark('pagemap_scan', 'C PAGEMAP_SCAN', (m, size, n) => cbench.cbenchPagemapScan(m.region, 0, size, n, 1)),
+  residencyBenchmark('mincore', 'C mincore', (m, size, n) => cbench.cbenchMincore(m, 0, size, n), 1.2),
+  residencyBenchmark('pagemap', 'C pread pagemap', (m, size, n) => cbench.cbenchPagemap(m, 0, size, n)),
+  residencyBenchmark('pagemap_scan', 'C PAGEMAP_SCAN', (m, size, n) => cbench.cbenchPagemapScan(m, 0, size, n, 1)),
   faultsBench,
   faultsNoPerf,
 ];

@@ -42,7 +42,7 @@ export function touchContenders(m: Mapping, size: number): Baseline[] {
   const view = m.view(0, tsize);
   const drop = (): void => native.madvise(region, 0, tsize, C.MADV_DONTNEED!);
   return [
-    { label: 'C touch loop', kind: 'c', sample: () => { const ns = cbench.cbenchTouch(region, 0, tsize, page); drop(); return ns / tpages; } },
+    { label: 'C touch loop', kind: 'c', sample: () => { const ns = cbench.cbenchTouch(m, 0, tsize, page); drop(); return ns / tpages; } },
     { label: 'JS touch loop', kind: 'node', sample: () => { const ns = timeOnce(() => jsTouch(view, page)); drop(); return ns / tpages; } },
   ];
 }
@@ -63,7 +63,7 @@ const populateWrite: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => { const ns = timeOnce(() => m.advise('populate_write')); drop(); return ns / pages; } },
       baselines: [
-        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(region, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
+        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
         ...touchContenders(m, size),
       ],
       close: () => m.unmap(),
@@ -139,7 +139,7 @@ function purgeBenchmark(name: string, advice: 'dontneed' | 'free', num: () => nu
       };
       return {
         subject: { label: 'pagewise', sample: () => { dirty(); return timeOnce(() => m.advise(advice)) / pages; } },
-        baselines: [{ label: `C MADV_${advice.toUpperCase()}`, kind: 'c', sample: () => { dirty(); return cbench.cbenchMadvise(region, 0, size, num(), 1) / pages; } }],
+        baselines: [{ label: `C MADV_${advice.toUpperCase()}`, kind: 'c', sample: () => { dirty(); return cbench.cbenchMadvise(m, 0, size, num(), 1) / pages; } }],
         close: () => m.unmap(),
       };
     },

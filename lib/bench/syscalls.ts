@@ -68,7 +68,7 @@ const madvisePage: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => adviseLoop(m, page, n) },
       baselines: [
-        { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(region, 0, page, C.MADV_DONTNEED!, n) / n },
+        { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(m, 0, page, C.MADV_DONTNEED!, n) / n },
         { label: 'native madvise from JS', kind: 'napi', sample: () => nativeAdviseLoop(region, page, C.MADV_DONTNEED!, n) },
       ],
       close: () => m.unmap(),
@@ -135,10 +135,9 @@ const mincore1g: Benchmark = {
     const m = mmap(size, { noReserve: true });
     m.advise('nohugepage');
     m.advise('populate_write', 0, size / 2);
-    const region = m.region;
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void m.residentPages()) },
-      baselines: [{ label: 'C mincore', kind: 'c', sample: () => cbench.cbenchMincore(region, 0, size, n) / n }],
+      baselines: [{ label: 'C mincore', kind: 'c', sample: () => cbench.cbenchMincore(m, 0, size, n) / n }],
       close: () => m.unmap(),
     };
   },
@@ -161,7 +160,7 @@ const mprotectPage: Benchmark = {
         sample: () => protectLoop(m, page, n),
       },
       baselines: [
-        { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(region, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n) / n / 2 },
+        { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(m, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n) / n / 2 },
         {
           label: 'native mprotect from JS', kind: 'napi',
           sample: () => nativeProtectLoop(region, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n),

@@ -3,16 +3,11 @@
  * a clock and a median.
  * @internal
  */
-import * as fs from 'node:fs';
 import { native } from '../native';
 
 /** Exact RSS of this process, from `smaps_rollup` (a page-table walk). */
 export function processRss(): number {
-  const f = native.smapsRollupRss as (() => number) | undefined;
-  if (typeof f === 'function') return f();
-  const text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
-  const m = /^Rss:\s+(\d+) kB/m.exec(text);
-  return m ? Number(m[1]) * 1024 : NaN;
+  return native.smapsRollupRss();
 }
 
 /** Nanoseconds since an arbitrary origin, as a number. */

@@ -1,28 +1,12 @@
 /** Experiment 7: copy-on-write after fork. */
 import { mmap } from '../mapping';
-import { native, type RegionHandle } from '../native';
+import { lab, labMissing, type CowResult } from '../native-lab';
 import { pageSize } from '../system';
 import { touchPages } from '../measure/touch';
-import { defineExperiment, m, type Outcome } from './define';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement } from './experiment';
 
-/** Result of the native fork probe (native/probe.cc). @internal */
-export interface CowResult {
-  pages: number;
-  writes: number;
-  childReadFaults: number;
-  childWriteFaults: number;
-  childExitCode: number;
-  childSignal: number;
-  presentBefore: number;
-  exclusiveBefore: number;
-  presentWhileChild: number;
-  exclusiveWhileChild: number;
-  presentAfter: number;
-  exclusiveAfter: number;
-}
-
-const cowProbe = native.cowProbe as (r: RegionHandle, offset: number, length: number, k: number) => CowResult;
+export type { CowResult };
 
 /** Runs the fork probe over `pages` dirty pages, the child writing `writes` of them. @internal */
 export function runCow(pages: number, writes: number): CowResult {
@@ -31,13 +15,15 @@ export function runCow(pages: number, writes: number): CowResult {
   try {
     region.advise('nohugepage');
     touchPages(region.view(0, pages * page), page, 0, pages, 5);
-    return cowProbe(region.region, 0, pages * page, writes);
+    return lab.cowProbe(region, 0, pages * page, writes);
   } finally {
     region.unmap();
   }
 }
 
 function body(): Outcome {
+  const missing = labMissing();
+  if (missing) return skippedOutcome(missing);
   const n = 256;
   const k = 32;
   const r = runCow(n, k);

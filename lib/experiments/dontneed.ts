@@ -1,15 +1,13 @@
 /** Experiment 2: MADV_DONTNEED versus munmap + mmap to give pages back but keep the range. */
 import { mmap, type Mapping } from '../mapping';
-import { native, type RegionHandle } from '../native';
+import { lab, labMissing } from '../native-lab';
 import { pageSize } from '../system';
 import { adviceSupported } from '../flags';
 import { readPages, touchPages } from '../measure/touch';
 import { vmaCount } from '../measure/vmas';
 import { median, nowNs } from './common';
-import { defineExperiment, m, type Outcome } from './define';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
-
-const unmapRemap = native.unmapRemap as (r: RegionHandle, offset: number, length: number, flags: number) => void;
 
 function countValue(view: Uint8Array, page: number, pages: number, value: number): number {
   let n = 0;
@@ -35,7 +33,7 @@ function costs(pages: number, rounds: number): { dontneed: number; remap: number
       residentDontneed = region.residentPages();
       touchPages(region.view(0, len), page, 0, pages, 7);
       t = nowNs();
-      unmapRemap(region.region, 0, len, 0);
+      lab.unmapRemap(region, 0, len, 0);
       rm.push(nowNs() - t);
       residentRemap = region.residentPages();
       zeros = countValue(region.view(0, len), page, pages, 0);
@@ -56,7 +54,7 @@ function scattered(how: 'dontneed' | 'remap', adviseFirst: boolean): number {
     touchPages(region.view(0, pages * page), page, 0, pages, 3);
     for (let i = 1; i < pages; i += 4) {
       if (how === 'dontneed') region.advise('dontneed', i * page, page);
-      else unmapRemap(region.region, i * page, page, 0);
+      else lab.unmapRemap(region, i * page, page, 0);
     }
     return vmaCount(region);
   } finally {
@@ -65,6 +63,8 @@ function scattered(how: 'dontneed' | 'remap', adviseFirst: boolean): number {
 }
 
 function body(): Outcome {
+  const missing = labMissing();
+  if (missing) return skippedOutcome(missing);
   const page = pageSize();
   const ms: ExperimentMeasurement[] = [];
   const LARGEST = 1 << 12; // pages (a count, not a page size)

@@ -7,12 +7,9 @@ import * as v8 from 'node:v8';
 import { native } from '../native';
 import type { RuntimeStats } from './types';
 
-type Mallinfo = NonNullable<RuntimeStats['malloc']>;
-
 /** This process's runtime statistics, now. */
 export function runtimeStats(): RuntimeStats {
   const mu = process.memoryUsage();
-  const fn = native.mallinfo2 as (() => Mallinfo | null) | undefined;
   return {
     v8Spaces: v8.getHeapSpaceStatistics().map((s) => ({
       name: s.space_name, size: s.space_size, used: s.space_used_size, physical: s.physical_space_size,
@@ -21,7 +18,7 @@ export function runtimeStats(): RuntimeStats {
     external: mu.external,
     heapUsed: mu.heapUsed,
     heapTotal: mu.heapTotal,
-    malloc: typeof fn === 'function' ? fn() : null,
+    malloc: native.mallinfo2(),
     time: Date.now(),
   };
 }

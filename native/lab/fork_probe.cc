@@ -1,4 +1,4 @@
-// In-addon helpers for the experiments (lib/experiments/).
+// Experiment probes of the lab addon (lab.h), for lib/experiments/.
 //
 // cowProbe: forks the calling Node process. The child runs only C code that
 // is safe after fork() in a multi-threaded process (getrusage, plain memory
@@ -6,12 +6,11 @@
 // single-threaded and RUSAGE_SELF counts exactly its own faults. The parent
 // reads its own pagemap while the child is alive and after it has exited.
 //
-// unmapRemap: munmap + mmap of a sub-range of a Region, the "give pages back
+// unmapRemap: munmap + mmap of a sub-range of a Mapping, the "give pages back
 // by unmapping and mapping again" pattern. The new mapping uses
 // MAP_FIXED_NOREPLACE, so if another thread took the hole in between, it
 // fails with EEXIST instead of replacing someone else's memory.
-#include "pagewise.h"
-#include "region.h"
+#include "lab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include <vector>
 
 namespace pagewise {
+namespace lab {
 
 namespace {
 
@@ -55,22 +55,21 @@ void CloseAll(int* fds, int n) {
 
 }  // namespace
 
-// cowProbe(region, offset, length, k) -> { childReadFaults, childWriteFaults,
+// cowProbe(address, length, k) -> { childReadFaults, childWriteFaults,
 //   childStatus, pages, writes, exclusiveBefore, exclusiveWhileChild,
 //   exclusiveAfter, presentBefore, presentWhileChild, presentAfter }
 // The child reads every page of the range, then writes one byte to each of
 // the first k pages. Pagemap counts are -1 where /proc/self/pagemap is unreadable.
-static Napi::Value CowProbe(const Napi::CallbackInfo& info) {
+Napi::Value CowProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, k;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 3, &k)) return ThrowInternal(env, "cowProbe: bad arguments");
-  long page = sysconf(_SC_PAGESIZE);
+  uint8_t* at;
+  uint64_t len, k;
+  if (!LabRange(info, 0, "cowProbe", &at, &len) || !DecodeArgs(info, "cowProbe", 2, &k)) return env.Undefined();
+  const long page = static_cast<long>(PageSize());
   uint64_t n = len / static_cast<uint64_t>(page);
   if (k > n) return ThrowInternal(env, "cowProbe: k > pages");
-  volatile uint8_t* base = r->addr + off;
-  uintptr_t addr = reinterpret_cast<uintptr_t>(r->addr + off);
+  volatile uint8_t* base = at;
+  uintptr_t addr = reinterpret_cast<uintptr_t>(at);
 
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   PagemapCounts before = CountPagemap(pm, addr, n, page);
@@ -151,18 +150,17 @@ static Napi::Value CowProbe(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// unmapRemap(region, offset, length, extraFlags): munmap the sub-range, then
+// unmapRemap(address, length, extraFlags): munmap the range, then
 // mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE|extraFlags)
-// at the same address. ArrayBuffers over the range are detached first.
-static Napi::Value UnmapRemap(const Napi::CallbackInfo& info) {
+// at the same address. lib/native-lab.ts detaches the Mapping's ArrayBuffers
+// over the range first (this module cannot see them).
+Napi::Value UnmapRemap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len;
+  uint8_t* at;
+  uint64_t len;
   int64_t flags;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &flags)) return ThrowInternal(env, "unmapRemap: bad arguments");
-  DetachRange(env, r, off, len);
-  void* want = r->addr + off;
+  if (!LabRange(info, 0, "unmapRemap", &at, &len) || !DecodeArgs(info, "unmapRemap", 2, &flags)) return env.Undefined();
+  void* want = at;
   if (munmap(want, len) != 0)
     return ThrowErrno(env, errno, "munmap", "addr=" + Hex(reinterpret_cast<uint64_t>(want)) + ", length=" + std::to_string(len));
   void* p = mmap(want, len, PROT_READ | PROT_WRITE,
@@ -178,9 +176,10 @@ static Napi::Value UnmapRemap(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void InitProbe(Napi::Env env, Napi::Object exports) {
+void InitForkProbe(Napi::Env env, Napi::Object exports) {
   exports.Set("cowProbe", Napi::Function::New(env, CowProbe, "cowProbe"));
   exports.Set("unmapRemap", Napi::Function::New(env, UnmapRemap, "unmapRemap"));
 }
 
+}  // namespace lab
 }  // namespace pagewise

@@ -8,10 +8,10 @@
 // timed part. Results the loop computes (a page count, an RSS figure) go to a
 // volatile sink so the compiler cannot drop the work; cbenchLastValue()
 // returns the last one, so tests can check that the loop did what it says.
-// Memory comes from a Region (the caller's range, checked with RegionRange)
-// or is mmap'd and unmapped inside the function. A failing system call throws
+// Memory is the caller's range, (address: BigInt, length) as lab.h says, or
+// is mmap'd and unmapped inside the function. A failing system call throws
 // through ThrowErrno like every other native function.
-#include "region.h"
+#include "lab.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -26,6 +26,7 @@
 #include <vector>
 
 namespace pagewise {
+namespace lab {
 
 // PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h); older headers lack it.
 namespace scan {
@@ -57,21 +58,17 @@ static inline Napi::Value Ns(Napi::Env env, uint64_t t0) {
   return Napi::Number::New(env, static_cast<double>(NowNs() - t0));
 }
 
-static uint64_t Page() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
-
 static std::string RangeText(void* p, uint64_t len) {
   return "addr=" + Hex(reinterpret_cast<uint64_t>(p)) + ", length=" + std::to_string(len);
 }
 
-// cbenchMadvise(region, offset, length, advice, iterations) -> ns
+// cbenchMadvise(address, length, advice, iterations) -> ns
 static Napi::Value CMadvise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, n;
+  uint8_t* p;
+  uint64_t len, n;
   int64_t advice;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &advice) || !GetU64(info, 4, &n)) return ThrowInternal(env, "cbenchMadvise: bad arguments");
-  void* p = r->addr + off;
+  if (!LabRange(info, 0, "cbenchMadvise", &p, &len) || !DecodeArgs(info, "cbenchMadvise", 2, &advice, &n)) return env.Undefined();
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++)
     if (madvise(p, len, static_cast<int>(advice)) != 0)
@@ -79,24 +76,17 @@ static Napi::Value CMadvise(const Napi::CallbackInfo& info) {
   return Ns(env, t0);
 }
 
-// cbenchMprotect(region, offset, length, protA, protB, iterations) -> ns;
-// each iteration is mprotect(protA) then mprotect(protB).
+// cbenchMprotect(address, length, protA, protB, iterations) -> ns; each
+// iteration is mprotect(protA) then mprotect(protB). This module cannot see
+// the Mapping's ArrayBuffers: when a protection lacks write, lib/native-lab.ts
+// detaches them first, as the core's mprotect does (a JS write through one
+// would kill the process).
 static Napi::Value CMprotect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, n;
+  uint8_t* p;
+  uint64_t len, n;
   int64_t a, b;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &a) || !GetI64(info, 4, &b) || !GetU64(info, 5, &n))
-    return ThrowInternal(env, "cbenchMprotect: bad arguments");
-  // The JS side detaches ArrayBuffers before a protection without write; C
-  // cannot know about them, so refuse to take write away from a range that
-  // has live buffers (a JS write would then kill the process).
-  if ((!(a & PROT_WRITE) || !(b & PROT_WRITE)))
-    for (BufferRecord* br = r->buffers; br; br = br->next)
-      if (!br->detached && br->offset < off + len && off < br->offset + br->length)
-        return ThrowInternal(env, "cbenchMprotect: the range has live ArrayBuffers");
-  void* p = r->addr + off;
+  if (!LabRange(info, 0, "cbenchMprotect", &p, &len) || !DecodeArgs(info, "cbenchMprotect", 2, &a, &b, &n)) return env.Undefined();
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++) {
     if (mprotect(p, len, static_cast<int>(a)) != 0)
@@ -107,19 +97,17 @@ static Napi::Value CMprotect(const Napi::CallbackInfo& info) {
   return Ns(env, t0);
 }
 
-// cbenchMincore(region, offset, length, iterations) -> ns: one mincore() over
-// the range into a vector allocated before the clock starts, then the count
-// of resident pages (what residentPages() returns).
+// cbenchMincore(address, length, iterations) -> ns: one mincore() over the
+// range into a vector allocated before the clock starts, then the count of
+// resident pages (what residentPages() returns).
 static Napi::Value CMincore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, n;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchMincore: bad arguments");
-  const uint64_t page = Page();
+  uint8_t* p;
+  uint64_t len, n;
+  if (!LabRange(info, 0, "cbenchMincore", &p, &len) || !DecodeArgs(info, "cbenchMincore", 2, &n)) return env.Undefined();
+  const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
   std::vector<unsigned char> vec(pages ? pages : 1);
-  void* p = r->addr + off;
   uint64_t count = 0;
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++) {
@@ -137,9 +125,8 @@ static Napi::Value CMincore(const Napi::CallbackInfo& info) {
 static Napi::Value CMmapMunmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t len, n, touch;
-  if (!GetU64(info, 0, &len) || !GetU64(info, 1, &n) || !GetU64(info, 2, &touch))
-    return ThrowInternal(env, "cbenchMmapMunmap: bad arguments");
-  const uint64_t page = Page();
+  if (!DecodeArgs(info, "cbenchMmapMunmap", 0, &len, &n, &touch)) return env.Undefined();
+  const uint64_t page = PageSize();
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++) {
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -156,7 +143,7 @@ static Napi::Value CMmapMunmap(const Napi::CallbackInfo& info) {
 static Napi::Value CMmapPopulate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t len;
-  if (!GetU64(info, 0, &len)) return ThrowInternal(env, "cbenchMmapPopulate: bad arguments");
+  if (!DecodeArgs(info, "cbenchMmapPopulate", 0, &len)) return env.Undefined();
   uint64_t t0 = NowNs();
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   uint64_t t = NowNs() - t0;
@@ -165,32 +152,31 @@ static Napi::Value CMmapPopulate(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(t));
 }
 
-// cbenchTouch(region, offset, length, stride) -> ns: writes one byte every
+// cbenchTouch(address, length, stride) -> ns: writes one byte every
 // `stride` bytes (a first-touch loop when the pages are fresh).
 static Napi::Value CTouch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, stride;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 3, &stride) || stride == 0) return ThrowInternal(env, "cbenchTouch: bad stride");
-  volatile uint8_t* p = r->addr + off;
+  uint8_t* at;
+  uint64_t len, stride;
+  if (!LabRange(info, 0, "cbenchTouch", &at, &len) || !DecodeArgs(info, "cbenchTouch", 2, &stride)) return env.Undefined();
+  if (stride == 0) return ThrowInternal(env, "cbenchTouch: bad stride");
+  volatile uint8_t* p = at;
   uint64_t t0 = NowNs();
   for (uint64_t o = 0; o < len; o += stride) p[o] = 1;
   return Ns(env, t0);
 }
 
-// cbenchMemset(region, offset, length, byte) -> ns
+// cbenchMemset(address, length, byte) -> ns
 static Napi::Value CMemset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len;
+  uint8_t* p;
+  uint64_t len;
   int64_t byte;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &byte)) return ThrowInternal(env, "cbenchMemset: bad arguments");
+  if (!LabRange(info, 0, "cbenchMemset", &p, &len) || !DecodeArgs(info, "cbenchMemset", 2, &byte)) return env.Undefined();
   uint64_t t0 = NowNs();
-  memset(r->addr + off, static_cast<int>(byte), len);
+  memset(p, static_cast<int>(byte), len);
   Napi::Value t = Ns(env, t0);
-  g_sink = r->addr[off];
+  g_sink = len ? p[0] : 0;
   return t;
 }
 
@@ -199,7 +185,7 @@ static Napi::Value CGetrusage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t who;
   uint64_t n;
-  if (!GetI64(info, 0, &who) || !GetU64(info, 1, &n)) return ThrowInternal(env, "cbenchGetrusage: bad arguments");
+  if (!DecodeArgs(info, "cbenchGetrusage", 0, &who, &n)) return env.Undefined();
   struct rusage ru;
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++)
@@ -240,11 +226,10 @@ static Napi::Value CProcRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t n, keep;
   int64_t kind;
-  if (info.Length() < 1 || !info[0].IsString() || !GetU64(info, 1, &n) || !GetU64(info, 2, &keep) ||
-      !GetI64(info, 3, &kind))
-    return ThrowInternal(env, "cbenchProcRead: bad arguments");
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowInternal(env, "cbenchProcRead: bad arguments");
+  if (!DecodeArgs(info, "cbenchProcRead", 1, &n, &keep, &kind)) return env.Undefined();
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  const uint64_t page = Page();
+  const uint64_t page = PageSize();
   static thread_local char buf[1 << 14];
   int fd = -1;
   if (keep) {
@@ -284,21 +269,20 @@ static int PagemapFd() {
   return g_pagemapFd;
 }
 
-// cbenchPagemap(region, offset, length, iterations) -> ns: pread of
+// cbenchPagemap(address, length, iterations) -> ns: pread of
 // /proc/self/pagemap over the range (a kept descriptor, a buffer allocated
 // before the clock starts), counting entries with bit 63 (present) set.
 static Napi::Value CPagemap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, n;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 3, &n)) return ThrowInternal(env, "cbenchPagemap: bad arguments");
+  uint8_t* p;
+  uint64_t len, n;
+  if (!LabRange(info, 0, "cbenchPagemap", &p, &len) || !DecodeArgs(info, "cbenchPagemap", 2, &n)) return env.Undefined();
   int fd = PagemapFd();
   if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
-  const uint64_t page = Page();
+  const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
   std::vector<uint64_t> entries(pages ? pages : 1);
-  const off_t at = static_cast<off_t>(reinterpret_cast<uint64_t>(r->addr + off) / page * sizeof(uint64_t));
+  const off_t at = static_cast<off_t>(reinterpret_cast<uint64_t>(p) / page * sizeof(uint64_t));
   uint64_t count = 0;
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++) {
@@ -317,23 +301,22 @@ static Napi::Value CPagemap(const Napi::CallbackInfo& info) {
   return t;
 }
 
-// cbenchPagemapScan(region, offset, length, iterations, full) -> ns:
+// cbenchPagemapScan(address, length, iterations, full) -> ns:
 // ioctl(PAGEMAP_SCAN) for PAGE_IS_PRESENT ranges, summed to a page count.
 // With full = 1, the same masks residency() asks for (any of present or
 // swapped; return present, swapped, pfn-zero, file, soft-dirty, huge).
 // Throws (ENOTTY/EINVAL) where the kernel lacks the ioctl.
 static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t off, len, n;
-  Region* r = RegionRange(info, 0, &off, &len);
-  if (!r) return env.Undefined();
-  uint64_t full;
-  if (!GetU64(info, 3, &n) || !GetU64(info, 4, &full)) return ThrowInternal(env, "cbenchPagemapScan: bad arguments");
+  uint8_t* p;
+  uint64_t len, n, full;
+  if (!LabRange(info, 0, "cbenchPagemapScan", &p, &len) || !DecodeArgs(info, "cbenchPagemapScan", 2, &n, &full))
+    return env.Undefined();
   int fd = PagemapFd();
   if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
-  const uint64_t page = Page();
+  const uint64_t page = PageSize();
   std::vector<scan::page_region> vec(1024);
-  const uint64_t start = reinterpret_cast<uint64_t>(r->addr + off);
+  const uint64_t start = reinterpret_cast<uint64_t>(p);
   const uint64_t end = start + (len + page - 1) / page * page;
   uint64_t count = 0;
   uint64_t t0 = NowNs();
@@ -372,7 +355,7 @@ static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
 static Napi::Value CMallocFree(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t size, n;
-  if (!GetU64(info, 0, &size) || !GetU64(info, 1, &n)) return ThrowInternal(env, "cbenchMallocFree: bad arguments");
+  if (!DecodeArgs(info, "cbenchMallocFree", 0, &size, &n)) return env.Undefined();
   uint64_t t0 = NowNs();
   for (uint64_t i = 0; i < n; i++) {
     volatile uint8_t* p = static_cast<uint8_t*>(malloc(size));
@@ -411,4 +394,5 @@ void InitCBench(Napi::Env env, Napi::Object exports) {
   exports.Set("cbenchLastValue", Napi::Function::New(env, CLastValue, "cbenchLastValue"));
 }
 
+}  // namespace lab
 }  // namespace pagewise
