@@ -1,7 +1,7 @@
 // The program break: reading it is safe; moving it is not (glibc's malloc
 // owns the break without a lock we can take), so brk/sbrk are for the unsafe
 // export only. Contract in pagewise.h.
-#include "pagewise.h"
+#include "args.h"
 
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -21,7 +21,7 @@ static Napi::Value Sbrk0(const Napi::CallbackInfo& info) {
 static Napi::Value Sbrk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t inc;
-  if (!GetI64(info, 0, &inc)) return ThrowInternal(env, "sbrk: bad increment");
+  if (!DecodeArgs(info, "sbrk", 0, &inc)) return env.Undefined();
   void* p = sbrk(static_cast<intptr_t>(inc));
   if (p == reinterpret_cast<void*>(-1)) return ThrowErrno(env, errno, "sbrk", "increment=" + std::to_string(inc));
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));

@@ -201,16 +201,13 @@ static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapCount: need out");
-  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 7)
-    return ThrowInternal(env, "pagemapCount: need a Float64Array(7)");
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  double* out = OutF64(info, 3, 7, "pagemapCount");
+  if (!out) return env.Undefined();
   uint64_t zeroPfn = 0;
   if (info.Length() > 4 && info[4].IsBigInt()) GetBigAddr(info, 4, &zeroPfn);
   int fd = ProcFd(kPagemap);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageSize();
   const uint64_t first = reinterpret_cast<uint64_t>(r->addr + off) / page;
   const uint64_t pages = (len + page - 1) / page;
   static thread_local uint64_t chunk[8192];
@@ -250,13 +247,10 @@ static Napi::Value PagemapRead(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapRead: need out");
-  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
-  if (ta.TypedArrayType() != napi_biguint64_array || ta.ElementLength() < pages)
-    return ThrowInternal(env, "pagemapRead: need a BigUint64Array with one entry per page");
-  uint8_t* out = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  uint8_t* out = OutArray<uint8_t>(info, 3, napi_biguint64_array, pages, "pagemapRead", "BigUint64Array with one entry per page");
+  if (!out) return env.Undefined();
   int fd = ProcFd(kPagemap);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
   const uint64_t first = reinterpret_cast<uint64_t>(r->addr + off) / page;
@@ -284,14 +278,11 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (info.Length() < 4 || !info[3].IsTypedArray()) return ThrowInternal(env, "pagemapScan: need out");
-  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 6)
-    return ThrowInternal(env, "pagemapScan: need a Float64Array(6)");
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  double* out = OutF64(info, 3, 6, "pagemapScan");
+  if (!out) return env.Undefined();
   int fd = ProcFd(kPagemap);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageSize();
   const uint64_t start = reinterpret_cast<uint64_t>(r->addr + off);
   const uint64_t end = start + (len + page - 1) / page * page;
   static thread_local pmscan::page_region vec[512];
@@ -386,12 +377,8 @@ static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
 static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t a, b;
-  if (!GetI64(info, 0, &a) || !GetI64(info, 1, &b) || info.Length() < 3 || !info[2].IsTypedArray())
-    return ThrowInternal(env, "perfFaultsRead: bad arguments");
-  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 2)
-    return ThrowInternal(env, "perfFaultsRead: need a Float64Array(2)");
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  double* out;
+  if (!DecodeArgs(info, "perfFaultsRead", 0, &a, &b) || !(out = OutF64(info, 2, 2, "perfFaultsRead"))) return env.Undefined();
   uint64_t v[2];
   int fds[2] = {static_cast<int>(a), static_cast<int>(b)};
   for (int i = 0; i < 2; i++) {
@@ -408,11 +395,8 @@ static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
 // BigInt, which may fault a fresh heap page inside a measured window).
 static Napi::Value ClockMonotonic(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) return ThrowInternal(env, "clockMonotonic: need out");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 2)
-    return ThrowInternal(env, "clockMonotonic: need a Float64Array(2)");
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  double* out = OutF64(info, 0, 2, "clockMonotonic");
+  if (!out) return env.Undefined();
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   out[0] = static_cast<double>(ts.tv_sec);

@@ -1,5 +1,6 @@
 // mprotect, madvise, mincore, mlock/mlock2/munlock, msync, prctl(PR_SET_VMA_ANON_NAME)
 // over a Region's sub-range. Contract in pagewise.h.
+#include "args.h"
 #include "region.h"
 
 #include <sys/mman.h>
@@ -75,7 +76,7 @@ static napi_value Madvise(napi_env env, napi_callback_info cb) {
 // kernel knows the advice, EINVAL when it does not.
 static Napi::Value MadviseProbe(const Napi::CallbackInfo& info) {
   int64_t advice;
-  if (!GetI64(info, 0, &advice)) return ThrowInternal(info.Env(), "madviseProbe: bad advice");
+  if (!DecodeArgs(info, "madviseProbe", 0, &advice)) return info.Env().Undefined();
   int rc = madvise(nullptr, 0, static_cast<int>(advice));
   return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
 }
@@ -111,7 +112,7 @@ static Napi::Value Mincore(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
   unsigned char* out = nullptr;
   if (info.Length() > 3 && info[3].IsTypedArray()) {
@@ -143,7 +144,7 @@ static Napi::Value Mlock(const Napi::CallbackInfo& info) {
   int64_t onFault;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &onFault)) return ThrowInternal(env, "mlock: bad flags");
+  if (!DecodeArgs(info, "mlock", 3, &onFault)) return env.Undefined();
   if (onFault) {
     if (syscall(SYS_mlock2, r->addr + off, len, MLOCK_ONFAULT) != 0)
       return ThrowErrno(env, errno, "mlock2", RangeText(r, off, len) + ", MLOCK_ONFAULT");
@@ -170,7 +171,7 @@ static Napi::Value Msync(const Napi::CallbackInfo& info) {
   int64_t flags;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &flags)) return ThrowInternal(env, "msync: bad flags");
+  if (!DecodeArgs(info, "msync", 3, &flags)) return env.Undefined();
   if (msync(r->addr + off, len, static_cast<int>(flags)) != 0)
     return ThrowErrno(env, errno, "msync", RangeText(r, off, len) + ", flags=" + std::to_string(flags));
   return env.Undefined();

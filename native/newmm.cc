@@ -136,7 +136,7 @@ static Napi::Value ProcessMadviseProbe(const Napi::CallbackInfo& info) {
   if (pidfd < 0) return Napi::Number::New(info.Env(), errno);
   // A one-page range of a fresh private mapping: advices the kernel refuses
   // for the own process fail with EINVAL before touching it.
-  long page = sysconf(_SC_PAGESIZE);
+  const uint64_t page = PageSize();
   void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int result = ENOMEM;
   if (p != MAP_FAILED) {

@@ -134,7 +134,7 @@ static void Unlink(Region* r) {
 // ignores madvise): probed once on a page of our own.
 static bool DontneedZeroes() {
   static const bool zeroes = [] {
-    long page = sysconf(_SC_PAGESIZE);
+    const uint64_t page = PageSize();
     void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
     volatile uint8_t* b = static_cast<uint8_t*>(p);
@@ -460,12 +460,11 @@ static int ProtFromArgs(int64_t prot) { return static_cast<int>(prot); }
 // mmap(length, prot, flags, fd, offset, hint: bigint | 0n, report) -> Region
 static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t length, offset, hint;
+  uint64_t length, offset;
+  Address at;
   int64_t prot, flags, fd, report;
-  if (!GetU64(info, 0, &length) || !GetI64(info, 1, &prot) || !GetI64(info, 2, &flags) ||
-      !GetI64(info, 3, &fd) || !GetU64(info, 4, &offset) || !GetBigAddr(info, 5, &hint) ||
-      !GetI64(info, 6, &report))
-    return ThrowInternal(env, "mmap: bad arguments");
+  if (!DecodeArgs(info, "mmap", 0, &length, &prot, &flags, &fd, &offset, &at, &report)) return env.Undefined();
+  const uint64_t hint = at.value;
   void* want = reinterpret_cast<void*>(hint);
   if (!MapHeadroom(env, 1, "mmap")) return env.Undefined();
   void* p = mmap(want, length, ProtFromArgs(prot), static_cast<int>(flags), static_cast<int>(fd),
@@ -670,8 +669,7 @@ static Napi::Value RegionRemap(const Napi::CallbackInfo& info) {
   int64_t prot, flags;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  if (!GetI64(info, 3, &prot) || !GetI64(info, 4, &flags))
-    return ThrowInternal(env, "regionRemap: bad arguments");
+  if (!DecodeArgs(info, "regionRemap", 3, &prot, &flags)) return env.Undefined();
   DetachRange(env, r, off, len);
   // Memory a live or escaped buffer may still point to keeps read-write
   // (zero) pages instead of the protection asked for. Returns whether the
@@ -967,11 +965,11 @@ static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
 // memory): only for the unsafe export.
 static Napi::Value UnsafeMmapFixed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t addr, length, offset;
+  Address at;
+  uint64_t length, offset;
   int64_t prot, flags, fd;
-  if (!GetBigAddr(info, 0, &addr) || !GetU64(info, 1, &length) || !GetI64(info, 2, &prot) ||
-      !GetI64(info, 3, &flags) || !GetI64(info, 4, &fd) || !GetU64(info, 5, &offset))
-    return ThrowInternal(env, "unsafeMmapFixed: bad arguments");
+  if (!DecodeArgs(info, "unsafeMmapFixed", 0, &at, &length, &prot, &flags, &fd, &offset)) return env.Undefined();
+  const uint64_t addr = at.value;
   if (!MapHeadroom(env, 2, "mmap")) return env.Undefined();
   void* p = mmap(reinterpret_cast<void*>(addr), length, static_cast<int>(prot),
                  static_cast<int>(flags) | MAP_FIXED, static_cast<int>(fd), static_cast<off_t>(offset));

@@ -16,6 +16,7 @@
 // worker that transferred a view out and exits) is never unmapped (`leak`).
 #pragma once
 
+#include "args.h"
 #include "pagewise.h"
 #include <cstddef>
 #include <cstdint>

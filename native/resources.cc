@@ -1,5 +1,5 @@
 // getrusage, page size, thread id. Contract in pagewise.h.
-#include "pagewise.h"
+#include "args.h"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -13,12 +13,8 @@ namespace pagewise {
 static Napi::Value Getrusage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t who;
-  if (!GetI64(info, 0, &who) || info.Length() < 2 || !info[1].IsTypedArray())
-    return ThrowInternal(env, "getrusage: bad arguments");
-  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_float64_array || ta.ElementLength() < 8)
-    return ThrowInternal(env, "getrusage: need a Float64Array(8)");
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  double* out;
+  if (!DecodeArgs(info, "getrusage", 0, &who) || !(out = OutF64(info, 1, 8, "getrusage"))) return env.Undefined();
   struct rusage ru;
   if (getrusage(static_cast<int>(who), &ru) != 0)
     return ThrowErrno(env, errno, "getrusage", "who=" + std::to_string(who));
@@ -34,8 +30,8 @@ static Napi::Value Getrusage(const Napi::CallbackInfo& info) {
 }
 
 // pageSize() -> sysconf(_SC_PAGESIZE)
-static Napi::Value PageSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
+static Napi::Value PageSizeCall(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(PageSize()));
 }
 
 // gettid()
@@ -45,7 +41,7 @@ static Napi::Value Gettid(const Napi::CallbackInfo& info) {
 
 void InitResources(Napi::Env env, Napi::Object exports) {
   exports.Set("getrusage", Napi::Function::New(env, Getrusage, "getrusage"));
-  exports.Set("pageSize", Napi::Function::New(env, PageSize, "pageSize"));
+  exports.Set("pageSize", Napi::Function::New(env, PageSizeCall, "pageSize"));
   exports.Set("gettid", Napi::Function::New(env, Gettid, "gettid"));
 }
 

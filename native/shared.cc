@@ -38,8 +38,8 @@ namespace pagewise {
 static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t flags;
-  if (info.Length() < 2 || !info[0].IsString() || !GetI64(info, 1, &flags))
-    return ThrowInternal(env, "memfdCreate: bad arguments");
+  if (info.Length() < 2 || !info[0].IsString()) return ThrowInternal(env, "memfdCreate: bad arguments");
+  if (!DecodeArgs(info, "memfdCreate", 1, &flags)) return env.Undefined();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int fd = static_cast<int>(syscall(SYS_memfd_create, name.c_str(), static_cast<unsigned>(flags)));
   if (fd < 0) return ThrowErrno(env, errno, "memfd_create", "name=" + name + ", flags=" + Hex(static_cast<uint64_t>(flags)));
@@ -50,7 +50,7 @@ static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
 static Napi::Value FcntlAddSeals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, seals;
-  if (!GetI64(info, 0, &fd) || !GetI64(info, 1, &seals)) return ThrowInternal(env, "fcntlAddSeals: bad arguments");
+  if (!DecodeArgs(info, "fcntlAddSeals", 0, &fd, &seals)) return env.Undefined();
   if (fcntl(static_cast<int>(fd), F_ADD_SEALS, static_cast<int>(seals)) != 0)
     return ThrowErrno(env, errno, "fcntl", "fd=" + std::to_string(fd) + ", F_ADD_SEALS, " + Hex(static_cast<uint64_t>(seals)));
   return env.Undefined();
@@ -61,7 +61,7 @@ static Napi::Value FcntlAddSeals(const Napi::CallbackInfo& info) {
 static Napi::Value FcntlGetSeals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  if (!GetI64(info, 0, &fd)) return ThrowInternal(env, "fcntlGetSeals: bad arguments");
+  if (!DecodeArgs(info, "fcntlGetSeals", 0, &fd)) return env.Undefined();
   int r = fcntl(static_cast<int>(fd), F_GET_SEALS);
   if (r < 0) {
     if (errno == EINVAL) return Napi::Number::New(env, -EINVAL);
