@@ -56,9 +56,6 @@ type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside 
  * matches nothing fails the test too). Each: file, rule, what it names, why.
  */
 const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
-  // The text fallback of processRss() for binaries without smapsRollupRss (issue 14: a shim for a binary that
-  // cannot occur); the native-typing helper rewrites these lines: drop the fallback, or call proc/smaps-rollup.
-  { file: 'experiments/common.ts', rule: 'reads /proc or /sys', what: '/proc/self/smaps_rollup', why: 'older-binary shim, being rewritten by the native-typing helper' },
   // Owned by others on this branch; the lead switches them at merge to the lib/proc function named.
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/sys/kernel/yama/ptrace_scope', why: 'use ptraceScope() of proc/facts' },
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/', why: "the /proc/PID directory: use procPath(pid, name) of proc/parse per file" },
