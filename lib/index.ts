@@ -54,7 +54,7 @@ export { explain } from './explain';
 export type { ExplainOptions, ExplainSnapshot, ExplainCategory, ExplainBreakdown, ExplainTotals, ExplainVma, ExplainVerdict, ExplainSample, WatchOptions, RuntimeStats } from './explain';
 export { parseMthp, mthp } from './proc/mthp';
 export type { Mthp, MthpSize, MthpFiles } from './proc/mthp';
-export { parseKsmStat, ksmStat } from './proc/ksm';
+export { parseKsmStat, ksmStat, memoryMerge, memoryMergeEnabled } from './proc/ksm';
 export type { KsmStat } from './proc/ksm';
 export { parseProcCgroup, parseCgroupMounts, parseCgroupValue, parseCgroupLimit, parseCgroupFlatKeyed, parsePressure, cgroupMemory } from './proc/cgroup';
 export type { CgroupMemory, CgroupV1Memory, CgroupV1Line, ProcCgroup, CgroupMount, CgroupFlatKeyed, Pressure, PressureLine } from './proc/cgroup';

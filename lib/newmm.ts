@@ -9,7 +9,7 @@ import { native } from './native';
 import { type Mapping, asMapping, mmap } from './mapping';
 import { adviceNumber, type Advice } from './flags';
 import { kernelHas, requireFeature } from './features';
-import { findMapping, readMaps } from './proc/maps';
+import { findMapping, queryVma, readMaps } from './proc/maps';
 import { checkBigAddress, checkBoolean, checkInteger, checkOptions, checkRange, invalidType } from './validate';
 import { pageSize, roundUp } from './system';
 
@@ -23,7 +23,7 @@ export interface VmaInfo {
   inode: number;
   /** `major:minor` in hex, as in /proc/self/maps. */
   dev: string;
-  /** The path or `[heap]`, `[stack]`, `[anon:NAME]`; `''` for unnamed anonymous memory. */
+  /** The path (with ` (deleted)` when it was unlinked) or `[heap]`, `[stack]`, `[anon:NAME]`; `''` for unnamed anonymous memory. */
   name: string;
   /** Where the answer came from: one `PROCMAP_QUERY` ioctl (Linux 6.11+), or a parse of /proc/self/maps. */
   source: 'procmap_query' | 'maps';
@@ -35,10 +35,6 @@ export interface QueryMappingOptions {
   next?: boolean;
 }
 
-let mapsFd = -1;
-const nameBuf = new Uint8Array(4096);
-const Q = native.newmmConstants;
-
 /**
  * The mapping covering `address` (or, with `{ next: true }`, the first one
  * above it), by one `ioctl(PROCMAP_QUERY)` on a kept /proc/self/maps
@@ -49,20 +45,11 @@ export function queryMapping(address: bigint, options?: QueryMappingOptions): Vm
   const addr = checkBigAddress('address', address);
   const o = checkOptions<QueryMappingOptions>('options', options, ['next']);
   const next = o.next === undefined ? false : checkBoolean('options.next', o.next);
-  if (kernelHas('procmapQuery')) {
-    if (mapsFd < 0) mapsFd = fs.openSync('/proc/self/maps', 'r');
-    const r = native.procmapQuery(mapsFd, addr, next, nameBuf);
-    if (r === null) return null;
-    const [start, end, flags, , offset, inode, major, minor, nameLen] = r;
-    const perms = `${flags & Q.PROCMAP_QUERY_VMA_READABLE! ? 'r' : '-'}${flags & Q.PROCMAP_QUERY_VMA_WRITABLE! ? 'w' : '-'}${flags & Q.PROCMAP_QUERY_VMA_EXECUTABLE! ? 'x' : '-'}${flags & Q.PROCMAP_QUERY_VMA_SHARED! ? 's' : 'p'}`;
-    const name = nameLen > 0 ? Buffer.from(nameBuf.buffer, nameBuf.byteOffset, nameLen - 1).toString('utf8') : '';
-    return { start, end, perms, offset, inode, dev: `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`, name, source: 'procmap_query' };
-  }
-  const maps = readMaps();
-  const e = next ? maps.find((m) => m.end > addr) : findMapping(maps, addr);
+  const byQuery = kernelHas('procmapQuery');
+  const e = byQuery ? queryVma(addr, next) : next ? readMaps().find((x) => x.end > addr) : findMapping(readMaps(), addr);
   if (!e) return null;
-  const name = e.anonName !== null ? `[anon:${e.anonName}]` : e.pathname ?? '';
-  return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, dev: e.dev, name, source: 'maps' };
+  const name = `${e.pathname}${e.deleted ? ' (deleted)' : ''}`;
+  return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, dev: e.dev, name, source: byQuery ? 'procmap_query' : 'maps' };
 }
 
 /** What {@link adviseMany} did. */

@@ -7,6 +7,8 @@
  * @internal
  */
 import * as fs from 'node:fs';
+import { kernelHas } from '../features';
+import { guardRanges } from '../measure/residency';
 import { checkInteger } from '../validate';
 
 /** The kernel refused: say why reading another process can fail. */
@@ -49,6 +51,7 @@ export class ProcReader {
   #rollup: number;
   #status: number;
   #mem: number | null | undefined;
+  #pagemap: number | null | undefined;
 
   constructor(pid: number | 'self') {
     this.pid = pid === 'self' ? 'self' : checkInteger('options.pid', pid, 1, 2 ** 22);
@@ -245,6 +248,28 @@ export class ProcReader {
     }
   }
 
+  /**
+   * Guard-page ranges `[start, end, ...]` in `[start, end)` by one
+   * `PAGEMAP_SCAN` for `PAGE_IS_GUARD` on the process's pagemap, or null
+   * where the kernel cannot tell or the pagemap cannot be read.
+   */
+  guardRanges(start: bigint, end: bigint): bigint[] | null {
+    if (!kernelHas('guardReport')) return null;
+    if (this.#pagemap === undefined) {
+      try {
+        this.#pagemap = fs.openSync(`${this.dir}/pagemap`, 'r');
+      } catch {
+        this.#pagemap = null;
+      }
+    }
+    if (this.#pagemap === null) return null;
+    try {
+      return guardRanges(start, end, this.#pagemap);
+    } catch {
+      return null; // the process exited, or a range the kernel refuses: unknown
+    }
+  }
+
   /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
   heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
     const b = small;
@@ -253,7 +278,7 @@ export class ProcReader {
   }
 
   close(): void {
-    for (const fd of [this.#smaps, this.#rollup, this.#status, this.#mem]) {
+    for (const fd of [this.#smaps, this.#rollup, this.#status, this.#mem, this.#pagemap]) {
       if (typeof fd === 'number') {
         try {
           fs.closeSync(fd);
@@ -263,5 +288,6 @@ export class ProcReader {
       }
     }
     this.#mem = null;
+    this.#pagemap = null;
   }
 }
