@@ -27,7 +27,7 @@ export type { Statm } from './proc/statm';
 export { parseStat, readStat } from './proc/stat';
 export type { Stat } from './proc/stat';
 export { parseMaps, readMaps, findMapping } from './proc/maps';
-export type { MapsEntry } from './proc/maps';
+export type { MapsEntry, ReadMapsOptions } from './proc/maps';
 export { parseSmaps, readSmaps } from './proc/smaps';
 export type { SmapsEntry } from './proc/smaps';
 export { parseSmapsRollup, readSmapsRollup } from './proc/smaps-rollup';
