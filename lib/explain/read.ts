@@ -232,14 +232,17 @@ export class ProcReader {
   /** Headers {@link mallocChunks} may still read in this snapshot. */
   budget = 0;
 
-  #readMem(b: Buffer, at: bigint): boolean {
-    if (this.#mem === undefined) {
-      try {
-        this.#mem = fs.openSync(`${this.dir}/mem`, 'r');
-      } catch {
-        this.#mem = null;
-      }
+  /** Opens a file of the process read-only, or null when it cannot be opened (permissions, or the process is gone). */
+  #openOptional(name: string): number | null {
+    try {
+      return fs.openSync(`${this.dir}/${name}`, 'r');
+    } catch {
+      return null;
     }
+  }
+
+  #readMem(b: Buffer, at: bigint): boolean {
+    if (this.#mem === undefined) this.#mem = this.#openOptional('mem');
     if (this.#mem === null) return false;
     try {
       return fs.readSync(this.#mem, b, 0, b.length, at) === b.length;
@@ -255,13 +258,7 @@ export class ProcReader {
    */
   guardRanges(start: bigint, end: bigint): bigint[] | null {
     if (!kernelHas('guardReport')) return null;
-    if (this.#pagemap === undefined) {
-      try {
-        this.#pagemap = fs.openSync(`${this.dir}/pagemap`, 'r');
-      } catch {
-        this.#pagemap = null;
-      }
-    }
+    if (this.#pagemap === undefined) this.#pagemap = this.#openOptional('pagemap');
     if (this.#pagemap === null) return null;
     try {
       return guardRanges(start, end, this.#pagemap);
