@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -282,7 +283,49 @@ static Napi::Value MemoryMerge(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc);
 }
 
+
+// cbenchMaps(mode, iterations, address: bigint) -> ns of a C loop (the maps
+// benchmarks' C baselines): mode 0 reads the whole /proc/self/maps text
+// (open, read to the end, close); 1 lists every VMA by PROCMAP_QUERY; 2
+// queries the VMA covering `address`.
+static Napi::Value CbenchMaps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t mode, n;
+  uint64_t addr;
+  if (!GetI64(info, 0, &mode) || !GetI64(info, 1, &n) || !GetBigAddr(info, 2, &addr)) return ThrowInternal(env, "cbenchMaps: bad arguments");
+  static thread_local char buf[1 << 16];
+  int qfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (qfd < 0) return ThrowErrno(env, errno, "open", "/proc/self/maps");
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (int64_t i = 0; i < n; i++) {
+    if (mode == 0) {
+      int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+      while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+      }
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    uint64_t at = mode == 2 ? addr : 0;
+    do {
+      uapi::procmap_query q;
+      memset(&q, 0, sizeof q);
+      q.size = sizeof q;
+      q.query_addr = at;
+      q.query_flags = mode == 2 ? 0 : uapi::COVERING_OR_NEXT_VMA;
+      q.vma_name_addr = reinterpret_cast<uint64_t>(buf);
+      q.vma_name_size = sizeof buf;
+      if (ioctl(qfd, uapi::PROCMAP_QUERY, &q) != 0) break;
+      at = q.vma_end;
+    } while (mode == 1);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  close(qfd);
+  return Napi::Number::New(env, (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec));
+}
+
 static void InitNewMm2(Napi::Env env, Napi::Object exports) {
+  exports.Set("cbenchMaps", Napi::Function::New(env, CbenchMaps, "cbenchMaps"));
   exports.Set("pagemapGuardScan", Napi::Function::New(env, PagemapGuardScan, "pagemapGuardScan"));
   exports.Set("memoryMerge", Napi::Function::New(env, MemoryMerge, "memoryMerge"));
 }

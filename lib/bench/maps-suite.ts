@@ -16,6 +16,9 @@ import type { Benchmark, Prepared } from './harness';
 import { timeLoop } from './harness';
 import { C } from './cnative';
 
+/** The C loops of native/newmm.cc: 0 read the text, 1 list by queries, 2 one query; total ns. */
+const cbenchMaps = (native as unknown as { cbenchMaps(mode: number, iterations: number, address: bigint): number }).cbenchMaps;
+
 /** A mapping split into `vmas` VMAs (every other page read-only), or null for none. */
 function splitMapping(vmas: number): Mapping | null {
   if (vmas === 0) return null;
@@ -39,13 +42,21 @@ function prepared(extra: number, quick: boolean, one: boolean): Prepared {
     const k = quick ? 2 : 20 * n;
     return {
       subject: { label: 'queryMapping (PROCMAP_QUERY)', sample: () => timeLoop(k, () => void queryMapping(at)) },
-      baselines: [{ label: 'parse /proc/self/maps + find', kind: 'node', sample: () => timeLoop(n, () => void findMapping(parseMaps(fs.readFileSync('/proc/self/maps', 'utf8')), at)) }],
+      baselines: [
+        { label: 'C ioctl(PROCMAP_QUERY)', kind: 'c', sample: () => cbenchMaps(2, k, at) / k },
+        { label: 'C read of /proc/self/maps', kind: 'c', sample: () => cbenchMaps(0, n, 0n) / n },
+        { label: 'parse /proc/self/maps + find', kind: 'node', sample: () => timeLoop(n, () => void findMapping(parseMaps(fs.readFileSync('/proc/self/maps', 'utf8')), at)) },
+      ],
       close, notes,
     };
   }
   return {
     subject: { label: 'readMaps() by PROCMAP_QUERY', sample: () => timeLoop(n, () => void readMapsByQuery()) },
-    baselines: [{ label: 'parse /proc/self/maps', kind: 'node', sample: () => timeLoop(n, () => void parseText()) }],
+    baselines: [
+      { label: 'C ioctl(PROCMAP_QUERY) per VMA', kind: 'c', sample: () => cbenchMaps(1, n, 0n) / n },
+      { label: 'C read of /proc/self/maps', kind: 'c', sample: () => cbenchMaps(0, n, 0n) / n },
+      { label: 'parse /proc/self/maps', kind: 'node', sample: () => timeLoop(n, () => void parseText()) },
+    ],
     close, notes,
   };
 }
