@@ -91,8 +91,10 @@ export function readMaps(pid: number | 'self' = 'self', options?: ReadMapsOption
   const ranged = o.start !== undefined || o.end !== undefined;
   if (ranged && (pid === 'self' || pid === process.pid) && kernelHas('procmapQuery')) {
     const out: MapsEntry[] = [];
-    for (let e = queryVma(start, true); e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) out.push(e);
-    for (const g of gate()) if (g.end > start && (end === null || g.start < end)) out.push({ ...g });
+    let e = queryVma(start, true);
+    for (; e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) out.push(e);
+    // Past the last VMA: the gate area may lie in the range.
+    if (e === null) for (const g of gate()) if (g.end > start && (end === null || g.start < end)) out.push({ ...g });
     return out;
   }
   const all = parseMaps(fs.readFileSync(procPath(pid, 'maps'), 'utf8'));
