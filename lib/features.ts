@@ -6,6 +6,7 @@
  * fallbacks on a kernel that has them).
  */
 import { native } from './native';
+import { procPath } from './proc/parse';
 
 /** The features probed. */
 export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge';
@@ -55,7 +56,7 @@ function probe(f: KernelFeature): boolean {
 function procmapWorks(): boolean {
   try {
     const fs = require('node:fs') as typeof import('node:fs');
-    const fd = fs.openSync('/proc/self/maps', 'r');
+    const fd = fs.openSync(procPath('self', 'maps'), 'r');
     try {
       native.procmapQuery(fd, 0n, true, new Uint8Array(0));
       return true;
@@ -72,7 +73,7 @@ function procmapWorks(): boolean {
 function guardScanWorks(): boolean {
   try {
     const fs = require('node:fs') as typeof import('node:fs');
-    const fd = fs.openSync('/proc/self/pagemap', 'r');
+    const fd = fs.openSync(procPath('self', 'pagemap'), 'r');
     try {
       // An empty stretch of the address space: an array where the kernel knows PAGE_IS_GUARD, an errno where not.
       return Array.isArray(native.pagemapGuardScan(fd, 0n, BigInt(native.pageSize())));

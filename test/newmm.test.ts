@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, memoryMergeEnabled, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
-import { parseMaps, readMaps, readMapsByQuery } from '../lib/proc/maps';
+import { parseMaps } from '../lib/proc/maps';
+import { readMaps, readMapsByQuery } from '../lib/newmm';
 import { runChild } from './helpers/child';
 import { underEmulation } from './helpers/emulation';
 

@@ -9,8 +9,9 @@ import * as fs from 'node:fs';
 import { kernelHas } from '../features';
 import { mmap, type Mapping } from '../mapping';
 import { native } from '../native';
-import { queryMapping } from '../newmm';
-import { findMapping, parseMaps, readMapsByQuery } from '../proc/maps';
+import { queryMapping, readMapsByQuery } from '../newmm';
+import { findMapping, parseMaps } from '../proc/maps';
+import { procPath } from '../proc/parse';
 import { pageSize } from '../system';
 import type { Benchmark, Prepared } from './harness';
 import { timeLoop } from './harness';
@@ -28,7 +29,7 @@ function splitMapping(vmas: number): Mapping | null {
   return m;
 }
 
-const parseText = (): number => parseMaps(fs.readFileSync('/proc/self/maps', 'utf8')).length;
+const parseText = (): number => parseMaps(fs.readFileSync(procPath('self', 'maps'), 'utf8')).length;
 
 function prepared(extra: number, quick: boolean, one: boolean): Prepared {
   if (!kernelHas('procmapQuery')) throw new Error('PROCMAP_QUERY needs Linux 6.11+');
@@ -45,7 +46,7 @@ function prepared(extra: number, quick: boolean, one: boolean): Prepared {
       baselines: [
         { label: 'C ioctl(PROCMAP_QUERY)', kind: 'c', sample: () => cbenchMaps(2, k, at) / k },
         { label: 'C read of /proc/self/maps', kind: 'c', sample: () => cbenchMaps(0, n, 0n) / n },
-        { label: 'parse /proc/self/maps + find', kind: 'node', sample: () => timeLoop(n, () => void findMapping(parseMaps(fs.readFileSync('/proc/self/maps', 'utf8')), at)) },
+        { label: 'parse /proc/self/maps + find', kind: 'node', sample: () => timeLoop(n, () => void findMapping(parseMaps(fs.readFileSync(procPath('self', 'maps'), 'utf8')), at)) },
       ],
       close, notes,
     };

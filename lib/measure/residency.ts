@@ -12,6 +12,7 @@ import { knownZeroPfn } from './zeropage';
 import { native } from '../native';
 import { kernelHas } from '../features';
 import * as fs from 'node:fs';
+import { procPath } from '../proc/parse';
 
 /** Where residency comes from. */
 export type ResidencySource = 'mincore' | 'pagemap' | 'pagemap_scan';
@@ -95,7 +96,7 @@ let selfPagemap = -1;
 export function guardRanges(start: bigint, end: bigint, fd?: number): bigint[] | null {
   if (!kernelHas('guardReport')) return null;
   if (fd === undefined) {
-    if (selfPagemap < 0) selfPagemap = fs.openSync('/proc/self/pagemap', 'r');
+    if (selfPagemap < 0) selfPagemap = fs.openSync(procPath('self', 'pagemap'), 'r');
     fd = selfPagemap;
   }
   const r = native.pagemapGuardScan(fd, start, end);

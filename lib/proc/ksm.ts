@@ -8,9 +8,6 @@
  * (`/sys/kernel/mm/ksm/run` = 1); `ksm_mergeable` changes at once.
  */
 import * as fs from 'node:fs';
-import { requireFeature } from '../features';
-import { native } from '../native';
-import { checkBoolean } from '../validate';
 import { linesOf, procPath, ProcParseError, safeInt } from './parse';
 
 /** One process's KSM figures. `null` fields are lines this kernel does not print. */
@@ -81,25 +78,3 @@ export function ksmStat(pid: number | 'self' = 'self'): KsmStat | null {
   return parseKsmStat(text);
 }
 
-/**
- * Opts the whole process in to Kernel Samepage Merging, or out
- * (`prctl(PR_SET_MEMORY_MERGE, on)`, Linux 6.4 with `CONFIG_KSM`): every
- * mapping it has and will have becomes a KSM candidate, without
- * `madvise(MADV_MERGEABLE)` per range. Merging happens only while ksmd runs
- * (`/sys/kernel/mm/ksm/run` = 1); `ksmStat().mergeAny` shows the state.
- * Returns the state read back (`PR_GET_MEMORY_MERGE`). Where the kernel
- * lacks it throws `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`; a refusal (`EPERM`
- * under a seccomp or LSM policy, `EINVAL`) is thrown with `code`, `errno`
- * and `syscall: 'prctl'`.
- */
-export function memoryMerge(on: boolean): boolean {
-  checkBoolean('on', on);
-  requireFeature('memoryMerge');
-  return native.memoryMerge(on) === 1;
-}
-
-/** Whether the process is opted in to KSM as a whole (`PR_GET_MEMORY_MERGE`, Linux 6.4); throws like {@link memoryMerge}. */
-export function memoryMergeEnabled(): boolean {
-  requireFeature('memoryMerge');
-  return native.memoryMerge() === 1;
-}

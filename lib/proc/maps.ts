@@ -4,8 +4,6 @@
  * one VMA per call, with no text to format and parse.
  */
 import * as fs from 'node:fs';
-import { kernelHas } from '../features';
-import { native } from '../native';
 import { checkBigAddress, checkOptions } from '../validate';
 import { linesOf, procPath, ProcParseError } from './parse';
 
@@ -42,8 +40,8 @@ export function parseMapsLine(line: string): MapsEntry | null {
   return entryOf(BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`), m[3]!, BigInt(`0x${m[4]}`), m[5]!, Number(m[6]), m[7] ?? '');
 }
 
-/** A MapsEntry from the fields of a maps line (`name` as printed: ` (deleted)` and `[anon:NAME]` are read from it). */
-function entryOf(start: bigint, end: bigint, perms: string, offset: bigint, dev: string, inode: number, name: string): MapsEntry {
+/** @internal A MapsEntry from the fields of a maps line (`name` as printed: ` (deleted)` and `[anon:NAME]` are read from it). */
+export function entryOf(start: bigint, end: bigint, perms: string, offset: bigint, dev: string, inode: number, name: string): MapsEntry {
   let pathname = name;
   const deleted = pathname.endsWith(' (deleted)');
   if (deleted) pathname = pathname.slice(0, -' (deleted)'.length);
@@ -84,70 +82,19 @@ export interface ReadMapsOptions {
  * line of text (`pagewise bench --only maps`), so the ioctl wins only where
  * it skips most of the process's mappings.
  */
-export function readMaps(pid: number | 'self' = 'self', options?: ReadMapsOptions): MapsEntry[] {
+export function readMapsText(pid: number | 'self' = 'self', options?: ReadMapsOptions): MapsEntry[] {
   const o = checkOptions<ReadMapsOptions>('options', options, ['start', 'end']);
   const start = o.start === undefined ? 0n : checkBigAddress('options.start', o.start);
   const end = o.end === undefined ? null : checkBigAddress('options.end', o.end);
   const ranged = o.start !== undefined || o.end !== undefined;
-  if (ranged && (pid === 'self' || pid === process.pid) && kernelHas('procmapQuery')) {
-    const out: MapsEntry[] = [];
-    let e = queryVma(start, true);
-    for (; e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) out.push(e);
-    // Past the last VMA: the gate area may lie in the range.
-    if (e === null) for (const g of gate()) if (g.end > start && (end === null || g.start < end)) out.push({ ...g });
-    return out;
-  }
   const all = parseMaps(fs.readFileSync(procPath(pid, 'maps'), 'utf8'));
   return ranged ? all.filter((e) => e.end > start && (end === null || e.start < end)) : all;
-}
-
-let mapsFd = -1;
-let nameBuf = new Uint8Array(4096);
-let gateArea: MapsEntry[] | undefined;
-
-/**
- * @internal The calling process's VMA covering `address` (or with `next`,
- * the first above it) by one `ioctl(PROCMAP_QUERY)` (Linux 6.11+: check
- * `kernelHas('procmapQuery')` first), or null. Names as maps prints them
- * (a newline in a path as `\012`).
- */
-export function queryVma(address: bigint, next: boolean): MapsEntry | null {
-  if (mapsFd < 0) mapsFd = fs.openSync('/proc/self/maps', 'r');
-  let r;
-  for (;;) {
-    try {
-      r = native.procmapQuery(mapsFd, address, next, nameBuf);
-      break;
-    } catch (err) {
-      // A name longer than the buffer (a deep path and " (deleted)"): grow it.
-      if ((err as NodeJS.ErrnoException).code !== 'ENAMETOOLONG' || nameBuf.length >= 1 << 20) throw err;
-      nameBuf = new Uint8Array(nameBuf.length * 4);
-    }
-  }
-  if (r === null) return null;
-  const [start, end, flags, , offset, inode, major, minor, nameLen] = r;
-  const perms = `${flags & 1 ? 'r' : '-'}${flags & 2 ? 'w' : '-'}${flags & 4 ? 'x' : '-'}${flags & 8 ? 's' : 'p'}`;
-  let name = nameLen > 0 ? Buffer.from(nameBuf.buffer, nameBuf.byteOffset, nameLen - 1).toString('utf8') : '';
-  if (name.startsWith('/') && name.includes('\n')) name = name.replace(/\n/g, '\\012');
-  const dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
-  return entryOf(start, end, perms, offset, dev, inode, name);
-}
-
-/** @internal Every VMA of the calling process by PROCMAP_QUERY (the benchmark and tests compare it with the text). */
-export function readMapsByQuery(): MapsEntry[] {
-  const out: MapsEntry[] = [];
-  for (let e = queryVma(0n, true); e !== null; e = queryVma(e.end, true)) out.push(e);
-  for (const g of gate()) out.push({ ...g });
-  return out;
-}
-
-/** The kernel's gate area (`[vsyscall]` on x86-64): no VMA of the process (no query finds it), and it never changes: taken once from the text. */
-function gate(): MapsEntry[] {
-  gateArea ??= parseMaps(fs.readFileSync('/proc/self/maps', 'utf8')).filter((g) => queryVma(g.start, false) === null);
-  return gateArea;
 }
 
 /** The entry containing `address`, or `undefined`. */
 export function findMapping<E extends MapsEntry>(entries: readonly E[], address: bigint): E | undefined {
   return entries.find((e) => e.start <= address && address < e.end);
 }
+
+/** The text reader under its old name, for the modules below the core layer (arena, experiments). */
+export const readMaps = readMapsText;
