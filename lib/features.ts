@@ -6,18 +6,21 @@
  * fallbacks on a kernel that has them).
  */
 import { native } from './native';
+import { procPath } from './proc/parse';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
   mseal: 'Linux 6.10 (mseal)',
   guard: 'Linux 6.13 (MADV_GUARD_INSTALL; file mappings 6.15)',
+  guardReport: 'Linux 6.15 (PAGEMAP_SCAN category PAGE_IS_GUARD, pagemap bit 58)',
   procmapQuery: 'Linux 6.11 (ioctl PROCMAP_QUERY on /proc/PID/maps)',
   processMadvise: 'Linux 5.10 (process_madvise; MADV_DONTNEED and every other advice on the own process since 6.13)',
   droppable: 'Linux 6.11 (MAP_DROPPABLE)',
   secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
+  memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
 });
 
 const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -38,18 +41,41 @@ function probe(f: KernelFeature): boolean {
       return droppableWorks();
     case 'secretMemory':
       return secretWorks();
+    case 'guardReport':
+      return guardScanWorks();
+    case 'memoryMerge':
+      try {
+        return native.memoryMerge() >= 0;
+      } catch {
+        return false;
+      }
   }
 }
 
 function procmapWorks(): boolean {
   try {
     const fs = require('node:fs') as typeof import('node:fs');
-    const fd = fs.openSync('/proc/self/maps', 'r');
+    const fd = fs.openSync(procPath('self', 'maps'), 'r');
     try {
       native.procmapQuery(fd, 0n, true, new Uint8Array(0));
       return true;
     } catch {
       return false;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+function guardScanWorks(): boolean {
+  try {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const fd = fs.openSync(procPath('self', 'pagemap'), 'r');
+    try {
+      // An empty stretch of the address space: an array where the kernel knows PAGE_IS_GUARD, an errno where not.
+      return Array.isArray(native.pagemapGuardScan(fd, 0n, BigInt(native.pageSize())));
     } finally {
       fs.closeSync(fd);
     }

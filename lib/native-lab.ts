@@ -61,6 +61,8 @@ export interface NativeLab {
   cbenchPagemapScan(address: bigint, length: number, iterations: number, full: number): number;
   cbenchMallocFree(size: number, iterations: number): number;
   cbenchNow(): number;
+  /** ns of a C loop over /proc/self/maps: 0 reads the text, 1 walks every VMA by PROCMAP_QUERY, 2 queries `address` (iterations times). */
+  cbenchMaps(mode: number, iterations: number, address: bigint): number;
   cbenchLastValue(): number;
   /** Forks; the child reads every page of the range, then writes one byte to each of the first k. */
   cowProbe(address: bigint, length: number, k: number): CowResult;
@@ -193,6 +195,7 @@ export const lab = {
     nativeLab().cbenchPagemapScan(at(m, offset, length), length, iterations, full),
   cbenchMallocFree: (size: number, iterations: number): number => nativeLab().cbenchMallocFree(size, iterations),
   cbenchNow: (): number => nativeLab().cbenchNow(),
+  cbenchMaps: (mode: number, iterations: number, address: bigint): number => nativeLab().cbenchMaps(mode, iterations, address),
   cbenchLastValue: (): number => nativeLab().cbenchLastValue(),
   cowProbe: (m: LabTarget, offset: number, length: number, k: number): CowResult => nativeLab().cowProbe(at(m, offset, length), length, k),
   /** Detaches the range's ArrayBuffers, then unmaps and maps it again in place. */

@@ -110,6 +110,10 @@ export interface Native {
   newmmConstants: NativeNewMmConstants;
   /** Sets how many bytes of the region are reported to V8 (napi_adjust_external_memory). */
   regionReport(r: RegionHandle, bytes: number): void;
+  /** Guard-page ranges [start, end, ...] in [start, end) by PAGEMAP_SCAN PAGE_IS_GUARD, or the errno where the kernel lacks it. */
+  pagemapGuardScan(pagemapFd: number, start: bigint, end: bigint): bigint[] | number;
+  /** prctl(PR_SET_MEMORY_MERGE, on) when `on` is given, then PR_GET_MEMORY_MERGE. */
+  memoryMerge(on?: boolean): number;
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;

@@ -5,15 +5,18 @@
 // the build machine's headers may be older than the kernel the addon runs on.
 // Contract in pagewise.h; policy in lib/newmm.ts.
 #include "region.h"
+#include "uapi.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -32,28 +35,6 @@
 
 namespace pagewise {
 
-namespace uapi {
-struct procmap_query {
-  uint64_t size;
-  uint64_t query_flags;
-  uint64_t query_addr;
-  uint64_t vma_start;
-  uint64_t vma_end;
-  uint64_t vma_flags;
-  uint64_t vma_page_size;
-  uint64_t vma_offset;
-  uint64_t inode;
-  uint32_t dev_major;
-  uint32_t dev_minor;
-  uint32_t vma_name_size;
-  uint32_t build_id_size;
-  uint64_t vma_name_addr;
-  uint64_t build_id_addr;
-};
-static_assert(sizeof(procmap_query) == 104, "struct procmap_query is 104 bytes");
-const unsigned long PROCMAP_QUERY = 0xC0686611UL;  // _IOWR('f', 17, struct procmap_query)
-const uint64_t COVERING_OR_NEXT_VMA = 0x10;
-}  // namespace uapi
 
 // regionSeal(region): mseal(2) over the whole region. Afterwards the kernel
 // refuses munmap, mprotect, mremap and destructive madvise on it for the
@@ -196,6 +177,8 @@ static Napi::Value MemfdSecret(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+static void InitNewMm2(Napi::Env env, Napi::Object exports);  // below
+
 void InitNewMm(Napi::Env env, Napi::Object exports) {
   exports.Set("regionSeal", Napi::Function::New(env, RegionSeal, "regionSeal"));
   exports.Set("msealProbe", Napi::Function::New(env, MsealProbe, "msealProbe"));
@@ -212,6 +195,77 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
   c.Set("PROCMAP_QUERY_VMA_EXECUTABLE", 0x04);
   c.Set("PROCMAP_QUERY_VMA_SHARED", 0x08);
   exports.Set("newmmConstants", c);
+  InitNewMm2(env, exports);
+}
+
+// --- appended for issue 18 (guard reporting, PR_SET_MEMORY_MERGE) ----------
+
+// pagemapGuardScan(pagemapFd, start: bigint, end: bigint) -> [start0, end0,
+// start1, end1, ...] (bigints) of the guard pages (PAGEMAP_SCAN category
+// PAGE_IS_GUARD, Linux 6.15) in [start, end); or a number, the errno, where
+// the kernel does not know the ioctl or the category (ENOTTY, EINVAL, ENOSYS).
+static Napi::Value PagemapGuardScan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct Region_ { uint64_t start, end, categories; };
+  struct Arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask;
+  };
+  const uint64_t IS_GUARD = 1 << 8;
+  const unsigned long SCAN = _IOWR('f', 16, Arg);
+  int64_t fd;
+  uint64_t start, end;
+  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start)
+    return ThrowInternal(env, "pagemapGuardScan: bad arguments");
+  std::vector<uint64_t> found;
+  Region_ vec[256];
+  for (uint64_t cur = start; cur < end;) {
+    Arg a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.start = cur;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = sizeof vec / sizeof vec[0];
+    a.category_mask = IS_GUARD;
+    a.return_mask = IS_GUARD;
+    int n = ioctl(static_cast<int>(fd), SCAN, &a);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
+      return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN (guard pages), " + Hex(cur) + "-" + Hex(end));
+    }
+    for (int i = 0; i < n; i++) {
+      if (!found.empty() && found.back() == vec[i].start) found.back() = vec[i].end;
+      else { found.push_back(vec[i].start); found.push_back(vec[i].end); }
+    }
+    if (a.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
+    cur = a.walk_end;
+  }
+  Napi::Array out = Napi::Array::New(env, found.size());
+  for (size_t i = 0; i < found.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, found[i]));
+  return out;
+}
+
+// memoryMerge(on: boolean | undefined) -> 0/1: prctl(PR_SET_MEMORY_MERGE, on)
+// (Linux 6.4, CONFIG_KSM: every present and future mapping of the process
+// becomes a KSM candidate) when given, then prctl(PR_GET_MEMORY_MERGE).
+static Napi::Value MemoryMerge(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int SET = 67, GET = 68;
+  if (info.Length() > 0 && info[0].IsBoolean()) {
+    unsigned long on = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
+    if (prctl(SET, on, 0UL, 0UL, 0UL) != 0)
+      return ThrowErrno(env, errno, "prctl", "PR_SET_MEMORY_MERGE, " + std::to_string(on));
+  }
+  int rc = prctl(GET, 0UL, 0UL, 0UL, 0UL);
+  if (rc < 0) return ThrowErrno(env, errno, "prctl", "PR_GET_MEMORY_MERGE");
+  return Napi::Number::New(env, rc);
+}
+
+
+static void InitNewMm2(Napi::Env env, Napi::Object exports) {
+  exports.Set("pagemapGuardScan", Napi::Function::New(env, PagemapGuardScan, "pagemapGuardScan"));
+  exports.Set("memoryMerge", Napi::Function::New(env, MemoryMerge, "memoryMerge"));
 }
 
 }  // namespace pagewise

@@ -3,6 +3,7 @@ import { runBenchmark, type BenchResult } from '../lib/bench/harness';
 import { measureBenchmarks } from '../lib/bench/measure-suite';
 import { arenaBenchmarks } from '../lib/bench/arena-suite';
 import { benchmarks } from '../lib/bench/suites';
+import { mapsBenchmarks } from '../lib/bench/maps-suite';
 import { benchMemory } from '../lib/bench/memory';
 import { mmap } from '../lib/mapping';
 import { pageSize } from '../lib/system';
@@ -38,10 +39,11 @@ describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () =
     // guest pages on 4K host pages) also writes past its vector.
     it.skipIf(b.name.includes('mincore') && unmeasurable('mincore', `benchmark ${b.name}`))(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
   }
+  for (const b of mapsBenchmarks) it.skipIf(!kernelHas('procmapQuery'))(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
   it('every benchmark has a unique name and a known group', () => {
     const names = benchmarks.map((b) => b.name);
     expect(new Set(names).size).toBe(names.length);
-    for (const b of benchmarks) expect(['syscall', 'measure', 'arena', 'prefault', 'purge']).toContain(b.group);
+    for (const b of benchmarks) expect(['syscall', 'measure', 'arena', 'prefault', 'purge', 'maps']).toContain(b.group);
   });
 });
 

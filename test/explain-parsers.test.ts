@@ -28,7 +28,7 @@ const SMAPS = ['x86_64-6.18', 'x86_64-6.18/explain-node', 'arm64-64k-constructed
 
 describe('parseSmapsFast', () => {
   for (const dir of SMAPS) {
-    it(`agrees with parseSmaps on ${dir}/smaps (maps line, Rss, Pss, Private, Swap, AnonHugePages)`, () => {
+    it(`agrees with parseSmaps on ${dir}/smaps (maps line, Rss, Pss, Private, Swap, AnonHugePages, VmFlags)`, () => {
       const text = read(dir, 'smaps');
       const full = parseSmaps(text);
       const fast = parseSmapsFast(text);
@@ -39,6 +39,7 @@ describe('parseSmapsFast', () => {
           [f.start, f.end, f.perms, f.pathname, f.inode, f.anonName, f.rss, f.pss, f.swap, f.anonHugePages]);
         expect(e.fields.Private_Clean).toBe(f.fields.Private_Clean);
         expect(e.fields.Private_Dirty).toBe(f.fields.Private_Dirty);
+        expect(e.vmFlags).toEqual(f.vmFlags);
       });
     });
   }
@@ -187,7 +188,7 @@ describe('ELF program headers', () => {
 describe('verdicts', () => {
   const snap = (t: number, cats: Record<string, number>, bd: Record<string, number> = {}): ExplainSnapshot => ({
     pid: 1, time: t, pageSize: TEXT_PAGE, costMs: 0, runtime: null,
-    totals: { rss: Object.values(cats).reduce((a, b) => a + b, 0), pss: 0, uss: 0, swap: 0, anonHuge: 0, pageTables: 0, rollupRss: 0, vmas: 0 },
+    totals: { rss: Object.values(cats).reduce((a, b) => a + b, 0), pss: 0, uss: 0, swap: 0, anonHuge: 0, pageTables: 0, rollupRss: 0, vmas: 0, sealedVmas: 0, sealedBytes: 0, guardPages: null },
     categories: Object.entries(cats).map(([id, rss]) => ({ id, kind: 'anonymous', label: id, rss, pss: 0, private: 0, swap: 0, anonHuge: 0, vmaCount: 1, size: 0, source: 'vma', estimate: false, evidence: {} })),
     breakdowns: Object.entries(bd).map(([id, bytes]) => ({ id: id as 'array-buffers', label: id, bytes, statistic: 's', within: [], estimate: true, note: '' })),
   });

@@ -59,8 +59,6 @@ const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
   // Owned by others on this branch; the lead switches them at merge to the lib/proc function named.
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/sys/kernel/yama/ptrace_scope', why: 'use ptraceScope() of proc/facts' },
   { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/', why: "the /proc/PID directory: use procPath(pid, name) of proc/parse per file" },
-  { file: 'features.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
-  { file: 'newmm.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: "opens maps for PROCMAP_QUERY: use procPath('self', 'maps') of proc/parse" },
   // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
   // /proc/self/maps once to tell musl from glibc before the binary loads.
   { file: 'native.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mmap, pageSize, residency, residencyOfRange, rss, faults, measure, measureSync, zeroPageBehaviour } from '../lib/index';
+import { kernelHas, mmap, pageSize, residency, residencyOfRange, rss, faults, measure, measureSync, zeroPageBehaviour } from '../lib/index';
 import { ifMeasurable } from './helpers/emulation';
 
 const page = pageSize();
@@ -19,7 +19,7 @@ describe('residency()', () => {
       m.view()[0] = 1;
       expect(residency(m, 0, undefined, { source: 'mincore' })).toEqual({
         pages: 1, bytes: page, source: 'mincore', exact: true, fallback: null, counts: 'process', present: 1,
-        swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
+        swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null, guard: kernelHas('guardReport') ? 0 : null,
       });
       const pm = residency(m, 0, undefined, { source: 'pagemap' });
       ifMeasurable('pagemap', 'pagemap counts', () => expect(pm).toMatchObject({ pages: 1, bytes: page, source: 'pagemap', fallback: null, present: 1, swapped: 0, exclusive: 1, fileOrShared: 0 }));

@@ -6,8 +6,12 @@
  * turning the probes off (PAGEWISE_FORCE_MISSING) in a child.
  */
 import { describe, expect, it } from 'vitest';
-import { adviseMany, kernelHas, mmap, pageSize, queryMapping, residency, secretMemory } from '../lib/index';
-import { readMaps } from '../lib/proc/maps';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, memoryMergeEnabled, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
+import { parseMaps } from '../lib/proc/maps';
+import { readMaps, readMapsByQuery } from '../lib/newmm';
 import { runChild } from './helpers/child';
 import { underEmulation } from './helpers/emulation';
 
@@ -225,3 +229,149 @@ describe('MAP_DROPPABLE and memfd_secret', () => {
   });
 });
 
+
+/** Mappings of every shape maps prints: a file at an offset, a deleted file, shared anonymous memory, protections split. */
+function zoo(): { maps: Mapping[]; file: string; lo: bigint; hi: bigint; close(): void } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-maps-')), 'data');
+  fs.writeFileSync(file, Buffer.alloc(4 * page, 1));
+  const fd = fs.openSync(file, 'r+');
+  const gone = `${file}-gone`;
+  fs.writeFileSync(gone, Buffer.alloc(page, 2));
+  const gfd = fs.openSync(gone, 'r');
+  const maps = [mmap(2 * page, { file: { fd, offset: page } }), mmap(page, { file: { fd: gfd } }), mmap(3 * page, { shared: true }), mmap(8 * page)];
+  fs.unlinkSync(gone);
+  fs.closeSync(fd);
+  fs.closeSync(gfd);
+  maps[3]!.protect('r', 2 * page, 2 * page).protect('none', 6 * page, page);
+  const lo = maps.reduce((a, m) => (m.address < a ? m.address : a), maps[0]!.address);
+  const hi = maps.reduce((a, m) => (m.address + BigInt(m.length) > a ? m.address + BigInt(m.length) : a), 0n);
+  return { maps, file, lo, hi, close: () => { for (const m of maps) m.unmap(); fs.rmSync(path.dirname(file), { recursive: true }); } };
+}
+
+const text = (): ReturnType<typeof parseMaps> => parseMaps(fs.readFileSync('/proc/self/maps', 'utf8'));
+
+/** `actual` equals the text read just before it or the one read just after (another thread may map in between, not twice). */
+function expectOneOf<T>(actual: T, before: T, after: T): void {
+  const key = (x: T): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v));
+  expect(actual).toEqual(key(actual) === key(before) ? before : after);
+}
+
+describe('readMaps() by PROCMAP_QUERY', () => {
+  it.skipIf(!kernelHas('procmapQuery'))('lists the same entries as /proc/self/maps, field for field (ranges, perms, offsets, devices, inodes, names, deleted)', () => {
+    const z = zoo();
+    try {
+      // Another thread (V8's) may map between two reads: the listing equals the text read just before or just after it.
+      const before = text();
+      const byQuery = readMapsByQuery();
+      const after = text();
+      expectOneOf(byQuery, before, after);
+      // The zoo is all there, with the shapes maps prints.
+      const mine = byQuery.filter((e) => e.start >= z.lo && e.end <= z.hi);
+      expect(mine.find((e) => e.start === z.maps[0]!.address)).toMatchObject({ offset: BigInt(page), deleted: false, perms: 'rw-p', inode: fs.statSync(z.file).ino });
+      expect(mine.find((e) => e.start === z.maps[1]!.address)).toMatchObject({ deleted: true, pathname: expect.stringMatching(/-gone$/) });
+      expect(mine.find((e) => e.start === z.maps[2]!.address)).toMatchObject({ pathname: '/dev/zero', deleted: true, perms: 'rw-s' });
+      // The VMAs inside the split mapping (its two ends may merge with neighbouring anonymous memory).
+      const at = (k: number): string => { const e = mine.find((x) => x.start === z.maps[3]!.address + BigInt(k * page)); return e ? `${e.perms} ${e.size / page}` : 'none'; };
+      expect([at(2), at(4), at(6)]).toEqual(['r--p 2', 'rw-p 2', '---p 1']);
+      // A range: one query per mapping in it, exactly the text's entries there.
+      const inRange = (l: ReturnType<typeof parseMaps>): ReturnType<typeof parseMaps> => l.filter((e) => e.end > z.lo && e.start < z.hi);
+      const before2 = inRange(text());
+      const ranged = readMaps('self', { start: z.lo, end: z.hi });
+      expectOneOf(ranged, before2, inRange(text()));
+      expect(ranged.length).toBe(mine.length);
+    } finally {
+      z.close();
+    }
+  });
+
+  it('with the ioctl turned off, a range parses the text and gives the same entries', () => {
+    const r = runChildWithEnv({ PAGEWISE_FORCE_MISSING: 'procmapQuery' }, `
+      const P = pw.pageSize(); const m = pw.mmap(6 * P); m.protect('r', 2 * P, 2 * P);
+      const lo = m.address, hi = m.address + BigInt(6 * P);
+      const inRange = () => pw.parseMaps(require('fs').readFileSync('/proc/self/maps', 'utf8')).filter((e) => e.end > lo && e.start < hi);
+      const key = (x) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v));
+      const before = key(inRange()); const got = pw.readMaps('self', { start: lo, end: hi }); const after = key(inRange());
+      const inner = got.find((e) => e.start === lo + BigInt(2 * P));
+      console.log(JSON.stringify({ has: pw.kernelHas('procmapQuery'), same: key(got) === before || key(got) === after, n: got.length, inner: inner.perms + inner.size / P, source: pw.queryMapping(lo).source }));
+    `);
+    // The outer VMAs may have merged with neighbouring anonymous memory; the read-only middle cannot.
+    expect(r.out).toEqual({ has: false, same: true, n: 3, inner: 'r--p2', source: 'maps' });
+  });
+
+  it('checks its options before reading', () => {
+    expect(() => readMaps('self', { start: 1 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => readMaps('self', { begin: 0n } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
+
+describe.skipIf(!kernelHas('guard') || qemu)('guard pages reported (PAGEMAP_SCAN PAGE_IS_GUARD, Linux 6.15+)', () => {
+  it.skipIf(!kernelHas('guardReport'))('residency() counts exactly the guard pages installed, by every source; explain() per VMA and in total', () => {
+    const m = mmap(16 * page);
+    try {
+      m.view().fill(1);
+      m.guard(2 * page, 2 * page).guard(9 * page, page);
+      for (const source of ['mincore', 'pagemap', 'pagemap_scan'] as const) {
+        expect(residency(m, undefined, undefined, { source }).guard).toBe(3);
+      }
+      expect(residency(m, 0, 3 * page).guard).toBe(1);
+      expect(residency(m, 4 * page, 4 * page).guard).toBe(0);
+      const s = explain({ detail: true });
+      const rows = s.vmas!.filter((v) => v.start < m.address + BigInt(16 * page) && m.address < v.end);
+      expect(rows.length).toBe(1); // guards cost no VMA
+      expect(rows[0]!.guardPages).toBe(3);
+      expect(s.totals.guardPages).toBe(s.vmas!.reduce((a, v) => a + v.guardPages!, 0));
+      m.unguard(2 * page, 2 * page);
+      expect(residency(m).guard).toBe(1);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('turned off: guard is null (unknown), never 0, in residency and explain', () => {
+    const r = runChildWithEnv({ PAGEWISE_FORCE_MISSING: 'guardReport' }, `
+      const P = pw.pageSize(); const m = pw.mmap(4 * P); m.guard(P, P);
+      const s = pw.explain({ detail: true });
+      console.log(JSON.stringify({ res: pw.residency(m).guard, total: s.totals.guardPages, row: s.vmas.find((v) => v.start <= m.address && m.address < v.end).guardPages }));
+    `);
+    expect(r.out).toEqual({ res: null, total: null, row: null });
+  });
+});
+
+describe.skipIf(!kernelHas('mseal'))('sealed mappings in explain (smaps VmFlags sl)', () => {
+  it('marks the sealed VMA and counts it in the totals', () => {
+    const before = explain().totals;
+    // Shared: its own /dev/zero object, so the sealed VMA cannot merge with another sealed one.
+    const m = mmap(3 * page, { prot: 'r', shared: true });
+    const other = mmap(page);
+    m.seal();
+    const s = explain({ detail: true });
+    const row = (a: bigint): { sealed: boolean; start: bigint; end: bigint } => s.vmas!.find((v) => v.start <= a && a < v.end)!;
+    expect(row(m.address)).toMatchObject({ sealed: true, start: m.address, end: m.address + BigInt(3 * page) });
+    expect(row(other.address).sealed).toBe(false);
+    expect(s.totals.sealedVmas).toBe(before.sealedVmas + 1);
+    expect(s.totals.sealedBytes).toBe(before.sealedBytes + 3 * page);
+    expect(s.totals.sealedVmas).toBe(s.vmas!.filter((v) => v.sealed).length);
+    other.unmap();
+  });
+});
+
+describe('memoryMerge (PR_SET_MEMORY_MERGE, Linux 6.4 with CONFIG_KSM)', () => {
+  it.skipIf(!kernelHas('memoryMerge'))('sets, reads back and unsets the process-wide KSM opt-in; ksm_stat agrees (child)', () => {
+    const r = runChildWithEnv({}, `
+      const a = pw.memoryMergeEnabled(); const on = pw.memoryMerge(true); const b = pw.memoryMergeEnabled(); const k = pw.ksmStat();
+      const off = pw.memoryMerge(false); const c = pw.memoryMergeEnabled(); const k2 = pw.ksmStat();
+      console.log(JSON.stringify({ a, on, b, anyOn: k && k.mergeAny, off, c, anyOff: k2 && k2.mergeAny }));
+    `);
+    const hasLine = ksmStat()?.mergeAny !== null && ksmStat() !== null;
+    expect(r.out).toEqual({ a: false, on: true, b: true, anyOn: hasLine ? true : null, off: false, c: false, anyOff: hasLine ? false : null });
+  });
+
+  it('refuses a non-boolean before any system call', () => {
+    expect(() => memoryMerge(1 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
+  it('turned off: ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming Linux 6.4 and CONFIG_KSM, for both calls', () => {
+    expect(forcedOff('memoryMerge', `pw.memoryMerge(true)`).out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/Linux 6\.4 .*CONFIG_KSM/) });
+    expect(forcedOff('memoryMerge', `pw.memoryMergeEnabled()`).out).toEqual({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', message: expect.stringMatching(/Linux 6\.4/) });
+  });
+});

@@ -66,7 +66,7 @@ export interface Scale {
 export interface Benchmark {
   /** Unique name, used by `--only`. */
   name: string;
-  /** Group: `'syscall'`, `'measure'`, `'arena'`, `'prefault'`, `'purge'`. */
+  /** Group: `'syscall'`, `'measure'`, `'arena'`, `'prefault'`, `'purge'`, `'maps'`. */
   group: string;
   /** What the subject does, in one line. */
   title: string;

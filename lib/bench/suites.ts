@@ -8,13 +8,15 @@ import { syscallBenchmarks } from './syscalls';
 import { pageBenchmarks } from './pages-suite';
 import { measureBenchmarks } from './measure-suite';
 import { arenaBenchmarks } from './arena-suite';
+import { mapsBenchmarks } from './maps-suite';
 
-/** All benchmarks, by group: syscall, measure, arena, prefault, purge. */
+/** All benchmarks, by group: syscall, measure, arena, prefault, purge, maps. */
 export const benchmarks: readonly Benchmark[] = Object.freeze([
   ...syscallBenchmarks,
   ...measureBenchmarks,
   ...arenaBenchmarks,
   ...pageBenchmarks,
+  ...mapsBenchmarks,
 ]);
 
 /**

@@ -52,7 +52,7 @@ function add(s: Sums, e: SmapsEntry): void {
 
 /** What {@link attribute} returns. */
 export interface Attribution {
-  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss'>;
+  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages'>;
   categories: ExplainCategory[];
   breakdowns: ExplainBreakdown[];
   vmas?: ExplainVma[];
@@ -68,7 +68,7 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
   const node = runtime !== null || entries.some((e) => e.perms[2] === 'x' && /\/(node|nodejs|libnode\.so[.\d]*)$/.test(e.pathname));
   const assigned = classify(entries, { ...hints, v8: hints.v8 ?? node });
   const sums = new Map<string, { a: Assignment; s: Sums; evidence: Record<string, number> }>();
-  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length };
+  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length, sealedVmas: 0, sealedBytes: 0 };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const a = assigned[i]!;
@@ -78,6 +78,10 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     c.evidence[a.rule] = (c.evidence[a.rule] ?? 0) + 1;
     totals.rss += e.rss;
     totals.pss += e.pss;
+    if (e.vmFlags.includes('sl')) {
+      totals.sealedVmas++;
+      totals.sealedBytes += e.size;
+    }
     totals.uss += privateOf(e);
     totals.swap += e.swap;
     totals.anonHuge += e.anonHugePages;
@@ -140,7 +144,7 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
   if (detail) {
     out.vmas = entries.map((e, i) => ({
       start: e.start, end: e.end, perms: e.perms, pathname: e.pathname, rss: e.rss, pss: e.pss, private: privateOf(e), swap: e.swap,
-      category: assigned[i]!.id, rule: assigned[i]!.rule,
+      category: assigned[i]!.id, rule: assigned[i]!.rule, sealed: e.vmFlags.includes('sl'), guardPages: null,
     }));
   }
   return out;

@@ -7,6 +7,8 @@
  * @internal
  */
 import * as fs from 'node:fs';
+import { kernelHas } from '../features';
+import { guardRanges } from '../measure/residency';
 import { checkInteger } from '../validate';
 
 /** The kernel refused: say why reading another process can fail. */
@@ -49,6 +51,7 @@ export class ProcReader {
   #rollup: number;
   #status: number;
   #mem: number | null | undefined;
+  #pagemap: number | null | undefined;
 
   constructor(pid: number | 'self') {
     this.pid = pid === 'self' ? 'self' : checkInteger('options.pid', pid, 1, 2 ** 22);
@@ -229,19 +232,38 @@ export class ProcReader {
   /** Headers {@link mallocChunks} may still read in this snapshot. */
   budget = 0;
 
-  #readMem(b: Buffer, at: bigint): boolean {
-    if (this.#mem === undefined) {
-      try {
-        this.#mem = fs.openSync(`${this.dir}/mem`, 'r');
-      } catch {
-        this.#mem = null;
-      }
+  /** Opens a file of the process read-only, or null when it cannot be opened (permissions, or the process is gone). */
+  #openOptional(name: string): number | null {
+    try {
+      return fs.openSync(`${this.dir}/${name}`, 'r');
+    } catch {
+      return null;
     }
+  }
+
+  #readMem(b: Buffer, at: bigint): boolean {
+    if (this.#mem === undefined) this.#mem = this.#openOptional('mem');
     if (this.#mem === null) return false;
     try {
       return fs.readSync(this.#mem, b, 0, b.length, at) === b.length;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Guard-page ranges `[start, end, ...]` in `[start, end)` by one
+   * `PAGEMAP_SCAN` for `PAGE_IS_GUARD` on the process's pagemap, or null
+   * where the kernel cannot tell or the pagemap cannot be read.
+   */
+  guardRanges(start: bigint, end: bigint): bigint[] | null {
+    if (!kernelHas('guardReport')) return null;
+    if (this.#pagemap === undefined) this.#pagemap = this.#openOptional('pagemap');
+    if (this.#pagemap === null) return null;
+    try {
+      return guardRanges(start, end, this.#pagemap);
+    } catch {
+      return null; // the process exited, or a range the kernel refuses: unknown
     }
   }
 
@@ -253,7 +275,7 @@ export class ProcReader {
   }
 
   close(): void {
-    for (const fd of [this.#smaps, this.#rollup, this.#status, this.#mem]) {
+    for (const fd of [this.#smaps, this.#rollup, this.#status, this.#mem, this.#pagemap]) {
       if (typeof fd === 'number') {
         try {
           fs.closeSync(fd);
@@ -263,5 +285,6 @@ export class ProcReader {
       }
     }
     this.#mem = null;
+    this.#pagemap = null;
   }
 }

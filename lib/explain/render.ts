@@ -77,7 +77,9 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
       (t.rollupRss === null ? '' : `; smaps_rollup read right after: ${bytes(t.rollupRss)}` +
         (drift === 0 ? ' (same)' : ` (${signed(drift)}: the process changed between the two reads)`)) +
       `. PSS ${bytes(t.pss)}, USS ${bytes(t.uss)}, swap ${bytes(t.swap)}, THP ${bytes(t.anonHuge)}` +
-      (t.pageTables !== null ? `; page tables ${bytes(t.pageTables)} (VmPTE, kernel memory beside RSS, not in it)` : '') + '.',
+      (t.pageTables !== null ? `; page tables ${bytes(t.pageTables)} (VmPTE, kernel memory beside RSS, not in it)` : '') + '.' +
+      (t.sealedVmas > 0 ? ` Sealed (mseal): ${t.sealedVmas} mapping${t.sealedVmas === 1 ? '' : 's'}, ${bytes(t.sealedBytes)}.` : '') +
+      (t.guardPages !== null && t.guardPages > 0 ? ` Guard pages: ${t.guardPages} (${bytes(t.guardPages * s.pageSize)} of address space, no memory).` : ''),
   ));
   out.push(...wrapText(`Unattributed: ${bytes(s.categories.find((c) => c.id === 'unattributed')?.rss ?? 0)} (${(100 * unattributedShare(s)).toFixed(1)}% of RSS).`));
   if (s.breakdowns.length) {

@@ -13,7 +13,8 @@ import { elfLoads } from './elf';
 import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
-import type { ExplainSnapshot, RuntimeStats } from './types';
+import { guardPageCount } from '../measure/residency';
+import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
 /** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */
 const MALLOC_HEADER_BUDGET = 5000;
@@ -22,6 +23,22 @@ const MALLOC_HEADER_BUDGET = 5000;
 function vmPte(status: string): number | null {
   const m = /^VmPTE:\s+(\d+) kB$/m.exec(status);
   return m ? Number(m[1]) * 1024 : null;
+}
+
+/** Sets each row's guardPages from the sorted guard ranges (each within one VMA: guards never span two). */
+function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: number): void {
+  let g = 0;
+  for (const v of vmas) {
+    let bytes = 0n;
+    while (g + 1 < guards.length && guards[g]! < v.end) {
+      const s = guards[g]! > v.start ? guards[g]! : v.start;
+      const e = guards[g + 1]! < v.end ? guards[g + 1]! : v.end;
+      if (e > s) bytes += e - s;
+      if (guards[g + 1]! > v.end) break; // continues into the next VMA
+      g += 2;
+    }
+    v.guardPages = Number(bytes / BigInt(page));
+  }
 }
 
 /** Whether `pid` names the calling process. */
@@ -46,6 +63,9 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     gone.syscall = 'read';
     throw gone;
   }
+  // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
+  const user = entries.filter((e) => e.pathname !== '[vsyscall]');
+  const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
   const status = reader.status();
   const sps = reader.threadStackPointers();
   reader.budget = MALLOC_HEADER_BUDGET;
@@ -60,13 +80,18 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     pid: pidMatch ? Number(pidMatch[1]) : process.pid,
     time,
     pageSize: page,
-    totals: { ...a.totals, pageTables: vmPte(status), rollupRss: rollupText === null ? null : parseSmapsRollup(rollupText).rss },
+    totals: {
+      ...a.totals, pageTables: vmPte(status), rollupRss: rollupText === null ? null : parseSmapsRollup(rollupText).rss, guardPages: guardPageCount(guards, page),
+    },
     categories: a.categories,
     breakdowns: a.breakdowns,
     runtime: stats,
     costMs: 0,
   };
-  if (a.vmas) snap.vmas = a.vmas;
+  if (a.vmas) {
+    if (guards !== null) guardsPerVma(a.vmas, guards, page);
+    snap.vmas = a.vmas;
+  }
   snap.costMs = performance.now() - t0;
   return snap;
 }

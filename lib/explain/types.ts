@@ -31,6 +31,10 @@ export interface ExplainVma {
   /** The category it was put in, and the rule that put it there. */
   category: string;
   rule: string;
+  /** Sealed with `mseal` (smaps VmFlags `sl`, Linux 6.11+): no unmap, mprotect, mremap or destructive madvise for the life of the process. */
+  sealed: boolean;
+  /** Guard pages in it (`MADV_GUARD_INSTALL`; PAGEMAP_SCAN `PAGE_IS_GUARD`, Linux 6.15+), or `null` where the kernel cannot tell. */
+  guardPages: number | null;
 }
 
 /**
@@ -121,6 +125,17 @@ export interface ExplainTotals {
   rollupRss: number | null;
   /** Number of VMAs. */
   vmas: number;
+  /** VMAs sealed with `mseal` (smaps VmFlags `sl`, Linux 6.11+), and their virtual size in bytes. */
+  sealedVmas: number;
+  sealedBytes: number;
+  /**
+   * Guard pages (`MADV_GUARD_INSTALL`) in the process: one `PAGEMAP_SCAN`
+   * for `PAGE_IS_GUARD` (Linux 6.15+) over its address space, right after
+   * smaps. `null` (unknown, not 0) where the kernel cannot report them or
+   * the process's pagemap cannot be read. They take no memory: a marker in
+   * a page-table entry, no VMA.
+   */
+  guardPages: number | null;
 }
 
 /** One snapshot of where a process's resident memory is. */

@@ -117,7 +117,7 @@ function report<T>(result: T, s0: Snap, s1: Snap, notes: string[]): Measurement<
         pages: r1.pages - r0.pages, bytes: r1.bytes - r0.bytes, source: r1.source, exact: true,
         fallback: r1.fallback, counts: r1.counts, present: r1.present - r0.present, swapped: delta(r0.swapped, r1.swapped),
         exclusive: delta(r0.exclusive, r1.exclusive), softDirty: delta(r0.softDirty, r1.softDirty),
-        fileOrShared: delta(r0.fileOrShared, r1.fileOrShared), zeroPage: delta(r0.zeroPage, r1.zeroPage),
+        fileOrShared: delta(r0.fileOrShared, r1.fileOrShared), zeroPage: delta(r0.zeroPage, r1.zeroPage), guard: delta(r0.guard, r1.guard),
       };
     }),
     timeNs: (s1.sec - s0.sec) * 1e9 + (s1.nsec - s0.nsec),

@@ -10,6 +10,9 @@ import { ErrnoNames } from './errno';
 import { mnative } from './native';
 import { knownZeroPfn } from './zeropage';
 import { native } from '../native';
+import { kernelHas } from '../features';
+import * as fs from 'node:fs';
+import { procPath } from '../proc/parse';
 
 /** Where residency comes from. */
 export type ResidencySource = 'mincore' | 'pagemap' | 'pagemap_scan';
@@ -63,6 +66,14 @@ export interface Residency {
   fileOrShared: number | null;
   /** Present pages mapping the shared zero page. */
   zeroPage: number | null;
+  /**
+   * Guard pages in the range (installed with `mapping.guard()`,
+   * `MADV_GUARD_INSTALL`): counted by `PAGEMAP_SCAN`'s `PAGE_IS_GUARD`
+   * (Linux 6.15, the same fact as pagemap bit 58), whatever the source of
+   * the other counts. `null` (unknown, never a guess of 0) where the kernel
+   * cannot tell (`kernelHas('guardReport')` is false).
+   */
+  guard: number | null;
 }
 
 const pmOut = new Float64Array(7);
@@ -75,11 +86,41 @@ function scanWhy(errno: number): string {
   return `ioctl(PAGEMAP_SCAN) failed with ${name} (it needs Linux 6.7+)`;
 }
 
+let selfPagemap = -1;
+
+/**
+ * @internal Guard-page ranges `[start, end, ...]` in `[start, end)` of the
+ * process whose pagemap `fd` is (default this process's, kept open), or
+ * null where the kernel cannot report them.
+ */
+export function guardRanges(start: bigint, end: bigint, fd?: number): bigint[] | null {
+  if (!kernelHas('guardReport')) return null;
+  if (fd === undefined) {
+    if (selfPagemap < 0) selfPagemap = fs.openSync(procPath('self', 'pagemap'), 'r');
+    fd = selfPagemap;
+  }
+  const r = native.pagemapGuardScan(fd, start, end);
+  return typeof r === 'number' ? null : r;
+}
+
+/** Pages in guard ranges ({@link guardRanges}), or null. */
+export function guardPageCount(ranges: readonly bigint[] | null, page: number): number | null {
+  if (ranges === null) return null;
+  let bytes = 0n;
+  for (let i = 0; i + 1 < ranges.length; i += 2) bytes += ranges[i + 1]! - ranges[i]!;
+  return Number(bytes / BigInt(page));
+}
+
+function guardIn(region: RegionHandle, offset: number, length: number, page: number): number | null {
+  const start = native.regionAddress(region) + BigInt(offset);
+  return guardPageCount(guardRanges(start, start + BigInt(Math.ceil(length / page) * page)), page);
+}
+
 function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number, pageCache = false): Residency {
   const present = native.mincore(region, offset, length, null);
   return {
     pages: present, bytes: present * page, source: 'mincore', exact: true, fallback, counts: pageCache ? 'page-cache' : 'process', present,
-    swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null,
+    swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null, guard: guardIn(region, offset, length, page),
   };
 }
 
@@ -100,7 +141,7 @@ function viaPagemap(region: RegionHandle, offset: number, length: number, fallba
   const pages = present - (zero ?? 0);
   return {
     pages, bytes: pages * page, source: 'pagemap', exact: true, fallback, counts: 'process', present,
-    swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero,
+    swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero, guard: guardIn(region, offset, length, page),
   };
 }
 
@@ -116,7 +157,7 @@ function viaScan(region: RegionHandle, offset: number, length: number, page: num
   const zero = scanOut[2]!;
   return {
     pages: present - zero, bytes: (present - zero) * page, source: 'pagemap_scan', exact: true, fallback: null, counts: 'process', present,
-    swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero,
+    swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero, guard: guardIn(region, offset, length, page),
   };
 }
 

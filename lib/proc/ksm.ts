@@ -77,3 +77,4 @@ export function ksmStat(pid: number | 'self' = 'self'): KsmStat | null {
   if (text.trim() === '') return { rmapItems: null, zeroPages: null, mergingPages: null, processProfit: null, mergeAny: null, mergeable: null, fields: {} };
   return parseKsmStat(text);
 }
+

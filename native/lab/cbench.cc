@@ -12,6 +12,7 @@
 // is mmap'd and unmapped inside the function. A failing system call throws
 // through ThrowErrno like every other native function.
 #include "lab.h"
+#include "../uapi.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -377,6 +378,48 @@ static Napi::Value CLastValue(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_sink);
 }
 
+// cbenchMaps(mode, iterations, address: bigint) -> ns of a C loop (the maps
+// benchmarks' C baselines): mode 0 reads the whole /proc/self/maps text
+// (open, read to the end, close); 1 lists every VMA by PROCMAP_QUERY; 2
+// queries the VMA covering `address`.
+static Napi::Value CbenchMaps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t mode, n;
+  uint64_t addr;
+  Address at0;
+  if (!DecodeArgs(info, "cbenchMaps", 0, &mode, &n, &at0)) return env.Undefined();
+  addr = at0.value;
+  static thread_local char buf[1 << 16];
+  int qfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (qfd < 0) return ThrowErrno(env, errno, "open", "/proc/self/maps");
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (int64_t i = 0; i < n; i++) {
+    if (mode == 0) {
+      int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+      while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+      }
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    uint64_t at = mode == 2 ? addr : 0;
+    do {
+      uapi::procmap_query q;
+      memset(&q, 0, sizeof q);
+      q.size = sizeof q;
+      q.query_addr = at;
+      q.query_flags = mode == 2 ? 0 : uapi::COVERING_OR_NEXT_VMA;
+      q.vma_name_addr = reinterpret_cast<uint64_t>(buf);
+      q.vma_name_size = sizeof buf;
+      if (ioctl(qfd, uapi::PROCMAP_QUERY, &q) != 0) break;
+      at = q.vma_end;
+    } while (mode == 1);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  close(qfd);
+  return Napi::Number::New(env, (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec));
+}
+
 void InitCBench(Napi::Env env, Napi::Object exports) {
   exports.Set("cbenchMadvise", Napi::Function::New(env, CMadvise, "cbenchMadvise"));
   exports.Set("cbenchMprotect", Napi::Function::New(env, CMprotect, "cbenchMprotect"));
@@ -392,6 +435,7 @@ void InitCBench(Napi::Env env, Napi::Object exports) {
   exports.Set("cbenchMallocFree", Napi::Function::New(env, CMallocFree, "cbenchMallocFree"));
   exports.Set("cbenchNow", Napi::Function::New(env, CNow, "cbenchNow"));
   exports.Set("cbenchLastValue", Napi::Function::New(env, CLastValue, "cbenchLastValue"));
+  exports.Set("cbenchMaps", Napi::Function::New(env, CbenchMaps, "cbenchMaps"));
 }
 
 }  // namespace lab
