@@ -32,7 +32,7 @@ function probe(f: KernelFeature): boolean {
     case 'mseal':
       return native.msealProbe() === 0;
     case 'guard':
-      return native.madviseProbe(K.MADV_GUARD_INSTALL!) === 0;
+      return native.madviseProbe(K.MADV_GUARD_INSTALL) === 0;
     case 'procmapQuery':
       return procmapWorks();
     case 'processMadvise':
@@ -87,7 +87,7 @@ function guardScanWorks(): boolean {
 function droppableWorks(): boolean {
   const C = native.constants;
   try {
-    const r = native.mmap(native.pageSize(), C.PROT_READ! | C.PROT_WRITE!, native.newmmConstants.MAP_DROPPABLE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+    const r = native.mmap(native.pageSize(), C.PROT_READ | C.PROT_WRITE, native.newmmConstants.MAP_DROPPABLE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
     native.munmap(r);
     return true;
   } catch {

@@ -6,20 +6,20 @@ import { native } from './native';
 import { invalidValue, invalidType } from './validate';
 import { adviceKnown } from './proc/facts';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** A protection: any of `r`, `w`, `x` in that order, or `'none'`. */
 export type Prot = 'none' | 'r' | 'w' | 'x' | 'rw' | 'rx' | 'wx' | 'rwx';
 
 const PROTS: Record<Prot, number> = {
-  none: C.PROT_NONE!,
-  r: C.PROT_READ!,
-  w: C.PROT_WRITE!,
-  x: C.PROT_EXEC!,
-  rw: C.PROT_READ! | C.PROT_WRITE!,
-  rx: C.PROT_READ! | C.PROT_EXEC!,
-  wx: C.PROT_WRITE! | C.PROT_EXEC!,
-  rwx: C.PROT_READ! | C.PROT_WRITE! | C.PROT_EXEC!,
+  none: C.PROT_NONE,
+  r: C.PROT_READ,
+  w: C.PROT_WRITE,
+  x: C.PROT_EXEC,
+  rw: C.PROT_READ | C.PROT_WRITE,
+  rx: C.PROT_READ | C.PROT_EXEC,
+  wx: C.PROT_WRITE | C.PROT_EXEC,
+  rwx: C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC,
 };
 
 /**
@@ -36,7 +36,7 @@ function table<T>(entries: Iterable<readonly [string, T]>): Readonly<Record<stri
 }
 
 const PROT_TABLE = table(Object.entries(PROTS));
-const PROT_WRITE_BIT = C.PROT_WRITE!;
+const PROT_WRITE_BIT = C.PROT_WRITE;
 
 /** @internal Protection bits of a name, or undefined (never coerces; own names only). */
 export function protByName(value: unknown): number | undefined {
@@ -73,7 +73,7 @@ const ADVICE_NAMES: readonly Advice[] = [
 
 /** Advice name to the platform's `MADV_*` number. */
 export const ADVICE: Readonly<Record<Advice, number>> = Object.freeze(
-  Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}`]!])) as Record<Advice, number>,
+  Object.fromEntries(ADVICE_NAMES.map((n) => [n, C[`MADV_${n.toUpperCase()}` as keyof typeof C]])) as Record<Advice, number>,
 );
 
 const ADVICE_TABLE = table(Object.entries(ADVICE).filter(([, v]) => typeof v === 'number'));

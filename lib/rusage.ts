@@ -2,7 +2,7 @@
 import { native } from './native';
 import { invalidValue } from './validate';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** A `getrusage` snapshot. Times in microseconds, `maxRss` in bytes. */
 export interface Rusage {
@@ -30,9 +30,9 @@ export function rusageRaw(who: number): Float64Array {
 /** @internal */
 export function whoNumber(who: unknown): number {
   switch (who) {
-    case 'thread': return C.RUSAGE_THREAD!;
-    case 'process': return C.RUSAGE_SELF!;
-    case 'children': return C.RUSAGE_CHILDREN!;
+    case 'thread': return C.RUSAGE_THREAD;
+    case 'process': return C.RUSAGE_SELF;
+    case 'children': return C.RUSAGE_CHILDREN;
     default: throw invalidValue('who', "must be 'thread', 'process' or 'children'", who);
   }
 }

@@ -27,11 +27,11 @@ const S = native.sharedConstants;
 export type Seal = 'seal' | 'shrink' | 'grow' | 'write' | 'future_write';
 
 const SEAL_BITS: Readonly<Record<Seal, number>> = Object.freeze({
-  seal: S.F_SEAL_SEAL!,
-  shrink: S.F_SEAL_SHRINK!,
-  grow: S.F_SEAL_GROW!,
-  write: S.F_SEAL_WRITE!,
-  future_write: S.F_SEAL_FUTURE_WRITE!,
+  seal: S.F_SEAL_SEAL,
+  shrink: S.F_SEAL_SHRINK,
+  grow: S.F_SEAL_GROW,
+  write: S.F_SEAL_WRITE,
+  future_write: S.F_SEAL_FUTURE_WRITE,
 });
 const SEAL_NAMES = Object.keys(SEAL_BITS) as Seal[];
 
@@ -251,7 +251,7 @@ export function memfd(name: string, size: number, options?: MemfdOptions): Share
   const o = checkOptions<MemfdOptions>('options', options, ['seals', 'hugePages', 'hugePageSize']);
   const seals = o.seals === undefined ? SEAL_BITS.shrink | SEAL_BITS.seal : sealBits('options.seals', o.seals);
   const huge = o.hugePages === undefined ? false : checkBoolean('options.hugePages', o.hugePages);
-  let flags = S.MFD_CLOEXEC! | S.MFD_ALLOW_SEALING!;
+  let flags = S.MFD_CLOEXEC | S.MFD_ALLOW_SEALING;
   let hugeSize: number | null = null;
   if (o.hugePageSize !== undefined && !huge) throw invalidValue('options.hugePageSize', 'needs options.hugePages: true', o.hugePageSize);
   if (huge) {
@@ -260,7 +260,7 @@ export function memfd(name: string, size: number, options?: MemfdOptions): Share
     const log = Math.log2(hugeSize);
     if (!Number.isInteger(log)) throw outOfRange('options.hugePageSize', 'a power of two', hugeSize);
     if (size % hugeSize !== 0) throw outOfRange('size', `a multiple of the huge page size (${hugeSize})`, size);
-    flags |= S.MFD_HUGETLB! | (log << 26); // MFD_HUGE_SHIFT
+    flags |= S.MFD_HUGETLB | (log << 26); // MFD_HUGE_SHIFT
   }
   const fd = native.memfdCreate(name, flags);
   try {

@@ -10,7 +10,7 @@ export const {
   regionDetach: nRegionDetach, detachArrayBuffer: nDetach, regionRemap: nRegionRemap, regionAddress: nRegionAddress,
   prctlSetVmaAnonName: nSetName, regionEscaped: nRegionEscaped,
 } = native;
-export const C = native.constants as Record<string, number>;
+export const C = native.constants;
 /** `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` (Linux 6.13), for `guardPages`. */
-export const MADV_GUARD_INSTALL = native.newmmConstants.MADV_GUARD_INSTALL!;
-export const MADV_GUARD_REMOVE = native.newmmConstants.MADV_GUARD_REMOVE!;
+export const MADV_GUARD_INSTALL = native.newmmConstants.MADV_GUARD_INSTALL;
+export const MADV_GUARD_REMOVE = native.newmmConstants.MADV_GUARD_REMOVE;

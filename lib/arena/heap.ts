@@ -150,7 +150,7 @@ export class Heap {
       this.current[c] = null;
       this.partial[c] = null;
     }
-    this.purgeAdvice = purge === 'free' ? C.MADV_FREE! : C.MADV_DONTNEED!;
+    this.purgeAdvice = purge === 'free' ? C.MADV_FREE : C.MADV_DONTNEED;
     this.purgeCleans = purge === 'dontneed';
     this.prefaultChunks = prefault;
     this.growCap = max(1, floor(min(GROW_MAX, maxChunk) / chunk));
@@ -160,11 +160,11 @@ export class Heap {
     this.decayMs = decay;
     this.classFree = new F64(CLASSES.count);
     this.slabsByClass = new F64(CLASSES.count);
-    this.hugeAdvice = huge === true ? C.MADV_HUGEPAGE! : huge === false ? C.MADV_NOHUGEPAGE! : -1;
+    this.hugeAdvice = huge === true ? C.MADV_HUGEPAGE : huge === false ? C.MADV_NOHUGEPAGE : -1;
 
     // Huge pages: reserve one more THP so the arena can start on a boundary.
     this.regionLength = reserve + (huge ? unit : 0);
-    const region = nMmap(this.regionLength, C.PROT_NONE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS! | C.MAP_NORESERVE!, -1, 0, 0n, 0);
+    const region = nMmap(this.regionLength, C.PROT_NONE, C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE, -1, 0, 0n, 0);
     const address = nRegionAddress(region);
     this.start = huge ? (unit - NumberOf(address % BigIntOf(unit))) % unit : 0;
     this.phase = NumberOf((address + BigIntOf(this.start)) / BigIntOf(page));
@@ -176,7 +176,7 @@ export class Heap {
       nMunmap(region);
       throw e;
     }
-    const ru = rusageRaw(C.RUSAGE_THREAD!);
+    const ru = rusageRaw(C.RUSAGE_THREAD);
     this.faultBase = ru[0]! + ru[1]!;
   }
 
@@ -253,11 +253,11 @@ export class Heap {
     if (grow && !this.prefaultChunks) n = min(room, max(count, min(have >>> 1, this.growCap)));
     const at = this.committed;
     try {
-      nMprotect(this.region, this.start + at, n * cb, C.PROT_READ! | C.PROT_WRITE!);
+      nMprotect(this.region, this.start + at, n * cb, C.PROT_READ | C.PROT_WRITE);
     } catch (e) {
       if (n === count || !isNoMemory(e)) throw e;
       n = count;
-      nMprotect(this.region, this.start + at, n * cb, C.PROT_READ! | C.PROT_WRITE!);
+      nMprotect(this.region, this.start + at, n * cb, C.PROT_READ | C.PROT_WRITE);
     }
     const bytes = n * cb;
     this.committed += bytes;
@@ -425,7 +425,7 @@ export class Heap {
   /** Prefaults a stretch with no guard page in it. */
   populateStretch(offset: number, length: number): void {
     if (adviceSupported('populate_write')) {
-      nMadvise(this.region, this.start + offset, length, C.MADV_POPULATE_WRITE!);
+      nMadvise(this.region, this.start + offset, length, C.MADV_POPULATE_WRITE);
       return;
     }
     const page = this.page;

@@ -140,7 +140,7 @@ export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   forget(h);
   if (h.committed > 0) {
     if (decommit) {
-      nRegionRemap(h.region, h.start, h.committed, C.PROT_NONE!, C.MAP_NORESERVE!);
+      nRegionRemap(h.region, h.start, h.committed, C.PROT_NONE, C.MAP_NORESERVE);
       h.adviseRange(h.start, h.committed);
       h.committed = 0;
       h.segOf = table();

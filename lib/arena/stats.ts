@@ -121,7 +121,7 @@ export function statsOf(h: Heap, measure: boolean): ArenaStats {
   const bookkeeping =
     h.runs.bookkeepingBytes() + h.slabBookBytes + h.ownCount * OWN_OBJECT_BYTES + h.segments * CHUNK_OBJECT_BYTES +
     (h.slabs.length + h.own.length + h.segOf.length) * 8;
-  const ru = rusageRaw(C.RUSAGE_THREAD!);
+  const ru = rusageRaw(C.RUSAGE_THREAD);
   const out = {
     reserved: h.reserve,
     committed: h.committed,

@@ -78,7 +78,7 @@ const prefault1g: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => { const ns = timeOnce(() => arena.prefault(size)); arena.reset(); return ns / pages; } },
       baselines: [
-        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
+        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE, 1); drop(); return ns / pages; } },
         ...touchContenders(m, size),
       ],
       close: () => { arena.close(); m.unmap(); },
@@ -105,7 +105,7 @@ const reset1g: Benchmark = {
       baselines: [
         {
           label: 'C MADV_DONTNEED', kind: 'c',
-          sample: () => { m.advise('populate_write'); return cbench.cbenchMadvise(m, 0, size, C.MADV_DONTNEED!, 1) / pages; },
+          sample: () => { m.advise('populate_write'); return cbench.cbenchMadvise(m, 0, size, C.MADV_DONTNEED, 1) / pages; },
         },
       ],
       close: () => { arena.close(); m.unmap(); },
@@ -366,7 +366,7 @@ const purgeStretches: Benchmark = {
           sample: () => {
             for (let i = 0; i < stretches; i++) view.fill(1, 3 * page * i, 3 * page * i + 2 * page);
             let ns = 0;
-            for (let i = 0; i < stretches; i++) ns += cbench.cbenchMadvise(m, 3 * page * i, 2 * page, C.MADV_DONTNEED!, 1);
+            for (let i = 0; i < stretches; i++) ns += cbench.cbenchMadvise(m, 3 * page * i, 2 * page, C.MADV_DONTNEED, 1);
             return ns / stretches;
           },
         },

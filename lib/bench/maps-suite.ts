@@ -26,7 +26,7 @@ function splitMapping(vmas: number): Mapping | null {
   if (vmas === 0) return null;
   const page = pageSize();
   const m = mmap(vmas * page, { noReserve: true });
-  for (let i = 1; i < vmas; i += 2) native.mprotect(m.region, i * page, page, C.PROT_READ!);
+  for (let i = 1; i < vmas; i += 2) native.mprotect(m.region, i * page, page, C.PROT_READ);
   return m;
 }
 

@@ -97,7 +97,7 @@ const faultsBench: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void faults()) },
       baselines: [
-        { label: 'C getrusage(THREAD)', kind: 'c', sample: () => cbench.cbenchGetrusage(C.RUSAGE_THREAD!, n) / n },
+        { label: 'C getrusage(THREAD)', kind: 'c', sample: () => cbench.cbenchGetrusage(C.RUSAGE_THREAD, n) / n },
         { label: 'process.resourceUsage()', kind: 'node', sample: () => timeLoop(n, () => void process.resourceUsage()) },
       ],
       close: () => undefined,
@@ -117,7 +117,7 @@ const faultsNoPerf: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => timeLoop(n, () => void faults(opts)) },
       baselines: [
-        { label: 'C getrusage(THREAD)', kind: 'c', sample: () => cbench.cbenchGetrusage(C.RUSAGE_THREAD!, n) / n },
+        { label: 'C getrusage(THREAD)', kind: 'c', sample: () => cbench.cbenchGetrusage(C.RUSAGE_THREAD, n) / n },
         { label: 'process.resourceUsage()', kind: 'node', sample: () => timeLoop(n, () => void process.resourceUsage()) },
       ],
       close: () => undefined,

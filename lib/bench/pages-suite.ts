@@ -40,7 +40,7 @@ export function touchContenders(m: Mapping, size: number): Baseline[] {
   const tpages = tsize / page;
   const region = m.region;
   const view = m.view(0, tsize);
-  const drop = (): void => native.madvise(region, 0, tsize, C.MADV_DONTNEED!);
+  const drop = (): void => native.madvise(region, 0, tsize, C.MADV_DONTNEED);
   return [
     { label: 'C touch loop', kind: 'c', sample: () => { const ns = cbench.cbenchTouch(m, 0, tsize, page); drop(); return ns / tpages; } },
     { label: 'JS touch loop', kind: 'node', sample: () => { const ns = timeOnce(() => jsTouch(view, page)); drop(); return ns / tpages; } },
@@ -59,11 +59,11 @@ const populateWrite: Benchmark = {
     const pages = size / pageSize();
     const m = freshMapping(size);
     const region = m.region;
-    const drop = (): void => native.madvise(region, 0, size, C.MADV_DONTNEED!);
+    const drop = (): void => native.madvise(region, 0, size, C.MADV_DONTNEED);
     return {
       subject: { label: 'pagewise', sample: () => { const ns = timeOnce(() => m.advise('populate_write')); drop(); return ns / pages; } },
       baselines: [
-        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE!, 1); drop(); return ns / pages; } },
+        { label: 'C MADV_POPULATE_WRITE', kind: 'c', sample: () => { const ns = cbench.cbenchMadvise(m, 0, size, C.MADV_POPULATE_WRITE, 1); drop(); return ns / pages; } },
         ...touchContenders(m, size),
       ],
       close: () => m.unmap(),
@@ -134,8 +134,8 @@ function purgeBenchmark(name: string, advice: 'dontneed' | 'free', num: () => nu
       const region = m.region;
       // Dirty every page (and, for MADV_FREE, drop what a previous sample left lazily freed).
       const dirty = (): void => {
-        native.madvise(region, 0, size, C.MADV_DONTNEED!);
-        native.madvise(region, 0, size, C.MADV_POPULATE_WRITE!);
+        native.madvise(region, 0, size, C.MADV_DONTNEED);
+        native.madvise(region, 0, size, C.MADV_POPULATE_WRITE);
       };
       return {
         subject: { label: 'pagewise', sample: () => { dirty(); return timeOnce(() => m.advise(advice)) / pages; } },
@@ -151,6 +151,6 @@ export const pageBenchmarks: readonly Benchmark[] = [
   populateWrite,
   mapPopulate,
   touchLoop,
-  purgeBenchmark('purge-dontneed', 'dontneed', () => C.MADV_DONTNEED!),
-  purgeBenchmark('purge-free', 'free', () => C.MADV_FREE!),
+  purgeBenchmark('purge-dontneed', 'dontneed', () => C.MADV_DONTNEED),
+  purgeBenchmark('purge-free', 'free', () => C.MADV_FREE),
 ];

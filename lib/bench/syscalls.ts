@@ -17,7 +17,7 @@ export function bigSize(quick: boolean): number {
 
 /** The native calls `mmap(page)` + `unmap()` make, without the Mapping object and its checks. */
 function bareMapUnmap(page: number, buffer: boolean): void {
-  const r = native.mmap(page, C.PROT_READ! | C.PROT_WRITE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, page);
+  const r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, page);
   if (buffer) native.regionBuffer(r, 0, page);
   native.munmap(r);
 }
@@ -68,8 +68,8 @@ const madvisePage: Benchmark = {
     return {
       subject: { label: 'pagewise', sample: () => adviseLoop(m, page, n) },
       baselines: [
-        { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(m, 0, page, C.MADV_DONTNEED!, n) / n },
-        { label: 'native madvise from JS', kind: 'napi', sample: () => nativeAdviseLoop(region, page, C.MADV_DONTNEED!, n) },
+        { label: 'C madvise', kind: 'c', sample: () => cbench.cbenchMadvise(m, 0, page, C.MADV_DONTNEED, n) / n },
+        { label: 'native madvise from JS', kind: 'napi', sample: () => nativeAdviseLoop(region, page, C.MADV_DONTNEED, n) },
       ],
       close: () => m.unmap(),
     };
@@ -160,10 +160,10 @@ const mprotectPage: Benchmark = {
         sample: () => protectLoop(m, page, n),
       },
       baselines: [
-        { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(m, 0, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n) / n / 2 },
+        { label: 'C mprotect', kind: 'c', sample: () => cbench.cbenchMprotect(m, 0, page, C.PROT_NONE, C.PROT_READ | C.PROT_WRITE, n) / n / 2 },
         {
           label: 'native mprotect from JS', kind: 'napi',
-          sample: () => nativeProtectLoop(region, page, C.PROT_NONE!, C.PROT_READ! | C.PROT_WRITE!, n),
+          sample: () => nativeProtectLoop(region, page, C.PROT_NONE, C.PROT_READ | C.PROT_WRITE, n),
         },
       ],
       close: () => m.unmap(),

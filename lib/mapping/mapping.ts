@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from '../native';
-import { mnative } from '../measure/native';
 import { requireFeature } from '../features';
 import { maxArrayBufferLength, roundUp } from '../system';
 import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from '../flags';
@@ -15,7 +14,7 @@ import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, inv
 import { checkVmaName } from './options';
 import { addSegment, mergeRanges, plainRange, type Segment } from './segments';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** Options of {@link Mapping.lock}. */
 export interface LockOptions {
@@ -340,7 +339,7 @@ export class Mapping {
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
     if (this.#kind.shared || this.#kind.file) {
-      mnative.pagemapCount(this.#region, off, len, pagemapOut, 0n);
+      native.pagemapCount(this.#region, off, len, pagemapOut, 0n);
       return pagemapOut[0]!;
     }
     return native.mincore(this.#region, off, len, null);
@@ -392,7 +391,7 @@ export class Mapping {
     const inval = o.invalidate === undefined ? false : checkBoolean('options.invalidate', o.invalidate);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    native.msync(this.#region, off, len, (async ? C.MS_ASYNC! : C.MS_SYNC!) | (inval ? C.MS_INVALIDATE! : 0));
+    native.msync(this.#region, off, len, (async ? C.MS_ASYNC : C.MS_SYNC) | (inval ? C.MS_INVALIDATE : 0));
     return this;
   }
 
@@ -454,7 +453,7 @@ export class Mapping {
     }
     native.regionDetach(this.#region, off, n);
     if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
-    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL!);
+    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
     this.#guards = mergeRanges(this.#guards, off, off + n, true);
     return this;
   }
@@ -464,7 +463,7 @@ export class Mapping {
     brand(this);
     const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
-    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_REMOVE!);
+    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_REMOVE);
     this.#guards = mergeRanges(this.#guards, off, off + n, false);
     return this;
   }
@@ -589,7 +588,7 @@ export class Mapping {
     const segs = this.#segments;
     const last = segs[segs.length - 1]!;
     const tailProt = protBits('prot', last.prot);
-    const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE! : 0;
+    const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE : 0;
     const k = this.#kind;
     const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
     const address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW);

@@ -10,7 +10,7 @@ import { pageSize, roundUp } from '../system';
 import { protBits, type Prot } from '../flags';
 import { checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkString, invalidValue, outOfRange } from '../validate';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** Options of {@link mmap}. */
 export interface MmapOptions {
@@ -99,7 +99,7 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
   const populate = o.populate === undefined ? false : checkBoolean('options.populate', o.populate);
   const huge = o.hugePages === undefined ? false : checkBoolean('options.hugePages', o.hugePages);
   let align = page;
-  let flags = (shared ? C.MAP_SHARED! : C.MAP_PRIVATE!) | (noReserve ? C.MAP_NORESERVE! : 0) | (populate ? C.MAP_POPULATE! : 0);
+  let flags = (shared ? C.MAP_SHARED : C.MAP_PRIVATE) | (noReserve ? C.MAP_NORESERVE : 0) | (populate ? C.MAP_POPULATE : 0);
   if (o.hugePageSize !== undefined) {
     if (!huge) throw invalidValue('options.hugePageSize', 'needs options.hugePages: true', o.hugePageSize);
     align = checkInteger('options.hugePageSize', o.hugePageSize, page);
@@ -108,7 +108,7 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
     const pools = hugetlbDefaultSize();
     align = pools ?? page;
   }
-  if (huge) flags |= C.MAP_HUGETLB!;
+  if (huge) flags |= C.MAP_HUGETLB;
   // hugetlbfs pages not reserved at mmap time are a SIGBUS on first touch
   // when the pool is empty: without the reservation there is no safe way.
   if (huge && noReserve) throw invalidValue('options.noReserve', 'cannot be combined with hugePages (an unreserved hugetlbfs page is a SIGBUS on first touch when the pool is empty)', o.noReserve);
@@ -120,21 +120,21 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
     fd = checkInteger('options.file.fd', f.fd, 0, 2 ** 31 - 1);
     fileOffset = f.offset === undefined ? 0 : checkAligned('options.file.offset', f.offset, page);
   } else {
-    flags |= C.MAP_ANONYMOUS!;
+    flags |= C.MAP_ANONYMOUS;
   }
   let hint = 0n;
   if (o.address !== undefined) {
     hint = checkBigAddress('options.address', o.address);
     if (hint === 0n) throw outOfRange('options.address', 'a non-zero address (no ArrayBuffer can start at address 0)', hint);
     if (hint % BigInt(page) !== 0n) throw outOfRange('options.address', `a multiple of the page size (${page})`, hint);
-    flags |= C.MAP_FIXED_NOREPLACE!;
+    flags |= C.MAP_FIXED_NOREPLACE;
   }
   const name = o.name === undefined ? undefined : checkVmaName(o.name);
   if (o.droppable !== undefined && checkBoolean('options.droppable', o.droppable)) {
     if (fd >= 0 || shared || huge) throw invalidValue('options.droppable', 'needs anonymous private memory (no file, shared or hugePages)', o.droppable);
     requireFeature('droppable');
     // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
-    flags = (flags & ~C.MAP_PRIVATE!) | native.newmmConstants.MAP_DROPPABLE!;
+    flags = (flags & ~C.MAP_PRIVATE) | native.newmmConstants.MAP_DROPPABLE;
   }
   const len = roundUp(length, align);
   if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);
@@ -148,7 +148,7 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
 function hugeFlag(size: number): number {
   const log = Math.log2(size);
   if (!Number.isInteger(log)) throw outOfRange('hugePageSize', 'a power of two', size);
-  return log << C.MAP_HUGE_SHIFT!;
+  return log << C.MAP_HUGE_SHIFT;
 }
 
 /**

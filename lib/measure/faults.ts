@@ -2,14 +2,13 @@
 import { native } from '../native';
 import { rusageRaw } from '../rusage';
 import { checkBoolean, checkOptions, invalidValue } from '../validate';
-import { mnative } from './native';
 import { perfEventParanoid } from '../proc/facts';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** Minor faults of the calling thread so far (getrusage RUSAGE_THREAD). */
 export function threadFaults(): number {
-  return rusageRaw(C.RUSAGE_THREAD!)[0]!;
+  return rusageRaw(C.RUSAGE_THREAD)[0]!;
 }
 
 /** Options of {@link faults}. */
@@ -50,7 +49,7 @@ export function perfReady(): boolean {
   if (perfFds) return true;
   if (perfWhy) return false;
   try {
-    perfFds = mnative.perfFaultsOpen();
+    perfFds = native.perfFaultsOpen();
     return true;
   } catch (err) {
     const e = err as Error & { code?: string };
@@ -64,7 +63,7 @@ export function perfReady(): boolean {
 /** @internal Reads the perf counters of this thread into a shared array [minor, major], or null. */
 export function perfRaw(): Float64Array | null {
   if (!perfReady()) return null;
-  mnative.perfFaultsRead(perfFds![0], perfFds![1], perfOut);
+  native.perfFaultsRead(perfFds![0], perfFds![1], perfOut);
   return perfOut;
 }
 
@@ -84,7 +83,7 @@ export function faults(options?: FaultsOptions): Faults {
   const scope = o.scope === undefined ? 'thread' : o.scope;
   if (scope !== 'thread' && scope !== 'process') throw invalidValue('options.scope', "must be 'thread' or 'process'", o.scope);
   const wantPerf = o.perf === undefined ? true : checkBoolean('options.perf', o.perf);
-  const a = rusageRaw(scope === 'thread' ? C.RUSAGE_THREAD! : C.RUSAGE_SELF!);
+  const a = rusageRaw(scope === 'thread' ? C.RUSAGE_THREAD : C.RUSAGE_SELF);
   const minor = a[0]!;
   const major = a[1]!;
   let perf: Faults['perf'];

@@ -8,10 +8,9 @@ import { asMapping, type Mapping } from '../mapping';
 import { pageSize } from '../system';
 import { checkOptions, invalidType } from '../validate';
 import { perfRaw, perfUnavailable } from './faults';
-import { mnative } from './native';
 import { residency, type Residency } from './residency';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** Options of {@link measure}. */
 export interface MeasureOptions {
@@ -66,36 +65,36 @@ function mappingsOf(options: MeasureOptions | undefined): Mapping[] {
 function before(maps: Mapping[]): Snap {
   // RUSAGE_SELF brackets every other reading, so a fault of another thread
   // that could move the process-wide RSS shows in processFaults.
-  let r = rusageRaw(C.RUSAGE_SELF!);
+  let r = rusageRaw(C.RUSAGE_SELF);
   const pMinor = r[0]!;
   const pMajor = r[1]!;
   const res = maps.map((m) => residency(m));
-  const exact = mnative.smapsRollupRss();
-  const fast = mnative.statmResident() * pageSize();
+  const exact = native.smapsRollupRss();
+  const fast = native.statmResident() * pageSize();
   const perf = perfRaw();
   const perfMinor = perf ? perf[0]! : 0;
   const perfMajor = perf ? perf[1]! : 0;
-  r = rusageRaw(C.RUSAGE_THREAD!);
+  r = rusageRaw(C.RUSAGE_THREAD);
   const tMinor = r[0]!;
   const tMajor = r[1]!;
-  mnative.clockMonotonic(clock);
+  native.clockMonotonic(clock);
   return { tMinor, tMajor, pMinor, pMajor, perfMinor, perfMajor, fast, exact, res, sec: clock[0]!, nsec: clock[1]! };
 }
 
 function after(maps: Mapping[]): Snap {
-  mnative.clockMonotonic(clock);
+  native.clockMonotonic(clock);
   const sec = clock[0]!;
   const nsec = clock[1]!;
-  let r = rusageRaw(C.RUSAGE_THREAD!);
+  let r = rusageRaw(C.RUSAGE_THREAD);
   const tMinor = r[0]!;
   const tMajor = r[1]!;
   const perf = perfRaw();
   const perfMinor = perf ? perf[0]! : 0;
   const perfMajor = perf ? perf[1]! : 0;
-  const fast = mnative.statmResident() * pageSize();
-  const exact = mnative.smapsRollupRss();
+  const fast = native.statmResident() * pageSize();
+  const exact = native.smapsRollupRss();
   const res = maps.map((m) => residency(m));
-  r = rusageRaw(C.RUSAGE_SELF!);
+  r = rusageRaw(C.RUSAGE_SELF);
   return { tMinor, tMajor, pMinor: r[0]!, pMajor: r[1]!, perfMinor, perfMajor, fast, exact, res, sec, nsec };
 }
 

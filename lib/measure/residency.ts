@@ -7,7 +7,6 @@ import type { RegionHandle } from '../native';
 import { pageSize } from '../system';
 import { checkAligned, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { ErrnoNames } from './errno';
-import { mnative } from './native';
 import { knownZeroPfn } from './zeropage';
 import { native } from '../native';
 import { kernelHas } from '../features';
@@ -128,7 +127,7 @@ function viaPagemap(region: RegionHandle, offset: number, length: number, fallba
   if (pagemapError) return pagemapError;
   const zpfn = knownZeroPfn();
   try {
-    mnative.pagemapCount(region, offset, length, pmOut, zpfn);
+    native.pagemapCount(region, offset, length, pmOut, zpfn);
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === 'ERR_PAGEWISE_INTERNAL') throw err;
@@ -147,7 +146,7 @@ function viaPagemap(region: RegionHandle, offset: number, length: number, fallba
 
 function viaScan(region: RegionHandle, offset: number, length: number, page: number): Residency | string {
   if (scanErrno !== undefined && scanErrno !== 0) return scanWhy(scanErrno);
-  const rc = mnative.pagemapScan(region, offset, length, scanOut);
+  const rc = native.pagemapScan(region, offset, length, scanOut);
   if (rc !== 0) {
     scanErrno = rc;
     return scanWhy(rc);

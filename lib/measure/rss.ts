@@ -2,9 +2,9 @@
  * Resident set size of this process: fast and approximate from `statm`, or
  * exact from `smaps_rollup`.
  */
+import { native } from '../native';
 import { pageSize } from '../system';
 import { checkBoolean, checkOptions } from '../validate';
-import { mnative } from './native';
 
 /** Options of {@link rss}. */
 export interface RssOptions {
@@ -44,10 +44,10 @@ export function rss(options?: RssOptions): Rss {
   if (options !== undefined) {
     const o = checkOptions<RssOptions>('options', options, ['exact']);
     if (o.exact !== undefined && checkBoolean('options.exact', o.exact)) {
-      const bytes = mnative.smapsRollupRss();
+      const bytes = native.smapsRollupRss();
       return { bytes, pages: bytes / page, source: 'smaps_rollup', exact: true };
     }
   }
-  const pages = mnative.statmResident();
+  const pages = native.statmResident();
   return { bytes: pages * page, pages, source: 'statm', exact: false };
 }

@@ -6,11 +6,10 @@
  */
 import { native } from '../native';
 import { pageSize } from '../system';
-import { mnative } from './native';
 import { readSmaps } from '../proc/smaps';
 import { PM_EXCLUSIVE, PM_PFN_MASK, PM_PRESENT } from '../proc/pagemap';
 
-const C = native.constants as Record<string, number>;
+const C = native.constants;
 
 /** What {@link zeroPageBehaviour} found and how. */
 export interface ZeroPageBehaviour {
@@ -47,10 +46,10 @@ export function zeroPageBehaviour(): ZeroPageBehaviour {
   if (cached) return cached;
   const page = pageSize();
   const len = PROBE_PAGES * page;
-  const region = native.mmap(len, C.PROT_READ! | C.PROT_WRITE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+  const region = native.mmap(len, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
   try {
     try {
-      native.madvise(region, 0, len, C.MADV_NOHUGEPAGE!);
+      native.madvise(region, 0, len, C.MADV_NOHUGEPAGE);
     } catch {
       // a kernel without THP: nothing to turn off
     }
@@ -61,13 +60,13 @@ export function zeroPageBehaviour(): ZeroPageBehaviour {
     const raw = new BigUint64Array(PROBE_PAGES);
     let rawOk = true;
     try {
-      mnative.pagemapRead(region, 0, len, raw);
+      native.pagemapRead(region, 0, len, raw);
     } catch {
       rawOk = false;
     }
     const pfns = rawOk ? [...raw].filter((e) => (e & PM_PRESENT) !== 0n).map((e) => e & PM_PFN_MASK) : [];
     const scan = new Float64Array(6);
-    const rc = mnative.pagemapScan(region, 0, len, scan);
+    const rc = native.pagemapScan(region, 0, len, scan);
     if (rc === 0) {
       const zero = scan[2]!;
       if (zero > 0 && pfns.length > 0 && pfns[0] !== 0n) zeroPfn = pfns[0]!;

@@ -141,7 +141,7 @@ export function vmaNamesSupported(): boolean {
   if (namesSupported === undefined) {
     const page = pageSize();
     const C = native.constants;
-    const r = native.mmap(page, C.PROT_NONE!, C.MAP_PRIVATE! | C.MAP_ANONYMOUS!, -1, 0, 0n, 0);
+    const r = native.mmap(page, C.PROT_NONE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
     try {
       native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
       namesSupported = true;
