@@ -125,7 +125,10 @@ describe.skipIf(sanitizerSkips('explain fixture', 'the sanitizer runtime replace
   let prev: ExplainSnapshot;
   beforeAll(async () => {
     fs.writeFileSync(dataFile, Buffer.alloc(3 * MiB, 7));
-    child = spawn(process.execPath, ['-e', CHILD, dataFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // A fixed mmap threshold: glibc otherwise raises it to the size of any mmapped
+    // chunk the child frees (a GC at the wrong moment), and 4 MiB then comes from [heap].
+    const tunables = [process.env.GLIBC_TUNABLES, 'glibc.malloc.mmap_threshold=131072'].filter(Boolean).join(':');
+    child = spawn(process.execPath, ['-e', CHILD, dataFile], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GLIBC_TUNABLES: tunables } });
     lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     await answer();
     prev = (await step('none')).snap;
