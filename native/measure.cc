@@ -13,6 +13,7 @@
 // use static buffers, so a measurement does not fault pages of its own into
 // the numbers it reports.
 #include "region.h"
+#include "uapi.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -28,37 +29,6 @@
 #include <string>
 #include <ctime>
 
-// PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h). Defined here because the
-// build machines' headers may be older (Debian 12 ships 6.1 headers).
-namespace pmscan {
-struct page_region {
-  uint64_t start;
-  uint64_t end;
-  uint64_t categories;
-};
-struct pm_scan_arg {
-  uint64_t size;
-  uint64_t flags;
-  uint64_t start;
-  uint64_t end;
-  uint64_t walk_end;
-  uint64_t vec;
-  uint64_t vec_len;
-  uint64_t max_pages;
-  uint64_t category_inverted;
-  uint64_t category_mask;
-  uint64_t category_anyof_mask;
-  uint64_t return_mask;
-};
-constexpr uint64_t IS_FILE = 1 << 2;
-constexpr uint64_t IS_PRESENT = 1 << 3;
-constexpr uint64_t IS_SWAPPED = 1 << 4;
-constexpr uint64_t IS_PFNZERO = 1 << 5;
-constexpr uint64_t IS_HUGE = 1 << 6;
-constexpr uint64_t IS_SOFT_DIRTY = 1 << 7;
-// _IOWR('f', 16, struct pm_scan_arg)
-constexpr unsigned long SCAN = _IOWR('f', 16, struct pm_scan_arg);
-}  // namespace pmscan
 
 namespace pagewise {
 
@@ -180,12 +150,6 @@ static Napi::Value ReadProcSelf(const Napi::CallbackInfo& info) {
 
 // --- pagemap ----------------------------------------------------------------
 
-static constexpr uint64_t PM_PRESENT = 1ULL << 63;
-static constexpr uint64_t PM_SWAPPED = 1ULL << 62;
-static constexpr uint64_t PM_FILE = 1ULL << 61;
-static constexpr uint64_t PM_EXCLUSIVE = 1ULL << 56;
-static constexpr uint64_t PM_SOFT_DIRTY = 1ULL << 55;
-static constexpr uint64_t PM_PFN = (1ULL << 55) - 1;
 
 static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
   return std::string(kProcPath[kPagemap]) + ", addr=" + Hex(reinterpret_cast<uint64_t>(r->addr + off)) +
@@ -223,16 +187,16 @@ static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
     uint64_t got = static_cast<uint64_t>(n) / 8;
     for (uint64_t i = 0; i < got; i++) {
       uint64_t e = chunk[i];
-      if (e & PM_PRESENT) {
+      if (e & uapi::PM_PRESENT) {
         c[0]++;
-        uint64_t pfn = e & PM_PFN;
+        uint64_t pfn = e & uapi::PM_PFN;
         if (pfn) c[5]++;
         if (zeroPfn && pfn == zeroPfn) c[6]++;
       }
-      if (e & PM_SWAPPED) c[1]++;
-      if (e & PM_FILE) c[2]++;
-      if (e & PM_EXCLUSIVE) c[3]++;
-      if (e & PM_SOFT_DIRTY) c[4]++;
+      if (e & uapi::PM_SWAPPED) c[1]++;
+      if (e & uapi::PM_FILE) c[2]++;
+      if (e & uapi::PM_EXCLUSIVE) c[3]++;
+      if (e & uapi::PM_SOFT_DIRTY) c[4]++;
     }
     done += got;
   }
@@ -285,11 +249,11 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
   const uint64_t page = PageSize();
   const uint64_t start = reinterpret_cast<uint64_t>(r->addr + off);
   const uint64_t end = start + (len + page - 1) / page * page;
-  static thread_local pmscan::page_region vec[512];
+  static thread_local uapi::page_region vec[512];
   uint64_t c[6] = {0, 0, 0, 0, 0, 0};
   uint64_t cur = start;
   while (cur < end) {
-    pmscan::pm_scan_arg arg;
+    uapi::pm_scan_arg arg;
     memset(&arg, 0, sizeof arg);
     arg.size = sizeof arg;
     arg.start = cur;
@@ -298,10 +262,10 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
     arg.vec_len = sizeof vec / sizeof vec[0];
     // Report only pages that are present or swapped; adjacent pages with the
     // same categories come back merged into one region.
-    arg.category_anyof_mask = pmscan::IS_PRESENT | pmscan::IS_SWAPPED;
-    arg.return_mask = pmscan::IS_PRESENT | pmscan::IS_SWAPPED | pmscan::IS_PFNZERO | pmscan::IS_FILE |
-                      pmscan::IS_SOFT_DIRTY | pmscan::IS_HUGE;
-    int n = ioctl(fd, pmscan::SCAN, &arg);
+    arg.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
+    arg.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE |
+                      uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
+    int n = ioctl(fd, uapi::PAGEMAP_SCAN, &arg);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
@@ -310,12 +274,12 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
     for (int i = 0; i < n; i++) {
       const uint64_t pg = (vec[i].end - vec[i].start) / page;
       const uint64_t cat = vec[i].categories;
-      if (cat & pmscan::IS_PRESENT) c[0] += pg;
-      if (cat & pmscan::IS_SWAPPED) c[1] += pg;
-      if ((cat & pmscan::IS_PRESENT) && (cat & pmscan::IS_PFNZERO)) c[2] += pg;
-      if (cat & pmscan::IS_FILE) c[3] += pg;
-      if (cat & pmscan::IS_SOFT_DIRTY) c[4] += pg;
-      if (cat & pmscan::IS_HUGE) c[5] += pg;
+      if (cat & uapi::PAGE_IS_PRESENT) c[0] += pg;
+      if (cat & uapi::PAGE_IS_SWAPPED) c[1] += pg;
+      if ((cat & uapi::PAGE_IS_PRESENT) && (cat & uapi::PAGE_IS_PFNZERO)) c[2] += pg;
+      if (cat & uapi::PAGE_IS_FILE) c[3] += pg;
+      if (cat & uapi::PAGE_IS_SOFT_DIRTY) c[4] += pg;
+      if (cat & uapi::PAGE_IS_HUGE) c[5] += pg;
     }
     if (arg.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
     cur = arg.walk_end;

@@ -206,29 +206,23 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
 // the kernel does not know the ioctl or the category (ENOTTY, EINVAL, ENOSYS).
 static Napi::Value PagemapGuardScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct Region_ { uint64_t start, end, categories; };
-  struct Arg {
-    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask;
-  };
-  const uint64_t IS_GUARD = 1 << 8;
-  const unsigned long SCAN = _IOWR('f', 16, Arg);
   int64_t fd;
   uint64_t start, end;
   if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start)
     return ThrowInternal(env, "pagemapGuardScan: bad arguments");
   std::vector<uint64_t> found;
-  Region_ vec[256];
+  uapi::page_region vec[256];
   for (uint64_t cur = start; cur < end;) {
-    Arg a;
+    uapi::pm_scan_arg a;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
     a.start = cur;
     a.end = end;
     a.vec = reinterpret_cast<uint64_t>(vec);
     a.vec_len = sizeof vec / sizeof vec[0];
-    a.category_mask = IS_GUARD;
-    a.return_mask = IS_GUARD;
-    int n = ioctl(static_cast<int>(fd), SCAN, &a);
+    a.category_mask = uapi::PAGE_IS_GUARD;
+    a.return_mask = uapi::PAGE_IS_GUARD;
+    int n = ioctl(static_cast<int>(fd), uapi::PAGEMAP_SCAN, &a);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);

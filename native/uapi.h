@@ -1,13 +1,57 @@
-// Kernel ABI structs and ioctl numbers that older system headers lack,
-// written out from include/uapi/linux/fs.h (Linux 6.11+: PROCMAP_QUERY).
-// Shared by the core (newmm.cc) and the lab (lab/cbench.cc).
+// Kernel ABI that older system headers lack (Debian 12 ships 6.1 headers),
+// written out once from include/uapi/linux/fs.h and
+// Documentation/admin-guide/mm/pagemap.rst: the /proc/PID/pagemap entry bits,
+// PAGEMAP_SCAN (6.7; PAGE_IS_GUARD 6.15) and PROCMAP_QUERY (6.11). Shared by
+// the core (measure.cc, newmm.cc) and the lab (lab/*.cc). lib/proc/pagemap.ts
+// is the TypeScript counterpart of the pagemap bits.
 #pragma once
 
+#include <sys/ioctl.h>
 #include <cstdint>
 
 namespace pagewise {
 
 namespace uapi {
+
+// One 64-bit /proc/PID/pagemap entry.
+constexpr uint64_t PM_PRESENT = 1ULL << 63;
+constexpr uint64_t PM_SWAPPED = 1ULL << 62;
+constexpr uint64_t PM_FILE = 1ULL << 61;  // file page or shared anonymous
+constexpr uint64_t PM_GUARD_REGION = 1ULL << 58;  // 6.15
+constexpr uint64_t PM_EXCLUSIVE = 1ULL << 56;
+constexpr uint64_t PM_SOFT_DIRTY = 1ULL << 55;
+constexpr uint64_t PM_PFN = (1ULL << 55) - 1;  // bits 0-54 (0 without CAP_SYS_ADMIN)
+
+// PAGEMAP_SCAN
+struct page_region {
+  uint64_t start;
+  uint64_t end;
+  uint64_t categories;
+};
+struct pm_scan_arg {
+  uint64_t size;
+  uint64_t flags;
+  uint64_t start;
+  uint64_t end;
+  uint64_t walk_end;
+  uint64_t vec;
+  uint64_t vec_len;
+  uint64_t max_pages;
+  uint64_t category_inverted;
+  uint64_t category_mask;
+  uint64_t category_anyof_mask;
+  uint64_t return_mask;
+};
+constexpr uint64_t PAGE_IS_FILE = 1 << 2;
+constexpr uint64_t PAGE_IS_PRESENT = 1 << 3;
+constexpr uint64_t PAGE_IS_SWAPPED = 1 << 4;
+constexpr uint64_t PAGE_IS_PFNZERO = 1 << 5;
+constexpr uint64_t PAGE_IS_HUGE = 1 << 6;
+constexpr uint64_t PAGE_IS_SOFT_DIRTY = 1 << 7;
+constexpr uint64_t PAGE_IS_GUARD = 1 << 8;  // 6.15
+constexpr unsigned long PAGEMAP_SCAN = _IOWR('f', 16, struct pm_scan_arg);
+
+// PROCMAP_QUERY
 struct procmap_query {
   uint64_t size;
   uint64_t query_flags;

@@ -1,7 +1,7 @@
 /**
  * `/proc/<pid>/pagemap`: one 64-bit entry per virtual page
  * (Documentation/admin-guide/mm/pagemap.rst). The bit layout, a decoder and a
- * reader; the native counters (native/measure.cc) read the same bits.
+ * reader; the native side writes the same bits once, in native/uapi.h.
  */
 import * as fs from 'node:fs';
 import { pageSize } from './facts';

@@ -29,23 +29,6 @@
 namespace pagewise {
 namespace lab {
 
-// PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h); older headers lack it.
-namespace scan {
-struct page_region {
-  uint64_t start, end, categories;
-};
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-constexpr uint64_t kFile = 1ULL << 2;       // PAGE_IS_FILE
-constexpr uint64_t kPresent = 1ULL << 3;    // PAGE_IS_PRESENT
-constexpr uint64_t kSwapped = 1ULL << 4;    // PAGE_IS_SWAPPED
-constexpr uint64_t kPfnZero = 1ULL << 5;    // PAGE_IS_PFNZERO
-constexpr uint64_t kHuge = 1ULL << 6;       // PAGE_IS_HUGE
-constexpr uint64_t kSoftDirty = 1ULL << 7;  // PAGE_IS_SOFT_DIRTY
-constexpr unsigned long kIoctl = _IOWR('f', 16, pm_scan_arg);
-}  // namespace scan
 
 static volatile double g_sink = 0;
 
@@ -316,7 +299,7 @@ static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
   int fd = PagemapFd();
   if (fd < 0) return ThrowErrno(env, errno, "open", "/proc/self/pagemap");
   const uint64_t page = PageSize();
-  std::vector<scan::page_region> vec(1024);
+  std::vector<uapi::page_region> vec(1024);
   const uint64_t start = reinterpret_cast<uint64_t>(p);
   const uint64_t end = start + (len + page - 1) / page * page;
   uint64_t count = 0;
@@ -324,23 +307,23 @@ static Napi::Value CPagemapScan(const Napi::CallbackInfo& info) {
   for (uint64_t i = 0; i < n; i++) {
     count = 0;
     for (uint64_t at = start; at < end;) {
-      scan::pm_scan_arg arg{};
+      uapi::pm_scan_arg arg{};
       arg.size = sizeof arg;
       arg.start = at;
       arg.end = end;
       arg.vec = reinterpret_cast<uint64_t>(vec.data());
       arg.vec_len = vec.size();
       if (full) {
-        arg.category_anyof_mask = scan::kPresent | scan::kSwapped;
-        arg.return_mask = scan::kPresent | scan::kSwapped | scan::kPfnZero | scan::kFile | scan::kSoftDirty | scan::kHuge;
+        arg.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
+        arg.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE | uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
       } else {
-        arg.category_mask = scan::kPresent;
-        arg.return_mask = scan::kPresent;
+        arg.category_mask = uapi::PAGE_IS_PRESENT;
+        arg.return_mask = uapi::PAGE_IS_PRESENT;
       }
-      long got = ioctl(fd, scan::kIoctl, &arg);
+      long got = ioctl(fd, uapi::PAGEMAP_SCAN, &arg);
       if (got < 0) return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(reinterpret_cast<void*>(at), end - at));
       for (long k = 0; k < got; k++)
-        if (vec[k].categories & scan::kPresent) count += (vec[k].end - vec[k].start) / page;
+        if (vec[k].categories & uapi::PAGE_IS_PRESENT) count += (vec[k].end - vec[k].start) / page;
       if (arg.walk_end <= at) break;
       at = arg.walk_end;
     }

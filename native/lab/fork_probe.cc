@@ -11,6 +11,7 @@
 // MAP_FIXED_NOREPLACE, so if another thread took the hole in between, it
 // fails with EEXIST instead of replacing someone else's memory.
 #include "lab.h"
+#include "../uapi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ PagemapCounts CountPagemap(int fd, uintptr_t addr, uint64_t n, long page) {
   c.present = 0;
   c.exclusive = 0;
   for (uint64_t e : entries) {
-    if (e & (1ull << 63)) c.present++;
+    if (e & uapi::PM_PRESENT) c.present++;
     if (e & (1ull << 56)) c.exclusive++;
   }
   return c;
