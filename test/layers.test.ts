@@ -51,14 +51,11 @@ const labNative = (f: string): boolean => f.startsWith('native/lab') || /(lab[^/
 type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside the lab' | 'loads the binary' | 'reads /proc or /sys';
 
 /**
- * Violations by files other helpers own on the h-kernel branch, kept until
- * the lead switches them at merge (then this list must shrink: an entry that
- * matches nothing fails the test too). Each: file, rule, what it names, why.
+ * Rule breaks the house accepts, each with its reason (an entry that matches
+ * nothing fails the test, so the list cannot go stale). Each: file, rule,
+ * what it names, why.
  */
 const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
-  // Owned by others on this branch; the lead switches them at merge to the lib/proc function named.
-  { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/sys/kernel/yama/ptrace_scope', why: 'use ptraceScope() of proc/facts' },
-  { file: 'explain/read.ts', rule: 'reads /proc or /sys', what: '/proc/', why: "the /proc/PID directory: use procPath(pid, name) of proc/parse per file" },
   // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
   // /proc/self/maps once to tell musl from glibc before the binary loads.
   { file: 'native.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },

@@ -10,16 +10,13 @@ import * as fs from 'node:fs';
 import { kernelHas } from '../features';
 import { guardRanges } from '../measure/residency';
 import { checkInteger } from '../validate';
+import { ptraceScope } from '../proc/facts';
+import { procPath } from '../proc/parse';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
   if (err.code !== 'EACCES' && err.code !== 'EPERM') return err;
-  let scope = 'absent (no Yama)';
-  try {
-    scope = fs.readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim();
-  } catch {
-    // no Yama LSM on this kernel
-  }
+  const scope = ptraceScope() ?? 'absent (no Yama)';
   const e = new Error(
     `cannot read /proc/${pid}/${file}: ${err.code} (the kernel refused). Reading another process's memory maps needs ptrace ` +
       `read access: the same user (and not a setuid/undumpable process), or CAP_SYS_PTRACE (run as root); ` +
@@ -55,7 +52,7 @@ export class ProcReader {
 
   constructor(pid: number | 'self') {
     this.pid = pid === 'self' ? 'self' : checkInteger('options.pid', pid, 1, 2 ** 22);
-    this.dir = `/proc/${this.pid}`;
+    this.dir = procPath(this.pid, '').slice(0, -1); // /proc/PID
     this.#smaps = this.#open('smaps');
     try {
       this.#rollup = this.#open('smaps_rollup');
