@@ -7,7 +7,7 @@ import { vmaNamesSupported } from '../proc/facts';
 import { pageSize } from '../system';
 import type { Advice, Prot } from '../flags';
 import { checkObject, invalidType } from '../validate';
-import { decodeMapOptions, type MmapOptions } from './options';
+import { decodeMapOptions, type MmapOptions } from './map-options';
 import { Mapping, asMapping, newMapping, setMappingFile, type LockOptions, type ShareToken, type SyncOptions } from './mapping';
 
 /**

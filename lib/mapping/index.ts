@@ -5,5 +5,5 @@
  * ./functional.ts.
  */
 export { Mapping, newMapping, asMapping, type LockOptions, type SyncOptions, type ShareToken, type ResizeOptions } from './mapping';
-export { checkVmaName, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './options';
+export { checkVmaName, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './map-options';
 export { mmap, vmaNamesSupported, attach, munmap, madvise, mprotect, mincore, mlock, munlock, msync } from './functional';

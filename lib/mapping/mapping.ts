@@ -11,7 +11,7 @@ import { requireFeature } from '../features';
 import { maxArrayBufferLength, roundUp } from '../system';
 import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from '../flags';
 import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
-import { checkVmaName } from './options';
+import { checkVmaName } from './map-options';
 import { addSegment, mergeRanges, plainRange, type Segment } from './segments';
 
 const C = native.constants;
