@@ -1,6 +1,6 @@
 /**
  * `mmap()` and the `Mapping` class. The class is in ./mapping.ts, option
- * decoding (shared with `unsafe.mmapFixed`) in ./options.ts, the sorted range
+ * decoding (shared with `unsafe.mmapFixed`) in ./map-options.ts, the sorted range
  * lists in ./segments.ts, `mmap()` and the functional forms in
  * ./functional.ts.
  */
