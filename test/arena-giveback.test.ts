@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DIST, runChild } from './helpers/child';
+import { HANG_GUARD_MS } from './helpers/child';
 
 const page = pageSize();
 const MiB = 2 ** 20;
@@ -242,7 +243,7 @@ describe('Arena: a steady state makes no system call', () => {
       for (let r = 0; r < 20000; r++) round();
       process._rawDebug('MARK-END');`;
     const out = path.join(os.tmpdir(), `pagewise-strace-${process.pid}.txt`);
-    const r = spawnSync('strace', ['-f', '-e', 'trace=write,mmap,munmap,mprotect,madvise,process_madvise', '-o', out, process.execPath, '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('strace', ['-f', '-e', 'trace=write,mmap,munmap,mprotect,madvise,process_madvise', '-o', out, process.execPath, '-e', script], { encoding: 'utf8', timeout: HANG_GUARD_MS });
     expect(r.status).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').split('\n');
     fs.unlinkSync(out);

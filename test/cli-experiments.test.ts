@@ -8,6 +8,7 @@ import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { pageSize } from '../lib/system';
 import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
 import { formatMap, rowLength } from '../lib/cli/map';
+import { HANG_GUARD_MS } from './helpers/child';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -32,7 +33,7 @@ beforeAll(() => {
       // Type errors elsewhere still emit JavaScript; the spawned runs below tell if it works.
     }
   }
-}, 120_000);
+}, HANG_GUARD_MS); // a hang guard, not a time limit
 
 describe('pagewise experiments', () => {
   it('--help for every command exits 0 and prints usage', () => {

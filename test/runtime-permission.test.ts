@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DIST, ROOT } from './helpers/child';
+import { HANG_GUARD_MS } from './helpers/child';
 
 const major = Number(process.versions.node.split('.')[0]);
 const supported = major >= 22;
@@ -26,7 +27,7 @@ if (!supported) {
 
 function child(flags: string[], code: string): { status: number | null; out: string; err: string } {
   const script = `let pw;\ntry { pw = require(${JSON.stringify(DIST)}); } catch (e) { console.log(JSON.stringify({ load: e.code, message: e.message })); process.exit(3); }\n${code}`;
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env } });
   return { status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 const lastJson = (text: string): Record<string, unknown> => JSON.parse(text.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
