@@ -16,7 +16,9 @@ import { checkBigAddress, checkBoolean, checkInteger, checkOptions, checkRange, 
 import { pageSize, roundUp } from './system';
 
 let mapsFd = -1;
-let nameBuf = new Uint8Array(4096);
+/** PATH_MAX (linux/limits.h): the longest name PROCMAP_QUERY returns; a byte count, not a page size. */
+const PATH_MAX = 4096;
+let nameBuf = new Uint8Array(PATH_MAX);
 let gateArea: MapsEntry[] | undefined;
 
 /**

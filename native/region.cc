@@ -65,10 +65,11 @@ static int64_t CountMappings() {
   return lines;
 }
 
-// The margin left for V8 and libc: a sixteenth of the limit, at least 4096
-// mappings, at most a quarter of the limit (docs/reliability.md).
+// The margin left for V8 and libc: a sixteenth of the limit, at least
+// kMinMapMargin mappings, at most a quarter of the limit (docs/reliability.md).
+static constexpr int64_t kMinMapMargin = 4096;  // a count of mappings, not bytes
 int64_t MapMargin(int64_t limit) {
-  int64_t m = limit / 16 > 4096 ? limit / 16 : 4096;
+  int64_t m = limit / 16 > kMinMapMargin ? limit / 16 : kMinMapMargin;
   return m < limit / 4 ? m : limit / 4;
 }
 
