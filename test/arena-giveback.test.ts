@@ -123,6 +123,28 @@ describe.skipIf(unmeasurable(['mincore'], 'Arena retention (resident pages)'))('
     expect(s.allocated).toBe(0);
   });
 
+  it('a burst of frees past the bound goes back when the burst ends (a microtask), before an allocation takes pages, or at stats()', async () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false, retain: 0 });
+    const reserve = 64 * MiB;
+    const blocks = Array.from({ length: 12 }, () => a.alloc(16 * page).fill(1));
+    const keep = a.alloc(3 * page).fill(3);
+    for (let i = 0; i < blocks.length; i += 2) a.free(blocks[i]!);
+    // Still resident: the give-back is queued (smaps reads the kernel's page tables; it does not flush).
+    expect(smapsRss(a, reserve)).toBe((12 * 16 + 3) * page);
+    await null; // the microtask queued by the first free has run
+    expect(smapsRss(a, reserve)).toBe((6 * 16 + 3) * page);
+    // In one synchronous stretch: free, then an allocation that takes the same pages; they were given back first.
+    for (let i = 1; i < blocks.length; i += 2) a.free(blocks[i]!);
+    const again = a.allocZeroed(16 * page);
+    // Given back before it was taken: known zero, so allocZeroed wrote nothing and nothing is resident.
+    expect(smapsRss(a, reserve)).toBe(3 * page);
+    expect(again.every((x) => x === 0)).toBe(true);
+    a.free(again);
+    expect(a.stats({ resident: true }).resident).toBe(3 * page); // stats() gives back what is queued first
+    expect(smapsRss(a, reserve)).toBe(3 * page);
+    expect(keep.every((x) => x === 3)).toBe(true);
+  });
+
   it('decay gives back pages left unused for a whole period; decay: false keeps them', async () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: 20 });
     using b = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false });
@@ -259,5 +281,47 @@ describe('Arena: a steady state makes no system call', () => {
       return m !== null && BigInt(m[2]!) >= lo && BigInt(m[2]!) < hi;
     });
     expect(onArena).toEqual([]);
+  });
+
+  for (const forced of [false, true]) it.skipIf(!traced)(`a burst of 300 frees past the bound: one process_madvise where the kernel allows it, else one madvise each, after the burst (strace${forced ? ', process_madvise turned off' : ''})`, () => {
+    const script = `
+      const pw = require(${JSON.stringify(DIST)});
+      const a = new pw.Arena({ reserve: 2 ** 30, hugePages: false, retain: 0, decay: false });
+      const blocks = []; for (let i = 0; i < 600; i++) blocks.push(a.alloc(5 * pw.pageSize()).fill(1));
+      const batched = a.stats().giveBack;
+      process._rawDebug('MARK-START ' + a.address.toString(16) + ' ' + batched);
+      for (let i = 0; i < 600; i += 2) a.free(blocks[i]);
+      process._rawDebug('MARK-FREED');
+      queueMicrotask(() => process._rawDebug('MARK-END'));`;
+    const out = path.join(os.tmpdir(), `pagewise-strace-burst-${process.pid}.txt`);
+    const r = spawnSync('strace', ['-f', '-s', '80', '-e', 'trace=write,madvise,process_madvise', '-o', out, process.execPath, '-e', script], {
+      encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, PAGEWISE_FORCE_MISSING: forced ? 'processMadvise' : '' },
+    });
+    expect(r.status).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    fs.unlinkSync(out);
+    const at = (mark: string) => lines.findIndex((l) => l.includes(mark));
+    const [start, freed, end] = [at('MARK-START'), at('MARK-FREED'), at('MARK-END')];
+    expect(start).toBeGreaterThan(-1);
+    expect(freed).toBeGreaterThan(start);
+    expect(end).toBeGreaterThan(freed);
+    const [, addr, mode] = /MARK-START ([0-9a-f]+) (\w+)/.exec(lines[start]!)!;
+    const lo = BigInt(`0x${addr}`);
+    const calls = (from: number, to: number) => lines.slice(from, to).filter((l) => {
+      if (/\bprocess_madvise\(/.test(l)) return true;
+      const m = /\bmadvise\((0x[0-9a-f]+)/.exec(l);
+      return m !== null && BigInt(m[1]!) >= lo && BigInt(m[1]!) < lo + 2n ** 30n;
+    });
+    // Nothing while the frees run; then the whole burst at once.
+    expect(calls(start, freed)).toEqual([]);
+    const after = calls(freed, end);
+    if (forced || !kernelHas('processMadvise')) expect(mode).toBe('madvise');
+    if (mode === 'process_madvise') {
+      expect(after).toHaveLength(1);
+      // 300 stretches of 5 pages, every byte given back (the return value is the bytes advised).
+      expect(after[0]).toMatch(new RegExp(`process_madvise\\(.*, 300, MADV_DONTNEED, 0\\) += ${300 * 5 * page}$`));
+    } else {
+      expect(after).toHaveLength(300);
+    }
   });
 });

@@ -37,12 +37,22 @@ export const CLASSES = arenaClasses(pageSize());
 
 const WeakRefOf = WeakRef;
 const setIntervalOf = setInterval;
+const queueMicrotaskOf = queueMicrotask;
 export const clearIntervalOf = clearInterval;
 /** Runs a heap's decay; false when its timer should stop (set by purge.ts with {@link setDecayTick}). */
 let decayTick: (h: Heap) => boolean;
-export function setDecayTick(tick: (h: Heap) => boolean): void {
+/** Gives back the queued pages, errors kept quiet (set by purge.ts: `flushQuiet`). */
+let flushTick: (h: Heap) => void;
+export function setDecayTick(tick: (h: Heap) => boolean, flush: (h: Heap) => void): void {
   decayTick = tick;
+  flushTick = flush;
 }
+function flushLater(h: Heap): void {
+  h.flushQueued = false;
+  flushTick(h);
+}
+/** Queued give-backs at most (IOV_MAX: one process_madvise). */
+export const MAX_PENDING = 1024;
 function onDecayTimer(this: NodeJS.Timeout, ref: WeakRef<Heap>): void {
   const h = ref.deref();
   if (h === undefined || !decayTick(h)) clearIntervalOf(this);
@@ -101,6 +111,16 @@ export class Heap {
   slabDirtyFree = 0;
   /** With `purge: 'free'`: free run pages advised already (not known zero). */
   advised = 0;
+  /**
+   * Free runs past the `retain` bound whose give-back is queued: given back
+   * together (one process_madvise) before the next page is taken, at the end
+   * of the burst of frees (a microtask), or by `purge`/`reset`/`stats`.
+   * Until then they are still dirty in `runs` and left out of the bound.
+   */
+  readonly pendP: number[] = [];
+  readonly pendN: number[] = [];
+  pendingPages = 0;
+  flushQueued = false;
   /** Free bytes in slabs, by class. */
   readonly classFree: Float64Array;
   slabCount = 0;
@@ -220,6 +240,7 @@ export class Heap {
 
   /** Takes `n` pages from free runs, committing chunks when none fits. */
   takeRun(n: number, kind: number, alignPages: number): number {
+    if (this.pendingPages > 0) flushTick(this);
     let p = this.runs.take(n, kind, alignPages, this.phase);
     if (p >= 0) return p;
     const need = alignPages > 1 ? n + alignPages - 1 : n;
@@ -291,15 +312,15 @@ export class Heap {
     return owner;
   }
 
-  /** Free dirty pages (retained): runs and slab pages with no live block. */
+  /** Free dirty pages (retained): runs (queued for give-back included) and slab pages with no live block. */
   dirtyPages(): number {
-    return this.runsDirty() + this.slabDirtyFree;
+    return this.runsDirty() + this.pendingPages + this.slabDirtyFree;
   }
 
   /** Free dirty pages of runs (not advised already). */
   runsDirty(): number {
     const runs = this.runs;
-    let d = runs.freePages - runs.cleanFree;
+    let d = runs.freePages - runs.cleanFree - this.pendingPages;
     if (this.advised > 0) {
       if (this.advised > d) this.advised = d;
       d -= this.advised;
@@ -329,9 +350,15 @@ export class Heap {
   /** A run of `n` pages at `p` was just freed (dirty): kept, or given back past the bound. */
   freedRun(p: number, n: number): void {
     if (this.overRetain()) {
-      nMadvise(this.region, this.start + p * this.page, n * this.page, this.purgeAdvice);
-      if (this.purgeCleans) this.runs.markClean(p, n);
-      else this.advised += n;
+      const k = this.pendP.length;
+      this.pendP[k] = p;
+      this.pendN[k] = n;
+      this.pendingPages += n;
+      if (k + 1 >= MAX_PENDING) flushTick(this);
+      else if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotaskOf(() => flushLater(this));
+      }
     }
     this.syncBound();
   }

@@ -61,8 +61,12 @@ export interface ArenaOptions {
    * Bytes of free, dirty pages kept for reuse (retention, as jemalloc and
    * mimalloc keep dirty pages): a freed block's pages stay resident so the
    * next block reuses them without page faults or system calls. A free that
-   * would pass this bound gives its own pages back at once (one `madvise`).
-   * `0` gives back every page as soon as nothing lives on it. Default 64 MiB.
+   * would pass this bound gives its own pages back: queued, and a burst of
+   * such frees goes back in one `process_madvise` (one `madvise` each where
+   * the kernel lacks it) when the synchronous code that freed them ends (a
+   * microtask), before the next allocation takes pages, or at `stats()`,
+   * `purge()` or `reset()`. `0` gives back every page as soon as nothing
+   * lives on it, in the same way. Default 64 MiB.
    */
   retain?: number;
   /**

@@ -45,11 +45,66 @@ export function giveBack(region: RegionHandle, offs: number[], lens: number[], a
 }
 
 /**
+ * Gives back the runs freed past the `retain` bound and queued (see
+ * `Heap.freedRun`): one batched call for the burst. The queue is emptied
+ * first, so a failure leaves the pages dirty (retained, never assumed zero)
+ * and is not retried on every later call; the error is thrown.
+ */
+export function flushPending(h: Heap): void {
+  const ps = h.pendP;
+  const ns = h.pendN;
+  const k = ps.length;
+  if (k === 0) return;
+  const page = h.page;
+  const offs: number[] = [];
+  const lens: number[] = [];
+  for (let i = 0; i < k; i++) {
+    offs[i] = h.start + ps[i]! * page;
+    lens[i] = ns[i]! * page;
+  }
+  const pages = h.pendingPages;
+  ps.length = 0;
+  ns.length = 0;
+  h.pendingPages = 0;
+  try {
+    giveBack(h.region, offs, lens, h.purgeAdvice);
+  } finally {
+    h.syncBound();
+  }
+  const runs = h.runs;
+  if (h.purgeCleans) for (let i = 0; i < k; i++) runs.markClean((offs[i]! - h.start) / page, lens[i]! / page);
+  else h.advised += pages;
+  h.syncBound();
+}
+
+/**
+ * Gives back the queued pages where no caller waits for the outcome (the
+ * microtask at the end of a burst of frees, an allocation about to take
+ * pages). A failure loses nothing: pages the kernel did not take stay
+ * counted as retained (dirty, never assumed zero), and `purge()` reports.
+ */
+export function flushQuiet(h: Heap): void {
+  if (h.pendingPages === 0 || h.closed) return;
+  try {
+    flushPending(h);
+  } catch {
+    // See above.
+  }
+}
+
+/**
  * Gives free memory back without touching live blocks (see `Arena.purge`):
  * returns slabs with no block in use, then purges every free page that may
  * be dirty; returns the bytes advised.
  */
 export function purgeAll(h: Heap): number {
+  // Queued give-backs: with 'dontneed' in one batch now (then known zero);
+  // with 'free' the scan below advises every dirty free page, queued ones too.
+  let bytes = 0;
+  if (h.purgeCleans) {
+    bytes = h.pendingPages * h.page;
+    flushPending(h);
+  } else dropPending(h);
   for (let cls = 0; cls < h.classCount; cls++) {
     const s = h.current[cls];
     if (s && s.free === s.count) {
@@ -60,7 +115,6 @@ export function purgeAll(h: Heap): number {
   const runs = h.runs;
   const clean = runs.clean;
   const page = h.page;
-  let bytes = 0;
   // Every stretch to give back, then one batched call (or one each).
   const offs: number[] = [];
   const lens: number[] = [];
@@ -125,7 +179,7 @@ export function decay(h: Heap): boolean {
   return true;
 }
 
-setDecayTick(decay);
+setDecayTick(decay, flushQuiet);
 
 /**
  * Frees every block at once (see `Arena.reset`): detaches every view, then
@@ -133,6 +187,9 @@ setDecayTick(decay);
  * the commit too).
  */
 export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
+  // Kept: queued give-backs go first (forget() drops the queue); else the
+  // whole range is given back or remapped below.
+  if (keep) flushPending(h);
   nRegionDetach(h.region, 0, h.regionLength);
   // MADV_DONTNEED keeps guard markers: remove them (one call), before a
   // decommit too (where a buffer may still be alive it zero-fills in place).
@@ -156,6 +213,13 @@ export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   h.syncBound();
 }
 
+/** Forgets the queued give-backs (the caller gives back or unmaps the whole range). */
+export function dropPending(h: Heap): void {
+  h.pendP.length = 0;
+  h.pendN.length = 0;
+  h.pendingPages = 0;
+}
+
 /** Drops every block's bookkeeping (their buffers are detached by the caller). */
 export function forget(h: Heap): void {
   // Segments keep their extent; new objects, so views of the old buffers
@@ -164,6 +228,7 @@ export function forget(h: Heap): void {
   h.segOf = table();
   h.segments = 0;
   for (let c = 0; c < old.length; c += old[c]!.chunks) h.addSegments(c, old[c]!.chunks);
+  dropPending(h);
   h.slabs = table();
   h.freeSlabIds = new IdStack();
   h.own = table();

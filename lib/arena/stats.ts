@@ -11,7 +11,7 @@ import { residencyOfRange } from '../measure/residency';
 import { BigIntOf, floor } from './intrinsics';
 import { type Heap, CLASSES } from './heap';
 import { OWN_OBJECT_BYTES } from './runs';
-import { batchedGiveBack } from './purge';
+import { batchedGiveBack, flushQuiet } from './purge';
 import { C, nRegionAddress } from './calls';
 
 /** Options of {@link Arena.stats}. */
@@ -112,6 +112,9 @@ function lazyMeasures(resident: () => number, mappings: () => number): PropertyD
 /** The arena's stats (see `Arena.stats`); `measure`: take `resident` and `mappings` now. */
 export function statsOf(h: Heap, measure: boolean): ArenaStats {
   h.live();
+  // Frees past the bound queued in this burst go back first, so what stats()
+  // reports is what the next moment holds.
+  flushQuiet(h);
   const freeBytesByClass: Record<string, number> = {};
   for (let c = 0; c < h.classCount; c++) {
     const f = h.classFree[c]!;

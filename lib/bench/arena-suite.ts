@@ -149,6 +149,8 @@ const mixed: Benchmark = {
     const sizes = new Float64Array(n);
     for (let i = 0; i < n; i++) sizes[i] = Math.floor(16 * 65536 ** random());
     const arena = new Arena({ reserve: 64 * 2 ** 30 });
+    // The same arena with glibc's policy: keeps every freed page, no purge().
+    const keeping = new Arena({ reserve: 64 * 2 ** 30, retain: Number.MAX_SAFE_INTEGER, decay: false });
     const node = (make: (size: number) => Uint8Array) => (): number => {
       const live: (Uint8Array | null)[] = new Array(n);
       const ns = timeOnce(() => {
@@ -185,12 +187,29 @@ const mixed: Benchmark = {
       baselines: [
         { label: 'Buffer.allocUnsafe', kind: 'node', sample: node((size) => Buffer.allocUnsafe(size)) },
         { label: 'new ArrayBuffer', kind: 'node', sample: node((size) => new Uint8Array(new ArrayBuffer(size))) },
+        {
+          label: 'pagewise, keeping all, no purge', kind: 'node',
+          sample: () => {
+            const live: Uint8Array[] = new Array(n);
+            const ns = timeOnce(() => {
+              for (let i = 0; i < n; i++) {
+                const v = keeping.alloc(sizes[i]!);
+                touchPages(v, page);
+                live[i] = v;
+              }
+              for (let i = 0; i < n; i += 2) keeping.free(live[i]!);
+            });
+            keeping.reset({ keep: true });
+            return ns / n;
+          },
+        },
       ],
-      close: () => arena.close(),
+      close: () => { arena.close(); keeping.close(); },
       notes: [
         `${n} blocks, ${Math.round(sizes.reduce((a, b) => a + b, 0) / MiB)} MiB in all; Node's buffers are dropped (half at the end), the arena frees half and purges`,
         'between samples the arena is reset({ keep: true }) and Node\'s memory stays with glibc: each reuses what the round before left (after the warm-up rounds)',
         'Mark-Compact counts come from a separate --trace-gc run (BENCHMARKS.md)',
+        'the last row is the arena with glibc\'s policy (keeps every freed page): what is left of the gap is the page faults the default arena pays again for the memory it gave back',
       ],
     };
   },
