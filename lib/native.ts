@@ -89,6 +89,8 @@ export interface Native {
   mapHeadroom(): { count: number; limit: number; margin: number };
   /** Records which buffers escaped, at a worker's 'exit' (see native/region.cc, BufferFinalize). */
   regionsSampleEscapes(): number;
+  /** The address ranges this environment's regions hold: `[start, end, start, end, ...]`. */
+  regionsHeld(): BigUint64Array;
   regionShare(r: RegionHandle): bigint;
   regionAttach(id: bigint): RegionHandle;
   regionSharedRefs(r: RegionHandle): number;

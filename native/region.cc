@@ -1009,6 +1009,26 @@ static Napi::Value RegionsSampleEscapes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// regionsHeld() -> BigUint64Array [start, end, start, end, ...]: the address
+// ranges this environment's regions hold (mapped, or kept mapped for a buffer
+// that may still reach them), so explain() can name pagewise's memory where
+// the kernel cannot. Overlaps none: each range belongs to one region.
+static Napi::Value RegionsHeld(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* d = GetEnvData(env);
+  size_t n = 0;
+  for (Region* r = d ? d->regions : nullptr; r; r = r->next)
+    if (r->held && r->addr != nullptr && r->length > 0) n++;
+  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, 2 * n);
+  size_t i = 0;
+  for (Region* r = d ? d->regions : nullptr; r && i < 2 * n; r = r->next)
+    if (r->held && r->addr != nullptr && r->length > 0) {
+      out[i++] = reinterpret_cast<uint64_t>(r->addr);
+      out[i++] = reinterpret_cast<uint64_t>(r->addr) + r->length;
+    }
+  return out;
+}
+
 void InitRegion(Napi::Env env, Napi::Object exports) {
   InstallEnvData(env);
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
@@ -1022,6 +1042,7 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
   exports.Set("mapHeadroom", Napi::Function::New(env, MapHeadroomInfo, "mapHeadroom"));
   exports.Set("regionsSampleEscapes", Napi::Function::New(env, RegionsSampleEscapes, "regionsSampleEscapes"));
+  exports.Set("regionsHeld", Napi::Function::New(env, RegionsHeld, "regionsHeld"));
   exports.Set("regionShare", Napi::Function::New(env, RegionShare, "regionShare"));
   exports.Set("regionResize", Napi::Function::New(env, RegionResize, "regionResize"));
   exports.Set("regionAttach", Napi::Function::New(env, RegionAttach, "regionAttach"));

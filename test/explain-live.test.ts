@@ -63,6 +63,21 @@ describe.skipIf(sanitizerSkips('explain in the calling process', 'the sanitizer 
     expect(Math.abs(d.mm - (16 * MiB + pageSize()))).toBeLessThanOrEqual(256 * 1024);
   });
 
+  it('names pagewise\'s own memory from the addon\'s list of held ranges: an arena\'s touched pages exactly, nothing once it is closed', () => {
+    const r = runChild(`
+      const P = pw.pageSize();
+      const cat = (s) => s.categories.find((c) => c.id === 'pagewise');
+      const a = new pw.Arena({ hugePages: false, reserve: 2 ** 30 });
+      const b = a.alloc(100 * P); b.fill(1);
+      const on = cat(pw.explain());
+      a.close();
+      const off = cat(pw.explain());
+      console.log(JSON.stringify({ pages: on.rss / P, source: on.source, rule: Object.keys(on.evidence), off: off === undefined ? 0 : off.rss }));
+    `);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ pages: 100, source: 'vma', rule: ['inside a range pagewise holds (its own list of live mappings)'], off: 0 });
+  });
+
   it('rejects bad options before reading anything', () => {
     expect(() => explain({ pid: 0 })).toThrow(RangeError);
     expect(() => explain({ pid: 1.5 })).toThrow();

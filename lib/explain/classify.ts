@@ -35,6 +35,13 @@ export interface ClassifyHints {
    */
   threadStackPointers: readonly bigint[];
   /**
+   * The address ranges pagewise's own mappings and arenas hold in the
+   * calling thread (the addon's list of its regions: `[start, end, ...]`),
+   * for explain() of its own process. A VMA inside one is pagewise's,
+   * exactly; one that merged with memory outside it is not claimed.
+   */
+  pagewiseRanges?: BigUint64Array;
+  /**
    * glibc's `heap_info` header at the start of a candidate non-main arena
    * heap (read from `/proc/PID/mem`), or `null` when unreadable. Absent:
    * the 64 MiB-aligned shape alone decides.
@@ -145,6 +152,22 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     }
     return lo < sps.length && sps[lo]! < e.end;
   };
+  // pagewise's held ranges, sorted by start (they do not overlap).
+  const held: [bigint, bigint][] = [];
+  const hr = hints.pagewiseRanges;
+  if (hr) for (let k = 0; k + 1 < hr.length; k += 2) held.push([hr[k]!, hr[k + 1]!]);
+  held.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const insideHeld = (e: SmapsEntry): boolean => {
+    let lo = 0;
+    let hi = held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (held[mid]![0] <= e.start) lo = mid + 1;
+      else hi = mid;
+    }
+    // The last range starting at or below e.start.
+    return lo > 0 && e.end <= held[lo - 1]![1];
+  };
   const heapMax = BigInt(GLIBC_HEAP_MAX);
   const page = BigInt(hints.pageSize);
   // glibc's default guard is one page (pthread_attr_setguardsize); allow up to 64 KiB.
@@ -175,6 +198,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     else if (/^\[stack:\d+\]$/.test(p)) set('thread-stacks', 'thread-stacks', '[stack:TID]');
     else if (isSharedMemory(e)) set('shared', 'shared', 'shared memory (shm, SysV, memfd, shared anonymous)');
     else if (e.anonName !== null && e.anonName.startsWith('pagewise')) set('pagewise', 'pagewise', `[anon:pagewise...] name`);
+    else if (insideHeld(e)) set('pagewise', 'pagewise', 'inside a range pagewise holds (its own list of live mappings)');
     else if (e.anonName !== null && /^ ?glibc: malloc arena/.test(e.anonName)) set('malloc-arenas', 'malloc-arenas', 'glibc name (decorate_maps)');
     else if (e.anonName !== null && /^ ?glibc: (loader )?malloc/.test(e.anonName)) set('malloc-mmapped', 'malloc-mmapped', 'glibc name (decorate_maps)');
     else if (e.anonName !== null && /^ ?glibc: pthread stack/.test(e.anonName)) set('thread-stacks', 'thread-stacks', 'glibc name (decorate_maps)');

@@ -13,6 +13,7 @@ import { elfLoads } from './elf';
 import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
+import { native } from '../native';
 import { guardPageCount } from '../measure/residency';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
@@ -72,7 +73,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
   const page = pageSize();
   const a = attribute(entries, {
-    threadStackPointers: sps, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+    threadStackPointers: sps, pagewiseRanges: reader.pid === 'self' || reader.pid === process.pid ? native.regionsHeld() : undefined, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
     mallocChunks: (s, e) => reader.mallocChunks(s, e, page),
   }, stats, detail);
   const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
