@@ -281,7 +281,9 @@ describe('readMaps() by PROCMAP_QUERY', () => {
       const after2 = inRange(text());
       unlessSanitizer('the range equals the text read just before or after', ASAN.mmapHole, () => {
         expectOneOf(ranged, before2, after2);
-        expect(ranged.length).toBe(mine.length);
+        // Our own VMAs are all in it (the range may also hold other threads' mappings, which come and go).
+        for (const m of z.maps.slice(0, 3)) expect(ranged.some((e) => e.start === m.address)).toBe(true);
+        expect(ranged.filter((e) => e.start === z.maps[3]!.address + BigInt(2 * page) || e.start === z.maps[3]!.address + BigInt(6 * page)).map((e) => e.perms)).toEqual(['r--p', '---p']);
       });
     } finally {
       z.close();
