@@ -145,6 +145,20 @@ describe.skipIf(unmeasurable(['mincore'], 'Arena retention (resident pages)'))('
     expect(keep.every((x) => x === 3)).toBe(true);
   });
 
+  it('a realloc that grows in place into a block freed in the same burst keeps what is written there', async () => {
+    using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false, retain: 0 });
+    const first = a.alloc(4 * page).fill(1);
+    const next = a.alloc(4 * page).fill(2);
+    expect(a.addressOf(next)).toBe(a.addressOf(first) + BigInt(4 * page));
+    a.free(next); // queued for give-back
+    const grown = a.realloc(first, 8 * page);
+    expect(a.addressOf(grown)).toBe(a.addressOf(first) + 0n); // in place, over next's pages
+    grown.fill(7, 4 * page);
+    await null; // the burst's microtask has run
+    expect(grown.subarray(0, 4 * page).every((x) => x === 1)).toBe(true);
+    expect(grown.subarray(4 * page).every((x) => x === 7)).toBe(true);
+  });
+
   it('decay gives back pages left unused for a whole period; decay: false keeps them', async () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: 20 });
     using b = new Arena({ reserve: 64 * MiB, chunkSize: 4 * MiB, hugePages: false, decay: false });

@@ -238,9 +238,14 @@ export class Heap {
     return buf;
   }
 
+  /** Gives back the queued runs before free pages are taken (an allocation, a realloc growing in place). */
+  settle(): void {
+    if (this.pendingPages > 0) flushTick(this);
+  }
+
   /** Takes `n` pages from free runs, committing chunks when none fits. */
   takeRun(n: number, kind: number, alignPages: number): number {
-    if (this.pendingPages > 0) flushTick(this);
+    this.settle();
     let p = this.runs.take(n, kind, alignPages, this.phase);
     if (p >= 0) return p;
     const need = alignPages > 1 ? n + alignPages - 1 : n;

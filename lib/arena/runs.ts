@@ -194,6 +194,8 @@ export function reallocBlock(h: Heap, view: Uint8Array, size: number): Uint8Arra
   }
   // With guard pages, the new guard's pages must not be under a buffer that escaped.
   if (g > 0 && nRegionEscaped(h.region, h.start + (idx + need) * page, g * page)) return move(h, view, n);
+  // Queued give-backs first: the pages it grows into may be among them.
+  h.settle();
   if (!h.runs.extend(idx, need - pages)) return move(h, view, n);
   if (g > 0) {
     // The guard moves to the new end: its old pages become the block's (zero).
