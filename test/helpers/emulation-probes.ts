@@ -8,6 +8,10 @@ import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapp
 import { residency } from '../../lib/measure/residency';
 import { runCow } from '../../lib/experiments/cow';
 import { runChild } from './child';
+import { rusageRaw } from '../../lib/rusage';
+import { native } from '../../lib/native';
+
+const THREAD = native.constants.RUSAGE_THREAD;
 import type { Probe } from './emulation';
 
 const PAGES = 4;
@@ -79,6 +83,15 @@ export function probeDontneed(): Probe {
 }
 
 export function probeRusage(): Probe {
+  // The fewest of 5 trials, each on fresh pages: V8 can take a fault of its
+  // own on this thread inside the window (a scavenge, a stack guard), never
+  // one fewer. The reads go through the allocation-free path.
+  let fewest = Infinity;
+  for (let trial = 0; trial < 5 && fewest !== PAGES - 1; trial++) fewest = Math.min(fewest, rusageOnce());
+  return { ok: fewest === PAGES - 1, detail: `RUSAGE_THREAD minor faults +${fewest} after first writes to ${PAGES - 1} pages (fewest of up to 5 trials)` };
+}
+
+function rusageOnce(): number {
   const page = pageSize();
   const m = fresh(0);
   try {
@@ -86,12 +99,10 @@ export function probeRusage(): Probe {
     // Warm the loop and getrusage first (their own first runs fault too);
     // the last page is touched here and left out of the count.
     v[(PAGES - 1) * page] = 1;
-    for (let round = 0; round < 3; round++) getrusage('thread');
-    for (let i = PAGES - 1; i < PAGES; i++) v[i * page] = 1;
-    const before = getrusage('thread').minorFaults;
+    for (let round = 0; round < 3; round++) rusageRaw(THREAD);
+    const before = rusageRaw(THREAD)[0]!;
     for (let i = 0; i < PAGES - 1; i++) v[i * page] = 1;
-    const d = getrusage('thread').minorFaults - before;
-    return { ok: d === PAGES - 1, detail: `RUSAGE_THREAD minor faults +${d} after first writes to ${PAGES - 1} pages` };
+    return rusageRaw(THREAD)[0]! - before;
   } finally {
     m.unmap();
   }

@@ -110,7 +110,7 @@ let cached: Emulation | undefined;
 const probes: Record<ProbeName, [string, () => Probe]> = {
   smapsRss: ['smaps', probeSmaps],
   dontneedZeroes: ['dontneed', probeDontneed],
-  rusageFaults: ['rusage', retried(probeRusage)],
+  rusageFaults: ['rusage', probeRusage],
   procStatFaults: ['stat', retried(probeStat)],
   mincore: ['mincore', probeMincore],
   pagemap: ['pagemap', probePagemap],
