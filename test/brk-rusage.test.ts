@@ -67,11 +67,11 @@ describe('getrusage()', () => {
       }
     };
     // The runtime (V8; under qemu-user the emulator too) can add a stray fault
-    // of its own on this thread, never take one away: the fewest of up to 3
-    // trials on fresh pages must be exactly 32.
+    // of its own on this thread, never take one away: the fewest of up to 5
+    // trials on fresh pages must be exactly 32 (5: under ASan three in a row took one more, 33).
     const first = trial();
     let d = first.d;
-    for (let t = 1; t < 3 && d !== 32; t++) d = Math.min(d, trial().d);
+    for (let t = 1; t < 5 && d !== 32; t++) d = Math.min(d, trial().d);
     // forkChildFaults: where an emulator's own faults land on the thread (they come and go here).
     ifMeasurable(['rusageFaultsLong', 'forkChildFaults'], 'RUSAGE_THREAD fault count', () => expect(d).toBe(32));
     const p = getrusage('process');

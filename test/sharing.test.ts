@@ -140,17 +140,19 @@ describe('memfd', () => {
       const mine = shm.map({ length: page });
       const flag = mine.view();
       const victim = childWithFd(shm.fd, `
-        const v = shm.map().view(); out.before = v[${page}];
+        const m = shm.map(); const v = m.view(); out.before = v[${page}];
         v[0] = 1; // ready
         const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
         while (shm.size !== 0) nap(5);
         out.after = v[${page}];
+        out.length = m.length; // the mapping stays referenced until the read
       `, true);
       while (flag[0] !== 1) await new Promise((r) => setTimeout(r, 5));
       mine.unmap(); // this process does not touch it after the truncation
       shm.resize(0);
       const r = await victim;
-      expect(r.signal).toBe('SIGBUS');
+      // On failure the child's status, output and stderr say what it did instead.
+      expect({ signal: r.signal, status: r.status, out: r.out, stderr: r.stderr.slice(0, 400) }).toMatchObject({ signal: 'SIGBUS' });
     } finally {
       shm.close();
     }
