@@ -164,45 +164,29 @@ const mixed: Benchmark = {
       live.fill(null);
       return ns / n;
     };
+    // One round on an arena: alloc and touch every block, free every other one, purge() if asked.
+    // Outside the timing: like glibc, which keeps what the GC freed for the
+    // next round, the arena keeps its pages (reset without purging).
+    const round = (a: Arena, purge: boolean) => (): number => {
+      const live: Uint8Array[] = new Array(n);
+      const ns = timeOnce(() => {
+        for (let i = 0; i < n; i++) {
+          const v = a.alloc(sizes[i]!);
+          touchPages(v, page);
+          live[i] = v;
+        }
+        for (let i = 0; i < n; i += 2) a.free(live[i]!);
+        if (purge) a.purge();
+      });
+      a.reset({ keep: true });
+      return ns / n;
+    };
     return {
-      subject: {
-        label: 'pagewise',
-        sample: () => {
-          const live: Uint8Array[] = new Array(n);
-          const ns = timeOnce(() => {
-            for (let i = 0; i < n; i++) {
-              const v = arena.alloc(sizes[i]!);
-              touchPages(v, page);
-              live[i] = v;
-            }
-            for (let i = 0; i < n; i += 2) arena.free(live[i]!);
-            arena.purge();
-          });
-          // Outside the timing: like glibc, which keeps what the GC freed for
-          // the next round, the arena keeps its pages (reset without purging).
-          arena.reset({ keep: true });
-          return ns / n;
-        },
-      },
+      subject: { label: 'pagewise', sample: round(arena, true) },
       baselines: [
         { label: 'Buffer.allocUnsafe', kind: 'node', sample: node((size) => Buffer.allocUnsafe(size)) },
         { label: 'new ArrayBuffer', kind: 'node', sample: node((size) => new Uint8Array(new ArrayBuffer(size))) },
-        {
-          label: 'pagewise, keeping all, no purge', kind: 'node',
-          sample: () => {
-            const live: Uint8Array[] = new Array(n);
-            const ns = timeOnce(() => {
-              for (let i = 0; i < n; i++) {
-                const v = keeping.alloc(sizes[i]!);
-                touchPages(v, page);
-                live[i] = v;
-              }
-              for (let i = 0; i < n; i += 2) keeping.free(live[i]!);
-            });
-            keeping.reset({ keep: true });
-            return ns / n;
-          },
-        },
+        { label: 'pagewise, keeping all, no purge', kind: 'node', sample: round(keeping, false) },
       ],
       close: () => { arena.close(); keeping.close(); },
       notes: [
