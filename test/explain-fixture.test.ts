@@ -21,9 +21,13 @@ const page = pageSize();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pagewise-explain-'));
 const dataFile = path.join(tmp, 'data.bin');
 
+/** Small buffers the child allocates in one step. */
+const SMALL = 4000;
+
 /** The child: runs each command it reads, answers `ok <json>`. */
 const CHILD = `
 const pw = require(${JSON.stringify(DIST)});
+const { native } = require(${JSON.stringify(path.join(path.dirname(DIST), 'native.js'))});
 const fs = require('node:fs');
 const { Worker } = require('node:worker_threads');
 const keep = [];
@@ -31,7 +35,13 @@ const page = pw.pageSize();
 const steps = {
   ab() { keep.push(new Uint8Array(new ArrayBuffer(8 * 1024 * 1024)).fill(1)); return {}; },
   large() { keep.push(Buffer.allocUnsafeSlow(4 * 1024 * 1024).fill(2)); return {}; },
-  small() { for (let i = 0; i < 2000; i++) keep.push(Buffer.allocUnsafeSlow(1024).fill(3)); return {}; },
+  small() {
+    // malloc's own figures around the step: free bytes it already held may take some of the buffers.
+    const before = native.mallinfo2();
+    for (let i = 0; i < ${SMALL}; i++) keep.push(Buffer.allocUnsafeSlow(1024).fill(3));
+    const after = native.mallinfo2();
+    return { freeBefore: before.fordblks, inUse: after.uordblks - before.uordblks, mmapped: after.hblkhd - before.hblkhd };
+  },
   async worker() {
     const w = new Worker('setInterval(() => {}, 1000)', { eval: true });
     keep.push(w);
@@ -177,12 +187,19 @@ describe.skipIf(sanitizerSkips('explain fixture', 'the sanitizer runtime replace
     expect(d('malloc-mmapped').rss).toBe(4 * MiB + page);
   });
 
-  it('2000 small Buffer.allocUnsafeSlow(1024) land in [heap] (malloc main arena), within chunk overhead and the top pad', async () => {
-    const { d } = await run('small');
-    // Each is a 1040-byte chunk plus Node's backing-store record; glibc grows the heap by up to M_TOP_PAD (128 KiB) beyond.
-    expect(d('heap').rss).toBeGreaterThanOrEqual(2000 * 1024 - page);
-    expect(d('heap').rss).toBeLessThanOrEqual(2000 * (1024 + 256) + 128 * 1024 + 2 * page);
-    expect(d('malloc-mmapped').rss).toBe(0);
+  it(`${SMALL} small Buffer.allocUnsafeSlow(1024) land in [heap] (malloc main arena): no mmapped chunk, growth between what came into use less what malloc held free, and what came into use plus the top pad`, async () => {
+    const { d, reply } = await run('small');
+    const { freeBefore, inUse, mmapped } = reply as { freeBefore: number; inUse: number; mmapped: number };
+    const why = `[heap] ${d('heap').rss} B more resident; malloc held ${freeBefore} B free before, ${inUse} B more in use, ${mmapped} B more mmapped`;
+    // None is a malloc mmapped chunk, by malloc's count and by the kernel's mappings.
+    expect(mmapped, why).toBe(0);
+    expect(d('malloc-mmapped').rss, why).toBe(0);
+    // Each is a 1040-byte chunk plus Node's backing-store record, all in malloc's arenas.
+    expect(inUse, why).toBeGreaterThanOrEqual(SMALL * 1024);
+    // Free chunks malloc already held (resident or not) may take some of them; the rest grows [heap].
+    // glibc grows the heap by up to M_TOP_PAD (128 KiB) beyond.
+    expect(d('heap').rss, why).toBeGreaterThanOrEqual(SMALL * 1024 - freeBefore - page);
+    expect(d('heap').rss, why).toBeLessThanOrEqual(SMALL * (1024 + 256) + 128 * 1024 + 2 * page);
   });
 
   it('a worker adds one thread stack: its guard page and 4 MiB stack, exactly', async () => {
