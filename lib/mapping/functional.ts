@@ -8,7 +8,9 @@ import { pageSize } from '../system';
 import type { Advice, Prot } from '../flags';
 import { checkObject, invalidType } from '../validate';
 import { decodeMapOptions, type MmapOptions } from './map-options';
-import { Mapping, asMapping, newMapping, setMappingFile, type LockOptions, type ShareToken, type SyncOptions } from './mapping';
+import { Mapping, asMapping, newMapping, setMappingFile } from './mapping';
+import type { LockOptions, SyncOptions } from './method-options';
+import type { ShareToken } from './sharing';
 
 /**
  * Maps `length` bytes (rounded up to whole pages): anonymous memory by

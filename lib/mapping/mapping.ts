@@ -3,74 +3,27 @@
  * reachable from JS only through external ArrayBuffers that pagewise detaches
  * before the memory goes away. Made by `mmap()` (./functional.ts).
  */
-import * as fs from 'node:fs';
 import { inspect } from 'node:util';
-import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from '../native';
 import { requireFeature } from '../features';
 import { maxArrayBufferLength, roundUp } from '../system';
 import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from '../flags';
-import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, outOfRange } from '../validate';
 import { checkVmaName } from './map-options';
-import { addSegment, mergeRanges, plainRange, type Segment } from './segments';
+import { decodeLockOptions, decodeSyncOptions, type LockOptions, type ResizeOptions, type SyncOptions } from './method-options';
+import { residencyVector, residentPages } from './residency';
+import { checkFileGrowth, resizeLength, type FileInfo } from './resize';
+import { checkWritable, mergeRanges, plainRange, rangeBytes, readWriteThroughout, setSegment, truncateSegments, type Segment } from './segments';
+import { checkGuardable, sharedBufferUnavailable, type ShareToken } from './sharing';
 
 const C = native.constants;
 
-/** Options of {@link Mapping.lock}. */
-export interface LockOptions {
-  /** `mlock2(MLOCK_ONFAULT)`: lock pages as they are faulted in instead of populating now. */
-  onFault?: boolean;
-}
-
-/** Options of {@link Mapping.sync}. */
-export interface SyncOptions {
-  /** `MS_ASYNC` instead of `MS_SYNC`. */
-  async?: boolean;
-  /** Also `MS_INVALIDATE`. */
-  invalidate?: boolean;
-}
-
-/** The file behind a file mapping, as it was at mmap time (for resize()). */
-export interface FileInfo {
-  fd: number;
-  offset: number;
-  dev: number;
-  ino: number;
-}
 let setFileInfo: (m: Mapping, info: FileInfo) => void;
 
 /** @internal Records the file behind a file mapping (for resize()). */
 export function setMappingFile(m: Mapping, info: FileInfo): void {
   setFileInfo(m, info);
 }
-
-/** What {@link Mapping.share} returns: post it to a worker and {@link attach} it there. */
-export interface ShareToken {
-  readonly pagewiseShare: 1;
-  readonly id: bigint;
-  readonly length: number;
-  readonly pageSize: number;
-  readonly kind: { readonly file: boolean; readonly shared: boolean; readonly noReserve: boolean; readonly hugePages: boolean };
-}
-
-/** Options of {@link Mapping.resize}. */
-export interface ResizeOptions {
-  /** Move the mapping when it cannot grow in place (its address changes; every buffer over it is detached). */
-  mayMove?: boolean;
-  /** For a file mapping: a descriptor of the file, to check it is long enough (default: the one it was mapped with, if still open). */
-  fd?: number;
-}
-
-// A worker's last JS ('exit') records which of its buffers escaped to another
-// thread (transfer() + postMessage), so that tearing the worker down keeps
-// exactly that memory mapped (native/region.cc, BufferFinalize). A worker
-// stopped by terminate() never gets here: then every mapping with a buffer
-// still alive is kept, zero-filled (docs/reliability.md).
-if (!isMainThread) process.on('exit', () => native.regionsSampleEscapes());
-
-/** Captured at load: later patches of `Number` do not reach the range checks. */
-const isSafeInteger = Number.isSafeInteger;
-const pagemapOut = new Float64Array(7);
 
 /** Methods called on anything but a Mapping (`call({})`, a Proxy) throw a TypeError with a code. */
 function brand(value: unknown): void {
@@ -189,25 +142,6 @@ export class Mapping {
     if (!this.#mapped) throw invalidState('The mapping is unmapped');
   }
 
-  #checkWritable(off: number, len: number): void {
-    const g = this.#guards;
-    for (let i = 0; i < g.length; i++) {
-      if (g[i]!.start < off + len && off < g[i]!.end) {
-        throw invalidState(`Bytes ${g[i]!.start}..${g[i]!.end} of the mapping are guard pages: any access kills the process. unguard() them first`);
-      }
-    }
-    const segs = this.#segments;
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (s.start < off + len && off < s.end && !isWritable(s.prot)) {
-        throw invalidState(
-          `Bytes ${s.start}..${s.end} of the mapping have protection '${s.prot}': JS cannot hold a read-only ` +
-            `ArrayBuffer (a write would kill the process). Protect them 'rw' first, or use unsafe.view()`,
-        );
-      }
-    }
-  }
-
   /**
    * The whole mapping as one ArrayBuffer (created once, then reused). Throws
    * a RangeError when the mapping is larger than the running Node allows in
@@ -221,7 +155,7 @@ export class Mapping {
     if (this.#length > max) {
       throw outOfRange('length', `<= ${max} bytes for one ArrayBuffer on Node ${process.version}; use mapping.view(offset, length)`, this.#length);
     }
-    this.#checkWritable(0, this.#length);
+    checkWritable(this.#guards, this.#segments, 0, this.#length);
     this.#buffer = native.regionBuffer(this.#region, 0, this.#length);
     return this.#buffer;
   }
@@ -237,7 +171,7 @@ export class Mapping {
     const off = offset === undefined ? 0 : checkInteger('offset', offset, 0, this.#length);
     const max = Math.min(this.#length - off, maxArrayBufferLength());
     const len = length === undefined ? max : checkInteger('length', length, 0, max);
-    this.#checkWritable(off, len);
+    checkWritable(this.#guards, this.#segments, off, len);
     return new Uint8Array(native.regionBuffer(this.#region, off, len));
   }
 
@@ -299,32 +233,7 @@ export class Mapping {
   }
 
   #setSegment(start: number, end: number, prot: Prot): void {
-    // The common case, the whole mapping, without walking the list.
-    if (start === 0 && end >= this.#length) {
-      this.#segments = [{ start: 0, end: this.#length, prot }];
-      return;
-    }
-    // Segments are sorted and cover [0, length) without gaps: one pass keeps
-    // what lies outside [start, end), puts the new segment in its place and
-    // merges neighbours of equal protection.
-    const out: Segment[] = [];
-    let placed = false;
-    const segs = this.#segments;
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (s.end <= start) {
-        addSegment(out, s.start, s.end, s.prot);
-        continue;
-      }
-      if (s.start < start) addSegment(out, s.start, start, s.prot);
-      if (!placed && s.end > start) {
-        addSegment(out, start, end, prot);
-        placed = true;
-      }
-      if (s.end > end) addSegment(out, Math.max(s.start, end), s.end, s.prot);
-    }
-    if (!placed) addSegment(out, start, end, prot);
-    this.#segments = out;
+    this.#segments = setSegment(this.#segments, this.#length, start, end, prot);
   }
 
   /**
@@ -338,11 +247,7 @@ export class Mapping {
     brand(this);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    if (this.#kind.shared || this.#kind.file) {
-      native.pagemapCount(this.#region, off, len, pagemapOut, 0n);
-      return pagemapOut[0]!;
-    }
-    return native.mincore(this.#region, off, len, null);
+    return residentPages(this.#region, this.#kind, off, len);
   }
 
   /**
@@ -354,20 +259,13 @@ export class Mapping {
     brand(this);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    const pages = Math.ceil(len / this.#page);
-    if (pages > maxArrayBufferLength()) {
-      throw outOfRange('length', `at most ${maxArrayBufferLength()} pages (one byte each in one Uint8Array on Node ${process.version}); ask for a smaller range`, len);
-    }
-    const vec = new Uint8Array(pages);
-    native.mincore(this.#region, off, len, vec);
-    return vec;
+    return residencyVector(this.#region, off, len, this.#page);
   }
 
   /** `mlock` (or `mlock2(MLOCK_ONFAULT)`) over a range; limited by RLIMIT_MEMLOCK. */
   lock(options?: LockOptions, offset?: number, length?: number): this {
     brand(this);
-    const o = checkOptions<LockOptions>('options', options, ['onFault']);
-    const onFault = o.onFault === undefined ? false : checkBoolean('options.onFault', o.onFault);
+    const onFault = decodeLockOptions(options);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
     native.mlock(this.#region, off, len, onFault ? 1 : 0);
@@ -386,12 +284,10 @@ export class Mapping {
   /** `msync` over a range: writes a shared file mapping's dirty pages back (a no-op for anonymous memory). */
   sync(options?: SyncOptions, offset?: number, length?: number): this {
     brand(this);
-    const o = checkOptions<SyncOptions>('options', options, ['async', 'invalidate']);
-    const async = o.async === undefined ? false : checkBoolean('options.async', o.async);
-    const inval = o.invalidate === undefined ? false : checkBoolean('options.invalidate', o.invalidate);
+    const flags = decodeSyncOptions(options);
     this.#live();
     const [off, len] = checkRange(this.#length, this.#page, offset, length);
-    native.msync(this.#region, off, len, (async ? C.MS_ASYNC : C.MS_SYNC) | (inval ? C.MS_INVALIDATE : 0));
+    native.msync(this.#region, off, len, flags);
     return this;
   }
 
@@ -447,10 +343,7 @@ export class Mapping {
     brand(this);
     const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
-    if (native.regionSharedRefs(this.#region) > 1) throw invalidState('Guard pages cannot be installed in memory another thread shares: its views would fault');
-    if (native.regionEscaped(this.#region, off, n)) {
-      throw invalidState('Guard pages cannot be installed where an ArrayBuffer over the range escaped pagewise (transfer()): a JS access through it would kill the process');
-    }
+    checkGuardable(this.#region, off, n);
     native.regionDetach(this.#region, off, n);
     if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
     native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
@@ -480,10 +373,7 @@ export class Mapping {
   /** Bytes of the mapping under guard pages (installed with {@link Mapping.guard}). */
   get guardedBytes(): number {
     brand(this);
-    let n = 0;
-    const g = this.#guards;
-    for (let i = 0; i < g.length; i++) n += g[i]!.end - g[i]!.start;
-    return n;
+    return rangeBytes(this.#guards);
   }
 
   /**
@@ -500,10 +390,7 @@ export class Mapping {
   share(): ShareToken {
     brand(this);
     this.#live();
-    const segs = this.#segments;
-    if (segs.length !== 1 || !isWritable(segs[0]!.prot)) {
-      throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
-    }
+    if (!readWriteThroughout(this.#segments)) throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
     const id = native.regionShare(this.#region);
     return Object.freeze({ pagewiseShare: 1 as const, id, length: this.#length, pageSize: this.#page, kind: this.#kind });
   }
@@ -521,15 +408,8 @@ export class Mapping {
     brand(this);
     this.#live();
     if (this.#sab) return this.#sab;
-    if (!native.sharedBufferSupported()) {
-      const e = new Error(
-        `A SharedArrayBuffer over external memory needs node_api_create_external_sharedarraybuffer, which Node ${process.version} lacks (Node 22.23, 24.22 and 26.12 have it): use share() and attach(), or Atomics on a SharedArrayBuffer of your own`,
-      ) as Error & { code: string };
-      e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
-      throw e;
-    }
-    const segs = this.#segments;
-    if (segs.length !== 1 || !isWritable(segs[0]!.prot)) throw invalidState("A SharedArrayBuffer needs a mapping that is read-write throughout (protect it 'rw' first)");
+    if (!native.sharedBufferSupported()) throw sharedBufferUnavailable();
+    if (!readWriteThroughout(this.#segments)) throw invalidState("A SharedArrayBuffer needs a mapping that is read-write throughout (protect it 'rw' first)");
     const max = maxArrayBufferLength();
     if (this.#length > max) throw outOfRange('length', `<= ${max} bytes for one SharedArrayBuffer on Node ${process.version}`, this.#length);
     this.#sab = native.regionSharedBuffer(this.#region)!;
@@ -560,31 +440,9 @@ export class Mapping {
     const o = checkOptions<ResizeOptions>('options', options, ['mayMove', 'fd']);
     const mayMove = o.mayMove === undefined ? false : checkBoolean('options.mayMove', o.mayMove);
     this.#live();
-    checkInteger('length', length, 1);
     const page = this.#page;
-    const len = roundUp(length, page);
-    if (!isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - page}`, length);
-    if (this.#kind.hugePages && len % page !== 0) throw outOfRange('length', `a multiple of the huge page size ${page}`, length);
-    if (this.#kind.file && len > this.#length) {
-      const f = this.#file;
-      if (!f) throw invalidState('Growing this file mapping needs its file, which could not be identified when it was mapped');
-      const fd = o.fd !== undefined ? checkInteger('options.fd', o.fd, 0, 2 ** 31 - 1) : f.fd;
-      let st: fs.Stats | null;
-      try {
-        st = fs.fstatSync(fd);
-      } catch {
-        st = null;
-      }
-      if (st && (st.dev !== f.dev || st.ino !== f.ino)) {
-        if (o.fd !== undefined) throw invalidValue('options.fd', 'is not the file this mapping maps', o.fd);
-        st = null;
-      }
-      if (!st) throw invalidState('Growing a file mapping needs its file to check its length: pass { fd } (the descriptor it was mapped with is closed or reused)');
-      const end = roundUp(st.size, page);
-      if (f.offset + len > end) {
-        throw outOfRange('length', `<= ${Math.max(0, end - f.offset)} (the file has ${st.size} bytes from offset ${f.offset}; a page past its end is a SIGBUS on access: grow the file first)`, length);
-      }
-    }
+    const len = resizeLength(length, page, this.#kind.hugePages);
+    if (this.#kind.file && len > this.#length) checkFileGrowth(this.#file, o, len, length, page);
     const segs = this.#segments;
     const last = segs[segs.length - 1]!;
     const tailProt = protBits('prot', last.prot);
@@ -596,14 +454,7 @@ export class Mapping {
     this.#address = address;
     this.#length = len;
     if (len > old) this.#setSegment(old, len, last.prot);
-    else {
-      const out: Segment[] = [];
-      for (let i = 0; i < segs.length; i++) {
-        const sg = segs[i]!;
-        if (sg.start < len) addSegment(out, sg.start, Math.min(sg.end, len), sg.prot);
-      }
-      this.#segments = out;
-    }
+    else this.#segments = truncateSegments(segs, len);
     if (this.#buffer && this.#buffer.byteLength !== len) this.#buffer = null;
     return address;
   }

@@ -1,5 +1,10 @@
-/** Sorted, disjoint ranges of a mapping: its protection segments and its guard ranges. */
-import type { Prot } from '../flags';
+/**
+ * Sorted, disjoint ranges of a mapping: its protection segments and its guard
+ * ranges, the updates `protect()`, `guard()` and `resize()` make to them, and
+ * the checks made on them before JS is given a view.
+ */
+import { isWritable, type Prot } from '../flags';
+import { invalidState } from '../validate';
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */
 const isSafeInteger = Number.isSafeInteger;
@@ -56,4 +61,76 @@ export function addSegment(out: Segment[], start: number, end: number, prot: Pro
   const last = out[out.length - 1];
   if (last && last.prot === prot && last.end === start) last.end = end;
   else out[out.length] = { start, end, prot };
+}
+
+/**
+ * `segs` (sorted, covering [0, `length`) without gaps) with [start, end) set
+ * to `prot`.
+ */
+export function setSegment(segs: Segment[], length: number, start: number, end: number, prot: Prot): Segment[] {
+  // The common case, the whole mapping, without walking the list.
+  if (start === 0 && end >= length) return [{ start: 0, end: length, prot }];
+  // Segments are sorted and cover [0, length) without gaps: one pass keeps
+  // what lies outside [start, end), puts the new segment in its place and
+  // merges neighbours of equal protection.
+  const out: Segment[] = [];
+  let placed = false;
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!;
+    if (s.end <= start) {
+      addSegment(out, s.start, s.end, s.prot);
+      continue;
+    }
+    if (s.start < start) addSegment(out, s.start, start, s.prot);
+    if (!placed && s.end > start) {
+      addSegment(out, start, end, prot);
+      placed = true;
+    }
+    if (s.end > end) addSegment(out, Math.max(s.start, end), s.end, s.prot);
+  }
+  if (!placed) addSegment(out, start, end, prot);
+  return out;
+}
+
+/** The segments below `end`, the last one cut at `end` (a mapping shrunk to `end` bytes). */
+export function truncateSegments(segs: Segment[], end: number): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const sg = segs[i]!;
+    if (sg.start < end) addSegment(out, sg.start, Math.min(sg.end, end), sg.prot);
+  }
+  return out;
+}
+
+/** Whether one writable segment covers the mapping: what share() and sharedBuffer need. */
+export function readWriteThroughout(segs: Segment[]): boolean {
+  return segs.length === 1 && isWritable(segs[0]!.prot);
+}
+
+/** Bytes the ranges cover. */
+export function rangeBytes(ranges: Segment[]): number {
+  let n = 0;
+  for (let i = 0; i < ranges.length; i++) n += ranges[i]!.end - ranges[i]!.start;
+  return n;
+}
+
+/**
+ * Throws `ERR_INVALID_STATE` unless JS may hold an ArrayBuffer over
+ * [off, off + len): no guard page and no protection without write in it.
+ */
+export function checkWritable(guards: Segment[], segs: Segment[], off: number, len: number): void {
+  for (let i = 0; i < guards.length; i++) {
+    if (guards[i]!.start < off + len && off < guards[i]!.end) {
+      throw invalidState(`Bytes ${guards[i]!.start}..${guards[i]!.end} of the mapping are guard pages: any access kills the process. unguard() them first`);
+    }
+  }
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!;
+    if (s.start < off + len && off < s.end && !isWritable(s.prot)) {
+      throw invalidState(
+        `Bytes ${s.start}..${s.end} of the mapping have protection '${s.prot}': JS cannot hold a read-only ` +
+          `ArrayBuffer (a write would kill the process). Protect them 'rw' first, or use unsafe.view()`,
+      );
+    }
+  }
 }
