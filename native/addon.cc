@@ -6,6 +6,10 @@ namespace pagewise {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRegion(env, exports);
+  InitRegionCalls(env, exports);
+  InitRegionShare(env, exports);
+  InitRegionResize(env, exports);
+  InitMapLimit(env, exports);
   InitMman(env, exports);
   InitBrk(env, exports);
   InitResources(env, exports);

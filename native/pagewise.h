@@ -83,6 +83,10 @@ std::string Hex(uint64_t v);
 
 // One Init per concern; addon.cc calls them all.
 void InitRegion(Napi::Env env, Napi::Object exports);
+void InitRegionCalls(Napi::Env env, Napi::Object exports);
+void InitRegionShare(Napi::Env env, Napi::Object exports);
+void InitRegionResize(Napi::Env env, Napi::Object exports);
+void InitMapLimit(Napi::Env env, Napi::Object exports);
 void InitMman(Napi::Env env, Napi::Object exports);
 void InitBrk(Napi::Env env, Napi::Object exports);
 void InitResources(Napi::Env env, Napi::Object exports);
