@@ -89,7 +89,7 @@ export interface Native {
   mapHeadroom(): { count: number; limit: number; margin: number };
   /** Records which buffers escaped, at a worker's 'exit' (see native/region.cc, BufferFinalize). */
   regionsSampleEscapes(): number;
-  /** The address ranges this environment's regions hold: `[start, end, start, end, ...]`. */
+  /** The address ranges the regions of every thread (main and workers) hold: `[start, end, start, end, ...]`. */
   regionsHeld(): BigUint64Array;
   regionShare(r: RegionHandle): bigint;
   regionAttach(id: bigint): RegionHandle;

@@ -89,6 +89,7 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
       return ThrowErrno(env, errno, "munmap", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) +
                                                   ", length=" + std::to_string(r->length));
     r->held = false;
+    SyncHeld(r);
   }
   r->mapped = false;
   if (r->reported) {

@@ -25,6 +25,9 @@ EnvData* GetEnvData(napi_env env);
 bool DontneedZeroes();
 // Gives the address range back: munmap, or one reference of a shared backing.
 void ReleaseMemory(Region* r);
+// Publishes the range `r` holds to regionsHeld() (any thread), or withdraws it
+// when `r` holds none: after every change of held, addr or length.
+void SyncHeld(const Region* r);
 // A region handle over `addr`; with `backing`, one reference of it already taken.
 Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing);
 

@@ -25,6 +25,7 @@ static void GhostOldRange(Region* r) {
   }
   g->buffers = r->buffers;
   r->buffers = nullptr;
+  SyncHeld(g);
   if (g->env) {
     g->next = g->env->regions;
     if (g->next) g->next->prev = g;
@@ -82,6 +83,7 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
       if (err != 0) err = ZeroInPlace(&tmp, 0, cut);
       if (err != 0) return ThrowErrno(env, err, "mmap", what() + " (zero-filling the bytes cut off)");
       Region* g = new Region{r->addr + newLen, cut, false, true, false, false, false, nullptr, 0, 0, r->env, nullptr, nullptr, nullptr};
+      SyncHeld(g);
       for (BufferRecord* b = r->buffers; b; b = b->next)
         if (b->offset + b->length > newLen) {
           b->pin = g;
@@ -93,16 +95,19 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
         g->env->regions = g;
       }
       r->length = newLen;
+      SyncHeld(r);
       return addrOf(r->addr);
     }
     if (mremap(r->addr, oldLen, newLen, 0) == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what());
     r->length = newLen;
+    SyncHeld(r);
     return addrOf(r->addr);
   }
   if (!MapHeadroom(env, 2, "mremap")) return env.Undefined();
   void* p = mremap(r->addr, oldLen, newLen, 0);
   if (p != MAP_FAILED) {
     r->length = newLen;
+    SyncHeld(r);
     return addrOf(r->addr);
   }
   int err = errno;
@@ -145,12 +150,14 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
       munmap(tail, newLen - oldLen);
       GhostOldRange(r);
       r->addr = static_cast<uint8_t*>(q);
+      SyncHeld(r);
       return ThrowErrno(env, e, "mmap", "the grown tail of a moved mapping (it moved, at its old size)");
     }
     GhostOldRange(r);
   }
   r->addr = static_cast<uint8_t*>(p);
   r->length = newLen;
+  SyncHeld(r);
   return addrOf(p);
 }
 

@@ -7,7 +7,10 @@
 
 #include <sys/mman.h>
 #include <cerrno>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace pagewise {
 
@@ -57,10 +60,27 @@ int ZeroInPlace(Region* r, uint64_t offset, uint64_t length) {
   return p == MAP_FAILED ? errno : 0;
 }
 
+// --- held ranges, process-wide ---------------------------------------------
+// What every environment's regions hold, kept beside the regions (which only
+// their own thread touches) so that regionsHeld() in any thread reads all of
+// them: a worker's mappings are pagewise's in explain() of the main thread.
+static std::mutex g_heldMutex;
+static std::unordered_map<const Region*, std::pair<uint64_t, uint64_t>>* g_held =
+    new std::unordered_map<const Region*, std::pair<uint64_t, uint64_t>>();  // never freed: used at exit
+
+void SyncHeld(const Region* r) {
+  std::lock_guard<std::mutex> lock(g_heldMutex);
+  if (r->held && r->addr != nullptr && r->length > 0)
+    (*g_held)[r] = {reinterpret_cast<uint64_t>(r->addr), reinterpret_cast<uint64_t>(r->addr) + r->length};
+  else
+    g_held->erase(r);
+}
+
 // Gives the address range back: munmap, or one reference of a shared backing.
 void ReleaseMemory(Region* r) {
   if (!r->held) return;
   r->held = false;
+  SyncHeld(r);
   if (r->backing) {
     Backing* b = r->backing;
     r->backing = nullptr;
@@ -214,6 +234,7 @@ Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int6
     if (r->next) r->next->prev = r;
     r->env->regions = r;
   }
+  SyncHeld(r);
   napi_value ext;
   if (napi_create_external(env, r, RegionHandleFinalize, nullptr, &ext) != napi_ok) {
     ReleaseMemory(r);
@@ -421,22 +442,22 @@ static Napi::Value RegionsSampleEscapes(const Napi::CallbackInfo& info) {
 }
 
 // regionsHeld() -> BigUint64Array [start, end, start, end, ...]: the address
-// ranges this environment's regions hold (mapped, or kept mapped for a buffer
-// that may still reach them), so explain() can name pagewise's memory where
-// the kernel cannot. Overlaps none: each range belongs to one region.
+// ranges the regions of every environment (main thread and workers) hold
+// (mapped, or kept mapped for a buffer that may still reach them), so
+// explain() can name pagewise's memory where the kernel cannot. A mapping
+// attached in several threads appears once per thread, at the same range.
 static Napi::Value RegionsHeld(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnvData* d = GetEnvData(env);
-  size_t n = 0;
-  for (Region* r = d ? d->regions : nullptr; r; r = r->next)
-    if (r->held && r->addr != nullptr && r->length > 0) n++;
-  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, 2 * n);
-  size_t i = 0;
-  for (Region* r = d ? d->regions : nullptr; r && i < 2 * n; r = r->next)
-    if (r->held && r->addr != nullptr && r->length > 0) {
-      out[i++] = reinterpret_cast<uint64_t>(r->addr);
-      out[i++] = reinterpret_cast<uint64_t>(r->addr) + r->length;
+  std::vector<uint64_t> ranges;
+  {
+    std::lock_guard<std::mutex> lock(g_heldMutex);
+    ranges.reserve(2 * g_held->size());
+    for (const auto& kv : *g_held) {
+      ranges.push_back(kv.second.first);
+      ranges.push_back(kv.second.second);
     }
+  }
+  Napi::BigUint64Array out = Napi::BigUint64Array::New(info.Env(), ranges.size());
+  for (size_t i = 0; i < ranges.size(); i++) out[i] = ranges[i];
   return out;
 }
 

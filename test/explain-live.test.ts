@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runChild } from './helpers/child';
+import { DIST, ROOT, runChild } from './helpers/child';
 import { explain, pageSize, type ExplainSample, type ExplainSnapshot } from '../lib/index';
 
 const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
@@ -76,6 +76,40 @@ describe.skipIf(sanitizerSkips('explain in the calling process', 'the sanitizer 
     `);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ pages: 100, source: 'vma', rule: ['inside a range pagewise holds (its own list of live mappings)'], off: 0 });
+  });
+
+  it('names a worker thread\'s mappings too: its written pages exactly while it holds them, nothing once it unmapped them', () => {
+    // In the worker: 20 pages, the first PROT_NONE and the last read-only, so the 18 between are a VMA of their own.
+    const worker = `
+      const { parentPort } = require('node:worker_threads');
+      const pw = require(${JSON.stringify(DIST)});
+      const P = pw.pageSize();
+      const m = pw.mmap(20 * P);
+      m.view(P, 18 * P).fill(1);
+      m.protect('none', 0, P);
+      m.protect('r', 19 * P, P);
+      parentPort.postMessage(m.address + BigInt(P));
+      parentPort.once('message', () => { m.unmap(); parentPort.postMessage(0n); });
+    `;
+    const r = runChild(`
+      const { Worker } = require('node:worker_threads');
+      const P = pw.pageSize();
+      const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+      const next = () => new Promise((res) => w.once('message', res));
+      const vmaAt = (s, a) => s.vmas.find((v) => v.start === a);
+      (async () => {
+        const a = await next();
+        const on = vmaAt(pw.explain({ detail: true }), a);
+        w.postMessage('unmap');
+        await next();
+        // Whatever maps the freed range meanwhile (V8, malloc) is not pagewise's.
+        const off = pw.explain({ detail: true }).vmas.filter((v) => v.start < a + BigInt(18 * P) && a < v.end && v.category === 'pagewise');
+        await w.terminate();
+        console.log(JSON.stringify({ on: on && [on.category, on.rss / P, Number(on.end - on.start) / P], off: off.length }));
+      })();
+    `);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ on: ['pagewise', 18, 18], off: 0 });
   });
 
   it('rejects bad options before reading anything', () => {

@@ -145,6 +145,18 @@ describe('classification rules', () => {
     // Malloc chunk headers win over the shape.
     expect(rules(text, { v8: true, mallocChunks: (s) => s === 0x1384d380000n })).toEqual(['malloc-mmapped', 'anonymous', 'anonymous']);
   });
+
+  it('pagewise\'s held ranges: a VMA inside their union is pagewise\'s (adjacent regions merged into one VMA, listed in any order, twice or nested); one reaching past them is not', () => {
+    const text = vma('7f0000000000-7f0000004000', 'rw-p') + vma('7f0000004000-7f0000008000', 'rw-p') + vma('7f0000008000-7f0000010000', 'rw-p') + vma('7f0000020000-7f0000030000', 'rw-p');
+    const r = (...n: bigint[]): BigUint64Array => BigUint64Array.from(n);
+    // Two adjacent regions the kernel merged into the first VMA, listed out of order, one also held by a
+    // worker and with a range nested in it; a third region is the second VMA.
+    const held = r(0x7f0000004000n, 0x7f0000008000n, 0x7f0000002000n, 0x7f0000004000n, 0x7f0000000000n, 0x7f0000002000n, 0x7f0000000000n, 0x7f0000002000n, 0x7f0000001000n, 0x7f0000001800n);
+    expect(rules(text, { pagewiseRanges: held })).toEqual(['pagewise', 'pagewise', 'anonymous', 'anonymous']);
+    // A VMA that merged across a region's end stays with the anonymous pool.
+    expect(rules(text, { pagewiseRanges: r(0x7f0000008000n, 0x7f000000c000n, 0x7f0000020000n, 0x7f0000030000n) })).toEqual(['anonymous', 'anonymous', 'anonymous', 'pagewise']);
+    expect(rules(text, { pagewiseRanges: r() })).toEqual(['anonymous', 'anonymous', 'anonymous', 'anonymous']);
+  });
 });
 
 describe('runtime split of the anonymous pool', () => {

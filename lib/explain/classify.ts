@@ -35,9 +35,9 @@ export interface ClassifyHints {
    */
   threadStackPointers: readonly bigint[];
   /**
-   * The address ranges pagewise's own mappings and arenas hold in the
-   * calling thread (the addon's list of its regions: `[start, end, ...]`),
-   * for explain() of its own process. A VMA inside one is pagewise's,
+   * The address ranges pagewise's own mappings and arenas hold in every
+   * thread of the process, workers included (the addon's list of its
+   * regions: `[start, end, ...]`), for explain() of its own process. A VMA inside one is pagewise's,
    * exactly; one that merged with memory outside it is not claimed.
    */
   pagewiseRanges?: BigUint64Array;
@@ -152,11 +152,19 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     }
     return lo < sps.length && sps[lo]! < e.end;
   };
-  // pagewise's held ranges, sorted by start (they do not overlap).
-  const held: [bigint, bigint][] = [];
+  // pagewise's held ranges, sorted by start and merged where they overlap or
+  // touch (a mapping attached in several threads is listed once per thread).
+  const ranges: [bigint, bigint][] = [];
   const hr = hints.pagewiseRanges;
-  if (hr) for (let k = 0; k + 1 < hr.length; k += 2) held.push([hr[k]!, hr[k + 1]!]);
-  held.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (hr) for (let k = 0; k + 1 < hr.length; k += 2) ranges.push([hr[k]!, hr[k + 1]!]);
+  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const held: [bigint, bigint][] = [];
+  for (const r of ranges) {
+    const last = held[held.length - 1];
+    if (last && r[0] <= last[1]) {
+      if (r[1] > last[1]) last[1] = r[1];
+    } else held.push([r[0], r[1]]);
+  }
   const insideHeld = (e: SmapsEntry): boolean => {
     let lo = 0;
     let hi = held.length;
