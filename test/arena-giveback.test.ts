@@ -220,6 +220,33 @@ describe.skipIf(unmeasurable(['mincore'], 'Arena retention (resident pages)'))('
   });
 });
 
+
+/**
+ * `strace -f -o` output as one line per call: a call that another thread's
+ * call interrupted ("PID name(args <unfinished ...>") is joined with its rest
+ * ("PID <... name resumed>) = result"), at the place where it started.
+ */
+function straceCalls(text: string): string[] {
+  const out: string[] = [];
+  const open = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const u = /^(\d+) (.*) <unfinished \.\.\.>$/.exec(line);
+    if (u) {
+      open.set(u[1]!, out.length);
+      out.push(`${u[1]} ${u[2]}`);
+      continue;
+    }
+    const r = /^(\d+) <\.\.\. \w+ resumed>(.*)$/.exec(line);
+    const k = r ? open.get(r[1]!) : undefined;
+    if (r && k !== undefined) {
+      out[k] = out[k]! + r[2]!;
+      open.delete(r[1]!);
+      continue;
+    }
+    out.push(line);
+  }
+  return out;
+}
 describe('Arena: stats() from counters', () => {
   it('resident and mappings are measured only when read (or asked for)', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
@@ -281,7 +308,7 @@ describe('Arena: a steady state makes no system call', () => {
     const out = path.join(os.tmpdir(), `pagewise-strace-${process.pid}.txt`);
     const r = spawnSync('strace', ['-f', '-e', 'trace=write,mmap,munmap,mprotect,madvise,process_madvise', '-o', out, process.execPath, '-e', script], { encoding: 'utf8', timeout: HANG_GUARD_MS });
     expect(r.status).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    const lines = straceCalls(fs.readFileSync(out, 'utf8'));
     fs.unlinkSync(out);
     const start = lines.findIndex((l) => l.includes('MARK-START'));
     const end = lines.findIndex((l) => l.includes('MARK-END'));
@@ -312,7 +339,7 @@ describe('Arena: a steady state makes no system call', () => {
       encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, PAGEWISE_FORCE_MISSING: forced ? 'processMadvise' : '' },
     });
     expect(r.status).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    const lines = straceCalls(fs.readFileSync(out, 'utf8'));
     fs.unlinkSync(out);
     const at = (mark: string) => lines.findIndex((l) => l.includes(mark));
     const [start, freed, end] = [at('MARK-START'), at('MARK-FREED'), at('MARK-END')];
