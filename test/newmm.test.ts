@@ -251,7 +251,6 @@ function zoo(): { maps: Mapping[]; file: string; lo: bigint; hi: bigint; close()
 
 const text = (): ReturnType<typeof parseMaps> => parseMaps(fs.readFileSync('/proc/self/maps', 'utf8'));
 
-/** `actual` equals the text read just before it or the one read just after (another thread may map in between, not twice). */
 /**
  * A listing read entry by entry against the text read just before and just
  * after it, while other threads (V8's, the test runner's) map and unmap: every
