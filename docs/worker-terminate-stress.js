@@ -3,7 +3,12 @@
 // test/reliability-lifecycle.test.ts does. node docs/worker-terminate-stress.js [workers]
 // (default 100), run from the repository root after building dist/. Exits 0
 // and prints "done N" when no termination crashed the process; run it in a
-// loop under load, with core dumps on, to catch the abort.
+// loop under load, with core dumps on, to catch the exit. What is known of it:
+// the kernel logged no segfault then (dmesg logs unhandled SIGSEGV here) and the
+// fork printed nothing (vitest shows a fork's raw stderr, abort messages
+// included), so it was not a SIGSEGV nor an abort with a message; 90 runs of the
+// test file (1,800 workers terminated) under load 4-9 and 3 under ASan since
+// did not repeat it.
 'use strict';
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
