@@ -1,7 +1,8 @@
 // Stress for the one unexplained failure of 2026-12-02 (see the closing note):
-// terminates workers while they loop over mmap/protect/view/advise/unmap, as
-// test/reliability-lifecycle.test.ts does. node docs/worker-terminate-stress.js [workers]
-// (default 100), run from the repository root after building dist/. Exits 0
+// terminates workers while they loop over mmap/protect/view/advise/unmap (the
+// worker of test/reliability-lifecycle.test.ts,
+// test/fixtures/workers/terminate-busy.js).
+// node docs/worker-terminate-stress.js [workers] (default 100), run from the repository root after building dist/. Exits 0
 // and prints "done N" when no termination crashed the process; run it in a
 // loop under load, with core dumps on, to catch the exit. What is known of it:
 // the kernel logged no segfault then (dmesg logs unhandled SIGSEGV here) and the
@@ -14,32 +15,13 @@ const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const DIST = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
 const PAGES = 13, SLOTS = 1 << 12;
-const code = `
-  const { workerData } = require('node:worker_threads');
-  const pw = require(${JSON.stringify(DIST)});
-  const page = pw.pageSize();
-  const slots = new BigInt64Array(workerData.sab);
-  const keep = [];
-  for (let i = 0; ; i++) {
-    const m = pw.mmap(${PAGES} * page);
-    m.protect('none', 0, page);
-    m.protect('r', (${PAGES} - 1) * page, page);
-    slots[(i % (${SLOTS} - 1)) + 1] = m.address;
-    Atomics.add(slots, 0, 1n);
-    const v = m.view(page, 64);
-    v[0] = 1;
-    if (i % 4 === 0) m.protect('none', 4 * page, page);
-    if (i % 5 === 0) m.advise('dontneed');
-    if (i % 2 === 0) keep.push(m); else if (i % 3 === 0) m.unmap();
-    if (keep.length > 200) keep.shift().unmap();
-  }
-`;
+const script = path.join(__dirname, '..', 'test', 'fixtures', 'workers', 'terminate-busy.js');
 (async () => {
   const N = Number(process.argv[2] || 100);
   for (let w = 0; w < N; w++) {
     const sab = new SharedArrayBuffer(8 * SLOTS);
     const slots = new BigInt64Array(sab);
-    const worker = new Worker(code, { eval: true, workerData: { sab } });
+    const worker = new Worker(script, { workerData: { dist: DIST, sab, pages: PAGES, slots: SLOTS } });
     worker.on('error', (e) => { console.error('worker error', e); });
     const target = 50n + BigInt((w % 20) * 37);
     while (Atomics.load(slots, 0) < target) await new Promise((r) => setTimeout(r, 1));

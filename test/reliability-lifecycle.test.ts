@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pageSize } from '../lib/index';
 import { runChild, DIST } from './helpers/child';
@@ -116,32 +117,13 @@ describe('worker_threads terminated mid-work', () => {
   it('leave none of their mappings behind and crash nothing (20 workers, terminated inside a busy loop)', async () => {
     const PAGES = 13;
     const SLOTS = 1 << 12;
-    const code = `
-      const { workerData } = require('node:worker_threads');
-      const pw = require(${JSON.stringify(DIST)});
-      const page = pw.pageSize();
-      const slots = new BigInt64Array(workerData.sab);
-      const keep = [];
-      for (let i = 0; ; i++) {
-        const m = pw.mmap(${PAGES} * page);
-        m.protect('none', 0, page);
-        m.protect('r', (${PAGES} - 1) * page, page);
-        slots[(i % (${SLOTS} - 1)) + 1] = m.address;
-        Atomics.add(slots, 0, 1n);
-        const v = m.view(page, 64);
-        v[0] = 1;
-        if (i % 4 === 0) m.protect('none', 4 * page, page);
-        if (i % 5 === 0) m.advise('dontneed');
-        if (i % 2 === 0) keep.push(m); else if (i % 3 === 0) m.unmap();
-        if (keep.length > 200) keep.shift().unmap();
-      }
-    `;
+    const script = path.join(__dirname, 'fixtures', 'workers', 'terminate-busy.js');
     let made = 0;
     let leaked = 0;
     for (let w = 0; w < 20; w++) {
       const sab = new SharedArrayBuffer(8 * SLOTS);
       const slots = new BigInt64Array(sab);
-      const worker = new Worker(code, { eval: true, workerData: { sab } });
+      const worker = new Worker(script, { workerData: { dist: DIST, sab, pages: PAGES, slots: SLOTS } });
       const errors: Error[] = [];
       worker.on('error', (e) => errors.push(e));
       // Terminate once it has made a different number of mappings each time.
