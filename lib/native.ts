@@ -91,12 +91,14 @@ export interface Native {
   regionsSampleEscapes(): number;
   /** The address ranges the regions of every thread (main and workers) hold: `[start, end, start, end, ...]`. */
   regionsHeld(): BigUint64Array;
-  regionShare(r: RegionHandle): bigint;
-  regionAttach(id: bigint): RegionHandle;
+  /** Makes (or refreshes) the registry entry of a region's memory, with the token's kind bits and page size; returns its random id. */
+  regionShare(r: RegionHandle, kind: number, pageSize: number): bigint;
+  /** A region over the shared memory whose entry matches every field of the token. */
+  regionAttach(id: bigint, length: number, kind: number, pageSize: number): RegionHandle;
   regionSharedRefs(r: RegionHandle): number;
   regionSharedBuffer(r: RegionHandle): SharedArrayBuffer | undefined;
   sharedBufferSupported(): boolean;
-  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number, privateAnonRW: boolean): bigint;
+  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number, privateAnonRW: boolean, file: boolean): bigint;
   memfdCreate(name: string, flags: number): number;
   fcntlAddSeals(fd: number, seals: number): void;
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */

@@ -7,11 +7,20 @@
 #pragma once
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <cstdint>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000  // 4.17
+#endif
 
 namespace pagewise {
 
 namespace uapi {
+
+// madvise advice (include/uapi/asm-generic/mman-common.h).
+constexpr int MADV_GUARD_INSTALL = 102;  // 6.13
+constexpr int MADV_GUARD_REMOVE = 103;   // 6.13
 
 // One 64-bit /proc/PID/pagemap entry.
 constexpr uint64_t PM_PRESENT = 1ULL << 63;
