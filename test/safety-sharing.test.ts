@@ -250,7 +250,7 @@ describe('memory never shrinks or fails to grow under a holder (5, 6, 8)', () =>
       m.resize(4 * page, { mayMove: true });
       const w = m.view();
       w[4 * page - 1] = 2;
-      expect(w[0] + w[4 * page - 1]).toBe(3);
+      expect(w[0]! + w[4 * page - 1]!).toBe(3);
     } finally {
       m.unmap();
     }
