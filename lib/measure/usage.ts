@@ -86,7 +86,7 @@ function one(pid: number, o: { maxage: number; childrens: boolean }, uptime: num
   const f = stat.fields; // fields[k] is man-page field k + 3
   const cur: CpuSample = { utime: stat.utime, stime: stat.stime, cutime: Number(f[16 - 3]), cstime: Number(f[17 - 3]), starttime: stat.starttime, uptime };
   const kept = history.get(pid);
-  const prev = kept && kept.expires > now && kept.sample.starttime === cur.starttime ? kept.sample : null;
+  const prev = o.maxage > 0 && kept && kept.expires > now && kept.sample.starttime === cur.starttime ? kept.sample : null;
   if (o.maxage > 0) history.set(pid, { sample: cur, expires: now + o.maxage });
   else history.delete(pid);
   const ms = (ticks: number): number => (ticks * 1000) / tick;
