@@ -84,6 +84,8 @@ export interface MetricsSample {
   swap: number | null;
   /** Resident bytes per category label (from the last `explain()` walk), or null with `categories: false`. */
   categories: Map<string, number> | null;
+  /** smaps `Rss` summed over every mapping at the categories' walk (what they add up to), or null. */
+  categoriesRss: number | null;
   /** Per arena label. */
   arenas: Map<string, ArenaFigures>;
   /** The time of this reading and of the categories' walk, `performance.now()` ms. */
@@ -113,6 +115,7 @@ export class Sampler {
   readonly options: ResolvedMetricsOptions;
   #last: MetricsSample | null = null;
   #categories: Map<string, number> | null = null;
+  #categoriesRss: number | null = null;
   #categoriesAt: number | null = null;
   /** Readings taken (not served from the cache), for tests and the benchmark. */
   readings = 0;
@@ -122,11 +125,27 @@ export class Sampler {
     this.options = options;
   }
 
-  /** The current sample: the last one if it is younger than `minIntervalMs`, else a new reading. */
+  /** @internal The last reading, or null before the first scrape. */
+  get last(): MetricsSample | null {
+    return this.#last;
+  }
+
+  /** True from a reading until the event loop turns: every gauge of one scrape shares it, even with `minIntervalMs: 0`. */
+  #sameTurn = false;
+
+  /**
+   * The current sample: the last one if it was taken in this turn of the
+   * event loop (prom-client collects each gauge separately) or is younger
+   * than `minIntervalMs`, else a new reading.
+   */
   sample(): MetricsSample {
     const now = performance.now();
-    if (this.#last !== null && now - this.#last.at < this.options.minIntervalMs) return this.#last;
+    if (this.#last !== null && (this.#sameTurn || now - this.#last.at < this.options.minIntervalMs)) return this.#last;
     this.#last = this.#read(now);
+    this.#sameTurn = true;
+    setImmediate(() => {
+      this.#sameTurn = false;
+    }).unref();
     return this.#last;
   }
 
@@ -156,7 +175,9 @@ export class Sampler {
       statmIsExact() || rollupRss === null ? { bytes: statm, source: 'statm' } : { bytes: rollupRss, source: 'smaps_rollup' };
     if (o.categories && (this.#categoriesAt === null || now - this.#categoriesAt >= o.categoriesIntervalMs)) {
       t = performance.now();
-      this.#categories = foldCategories(explain({ rollup: false }), o.libraries);
+      const snap = explain({ rollup: false });
+      this.#categories = foldCategories(snap, o.libraries);
+      this.#categoriesRss = snap.totals.rss;
       costMs.explain = performance.now() - t;
       this.#categoriesAt = now;
       this.walks++;
@@ -176,6 +197,6 @@ export class Sampler {
       }
       costMs.arenas = performance.now() - t;
     }
-    return { resident, pss, swap, categories: this.#categories, arenas, at: now, categoriesAt: this.#categoriesAt, costMs };
+    return { resident, pss, swap, categories: this.#categories, categoriesRss: this.#categoriesRss, arenas, at: now, categoriesAt: this.#categoriesAt, costMs };
   }
 }
