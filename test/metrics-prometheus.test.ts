@@ -104,6 +104,29 @@ describe('registerPrometheus()', () => {
     expect(parse(await reg.metrics()).filter((s) => s.labels.arena === 'metrics-test')).toEqual([]);
   });
 
+  it('lists arenas with built-ins captured at load: patched Array.prototype.push and WeakRef.prototype.deref change nothing', async () => {
+    const push = Array.prototype.push;
+    const deref = WeakRef.prototype.deref;
+    let a: Arena;
+    try {
+      Array.prototype.push = () => {
+        throw new Error('patched push');
+      };
+      WeakRef.prototype.deref = () => {
+        throw new Error('patched deref');
+      };
+      a = new Arena({ name: 'patched' });
+    } finally {
+      Array.prototype.push = push;
+      WeakRef.prototype.deref = deref;
+    }
+    arenas.push(a);
+    const reg = new Registry();
+    registerPrometheus(reg, { minIntervalMs: 0, categories: false, pss: false });
+    const committed = parse(await reg.metrics()).filter((s) => s.name === 'pagewise_arena_committed_bytes' && s.labels.arena === 'patched');
+    expect(committed.map((s) => s.value)).toEqual([a.stats().committed]);
+  });
+
   it('bounds the arena label: past maxArenaSeries names, arenas are summed under "other"', async () => {
     const reg = new Registry();
     registerPrometheus(reg, { minIntervalMs: 0, categories: false, pss: false, maxArenaSeries: 2 });
