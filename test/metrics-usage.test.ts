@@ -143,6 +143,8 @@ describe('usage() of many pids and of dead ones', () => {
     expect(() => usage(1.5)).toThrow(RangeError);
     expect(() => usage(2 ** 22 + 1)).toThrow(RangeError);
     expect(() => usage([process.pid, 'x' as unknown as number])).toThrow(/pids\[1\]/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => usage([process.pid, , process.pid] as number[])).toThrow(/pids\[1\]/);
     expect(() => usage(process.pid, { maxage: -1 })).toThrow(RangeError);
     expect(() => usage(process.pid, { children: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });

@@ -9,6 +9,7 @@ import { parseStat } from '../proc/stat';
 import { parseStatm } from '../proc/statm';
 import { clockTicks, readUptime } from '../proc/uptime';
 import { readProcessFile } from '../proc/process';
+import { safeInt } from '../proc/parse';
 import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
 import { statmIsExact } from './memory-usage';
 
@@ -84,7 +85,9 @@ function one(pid: number, o: { maxage: number; childrens: boolean }, uptime: num
   const timestamp = Date.now();
   const stat = parseStat(statText, page);
   const f = stat.fields; // fields[k] is man-page field k + 3
-  const cur: CpuSample = { utime: stat.utime, stime: stat.stime, cutime: Number(f[16 - 3]), cstime: Number(f[17 - 3]), starttime: stat.starttime, uptime };
+  const cur: CpuSample = {
+    utime: stat.utime, stime: stat.stime, cutime: safeInt('stat', 1, 'cutime', f[16 - 3]), cstime: safeInt('stat', 1, 'cstime', f[17 - 3]), starttime: stat.starttime, uptime,
+  };
   const kept = history.get(pid);
   const prev = o.maxage > 0 && kept && kept.expires > now && kept.sample.starttime === cur.starttime ? kept.sample : null;
   if (o.maxage > 0) history.set(pid, { sample: cur, expires: now + o.maxage });
@@ -116,7 +119,10 @@ export function usage(pids: readonly number[], options?: UsageOptions): Record<n
 export function usage(pids: number | readonly number[], options?: UsageOptions): PidUsage | Record<number, PidUsage> {
   let list: number[];
   if (typeof pids === 'number') list = [checkPid('pid', pids)];
-  else if (Array.isArray(pids)) list = (pids as unknown[]).map((p, i) => checkPid(`pids[${i}]`, p));
+  else if (Array.isArray(pids)) {
+    list = [];
+    for (let i = 0; i < pids.length; i++) list.push(checkPid(`pids[${i}]`, (pids as unknown[])[i])); // holes too: undefined is refused
+  }
   else throw invalidType('pid', 'of type number or an array of numbers', pids);
   const o = { maxage: 60_000, childrens: false };
   if (options !== undefined) {

@@ -43,7 +43,8 @@ export interface OpenTelemetryRegistration {
  * `registerPrometheus`.
  */
 export function registerOpenTelemetry(meter: OtelMeter, options?: MetricsOptions): OpenTelemetryRegistration {
-  if (typeof meter !== 'object' || meter === null || typeof meter.createObservableGauge !== 'function' || typeof meter.addBatchObservableCallback !== 'function') {
+  const methods = ['createObservableGauge', 'createObservableUpDownCounter', 'addBatchObservableCallback', 'removeBatchObservableCallback'] as const;
+  if (typeof meter !== 'object' || meter === null || methods.some((m) => typeof meter[m] !== 'function')) {
     throw invalidType('meter', 'an OpenTelemetry Meter (@opentelemetry/api 1.3 or later)', meter);
   }
   const o = resolveMetricsOptions(options);

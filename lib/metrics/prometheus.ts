@@ -58,7 +58,7 @@ export function loadPromClient(): PromClient {
  */
 export function registerPrometheus(registry?: PrometheusRegistry, options?: MetricsOptions): PrometheusRegistration {
   const o = resolveMetricsOptions(options);
-  if (registry !== undefined && (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function')) {
+  if (registry !== undefined && (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function')) {
     throw invalidType('registry', 'a prom-client Registry', registry);
   }
   const prom = loadPromClient();

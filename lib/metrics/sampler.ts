@@ -110,6 +110,9 @@ export function foldCategories(snap: ExplainSnapshot, libraries: boolean): Map<s
   return out;
 }
 
+/** Whether this kernel's statm is exact, read once. */
+let exact: boolean | undefined;
+
 /** @internal The readings of one registration. */
 export class Sampler {
   readonly options: ResolvedMetricsOptions;
@@ -177,8 +180,9 @@ export class Sampler {
       swap = readStatus().vmSwap;
       costMs.status = performance.now() - t;
     }
+    exact ??= statmIsExact();
     const resident: MetricsSample['resident'] =
-      statmIsExact() || rollupRss === null ? { bytes: statm, source: 'statm' } : { bytes: rollupRss, source: 'smaps_rollup' };
+      exact || rollupRss === null ? { bytes: statm, source: 'statm' } : { bytes: rollupRss, source: 'smaps_rollup' };
     if (o.categories && (this.#categoriesAt === null || now - this.#categoriesAt >= o.categoriesIntervalMs)) {
       t = performance.now();
       const snap = explain({ rollup: false });
