@@ -6,9 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/child';
 import { usage, pidusageCpu, clockTicks, readStat, readStatm, readUptime, statmIsExact, type CpuSample } from '../lib/index';
 
 const pidusage = createRequire(__filename)('pidusage') as (pid: number) => Promise<Record<string, number>>;
@@ -135,6 +137,24 @@ describe('usage() of many pids and of dead ones', () => {
     expect(caught!.syscall).toBe('open');
     expect(caught!.path).toBe(`/proc/${dead}/stat`);
     expect(Object.keys(usage([process.pid, dead]))).toEqual([String(process.pid)]);
+  });
+
+  it('reads another user\'s process (stat and statm are world-readable; smaps_rollup is not)', () => {
+    // As root: a child running as nobody reads pid 1 (root's). Otherwise pid 1 is another user's already.
+    const code = `const pw = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'index.js'))});
+      const u = pw.usage(1);
+      let rollup = 'read';
+      try { pw.readSmapsRollup(1); } catch (e) { rollup = e.code; }
+      console.log(JSON.stringify({ u, rollup, page: pw.pageSize() }));`;
+    const asRoot = process.getuid?.() === 0;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { u: { pid: number; ppid: number; memory: number }; rollup: string; page: number };
+    expect(out.u.pid).toBe(1);
+    expect(out.u.ppid).toBe(0);
+    expect(out.u.memory).toBeGreaterThan(0);
+    expect(out.u.memory % out.page).toBe(0);
+    if (asRoot) expect(out.rollup).toBe('EACCES');
   });
 
   it('refuses bad pids and options with TypeError/RangeError before reading', () => {
