@@ -41,11 +41,12 @@ async function collect(): Promise<Map<string, { unit: string; type: DataPointTyp
 }
 
 describe('registerOpenTelemetry()', () => {
-  it('reports process.memory.usage (semantic conventions) and pagewise.* gauges in bytes, within the figures read beside them', async () => {
+  it('reports process.memory.usage (semantic conventions) and gauges named as the Prometheus ones, in bytes, within the figures read beside them', async () => {
     const arena = new Arena({ name: 'otel-test' });
     arena.alloc(16 * pageSize()).fill(1);
     const r = registerOpenTelemetry(provider.getMeter('pagewise-test'), { minIntervalMs: 0 });
     expect(r.names).toEqual(Object.values(METRICS).map((m) => m.otel));
+    expect(r.names).toEqual(['process.memory.usage', ...Object.values(METRICS).slice(1).map((m) => m.prometheus)]);
     const got = await collect();
     const last = r.sampler.last!;
     for (const name of r.names) expect(got.get(name)?.unit, name).toBe('By');
@@ -60,17 +61,17 @@ describe('registerOpenTelemetry()', () => {
     expect(p.attributes).toEqual({ source: statmIsExact() ? 'statm' : 'smaps_rollup' });
     expect(p.value).toBe(last.resident.bytes);
     expect(last.resident.bytes % pageSize()).toBe(0);
-    for (const name of ['pagewise.process.pss', 'pagewise.process.swap', 'pagewise.memory', 'pagewise.arena.committed']) {
+    for (const name of ['pagewise_process_pss_bytes', 'pagewise_process_swap_bytes', 'pagewise_memory_bytes', 'pagewise_arena_committed_bytes']) {
       expect(got.get(name)!.type, name).toBe(DataPointType.GAUGE);
     }
-    expect(got.get('pagewise.process.pss')!.points[0]!.value).toBe(last.pss);
+    expect(got.get('pagewise_process_pss_bytes')!.points[0]!.value).toBe(last.pss);
     expect(last.pss!).toBeGreaterThan(0);
-    const cats = got.get('pagewise.memory')!.points;
+    const cats = got.get('pagewise_memory_bytes')!.points;
     expect(cats.every((c) => typeof c.attributes.category === 'string')).toBe(true);
     expect(cats.reduce((a, c) => a + (c.value as number), 0)).toBe(r.sampler.last!.categoriesRss);
-    const committed = got.get('pagewise.arena.committed')!.points.find((c) => c.attributes.arena === 'otel-test');
+    const committed = got.get('pagewise_arena_committed_bytes')!.points.find((c) => c.attributes.arena === 'otel-test');
     expect(committed?.value).toBe(arena.stats().committed);
-    const resident = got.get('pagewise.arena.resident')!.points.find((c) => c.attributes.arena === 'otel-test');
+    const resident = got.get('pagewise_arena_resident_bytes')!.points.find((c) => c.attributes.arena === 'otel-test');
     expect(resident?.value).toBe(arena.stats({ resident: true }).resident);
     arena.close();
     r.unregister();

@@ -1,9 +1,8 @@
 /**
- * The metric names, one table for both exporters. Prometheus names carry
- * the unit (`_bytes`); the OpenTelemetry names are dotted with unit `By`,
- * which an OpenTelemetry Prometheus exporter turns into the same names, and
- * resident memory is OpenTelemetry's semantic-convention metric
- * `process.memory.usage`.
+ * The metric names, one table for both exporters. OpenTelemetry gets the same
+ * names (with unit `By`), so a dashboard reads either exporter's series (the
+ * OpenTelemetry Prometheus exporter passes them through unchanged); resident
+ * memory there is the semantic conventions' `process.memory.usage` instead.
  */
 
 /** One metric of the table: names for both worlds, help text, label, and the option that turns it off. */
@@ -20,31 +19,31 @@ export const METRICS = {
     help: 'Resident set size of this process, bytes; source: statm (kernel counters, exact on Linux 6.16+) or smaps_rollup (page-table walk, exact)',
   },
   pss: {
-    prometheus: 'pagewise_process_pss_bytes', otel: 'pagewise.process.pss', label: null,
+    prometheus: 'pagewise_process_pss_bytes', otel: 'pagewise_process_pss_bytes', label: null,
     help: 'Proportional set size of this process (smaps_rollup Pss), bytes',
   },
   swap: {
-    prometheus: 'pagewise_process_swap_bytes', otel: 'pagewise.process.swap', label: null,
+    prometheus: 'pagewise_process_swap_bytes', otel: 'pagewise_process_swap_bytes', label: null,
     help: 'Swapped-out memory of this process (smaps_rollup Swap, or status VmSwap), bytes',
   },
   categories: {
-    prometheus: 'pagewise_memory_bytes', otel: 'pagewise.memory', label: 'category',
+    prometheus: 'pagewise_memory_bytes', otel: 'pagewise_memory_bytes', label: 'category',
     help: 'Resident bytes of this process by owner (pagewise explain(): code, heap, v8-heap, thread-stacks, ...); the categories add up to the resident set at the walk',
   },
   arenaCommitted: {
-    prometheus: 'pagewise_arena_committed_bytes', otel: 'pagewise.arena.committed', label: 'arena',
+    prometheus: 'pagewise_arena_committed_bytes', otel: 'pagewise_arena_committed_bytes', label: 'arena',
     help: 'Committed (read-write, charged) bytes of pagewise arenas, by arena name',
   },
   arenaAllocated: {
-    prometheus: 'pagewise_arena_allocated_bytes', otel: 'pagewise.arena.allocated', label: 'arena',
+    prometheus: 'pagewise_arena_allocated_bytes', otel: 'pagewise_arena_allocated_bytes', label: 'arena',
     help: 'Bytes in live blocks of pagewise arenas, by arena name',
   },
   arenaRetained: {
-    prometheus: 'pagewise_arena_retained_bytes', otel: 'pagewise.arena.retained', label: 'arena',
+    prometheus: 'pagewise_arena_retained_bytes', otel: 'pagewise_arena_retained_bytes', label: 'arena',
     help: 'Free pages pagewise arenas keep dirty for reuse, bytes, by arena name',
   },
   arenaResident: {
-    prometheus: 'pagewise_arena_resident_bytes', otel: 'pagewise.arena.resident', label: 'arena',
+    prometheus: 'pagewise_arena_resident_bytes', otel: 'pagewise_arena_resident_bytes', label: 'arena',
     help: 'Resident bytes of the committed range of pagewise arenas (mincore), by arena name',
   },
 } as const satisfies Record<string, MetricName>;

@@ -35,12 +35,12 @@ export interface OpenTelemetryRegistration {
 
 /**
  * Registers pagewise's figures on `meter`, unit `By` (bytes): resident memory
- * as the semantic convention's `process.memory.usage` (an observable
+ * as the semantic conventions' `process.memory.usage` (an observable
  * up-down counter, as the convention defines it) with attribute `source`;
- * observable gauges `pagewise.process.pss`, `pagewise.process.swap`,
- * `pagewise.memory` (`category`) and `pagewise.arena.{committed,allocated,
- * retained,resident}` (`arena`). Same options, intervals and bounds as
- * `registerPrometheus`.
+ * observable gauges named as `registerPrometheus` names them
+ * (`pagewise_process_pss_bytes`, `pagewise_process_swap_bytes`,
+ * `pagewise_memory_bytes` with `category`, `pagewise_arena_*_bytes` with
+ * `arena`). Same options, intervals and bounds as `registerPrometheus`.
  */
 export function registerOpenTelemetry(meter: OtelMeter, options?: MetricsOptions): OpenTelemetryRegistration {
   const methods = ['createObservableGauge', 'createObservableUpDownCounter', 'addBatchObservableCallback', 'removeBatchObservableCallback'] as const;
