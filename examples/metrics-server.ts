@@ -8,7 +8,7 @@
 // In Grafana (PromQL), the category that grows, in bytes per hour:
 //   topk(3, deriv(pagewise_memory_bytes[30m]) * 3600)
 // and how far Node's own RSS figure (from /proc/self/stat) is from the exact one:
-//   process_resident_memory_bytes - on() pagewise_process_resident_bytes
+//   process_resident_memory_bytes - ignoring(source) pagewise_process_resident_bytes
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
