@@ -60,6 +60,15 @@ const varies: Record<string, RegExp[]> = {
   'share-worker.ts': [], // nothing varies: counters and an address compared, not printed
   'share-child.ts': [], // nothing varies: sizes are fixed, not page-dependent
   'append-log.ts': [], // nothing varies: record counts and bytes
+  'metrics-server.ts': [
+    /\(\/proc\/self\/stat\): ([\d.]+ MiB)/, // whole process
+    /source="(\w+)"/, // statm on Linux 6.16+ (exact there), smaps_rollup before
+    /resident_bytes\{source="[^"]*"\}: ([\d.]+ MiB)/, // whole process
+    /pss_bytes: ([\d.]+ MiB)/, // whole process, and shared pages divided among however many processes map them
+    /: (\d+) categories/, // malloc-mmapped and others appear only when they hold memory
+    /adding up to ([\d.]+ MiB)/, // whole process
+    /grew by ([\d.]+ MiB)/, // 8.0 MiB of written pages; a host with THP "always" may fault the arena's range in 2 MiB steps
+  ],
 };
 
 interface Block {
@@ -117,6 +126,7 @@ const needs: Record<string, ProbeName[]> = {
   'share-worker.ts': [],
   'share-child.ts': [],
   'append-log.ts': [],
+  'metrics-server.ts': [],
 };
 
 describe('examples', () => {

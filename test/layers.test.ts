@@ -10,6 +10,7 @@
  *   measure  lib/measure/**
  *   arena    lib/arena/**
  *   explain  lib/explain/**
+ *   metrics  lib/metrics/**: the pagewise/metrics entry (Prometheus, OpenTelemetry)
  *   api      lib/index.ts, the package's main entry
  *   lab      lib/bench/**, lib/experiments/**
  *   cli      lib/cli.ts, lib/cli/**: reaches lab only through its public index
@@ -39,6 +40,7 @@ const LAYERS: [string, (f: string) => boolean][] = [
   ['measure', (f) => f.startsWith('measure/')],
   ['arena', (f) => f.startsWith('arena/')],
   ['explain', (f) => f.startsWith('explain/')],
+  ['metrics', (f) => f.startsWith('metrics/')],
   ['api', (f) => f === 'index.ts'],
   ['lab', (f) => f.startsWith('bench/') || f.startsWith('experiments/')],
   ['cli', (f) => f === 'cli.ts' || f.startsWith('cli/')],

@@ -59,6 +59,7 @@ import { allocate, freeRun, reallocBlock, usableSize } from './runs';
 import { purgeAll, resetHeap, forget } from './purge';
 import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
+import { trackArena } from './live';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';
@@ -101,7 +102,9 @@ export class Arena {
    * `mmap` error if the kernel refuses the reservation.
    */
   constructor(options?: ArenaOptions) {
-    this.#heap = new Heap(resolveArenaOptions(options));
+    const config = resolveArenaOptions(options);
+    this.#heap = new Heap(config);
+    trackArena(this, config.name);
   }
 
   /** True after {@link Arena.close}. */
