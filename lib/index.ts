@@ -6,6 +6,8 @@ export { mmap, Mapping, vmaNamesSupported, munmap, madvise, mprotect, mincore, m
 export type { MmapOptions, LockOptions, SyncOptions, ShareToken, ResizeOptions } from './mapping';
 export { memfd, shmOpen, shmUnlink, SharedMemory } from './shared';
 export { queryMapping, adviseMany, secretMemory } from './newmm';
+export { discard } from './process/discard';
+export type { DiscardResult } from './process/discard';
 export type { VmaInfo, QueryMappingOptions, AdviseManyResult } from './newmm';
 export { kernelHas, kernelFeatures, FEATURE_MINIMUM } from './features';
 export type { KernelFeature } from './features';

@@ -75,3 +75,14 @@ const uint64_t COVERING_OR_NEXT_VMA = 0x10;
 }  // namespace uapi
 
 }  // namespace pagewise
+
+// --- appended for issue 27 (give memory back) -------------------------------
+namespace pagewise {
+namespace uapi {
+// prctl(PR_SET_THP_DISABLE / PR_GET_THP_DISABLE) (3.15); the flag
+// PR_THP_DISABLE_EXCEPT_ADVISED (6.18): THP only where MADV_HUGEPAGE asked.
+constexpr int SET_THP_DISABLE = 41;  // PR_SET_THP_DISABLE (names differ: <sys/prctl.h> defines the macros)
+constexpr int GET_THP_DISABLE = 42;  // PR_GET_THP_DISABLE
+constexpr unsigned long THP_DISABLE_EXCEPT_ADVISED = 1UL << 1;  // PR_THP_DISABLE_EXCEPT_ADVISED
+}  // namespace uapi
+}  // namespace pagewise
