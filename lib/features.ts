@@ -9,7 +9,7 @@ import { native } from './native';
 import { procPath } from './proc/parse';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
@@ -21,6 +21,7 @@ export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.f
   droppable: 'Linux 6.11 (MAP_DROPPABLE)',
   secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
   memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
+  thpExceptAdvised: 'Linux 6.18 (prctl PR_SET_THP_DISABLE with PR_THP_DISABLE_EXCEPT_ADVISED)',
 });
 
 const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -49,6 +50,21 @@ function probe(f: KernelFeature): boolean {
       } catch {
         return false;
       }
+    case 'thpExceptAdvised':
+      return thpExceptAdvisedWorks();
+  }
+}
+
+// Sets the flag and puts the process's previous THP state back (a kernel
+// before 6.18 refuses the flag with EINVAL and changes nothing).
+function thpExceptAdvisedWorks(): boolean {
+  try {
+    const was = native.prctlGetThpDisable();
+    native.prctlSetThpDisable(1, native.givebackConstants.PR_THP_DISABLE_EXCEPT_ADVISED);
+    native.prctlSetThpDisable(was & 1 ? 1 : 0, was & 1 ? was & native.givebackConstants.PR_THP_DISABLE_EXCEPT_ADVISED : 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
