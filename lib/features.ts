@@ -9,7 +9,7 @@ import { native } from './native';
 import { procPath } from './proc/parse';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
@@ -22,6 +22,7 @@ export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.f
   secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
   memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
   thpExceptAdvised: 'Linux 6.18 (prctl PR_SET_THP_DISABLE with PR_THP_DISABLE_EXCEPT_ADVISED)',
+  writeTracking: 'Linux 6.7 built with CONFIG_USERFAULTFD and CONFIG_HAVE_ARCH_USERFAULTFD_WP (userfaultfd write-protect in async mode, PAGEMAP_SCAN PAGE_IS_WRITTEN)',
 });
 
 const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -52,6 +53,40 @@ function probe(f: KernelFeature): boolean {
       }
     case 'thpExceptAdvised':
       return thpExceptAdvisedWorks();
+    case 'writeTracking':
+      return writeTrackingWorks();
+  }
+}
+
+// A page of our own registered for async write-protect, one write-protecting
+// scan, closed (closing the userfaultfd unregisters the range).
+function writeTrackingWorks(): boolean {
+  const C = native.constants;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const page = native.pageSize();
+  let r;
+  try {
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+  } catch {
+    return false;
+  }
+  let fd = -1;
+  try {
+    const a = native.regionAddress(r);
+    fd = native.userfaultfdWpAsync(a, page);
+    const pm = fs.openSync(procPath('self', 'pagemap'), 'r');
+    try {
+      const W = native.givebackConstants.PAGE_IS_WRITTEN;
+      native.pagemapScanRanges(pm, a, a + BigInt(page), true, 0, W, 0, W);
+    } finally {
+      fs.closeSync(pm);
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+    native.munmap(r);
   }
 }
 

@@ -68,3 +68,5 @@ export { peakRss, resetPeakRss } from './process/peak';
 export type { PeakRss, CgroupPeak, ResetPeakRssResult } from './process/peak';
 export { transparentHugePages } from './process/thp';
 export type { ThpProcessMode, TransparentHugePagesOptions, TransparentHugePagesState } from './process/thp';
+export { trackWrites, coldPages, reclaim, WriteTracker } from './process/cold';
+export type { TrackTarget, PageRange, ColdPages, ColdPagesOptions, ReclaimResult } from './process/cold';

@@ -167,7 +167,17 @@ export interface Native {
   mincoreAt(address: bigint, length: number, vec: Uint8Array | null): number;
   /** One process_madvise per IOV_MAX ranges by address; COLD, PAGEOUT, WILLNEED only. [bytes, calls]. */
   processMadviseAt(addresses: BigUint64Array, lengths: Float64Array, advice: number): [number, number];
-  givebackConstants: { readonly PR_THP_DISABLE_EXCEPT_ADVISED: number };
+  /** A userfaultfd in async write-protect mode registered over the range (userfaultfd + UFFDIO_API + UFFDIO_REGISTER). */
+  userfaultfdWpAsync(start: bigint, length: number): number;
+  /** PAGEMAP_SCAN runs [start, end, categories, ...]; wpReset write-protects the matching pages again (async-registered ranges only). */
+  pagemapScanRanges(pagemapFd: number, start: bigint, end: bigint, wpReset: boolean, categoryInverted: number, categoryMask: number, categoryAnyof: number, returnMask: number): BigUint64Array;
+  givebackConstants: {
+    readonly PR_THP_DISABLE_EXCEPT_ADVISED: number;
+    readonly PAGE_IS_WRITTEN: number;
+    readonly PAGE_IS_PRESENT: number;
+    readonly PAGE_IS_SWAPPED: number;
+    readonly PAGE_IS_SOFT_DIRTY: number;
+  };
 }
 
 /**

@@ -7,7 +7,9 @@
 #include "args.h"
 #include "uapi.h"
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -144,13 +146,102 @@ static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifndef __NR_userfaultfd
+#if defined(__x86_64__)
+#define __NR_userfaultfd 323
+#else
+#define __NR_userfaultfd 282
+#endif
+#endif
+
+// userfaultfdWpAsync(start: bigint, length) -> fd: a userfaultfd
+// (UFFD_USER_MODE_ONLY, so no privilege is needed) in asynchronous
+// write-protect mode registered over [start, start + length). Three calls in
+// one function on purpose: registering MODE_WP without UFFD_FEATURE_WP_ASYNC
+// would make a write to a protected page wait for a handler that does not
+// exist (a hang), so the register is done only after the kernel granted
+// WP_ASYNC. Throws with the failing call as syscall (ENOSYS/EPERM without
+// userfaultfd, EINVAL where the range is not anonymous memory or before 6.7).
+static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t start, len;
+  if (!GetBigAddr(info, 0, &start) || !GetU64(info, 1, &len)) return ThrowInternal(env, "userfaultfdWpAsync: bad arguments");
+  int fd = static_cast<int>(syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | uapi::UFFD_USER_MODE_ONLY));
+  if (fd < 0) return ThrowErrno(env, errno, "userfaultfd", "UFFD_USER_MODE_ONLY");
+  uapi::uffdio_api api = {uapi::UFFD_API, uapi::UFFD_FEATURE_WP_ASYNC | uapi::UFFD_FEATURE_WP_UNPOPULATED, 0};
+  if (ioctl(fd, uapi::UFFDIO_API, &api) != 0 || !(api.features & uapi::UFFD_FEATURE_WP_ASYNC)) {
+    int err = errno ? errno : EINVAL;
+    close(fd);
+    return ThrowErrno(env, err, "ioctl", "UFFDIO_API, features=UFFD_FEATURE_WP_ASYNC|UFFD_FEATURE_WP_UNPOPULATED");
+  }
+  uapi::uffdio_register reg = {{start, len}, uapi::UFFDIO_REGISTER_MODE_WP, 0};
+  if (ioctl(fd, uapi::UFFDIO_REGISTER, &reg) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "ioctl", "UFFDIO_REGISTER MODE_WP, addr=" + Hex(start) + ", length=" + std::to_string(len));
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// pagemapScanRanges(pagemapFd, start: bigint, end: bigint, wpReset: boolean,
+// categoryInverted, categoryMask, categoryAnyof, returnMask) -> BigUint64Array
+// [start, end, categories, ...] of the matching runs (ioctl PAGEMAP_SCAN, 6.7).
+// wpReset adds PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC: matching pages
+// are write-protected again, and only ranges registered in async mode are
+// accepted (the kernel checks), so no write can ever wait.
+static Napi::Value PagemapScanRanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  uint64_t start, end, inv, mask, anyof, ret;
+  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start || info.Length() < 8 ||
+      !info[3].IsBoolean() || !GetU64(info, 4, &inv) || !GetU64(info, 5, &mask) || !GetU64(info, 6, &anyof) || !GetU64(info, 7, &ret))
+    return ThrowInternal(env, "pagemapScanRanges: bad arguments");
+  const bool wp = info[3].As<Napi::Boolean>().Value();
+  std::vector<uint64_t> found;
+  uapi::page_region vec[512];
+  for (uint64_t cur = start; cur < end;) {
+    uapi::pm_scan_arg a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.flags = wp ? (uapi::PM_SCAN_WP_MATCHING | uapi::PM_SCAN_CHECK_WPASYNC) : 0;
+    a.start = cur;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = sizeof vec / sizeof vec[0];
+    a.category_inverted = inv;
+    a.category_mask = mask;
+    a.category_anyof_mask = anyof;
+    a.return_mask = ret;
+    int n = ioctl(static_cast<int>(fd), uapi::PAGEMAP_SCAN, &a);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ThrowErrno(env, errno, "ioctl", std::string("PAGEMAP_SCAN") + (wp ? " (write-protect)" : "") + ", " + Hex(cur) + "-" + Hex(end));
+    }
+    for (int i = 0; i < n; i++) {
+      if (found.size() >= 3 && found[found.size() - 2] == vec[i].start && found.back() == vec[i].categories) found[found.size() - 2] = vec[i].end;
+      else { found.push_back(vec[i].start); found.push_back(vec[i].end); found.push_back(vec[i].categories); }
+    }
+    if (a.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
+    cur = a.walk_end;
+  }
+  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, found.size());
+  for (size_t i = 0; i < found.size(); i++) out[i] = found[i];
+  return out;
+}
+
 void InitGiveBack(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("prctlSetThpDisable", Napi::Function::New(env, PrctlSetThpDisable, "prctlSetThpDisable"));
   exports.Set("prctlGetThpDisable", Napi::Function::New(env, PrctlGetThpDisable, "prctlGetThpDisable"));
   exports.Set("mincoreAt", Napi::Function::New(env, MincoreAt, "mincoreAt"));
   exports.Set("processMadviseAt", Napi::Function::New(env, ProcessMadviseAt, "processMadviseAt"));
+  exports.Set("userfaultfdWpAsync", Napi::Function::New(env, UserfaultfdWpAsync, "userfaultfdWpAsync"));
+  exports.Set("pagemapScanRanges", Napi::Function::New(env, PagemapScanRanges, "pagemapScanRanges"));
   Napi::Object c = Napi::Object::New(env);
+  c.Set("PAGE_IS_WRITTEN", static_cast<double>(uapi::PAGE_IS_WRITTEN));
+  c.Set("PAGE_IS_PRESENT", static_cast<double>(uapi::PAGE_IS_PRESENT));
+  c.Set("PAGE_IS_SWAPPED", static_cast<double>(uapi::PAGE_IS_SWAPPED));
+  c.Set("PAGE_IS_SOFT_DIRTY", static_cast<double>(uapi::PAGE_IS_SOFT_DIRTY));
   c.Set("PR_THP_DISABLE_EXCEPT_ADVISED", static_cast<double>(uapi::THP_DISABLE_EXCEPT_ADVISED));
   exports.Set("givebackConstants", c);
 }

@@ -93,6 +93,25 @@ function sharedRefusal(): Error {
   return refuse('ERR_PAGEWISE_SHARED_MAPPING', 'discard refuses a SharedArrayBuffer: another thread may write to it while its pages are given back, and that write would be lost');
 }
 
+/**
+ * @internal The whole pages inside a buffer or view: `[first, last)` (empty
+ * when `last <= first`), with the ArrayBuffer and its data address. Throws
+ * like {@link discard} for what is not an ArrayBuffer-backed buffer.
+ */
+export function bufferPages(target: unknown): { ab: ArrayBuffer; data: bigint; first: bigint; last: bigint } {
+  const g = geometry(target);
+  const info = native.arrayBufferInfo(g.ab);
+  if (info === null) {
+    const e = new TypeError('the ArrayBuffer is detached') as TypeError & { code: string };
+    e.code = 'ERR_INVALID_STATE';
+    throw e;
+  }
+  const P = BigInt(pageSize());
+  const from = info[0] + BigInt(g.start);
+  const to = from + BigInt(g.length < 0 ? info[1] : g.length);
+  return { ab: g.ab, data: info[0], first: ((from + P - 1n) / P) * P, last: (to / P) * P };
+}
+
 /** Whether the maps entry is memory discard may zero: private, anonymous, readable and writable. */
 function check(e: MapsEntry, what: string): void {
   const range = `${e.start.toString(16)}-${e.end.toString(16)} ${e.perms} ${e.pathname || '(anonymous)'}`;
