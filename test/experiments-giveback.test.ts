@@ -68,5 +68,7 @@ describe('15 and 16 (child processes)', () => {
     expect(typeof value(r, 'system THP mode')).toBe('string');
     expect(String(value(r, "RSS under 'default'"))).toMatch(/over 5 trials/);
     expect(String(value(r, "RSS under 'never'"))).toMatch(/over 5 trials/);
+    // The claim holds only under system THP 'always': elsewhere the verdict is 'depends' whatever the noise.
+    if (value(r, 'system THP mode') !== 'always') expect(r.verdict).toBe('depends');
   });
 });
