@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attach, discard, mmap, pageSize, unsafe } from '../lib/index';
+import { Arena, attach, discard, mmap, pageSize, unsafe } from '../lib/index';
 import { native } from '../lib/native';
 import { readPagemap, PM_PRESENT } from '../lib/proc/pagemap';
 import { ifMeasurable } from './helpers/emulation';
@@ -218,6 +218,28 @@ describe('discard refuses what it cannot give back safely', () => {
     } finally {
       other.unmap();
       m.unmap();
+    }
+  });
+
+  it("an Arena's memory: a block's own view gives back its own pages; its ArrayBuffer, holding other blocks, is refused", () => {
+    const arena = new Arena({ hugePages: false });
+    try {
+      const a = arena.alloc(9 * page);
+      const small = arena.alloc(100);
+      const b = arena.alloc(9 * page);
+      a.fill(1);
+      b.fill(2);
+      small.fill(3);
+      const r = discard(a);
+      expect(r.bytes).toBeGreaterThanOrEqual(8 * page);
+      ifMeasurable('dontneedZeroes', 'bytes read back', () => expect(a[r.head]).toBe(0));
+      expect(b.every((x) => x === 2)).toBe(true);
+      for (const v of [small.buffer, new Uint8Array(small.buffer), b.buffer, a.subarray(0)]) {
+        expect(() => discard(v as ArrayBuffer)).toThrowError(expect.objectContaining({ code: 'ERR_PAGEWISE_FOREIGN_RANGE' }));
+      }
+      expect(small.every((x) => x === 3)).toBe(true);
+    } finally {
+      arena.close();
     }
   });
 

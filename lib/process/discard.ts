@@ -68,6 +68,18 @@ export interface DiscardResult {
   checkedBy: 'procmap_query' | 'maps' | 'none';
 }
 
+/**
+ * @internal A layer above that hands out blocks inside ArrayBuffers of its
+ * own (the arena) says which targets hold other blocks' bytes: a reason to
+ * refuse, or null.
+ */
+export type DiscardGuard = (target: object, ab: ArrayBuffer) => string | null;
+const guards: DiscardGuard[] = [];
+/** @internal Registers a {@link DiscardGuard} (the arena does at load). */
+export function addDiscardGuard(guard: DiscardGuard): void {
+  guards.push(guard);
+}
+
 type Refusal = 'ERR_PAGEWISE_BUFFER_POOL' | 'ERR_PAGEWISE_FILE_MAPPING' | 'ERR_PAGEWISE_SHARED_MAPPING' | 'ERR_PAGEWISE_FOREIGN_RANGE';
 
 function refuse(code: Refusal, message: string): Error & { code: Refusal } {
@@ -161,6 +173,10 @@ export function discard(buffer: ArrayBuffer | ArrayBufferView, offset?: number, 
       `discard refuses this buffer: its ArrayBuffer (${abLength} bytes) ${isMarkedAsUntransferable ? "is marked untransferable by Node, as Node's Buffer pool is (and external memory another addon owns)" : `has the size of Node's Buffer pool, which Node ${process.version} cannot tell apart`}; ` +
         `the pool holds many small Buffers' bytes. Allocate memory to give back with Buffer.allocUnsafeSlow(), new ArrayBuffer() or pagewise's mmap()`,
     );
+  }
+  for (const guard of guards) {
+    const why = guard(buffer, g.ab);
+    if (why !== null) throw refuse('ERR_PAGEWISE_FOREIGN_RANGE', `discard refuses this buffer: ${why}`);
   }
   if (regionState === 2) throw refuse('ERR_PAGEWISE_SHARED_MAPPING', "discard refuses this buffer: it is a pagewise Mapping's memory shared with other threads (share()/attach())");
   const page = pageSize();
