@@ -74,7 +74,7 @@ describe.skipIf(!kernelHas('writeTracking'))('coldPages after trackWrites (userf
     t.close();
   });
 
-  it('reclaim hands the cold runs to process_madvise in one call; contents stay; without swap the pages stay resident', () => {
+  it.skipIf(!kernelHas('processMadvise'))('reclaim hands the cold runs to process_madvise in one call; contents stay; without swap the pages stay resident', () => {
     const n = 48;
     const m = mmap(n * page);
     try {
@@ -147,12 +147,15 @@ describe('refusals and bad input', () => {
     }
   });
 
-  it('without the kernel feature (PAGEWISE_FORCE_MISSING=writeTracking) trackWrites throws ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', () => {
+  it('without the kernel features (PAGEWISE_FORCE_MISSING) trackWrites and reclaim throw ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', () => {
     const saved = process.env.PAGEWISE_FORCE_MISSING;
     process.env.PAGEWISE_FORCE_MISSING = 'writeTracking';
     try {
       const r = runChild(`const m = pw.mmap(4 * pw.pageSize()); try { pw.trackWrites(m); console.log('none'); } catch (e) { console.log(e.code, /6\\.7/.test(e.message)); }`);
       expect(r.stdout.trim()).toBe('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM true');
+      process.env.PAGEWISE_FORCE_MISSING = 'processMadvise';
+      const q = runChild(`const m = pw.mmap(4 * pw.pageSize()); m.view().fill(1); try { pw.reclaim([{ address: m.address, length: pw.pageSize() }], 'cold'); console.log('none'); } catch (e) { console.log(e.code); }`);
+      expect(q.stdout.trim()).toBe('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM');
     } finally {
       if (saved === undefined) delete process.env.PAGEWISE_FORCE_MISSING;
       else process.env.PAGEWISE_FORCE_MISSING = saved;
