@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { peakRss, resetPeakRss, transparentHugePages, trimMalloc, kernelHas } from '../lib/index';
 import { native } from '../lib/native';
 import { runChild } from './helpers/child';
-import { unmeasurable } from './helpers/emulation';
+import { underEmulation, unmeasurable } from './helpers/emulation';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 
 function child(code: string, env: Record<string, string> = {}): unknown {
@@ -78,8 +78,12 @@ describe('peakRss and resetPeakRss', () => {
   });
 });
 
+// qemu-user answers prctl for itself: PR_SET_THP_DISABLE may not reach the kernel for the guest.
+const qemu = underEmulation().qemu;
+if (qemu) console.warn(`[skipped test] transparentHugePages set/read back: emulated (${underEmulation().qemuDetail})`);
+
 describe('transparentHugePages', () => {
-  it('sets and reads back default, never and advised (where the kernel has it) in a child', () => {
+  it.skipIf(qemu)('sets and reads back default, never and advised (where the kernel has it) in a child', () => {
     const r = child(`
       const out = { start: pw.transparentHugePages() };
       out.never = pw.transparentHugePages({ mode: 'never' });
