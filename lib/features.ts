@@ -9,7 +9,7 @@ import { native } from './native';
 import { procPath } from './proc/parse';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
@@ -22,6 +22,7 @@ export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.f
   secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
   memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
   thpExceptAdvised: 'Linux 6.18 (prctl PR_SET_THP_DISABLE with PR_THP_DISABLE_EXCEPT_ADVISED)',
+  softDirty: 'a kernel built with CONFIG_MEM_SOFT_DIRTY (pagemap bit 55, clear_refs 4; x86-64, arm64 since 6.x where enabled)',
   writeTracking: 'Linux 6.7 built with CONFIG_USERFAULTFD and CONFIG_HAVE_ARCH_USERFAULTFD_WP (userfaultfd write-protect in async mode, PAGEMAP_SCAN PAGE_IS_WRITTEN)',
 });
 
@@ -55,6 +56,8 @@ function probe(f: KernelFeature): boolean {
       return thpExceptAdvisedWorks();
     case 'writeTracking':
       return writeTrackingWorks();
+    case 'softDirty':
+      return softDirtyWorks();
   }
 }
 
@@ -86,6 +89,29 @@ function writeTrackingWorks(): boolean {
     return false;
   } finally {
     if (fd >= 0) fs.closeSync(fd);
+    native.munmap(r);
+  }
+}
+
+// A page written in a fresh mapping reads soft-dirty (bit 55) where the
+// kernel tracks it; without CONFIG_MEM_SOFT_DIRTY the bit is always 0.
+function softDirtyWorks(): boolean {
+  const C = native.constants;
+  const page = native.pageSize();
+  let r;
+  try {
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+  } catch {
+    return false;
+  }
+  try {
+    new Uint8Array(native.regionBuffer(r, 0, page))[0] = 1;
+    const e = new BigUint64Array(1);
+    native.pagemapRead(r, 0, page, e);
+    return (e[0]! & (1n << 55n)) !== 0n;
+  } catch {
+    return false;
+  } finally {
     native.munmap(r);
   }
 }

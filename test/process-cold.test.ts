@@ -102,6 +102,24 @@ describe.skipIf(!kernelHas('writeTracking'))('coldPages after trackWrites (userf
   });
 });
 
+describe.skipIf(!kernelHas('softDirty'))('the soft-dirty fallback (clear_refs 4, pagemap bit 55), forced in a child', () => {
+  it('lists exactly the present pages not written since the mark', () => {
+    const saved = process.env.PAGEWISE_FORCE_MISSING;
+    process.env.PAGEWISE_FORCE_MISSING = 'writeTracking';
+    try {
+      const r = runChild(`
+        const page = pw.pageSize(), m = pw.mmap(32 * page); m.advise('nohugepage'); const v = m.view(); v.fill(1);
+        const t = pw.trackWrites(m); v[5 * page] = 2; v[6 * page] = 2;
+        const c = pw.coldPages(m, { since: t, reset: true }); const d = pw.coldPages(m, { since: t });
+        console.log(JSON.stringify({ method: t.method, cold: c.coldPages, written: c.writtenPages, runs: c.ranges.length, after: d.writtenPages }));`);
+      expect(JSON.parse(r.stdout.trim())).toEqual({ method: 'soft-dirty', cold: 30, written: 2, runs: 2, after: 0 });
+    } finally {
+      if (saved === undefined) delete process.env.PAGEWISE_FORCE_MISSING;
+      else process.env.PAGEWISE_FORCE_MISSING = saved;
+    }
+  });
+});
+
 describe('refusals and bad input', () => {
   it('trackWrites refuses a file or shared mapping, an unmapped one, and less than a page', () => {
     const s = mmap(4 * page, { shared: true });
@@ -149,7 +167,7 @@ describe('refusals and bad input', () => {
 
   it('without the kernel features (PAGEWISE_FORCE_MISSING) trackWrites and reclaim throw ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', () => {
     const saved = process.env.PAGEWISE_FORCE_MISSING;
-    process.env.PAGEWISE_FORCE_MISSING = 'writeTracking';
+    process.env.PAGEWISE_FORCE_MISSING = 'writeTracking,softDirty';
     try {
       const r = runChild(`const m = pw.mmap(4 * pw.pageSize()); try { pw.trackWrites(m); console.log('none'); } catch (e) { console.log(e.code, /6\\.7/.test(e.message)); }`);
       expect(r.stdout.trim()).toBe('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM true');

@@ -8,11 +8,11 @@
  * write-protects the range's pages, the first write to each takes one minor
  * fault that the kernel resolves by itself (no handler thread, nothing can
  * wait), and a scan lists the pages written since. It is per range, so it
- * disturbs nothing else in the process. (Soft-dirty bits, the older way,
- * need `clear_refs` `4`, which clears them for the whole process, and
- * `CONFIG_MEM_SOFT_DIRTY`, which some kernels, the development VM's among
- * them, are built without.) Reads are not tracked: a page only read since the
- * mark counts as cold.
+ * disturbs nothing else in the process. Where the kernel lacks it, soft-dirty
+ * bits serve (`clear_refs` `4`, which clears them for the whole process, and
+ * pagemap bit 55; they need `CONFIG_MEM_SOFT_DIRTY`, which some kernels, the
+ * development VM's among them, are built without). Reads are not tracked: a
+ * page only read since the mark counts as cold.
  */
 import * as fs from 'node:fs';
 import { native } from '../native';
@@ -20,9 +20,19 @@ import { Mapping } from '../mapping';
 import { requireFeature, kernelHas } from '../features';
 import { pagemapFd } from '../proc/pagemap-fd';
 import { readMeminfo } from '../proc/meminfo';
+import { writeClearRefs } from '../proc/clear-refs';
+import { PM_PRESENT, PM_SOFT_DIRTY, readPagemap } from '../proc/pagemap';
 import { checkObject, checkOptions, checkBoolean, invalidType, invalidState, invalidValue, outOfRange } from '../validate';
 import { pageSize } from '../system';
 import { bufferPages } from './discard';
+
+/**
+ * How writes are tracked: `'userfaultfd-wp-async'` (Linux 6.7, per range) or,
+ * where that is missing, `'soft-dirty'` (`CONFIG_MEM_SOFT_DIRTY`: `clear_refs`
+ * `4` clears the bits of the whole process, so a soft-dirty mark resets every
+ * other soft-dirty tracker's mark too).
+ */
+export type TrackMethod = 'userfaultfd-wp-async' | 'soft-dirty';
 
 /** What a tracker or a scan covers: a Mapping, or an ArrayBuffer/view (its whole pages). */
 export type TrackTarget = Mapping | ArrayBuffer | ArrayBufferView;
@@ -56,13 +66,16 @@ export class WriteTracker {
   #fd: number;
   #start: bigint;
   #end: bigint;
+  #method: TrackMethod;
+  #closed = false;
   #token = {};
   /** @internal */
-  constructor(fd: number, start: bigint, end: bigint) {
+  constructor(fd: number, start: bigint, end: bigint, method: TrackMethod) {
     this.#fd = fd;
     this.#start = start;
     this.#end = end;
-    trackers.register(this, fd, this.#token);
+    this.#method = method;
+    if (fd >= 0) trackers.register(this, fd, this.#token);
   }
   /** The tracked address range `[start, end)`. */
   get start(): bigint {
@@ -72,15 +85,21 @@ export class WriteTracker {
     return this.#end;
   }
   /** How writes are tracked. */
-  get method(): 'userfaultfd-wp-async' {
-    return 'userfaultfd-wp-async';
+  get method(): TrackMethod {
+    return this.#method;
   }
-  /** @internal The userfaultfd, or -1 once closed. */
+  /** @internal The userfaultfd (-1 for soft-dirty tracking). */
   get fd(): number {
     return this.#fd;
   }
+  /** Whether {@link WriteTracker.close} ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
   /** Stops tracking (closing the userfaultfd unregisters the range). Idempotent. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#fd < 0) return;
     trackers.unregister(this.#token);
     fs.closeSync(this.#fd);
@@ -94,15 +113,20 @@ export class WriteTracker {
 
 /**
  * Starts tracking writes to `target` (a private anonymous Mapping, or the
- * whole pages of an ArrayBuffer or view) and marks now. Needs Linux 6.7 with
- * userfaultfd write-protect (`kernelHas('writeTracking')`); elsewhere throws
- * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`. A range another userfaultfd already
+ * whole pages of an ArrayBuffer or view) and marks now. Uses userfaultfd
+ * write-protect (Linux 6.7, `kernelHas('writeTracking')`), else soft-dirty
+ * bits (`kernelHas('softDirty')`: `clear_refs` `4`, process-wide); where
+ * neither exists throws `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`. A range another userfaultfd already
  * covers fails with `EBUSY` (`syscall: 'ioctl'`). Every page becomes
  * write-protected: the first write to each afterwards costs one minor fault.
  */
 export function trackWrites(target: TrackTarget): WriteTracker {
   const { start, end } = rangeOf(target);
   if (end <= start) throw outOfRange('target', 'at least one whole page', Number(end - start));
+  if (!kernelHas('writeTracking') && kernelHas('softDirty')) {
+    writeClearRefs(4);
+    return new WriteTracker(-1, start, end, 'soft-dirty');
+  }
   requireFeature('writeTracking');
   const fd = native.userfaultfdWpAsync(start, Number(end - start));
   try {
@@ -112,7 +136,7 @@ export function trackWrites(target: TrackTarget): WriteTracker {
     fs.closeSync(fd);
     throw err;
   }
-  return new WriteTracker(fd, start, end);
+  return new WriteTracker(fd, start, end, 'userfaultfd-wp-async');
 }
 
 /** One run of pages. */
@@ -130,7 +154,7 @@ export interface ColdPages {
   writtenPages: number;
   /** Bytes of the cold pages. */
   coldBytes: number;
-  method: 'userfaultfd-wp-async';
+  method: TrackMethod;
 }
 
 /** Options of {@link coldPages}. */
@@ -152,10 +176,11 @@ export function coldPages(target: TrackTarget, options: ColdPagesOptions): ColdP
   const reset = o.reset === undefined ? false : checkBoolean('options.reset', o.reset);
   const { start, end } = rangeOf(target);
   const t = o.since;
-  if (t.fd < 0) throw invalidState('The WriteTracker is closed');
+  if (t.closed) throw invalidState('The WriteTracker is closed');
   if (start < t.start || end > t.end) throw outOfRange('target', `inside the tracked range 0x${t.start.toString(16)}-0x${t.end.toString(16)}`, `0x${start.toString(16)}-0x${end.toString(16)}`);
   const C = native.givebackConstants;
   const page = pageSize();
+  if (t.method === 'soft-dirty') return softDirtyCold(start, end, reset);
   const runs = end > start ? native.pagemapScanRanges(pagemapFd(), start, end, reset, 0, C.PAGE_IS_PRESENT, 0, C.PAGE_IS_PRESENT | C.PAGE_IS_WRITTEN) : new BigUint64Array(0);
   const ranges: PageRange[] = [];
   let cold = 0;
@@ -172,6 +197,33 @@ export function coldPages(target: TrackTarget, options: ColdPagesOptions): ColdP
     }
   }
   return { ranges, coldPages: cold, writtenPages: written, coldBytes: cold * page, method: 'userfaultfd-wp-async' };
+}
+
+/**
+ * The soft-dirty way: one pread of pagemap (bit 63 present, bit 55 written
+ * since clear_refs 4); `reset` clears the bits again afterwards (a write
+ * between the read and the clear is missed).
+ */
+function softDirtyCold(start: bigint, end: bigint, reset: boolean): ColdPages {
+  const page = pageSize();
+  const entries = readPagemap(start, Number(end - start) / page);
+  if (reset) writeClearRefs(4);
+  const ranges: PageRange[] = [];
+  let cold = 0;
+  let written = 0;
+  entries.forEach((e, i) => {
+    if (!(e & PM_PRESENT)) return;
+    if (e & PM_SOFT_DIRTY) {
+      written++;
+      return;
+    }
+    cold++;
+    const a = start + BigInt(i * page);
+    const last = ranges[ranges.length - 1];
+    if (last && last.address + BigInt(last.length) === a) last.length += page;
+    else ranges.push({ address: a, length: page });
+  });
+  return { ranges, coldPages: cold, writtenPages: written, coldBytes: cold * page, method: 'soft-dirty' };
 }
 
 /** What {@link reclaim} did. */
