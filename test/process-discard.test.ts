@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { Arena, attach, discard, mmap, pageSize, unsafe } from '../lib/index';
 import { native } from '../lib/native';
 import { readPagemap, PM_PRESENT } from '../lib/proc/pagemap';
-import { ifMeasurable } from './helpers/emulation';
+import { ifMeasurable, unmeasurable } from './helpers/emulation';
+import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 
 const page = pageSize();
 const P = BigInt(page);
@@ -248,6 +249,20 @@ describe('discard refuses what it cannot give back safely', () => {
     try {
       const v = unsafe.view(m);
       expect(() => discard(v)).toThrowError(expect.objectContaining({ code: 'ERR_PAGEWISE_FOREIGN_RANGE' }));
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it.skipIf(sanitizerSkips('discard of locked pages', ASAN.mlock) || unmeasurable('mlock2', 'mlock'))('locked pages: the kernel refuses MADV_DONTNEED (EINVAL from madvise) and the bytes stay', () => {
+    const m = mmap(9 * page);
+    try {
+      const v = m.view();
+      v.fill(6);
+      m.lock();
+      expect(() => discard(v)).toThrowError(expect.objectContaining({ code: 'EINVAL', syscall: 'madvise', errno: -os.constants.errno.EINVAL }));
+      expect(v.every((b) => b === 6)).toBe(true);
+      m.unlock();
     } finally {
       m.unmap();
     }
