@@ -6,11 +6,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Arena, attach, discard, mmap, pageSize, unsafe } from '../lib/index';
 import { native } from '../lib/native';
 import { readPagemap, PM_PRESENT } from '../lib/proc/pagemap';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
+import { DIST } from './helpers/child';
 import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 
 const page = pageSize();
@@ -242,6 +244,38 @@ describe('discard refuses what it cannot give back safely', () => {
     } finally {
       arena.close();
     }
+  });
+
+  it("a pagewise view sent to a worker: where the worker's buffer is the Mapping's memory its discard is refused; a copy is its own; the main thread's bytes never change", async () => {
+    const m = mmap(9 * page);
+    const v = m.view();
+    v.fill(7);
+    let outcome: { code: string; address: string } | string;
+    try {
+      const w = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads'); const pw = require(${JSON.stringify(DIST)});
+         const address = String(require(${JSON.stringify(path.join(path.dirname(DIST), 'native.js'))}).native.arrayBufferInfo(workerData)[0]);
+         try { pw.discard(workerData); parentPort.postMessage({ code: 'discarded', address }); } catch (e) { parentPort.postMessage({ code: e.code, address }); }`,
+        { eval: true, workerData: v.buffer, transferList: [v.buffer as ArrayBuffer] },
+      );
+      outcome = await new Promise<{ code: string; address: string }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      await w.terminate();
+    } catch (err) {
+      // Node 22+ marks external ArrayBuffers untransferable: the buffer never leaves.
+      outcome = (err as Error).name;
+    }
+    if (typeof outcome === 'string') expect(outcome).toBe('DataCloneError');
+    else {
+      const a = BigInt(outcome.address);
+      const inside = a >= m.address && a < m.address + BigInt(m.length);
+      // Node 20 sends a copy of an external buffer (another address): the worker's own memory.
+      expect(outcome.code).toBe(inside ? 'ERR_PAGEWISE_SHARED_MAPPING' : 'discarded');
+    }
+    expect(m.view().every((b) => b === 7)).toBe(true);
+    m.unmap();
   });
 
   it('memory that is not private anonymous read-write (an unsafe view of a read-only mapping)', () => {
