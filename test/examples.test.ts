@@ -21,7 +21,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/child';
 import { ASAN, sanitizerSkips } from './helpers/sanitizer';
 import { unmeasurable, type ProbeName } from './helpers/emulation';
-import { pageSize, zeroPageBehaviour } from '../lib/index';
+import { kernelHas, pageSize, zeroPageBehaviour } from '../lib/index';
 
 const dir = path.join(ROOT, 'examples');
 const examples = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'));
@@ -68,6 +68,11 @@ const varies: Record<string, RegExp[]> = {
     /: (\d+) categories/, // malloc-mmapped and others appear only when they hold memory
     /adding up to ([\d.]+ MiB)/, // whole process
     /grew by ([\d.]+ MiB)/, // 8.0 MiB of written pages; a host with THP "always" may fault the arena's range in 2 MiB steps
+  ],
+  'cold-cache.ts': [
+    /resident cold pages: \d+ before, (\d+) after/, // with swap the cold pages leave RSS, without they stay
+    /\(swap: ([^)]*)\)/, // the host's swap
+    /reading a cold entry: ([\d.]+ us before, [\d.]+ us after)/, // timing
   ],
 };
 
@@ -127,6 +132,7 @@ const needs: Record<string, ProbeName[]> = {
   'share-child.ts': [],
   'append-log.ts': [],
   'metrics-server.ts': [],
+  'cold-cache.ts': ['mincore'],
 };
 
 describe('examples', () => {
@@ -151,6 +157,7 @@ describe('examples', () => {
     // experiments.ts runs every experiment, experiment 9's probe under `ulimit -d` (RLIMIT_DATA).
     const skip = (file === 'experiments.ts' && sanitizerSkips(`examples/${file}`, ASAN.rlimitData)) ||
       (file === 'measure-zero-fill.ts' && sanitizerSkips(`examples/${file}`, 'native calls allocate from the sanitizer\'s allocator, which faults fresh pages inside the measured window')) ||
+      (file === 'cold-cache.ts' && !kernelHas('writeTracking')) || // userfaultfd write-protect (Linux 6.7): its output is about what it finds
       unmeasurable(needs[file] ?? ['mincore', 'pagemap'], `example ${file}`);
     it.skipIf(skip)(`${file} prints its // Output: block`, () => {
       const source = fs.readFileSync(path.join(dir, file), 'utf8');
