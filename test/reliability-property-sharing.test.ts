@@ -190,11 +190,16 @@ class World {
   }
 
   /** Runs fn; null on success, else the error's class (unexpected shapes throw). */
+  /** The error of the last failed attempt() (for the messages of failed expectations). */
+  lastError: unknown;
+
   attempt(fn: () => unknown): 'validation' | 'state' | 'system' | null {
+    this.lastError = undefined;
     try {
       fn();
       return null;
     } catch (err) {
+      this.lastError = err;
       tally.refusals++;
       return classify(err);
     }
@@ -356,7 +361,7 @@ class World {
         if (!x) return;
         const r = this.attempt(() => (x.token = x.m.share()));
         const rw = x.prot.every((pr) => pr === 'rw') && x.guarded.every((g) => !g);
-        expect(r === null).toBe(rw);
+        expect(r === null, `share() ${r ?? 'succeeded'} (${String(this.lastError)}); model: prot ${x.prot.join()}, guarded ${x.guarded.join()}`).toBe(rw);
         return;
       }
       case 'attach': {

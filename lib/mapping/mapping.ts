@@ -449,7 +449,8 @@ export class Mapping {
     const tailProt = protBits('prot', last.prot);
     const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE : 0;
     const k = this.#kind;
-    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
+    // MADV_DONTNEED keeps guard markers: with guards the cut bytes are replaced instead.
+    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw' && this.#guards.length === 0;
     let address: bigint;
     try {
       address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW, k.file);
@@ -463,7 +464,11 @@ export class Mapping {
     this.#address = address;
     this.#length = len;
     if (len > old) this.#setSegment(old, len, last.prot);
-    else this.#segments = truncateSegments(segs, len);
+    else {
+      this.#segments = truncateSegments(segs, len);
+      // Guard pages cut off went with the bytes (a later growth maps fresh pages).
+      this.#guards = mergeRanges(this.#guards, len, old, false);
+    }
     if (this.#buffer && this.#buffer.byteLength !== len) this.#buffer = null;
     return address;
   }
