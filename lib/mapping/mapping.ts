@@ -346,7 +346,17 @@ export class Mapping {
     checkGuardable(this.#region, off, n);
     native.regionDetach(this.#region, off, n);
     if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
-    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
+    try {
+      native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
+    } catch (err) {
+      // madvise works VMA by VMA: a failure part-way (EPERM at a sealed
+      // read-only VMA after a writable one) leaves guards installed before
+      // it. Record the whole range as guarded so no view is made over a
+      // page that may be one; unguard() it to recover. A refusal before the
+      // system call (ERR_INVALID_STATE) changed nothing.
+      if ((err as { code?: unknown }).code !== 'ERR_INVALID_STATE') this.#guards = mergeRanges(this.#guards, off, off + n, true);
+      throw err;
+    }
     this.#guards = mergeRanges(this.#guards, off, off + n, true);
     return this;
   }
