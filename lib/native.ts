@@ -151,6 +151,8 @@ export interface Native {
   clockMonotonic(out: Float64Array): void;
   perfFaultsOpen(): [number, number];
   perfFaultsRead(fdMinor: number, fdMajor: number, out: Float64Array): void;
+  /** getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor >= 0, the perf counters into out[2..3]: one call. */
+  faultsRead(who: number, out: Float64Array, fdMinor: number, fdMajor: number): void;
   /** glibc's mallinfo2(), or null where glibc is older than 2.33. */
   mallinfo2(): NativeMallinfo | null;
   // region-discard.cc (issue 27)

@@ -20,6 +20,7 @@
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
@@ -354,6 +355,36 @@ static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// faultsRead(who, out: Float64Array(2, or 4 with perf), fdMinor, fdMajor): one call for
+// faults(): getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor
+// >= 0, the perf counters perfFaultsOpen() gave into out[2..3]. A raw
+// Node-API callback (hot path, see pagewise.h): one crossing instead of two.
+static napi_value FaultsRead(napi_env env, napi_callback_info cb) {
+  napi_value argv[4];
+  size_t argc = RawArgs(env, cb, argv);
+  int64_t who, a = -1, b = -1;
+  double* out;
+  if (argc < 4 || !ValueI64(env, argv[0], &who) || !ValueI64(env, argv[2], &a) || !ValueI64(env, argv[3], &b))
+    return ThrowInternal(Napi::Env(env), "faultsRead: bad arguments"), nullptr;
+  if (!(out = RawOutArray<double>(env, argv[1], napi_float64_array, a < 0 ? 2 : 4)))
+    return ThrowInternal(Napi::Env(env), a < 0 ? "faultsRead: need a Float64Array(2)" : "faultsRead: need a Float64Array(4)"), nullptr;
+  struct rusage ru;
+  if (getrusage(static_cast<int>(who), &ru) != 0)
+    return ThrowErrno(Napi::Env(env), errno, "getrusage", "who=" + std::to_string(who)), nullptr;
+  out[0] = static_cast<double>(ru.ru_minflt);
+  out[1] = static_cast<double>(ru.ru_majflt);
+  if (a < 0) return nullptr;
+  int fds[2] = {static_cast<int>(a), static_cast<int>(b)};
+  for (int i = 0; i < 2; i++) {
+    uint64_t v;
+    ssize_t n = read(fds[i], &v, sizeof v);
+    if (n != static_cast<ssize_t>(sizeof v))
+      return ThrowErrno(Napi::Env(env), n < 0 ? errno : EIO, "read", "perf event fd " + std::to_string(fds[i])), nullptr;
+    out[2 + i] = static_cast<double>(v);
+  }
+  return nullptr;
+}
+
 // clockMonotonic(out: Float64Array(2)) fills [seconds, nanoseconds] of
 // CLOCK_MONOTONIC without allocating (process.hrtime.bigint() allocates a
 // BigInt, which may fault a fresh heap page inside a measured window).
@@ -401,6 +432,7 @@ void InitMeasure(Napi::Env env, Napi::Object exports) {
   exports.Set("clockMonotonic", Napi::Function::New(env, ClockMonotonic, "clockMonotonic"));
   exports.Set("perfFaultsOpen", Napi::Function::New(env, PerfFaultsOpen, "perfFaultsOpen"));
   exports.Set("perfFaultsRead", Napi::Function::New(env, PerfFaultsRead, "perfFaultsRead"));
+  exports.Set("faultsRead", RawFunction(env, "faultsRead", FaultsRead));
 }
 
 }  // namespace pagewise
