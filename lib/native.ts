@@ -81,6 +81,8 @@ export interface Native {
   regionDetach(r: RegionHandle, offset: number, length: number): number;
   detachArrayBuffer(ab: ArrayBuffer): void;
   regionAddress(r: RegionHandle): bigint;
+  /** Whether guard pages were ever installed in the region through pagewise (sticky). */
+  regionGuarded(r: RegionHandle): boolean;
   /** Returns false when a live or escaped buffer kept the range read-write (zero-filled) instead of `prot`. */
   regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): boolean;
   /** Whether a buffer over the range escaped (transfer()): write access must not be removed. */
