@@ -5,7 +5,7 @@
  * This file only re-exports.
  */
 export { benchmarks, runBenchmarks } from './suites';
-export { runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
+export { medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
 export type {
   Benchmark, BenchResult, Baseline, BaselineKind, BaselineResult, Contender, Prepared, Progress, RunOptions, Scale, Stats,
   Target, TargetResult,
