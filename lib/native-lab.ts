@@ -54,7 +54,7 @@ export interface NativeLab {
   cbenchTouch(address: bigint, length: number, stride: number): number;
   cbenchMemset(address: bigint, length: number, byte: number): number;
   cbenchGetrusage(who: number, iterations: number): number;
-  /** getrusage(RUSAGE_THREAD) then a read of each of two perf page-fault counters, per iteration (what faults() does by default). */
+  /** getrusage(RUSAGE_THREAD) then one read of a group of two perf page-fault counters, per iteration (what faults() does by default). */
   cbenchGetrusagePerf(iterations: number): number;
   /** open, read the whole file, close, per iteration. */
   cbenchReadAll(path: string, iterations: number): number;

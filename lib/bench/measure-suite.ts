@@ -158,7 +158,7 @@ const faultsBench: Benchmark = {
     const perf = 'minor' in f.perf;
     const baselines: Baseline[] = [cGetrusage(n)];
     // The same three system calls in C: what the default answer costs at the limit.
-    if (perf) baselines.push({ label: 'C getrusage + 2 perf reads', kind: 'c', sample: () => cbench.cbenchGetrusagePerf(n) / n });
+    if (perf) baselines.push({ label: 'C getrusage + perf group read', kind: 'c', sample: () => cbench.cbenchGetrusagePerf(n) / n });
     baselines.push({ label: 'process.resourceUsage()', kind: 'node', sample: () => resourceUsageLoop(n) });
     return {
       subject: { label: 'pagewise', sample: () => faultsLoop(n) },
@@ -166,7 +166,7 @@ const faultsBench: Benchmark = {
       close: () => undefined,
       notes: [
         perf
-          ? 'perf counters read as well (the default, kept for compatibility): three system calls; faults(out) and faults({ perf: false }) make one'
+          ? 'perf counters read as well (the default, kept for compatibility): two system calls (getrusage, one read of the perf counter group); faults(out) and faults({ perf: false }) make one'
           : `perf counters unavailable: ${'unavailable' in f.perf ? f.perf.unavailable : ''}`,
       ],
     };

@@ -39,7 +39,7 @@ export const limitRows: readonly LimitRow[] = Object.freeze([
   },
   {
     row: '`faults()`', benchmark: 'faults',
-    where: "three system calls: the default still reads the thread's two perf counters (see the C loop doing the same three calls); `faults(out)` and `faults({ perf: false })` make one",
+    where: "two system calls: the default still reads the thread's perf counters (one read of their group; see the C loop doing the same two calls); `faults(out)` and `faults({ perf: false })` make one",
   },
   { row: '`faults(out)` (added)', benchmark: 'faults-out', where: 'one getrusage and the crossing; no object' },
   { row: '`faults({ perf: false })`', benchmark: 'faults-getrusage', where: 'one getrusage, the crossing and the result object' },
