@@ -10,7 +10,7 @@
  * read) is dropped as parseSmaps drops it.
  * @internal
  */
-import { parseMapsLine } from '../proc/maps';
+import { mapsLineAt } from '../proc/maps';
 import { ProcParseError } from '../proc/parse';
 import type { SmapsEntry } from '../proc/smaps';
 import { checkString } from '../validate';
@@ -62,7 +62,7 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
     }
     const c = buf[pos]!;
     if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
-      const h = parseMapsLine(buf.toString('latin1', pos, end));
+      const h = mapsLineAt(buf, pos, end, 'latin1');
       if (!h) throw new ProcParseError('smaps', line, `not a mapping or counter line: ${JSON.stringify(text(pos, end))}`);
       cur = {
         start: h.start, end: h.end, size: h.size, perms: h.perms, offset: h.offset, dev: h.dev, inode: h.inode, pathname: h.pathname,
