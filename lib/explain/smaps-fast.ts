@@ -89,10 +89,8 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
   const text = (from: number, to: number): string => buf.toString('latin1', from, Math.min(to, from + 80));
   while (pos < length) {
     line++;
-    // The line's end, found in JS: a native indexOf per line cost more than the scan.
-    let end = pos;
-    while (end < length && buf[end] !== 10) end++;
-    if (end >= length) {
+    let end = buf.indexOf(10, pos); // memchr: faster than a scan in JS over megabytes
+    if (end < 0 || end >= length) {
       if (line > 1) break; // a cut last line (truncated read): dropped
       end = length;
     }
