@@ -46,9 +46,9 @@ export const limitRows: readonly LimitRow[] = Object.freeze([
   { row: '`getrusage()`', benchmark: 'getrusage', where: 'the Node-API crossing (floor column) plus the result object' },
   { row: "`getrusage('thread', out)` (added)", benchmark: 'getrusage-out', where: 'the Node-API crossing (floor column)' },
   { row: "`residency(m, { source: 'mincore' })`, 1 GiB half resident", benchmark: 'residency-mincore-1g', where: 'mincore itself; no guard-page scan where pagewise installed no guard pages' },
-  { row: '`explain()`, 10,000 mappings', benchmark: 'explain-10000', where: 'the JS parse of the smaps text (a string per line) and the per-VMA objects: not reworked yet' },
-  { row: '`readMaps()`, own mappings', benchmark: 'readmaps-own', where: 'the same read and parse as the JS baseline, plus option checks' },
-  { row: '`readMaps()`, 10,000 mappings', benchmark: 'readmaps-10000', where: 'the same read and parse as the JS baseline, plus option checks' },
+  { row: '`explain()`, 10,000 mappings', benchmark: 'explain-10000', where: 'beyond the kernel formatting smaps (the C read itself): the parse over the bytes with one object per VMA, and collecting those objects (CPU profile: parse and GC about equal to the read), attribution, and a guard-page scan over every VMA (not yet only those flagged gu)' },
+  { row: '`readMaps()`, own mappings', benchmark: 'readmaps-own', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
+  { row: '`readMaps()`, 10,000 mappings', benchmark: 'readmaps-10000', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
 ]);
 
 /**
