@@ -87,7 +87,6 @@ function readMapsBench(name: string, extra: number): Benchmark {
     group: 'maps',
     title: `readMaps() ${extra === 0 ? "at the process's own mappings" : `with ${extra.toLocaleString('en')} mappings added`}`,
     unit: 'call',
-    runs: 9,
     targets: [{ baseline: 'parse /proc/self/maps', maxRatio: 1 }],
     prepare({ quick }) {
       const m = splitMapping(quick ? Math.min(extra, 100) : extra);
@@ -115,7 +114,7 @@ const explainMany: Benchmark = {
   group: 'maps',
   title: 'explain() with 10,000 mappings added',
   unit: 'call',
-  runs: 7,
+  runs: 11,
   targets: [{ baseline: 'C read of /proc/self/smaps', maxRatio: 2 }],
   prepare({ quick }) {
     const m = splitMapping(quick ? 100 : 10_000);
