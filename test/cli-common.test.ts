@@ -44,7 +44,12 @@ describe('every command', () => {
     expect(v.stderr).toMatch(/^pagewise bench: --runs must be an integer from 1 to 100000, got '0'/);
     const o = run(['bench', '--only', 'nope']);
     expect(o.status).toBe(2);
-    expect(o.stderr).toMatch(/^pagewise bench: --only: .*unknown benchmark "nope"/);
+    expect(o.stderr).toMatch(/^pagewise bench: --only nope: no such benchmark or group\. Groups: syscall, .*'pagewise bench --list' names every benchmark/);
+    expect(o.stderr).not.toMatch(/Received|The argument/);
+    // A value that starts with '-' is taken for an option by parseArgs: the message says how to give it.
+    const w = run(['explain', '--watch', '-1']);
+    expect(w.status).toBe(2);
+    expect(w.stderr).toBe("pagewise explain: --watch needs a value, and '-1' looks like an option: write --watch=-1 to give it (see 'pagewise explain --help')\n");
   });
 
   it('the rule is applied in one place: UsageError is 2, anything else 1', () => {

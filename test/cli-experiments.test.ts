@@ -112,7 +112,8 @@ describe('pagewise experiments', () => {
     const bad = run(['experiments', '--only', 'nope']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/^pagewise experiments: --only: .*nope.*\(see 'pagewise experiments --help'\)$/m);
+    expect(bad.stderr).toMatch(/^pagewise experiments: --only nope: no such experiment\. Name one by number or id: 1 zero-fill, .*\(see 'pagewise experiments --help'\)$/m);
+    expect(bad.stderr.match(/only/g)).toHaveLength(1);
     const unknownFlag = run(['experiments', '--frobnicate']);
     expect(unknownFlag.status).toBe(2);
     expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);

@@ -176,10 +176,10 @@ export const command: CliCommand = {
 /** `--only` values (repeated or comma-separated), checked against the registry: an unknown name is a usage error. */
 export function onlyNames(command: string, only: string[] | undefined): string[] {
   const names = (only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-  try {
-    findExperiments(names);
-  } catch (err) {
-    throw new UsageError(`--only: ${(err as Error).message}`, command);
+  for (const name of names) {
+    if (!experiments.some((x) => x.id === name || String(x.number) === name)) {
+      throw new UsageError(`--only ${name}: no such experiment. Name one by number or id: ${experiments.map((x) => `${x.number} ${x.id}`).join(', ')}`, command);
+    }
   }
   return names;
 }
