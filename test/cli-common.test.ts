@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/child';
 import { EXIT, UsageError, exitCodeOf, errorLine, table, terminalWidth, wrap } from '../lib/cli/support';
 import { formatSystemReport, type SystemReport } from '../lib/cli/system-report';
+import { gaveBack, plural } from '../lib/format';
 
 const cli = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -137,5 +138,12 @@ describe('pagewise bench --quick', () => {
     expect(json.quick).toBe(true);
     expect(json.results[0]!.quick).toBe(true);
     for (const t of json.results[0]!.targets) expect(t.met).toBeNull();
+  });
+});
+
+describe('counts and changes read as a person wrote them', () => {
+  it('one experiment, two faults; a give-back that grew says so', () => {
+    expect([plural(1, 'experiment'), plural(2, 'experiment'), plural(0, 'fault'), plural(1, 'fault')]).toEqual(['1 experiment', '2 experiments', '0 faults', '1 fault']);
+    expect([gaveBack(65536), gaveBack(-65536), gaveBack(0)]).toEqual(['gave back 64 KiB', 'gave back nothing (RSS grew by 64 KiB)', 'gave back nothing']);
   });
 });

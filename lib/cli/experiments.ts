@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import type { CliCommand } from './command';
 import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
 import { experiments, findExperiments } from '../experiments';
-import { fmtBytes } from '../format';
+import { fmtBytes, plural } from '../format';
 import { pageSize } from '../system';
 import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
 
@@ -102,7 +102,7 @@ export function formatTable(rep: ExperimentsReport, width = 80): string {
   }
   const counts = { confirmed: 0, refuted: 0, depends: 0 };
   for (const r of rep.results) counts[r.verdict]++;
-  out.push(...wrap(`${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`, width));
+  out.push(...wrap(`${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`, width));
   return out.join('\n');
 }
 
@@ -113,7 +113,7 @@ function mdEscape(s: string): string {
 /** A Markdown table (for the README). */
 export function formatMarkdown(rep: ExperimentsReport): string {
   const out: string[] = [];
-  out.push(`Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page size ${rep.pageSize} B, THP \`${rep.results[0]?.thpMode ?? 'n/a'}\`; ${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s.`);
+  out.push(`Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page size ${rep.pageSize} B, THP \`${rep.results[0]?.thpMode ?? 'n/a'}\`; ${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s.`);
   out.push('');
   out.push('| # | Question | Verdict | Key figures |');
   out.push('|---|---|---|---|');
