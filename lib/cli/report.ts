@@ -324,6 +324,11 @@ export const command: CliCommand = {
     const { values } = parsed;
     if (!values.html) throw new UsageError('report needs --html FILE', 'report');
     const only = onlyNames('report', values.only);
+    // The file must be writable before minutes of experiments run: open it now (appending nothing), and
+    // take an empty file this made away again if the run fails.
+    const existed = fs.existsSync(values.html);
+    fs.closeSync(fs.openSync(values.html, 'a'));
+    if (!existed) process.once('exit', (code) => code !== EXIT.ok && fs.statSync(values.html!, { throwIfNoEntry: false })?.size === 0 && fs.rmSync(values.html!, { force: true }));
     const bar = progress();
     const rep = collect(only, (e, i, n) => bar.update(`[${i + 1}/${n}] ${e.title}...`));
     bar.done();
