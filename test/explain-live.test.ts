@@ -207,7 +207,8 @@ describe('pagewise explain (CLI)', () => {
   });
 
   it('usage errors exit 2', () => {
-    for (const args of [['--pid', 'abc'], ['--watch', '0'], ['--'], ['--pid', '1', '--', 'true'], ['--bogus']]) {
+    // --watch alone would watch the CLI's own start-up: it needs --pid or a command.
+    for (const args of [['--pid', 'abc'], ['--watch', '0'], ['--watch', '1'], ['--'], ['--pid', '1', '--', 'true'], ['--bogus']]) {
       const r = cli(args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/see 'pagewise explain --help'/);
