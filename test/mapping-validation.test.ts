@@ -196,3 +196,17 @@ describe('mmap and unsafe.mmapFixed decode their options in one place (decodeMap
     }
   });
 });
+
+describe('a failed mmap says why in terms of this process', () => {
+  it('a length past the whole address space is ENOMEM that names the address space, not the commit limit', () => {
+    let err: NodeJS.ErrnoException | null = null;
+    try {
+      mmap(2 ** 52).unmap();
+    } catch (e) {
+      err = e as NodeJS.ErrnoException;
+    }
+    expect(err).toEqual(expect.objectContaining({ code: 'ENOMEM', errno: -12, syscall: 'mmap' }));
+    expect(err!.message).toMatch(/the length is more than this process's whole address space: mappings end below 0x[0-9a-f]+/);
+    expect(err!.message).not.toMatch(/commit limit/);
+  });
+});

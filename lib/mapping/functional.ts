@@ -4,6 +4,8 @@
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { vmaNamesSupported } from '../proc/facts';
+import { readMapsText } from '../proc/maps';
+import { fmtBytes } from '../format';
 import { pageSize } from '../system';
 import type { Advice, Prot } from '../flags';
 import { checkObject, invalidType } from '../validate';
@@ -23,7 +25,12 @@ import { checkToken, kindBits, type ShareToken } from './sharing';
 export function mmap(length: number, options?: MmapOptions): Mapping {
   const page = pageSize();
   const { len, prot, protNum, flags, fd, fileOffset, hint, name, shared, noReserve, huge, report } = decodeMapOptions(length, options);
-  const region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
+  let region;
+  try {
+    region = native.mmap(len, protNum, flags, fd, fileOffset, hint, report);
+  } catch (err) {
+    throw beyondAddressSpace(err, len);
+  }
   const m = newMapping(region, len, prot, page, { file: fd >= 0, shared, noReserve, hugePages: huge });
   if (fd >= 0) {
     try {
@@ -38,6 +45,25 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
 }
 
 export { vmaNamesSupported };
+
+/**
+ * ENOMEM for a length more than the address space mmap places mappings in
+ * (its top is where the stack ends, [vsyscall] aside: 2^47 bytes on x86-64
+ * with 4-level page tables) names that, not the commit limit.
+ */
+function beyondAddressSpace(err: unknown, len: number): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code !== 'ENOMEM' || typeof e.message !== 'string') return err;
+  let top = 0n;
+  try {
+    for (const x of readMapsText('self')) if (x.pathname !== '[vsyscall]' && x.end > top) top = x.end;
+  } catch {
+    return err;
+  }
+  if (top === 0n || BigInt(len) < top) return err;
+  e.message = `${e.message.replace(/ \(the commit limit[^]*$/, '')} (the length is more than this process's whole address space: mappings end below 0x${top.toString(16)}, ${fmtBytes(Number(top))})`;
+  return e;
+}
 
 /**
  * The Mapping of another thread's {@link Mapping.share} token, over the same
