@@ -57,6 +57,12 @@ if tgz_name=$(cd "$STAGE" && npm pack --silent --pack-destination "$T" 2>"$T/pac
 else
   cat "$T/pack.err"; bad "npm pack"; finish
 fi
+# A pack leaves the checkout as it was (postpack): its package.json, and dist/ compiled with source maps, examples included.
+if cmp -s "$STAGE/package.json" "$REPO/package.json" && [ -f "$STAGE/dist/examples/mmap-basics.js" ] && [ -f "$STAGE/dist/lib/index.js.map" ]; then
+  ok "npm pack leaves the checkout as it was: package.json, dist/ with source maps and dist/examples"
+else
+  bad "npm pack changed the checkout: package.json $(cmp -s "$STAGE/package.json" "$REPO/package.json" && echo same || echo differs), dist/examples $([ -d "$STAGE/dist/examples" ] && echo present || echo missing), source maps $([ -f "$STAGE/dist/lib/index.js.map" ] && echo present || echo missing)"
+fi
 
 contents=$(tar -tzvf "$TGZ")
 for want in package/package.json package/gyp/binding.gyp package/scripts/build-from-source.js package/dist/lib/index.js \

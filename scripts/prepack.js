@@ -8,7 +8,8 @@
 //    PAGEWISE_PACK_WITHOUT_PREBUILDS=1 packs with whatever prebuilds exist
 //    (a tarball for testing, not for publishing).
 // 2. dist/: a clean `tsc` without source maps (maps would point at lib/*.ts,
-//    which the tarball does not ship). The declarations get a
+//    which the tarball does not ship); postpack compiles it again with them,
+//    so the checkout's dist/ is as it was. The declarations get a
 //    `/// <reference types="node" />` where they use Node's types, so a
 //    consumer compiles without listing `types` (TypeScript 6+ defaults
 //    `types` to []).
@@ -75,7 +76,7 @@ if (!has('arm64')) {
 // 2. dist/ without source maps; declarations that need Node's types say so.
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', 'tsconfig.json', '--sourceMap', 'false']);
-fs.rmSync(path.join(root, 'dist', 'examples'), { recursive: true, force: true });
+// dist/examples stays (the files list leaves it out of the tarball): the examples keep running in the checkout.
 const reference = '/// <reference types="node" />\n';
 const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 let referenced = 0;
