@@ -1,10 +1,13 @@
 /**
- * Resident set size of this process: fast and approximate from `statm`, or
- * exact from `smaps_rollup`.
+ * Resident set size of this process: fast from `statm` (exact on Linux
+ * 6.16+), or exact on any kernel from `smaps_rollup`.
  */
 import { native } from '../native';
 import { pageSize } from '../system';
 import { checkBoolean, checkOptions } from '../validate';
+import { statmIsExact } from './memory-usage';
+
+let statmExact: boolean | undefined;
 
 /** Options of {@link rss}. */
 export interface RssOptions {
@@ -21,9 +24,11 @@ export interface Rss {
   /** `'statm'` (counters, fast) or `'smaps_rollup'` (page-table walk, exact). */
   source: 'statm' | 'smaps_rollup';
   /**
-   * `false` for `statm`: the kernel's RSS counters are per-CPU and may lag by
-   * a few pages per CPU (proc_pid_statm(5)). `true` for `smaps_rollup`, which
-   * counts the page tables now (and leaves out the shared zero page).
+   * For `statm`: `true` on Linux 6.16+, where `statm` is an exact sum of the
+   * kernel's per-CPU RSS counters, `false` before, where it may lag by up to
+   * 64 pages per thread or per CPU (proc_pid_statm(5); see
+   * {@link statmIsExact}). `true` for `smaps_rollup`, which counts the page
+   * tables now (and leaves out the shared zero page).
    */
   exact: boolean;
 }
@@ -32,12 +37,13 @@ export interface Rss {
  * This process's resident set size.
  *
  * Default (fast): one `pread` of `/proc/self/statm` on a descriptor kept
- * open natively (about 1.7 us here; `process.memoryUsage.rss()` opens and
- * reads `/proc/self/stat` each time, about 9 us). Approximate, as the
- * kernel's counters are.
+ * open natively (`process.memoryUsage.rss()` opens and reads
+ * `/proc/self/stat` each time, which stays the per-CPU estimate on every
+ * kernel). Exact on Linux 6.16+, approximate before: `exact` says which.
  *
  * `{ exact: true }`: `/proc/self/smaps_rollup`, a walk of every page table
- * (15-20 us, more with many mappings), exact at the moment of the walk.
+ * (more costly with many mappings), exact at the moment of the walk on any
+ * kernel.
  */
 export function rss(options?: RssOptions): Rss {
   const page = pageSize();
@@ -49,5 +55,5 @@ export function rss(options?: RssOptions): Rss {
     }
   }
   const pages = native.statmResident();
-  return { bytes: pages * page, pages, source: 'statm', exact: false };
+  return { bytes: pages * page, pages, source: 'statm', exact: (statmExact ??= statmIsExact()) };
 }
