@@ -24,7 +24,7 @@ function wellFormed(r: BenchResult): void {
     expect(s.max).toBeGreaterThanOrEqual(s.median);
   }
   expect(r.baselines.length).toBeGreaterThan(0);
-  for (const b of r.baselines) expect(['c', 'node', 'napi']).toContain(b.kind);
+  for (const b of r.baselines) expect(['c', 'node', 'napi', 'pagewise']).toContain(b.kind);
   // What a C loop can do too (system calls, page walks, malloc) has its C
   // baseline; the arena's mixed workloads (issue 15) compare with the Node
   // built-ins a user would otherwise pick.

@@ -186,7 +186,7 @@ const mixed: Benchmark = {
       baselines: [
         { label: 'Buffer.allocUnsafe', kind: 'node', sample: node((size) => Buffer.allocUnsafe(size)) },
         { label: 'new ArrayBuffer', kind: 'node', sample: node((size) => new Uint8Array(new ArrayBuffer(size))) },
-        { label: 'pagewise, keeping all, no purge', kind: 'node', sample: round(keeping, false) },
+        { label: 'pagewise, keeping all, no purge', kind: 'pagewise', sample: round(keeping, false) },
       ],
       close: () => { arena.close(); keeping.close(); },
       notes: [
@@ -279,7 +279,7 @@ const churn1m: Benchmark = {
         { label: 'Buffer.allocUnsafe(1 MiB)', kind: 'node', sample: () => timeLoop(n, () => touchPages(Buffer.allocUnsafe(MiB), page)) },
         { label: 'new ArrayBuffer(1 MiB)', kind: 'node', sample: () => timeLoop(n, () => touchPages(new Uint8Array(new ArrayBuffer(MiB)), page)) },
         {
-          label: 'pagewise, retain: 0 (purged on free)', kind: 'node',
+          label: 'pagewise, retain: 0 (purged on free)', kind: 'pagewise',
           sample: () => timeLoop(n, () => { const v = dontneed.alloc(MiB); touchPages(v, page); dontneed.free(v); }),
         },
       ],

@@ -21,9 +21,10 @@ export interface Stats {
  * What a baseline is: a C loop (the physical limit), a Node built-in, or the
  * N-API floor: the native function pagewise calls, called bare from a JS
  * loop (no validation, no objects), which shows how much of a gap to C is
- * the cost of crossing from JS into native code at all.
+ * the cost of crossing from JS into native code at all; or pagewise itself
+ * with other settings (what a setting costs).
  */
-export type BaselineKind = 'c' | 'node' | 'napi';
+export type BaselineKind = 'c' | 'node' | 'napi' | 'pagewise';
 
 /** One contender of a benchmark. */
 export interface Contender {

@@ -8,7 +8,7 @@ import type { BaselineKind, BenchResult, Stats, TargetResult } from './harness';
 import { table, wrap } from '../format';
 
 function kindText(kind: BaselineKind): string {
-  return kind === 'c' ? 'C' : kind === 'napi' ? 'N-API floor' : 'Node';
+  return kind === 'c' ? 'C' : kind === 'napi' ? 'N-API floor' : kind === 'pagewise' ? 'pagewise, other settings' : 'Node';
 }
 
 /** Nanoseconds as a short human figure: `812 ns`, `4.78 µs`, `3.2 ms`. */

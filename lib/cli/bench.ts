@@ -96,6 +96,15 @@ async function run(argv: string[]): Promise<number> {
   for (const r of results) out.push(formatResult(r, width));
   const targets = formatTargets(results, width);
   if (targets) out.push(`Targets${values.quick ? ' (indicative: not judged in a quick run)' : ''}:\n${targets}`);
+  if (targets && !values.quick) {
+    // What a verdict says, so that a MISSED is not read as a fault of the user's machine.
+    out.push(...wrap(
+      'The targets are what pagewise holds itself to (BENCHMARKS.md): each ratio is pagewise against the baseline on the same line, run interleaved on this machine. ' +
+        'MET: the whole interval is within the target; MISSED: it is entirely above, so pagewise costs more than it means to against that baseline here (BENCHMARKS.md says which misses are known and why); ' +
+        'UNDECIDED: the interval spans the target, usually from load (run again on a quieter machine or with more --runs). None of them means something is wrong with this machine.',
+      width,
+    ), '');
+  }
   out.push(`(${results.length} benchmarks in ${seconds.toFixed(1)} s${values.quick ? ', quick: indicative only' : ''})\n`);
   process.stdout.write(out.join('\n'));
   return EXIT.ok;
