@@ -9,6 +9,7 @@ import { pageSize } from '../lib/system';
 import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
 import { formatMap, rowLength } from '../lib/cli/map';
 import { HANG_GUARD_MS } from './helpers/child';
+import { formatTable, type ExperimentsReport } from '../lib/cli/experiments';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -273,5 +274,20 @@ describe('pagewise report', () => {
     const r = run(['report', '--html', '/nonexistent-dir/x.html', '--only', '8']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^pagewise: .*ENOENT/);
+  });
+});
+
+describe('the experiments table', () => {
+  it('wraps a long title under itself instead of cutting it, the verdict after its last line', () => {
+    const title = 'Do MADV_GUARD_INSTALL guard pages cost less than PROT_NONE mappings?';
+    const rep = { pagewise: '0', kernel: '6', arch: 'x64', node: 'v20', pageSize: 4096, durationMs: 1000, failures: [],
+      results: [{ number: 11, id: 'guard-pages', title, verdict: 'confirmed', thpMode: 'madvise', measurements: [], key: [], condition: 'c' }] } as unknown as ExperimentsReport;
+    const text = formatTable(rep, 60);
+    expect(text).not.toContain('…');
+    const lines = text.split('\n');
+    const first = lines.findIndex((l) => l.startsWith('11  '));
+    const joined = lines.slice(first, first + 2).map((l) => l.trim()).join(' ').replace(/^11 +/, '');
+    expect(joined).toBe(`${title}  confirmed`);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(60);
   });
 });

@@ -90,8 +90,10 @@ export function formatTable(rep: ExperimentsReport, width = 80): string {
   const titleWidth = Math.max(10, Math.min(34, width - 4 - 2 - 'confirmed'.length));
   const indent = '      ';
   for (const r of rep.results) {
-    const title = r.title.length > titleWidth ? `${r.title.slice(0, titleWidth - 1)}…` : r.title.padEnd(titleWidth);
-    out.push(`${String(r.number).padStart(2)}  ${title}  ${styled(VERDICT_STYLE[r.verdict], r.verdict)}`);
+    // A long title wraps under itself (never cut): the verdict follows its last line.
+    const titleLines = wrap(r.title, titleWidth + 4, '    ', `${String(r.number).padStart(2)}  `);
+    const lastLine = titleLines.pop()!;
+    out.push(...titleLines, `${lastLine.padEnd(titleWidth + 4)}  ${styled(VERDICT_STYLE[r.verdict], r.verdict)}`);
     for (const f of keyFigures(r)) out.push(...wrap(f, width, `${indent}  `, indent));
     if (r.condition) out.push(...wrap(`${r.verdict === 'depends' ? 'when' : 'why'}: ${r.condition}`, width, `${indent}  `, indent));
     out.push('');
