@@ -154,7 +154,7 @@ export const command: CliCommand = {
           shown = lines.length;
         } else {
           const movers = Object.entries(s.delta.categories).filter(([, d]) => d !== 0).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 3);
-          process.stdout.write(`${wrap(`${(s.elapsedMs / 1000).toFixed(1)} s: RSS ${bytes(s.totals.rss)} (${series.length > 1 ? `${s.delta.rss >= 0 ? '+' : ''}${bytes(s.delta.rss)}` : 'first'})${movers.length && series.length > 1 ? `; ${movers.map(([id, d]) => `${id} ${d >= 0 ? '+' : ''}${bytes(d)}`).join(', ')}` : ''}`, width, '  ').join('\n')}\n`);
+          process.stdout.write(`${wrap(`${(s.elapsedMs / 1000).toFixed(1)} s: RSS ${bytes(s.totals.rss)} (${series.length > 1 ? `${s.delta.rss >= 0 ? '+' : ''}${bytes(s.delta.rss)}` : 'first'})${movers.length && series.length > 1 ? `; ${movers.map(([id, d]) => `${s.categories.find((c) => c.id === id)?.label ?? id} ${d >= 0 ? '+' : ''}${bytes(d)}`).join(', ')}` : ''}`, width, '  ').join('\n')}\n`);
         }
         if (v.html) fs.writeFileSync(v.html, htmlPage(series, verdicts, title(s.pid, cmd)));
       }
