@@ -6,6 +6,7 @@ import {
 import { kernelHas } from '../lib/features';
 import type { ExperimentResult } from '../lib/experiments';
 import { pageSize } from '../lib/system';
+import { costWords } from '../lib/experiments/common';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
@@ -218,5 +219,18 @@ describe('experiment 12: batched madvise', () => {
     const big = value(r, 'batched / loop at 1000 ranges') as number;
     const small = value(r, 'batched / loop at 10 ranges') as number;
     expect(r.verdict).toBe(big < 0.5 && small < 0.5 ? 'confirmed' : big < 0.5 ? 'depends' : 'refuted');
+  });
+});
+
+describe('comparison wording', () => {
+  it('a ratio is always stated above 1: cheaper when less, dearer when more, never "0.8x cheaper"', () => {
+    expect([costWords(50, 100), costWords(125, 100), costWords(102, 100), costWords(0, 100)]).toEqual(['2.0x cheaper', '1.3x dearer', 'the same within 5%', 'not comparable']);
+    for (const [a, b] of [[1, 3], [3, 1], [99, 100], [7, 2]] as const) {
+      const m = /^([\d.]+)x (cheaper|dearer)$/.exec(costWords(a, b));
+      if (m) {
+        expect(Number(m[1])).toBeGreaterThanOrEqual(1);
+        expect(m[2]).toBe(a < b ? 'cheaper' : 'dearer');
+      }
+    }
   });
 });

@@ -7,7 +7,7 @@ import { Arena } from '../arena/arena';
 import { thpMode } from '../proc/facts';
 import { threadFaults } from '../measure/faults';
 import { touchPages } from '../measure/touch';
-import { median, nowNs } from './common';
+import { costWords, median, nowNs } from './common';
 import { defineExperiment, m, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
 
@@ -133,13 +133,13 @@ function body(): Outcome {
   const hp = hugePageSize() ?? page;
   const thpOne = th !== undefined && th.faults <= (2 * page) / hp + 1e-9 && th.huge > 0;
   const verdict: Outcome['verdict'] = prefaultDearer ? 'refuted' : !prefaultCheaper || th === undefined || !thpOne ? 'depends' : 'confirmed';
-  const ratio = (x: number): string => `${(touch.ns / x).toFixed(1)}x`;
+  const ratio = (x: number): string => `${costWords(x, touch.ns)} than first touch`;
   return {
     measurements: ms,
     verdict,
     condition:
       (!prefaultCheaper && !prefaultDearer ? 'the prefault methods and first touch overlap within the noise of this machine; ' : '') +
-      `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)} cheaper)` +
+      `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)})` +
       (pw ? `; MADV_POPULATE_WRITE ${Math.round(pw.ns)} ns/page (${ratio(pw.ns)})` : '; MADV_POPULATE_WRITE unsupported') +
       (res['Arena.prefault'] ? `; pagewise Arena.prefault ${Math.round(res['Arena.prefault'].ns)} ns/page` : '') +
       (th ? `; THP ${Math.round(th.ns)} ns/page with ${th.faults.toFixed(4)} faults/page (one per ${Math.round(1 / Math.max(th.faults, 1e-9))} pages)` : `; THP not available (mode ${mode})`),
