@@ -66,7 +66,10 @@ export interface ArenaOptions {
    * the kernel lacks it) when the synchronous code that freed them ends (a
    * microtask), before the next allocation takes pages, or at `stats()`,
    * `purge()` or `reset()`. `0` gives back every page as soon as nothing
-   * lives on it, in the same way. Default 64 MiB.
+   * lives on it, in the same way. Default: automatic, the larger of 8 MiB
+   * and the most pages in use since the last `purge()` (so a program that
+   * frees and allocates again its working set takes no page fault, and one
+   * that uses little keeps little); the decay gives it back over time.
    */
   retain?: number;
   /**
@@ -118,8 +121,8 @@ export interface ArenaResetOptions {
 const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages'] as const;
 /** The most guard pages after one block. */
 export const MAX_GUARD_PAGES = 1024;
-/** Default `retain`: free dirty bytes kept for reuse. */
-const DEFAULT_RETAIN = 64 * 1024 * 1024;
+/** Default `retain` floor: free dirty bytes kept for reuse at least (the bound then follows peak use). */
+const DEFAULT_RETAIN = 8 * 1024 * 1024;
 /** Default `decay` in milliseconds. */
 const DEFAULT_DECAY_MS = 1000;
 
@@ -136,6 +139,8 @@ export interface ArenaConfig {
   /** The VMA name to set (`pagewise:NAME`), or null where the kernel cannot name memory. */
   readonly vmaName: string | null;
   readonly retain: number;
+  /** No `retain` given: the bound follows the peak of pages in use (`retain` is its floor). */
+  readonly retainAuto: boolean;
   /** Decay period in milliseconds; 0 for none. */
   readonly decay: number;
   readonly purge: 'dontneed' | 'free';
@@ -196,6 +201,6 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
   return {
     page, unit, huge, chunk, maxChunk, reserve, prefault,
     vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null,
-    retain, decay, purge, guardPages,
+    retain, retainAuto: o.retain === undefined, decay, purge, guardPages,
   };
 }

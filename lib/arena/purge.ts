@@ -101,6 +101,7 @@ export function purgeAll(h: Heap): number {
   // Queued give-backs: with 'dontneed' in one batch now (then known zero);
   // with 'free' the scan below advises every dirty free page, queued ones too.
   let bytes = 0;
+  if (h.handles !== null) h.handles.releaseEmpty();
   if (h.purgeCleans) {
     bytes = h.pendingPages * h.page;
     flushPending(h);
@@ -158,7 +159,7 @@ export function purgeAll(h: Heap): number {
     }
   }
   giveBack(h.region, offs, lens, h.purgeAdvice);
-  h.syncBound();
+  h.resetPeak();
   return bytes;
 }
 
@@ -210,7 +211,7 @@ export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   h.runs.reset(pages, keep ? false : h.purgeCleans);
   h.advised = keep || h.purgeCleans ? 0 : pages;
   if (keep && pages > 0 && h.timer === null && h.decayMs > 0) h.armDecay();
-  h.syncBound();
+  h.resetPeak();
 }
 
 /** Forgets the queued give-backs (the caller gives back or unmaps the whole range). */
@@ -246,4 +247,5 @@ export function forget(h: Heap): void {
   h.runViews = 0;
   h.guardBlocks = 0;
   fillOf(h.slabsByClass, 0);
+  if (h.handles !== null) h.handles.forget();
 }

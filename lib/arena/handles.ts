@@ -1,0 +1,438 @@
+/**
+ * Blocks by handle: the arena's fast path (DESIGN.md, "Arena by handle").
+ * A handle is a plain number, the block's byte offset from the arena's
+ * start, so `arena.heap[h]` and `arena.data.getUint32(h)` reach the block
+ * directly, as a pointer into a WebAssembly heap does.
+ *
+ * Everything here is typed arrays: per page a tag (which handle slab the
+ * page belongs to, or the length of a handle page run at its head page), per
+ * slab its base, class, free count, bitmap (1 = free slot) and list links.
+ * No JS object is made per block, and the fast paths (a slot from the
+ * current slab, a slot back to its slab) make no native call and no system
+ * call. A GC has nothing per block to trace.
+ *
+ * Coexistence with the view API: both take page runs from the same
+ * {@link PageRuns}; handle slabs and handle runs carry their own run kind
+ * (`HANDLE`), so a stale view can never free a handle block and a handle can
+ * never free a view's block (its page has no handle tag). The retention
+ * bound, `purge()`, the decay timer, `reset()` and `stats()` see both.
+ *
+ * What a handle check refuses: anything that is not the start of a live
+ * handle block of this arena (`ERR_INVALID_ARG_VALUE`), before any metadata
+ * is written. What it cannot refuse (as in C): a stale handle whose block
+ * was handed out again at the same offset, or another arena's handle that
+ * happens to equal a live block's offset here.
+ * @internal
+ */
+import { maxArrayBufferLength } from '../system';
+import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { type Heap } from './heap';
+import { HANDLE } from './pages';
+import { abByteLengthOf, ceil, clz32, F64, fillOf, I32, isInteger, log2, max, min, setOf, U8 } from './intrinsics';
+import { checkArenaInteger } from './checks';
+import { nRegionBuffer } from './calls';
+
+const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithin) as unknown as (
+  view: Uint8Array, target: number, start: number, end: number,
+) => Uint8Array;
+const DataViewOf = DataView;
+
+/** Offsets of handle blocks stay below this: one `heap` buffer reaches every block, and `h >>> 0` checks a handle. */
+export function handleLimit(): number {
+  return min(maxArrayBufferLength(), 2 ** 32);
+}
+
+/** The handle state of one arena (created on first use). @internal */
+export class HandleSpace {
+  readonly h: Heap;
+  readonly limit: number;
+  readonly page: number;
+  readonly pageShift: number;
+  readonly slabBytes: number;
+  readonly slabPages: number;
+  /** Bitmap words per slab (enough for the smallest class). */
+  readonly words: number;
+  readonly sizes: Uint32Array;
+  readonly count: number;
+  readonly smallMax: number;
+  readonly byQuantum: Uint8Array;
+  /** Slots per slab and bitmap words in use, by class. */
+  readonly slots: Int32Array;
+  /** Per page: slab id + 1 (every page of a handle slab), -pages (head of a handle run), 0 otherwise. */
+  tag = new I32(0);
+  tagCap = 0;
+  // Per slab id.
+  sBase = new F64(0);
+  sClass = new U8(0);
+  sFree = new I32(0);
+  sHint = new I32(0);
+  sNext = new I32(0);
+  sPrev = new I32(0);
+  sListed = new U8(0);
+  bits = new I32(0);
+  sCap = 0;
+  sCount = 0;
+  freeIds = new I32(16);
+  freeTop = 0;
+  /** Per class: the current slab (-1: none) and the head of its list of partly free slabs. */
+  readonly cur: Int32Array;
+  readonly partial: Int32Array;
+  /** Live slabs (for bookkeeping). */
+  slabsLive = 0;
+  /** Live blocks. */
+  blocks = 0;
+  buf: ArrayBuffer | null = null;
+  u8: Uint8Array = new U8(0);
+  dv: DataView = new DataViewOf(new ArrayBuffer(0));
+  viewBytes = 0;
+
+  constructor(h: Heap) {
+    this.h = h;
+    this.limit = min(handleLimit(), h.reserve);
+    this.page = h.page;
+    this.pageShift = h.pageShift;
+    this.slabBytes = h.slabBytes;
+    this.slabPages = h.slabPages;
+    this.sizes = h.sizes;
+    this.count = h.classCount;
+    this.smallMax = h.smallMax;
+    this.byQuantum = h.byQuantum;
+    this.words = ceil(this.slabBytes / this.sizes[0]! / 32);
+    this.slots = new I32(this.count);
+    for (let c = 0; c < this.count; c++) this.slots[c] = (this.slabBytes / this.sizes[c]!) >>> 0;
+    this.cur = new I32(this.count);
+    this.partial = new I32(this.count);
+    fillOf(this.cur, -1);
+    fillOf(this.partial, -1);
+  }
+
+  /** Bytes of this bookkeeping (its typed arrays). */
+  bookkeepingBytes(): number {
+    return this.tagCap * 4 + this.sCap * (8 + 1 + 4 * 4 + 1 + this.words * 4) + this.freeIds.length * 4 + this.count * 12;
+  }
+
+  /** Forgets every handle block (reset(), close()): their pages went back to the page runs with everything else. */
+  forget(): void {
+    fillOf(this.tag, 0);
+    this.sCount = 0;
+    this.freeTop = 0;
+    this.slabsLive = 0;
+    this.blocks = 0;
+    fillOf(this.cur, -1);
+    fillOf(this.partial, -1);
+    fillOf(this.sListed, 0);
+  }
+
+  /** The `heap` window over the committed memory (below `limit`), made again when the arena grew or it was detached. */
+  heapView(): Uint8Array {
+    const h = this.h;
+    const want = min(h.committed, this.limit);
+    const buf = this.buf;
+    if (buf !== null && this.viewBytes === want && abByteLengthOf(buf) !== 0) return this.u8;
+    if (want === 0) {
+      this.buf = null;
+      this.viewBytes = 0;
+      this.u8 = new U8(0);
+      this.dv = new DataViewOf(new ArrayBuffer(0));
+      return this.u8;
+    }
+    const fresh = nRegionBuffer(h.region, h.start, want);
+    this.buf = fresh;
+    this.viewBytes = want;
+    this.u8 = new U8(fresh);
+    this.dv = new DataViewOf(fresh);
+    return this.u8;
+  }
+
+  /** A small block of class `c`: the fast path (a bitmap scan of the current slab). */
+  allocSmall(c: number): number {
+    let s = this.cur[c]!;
+    if (s < 0 || this.sFree[s] === 0) s = this.refill(c);
+    const bits = this.bits;
+    const wb = s * this.words;
+    let w = this.sHint[s]!;
+    let x = bits[wb + w]!;
+    while (x === 0) x = bits[wb + ++w]!;
+    this.sHint[s] = w;
+    const low = x & -x;
+    bits[wb + w] = x ^ low;
+    this.sFree[s]!--;
+    const sz = this.sizes[c]!;
+    this.h.allocated += sz;
+    this.blocks++;
+    return this.sBase[s]! + ((w << 5) + 31 - clz32(low)) * sz;
+  }
+
+  /** Makes a slab with a free slot the current one of class `c`. */
+  refill(c: number): number {
+    const h = this.h;
+    h.live();
+    for (let s = this.partial[c]!; s >= 0; s = this.partial[c]!) {
+      this.unlist(s);
+      if (this.sFree[s]! > 0) {
+        this.cur[c] = s;
+        return s;
+      }
+    }
+    const n = this.slabPages;
+    const p = this.takePages(n, 1);
+    const id = this.freeTop > 0 ? this.freeIds[--this.freeTop]! : this.sCount++;
+    if (id >= this.sCap) this.growSlabs(id + 1);
+    this.sBase[id] = p * this.page;
+    this.sClass[id] = c;
+    const slots = this.slots[c]!;
+    this.sFree[id] = slots;
+    this.sHint[id] = 0;
+    this.sListed[id] = 0;
+    const wb = id * this.words;
+    const full = slots >>> 5;
+    fillOf(this.bits, -1, wb, wb + full);
+    fillOf(this.bits, 0, wb + full, wb + this.words);
+    if ((slots & 31) !== 0) this.bits[wb + full] = (1 << (slots & 31)) - 1;
+    fillOf(this.tag, id + 1, p, p + n);
+    this.slabsLive++;
+    this.cur[c] = id;
+    return id;
+  }
+
+  /** Takes `n` pages for handle blocks below `limit` (committing where needed); marks them dirty. */
+  takePages(n: number, alignPages: number): number {
+    const h = this.h;
+    const p = h.takeRun(n, HANDLE, alignPages);
+    if ((p + n) * this.page > this.limit) {
+      h.runs.release(p);
+      throw outOfRange('size', `a block that fits the first ${this.limit} bytes of the arena, where handle blocks live`, n * this.page);
+    }
+    if (p + n > this.tagCap) {
+      const cap = max(p + n, (this.tagCap * 1.25) >>> 0, 1024);
+      const t = new I32(cap);
+      setOf(t, this.tag);
+      this.tag = t;
+      this.tagCap = cap;
+    }
+    h.runs.claim(p, n);
+    h.noteTaken();
+    return p;
+  }
+
+  growSlabs(need: number): void {
+    const cap = max(need, this.sCap * 2, 16);
+    const f64 = new F64(cap);
+    setOf(f64, this.sBase);
+    this.sBase = f64;
+    for (const k of ['sFree', 'sHint', 'sNext', 'sPrev'] as const) {
+      const a = new I32(cap);
+      setOf(a, this[k]);
+      this[k] = a;
+    }
+    const cls = new U8(cap);
+    setOf(cls, this.sClass);
+    this.sClass = cls;
+    const listed = new U8(cap);
+    setOf(listed, this.sListed);
+    this.sListed = listed;
+    const bits = new I32(cap * this.words);
+    setOf(bits, this.bits);
+    this.bits = bits;
+    this.sCap = cap;
+  }
+
+  list(s: number): void {
+    const c = this.sClass[s]!;
+    const head = this.partial[c]!;
+    this.sNext[s] = head;
+    this.sPrev[s] = -1;
+    if (head >= 0) this.sPrev[head] = s;
+    this.partial[c] = s;
+    this.sListed[s] = 1;
+  }
+
+  unlist(s: number): void {
+    if (this.sListed[s] === 0) return;
+    const next = this.sNext[s]!;
+    const prev = this.sPrev[s]!;
+    if (prev >= 0) this.sNext[prev] = next;
+    else this.partial[this.sClass[s]!] = next;
+    if (next >= 0) this.sPrev[next] = prev;
+    this.sListed[s] = 0;
+  }
+
+  /** Returns slab `s` (no live block) to the page runs. */
+  releaseSlab(s: number): void {
+    const h = this.h;
+    const p = this.sBase[s]! / this.page;
+    const n = this.slabPages;
+    fillOf(this.tag, 0, p, p + n);
+    this.sFree[s] = 0;
+    this.freeIds = pushId(this.freeIds, this.freeTop++, s);
+    this.slabsLive--;
+    h.runs.release(p);
+    h.freedRun(p, n);
+  }
+
+  /** Releases the current slabs that hold no live block (purge()). */
+  releaseEmpty(): void {
+    for (let c = 0; c < this.count; c++) {
+      const s = this.cur[c]!;
+      if (s >= 0 && this.sFree[s] === this.slots[c]) {
+        this.cur[c] = -1;
+        this.releaseSlab(s);
+      }
+    }
+  }
+
+  /** A block of whole pages (above the small classes, or aligned past a page). */
+  allocLarge(size: number, alignPages: number): number {
+    this.h.live();
+    const n = max(1, ceil(size / this.page));
+    const p = this.takePages(n, alignPages);
+    this.tag[p] = -n;
+    this.h.allocated += n * this.page;
+    this.blocks++;
+    return p * this.page;
+  }
+
+  /**
+   * Where handle `x` lives, or a refusal: a slab id (>= 0) with the slot in
+   * `slot`, or -1 - pages for a page run. Reads only.
+   */
+  slot = 0;
+  locate(x: unknown): number {
+    if (typeof x !== 'number') throw invalidType('handle', 'of type number', x);
+    if (x >>> 0 !== x || x >= this.tagCap * this.page) throw this.refused(x);
+    const p = x >>> this.pageShift;
+    const t = this.tag[p]!;
+    if (t > 0) {
+      const s = t - 1;
+      const c = this.sClass[s]!;
+      const i = (x - this.sBase[s]!) / this.sizes[c]!;
+      if ((i | 0) !== i || i >= this.slots[c]!) throw this.refused(x);
+      if (this.bits[s * this.words + (i >>> 5)]! & (1 << (i & 31))) throw this.refused(x, true);
+      this.slot = i;
+      return s;
+    }
+    if (t < 0 && (x & (this.page - 1)) === 0) return -1 + t;
+    throw this.refused(x);
+  }
+
+  /** Frees a live handle block (checked by {@link locate} first: nothing is written for a refused handle). */
+  free(x: unknown): void {
+    const s = this.locate(x);
+    const h = this.h;
+    this.blocks--;
+    if (s < 0) {
+      const n = -1 - s;
+      const p = (x as number) >>> this.pageShift;
+      this.tag[p] = 0;
+      h.runs.release(p);
+      h.allocated -= n * this.page;
+      h.freedRun(p, n);
+      return;
+    }
+    this.freeSlot(s, this.slot);
+  }
+
+  freeSlot(s: number, i: number): void {
+    const c = this.sClass[s]!;
+    const w = i >>> 5;
+    this.bits[s * this.words + w]! |= 1 << (i & 31);
+    if (w < this.sHint[s]!) this.sHint[s] = w;
+    this.h.allocated -= this.sizes[c]!;
+    const f = ++this.sFree[s]!;
+    if (s !== this.cur[c]) {
+      if (f === 1) this.list(s);
+      else if (f === this.slots[c]) {
+        this.unlist(s);
+        this.releaseSlab(s);
+      }
+    }
+  }
+
+  /** Usable bytes of a live block (its class size, or its whole pages). */
+  usable(x: unknown): number {
+    const s = this.locate(x);
+    return s < 0 ? (-1 - s) * this.page : this.sizes[this.sClass[s]!]!;
+  }
+
+  refused(x: unknown, freed = false): TypeError {
+    if (this.h.closed) return invalidState('The arena is closed');
+    return invalidValue(
+      'handle',
+      freed ? 'was already freed (double free)' : 'is not a live handle of this arena (freed, forged, part of a block, or from elsewhere)',
+      x,
+    );
+  }
+}
+
+function pushId(stack: Int32Array<ArrayBuffer>, at: number, id: number): Int32Array<ArrayBuffer> {
+  let st = stack;
+  if (at >= st.length) {
+    st = new I32(st.length * 2);
+    setOf(st, stack);
+  }
+  st[at] = id;
+  return st;
+}
+
+/** The class for a small handle of `size` bytes aligned to `align` (a power of two), or -1 for a page run. */
+export function classFor(hs: HandleSpace, size: number, align: number): number {
+  if (size > hs.smallMax) return -1;
+  let c = hs.byQuantum[(size + 15) >>> 4]!;
+  if (align > 16) {
+    if (align > hs.page) return -1;
+    while (c < hs.count && hs.sizes[c]! % align !== 0) c++;
+    if (c >= hs.count) return -1;
+  }
+  return c;
+}
+
+/** The general allocation path: checks `size` and `align`, then a slot or a page run. */
+export function allocHandleSlow(hs: HandleSpace, size: unknown, align: unknown): number {
+  hs.h.live();
+  const n = checkArenaInteger('size', size, 0, hs.limit);
+  let a = 16;
+  if (align !== undefined) {
+    a = checkArenaInteger('align', align, 1, hs.limit);
+    if (!isInteger(log2(a))) throw outOfRange('align', `a power of two <= ${hs.limit}`, a);
+  }
+  const c = classFor(hs, n, a);
+  if (c >= 0) return hs.allocSmall(c);
+  return hs.allocLarge(n, a > hs.page ? a / hs.page : 1);
+}
+
+/** `reallocHandle`: in place when the class (or the page count, or a free run right after) allows, else allocate, copy, free. */
+export function reallocHandle(hs: HandleSpace, x: unknown, size: unknown): number {
+  const h = hs.h;
+  h.live();
+  const s = hs.locate(x);
+  const n = checkArenaInteger('size', size, 0, hs.limit);
+  const at = x as number;
+  let old: number;
+  if (s >= 0) {
+    const c = hs.sClass[s]!;
+    if (classFor(hs, n, 16) === c) return at;
+    old = hs.sizes[c]!;
+  } else {
+    const pages = -1 - s;
+    old = pages * hs.page;
+    if (n > hs.smallMax) {
+      const want = ceil(n / hs.page);
+      if (want <= pages) return at;
+      const p = at >>> hs.pageShift;
+      h.settle();
+      if (p + want <= hs.tagCap && h.runs.extend(p, want - pages)) {
+        h.runs.claim(p + pages, want - pages);
+        h.noteTaken();
+        hs.tag[p] = -want;
+        h.allocated += (want - pages) * hs.page;
+        return at;
+      }
+    }
+  }
+  // Allocated first: a failure leaves the old block as it was.
+  const y = allocHandleSlow(hs, n, undefined);
+  const heap = hs.heapView();
+  copyWithinOf(heap, y, at, at + min(old, n));
+  hs.free(at);
+  return y;
+}
