@@ -19,6 +19,7 @@ const SOURCE = String.raw`
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #ifdef USE_MIMALLOC
 #include <mimalloc.h>
 #define ALLOC mi_malloc
@@ -105,17 +106,18 @@ static void simple(long total) {
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   const char *w = argv[1]; int quick = atoi(argv[2]);
+  struct rusage ru0, ru1; getrusage(RUSAGE_SELF, &ru0);
   long base = rss(); double t0 = now_ms();
   if (!strcmp(w, "lru")) lru(quick ? 2000 : 200000, quick ? 3000 : 300000, quick ? 10000 : 1000000);
   else if (!strncmp(w, "small64-", 8)) small64(atol(w + 8), quick ? 10000 : 1000000);
   else if (!strcmp(w, "mixed")) mixed(quick ? 200 : 8000, quick ? 2 : 5);
   else if (!strcmp(w, "glibc-simple")) simple(quick ? 4000 : 400000);
   else return 2;
-  double t1 = now_ms(); long after = rss() - base;
+  double t1 = now_ms(); getrusage(RUSAGE_SELF, &ru1); long after = rss() - base;
   for (long i = 0; i < nlive; i++) FREE(live[i]);
   SETTLE();
   long freed = rss() - base;
-  printf("{\"ms\":%.3f,\"rss\":%ld,\"rssFreed\":%ld,\"markCompacts\":0,\"maxPauseMs\":0,\"sum\":%ld}\n", t1 - t0, after, freed, sum);
+  printf("{\"ms\":%.3f,\"rss\":%ld,\"rssFreed\":%ld,\"markCompacts\":0,\"maxPauseMs\":0,\"faults\":%ld,\"own\":-1,\"sum\":%ld}\n", t1 - t0, after, freed, ru1.ru_minflt - ru0.ru_minflt, sum);
   return 0;
 }
 `;

@@ -49,12 +49,14 @@ interface Allocator<T> {
   read(block: T, at: number): number;
   /** Gives memory back after everything was freed. */
   settle(): void;
+  /** The arena's own resident bytes (mincore) plus its bookkeeping, after settle(); -1 for other contenders. */
+  own(): number;
 }
 
 const fillU8 = Uint8Array.prototype.fill;
 
-function handleAllocator(): Allocator<number> {
-  const arena = new Arena({ reserve: 2 ** 32 });
+function handleAllocator(hugePages?: boolean): Allocator<number> {
+  const arena = new Arena({ reserve: 2 ** 32, ...(hugePages ? { hugePages } : {}) });
   return {
     empty: -1,
     alloc: (n) => arena.allocHandle(n),
@@ -62,7 +64,11 @@ function handleAllocator(): Allocator<number> {
     fill: (h, v, n) => void fillU8.call(arena.heap, v, h, h + n),
     poke: (h, at, v) => void (arena.heap[h + at] = v),
     read: (h, at) => arena.heap[h + at]!,
-    settle: () => void arena.purge(),
+    settle: () => {
+      arena.purge();
+      gcTwice();
+    },
+    own: () => ownBytes(arena),
   };
 }
 
@@ -75,7 +81,11 @@ function viewAllocator(): Allocator<Uint8Array | null> {
     fill: (v, x, n) => void fillU8.call(v!, x, 0, n),
     poke: (v, at, x) => void (v![at] = x),
     read: (v, at) => v![at]!,
-    settle: () => void arena.purge(),
+    settle: () => {
+      arena.purge();
+      gcTwice();
+    },
+    own: () => ownBytes(arena),
   };
 }
 
@@ -88,6 +98,7 @@ function bufferAllocator(): Allocator<Buffer | null> {
     poke: (b, at, v) => void (b![at] = v),
     read: (b, at) => b![at]!,
     settle: () => gcTwice(),
+    own: () => -1,
   };
 }
 
@@ -104,7 +115,13 @@ function poolAllocator(): Allocator<PoolBlock | null> {
       pool = new JsSlabPool();
       gcTwice();
     },
+    own: () => -1,
   };
+}
+
+function ownBytes(arena: Arena): number {
+  const s = arena.stats({ resident: true });
+  return s.resident + s.bookkeepingBytes;
 }
 
 function gcTwice(): void {
@@ -292,14 +309,19 @@ export interface ChildResult {
   rssFreed: number;
   markCompacts: number;
   maxPauseMs: number;
+  /** Minor page faults of the process during the workload. */
+  faults: number;
+  /** The arena's resident bytes and bookkeeping after free-all and purge() (-1: not an arena). */
+  own: number;
   sum: number;
 }
 
-const JS_CONTENDERS = ['handles', 'views', 'buffer', 'pool'] as const;
+const JS_CONTENDERS = ['handles', 'handles-thp', 'views', 'buffer', 'pool'] as const;
 
 async function child(workload: string, contender: string, quick: boolean): Promise<ChildResult> {
   const a: Allocator<unknown> =
     contender === 'handles' ? (handleAllocator() as Allocator<unknown>)
+      : contender === 'handles-thp' ? (handleAllocator(true) as Allocator<unknown>)
       : contender === 'views' ? (viewAllocator() as Allocator<unknown>)
         : contender === 'buffer' ? (bufferAllocator() as Allocator<unknown>)
           : (poolAllocator() as Allocator<unknown>);
@@ -316,9 +338,11 @@ async function child(workload: string, contender: string, quick: boolean): Promi
   obs.observe({ entryTypes: ['gc'] });
   gcTwice();
   const base = vmRssBytes();
+  const f0 = process.resourceUsage().minorPageFault;
   const t0 = process.hrtime.bigint();
   const { live, sum } = runWorkload(workload, a, z, new Rng(0x9e3779b9));
   const t1 = process.hrtime.bigint();
+  const faults = process.resourceUsage().minorPageFault - f0;
   const rss = vmRssBytes() - base;
   await new Promise((r) => setTimeout(r, 10));
   obs.disconnect();
@@ -326,7 +350,7 @@ async function child(workload: string, contender: string, quick: boolean): Promi
   live.length = 0;
   a.settle();
   const rssFreed = vmRssBytes() - base;
-  return { ms: Number(t1 - t0) / 1e6, rss, rssFreed, markCompacts, maxPauseMs: maxPause, sum };
+  return { ms: Number(t1 - t0) / 1e6, rss, rssFreed, markCompacts, maxPauseMs: maxPause, faults, own: a.own(), sum };
 }
 
 /** Workload names in the order they run. */
@@ -347,7 +371,8 @@ export const TARGETS: readonly Target[] = [
   { workload: 'lru', what: 'time / Buffer.allocUnsafe', of: (r) => ratio(r.handles?.ms, r.buffer?.ms), max: 0.5 },
   { workload: 'lru', what: 'time / JS pool', of: (r) => ratio(r.handles?.ms, r.pool?.ms), max: 0.8 },
   { workload: 'lru', what: 'resident / Buffer.allocUnsafe', of: (r) => ratio(r.handles?.rss, r.buffer?.rss), max: 0.6 },
-  { workload: 'lru', what: 'resident after free-all+purge / after workload', of: (r) => ratio(r.handles?.rssFreed, r.handles?.rss), max: 0.05 },
+  { workload: 'lru', what: 'process resident after free-all+purge+GC / after workload', of: (r) => ratio(r.handles?.rssFreed, r.handles?.rss), max: 0.05 },
+  { workload: 'lru', what: 'arena resident+bookkeeping after free-all+purge / process resident after workload', of: (r) => ratio(r.handles?.own, r.handles?.rss), max: 0.05 },
   { workload: 'small64-1000000', what: 'time / Buffer.allocUnsafe', of: (r) => ratio(r.handles?.ms, r.buffer?.ms), max: 0.5 },
   { workload: 'small64-1000000', what: 'resident / data (64 MB)', of: (r) => ratio(r.handles?.rss, 64e6), max: 1.3 },
   { workload: 'mixed', what: 'time / Buffer.allocUnsafe', of: (r) => ratio(r.handles?.ms, r.buffer?.ms), max: 0.5 },
@@ -400,8 +425,8 @@ export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; 
   const lines: string[] = [];
   lines.push(`node ${process.version}, ${rounds} rounds, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, page ${pageSize()} B${quick ? ', QUICK' : ''}`);
   lines.push('');
-  lines.push('| workload | contender | time ms | resident after | after free-all | Mark-Compacts | max GC pause ms |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push('| workload | contender | time ms | minor faults | resident after | after free-all | arena after purge | Mark-Compacts | max GC pause ms |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
   const summary: Record<string, Record<string, Record<string, number>>> = {};
   for (const w of workloads) {
     summary[w] = {};
@@ -411,10 +436,13 @@ export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; 
       const m = {
         ms: median(rs.map((x) => x.ms)), rss: median(rs.map((x) => x.rss)), rssFreed: median(rs.map((x) => x.rssFreed)),
         markCompacts: median(rs.map((x) => x.markCompacts)), maxPauseMs: median(rs.map((x) => x.maxPauseMs)),
+        faults: median(rs.map((x) => x.faults ?? 0)), own: median(rs.map((x) => x.own ?? -1)),
       };
       summary[w]![c] = m;
       const js = !c.startsWith('c-');
-      lines.push(`| ${w} | ${c} | ${m.ms.toFixed(1)} | ${fmtMiB(m.rss)} | ${fmtMiB(m.rssFreed)} | ${js ? m.markCompacts : '-'} | ${js ? m.maxPauseMs.toFixed(1) : '-'} |`);
+      lines.push(
+        `| ${w} | ${c} | ${m.ms.toFixed(1)} | ${m.faults} | ${fmtMiB(m.rss)} | ${fmtMiB(m.rssFreed)} | ${m.own >= 0 ? fmtMiB(m.own) : '-'} | ${js ? m.markCompacts : '-'} | ${js ? m.maxPauseMs.toFixed(1) : '-'} |`,
+      );
     }
   }
   lines.push('');
