@@ -104,6 +104,29 @@ describe('Arena by handle: blocks are numbers', () => {
     for (const n of [64, 64, 100, 2 * page, 20000]) expect(a.allocHandle(n)).toBe(twin.allocHandle(n));
   });
 
+  it('freed slots are handed out again lowest first, across every bitmap word of a slab, before a new slab is taken', () => {
+    using a = arena();
+    for (const size of [16, 64, 1000]) {
+      const probe = a.allocHandle(size);
+      const perSlab = Math.floor(slabBytes / a.sizeOfHandle(probe)); // whole slabs: the current one has no untouched slot
+      a.freeHandle(probe);
+      const hs: number[] = [];
+      for (let i = 0; i < 3 * perSlab; i++) hs.push(a.allocHandle(size));
+      expect(new Set(hs).size).toBe(hs.length);
+      // Free a scattered third (a fixed pseudo-random pick), then take as many again.
+      const freed: number[] = [];
+      let x = 7;
+      for (let i = 0; i < hs.length; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        if (x % 3 === 0) freed.push(hs[i]!);
+      }
+      for (const h of freed) a.freeHandle(h);
+      const again = freed.map(() => a.allocHandle(size));
+      expect([...again].sort((p, q) => p - q)).toEqual([...freed].sort((p, q) => p - q));
+      for (const h of hs) a.freeHandle(h);
+    }
+  });
+
   it('a double free is refused; the block can be handed out again once', () => {
     using a = arena();
     const h = a.allocHandle(100);

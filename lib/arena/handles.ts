@@ -28,7 +28,7 @@ import { maxArrayBufferLength } from '../system';
 import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { type Heap } from './heap';
 import { HANDLE } from './pages';
-import { abByteLengthOf, ceil, clz32, F64, fillOf, I32, isInteger, log2, max, min, setOf, U8 } from './intrinsics';
+import { abByteLengthOf, ceil, clz32, fillOf, I32, isInteger, log2, max, min, setOf, U8 } from './intrinsics';
 import { checkArenaInteger } from './checks';
 import { nRegionBuffer } from './calls';
 
@@ -52,6 +52,8 @@ export class HandleSpace {
   readonly slabPages: number;
   /** Bitmap words per slab (enough for the smallest class). */
   readonly words: number;
+  /** Summary words per slab: bit j of summary word k says bitmap word 32k + j has a free slot. */
+  readonly sumWords: number;
   readonly sizes: Uint32Array;
   readonly count: number;
   readonly smallMax: number;
@@ -62,14 +64,17 @@ export class HandleSpace {
   tag = new I32(0);
   tagCap = 0;
   // Per slab id.
-  sBase = new F64(0);
+  /** First page of each slab (its base offset is `sPage << pageShift`, times `page` past 2^31). */
+  sPage = new I32(0);
   sClass = new U8(0);
   sFree = new I32(0);
+  /** A summary word at or below the slab's lowest one with a free slot. */
   sHint = new I32(0);
   sNext = new I32(0);
   sPrev = new I32(0);
   sListed = new U8(0);
   bits = new I32(0);
+  sums = new I32(0);
   sCap = 0;
   sCount = 0;
   freeIds = new I32(16);
@@ -98,6 +103,7 @@ export class HandleSpace {
     this.smallMax = h.smallMax;
     this.byQuantum = h.byQuantum;
     this.words = ceil(this.slabBytes / this.sizes[0]! / 32);
+    this.sumWords = ceil(this.words / 32);
     this.slots = new I32(this.count);
     for (let c = 0; c < this.count; c++) this.slots[c] = (this.slabBytes / this.sizes[c]!) >>> 0;
     this.cur = new I32(this.count);
@@ -108,7 +114,7 @@ export class HandleSpace {
 
   /** Bytes of this bookkeeping (its typed arrays). */
   bookkeepingBytes(): number {
-    return this.tagCap * 4 + this.sCap * (8 + 1 + 4 * 4 + 1 + this.words * 4) + this.freeIds.length * 4 + this.count * 12;
+    return this.tagCap * 4 + this.sCap * (4 * 5 + 2 + (this.words + this.sumWords) * 4) + this.freeIds.length * 4 + this.count * 12;
   }
 
   /** Forgets every handle block (reset(), close()): their pages went back to the page runs with everything else. */
@@ -148,19 +154,27 @@ export class HandleSpace {
   allocSmall(c: number): number {
     let s = this.cur[c]!;
     if (s < 0 || this.sFree[s] === 0) s = this.refill(c);
+    // The lowest free slot: a summary word, then its bitmap word (O(1): at
+    // most slabBytes / 16 / 1024 summary words, 4 for 64 KiB slabs).
+    const sums = this.sums;
+    const sb = s * this.sumWords;
+    let j = this.sHint[s]!;
+    let y = sums[sb + j]!;
+    while (y === 0) y = sums[sb + ++j]!;
+    this.sHint[s] = j;
+    const w = (j << 5) + 31 - clz32(y & -y);
     const bits = this.bits;
-    const wb = s * this.words;
-    let w = this.sHint[s]!;
-    let x = bits[wb + w]!;
-    while (x === 0) x = bits[wb + ++w]!;
-    this.sHint[s] = w;
+    const wi = s * this.words + w;
+    const x = bits[wi]!;
     const low = x & -x;
-    bits[wb + w] = x ^ low;
+    const rest = x ^ low;
+    bits[wi] = rest;
+    if (rest === 0) sums[sb + j] = y & (y - 1);
     this.sFree[s]!--;
-    const sz = this.sizes[c]!;
+    const sz = this.sizes[c]! | 0;
     this.h.allocated += sz;
     this.blocks++;
-    return this.sBase[s]! + ((w << 5) + 31 - clz32(low)) * sz;
+    return this.sPage[s]! * this.page + ((w << 5) + 31 - clz32(low)) * sz;
   }
 
   /** Makes a slab with a free slot the current one of class `c`. */
@@ -178,7 +192,7 @@ export class HandleSpace {
     const p = this.takePages(n, 1);
     const id = this.freeTop > 0 ? this.freeIds[--this.freeTop]! : this.sCount++;
     if (id >= this.sCap) this.growSlabs(id + 1);
-    this.sBase[id] = p * this.page;
+    this.sPage[id] = p;
     this.sClass[id] = c;
     const slots = this.slots[c]!;
     this.sFree[id] = slots;
@@ -189,6 +203,12 @@ export class HandleSpace {
     fillOf(this.bits, -1, wb, wb + full);
     fillOf(this.bits, 0, wb + full, wb + this.words);
     if ((slots & 31) !== 0) this.bits[wb + full] = (1 << (slots & 31)) - 1;
+    // Summary: one bit per bitmap word that has a free slot.
+    const used = ceil(slots / 32);
+    const sb = id * this.sumWords;
+    fillOf(this.sums, -1, sb, sb + (used >>> 5));
+    fillOf(this.sums, 0, sb + (used >>> 5), sb + this.sumWords);
+    if ((used & 31) !== 0) this.sums[sb + (used >>> 5)] = (1 << (used & 31)) - 1;
     fillOf(this.tag, id + 1, p, p + n);
     this.slabsLive++;
     this.cur[c] = id;
@@ -217,10 +237,7 @@ export class HandleSpace {
 
   growSlabs(need: number): void {
     const cap = max(need, this.sCap * 2, 16);
-    const f64 = new F64(cap);
-    setOf(f64, this.sBase);
-    this.sBase = f64;
-    for (const k of ['sFree', 'sHint', 'sNext', 'sPrev'] as const) {
+    for (const k of ['sPage', 'sFree', 'sHint', 'sNext', 'sPrev'] as const) {
       const a = new I32(cap);
       setOf(a, this[k]);
       this[k] = a;
@@ -234,6 +251,9 @@ export class HandleSpace {
     const bits = new I32(cap * this.words);
     setOf(bits, this.bits);
     this.bits = bits;
+    const sums = new I32(cap * this.sumWords);
+    setOf(sums, this.sums);
+    this.sums = sums;
     this.sCap = cap;
   }
 
@@ -260,7 +280,7 @@ export class HandleSpace {
   /** Returns slab `s` (no live block) to the page runs. */
   releaseSlab(s: number): void {
     const h = this.h;
-    const p = this.sBase[s]! / this.page;
+    const p = this.sPage[s]!;
     const n = this.slabPages;
     fillOf(this.tag, 0, p, p + n);
     this.sFree[s] = 0;
@@ -305,8 +325,12 @@ export class HandleSpace {
     if (t > 0) {
       const s = t - 1;
       const c = this.sClass[s]!;
-      const i = (x - this.sBase[s]!) / this.sizes[c]!;
-      if ((i | 0) !== i || i >= this.slots[c]!) throw this.refused(x);
+      // Integer arithmetic only (rel < slabBytes): a fractional index would
+      // send the bitmap load below down V8's slow keyed-load path.
+      const rel = (x - this.sPage[s]! * this.page) | 0;
+      const size = this.sizes[c]! | 0;
+      const i = (rel / size) | 0;
+      if (i * size !== rel || i >= this.slots[c]!) throw this.refused(x);
       if (this.bits[s * this.words + (i >>> 5)]! & (1 << (i & 31))) throw this.refused(x, true);
       this.slot = i;
       return s;
@@ -335,8 +359,14 @@ export class HandleSpace {
   freeSlot(s: number, i: number): void {
     const c = this.sClass[s]!;
     const w = i >>> 5;
-    this.bits[s * this.words + w]! |= 1 << (i & 31);
-    if (w < this.sHint[s]!) this.sHint[s] = w;
+    const wi = s * this.words + w;
+    const old = this.bits[wi]!;
+    this.bits[wi] = old | (1 << (i & 31));
+    if (old === 0) {
+      const j = w >>> 5;
+      this.sums[s * this.sumWords + j]! |= 1 << (w & 31);
+      if (j < this.sHint[s]!) this.sHint[s] = j;
+    }
     this.h.allocated -= this.sizes[c]!;
     const f = ++this.sFree[s]!;
     if (s !== this.cur[c]) {
