@@ -132,7 +132,12 @@ export class HandleSpace {
   /** The `heap` window over the committed memory (below `limit`), made again when the arena grew or it was detached. */
   heapView(): Uint8Array {
     const h = this.h;
-    const want = min(h.committed, this.limit);
+    const c = h.committed;
+    const want = c < this.limit ? c : this.limit;
+    // Length 0: detached (reset(), close(), or a transfer() by the caller).
+    // Read through the view itself: a lie here costs a rebuild or a detached
+    // view for the liar, never a wrong offset to the kernel.
+    if (this.viewBytes === want && this.u8.length !== 0) return this.u8;
     const buf = this.buf;
     if (buf !== null && this.viewBytes === want && abByteLengthOf(buf) !== 0) return this.u8;
     if (want === 0) {
