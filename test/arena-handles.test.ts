@@ -275,6 +275,38 @@ describe('Arena by handle: resident pages, exactly (mincore on the arena)', () =
     expect(s.retained).toBe(0);
   });
 
+  it('emptied slabs are kept for reuse (up to 4 a class) and counted as retained; purge() and the decay return them', async () => {
+    for (const decay of [false, 20] as const) {
+      using a = arena({ decay });
+      const perSlab = slabBytes / 64;
+      const first: number[] = [];
+      for (let i = 0; i < 6 * perSlab; i++) first.push(a.allocHandle(64));
+      const last = a.allocHandle(64); // the 7th slab, current
+      const heap = a.heap;
+      for (const h of first) heap.fill(1, h, h + 64);
+      heap[last] = 1;
+      for (const h of first) a.freeHandle(h);
+      let s = a.stats({ resident: true });
+      expect(s.retained).toBe(6 * slabBytes); // 4 kept on the class's list, 2 returned to the page runs
+      expect(s.resident).toBe(6 * slabBytes + page);
+      // Taken again and written: the rest of the 7th slab, then the kept and
+      // returned pages; nothing else becomes resident.
+      const again: number[] = [];
+      for (let i = 0; i < 6 * perSlab; i++) again.push(a.allocHandle(64));
+      for (const h of again) a.heap.fill(2, h, h + 64);
+      expect(a.stats({ resident: true }).resident).toBe(7 * slabBytes);
+      for (const h of again) a.freeHandle(h);
+      if (decay === false) a.purge();
+      else for (let i = 0; i < 500 && a.stats().retained > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      s = a.stats({ resident: true });
+      expect(s.retained).toBe(0);
+      // The 7th slab still holds `last`: a live handle slab keeps its pages
+      // (unlike the view API's slabs, its free pages are not purged).
+      expect(s.resident).toBe(slabBytes);
+      expect(a.heap[last]).toBe(1);
+    }
+  });
+
   it('the default retain bound follows peak use: 32 MiB freed is kept dirty (no fault to reuse it), retain: 0 gives it back at once', () => {
     for (const retain of [undefined, 0]) {
       using a = arena(retain === undefined ? {} : { retain });

@@ -37,6 +37,9 @@ const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithi
 ) => Uint8Array;
 const DataViewOf = DataView;
 
+/** Empty slabs kept per class (see `HandleSpace.emptySlabs`): at most 4 x 26 x 64 KiB = 6.5 MiB with 4K pages. */
+const KEEP_EMPTY = 4;
+
 /** Offsets of handle blocks stay below this: one `heap` buffer reaches every block, and `h >>> 0` checks a handle. */
 export function handleLimit(): number {
   return min(maxArrayBufferLength(), 2 ** 32);
@@ -84,6 +87,16 @@ export class HandleSpace {
   readonly partial: Int32Array;
   /** Live slabs (for bookkeeping). */
   slabsLive = 0;
+  /**
+   * Empty slabs kept on their class's list for reuse (at most
+   * {@link KEEP_EMPTY} a class), so a loop that empties and refills slabs
+   * does not hand their pages back and forth with the page runs. Counted as
+   * retained; `purge()` and the decay return them.
+   */
+  emptySlabs = 0;
+  /** Fewest empty slabs kept since the decay last ran (its low-water mark). */
+  emptyMin = 0;
+  readonly emptyByClass: Int32Array;
   /** Live blocks. */
   blocks = 0;
   buf: ArrayBuffer | null = null;
@@ -108,6 +121,7 @@ export class HandleSpace {
     for (let c = 0; c < this.count; c++) this.slots[c] = (this.slabBytes / this.sizes[c]!) >>> 0;
     this.cur = new I32(this.count);
     this.partial = new I32(this.count);
+    this.emptyByClass = new I32(this.count);
     fillOf(this.cur, -1);
     fillOf(this.partial, -1);
   }
@@ -124,6 +138,9 @@ export class HandleSpace {
     this.freeTop = 0;
     this.slabsLive = 0;
     this.blocks = 0;
+    this.emptySlabs = 0;
+    this.emptyMin = 0;
+    fillOf(this.emptyByClass, 0);
     fillOf(this.cur, -1);
     fillOf(this.partial, -1);
     fillOf(this.sListed, 0);
@@ -188,6 +205,7 @@ export class HandleSpace {
     h.live();
     for (let s = this.partial[c]!; s >= 0; s = this.partial[c]!) {
       this.unlist(s);
+      if (this.sFree[s] === this.slots[c]) this.unkeep(c);
       if (this.sFree[s]! > 0) {
         this.cur[c] = s;
         return s;
@@ -295,7 +313,13 @@ export class HandleSpace {
     h.freedRun(p, n);
   }
 
-  /** Releases the current slabs that hold no live block (purge()). */
+  /** An empty slab of class `c` kept for reuse is in use again (or released). */
+  unkeep(c: number): void {
+    this.emptyByClass[c]!--;
+    if (--this.emptySlabs < this.emptyMin) this.emptyMin = this.emptySlabs;
+  }
+
+  /** Releases every slab that holds no live block: the current ones and those kept (purge()). */
   releaseEmpty(): void {
     for (let c = 0; c < this.count; c++) {
       const s = this.cur[c]!;
@@ -303,7 +327,18 @@ export class HandleSpace {
         this.cur[c] = -1;
         this.releaseSlab(s);
       }
+      if (this.emptyByClass[c] === 0) continue;
+      for (let k = this.partial[c]!; k >= 0; ) {
+        const next = this.sNext[k]!;
+        if (this.sFree[k] === this.slots[c]) {
+          this.unlist(k);
+          this.unkeep(c);
+          this.releaseSlab(k);
+        }
+        k = next;
+      }
     }
+    this.emptyMin = this.emptySlabs;
   }
 
   /** A block of whole pages (above the small classes, or aligned past a page). */
@@ -377,8 +412,19 @@ export class HandleSpace {
     if (s !== this.cur[c]) {
       if (f === 1) this.list(s);
       else if (f === this.slots[c]) {
-        this.unlist(s);
-        this.releaseSlab(s);
+        if (this.emptyByClass[c]! < KEEP_EMPTY) {
+          // Kept on the list (it is on it already): retained, for the decay.
+          this.emptyByClass[c]!++;
+          this.emptySlabs++;
+          const h = this.h;
+          if (h.timer === null && h.decayMs > 0) {
+            h.armDecay();
+            this.emptyMin = this.emptySlabs;
+          }
+        } else {
+          this.unlist(s);
+          this.releaseSlab(s);
+        }
       }
     }
   }

@@ -353,7 +353,7 @@ export class Heap {
 
   /** Free dirty pages (retained): runs (queued for give-back included) and slab pages with no live block. */
   dirtyPages(): number {
-    return this.runsDirty() + this.pendingPages + this.slabDirtyFree;
+    return this.runsDirty() + this.pendingPages + this.slabDirtyFree + (this.handles === null ? 0 : this.handles.emptySlabs * this.slabPages);
   }
 
   /** Free dirty pages of runs (not advised already). */

@@ -169,10 +169,12 @@ export function decay(h: Heap): boolean {
     h.timer = null;
     return false;
   }
-  if (h.dirtyMin + h.slabMin > 0) purgeAll(h);
+  const hs = h.handles;
+  if (h.dirtyMin + h.slabMin + (hs === null ? 0 : hs.emptyMin) > 0) purgeAll(h);
   const d = h.dirtyPages();
   h.dirtyMin = h.runsDirty();
   h.slabMin = h.slabDirtyFree;
+  if (hs !== null) hs.emptyMin = hs.emptySlabs;
   if (d === 0) {
     h.timer = null;
     return false;
