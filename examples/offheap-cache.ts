@@ -100,6 +100,6 @@ console.log(`after clear() and purge(): ${s.handles} handle blocks, resident ${s
 // Output (4 KiB pages):
 // cache: 7990 records, 8.00 MiB of data, 12010 evicted
 // user:0 evicted; user:19999 holds 1772 bytes of 31
-// arena: 7990 handle blocks, 8.72 MiB allocated (size classes), bookkeeping 175.7 KiB
+// arena: 7990 handle blocks, 8.72 MiB allocated (size classes), bookkeeping 178.7 KiB
 // double free refused: ERR_INVALID_ARG_VALUE
 // after clear() and purge(): 0 handle blocks, resident 0 bytes
