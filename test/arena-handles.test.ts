@@ -395,3 +395,44 @@ describe('Arena by handle beside the view API', () => {
     expect(() => a.freeHandle(hs[1]!)).toThrow(VALUE);
   });
 });
+
+describe('Arena by handle, checked (handleGenerations)', () => {
+  const GEN = 2 ** 32;
+  it('a handle is generation * 2^32 + offset; offsetOfHandle gives the offset; a stale handle is refused even after its memory was handed out again', () => {
+    using a = arena({ handleGenerations: true });
+    for (const size of [64, 5 * page]) {
+      const h1 = a.allocHandle(size);
+      expect(h1).toBeGreaterThanOrEqual(GEN);
+      const off = a.offsetOfHandle(h1);
+      expect(off).toBe(h1 % GEN);
+      a.heap[off] = 9;
+      a.freeHandle(h1);
+      const h2 = a.allocHandle(size); // the same memory (lowest free slot, or the same free run)...
+      expect(a.offsetOfHandle(h2)).toBe(off);
+      expect(h2).not.toBe(h1); // ...under a new generation
+      const before = a.stats();
+      for (const f of [() => a.freeHandle(h1), () => a.sizeOfHandle(h1), () => a.offsetOfHandle(h1), () => a.bytes(h1), () => a.reallocHandle(h1, 10)]) expect(f).toThrow(VALUE);
+      expect(() => a.freeHandle(off)).toThrow(VALUE); // a bare offset is no checked handle
+      expect(a.stats().allocated).toBe(before.allocated);
+      expect(a.bytes(h2, 1)[0]).toBe(9);
+      a.freeHandle(h2);
+    }
+  });
+
+  it('realloc keeps the handle in place and gives a new generation when it moves', () => {
+    using a = arena({ handleGenerations: true });
+    const h = a.allocHandle(40);
+    a.heap.fill(3, a.offsetOfHandle(h), a.offsetOfHandle(h) + 40);
+    expect(a.reallocHandle(h, 48)).toBe(h);
+    const m = a.reallocHandle(h, 3000);
+    expect(m).not.toBe(h);
+    expect([...a.bytes(m, 40)].every((b) => b === 3)).toBe(true);
+    expect(() => a.freeHandle(h)).toThrow(VALUE);
+    a.freeHandle(m);
+    expect(a.stats().handles).toBe(0);
+  });
+
+  it('refuses a non-boolean option', () => {
+    expect(() => arena({ handleGenerations: 1 as unknown as boolean })).toThrow(TYPE);
+  });
+});

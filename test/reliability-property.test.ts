@@ -111,8 +111,10 @@ const handleOpArb: fc.Arbitrary<HandleOp> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'reset' as const }) },
 );
 
-function runHandleSequence(ops: HandleOp[]): void {
-  using a = new Arena({ reserve: 64 * 2 ** 20, chunkSize: 2 ** 20, hugePages: false, decay: false });
+function runHandleSequence(ops: HandleOp[], checked: boolean): void {
+  using a = new Arena({ reserve: 64 * 2 ** 20, chunkSize: 2 ** 20, hugePages: false, decay: false, handleGenerations: checked });
+  // A handle's offset in heap: the handle itself, or without its generation.
+  const at = (h: number): number => (checked ? h % 2 ** 32 : h);
   const live = new Map<number, { size: number; cookie: number }>();
   const freed: number[] = [];
   const views: { v: Uint8Array; cookie: number }[] = [];
@@ -124,7 +126,7 @@ function runHandleSequence(ops: HandleOp[]): void {
     expect(after.allocated).toBe(before.allocated);
     expect(after.handles).toBe(before.handles);
   };
-  const write = (h: number, size: number, c: number): void => void a.heap.fill(c, h, h + Math.max(1, size));
+  const write = (h: number, size: number, c: number): void => void a.heap.fill(c, at(h), at(h) + Math.max(1, size));
   for (const op of ops) {
     const keys = [...live.keys()];
     switch (op.k) {
@@ -132,7 +134,8 @@ function runHandleSequence(ops: HandleOp[]): void {
         const h = op.align ? a.tryAllocHandle(op.size, op.align) : a.tryAllocHandle(op.size);
         if (h === -1) break; // the 64 MiB reservation is full
         expect(live.has(h)).toBe(false);
-        if (op.align) expect(h % op.align).toBe(0);
+        expect(a.offsetOfHandle(h)).toBe(at(h));
+        if (op.align) expect(at(h) % op.align).toBe(0);
         cookie = (cookie + 1) & 255;
         live.set(h, { size: op.size, cookie });
         write(h, op.size, cookie);
@@ -150,6 +153,9 @@ function runHandleSequence(ops: HandleOp[]): void {
       case 'stale': {
         if (freed.length === 0) break;
         const h = freed[op.i % freed.length]!;
+        // Unchecked, a stale offset handed out again is the new block's (as in C);
+        // checked, a stale handle never equals a live one.
+        if (checked) expect(live.has(h)).toBe(false);
         if (!live.has(h)) refused(() => a.freeHandle(h));
         break;
       }
@@ -171,8 +177,8 @@ function runHandleSequence(ops: HandleOp[]): void {
           break; // the old block is checked below, untouched
         }
         const keep = Math.min(Math.max(1, m.size), Math.max(1, op.size), a.sizeOfHandle(y));
-        expect(a.heap[y]).toBe(m.cookie);
-        expect(a.heap[y + keep - 1]).toBe(m.cookie);
+        expect(a.heap[at(y)]).toBe(m.cookie);
+        expect(a.heap[at(y) + keep - 1]).toBe(m.cookie);
         live.delete(h);
         if (y !== h) freed.push(h);
         live.set(y, { size: op.size, cookie: m.cookie });
@@ -218,10 +224,11 @@ function runHandleSequence(ops: HandleOp[]): void {
       const usable = a.sizeOfHandle(h);
       expect(usable).toBeGreaterThanOrEqual(m.size);
       const n = Math.max(1, m.size);
-      expect(heap[h]).toBe(m.cookie);
-      expect(heap[h + (n >> 1)]).toBe(m.cookie);
-      expect(heap[h + n - 1]).toBe(m.cookie);
-      spans.push([h, h + usable]);
+      const o = at(h);
+      expect(heap[o]).toBe(m.cookie);
+      expect(heap[o + (n >> 1)]).toBe(m.cookie);
+      expect(heap[o + n - 1]).toBe(m.cookie);
+      spans.push([o, o + usable]);
       allocated += usable;
     }
     for (const x of views) {
@@ -237,8 +244,8 @@ function runHandleSequence(ops: HandleOp[]): void {
 }
 
 describe('random sequences of handle calls (forged, stale, double free, views as handles)', () => {
-  it(`keep every live block intact and refuse the rest without a change (seed ${seed})`, () => {
+  for (const checked of [false, true]) it(`keep every live block intact and refuse the rest without a change${checked ? ', checked handles (generations)' : ''} (seed ${seed})`, () => {
     const numRuns = Number(process.env.PAGEWISE_RUNS ?? 150);
-    fc.assert(fc.property(fc.array(handleOpArb, { minLength: 1, maxLength: 60 }), (ops) => runHandleSequence(ops)), { seed, numRuns });
+    fc.assert(fc.property(fc.array(handleOpArb, { minLength: 1, maxLength: 60 }), (ops) => runHandleSequence(ops, checked)), { seed, numRuns });
   }, HANG_GUARD_MS);
 });

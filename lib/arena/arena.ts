@@ -70,7 +70,7 @@ function handlesOf(h: Heap): HandleSpace {
   h.live();
   if (h.handles !== null) return h.handles;
   if (h.guard > 0) throw invalidState('Handles are not available in an arena with guardPages: the heap buffer would cover the guard pages');
-  h.handles = new HandleSpace(h);
+  h.handles = new HandleSpace(h, h.handleGenerations);
   return h.handles;
 }
 
@@ -393,9 +393,24 @@ export class Arena {
     const hs = this.#heap.handles;
     if (hs === null) throw noHandle(this.#heap, handle);
     const usable = hs.usable(handle);
+    const at = hs.at;
     const n = length === undefined ? usable : checkArenaInteger('length', length, 0, usable);
     hs.heapView();
-    return new Uint8Array(hs.buf!, handle, n);
+    return new Uint8Array(hs.buf!, at, n);
+  }
+
+  /**
+   * The byte offset in {@link Arena.heap} of a live handle block, checked
+   * like {@link Arena.freeHandle}: the handle itself, or with
+   * `handleGenerations` the handle without its generation (a stale handle
+   * is refused there, so `heap[arena.offsetOfHandle(h)]` is a checked access).
+   */
+  offsetOfHandle(handle: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    hs.locate(handle);
+    return hs.at;
   }
 
   /** Detaches every view and unmaps the reservation. Calling it again does nothing. */

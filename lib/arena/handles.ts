@@ -28,7 +28,7 @@ import { maxArrayBufferLength } from '../system';
 import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { type Heap } from './heap';
 import { HANDLE } from './pages';
-import { abByteLengthOf, ceil, clz32, fillOf, I32, isInteger, log2, max, min, setOf, U8 } from './intrinsics';
+import { abByteLengthOf, ceil, clz32, fillOf, floor, I32, isInteger, log2, max, min, setOf, U16, U8 } from './intrinsics';
 import { checkArenaInteger } from './checks';
 import { nRegionBuffer } from './calls';
 
@@ -36,6 +36,16 @@ const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithi
   view: Uint8Array, target: number, start: number, end: number,
 ) => Uint8Array;
 const DataViewOf = DataView;
+
+/**
+ * A checked handle is `(epoch * 65536 + generation) * GEN_UNIT + offset`:
+ * generation 1..MAX_GEN of the 16-byte granule the block starts at (bumped
+ * each time a block starting there is freed, whatever its kind or class),
+ * epoch 0..31 counting `reset()`s (which free every block at once).
+ */
+export const GEN_UNIT = 2 ** 32;
+const MAX_GEN = 65535;
+const EPOCHS = 32;
 
 /** Empty slabs kept per class (see `HandleSpace.emptySlabs`): at most 4 x 26 x 64 KiB = 6.5 MiB with 4K pages. */
 const KEEP_EMPTY = 4;
@@ -63,6 +73,27 @@ export class HandleSpace {
   readonly byQuantum: Uint8Array;
   /** Slots per slab and bitmap words in use, by class. */
   readonly slots: Int32Array;
+  /**
+   * Checked handles (`handleGenerations`): each slot and each handle run
+   * has a generation, bumped when its block is freed, and a handle carries
+   * the generation of its block, so a stale handle is refused even after its
+   * memory was handed out again.
+   */
+  readonly checked: boolean;
+  /** Generation per 16-byte granule of the handle area (`offset >>> 4`); 0 reads as 1. */
+  gen = new U16(0);
+  /** `reset()`s so far, modulo EPOCHS. */
+  epoch = 0;
+  /** The offset the last {@link locate} found. */
+  at = 0;
+
+  /** The checked handle of a block just handed out at `off`. */
+  issue(off: number): number {
+    const k = off >>> 4;
+    let g = this.gen[k]!;
+    if (g === 0) this.gen[k] = g = 1;
+    return (this.epoch * 65536 + g) * GEN_UNIT + off;
+  }
   /** Per page: slab id + 1 (every page of a handle slab), -pages (head of a handle run), 0 otherwise. */
   tag = new I32(0);
   tagCap = 0;
@@ -104,8 +135,9 @@ export class HandleSpace {
   dv: DataView = new DataViewOf(new ArrayBuffer(0));
   viewBytes = 0;
 
-  constructor(h: Heap) {
+  constructor(h: Heap, checked: boolean) {
     this.h = h;
+    this.checked = checked;
     this.limit = min(handleLimit(), h.reserve);
     this.page = h.page;
     this.pageShift = h.pageShift;
@@ -128,7 +160,8 @@ export class HandleSpace {
 
   /** Bytes of this bookkeeping (its typed arrays). */
   bookkeepingBytes(): number {
-    return this.tagCap * 4 + this.sCap * (4 * 5 + 2 + (this.words + this.sumWords) * 4) + this.freeIds.length * 4 + this.count * 12;
+    const gens = this.checked ? ((this.tagCap * this.page) >>> 4) * 2 : 0;
+    return this.tagCap * 4 + this.sCap * (4 * 5 + 2 + (this.words + this.sumWords) * 4) + gens + this.freeIds.length * 4 + this.count * 12;
   }
 
   /** Forgets every handle block (reset(), close()): their pages went back to the page runs with everything else. */
@@ -141,6 +174,8 @@ export class HandleSpace {
     this.emptySlabs = 0;
     this.emptyMin = 0;
     fillOf(this.emptyByClass, 0);
+    // Every block was freed at once: handles of this epoch are stale from now on.
+    this.epoch = (this.epoch + 1) % EPOCHS;
     fillOf(this.cur, -1);
     fillOf(this.partial, -1);
     fillOf(this.sListed, 0);
@@ -196,7 +231,10 @@ export class HandleSpace {
     const sz = this.sizes[c]! | 0;
     this.h.allocated += sz;
     this.blocks++;
-    return this.sPage[s]! * this.page + ((w << 5) + 31 - clz32(low)) * sz;
+    const idx = (w << 5) + 31 - clz32(low);
+    const off = this.sPage[s]! * this.page + idx * sz;
+    if (!this.checked) return off;
+    return this.issue(off);
   }
 
   /** Makes a slab with a free slot the current one of class `c`. */
@@ -251,6 +289,11 @@ export class HandleSpace {
       const t = new I32(cap);
       setOf(t, this.tag);
       this.tag = t;
+      if (this.checked) {
+        const g = new U16((cap * this.page) >>> 4);
+        setOf(g, this.gen);
+        this.gen = g;
+      }
       this.tagCap = cap;
     }
     h.runs.claim(p, n);
@@ -277,6 +320,7 @@ export class HandleSpace {
     const sums = new I32(cap * this.sumWords);
     setOf(sums, this.sums);
     this.sums = sums;
+
     this.sCap = cap;
   }
 
@@ -349,7 +393,8 @@ export class HandleSpace {
     this.tag[p] = -n;
     this.h.allocated += n * this.page;
     this.blocks++;
-    return p * this.page;
+    if (!this.checked) return p * this.page;
+    return this.issue(p * this.page);
   }
 
   /**
@@ -359,23 +404,37 @@ export class HandleSpace {
   slot = 0;
   locate(x: unknown): number {
     if (typeof x !== 'number') throw invalidType('handle', 'of type number', x);
-    if (x >>> 0 !== x || x >= this.tagCap * this.page) throw this.refused(x);
-    const p = x >>> this.pageShift;
+    let off = x;
+    let g = 0;
+    if (this.checked) {
+      const top = floor(x / GEN_UNIT);
+      off = x - top * GEN_UNIT;
+      g = top & 0xffff;
+      if (!(top >= 1 && top < EPOCHS * 65536) || g === 0 || top >>> 16 !== this.epoch) throw this.refused(x);
+    }
+    if (off >>> 0 !== off || off >= this.tagCap * this.page) throw this.refused(x);
+    const p = off >>> this.pageShift;
     const t = this.tag[p]!;
     if (t > 0) {
       const s = t - 1;
       const c = this.sClass[s]!;
       // Integer arithmetic only (rel < slabBytes): a fractional index would
       // send the bitmap load below down V8's slow keyed-load path.
-      const rel = (x - this.sPage[s]! * this.page) | 0;
+      const rel = (off - this.sPage[s]! * this.page) | 0;
       const size = this.sizes[c]! | 0;
       const i = (rel / size) | 0;
       if (i * size !== rel || i >= this.slots[c]!) throw this.refused(x);
       if (this.bits[s * this.words + (i >>> 5)]! & (1 << (i & 31))) throw this.refused(x, true);
+      if (this.checked && genOf(this.gen, off >>> 4) !== g) throw this.refused(x, true);
       this.slot = i;
+      this.at = off;
       return s;
     }
-    if (t < 0 && (x & (this.page - 1)) === 0) return -1 + t;
+    if (t < 0 && (off & (this.page - 1)) === 0) {
+      if (this.checked && genOf(this.gen, off >>> 4) !== g) throw this.refused(x, true);
+      this.at = off;
+      return -1 + t;
+    }
     throw this.refused(x);
   }
 
@@ -386,7 +445,8 @@ export class HandleSpace {
     this.blocks--;
     if (s < 0) {
       const n = -1 - s;
-      const p = (x as number) >>> this.pageShift;
+      const p = this.at >>> this.pageShift;
+      if (this.checked) this.gen[this.at >>> 4] = nextGen(this.gen[this.at >>> 4]!);
       this.tag[p] = 0;
       h.runs.release(p);
       h.allocated -= n * this.page;
@@ -399,6 +459,10 @@ export class HandleSpace {
   freeSlot(s: number, i: number): void {
     const c = this.sClass[s]!;
     const w = i >>> 5;
+    if (this.checked) {
+      const k = this.at >>> 4;
+      this.gen[k] = nextGen(this.gen[k]!);
+    }
     const wi = s * this.words + w;
     const old = this.bits[wi]!;
     this.bits[wi] = old | (1 << (i & 31));
@@ -439,10 +503,23 @@ export class HandleSpace {
     if (this.h.closed) return invalidState('The arena is closed');
     return invalidValue(
       'handle',
-      freed ? 'was already freed (double free)' : 'is not a live handle of this arena (freed, forged, part of a block, or from elsewhere)',
+      freed
+        ? 'was already freed (a double free, or a stale handle)'
+        : 'is not a live handle of this arena (freed, forged, part of a block, or from elsewhere)',
       x,
     );
   }
+}
+
+/** A stored generation (0 reads as 1: never handed out yet). */
+function genOf(gens: Uint16Array, k: number): number {
+  const g = gens[k]!;
+  return g === 0 ? 1 : g;
+}
+
+/** The generation after `g` (1..MAX_GEN, wrapping). */
+function nextGen(g: number): number {
+  return g >= MAX_GEN ? 1 : g === 0 ? 2 : g + 1;
 }
 
 function pushId(stack: Int32Array<ArrayBuffer>, at: number, id: number): Int32Array<ArrayBuffer> {
@@ -486,19 +563,19 @@ export function reallocHandle(hs: HandleSpace, x: unknown, size: unknown): numbe
   const h = hs.h;
   h.live();
   const s = hs.locate(x);
+  const at = hs.at;
   const n = checkArenaInteger('size', size, 0, hs.limit);
-  const at = x as number;
   let old: number;
   if (s >= 0) {
     const c = hs.sClass[s]!;
-    if (classFor(hs, n, 16) === c) return at;
+    if (classFor(hs, n, 16) === c) return x as number;
     old = hs.sizes[c]!;
   } else {
     const pages = -1 - s;
     old = pages * hs.page;
     if (n > hs.smallMax) {
       const want = ceil(n / hs.page);
-      if (want <= pages) return at;
+      if (want <= pages) return x as number;
       const p = at >>> hs.pageShift;
       h.settle();
       if (p + want <= hs.tagCap && h.runs.extend(p, want - pages)) {
@@ -506,14 +583,14 @@ export function reallocHandle(hs: HandleSpace, x: unknown, size: unknown): numbe
         h.noteTaken();
         hs.tag[p] = -want;
         h.allocated += (want - pages) * hs.page;
-        return at;
+        return x as number;
       }
     }
   }
   // Allocated first: a failure leaves the old block as it was.
   const y = allocHandleSlow(hs, n, undefined);
   const heap = hs.heapView();
-  copyWithinOf(heap, y, at, at + min(old, n));
-  hs.free(at);
+  copyWithinOf(heap, hs.checked ? y % GEN_UNIT : y, at, at + min(old, n));
+  hs.free(x);
   return y;
 }

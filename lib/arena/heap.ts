@@ -109,6 +109,8 @@ export class Heap {
   peakPages = 0;
   /** Handle blocks (handles.ts), made on first use. */
   handles: HandleSpace | null = null;
+  /** `handleGenerations`: checked handles. */
+  readonly handleGenerations: boolean;
   /** Slab pages that may be retained before the bound is checked exactly: `retainPages` minus the runs' dirty pages. */
   slabCheckAt = 0;
   readonly decayMs: number;
@@ -168,6 +170,7 @@ export class Heap {
   constructor(cfg: ArenaConfig) {
     const { page, unit, huge, chunk, maxChunk, reserve, prefault, vmaName, retain, retainAuto, decay, purge, guardPages } = cfg;
     this.guard = guardPages;
+    this.handleGenerations = cfg.handleGenerations;
     this.page = page;
     this.chunkBytes = chunk;
     this.chunkPages = chunk / page;

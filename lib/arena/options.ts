@@ -100,6 +100,16 @@ export interface ArenaOptions {
    * Default `false`.
    */
   guardPages?: boolean | number;
+  /**
+   * Checked handles: each handle block has a generation, bumped when it is
+   * freed, and `allocHandle` returns `generation * 2**32 + offset`, so a
+   * stale handle is refused even after its memory was handed out again (a
+   * use after free caught at `freeHandle`, `sizeOfHandle`, `reallocHandle`,
+   * `bytes` and `offsetOfHandle`). Index `heap` with
+   * `arena.offsetOfHandle(h)` (checked) or `h % 2**32`. Costs 2 bytes of
+   * bookkeeping per slot. Default false: a handle is the offset itself.
+   */
+  handleGenerations?: boolean;
 }
 
 /** Options of {@link Arena.reset}. */
@@ -118,7 +128,7 @@ export interface ArenaResetOptions {
   decommit?: boolean;
 }
 
-const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages'] as const;
+const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages', 'handleGenerations'] as const;
 /** The most guard pages after one block. */
 export const MAX_GUARD_PAGES = 1024;
 /** Default `retain` floor: free dirty bytes kept for reuse at least (the bound then follows peak use). */
@@ -146,6 +156,8 @@ export interface ArenaConfig {
   readonly purge: 'dontneed' | 'free';
   /** Guard pages after each page-run block; 0 for none. */
   readonly guardPages: number;
+  /** Checked handles (generations). */
+  readonly handleGenerations: boolean;
 }
 
 /** Checks `options` (TypeError/RangeError before any system call) and returns the settings. */
@@ -202,5 +214,6 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
     page, unit, huge, chunk, maxChunk, reserve, prefault,
     vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null,
     retain, retainAuto: o.retain === undefined, decay, purge, guardPages,
+    handleGenerations: o.handleGenerations === undefined ? false : checkArenaBoolean('options.handleGenerations', o.handleGenerations),
   };
 }
