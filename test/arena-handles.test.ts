@@ -6,6 +6,7 @@
  * Every arena uses `hugePages: false`, so one touched page is one base page.
  */
 import { describe, expect, it } from 'vitest';
+import * as buffer from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -434,5 +435,30 @@ describe('Arena by handle, checked (handleGenerations)', () => {
 
   it('refuses a non-boolean option', () => {
     expect(() => arena({ handleGenerations: 1 as unknown as boolean })).toThrow(TYPE);
+  });
+});
+
+describe('Arena by handle: offsets past 2 GiB', () => {
+  for (const handleGenerations of [false, true]) it(`blocks above 2^31 work (heap, data, free, checks); a block that would end past the handle area is refused with ERR_OUT_OF_RANGE${handleGenerations ? ' (checked handles)' : ''}`, () => {
+    using a = new Arena({ reserve: 6 * 2 ** 30, hugePages: false, decay: false, handleGenerations });
+    const big = a.allocHandle(2.5 * 2 ** 30); // committed, never touched: nothing resident
+    const hs = [a.allocHandle(64), a.allocHandle(5000), a.allocHandle(3 * page)];
+    const offs = hs.map((h) => a.offsetOfHandle(h));
+    for (const o of offs) expect(o).toBeGreaterThanOrEqual(2 ** 31);
+    const heap = a.heap;
+    offs.forEach((o, i) => heap.fill(i + 1, o, o + 64));
+    offs.forEach((o, i) => expect(a.data.getUint8(o + 63)).toBe(i + 1));
+    expect(() => a.freeHandle(hs[0]! + 16)).toThrow(VALUE);
+    for (const h of hs) a.freeHandle(h);
+    expect(() => a.freeHandle(hs[0]!)).toThrow(VALUE);
+    // 1.6 GiB after the 2.5 GiB block would end past 4 GiB (the handle area on
+    // Node 20; Node 22+ allow larger buffers, but handles stay below 2^32).
+    const limit = Math.min(buffer.constants.MAX_LENGTH, 2 ** 32);
+    expect(limit).toBeLessThanOrEqual(2 ** 32);
+    const before = a.stats().handles;
+    expect(() => a.allocHandle(1.6 * 2 ** 30)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(a.stats().handles).toBe(before);
+    a.freeHandle(big);
+    expect(a.stats().handles).toBe(0);
   });
 });

@@ -160,7 +160,7 @@ export class HandleSpace {
 
   /** Bytes of this bookkeeping (its typed arrays). */
   bookkeepingBytes(): number {
-    const gens = this.checked ? ((this.tagCap * this.page) >>> 4) * 2 : 0;
+    const gens = this.checked ? this.gen.length * 2 : 0;
     return this.tagCap * 4 + this.sCap * (4 * 5 + 2 + (this.words + this.sumWords) * 4) + gens + this.freeIds.length * 4 + this.count * 12;
   }
 
@@ -290,7 +290,7 @@ export class HandleSpace {
       setOf(t, this.tag);
       this.tag = t;
       if (this.checked) {
-        const g = new U16((cap * this.page) >>> 4);
+        const g = new U16(floor((cap * this.page) / 16)); // not >>> 4: cap * page may be 2^32
         setOf(g, this.gen);
         this.gen = g;
       }
@@ -320,7 +320,6 @@ export class HandleSpace {
     const sums = new I32(cap * this.sumWords);
     setOf(sums, this.sums);
     this.sums = sums;
-
     this.sCap = cap;
   }
 
