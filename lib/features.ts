@@ -9,7 +9,7 @@ import { native } from './native';
 import { procPath } from './proc/parse';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
@@ -21,6 +21,9 @@ export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.f
   droppable: 'Linux 6.11 (MAP_DROPPABLE)',
   secretMemory: 'Linux 5.14 with secretmem.enable=1 on the kernel command line (memfd_secret)',
   memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
+  thpExceptAdvised: 'Linux 6.18 (prctl PR_SET_THP_DISABLE with PR_THP_DISABLE_EXCEPT_ADVISED)',
+  softDirty: 'a kernel built with CONFIG_MEM_SOFT_DIRTY (pagemap bit 55, clear_refs 4; x86-64, arm64 since 6.x where enabled)',
+  writeTracking: 'Linux 6.7 built with CONFIG_USERFAULTFD and CONFIG_HAVE_ARCH_USERFAULTFD_WP (userfaultfd write-protect in async mode, PAGEMAP_SCAN PAGE_IS_WRITTEN)',
 });
 
 const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -49,6 +52,80 @@ function probe(f: KernelFeature): boolean {
       } catch {
         return false;
       }
+    case 'thpExceptAdvised':
+      return thpExceptAdvisedWorks();
+    case 'writeTracking':
+      return writeTrackingWorks();
+    case 'softDirty':
+      return softDirtyWorks();
+  }
+}
+
+// A page of our own registered for async write-protect, one write-protecting
+// scan, closed (closing the userfaultfd unregisters the range).
+function writeTrackingWorks(): boolean {
+  const C = native.constants;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const page = native.pageSize();
+  let r;
+  try {
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+  } catch {
+    return false;
+  }
+  let fd = -1;
+  try {
+    const a = native.regionAddress(r);
+    fd = native.userfaultfdWpAsync(a, page);
+    const pm = fs.openSync(procPath('self', 'pagemap'), 'r');
+    try {
+      const W = native.givebackConstants.PAGE_IS_WRITTEN;
+      native.pagemapScanRanges(pm, a, a + BigInt(page), true, 0, W, 0, W);
+    } finally {
+      fs.closeSync(pm);
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+    native.munmap(r);
+  }
+}
+
+// A page written in a fresh mapping reads soft-dirty (bit 55) where the
+// kernel tracks it; without CONFIG_MEM_SOFT_DIRTY the bit is always 0.
+function softDirtyWorks(): boolean {
+  const C = native.constants;
+  const page = native.pageSize();
+  let r;
+  try {
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+  } catch {
+    return false;
+  }
+  try {
+    new Uint8Array(native.regionBuffer(r, 0, page))[0] = 1;
+    const e = new BigUint64Array(1);
+    native.pagemapRead(r, 0, page, e);
+    return (e[0]! & (1n << 55n)) !== 0n;
+  } catch {
+    return false;
+  } finally {
+    native.munmap(r);
+  }
+}
+
+// Sets the flag and puts the process's previous THP state back (a kernel
+// before 6.18 refuses the flag with EINVAL and changes nothing).
+function thpExceptAdvisedWorks(): boolean {
+  try {
+    const was = native.prctlGetThpDisable();
+    native.prctlSetThpDisable(1, native.givebackConstants.PR_THP_DISABLE_EXCEPT_ADVISED);
+    native.prctlSetThpDisable(was & 1 ? 1 : 0, was & 1 ? was & native.givebackConstants.PR_THP_DISABLE_EXCEPT_ADVISED : 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -91,12 +91,14 @@ export interface Native {
   regionsSampleEscapes(): number;
   /** The address ranges the regions of every thread (main and workers) hold: `[start, end, start, end, ...]`. */
   regionsHeld(): BigUint64Array;
-  regionShare(r: RegionHandle): bigint;
-  regionAttach(id: bigint): RegionHandle;
+  /** Makes (or refreshes) the registry entry of a region's memory, with the token's kind bits and page size; returns its random id. */
+  regionShare(r: RegionHandle, kind: number, pageSize: number): bigint;
+  /** A region over the shared memory whose entry matches every field of the token. */
+  regionAttach(id: bigint, length: number, kind: number, pageSize: number): RegionHandle;
   regionSharedRefs(r: RegionHandle): number;
   regionSharedBuffer(r: RegionHandle): SharedArrayBuffer | undefined;
   sharedBufferSupported(): boolean;
-  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number, privateAnonRW: boolean): bigint;
+  regionResize(r: RegionHandle, length: number, mayMove: boolean, shared: boolean, tailProt: number, tailFlags: number, privateAnonRW: boolean, file: boolean): bigint;
   memfdCreate(name: string, flags: number): number;
   fcntlAddSeals(fd: number, seals: number): void;
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */
@@ -151,6 +153,33 @@ export interface Native {
   perfFaultsRead(fdMinor: number, fdMajor: number, out: Float64Array): void;
   /** glibc's mallinfo2(), or null where glibc is older than 2.33. */
   mallinfo2(): NativeMallinfo | null;
+  // region-discard.cc (issue 27)
+  /** [address of the backing store, byteLength, region state: 0 none, 1 a Region of this thread, 2 one shared with other threads, 3 an unmapped Mapping's], or null when detached. */
+  arrayBufferInfo(ab: ArrayBuffer): [bigint, number, 0 | 1 | 2 | 3] | null;
+  /** madvise over whole pages inside the ArrayBuffer's own bytes; advice DONTNEED, FREE, COLD, PAGEOUT or WILLNEED only. */
+  madviseArrayBuffer(ab: ArrayBuffer, offset: number, length: number, advice: number): void;
+  // giveback.cc (issue 27)
+  /** malloc_trim(pad): 1 when memory was given back, 0 otherwise, -1 without glibc. */
+  mallocTrim(pad: number): number;
+  /** prctl(PR_SET_THP_DISABLE, disable, flags). */
+  prctlSetThpDisable(disable: 0 | 1, flags: number): void;
+  /** prctl(PR_GET_THP_DISABLE): 0, 1, or 1 | PR_THP_DISABLE_EXCEPT_ADVISED. */
+  prctlGetThpDisable(): number;
+  /** Resident pages of [address, address + length) by mincore (any address: reads page tables only). */
+  mincoreAt(address: bigint, length: number, vec: Uint8Array | null): number;
+  /** One process_madvise per IOV_MAX ranges by address; COLD, PAGEOUT, WILLNEED only. [bytes, calls]. */
+  processMadviseAt(addresses: BigUint64Array, lengths: Float64Array, advice: number): [number, number];
+  /** A userfaultfd in async write-protect mode registered over the range (userfaultfd + UFFDIO_API + UFFDIO_REGISTER). */
+  userfaultfdWpAsync(start: bigint, length: number): number;
+  /** PAGEMAP_SCAN runs [start, end, categories, ...]; wpReset write-protects the matching pages again (async-registered ranges only). */
+  pagemapScanRanges(pagemapFd: number, start: bigint, end: bigint, wpReset: boolean, categoryInverted: number, categoryMask: number, categoryAnyof: number, returnMask: number): BigUint64Array;
+  givebackConstants: {
+    readonly PR_THP_DISABLE_EXCEPT_ADVISED: number;
+    readonly PAGE_IS_WRITTEN: number;
+    readonly PAGE_IS_PRESENT: number;
+    readonly PAGE_IS_SWAPPED: number;
+    readonly PAGE_IS_SOFT_DIRTY: number;
+  };
 }
 
 /**

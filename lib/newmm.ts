@@ -12,7 +12,7 @@ import { kernelHas, requireFeature } from './features';
 import { entryOf, findMapping, parseMaps, readMapsText, type MapsEntry, type ReadMapsOptions } from './proc/maps';
 import { procPath } from './proc/parse';
 import { checkBigAddress as checkAddr, checkOptions as checkOpts } from './validate';
-import { checkBigAddress, checkBoolean, checkInteger, checkOptions, checkRange, invalidType } from './validate';
+import { checkBigAddress, checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType } from './validate';
 import { pageSize, roundUp } from './system';
 
 let mapsFd = -1;
@@ -83,7 +83,13 @@ export function readMaps(pid: number | 'self' = 'self', options?: ReadMapsOption
   const end = o.end === undefined ? null : checkAddr('options.end', o.end);
   const out: MapsEntry[] = [];
   let e = queryVma(start, true);
-  for (; e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) out.push(e);
+  for (; e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) {
+    // Another thread may map or unmap between two queries: a mapping that
+    // grew or merged over one listed before replaces it (the list never
+    // overlaps; each entry is what the kernel said when it was read).
+    while (out.length > 0 && out[out.length - 1]!.end > e.start) out.pop();
+    out.push(e);
+  }
   // Past the last VMA: the gate area may lie in the range.
   if (e === null) for (const g of gate()) if (g.end > start && (end === null || g.start < end)) out.push({ ...g });
   return out;
@@ -122,10 +128,17 @@ export function queryMapping(address: bigint, options?: QueryMappingOptions): Vm
   const o = checkOptions<QueryMappingOptions>('options', options, ['next']);
   const next = o.next === undefined ? false : checkBoolean('options.next', o.next);
   const byQuery = kernelHas('procmapQuery');
-  const e = byQuery ? queryVma(addr, next) : next ? readMapsText().find((x) => x.end > addr) : findMapping(readMapsText(), addr);
+  let e = byQuery ? queryVma(addr, next) : next ? readMapsText().find((x) => x.end > addr) : findMapping(readMapsText(), addr);
+  // The gate area ([vsyscall]) is listed in the maps text but is no VMA a query finds.
+  let fromText = !byQuery;
+  if (!e && byQuery) {
+    const gates = gate();
+    e = next ? gates.find((g) => g.end > addr) : findMapping(gates, addr);
+    fromText = true;
+  }
   if (!e) return null;
   const name = `${e.pathname}${e.deleted ? ' (deleted)' : ''}`;
-  return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, dev: e.dev, name, source: byQuery ? 'procmap_query' : 'maps' };
+  return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, dev: e.dev, name, source: fromText ? 'maps' : 'procmap_query' };
 }
 
 /** What {@link adviseMany} did. */
@@ -164,6 +177,11 @@ export function adviseMany(ranges: ReadonlyArray<readonly [Mapping, number?, num
     lens.push(roundUp(len, m.pageSize));
     maps.push(m);
     bytes += roundUp(len, m.pageSize);
+  }
+  // Reading the ranges ran caller code (getters, valueOf): a mapping it
+  // unmapped is refused here, before any system call.
+  for (let i = 0; i < maps.length; i++) {
+    if (!maps[i]!.mapped) throw invalidState(`ranges[${i}]: the mapping was unmapped while the ranges were read`);
   }
   if (ranges.length > 0 && kernelHas('processMadvise') && (native.processMadviseProbe(n) === 0)) {
     const [advised, calls] = native.processMadviseOwn(regions, offs, lens, n);

@@ -19,6 +19,7 @@ import { mmap, type Mapping } from './mapping';
 import { pageSize, roundUp } from './system';
 import { checkBoolean, checkInteger, checkOptions, checkString, invalidState, invalidType, invalidValue, outOfRange } from './validate';
 import { hugetlbDefaultSize } from './proc/facts';
+import { readMapsText } from './proc/maps';
 import { type Prot } from './flags';
 
 const S = native.sharedConstants;
@@ -174,12 +175,40 @@ export class SharedMemory {
   resize(size: number): this {
     this.#live();
     checkInteger('size', size, 0);
+    this.#checkShrink(size);
     try {
       fs.ftruncateSync(this.#fd, size);
     } catch (err) {
       throw systemError(err, 'ftruncate');
     }
     return this;
+  }
+
+  /**
+   * Refuses (ERR_INVALID_STATE) to shrink the object under a mapping this
+   * process has of it: touching a mapped page past the new end is a SIGBUS
+   * that kills the process. The mappings are read from the kernel's list
+   * (`/proc/self/maps`, matched by device and inode), so every mapping of
+   * the object counts, whichever SharedMemory or call made it.
+   */
+  #checkShrink(size: number): void {
+    const st = fs.fstatSync(this.#fd);
+    if (size >= st.size) return;
+    // Sealed against shrinking: the kernel refuses (EPERM), nothing to check.
+    const seals = this.#sealable ? native.fcntlGetSeals(this.#fd) : -1;
+    if (seals >= 0 && (seals & SEAL_BITS.shrink) !== 0) return;
+    const page = this.#huge ?? pageSize();
+    const end = BigInt(roundUp(size, page));
+    const dev = devText(st.dev);
+    for (const e of readMapsText('self')) {
+      if (e.inode !== st.ino || e.dev !== dev) continue;
+      const reach = e.offset + BigInt(e.size);
+      if (reach > end) {
+        throw invalidState(
+          `Cannot shrink to ${size} bytes: this process maps the object up to byte ${reach} (at 0x${e.start.toString(16)}), and touching a page past the new end would be a SIGBUS; unmap() those mappings (or resize() them below ${end}) first`,
+        );
+      }
+    }
   }
 
   /** Closes the descriptor (mappings stay). A second call does nothing. */
@@ -224,6 +253,14 @@ export class SharedMemory {
     }
     return new SharedMemory(CONSTRUCT, fd, bits >= 0, null);
   }
+}
+
+/** A device number as `/proc/PID/maps` writes it: `major:minor` in hex, at least two digits each. */
+function devText(dev: number): string {
+  const d = BigInt(dev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
 }
 
 function systemError(err: unknown, syscall: string): Error {

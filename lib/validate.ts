@@ -8,6 +8,7 @@
  * @internal
  */
 import { inspect } from 'node:util';
+import { constants as osConstants } from 'node:os';
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -44,6 +45,25 @@ export function invalidValue(name: string, reason: string, value: unknown): Type
 
 export function invalidState(message: string): TypeError {
   return withCode(new TypeError(message), 'ERR_INVALID_STATE');
+}
+
+/**
+ * A system error shaped as Node's own and the native layer's: `code` (the
+ * errno name), `errno` (negative, as Node reports it) and `syscall`, with
+ * `message` after "CODE: ".
+ */
+export function systemErrorOf(code: string, syscall: string, message: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: ${message}`) as NodeJS.ErrnoException;
+  e.code = code;
+  const n = (osConstants.errno as Record<string, number | undefined>)[code];
+  if (n !== undefined) e.errno = -n;
+  e.syscall = syscall;
+  return e;
+}
+
+/** ESRCH: the process is gone (or going), with what was read when that was found. */
+export function processGone(pid: number | 'self', detail: string, syscall: string): NodeJS.ErrnoException {
+  return systemErrorOf('ESRCH', syscall, `no process ${pid} (${detail})`);
 }
 
 /** An integer in [min, max] (max at most 2^53 - 1). Never coerces. */

@@ -17,6 +17,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMeasure(env, exports);
   InitShared(env, exports);
   InitNewMm(env, exports);
+  InitRegionDiscard(env, exports);
+  InitGiveBack(env, exports);
   return exports;
 }
 

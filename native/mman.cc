@@ -2,6 +2,7 @@
 // over a Region's sub-range. Contract in pagewise.h.
 #include "args.h"
 #include "region.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -28,6 +29,27 @@ static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
   return "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr + off)) + ", length=" + std::to_string(len);
 }
 
+// The one check before anything that lowers protection over a region's
+// memory (mprotect without PROT_WRITE, guard pages): refused (ERR_INVALID_STATE)
+// where an ArrayBuffer over the range escaped pagewise, or while other threads
+// share the memory; otherwise a shared backing stops being attachable.
+static bool LowerAllowedHere(napi_env env, Region* r, uint64_t off, uint64_t len, const char* what) {
+  if (r->buffers && RangeEscaped(env, r, off, len)) {
+    ThrowState(env, std::string("cannot ") + what +
+                        " this range: an ArrayBuffer over it escaped pagewise (ArrayBuffer.prototype.transfer() or "
+                        "postMessage moved its memory into a buffer pagewise cannot detach, and it may still be alive), "
+                        "and a JS access through it would kill the process");
+    return false;
+  }
+  if (!LowerAllowed(r)) {
+    ThrowState(env, std::string("cannot ") + what +
+                        " memory shared with other threads (share()/attach() or a SharedArrayBuffer): their views "
+                        "would fault");
+    return false;
+  }
+  return true;
+}
+
 // mprotect(region, offset, length, prot). Detaches ArrayBuffers over the range
 // when the new protection lacks PROT_WRITE (a JS write would be a SIGSEGV).
 // A raw Node-API callback (hot path, see pagewise.h).
@@ -39,18 +61,8 @@ static napi_value Mprotect(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
-  if (!(prot & PROT_WRITE) && len > 0 && SharedElsewhere(r))
-    return ThrowState(env,
-                      "cannot take write access away from memory shared with other threads (share()/attach() or a "
-                      "SharedArrayBuffer): their views would fault on a write"), nullptr;
-  if (!(prot & PROT_WRITE) && r->buffers) {
-    if (len > 0 && RangeEscaped(env, r, off, len))
-      return ThrowState(env,
-                        "cannot take write access away: an ArrayBuffer over this range escaped pagewise "
-                        "(ArrayBuffer.prototype.transfer() or postMessage moved its memory into a buffer pagewise "
-                        "cannot detach), and a JS write through it would kill the process");
-    DetachRange(env, r, off, len);
-  }
+  if (!(prot & PROT_WRITE) && len > 0 && !LowerAllowedHere(env, r, off, len, "take write access away from")) return nullptr;
+  if (!(prot & PROT_WRITE) && r->buffers) DetachRange(env, r, off, len);
   // A protection change can split a mapping in three.
   if (!MapHeadroom(env, 2, "mprotect")) return nullptr;
   if (mprotect(r->addr + off, len, static_cast<int>(prot)) != 0)
@@ -67,6 +79,7 @@ static napi_value Madvise(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &advice)) return ThrowInternal(Napi::Env(env), "madvise: bad advice"), nullptr;
+  if (advice == uapi::MADV_GUARD_INSTALL && len > 0 && !LowerAllowedHere(env, r, off, len, "install guard pages in")) return nullptr;
   if (madvise(r->addr + off, len, static_cast<int>(advice)) != 0)
     ThrowErrno(Napi::Env(env), errno, "madvise", RangeText(r, off, len) + ", advice=" + std::to_string(advice));
   return nullptr;

@@ -187,8 +187,8 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
   exports.Set("procmapQuery", Napi::Function::New(env, ProcmapQuery, "procmapQuery"));
   exports.Set("memfdSecret", Napi::Function::New(env, MemfdSecret, "memfdSecret"));
   Napi::Object c = Napi::Object::New(env);
-  c.Set("MADV_GUARD_INSTALL", 102);
-  c.Set("MADV_GUARD_REMOVE", 103);
+  c.Set("MADV_GUARD_INSTALL", uapi::MADV_GUARD_INSTALL);
+  c.Set("MADV_GUARD_REMOVE", uapi::MADV_GUARD_REMOVE);
   c.Set("MAP_DROPPABLE", 0x08);
   c.Set("PROCMAP_QUERY_VMA_READABLE", 0x01);
   c.Set("PROCMAP_QUERY_VMA_WRITABLE", 0x02);

@@ -94,5 +94,7 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMeasure(Napi::Env env, Napi::Object exports);
 void InitShared(Napi::Env env, Napi::Object exports);
 void InitNewMm(Napi::Env env, Napi::Object exports);
+void InitRegionDiscard(Napi::Env env, Napi::Object exports);
+void InitGiveBack(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise

@@ -51,7 +51,10 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
     return ThrowErrno(env, EEXIST, "mmap", what());
   }
 #endif
-  return NewRegionHandle(env, p, length, report);
+  // Shared anonymous memory is a shmem object of this size: it cannot grow.
+  const int type = static_cast<int>(flags) & 0x0f;
+  const bool sharedAnon = (flags & MAP_ANONYMOUS) && (type == MAP_SHARED || type == MAP_SHARED_VALIDATE);
+  return NewRegionHandleOver(env, p, length, report, nullptr, sharedAnon ? length : 0);
 }
 
 // munmap(region, privateAnonRW?) -> number of ArrayBuffers detached. Idempotent.
@@ -65,7 +68,7 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
                       "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" + std::to_string(r->length) +
                           ": the mapping is sealed (mseal) for the life of the process");
   size_t n = DetachRange(env, r, 0, r->length);
-  if (SharedElsewhere(r)) {
+  if (!GiveUpAllowed(r)) {
     // Other threads use this memory: it stays as it is for them; this
     // thread's hold is given back when its last buffer is gone (now, if none).
     if (!RangeBusy(r, 0, r->length)) ReleaseMemory(r);
@@ -120,27 +123,32 @@ static Napi::Value DetachOne(const Napi::CallbackInfo& info) {
   void* data = nullptr;
   size_t len = 0;
   napi_get_arraybuffer_info(env, ab, &data, &len);
-  napi_detach_arraybuffer(env, ab);
-  // Record that pagewise detached it (else it would look escaped: detached by
-  // someone else while its object lives).
+  // Find its record first: a buffer already detached by someone else
+  // (transfer()) must stay known as escaped, and is checked before pagewise
+  // detaches it (after that it would look detached by pagewise). Then record
+  // that pagewise detached it.
+  BufferRecord* rec = nullptr;
   EnvData* d = GetEnvData(env);
   uint8_t* p = static_cast<uint8_t*>(data);
-  for (Region* r = d ? d->regions : nullptr; p && r; r = r->next) {
-    if (p < r->addr || p >= r->addr + r->length) continue;
-    uint64_t off = static_cast<uint64_t>(p - r->addr);
+  // An ArrayBuffer detached already (data null) is found by identity alone.
+  for (Region* r = d ? d->regions : nullptr; r && !rec; r = r->next) {
+    if (p && (p < r->addr || p >= r->addr + r->length)) continue;
+    uint64_t off = p ? static_cast<uint64_t>(p - r->addr) : 0;
     for (BufferRecord* b = r->buffers; b; b = b->next) {
-      if (b->detached || b->offset != off || b->length != len || !b->ref) continue;
+      if (b->detached || !b->ref || (p && (b->offset != off || b->length != len))) continue;
       napi_value v = nullptr;
       bool same = false;
       napi_get_reference_value(env, b->ref, &v);
       if (v) napi_strict_equals(env, v, ab, &same);
       if (same) {
-        b->detached = true;
+        rec = b;
         break;
       }
     }
-    break;
   }
+  if (rec) CheckEscape(env, rec);
+  napi_detach_arraybuffer(env, ab);
+  if (rec) rec->detached = true;
   return env.Undefined();
 }
 

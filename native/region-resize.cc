@@ -1,6 +1,7 @@
 // Resizing a Region in place or by moving it (mremap), keeping mapped the
 // bytes a live buffer may still reach. Contract in region.h.
 #include "region-internal.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
 #include <cerrno>
@@ -39,6 +40,9 @@ static void GhostOldRange(Region* r) {
 // bytes that go away are detached, and memory they may still reach stays
 // mapped (a shared mapping's old range keeps its pages; a private one's is
 // emptied by MREMAP_DONTUNMAP) until they are gone.
+static Napi::Value ResizeHeld(const Napi::CallbackInfo& info, Region* r, uint64_t newLen, bool mayMove, bool shared,
+                              int64_t tailProt, int64_t tailFlags, bool file);
+
 static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, true);
@@ -50,11 +54,32 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
     return ThrowInternal(env, "regionResize: bad arguments");
   bool mayMove = info[2].As<Napi::Boolean>().Value();
   bool shared = info[3].As<Napi::Boolean>().Value();
+  bool file = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
   if (r->sealed) return ThrowErrno(env, EPERM, "mremap", "the mapping is sealed (mseal) for the life of the process");
-  if (r->backing) {
-    ThrowState(env, "cannot resize memory shared with other threads (share()/attach() or a SharedArrayBuffer)");
+  if (r->growLimit != 0 && newLen > r->growLimit) {
+    // MAP_SHARED|MAP_ANONYMOUS memory is a shmem object of the size it was
+    // mapped with: a page past it is a SIGBUS on access, and nothing can grow it.
+    Napi::RangeError e = Napi::RangeError::New(
+        env, "The value of \"length\" is out of range. It must be <= " + std::to_string(r->growLimit) +
+                 " (shared anonymous memory keeps the size it was mapped with: a page past it is a SIGBUS; map a memfd() "
+                 "and grow it with SharedMemory.resize() for growable shared memory). Received " + std::to_string(newLen));
+    e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+    e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  // Memory shared with other threads: only its sole holder may resize it,
+  // with no attach() in between; the registry then follows its new range.
+  Napi::Value result = env.Undefined();
+  if (!WithSoleHold(r, [&]() { result = ResizeHeld(info, r, newLen, mayMove, shared, tailProt, tailFlags, file); })) {
+    ThrowState(env, "cannot resize memory other threads hold (attach() or a SharedArrayBuffer): their views assume its size");
+    return env.Undefined();
+  }
+  return result;
+}
+
+static Napi::Value ResizeHeld(const Napi::CallbackInfo& info, Region* r, uint64_t newLen, bool mayMove, bool shared,
+                              int64_t tailProt, int64_t tailFlags, bool file) {
+  Napi::Env env = info.Env();
   uint64_t oldLen = r->length;
   auto addrOf = [&](void* p) { return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p))); };
   auto what = [&]() {
@@ -98,7 +123,12 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
       SyncHeld(r);
       return addrOf(r->addr);
     }
-    if (mremap(r->addr, oldLen, newLen, 0) == MAP_FAILED) return ThrowErrno(env, errno, "mremap", what());
+    if (mremap(r->addr, oldLen, newLen, 0) == MAP_FAILED) {
+      // mremap needs one kernel mapping; a range of several (protection
+      // segments, a tail mapped apart) is shrunk by unmapping the end.
+      int err = errno;
+      if (err != EFAULT || munmap(r->addr + newLen, cut) != 0) return ThrowErrno(env, err, "mremap", what());
+    }
     r->length = newLen;
     SyncHeld(r);
     return addrOf(r->addr);
@@ -141,19 +171,33 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
       }
       return ThrowErrno(env, e, "mremap", what() + ", MREMAP_DONTUNMAP");
     }
+    // Grow the moved mapping itself over the rest of the reservation, so it
+    // stays one kernel mapping (later resizes work) and a file mapping's tail
+    // maps the file, not anonymous memory. Another thread may map into the
+    // tail between the two calls: then a private anonymous tail is mapped
+    // apart (never over what that thread mapped), a file mapping stays at its
+    // old size.
     void* tail = static_cast<uint8_t*>(q) + oldLen;
-    if (mmap(tail, newLen - oldLen, static_cast<int>(tailProt),
-             static_cast<int>(tailFlags) | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
-      // The pages moved already: keep the mapping at its new place at the old
-      // size, and say the growth failed.
-      int e = errno;
-      munmap(tail, newLen - oldLen);
-      GhostOldRange(r);
-      r->addr = static_cast<uint8_t*>(q);
-      SyncHeld(r);
-      return ThrowErrno(env, e, "mmap", "the grown tail of a moved mapping (it moved, at its old size)");
+    munmap(tail, newLen - oldLen);
+    int e = 0;
+    if (mremap(q, oldLen, newLen, 0) == MAP_FAILED) {
+      e = errno;
+      if (!file) {
+        void* t = mmap(tail, newLen - oldLen, static_cast<int>(tailProt),
+                       static_cast<int>(tailFlags) | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (t == tail) e = 0;
+        else if (t != MAP_FAILED) munmap(t, newLen - oldLen), e = EEXIST;
+        else e = errno;
+      }
     }
     GhostOldRange(r);
+    if (e != 0) {
+      // The pages moved already: keep the mapping at its new place at the old
+      // size, and say the growth failed.
+      r->addr = static_cast<uint8_t*>(q);
+      SyncHeld(r);
+      return ThrowErrno(env, e, "mremap", "growing a moved mapping in place (it moved, at its old size)");
+    }
   }
   r->addr = static_cast<uint8_t*>(p);
   r->length = newLen;

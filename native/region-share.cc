@@ -4,9 +4,12 @@
 #include "region-internal.h"
 
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <dlfcn.h>
+#include <cerrno>
 #include <mutex>
 #include <string>
+#include <functional>
 #include <unordered_map>
 
 namespace pagewise {
@@ -14,9 +17,27 @@ namespace pagewise {
 // --- shared backings ---------------------------------------------------------
 static std::mutex g_backingMutex;
 static std::unordered_map<uint64_t, Backing*>* g_backings = new std::unordered_map<uint64_t, Backing*>();  // never freed: used at exit
-static uint64_t g_nextBackingId = 1;
 
-// Drops one reference; the last unmaps (unless an escaped buffer may outlive it).
+// A random id no other backing of this process has (never 0): a token cannot
+// be guessed, and one printed by another process names nothing here.
+static uint64_t NewBackingId() {
+  for (;;) {
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, 0) != sizeof id) {
+      // No getrandom (seccomp, very old kernel): the address and a counter.
+      static uint64_t counter = 0;
+      id = (reinterpret_cast<uint64_t>(&counter) * 0x9e3779b97f4a7c15ULL) ^ (++counter << 17) ^ static_cast<uint64_t>(getpid());
+    }
+    id &= (1ULL << 62) - 1;
+    if (id != 0 && g_backings->find(id) == g_backings->end()) return id;
+  }
+}
+
+// Drops one reference; the last unmaps, unless a buffer that escaped may
+// outlive it: then the range stays mapped, with its bytes when the buffer is
+// known to have moved to another thread, else as fresh zero pages (a worker
+// stopped by terminate() cannot say which of its buffers moved: no memory is
+// kept for it).
 void BackingUnref(Backing* b) {
   bool last;
   {
@@ -26,6 +47,8 @@ void BackingUnref(Backing* b) {
   }
   if (last) {
     if (!b->leak) munmap(b->addr, b->length);
+    else if (!b->keepData)
+      mmap(b->addr, b->length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     delete b;
   }
 }
@@ -40,47 +63,104 @@ bool SharedElsewhere(Region* r) {
   return r->backing != nullptr && BackingRefs(r->backing) > 1;
 }
 
+bool LowerAllowed(Region* r) {
+  if (!r->backing) return true;
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  if (r->backing->refs > 1) return false;
+  r->backing->attachable = false;
+  return true;
+}
+
+bool GiveUpAllowed(Region* r) {
+  if (!r->backing) return true;
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  if (r->backing->refs > 1) return false;
+  r->backing->closed = true;
+  return true;
+}
+
 // --- sharing with worker threads ----------------------------------------------
 
-static Backing* EnsureBacking(Region* r) {
-  std::lock_guard<std::mutex> lock(g_backingMutex);
+static Backing* EnsureBackingLocked(Region* r) {
   if (!r->backing) {
-    Backing* b = new Backing{r->addr, r->length, 1, g_nextBackingId++, false};
+    Backing* b = new Backing{r->addr, r->length, 1, NewBackingId(), false};
+    b->growLimit = r->growLimit;
     (*g_backings)[b->id] = b;
     r->backing = b;
   }
   return r->backing;
 }
 
-// regionShare(region) -> bigint id: the memory becomes a shared backing that
-// attach(id) in any thread of this process can map (no reference is taken:
-// attaching after the last holder let go fails).
-static Napi::Value RegionShare(const Napi::CallbackInfo& info) {
-  Region* r = UnwrapRegion(info, 0, true);
-  if (!r) return info.Env().Undefined();
-  return Napi::BigInt::New(info.Env(), EnsureBacking(r)->id);
+static Backing* EnsureBacking(Region* r) {
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  return EnsureBackingLocked(r);
 }
 
-// regionAttach(id) -> Region over the shared memory, or throws
-// ERR_INVALID_STATE when nothing holds it any more.
+// regionShare(region, kind, pageSize) -> bigint id: the memory becomes a
+// shared backing that attach in any thread of this process can map (no
+// reference is taken: attaching after the last holder let go fails). lib/
+// calls it only over memory that is read-write throughout with no guard
+// pages, so the entry becomes attachable again; `kind` and `pageSize` are
+// what the token carries, checked by attach.
+static Napi::Value RegionShare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  uint64_t kind, page;
+  if (!GetU64(info, 1, &kind) || !GetU64(info, 2, &page)) return ThrowInternal(env, "regionShare: bad arguments");
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(g_backingMutex);
+    Backing* b = EnsureBackingLocked(r);
+    b->attachable = true;
+    b->kind = static_cast<uint32_t>(kind);
+    b->pageSize = page;
+    id = b->id;
+  }
+  return Napi::BigInt::New(env, id);
+}
+
+// regionAttach(id, length, kind, pageSize) -> Region over the shared memory.
+// Every field of the token is checked against the registry entry: an id
+// nothing here has, or memory given up by every holder, is ERR_INVALID_STATE
+// "gone"; memory whose protection was lowered or that was guarded since
+// share() is ERR_INVALID_STATE; a token whose other fields differ (forged, or
+// made before a resize) is ERR_INVALID_ARG_VALUE.
 static Napi::Value RegionAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t id;
-  if (!GetBigAddr(info, 0, &id)) return ThrowInternal(env, "regionAttach: bad id");
+  uint64_t id, length, kind, page;
+  if (!GetBigAddr(info, 0, &id) || !GetU64(info, 1, &length) || !GetU64(info, 2, &kind) || !GetU64(info, 3, &page))
+    return ThrowInternal(env, "regionAttach: bad arguments");
   Backing* b = nullptr;
+  const char* refusal = nullptr;
+  bool mismatch = false;
   {
     std::lock_guard<std::mutex> lock(g_backingMutex);
     auto it = g_backings->find(id);
-    if (it != g_backings->end() && it->second->refs > 0) {
+    if (it == g_backings->end() || it->second->refs <= 0 || it->second->closed) {
+      refusal = "the shared mapping is gone: every thread that held it has unmapped it (attach() before the sender unmaps)";
+    } else if (!it->second->attachable) {
+      refusal = "the shared mapping is no longer read-write throughout: its protection was lowered or guard pages were "
+                "installed after share(); call share() again once it is read-write throughout";
+    } else if (it->second->length != length || it->second->kind != kind || it->second->pageSize != page) {
+      mismatch = true;
+    } else {
       b = it->second;
       b->refs++;
     }
   }
-  if (!b) {
-    ThrowState(env, "the shared mapping is gone: every thread that held it has unmapped it (attach() before the sender unmaps)");
+  if (mismatch) {
+    Napi::TypeError e = Napi::TypeError::New(env, "The share token does not match the shared mapping it names (its length, page size or kind differ: "
+                                                  "the mapping was resized after share(), or the token was altered); call share() again");
+    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+    e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return NewRegionHandleOver(env, b->addr, b->length, 0, b);
+  if (!b) {
+    ThrowState(env, refusal);
+    return env.Undefined();
+  }
+  return NewRegionHandleOver(env, b->addr, b->length, 0, b, b->growLimit);
 }
 
 // regionSharedRefs(region) -> number of holders (regions and SharedArrayBuffers), 0 if not shared.
@@ -88,6 +168,23 @@ static Napi::Value RegionSharedRefs(const Napi::CallbackInfo& info) {
   Region* r = UnwrapRegion(info, 0, false);
   if (!r) return info.Env().Undefined();
   return Napi::Number::New(info.Env(), r->backing ? static_cast<double>(BackingRefs(r->backing)) : 0);
+}
+
+// Under the registry's lock, runs `fn` while `r` is the only holder of its
+// memory (true), or returns false when another holder exists. For resize():
+// no attach() can start between the check and the change, and the entry
+// follows the memory's new address and length.
+bool WithSoleHold(Region* r, const std::function<void()>& fn) {
+  if (!r->backing) {
+    fn();
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(g_backingMutex);
+  if (r->backing->refs > 1) return false;
+  fn();
+  r->backing->addr = r->addr;
+  r->backing->length = r->length;
+  return true;
 }
 
 // node_api_create_external_sharedarraybuffer (Node 22.21+, 24.16+, 26.1+;

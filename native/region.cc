@@ -85,6 +85,7 @@ void ReleaseMemory(Region* r) {
     Backing* b = r->backing;
     r->backing = nullptr;
     if (r->leak) b->leak = true;
+    if (r->leak && r->keepData) b->keepData = true;
     BackingUnref(b);
   } else if (!r->leak) {
     munmap(r->addr, r->length);
@@ -133,33 +134,28 @@ static void MaybeDropRecord(napi_env env, BufferRecord* b) {
   Release(env, r);
 }
 
-// Whether the memory of `b` is held by an ArrayBuffer pagewise did not make:
-// its backing store lives while the ArrayBuffer object pagewise made (still
-// reachable) was detached by someone else: transfer(), postMessage. Once
-// seen, it stays escaped until the backing store is freed. An object already
-// collected whose finalizers have not run yet cannot be told apart from an
-// ordinary collection: it counts as not escaped (docs/reliability.md), except
-// at teardown (Teardown* below), which keeps such memory mapped.
-static bool CheckEscape(napi_env env, BufferRecord* b) {
+// Whether the memory of `b` may be held by an ArrayBuffer pagewise did not
+// make: its backing store lives while the ArrayBuffer object pagewise made was
+// detached by someone else (transfer(), postMessage), or was collected (the
+// store then lives on in whatever it was moved to, or its release is still
+// queued: the two cannot be told apart until the store's finalizer runs, so
+// both count). The escape is recorded in the record, which lives as long as
+// the backing store does: a GC of the JS object cannot erase it. Once the
+// store is freed nothing can reach the memory and the record goes.
+bool CheckEscape(napi_env env, BufferRecord* b) {
   if (b->escaped) return true;
   if (b->detached || !b->storeAlive) return false;
   napi_value ab = nullptr;
-  if (b->ref) napi_get_reference_value(env, b->ref, &ab);
-  if (ab == nullptr) return false;
-  bool det = false;
-  napi_is_detached_arraybuffer(env, ab, &det);
+  if (b->ref && b->objectAlive) napi_get_reference_value(env, b->ref, &ab);
+  bool det = true;  // collected: counts as moved away
+  if (ab != nullptr) napi_is_detached_arraybuffer(env, ab, &det);
   if (det) b->escaped = true;
   return b->escaped;
 }
 
-// At teardown: escaped, or collected with the backing store not known freed.
-static bool MayOutlive(napi_env env, BufferRecord* b) {
-  if (CheckEscape(env, b)) return true;
-  if (b->detached || !b->storeAlive) return false;
-  napi_value ab = nullptr;
-  if (b->ref) napi_get_reference_value(env, b->ref, &ab);
-  return ab == nullptr;
-}
+// At teardown: escaped, or collected with the backing store not known freed
+// (CheckEscape counts both).
+static bool MayOutlive(napi_env env, BufferRecord* b) { return CheckEscape(env, b); }
 
 static bool Overlaps(Region* r, BufferRecord* b, uint64_t offset, uint64_t length) {
   return (offset == 0 && length == r->length) || (b->offset < offset + length && offset < b->offset + b->length);
@@ -226,9 +222,10 @@ Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t 
 }
 
 // A region over `addr`; with `backing`, one reference of it already taken.
-Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing) {
+Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int64_t report, Backing* backing, uint64_t growLimit) {
   Region* r = new Region{static_cast<uint8_t*>(addr), length, true, true, false, false, false, backing, 1, 0, GetEnvData(env),
                          nullptr, nullptr, nullptr};
+  r->growLimit = growLimit;
   if (r->env) {
     r->next = r->env->regions;
     if (r->next) r->next->prev = r;

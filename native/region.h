@@ -30,12 +30,25 @@ struct Region;
 // and attach()) and by SharedArrayBuffers over it. `refs` counts the Regions
 // that hold the range plus live SharedArrayBuffers; the last release unmaps.
 // Guarded by a process-wide mutex (backings are touched from any thread).
+// The registry entry is the truth a share token is checked against: its id is
+// random (a token cannot be guessed or carried from another process), and
+// attach() compares every field of the token with it. A holder that lowers
+// protection or installs guard pages must be the only holder, and it makes the
+// entry unattachable until share() is called again over read-write memory;
+// the last mapped holder that gives the memory up closes it (attach() then
+// fails instead of mapping zero pages).
 struct Backing {
   uint8_t* addr;
   uint64_t length;
   int64_t refs;
   uint64_t id;
   bool leak;
+  bool keepData = false;    // with leak: a buffer is known to have moved to another thread
+  bool attachable = true;   // read-write throughout and unguarded, as share() last found it
+  bool closed = false;      // given up by its last mapped holder (zero-filled): attach() refuses
+  uint32_t kind = 0;        // the token's kind bits (file, shared, noReserve, hugePages), set by share()
+  uint64_t pageSize = 0;    // the token's page size, set by share()
+  uint64_t growLimit = 0;   // the shmem object's size for shared anonymous memory (0: no limit)
 };
 
 struct BufferRecord {
@@ -67,6 +80,9 @@ struct Region {
   BufferRecord* buffers;
   Region* prev;
   Region* next;
+  // Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): its shmem object keeps
+  // the size it was mapped with, so a page past it is a SIGBUS; 0 otherwise.
+  uint64_t growLimit = 0;
 };
 
 // Returns the Region behind an External created by this addon, or throws
@@ -100,6 +116,15 @@ int ZeroInPlace(Region* r, uint64_t offset, uint64_t length);
 bool MapHeadroom(napi_env env, int64_t adding, const char* syscall);
 // Whether other threads (or SharedArrayBuffers) still use the region's memory.
 bool SharedElsewhere(Region* r);
+// Before an operation that lowers protection or installs guard pages over a
+// region's memory: false when other threads (or SharedArrayBuffers) still use
+// it (refuse); otherwise true, and a shared backing stops being attachable
+// (atomically with the check) until share() finds it read-write again.
+bool LowerAllowed(Region* r);
+// Before giving a region's memory up (munmap): true when no other holder
+// uses it, and then a shared backing is closed (attach() refuses from now
+// on, atomically with the check); false when others still hold it.
+bool GiveUpAllowed(Region* r);
 // Throws ERR_INVALID_STATE (a TypeError with code) with `message`.
 napi_value ThrowState(napi_env env, const std::string& message);
 // Wraps an existing mapping (already mmap'd by the caller) as a Region handle.

@@ -62,6 +62,9 @@ export PAGEWISE_TEST_TIMEOUT_MS=${PAGEWISE_TEST_TIMEOUT_MS:-600000}
 # (Under qemu 7.2 its probes fail, madvise being dropped, so it is skipped
 # with the reason; a qemu that passes them runs the 20.)
 export PAGEWISE_RUNS=${PAGEWISE_RUNS:-20}
+# test/reliability-property-sharing.test.ts: 500 sequences of 200 steps
+# natively (100,000 steps), 10 under emulation.
+export PROPERTY_SEQUENCES=${PROPERTY_SEQUENCES:-10}
 
 # Exclusions: none. Every test file runs at every page size. The benchmark
 # suites already run in their quick mode (one round, tiny sizes) and assert

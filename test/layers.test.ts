@@ -6,10 +6,11 @@
  *   native   lib/*native*.ts, lib/native/**, measure/native.ts: the binding and its types
  *   base     validate, errors, format, package-root: no kernel, no binding
  *   kernel   lib/proc/**: the only reader of /proc and /sys paths
- *   core     the system-call API: mapping/**, flags, unsafe, shared, newmm, brk, rusage, system, features
+ *   core     the system-call API: mapping/**, process/**, flags, unsafe, shared, newmm, brk, rusage, system, features
  *   measure  lib/measure/**
  *   arena    lib/arena/**
  *   explain  lib/explain/**
+ *   metrics  lib/metrics/**: the pagewise/metrics entry (Prometheus, OpenTelemetry)
  *   api      lib/index.ts, the package's main entry
  *   lab      lib/bench/**, lib/experiments/**
  *   cli      lib/cli.ts, lib/cli/**: reaches lab only through its public index
@@ -35,10 +36,11 @@ const LAYERS: [string, (f: string) => boolean][] = [
   ['native', (f) => /^[^/]*native[^/]*\.ts$/.test(f) || f.startsWith('native/') || f === 'measure/native.ts'],
   ['base', (f) => ['validate.ts', 'errors.ts', 'format.ts', 'package-root.ts'].includes(f)],
   ['kernel', (f) => f.startsWith('proc/')],
-  ['core', (f) => CORE.has(f) || f.startsWith('mapping/')],
+  ['core', (f) => CORE.has(f) || f.startsWith('mapping/') || f.startsWith('process/')],
   ['measure', (f) => f.startsWith('measure/')],
   ['arena', (f) => f.startsWith('arena/')],
   ['explain', (f) => f.startsWith('explain/')],
+  ['metrics', (f) => f.startsWith('metrics/')],
   ['api', (f) => f === 'index.ts'],
   ['lab', (f) => f.startsWith('bench/') || f.startsWith('experiments/')],
   ['cli', (f) => f === 'cli.ts' || f.startsWith('cli/')],

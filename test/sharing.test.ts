@@ -287,7 +287,7 @@ describe('worker threads: share() and attach()', () => {
     expect(() => p.share()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
     p.unmap();
     expect(() => attach({ pagewiseShare: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => attach({ pagewiseShare: 1, id: 987654321n, length: page, pageSize: page, kind: { file: false, shared: false, noReserve: false, hugePages: false } })).toThrow(
+    expect(() => attach({ pagewiseShare: 1, id: 987654321n, length: page, pageSize: page, kind: { file: false, shared: false, noReserve: false, hugePages: false }, pid: process.pid })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_STATE' }),
     );
   });

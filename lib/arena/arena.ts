@@ -60,6 +60,7 @@ import { purgeAll, resetHeap, forget } from './purge';
 import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
 import { allocHandleSlow, HandleSpace, reallocHandle } from './handles';
+import { trackArena } from './live';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';
@@ -118,7 +119,9 @@ export class Arena {
    * `mmap` error if the kernel refuses the reservation.
    */
   constructor(options?: ArenaOptions) {
-    this.#heap = new Heap(resolveArenaOptions(options));
+    const config = resolveArenaOptions(options);
+    this.#heap = new Heap(config);
+    trackArena(this, config.name);
   }
 
   /** True after {@link Arena.close}. */

@@ -165,6 +165,9 @@ export class Heap {
   readonly guard: number;
   /** Live blocks with guard pages after them. */
   guardBlocks = 0;
+  /** Runs of freed own blocks set aside while a buffer moved out of the arena may reach them: first page, pages. */
+  asideP: number[] = [];
+  asideN: number[] = [];
 
   /** Maps the reservation for the settings `cfg` (checked already). */
   constructor(cfg: ArenaConfig) {

@@ -148,6 +148,8 @@ export interface ArenaConfig {
   readonly prefault: boolean;
   /** The VMA name to set (`pagewise:NAME`), or null where the kernel cannot name memory. */
   readonly vmaName: string | null;
+  /** The arena's name (`options.name`, default `'arena'`), kept where the kernel cannot name memory too: the metrics' `arena` label. */
+  readonly name: string;
   readonly retain: number;
   /** No `retain` given: the bound follows the peak of pages in use (`retain` is its floor). */
   readonly retainAuto: boolean;
@@ -190,12 +192,14 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
   const prefault = o.prefault === undefined ? false : checkArenaBoolean('options.prefault', o.prefault);
   let vmaName: string | null = null;
   const nameAsked = o.name;
+  let arenaName = 'arena';
   if (nameAsked === undefined || vmaNamesSupported()) {
     const name = nameAsked === undefined ? 'arena' : checkVmaName(nameAsked);
     if (name.length > 70) throw invalidValue('options.name', 'must be at most 70 characters (79 with the "pagewise:" prefix)', name);
     vmaName = `pagewise:${name}`;
+    arenaName = name;
   } else {
-    checkVmaName(nameAsked);
+    arenaName = checkVmaName(nameAsked);
   }
   const retain = o.retain === undefined ? DEFAULT_RETAIN : checkArenaInteger('options.retain', o.retain, 0, Number.MAX_SAFE_INTEGER);
   const decayAsked = o.decay;
@@ -212,7 +216,7 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
   if (guardPages > 0) requireFeature('guard');
   return {
     page, unit, huge, chunk, maxChunk, reserve, prefault,
-    vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null,
+    vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null, name: arenaName,
     retain, retainAuto: o.retain === undefined, decay, purge, guardPages,
     handleGenerations: o.handleGenerations === undefined ? false : checkArenaBoolean('options.handleGenerations', o.handleGenerations),
   };

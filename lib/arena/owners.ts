@@ -11,6 +11,7 @@
  * @internal
  */
 import { fillOf, I32, setOf, U8 } from './intrinsics';
+import { addDiscardGuard } from '../process/discard';
 
 export const K_SLAB = 0;
 export const K_CHUNK = 1;
@@ -164,3 +165,12 @@ export class IdStack {
     return this.#n > 0 ? this.#ids[--this.#n]! : fresh;
   }
 }
+
+// discard() (lib/process/discard.ts) of arena memory: a block's own view
+// gives back the whole pages inside that block; any other view or the
+// ArrayBuffer of a slab, run or chunk would zero other blocks' bytes.
+addDiscardGuard((target, ab) =>
+  OwnedBuffer.owner(ab) !== undefined && ArenaView.owner(target) === undefined
+    ? "it is an Arena's memory, which holds other blocks' bytes; discard the view alloc() returned (its own pages), or use arena.free() and arena.purge()"
+    : null,
+);

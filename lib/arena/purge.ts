@@ -10,6 +10,7 @@ import { fillOf, table } from './intrinsics';
 import { IdStack } from './owners';
 import { type Heap, setDecayTick } from './heap';
 import { releaseSlab } from './slabs';
+import { releaseAside } from './runs';
 import { C, MADV_GUARD_REMOVE, nMadvise, nRegionDetach, nRegionRemap } from './calls';
 
 let batchAdvice = -1;
@@ -102,6 +103,7 @@ export function purgeAll(h: Heap): number {
   // with 'free' the scan below advises every dirty free page, queued ones too.
   let bytes = 0;
   if (h.handles !== null) h.handles.releaseEmpty();
+  if (h.asideP.length > 0) releaseAside(h);
   if (h.purgeCleans) {
     bytes = h.pendingPages * h.page;
     flushPending(h);
@@ -248,6 +250,9 @@ export function forget(h: Heap): void {
   h.ownCount = 0;
   h.runViews = 0;
   h.guardBlocks = 0;
+  // Set-aside runs are part of the range the caller gives back or keeps whole.
+  h.asideP.length = 0;
+  h.asideN.length = 0;
   fillOf(h.slabsByClass, 0);
   if (h.handles !== null) h.handles.forget();
 }

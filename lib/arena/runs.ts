@@ -59,23 +59,47 @@ export function allocate(h: Heap, size: unknown, align: unknown, zero: boolean):
  * with guard pages, the run holds them after the block's pages, and the
  * block gets its own buffer over exactly its pages.
  */
+/** How many runs allocRun sets aside, at most, looking for one whose guard pages no escaped buffer covers. */
+const GUARD_TRIES = 8;
+
+/**
+ * Takes a run of `n + g` pages and installs its `g` guard pages after the
+ * first `n`. Pages a buffer moved out of the arena (`transfer()`, then
+ * freed) may still reach cannot take a guard (a JS access through that
+ * buffer would kill the process): such a run is set aside while another is
+ * taken, then given back, so the allocation succeeds elsewhere.
+ */
+function takeGuardedRun(h: Heap, n: number, g: number, alignPages: number): number {
+  const aside: number[] = [];
+  try {
+    for (let i = 0; ; i++) {
+      const p = h.takeRun(n + g, RUN, alignPages);
+      try {
+        h.installGuard(p + n);
+      } catch (e) {
+        if (i + 1 < GUARD_TRIES && (e as { code?: unknown }).code === 'ERR_INVALID_STATE') {
+          aside.push(p);
+          continue;
+        }
+        h.runs.release(p);
+        throw e;
+      }
+      return p;
+    }
+  } finally {
+    for (let i = 0; i < aside.length; i++) h.runs.release(aside[i]!);
+  }
+}
+
 export function allocRun(h: Heap, size: number, alignPages: number, zero: boolean): Uint8Array {
   const page = h.page;
   const g = h.guard;
   const n = max(1, ceil(size / page));
   const bytes = n * page;
-  const p = h.takeRun(n + g, RUN, alignPages);
+  const p = g > 0 ? takeGuardedRun(h, n, g, alignPages) : h.takeRun(n, RUN, alignPages);
   const off = p * page;
   const first = floor(off / h.chunkBytes);
   let view: Uint8Array;
-  if (g > 0) {
-    try {
-      h.installGuard(p + n);
-    } catch (e) {
-      h.runs.release(p);
-      throw e;
-    }
-  }
   try {
     const seg = h.segOf[first]!;
     if (g > 0 || bytes >= LARGE_BLOCK_BYTES || off + bytes > (seg.index + seg.chunks) * h.chunkBytes) {
@@ -140,13 +164,47 @@ export function freeRun(h: Heap, view: Uint8Array, owner: Owner | undefined): vo
   h.freeOwnIds.push(owner.id);
   h.ownCount--;
   nDetach(owner.buf);
-  const g = h.guard;
-  if (g > 0) h.removeGuard(owner.page + owner.pages);
-  h.runs.release(owner.page);
-  // Guard pages read as zero once removed.
-  if (g > 0) h.runs.markClean(owner.page + owner.pages, g);
   h.allocated -= owner.pages * page;
-  h.freedRun(owner.page, owner.pages + g);
+  // A buffer moved out of the arena (transfer()) may still reach the block's
+  // pages: they are set aside, not reused, until it is gone (releaseAside).
+  if (nRegionEscaped(h.region, h.start + owner.page * page, owner.pages * page)) {
+    h.asideP.push(owner.page);
+    h.asideN.push(owner.pages);
+    return;
+  }
+  releaseOwnRun(h, owner.page, owner.pages);
+}
+
+/** Gives the run of a freed own block (`pages` pages at `p`, then its guard) back to the free pages. */
+function releaseOwnRun(h: Heap, p: number, pages: number): void {
+  const g = h.guard;
+  if (g > 0) h.removeGuard(p + pages);
+  h.runs.release(p);
+  // Guard pages read as zero once removed.
+  if (g > 0) h.runs.markClean(p + pages, g);
+  h.freedRun(p, pages + g);
+}
+
+/**
+ * Frees the runs set aside because an escaped buffer could reach them, for
+ * those whose buffers are gone now (purge() and stats() call it). Returns how
+ * many are still set aside.
+ */
+export function releaseAside(h: Heap): number {
+  const ps = h.asideP;
+  const ns = h.asideN;
+  let kept = 0;
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i]!;
+    const n = ns[i]!;
+    if (nRegionEscaped(h.region, h.start + p * h.page, n * h.page)) {
+      ps[kept] = p;
+      ns[kept++] = n;
+    } else releaseOwnRun(h, p, n);
+  }
+  ps.length = kept;
+  ns.length = kept;
+  return kept;
 }
 
 /** realloc by a new block: allocate, copy, free the old one. */

@@ -10,7 +10,7 @@ import { readMaps } from '../proc/maps';
 import { residencyOfRange } from '../measure/residency';
 import { BigIntOf, floor } from './intrinsics';
 import { type Heap, CLASSES } from './heap';
-import { OWN_OBJECT_BYTES } from './runs';
+import { OWN_OBJECT_BYTES, releaseAside } from './runs';
 import { batchedGiveBack, flushQuiet } from './purge';
 import { C, nRegionAddress } from './calls';
 
@@ -117,6 +117,7 @@ export function statsOf(h: Heap, measure: boolean): ArenaStats {
   // Frees past the bound queued in this burst go back first, so what stats()
   // reports is what the next moment holds.
   flushQuiet(h);
+  if (h.asideP.length > 0) releaseAside(h);
   const freeBytesByClass: Record<string, number> = {};
   for (let c = 0; c < h.classCount; c++) {
     const f = h.classFree[c]!;

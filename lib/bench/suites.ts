@@ -9,6 +9,7 @@ import { pageBenchmarks } from './pages-suite';
 import { measureBenchmarks } from './measure-suite';
 import { arenaBenchmarks } from './arena-suite';
 import { mapsBenchmarks } from './maps-suite';
+import { metricsBenchmarks } from './metrics-suite';
 
 /** All benchmarks, by group: syscall, measure, arena, prefault, purge, maps. */
 export const benchmarks: readonly Benchmark[] = Object.freeze([
@@ -17,6 +18,7 @@ export const benchmarks: readonly Benchmark[] = Object.freeze([
   ...arenaBenchmarks,
   ...pageBenchmarks,
   ...mapsBenchmarks,
+  ...metricsBenchmarks,
 ]);
 
 /**

@@ -13,12 +13,17 @@ import { rlimitData } from './rlimit-data';
 import { prefault } from './prefault';
 import { guardPages } from './guard-pages';
 import { batchedMadvise } from './batched-madvise';
+import { wasmDiscard } from './wasm-discard';
+import { resizableShrink } from './resizable-shrink';
+import { trimMallocExperiment } from './trim-malloc';
+import { thpModes } from './thp-modes';
 
 /** Every experiment, in the order of the design's questions. */
 export const experiments: readonly Experiment[] = Object.freeze([
   zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
   exitRecovery, cowFork, kernelMemory, rlimitData, prefault,
-  guardPages, batchedMadvise,
+  guardPages, batchedMadvise, wasmDiscard, resizableShrink, trimMallocExperiment,
+  thpModes,
 ]);
 
 /**

@@ -3,7 +3,8 @@
  * `explain.watch()`: the same over time, with deltas and verdicts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkBoolean, checkInteger, checkOptions } from '../validate';
+import { readStat } from '../proc/stat';
+import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
 import { isSelf, snapshotWith } from './snapshot';
@@ -69,6 +70,8 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
   const o = checkExplainOptions(options, ['intervalMs', 'count', 'signal', 'runtime']);
   const interval = o.intervalMs === undefined ? 1000 : checkInteger('options.intervalMs', o.intervalMs, 1, 2 ** 31 - 1);
   const count = o.count === undefined ? Infinity : checkInteger('options.count', o.count, 1);
+  if (o.runtime !== undefined && o.runtime !== null && typeof o.runtime !== 'function') throw invalidType('options.runtime', 'a function or null', o.runtime);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('options.signal', 'an AbortSignal', o.signal);
   const runtime = o.runtime ?? (isSelf(o.pid) ? runtimeStats : null);
   let reader: ProcReader;
   try {
@@ -87,8 +90,20 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
         snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ESRCH' || code === 'ENOENT') return; // the process exited
-        throw err;
+        if (code !== 'ESRCH' && code !== 'ENOENT') throw err;
+        // The descriptors were of the process's old memory map: after an
+        // exec() it lives on with a new one. Reopen and go on; end when it
+        // has exited.
+        if (o.pid === undefined || isSelf(o.pid) || !alive(o.pid)) return;
+        reader.close();
+        try {
+          reader = readerFor(o.pid);
+          snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true);
+        } catch (again) {
+          const c = (again as NodeJS.ErrnoException).code;
+          if (c === 'ESRCH' || c === 'ENOENT') return;
+          throw again;
+        }
       }
       series.push(snap);
       if (series.length > 10_000) series.shift(); // hours of 1 s samples; verdicts cover the window kept
@@ -113,6 +128,16 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
     }
   } finally {
     reader.close();
+  }
+}
+
+/** Whether process `pid` still runs (exists and is not a zombie). */
+function alive(pid: number): boolean {
+  try {
+    const state = readStat(pid).state;
+    return state !== 'Z' && state !== 'X' && state !== 'x';
+  } catch {
+    return false;
   }
 }
 

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { kernelHas } from '../features';
 import { guardRanges } from '../measure/residency';
-import { checkInteger } from '../validate';
+import { checkInteger, processGone } from '../validate';
 import { ptraceScope } from '../proc/facts';
 import { procPath } from '../proc/parse';
 
@@ -69,10 +69,7 @@ export class ProcReader {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOENT' && this.pid !== 'self') {
-        const gone = new Error(`no process ${this.pid} (/proc/${this.pid}/${name}: ENOENT)`) as NodeJS.ErrnoException;
-        gone.code = 'ESRCH';
-        gone.syscall = 'open';
-        throw gone;
+        throw processGone(this.pid, `/proc/${this.pid}/${name}: ENOENT`, 'open');
       }
       throw permissionHint(this.pid, name, e);
     }
@@ -97,10 +94,7 @@ export class ProcReader {
     }
     // A process that exited reads as empty.
     if (total === 0) {
-      const gone = new Error(`process ${this.pid} has exited (/proc/${this.pid}/${name} is empty)`) as NodeJS.ErrnoException;
-      gone.code = 'ESRCH';
-      gone.syscall = 'read';
-      throw gone;
+      throw processGone(this.pid, `it has exited: /proc/${this.pid}/${name} is empty`, 'read');
     }
     return shared.toString('latin1', at, at + total);
   }
@@ -133,10 +127,7 @@ export class ProcReader {
       throw permissionHint(this.pid, 'smaps', err as NodeJS.ErrnoException);
     }
     if (n === 0) {
-      const gone = new Error(`process ${this.pid} has exited (/proc/${this.pid}/smaps is empty)`) as NodeJS.ErrnoException;
-      gone.code = 'ESRCH';
-      gone.syscall = 'read';
-      throw gone;
+      throw processGone(this.pid, `it has exited: /proc/${this.pid}/smaps is empty`, 'read');
     }
     // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
     const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;

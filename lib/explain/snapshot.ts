@@ -14,6 +14,7 @@ import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
 import { native } from '../native';
+import { processGone } from '../validate';
 import { guardPageCount } from '../measure/residency';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
@@ -59,10 +60,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   // Parsed at once: the reads below reuse the buffer the bytes are in.
   const entries = parseSmapsBytes(smapsBytes, smapsLength);
   if (reader.exiting()) {
-    const gone = new Error(`process ${reader.pid} is exiting (its mappings are being torn down)`) as NodeJS.ErrnoException;
-    gone.code = 'ESRCH';
-    gone.syscall = 'read';
-    throw gone;
+    throw processGone(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }
   // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
   const user = entries.filter((e) => e.pathname !== '[vsyscall]');

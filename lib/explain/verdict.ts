@@ -48,13 +48,16 @@ function seriesOf(series: readonly ExplainSnapshot[]): Map<string, { label: stri
 }
 
 /** What a growing subject suggests, given what else moved. */
-function hint(id: string, growing: Set<string>, flat: Set<string>): string {
+function hint(id: string, growing: Set<string>, flat: Set<string>, last = 0): string {
   const v8Flat = flat.has('v8-heap') || flat.has('v8-used');
   switch (id) {
-    case 'malloc-free':
+    case 'malloc-free': {
+      // The figure trimMalloc() could free: malloc's free bytes now (an upper bound: only whole free pages come back).
+      const trim = `trimMalloc() (malloc_trim(0)) would give back up to ${fmt(last).slice(1)} (malloc's free bytes now; only whole free pages return)`;
       return v8Flat && !growing.has('malloc-in-use')
-        ? 'malloc holds more and more free memory while use is flat: fragmentation; try MALLOC_ARENA_MAX=2, malloc_trim(), or another allocator (jemalloc, mimalloc)'
-        : 'malloc keeps the freed memory of a growing workload';
+        ? `malloc holds more and more free memory while use is flat: fragmentation; ${trim}; for good, try MALLOC_ARENA_MAX=2 or another allocator (jemalloc, mimalloc)`
+        : `malloc keeps the freed memory of a growing workload; ${trim}`;
+    }
     case 'array-buffers':
       return 'ArrayBuffers/Buffers are retained: look for Buffers kept in caches, arrays or closures (a heap snapshot shows who holds them)';
     case 'malloc-in-use':
@@ -140,7 +143,7 @@ export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
   const v8 = lead(['v8-heap', 'v8-used']);
   if (v8) push(v8, v8.label, ['v8-used'], hint(v8.id, growing, flatIds));
   const mf = lead(['malloc-free']);
-  if (mf) push(mf, mf.label, [], hint(mf.id, growing, flatIds));
+  if (mf) push(mf, mf.label, [], hint(mf.id, growing, flatIds, mf.last));
   const mu = lead(['malloc-in-use', 'malloc-mmapped']);
   if (mu) push(mu, mu.label, ['malloc-mmapped'], hint(mu.id, growing, flatIds));
   // Code of loaded objects: one verdict for all of them (file pages read in: warm-up, reclaimable).

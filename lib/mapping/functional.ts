@@ -10,7 +10,7 @@ import { checkObject, invalidType } from '../validate';
 import { decodeMapOptions, type MmapOptions } from './map-options';
 import { Mapping, asMapping, newMapping, setMappingFile } from './mapping';
 import type { LockOptions, SyncOptions } from './method-options';
-import type { ShareToken } from './sharing';
+import { checkToken, kindBits, type ShareToken } from './sharing';
 
 /**
  * Maps `length` bytes (rounded up to whole pages): anonymous memory by
@@ -45,13 +45,11 @@ export { vmaNamesSupported };
  * that held the memory has let go of it.
  */
 export function attach(token: ShareToken): Mapping {
-  const t = checkObject<Partial<ShareToken>>('token', token);
-  if (t.pagewiseShare !== 1 || typeof t.id !== 'bigint' || typeof t.length !== 'number' || typeof t.pageSize !== 'number' || typeof t.kind !== 'object' || t.kind === null) {
-    throw invalidType('token', 'a token made by mapping.share()', token);
-  }
-  const k = t.kind;
-  const region = native.regionAttach(t.id);
-  return newMapping(region, t.length, 'rw', t.pageSize, { file: k.file === true, shared: k.shared === true, noReserve: k.noReserve === true, hugePages: k.hugePages === true });
+  const t = checkToken(token);
+  // The registry compares every field with its entry (ERR_INVALID_ARG_VALUE
+  // when one differs), so the Mapping below has the memory's true geometry.
+  const region = native.regionAttach(t.id, t.length, kindBits(t.kind), t.pageSize);
+  return newMapping(region, t.length, 'rw', t.pageSize, t.kind);
 }
 
 /** Functional form of {@link Mapping.unmap}. */

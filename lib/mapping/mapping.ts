@@ -14,7 +14,7 @@ import { decodeLockOptions, decodeSyncOptions, type LockOptions, type ResizeOpti
 import { residencyVector, residentPages } from './residency';
 import { checkFileGrowth, resizeLength, type FileInfo } from './resize';
 import { checkWritable, mergeRanges, plainRange, rangeBytes, readWriteThroughout, setSegment, truncateSegments, type Segment } from './segments';
-import { checkGuardable, sharedBufferUnavailable, type ShareToken } from './sharing';
+import { checkGuardable, kindBits, sharedBufferUnavailable, type ShareToken } from './sharing';
 
 const C = native.constants;
 
@@ -391,8 +391,9 @@ export class Mapping {
     brand(this);
     this.#live();
     if (!readWriteThroughout(this.#segments)) throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
-    const id = native.regionShare(this.#region);
-    return Object.freeze({ pagewiseShare: 1 as const, id, length: this.#length, pageSize: this.#page, kind: this.#kind });
+    if (this.#guards.length > 0) throw invalidState('Only a mapping without guard pages can be shared (unguard() it first): the views of other threads would fault');
+    const id = native.regionShare(this.#region, kindBits(this.#kind), this.#page);
+    return Object.freeze({ pagewiseShare: 1 as const, id, length: this.#length, pageSize: this.#page, kind: this.#kind, pid: process.pid });
   }
 
   /**
@@ -449,7 +450,15 @@ export class Mapping {
     const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE : 0;
     const k = this.#kind;
     const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
-    const address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW);
+    let address: bigint;
+    try {
+      address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW, k.file);
+    } catch (err) {
+      // A move that could not grow leaves the mapping at its new address, at its old size.
+      this.#address = undefined;
+      this.#buffer = null;
+      throw err;
+    }
     const old = this.#length;
     this.#address = address;
     this.#length = len;

@@ -6,7 +6,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from '../native';
-import { invalidState } from '../validate';
+import { checkInteger, checkObject, invalidState, invalidType, invalidValue } from '../validate';
 
 // A worker's last JS ('exit') records which of its buffers escaped to another
 // thread (transfer() + postMessage), so that tearing the worker down keeps
@@ -18,10 +18,41 @@ if (!isMainThread) process.on('exit', () => native.regionsSampleEscapes());
 /** What {@link Mapping.share} returns: post it to a worker and {@link attach} it there. */
 export interface ShareToken {
   readonly pagewiseShare: 1;
+  /** A random id of the memory in this process's registry of shared mappings. */
   readonly id: bigint;
   readonly length: number;
   readonly pageSize: number;
   readonly kind: { readonly file: boolean; readonly shared: boolean; readonly noReserve: boolean; readonly hugePages: boolean };
+  /** The process that made it: a token is valid in that process only. */
+  readonly pid: number;
+}
+
+type Kind = ShareToken['kind'];
+
+/** The kind as the bits the native registry keeps (checked by attach()). */
+export function kindBits(k: Kind): number {
+  return (k.file ? 1 : 0) | (k.shared ? 2 : 0) | (k.noReserve ? 4 : 0) | (k.hugePages ? 8 : 0);
+}
+
+/**
+ * The fields of a token, checked before the native registry compares them
+ * with its entry: a token is data anyone can build, so nothing in it is
+ * trusted (the registry is the truth).
+ */
+export function checkToken(token: unknown): { id: bigint; length: number; pageSize: number; kind: Kind } {
+  const t = checkObject<Partial<ShareToken>>('token', token);
+  const k = t.kind;
+  if (t.pagewiseShare !== 1 || typeof t.id !== 'bigint' || typeof k !== 'object' || k === null) {
+    throw invalidType('token', 'a token made by mapping.share()', token);
+  }
+  if (t.id <= 0n || t.id >= 1n << 62n) throw invalidValue('token.id', 'is not an id mapping.share() makes', t.id);
+  const length = checkInteger('token.length', t.length, 1);
+  const pageSize = checkInteger('token.pageSize', t.pageSize, 1);
+  if (t.pid !== process.pid) {
+    throw invalidValue('token.pid', `was made in another process (a token is valid only in the process that made it, ${process.pid}; share memory with other processes through memfd())`, t.pid);
+  }
+  const kind = { file: k.file === true, shared: k.shared === true, noReserve: k.noReserve === true, hugePages: k.hugePages === true };
+  return { id: t.id, length, pageSize, kind };
 }
 
 /** What `Mapping.sharedBuffer` throws where Node-API cannot make a SharedArrayBuffer over external memory. */

@@ -87,7 +87,9 @@ export function readMapsText(pid: number | 'self' = 'self', options?: ReadMapsOp
   const start = o.start === undefined ? 0n : checkBigAddress('options.start', o.start);
   const end = o.end === undefined ? null : checkBigAddress('options.end', o.end);
   const ranged = o.start !== undefined || o.end !== undefined;
-  const all = parseMaps(fs.readFileSync(procPath(pid, 'maps'), 'utf8'));
+  const text = fs.readFileSync(procPath(pid, 'maps'), 'utf8');
+  // A kernel thread or a zombie has no memory map: an empty file, no entries.
+  const all = text === '' ? [] : parseMaps(text);
   return ranged ? all.filter((e) => e.end > start && (end === null || e.start < end)) : all;
 }
 

@@ -84,5 +84,7 @@ export function parseSmaps(text: string): SmapsEntry[] {
 
 /** Reads and parses `/proc/<pid>/smaps` (default `self`) once. */
 export function readSmaps(pid: number | 'self' = 'self'): SmapsEntry[] {
-  return parseSmaps(fs.readFileSync(procPath(pid, 'smaps'), 'utf8'));
+  const text = fs.readFileSync(procPath(pid, 'smaps'), 'utf8');
+  // A kernel thread or a zombie has no memory map: an empty file, no entries.
+  return text === '' ? [] : parseSmaps(text);
 }

@@ -1,0 +1,74 @@
+/** Experiment 14: does shrinking a resizable ArrayBuffer lower RSS? */
+import { native } from '../native';
+import { pageSize } from '../system';
+import { readSmapsRollup } from '../proc/smaps-rollup';
+import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
+import { showSpread, side, spread } from './trials';
+
+type Resizable = ArrayBuffer & { resize(n: number): void };
+
+function body(): Outcome {
+  const page = pageSize();
+  const pages = 4096; // 16 MiB at 4 KiB pages
+  let probe: Resizable;
+  try {
+    probe = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(page, { maxByteLength: 2 * page });
+  } catch {
+    return skippedOutcome('this runtime has no resizable ArrayBuffer');
+  }
+  if (typeof probe.resize !== 'function') return skippedOutcome('this runtime has no ArrayBuffer.prototype.resize');
+  const trials = 7;
+  const fractions: number[] = [];
+  const lazy: number[] = [];
+  const regrownZero: boolean[] = [];
+  for (let t = 0; t < trials; t++) {
+    const ab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(pages * page, { maxByteLength: pages * page });
+    const u = new Uint8Array(ab);
+    for (let i = 0; i < u.length; i += page) u[i] = 1;
+    const start = native.arrayBufferInfo(ab)![0];
+    const P = BigInt(page);
+    const tailStart = ((start + P + P - 1n) / P) * P; // the first whole page past the one kept
+    const tailBytes = Number(start + BigInt(pages * page) - tailStart);
+    const before = native.mincoreAt(tailStart, tailBytes, null);
+    const lazyBefore = readSmapsRollup().fields['LazyFree'] ?? 0;
+    ab.resize(page);
+    const after = native.mincoreAt(tailStart, tailBytes, null);
+    fractions.push(before > 0 ? after / before : 1);
+    lazy.push((readSmapsRollup().fields['LazyFree'] ?? 0) - lazyBefore);
+    ab.resize(pages * page);
+    regrownZero.push(new Uint8Array(ab)[pages * page - page] === 0);
+  }
+  const f = spread(fractions);
+  const where = side(f, 0.5);
+  const lz = spread(lazy);
+  const pct = (v: number): string => `${Math.round(v * 100)}%`;
+  const verdict: Outcome['verdict'] = where === 'above' ? 'confirmed' : where === 'below' ? 'refuted' : 'depends';
+  return {
+    measurements: [
+      m('buffer', pages * page, 'bytes', 'new ArrayBuffer(n, { maxByteLength: n })'),
+      m('tail pages still resident right after resize(1 page)', showSpread(f, pct), '', 'mincore of the tail, before vs after'),
+      m('LazyFree added by the shrink', lz.median, 'bytes', 'smaps_rollup LazyFree (MADV_FREE pages)'),
+      m('grown back, the tail reads zero', regrownZero.every(Boolean) ? 'yes' : 'no', '', 'resize(n) then read'),
+    ],
+    verdict,
+    condition:
+      where === 'inconclusive'
+        ? `inconclusive: the tail still resident after the shrink ranged over ${showSpread(f, pct)}, across the 50% threshold`
+        : `${where === 'below' ? 'RSS dropped at once' : 'RSS held'}: ${showSpread(f, pct)} of the tail pages stayed resident; LazyFree grew by ${lz.median} bytes (memory pressure was not applied: ${where === 'below' ? 'nothing was left for it to reclaim' : 'MADV_FREE pages go only under pressure'})`,
+    notes:
+      'The claim (from V8\'s backing-store code: the tail is zeroed and freed lazily with MADV_FREE) predicts the tail stays resident until memory pressure. ' +
+      'mincore counts MADV_FREE pages as present until the kernel reclaims them, so it tells lazy freeing from an immediate one. To give pages back without shrinking, use discard().',
+    key: ['tail pages still resident right after resize(1 page)', 'LazyFree added by the shrink'],
+  };
+}
+
+export const resizableShrink = defineExperiment(
+  {
+    id: 'resizable-shrink',
+    number: 14,
+    title: 'Shrinking a resizable ArrayBuffer',
+    question: 'Does shrinking a resizable ArrayBuffer lower RSS, or does V8 free the tail lazily (MADV_FREE) so RSS holds until memory pressure?',
+    claim: 'After resize() to a smaller length, the tail stays resident (freed lazily with MADV_FREE) until the kernel is under memory pressure.',
+  },
+  body,
+);
