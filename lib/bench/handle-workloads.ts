@@ -28,12 +28,12 @@
  * [--rounds N] [--only lru,mixed] [--json]`.
  * @internal
  */
-import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Arena } from '../arena/arena';
 import { pageSize } from '../system';
+import { readStatus } from '../proc/status';
 import { JsSlabPool, type PoolBlock } from './js-pool';
 import { buildCWorkloads } from './handle-workloads-c';
 
@@ -298,8 +298,7 @@ function simple<T>(a: Allocator<T>, total: number): { live: T[]; sum: number } {
 }
 
 function vmRssBytes(): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
+  return readStatus().vmRss ?? NaN;
 }
 
 /** One child's figures. */
