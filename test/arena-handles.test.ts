@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Arena } from '../lib/arena';
+import { discard } from '../lib/index';
 import { pageSize } from '../lib/system';
 import { underEmulation } from './helpers/emulation';
 import { DIST, HANG_GUARD_MS } from './helpers/child';
@@ -219,6 +220,29 @@ describe('Arena by handle: heap, growth, stale reads', () => {
     expect(a.heap[h]).toBe(3);
     a.heap[h] = 4;
     expect(new Uint8Array(moved)[h]).toBe(4);
+  });
+});
+
+describe('Arena by handle: discard()', () => {
+  it('refuses heap, data, a bytes() window and any view over a heap buffer (ERR_PAGEWISE_FOREIGN_RANGE); every block keeps its bytes', () => {
+    using a = arena();
+    const hs: number[] = [];
+    // Enough 64 B blocks to fill whole pages, so a discard would have pages to zero.
+    for (let i = 0; i < (4 * page) / 64; i++) {
+      const h = a.allocHandle(64);
+      a.heap.fill(7, h, h + 64);
+      hs.push(h);
+    }
+    const FOREIGN = expect.objectContaining({ code: 'ERR_PAGEWISE_FOREIGN_RANGE' });
+    expect(() => discard(a.heap)).toThrow(FOREIGN);
+    expect(() => discard(a.data)).toThrow(FOREIGN);
+    expect(() => discard(a.heap.buffer as ArrayBuffer)).toThrow(FOREIGN);
+    expect(() => discard(new Uint8Array(a.heap.buffer, hs[0]!, 2 * page))).toThrow(FOREIGN);
+    expect(() => discard(a.bytes(hs[0]!, 64))).toThrow(FOREIGN);
+    for (const h of hs) {
+      expect(a.heap[h]).toBe(7);
+      expect(a.heap[h + 63]).toBe(7);
+    }
   });
 });
 

@@ -31,11 +31,41 @@ import { HANDLE } from './pages';
 import { abByteLengthOf, ceil, clz32, fillOf, floor, I32, isInteger, log2, max, min, setOf, U16, U8 } from './intrinsics';
 import { checkArenaInteger } from './checks';
 import { nRegionBuffer } from './calls';
+import { addDiscardGuard } from '../process/discard';
 
 const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithin) as unknown as (
   view: Uint8Array, target: number, start: number, end: number,
 ) => Uint8Array;
 const DataViewOf = DataView;
+
+/** Returns its argument from `super()`, so {@link HeapBuffer} can stamp a private field on a buffer. */
+class Stamp {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+/**
+ * The `heap` buffers, marked by a private field (as `OwnedBuffer` marks the
+ * view API's buffers): a caller cannot set or remove the mark.
+ */
+class HeapBuffer extends Stamp {
+  #heap = true;
+  static tag(buf: ArrayBuffer): void {
+    new HeapBuffer(buf);
+  }
+  static is(buf: unknown): boolean {
+    return typeof buf === 'object' && buf !== null && #heap in buf;
+  }
+}
+
+// discard() (lib/process/discard.ts) of a heap, a bytes() window or any view
+// over a heap buffer would zero every handle block in the pages it covers.
+addDiscardGuard((_target, ab) =>
+  HeapBuffer.is(ab)
+    ? "it is an Arena's heap, which holds every handle block's bytes; free the blocks with freeHandle() and call arena.purge()"
+    : null,
+);
 
 /**
  * A checked handle is `(epoch * 65536 + generation) * GEN_UNIT + offset`:
@@ -200,6 +230,7 @@ export class HandleSpace {
       return this.u8;
     }
     const fresh = nRegionBuffer(h.region, h.start, want);
+    HeapBuffer.tag(fresh);
     this.buf = fresh;
     this.viewBytes = want;
     this.u8 = new U8(fresh);
