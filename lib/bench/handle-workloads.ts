@@ -13,7 +13,8 @@
  *    n blocks of one size allocated then freed in order, sizes 16/256/1024/
  *    4096 B, n 25/100/400/1600.
  * Contenders: the arena by handle, the arena by view, `Buffer.allocUnsafe`,
- * a pure-JS slab pool (js-pool.ts), and C glibc malloc/free and C mimalloc
+ * a pure-JS slab pool (js-pool.ts), `@thi.ng/malloc` (where installed: a
+ * dev dependency), and C glibc malloc/free and C mimalloc
  * (where `libmimalloc-dev` is installed) in a small C program this module
  * builds with `cc` (handle-workloads-c.ts), on the same random sequence.
  *
@@ -25,7 +26,7 @@
  * since Linux 6.16).
  *
  * Run: `node --expose-gc dist/lib/bench/handle-workloads.js [--quick]
- * [--rounds N] [--only lru,mixed] [--json]`.
+ * [--rounds N] [--only lru,mixed] [--contenders handles,buffer] [--json]`.
  * @internal
  */
 import { spawnSync } from 'node:child_process';
@@ -49,6 +50,8 @@ interface Allocator<T> {
   read(block: T, at: number): number;
   /** Gives memory back after everything was freed. */
   settle(): void;
+  /** Frees every live block at once, where freeing them one by one would take quadratic time (`@thi.ng/malloc`). */
+  freeAll?(): void;
   /** The arena's own resident bytes (mincore) plus its bookkeeping, after settle(); -1 for other contenders. */
   own(): number;
 }
@@ -115,6 +118,38 @@ function poolAllocator(): Allocator<PoolBlock | null> {
       pool = new JsSlabPool();
       gcTwice();
     },
+    own: () => -1,
+  };
+}
+
+/**
+ * `@thi.ng/malloc` (the JS allocator on npm, a dev dependency only): one
+ * fixed ArrayBuffer (it cannot grow; addresses are 32-bit, so 3 GiB, which
+ * is not resident until written), first fit over an address-sorted free
+ * list with splitting and compaction (its defaults). Free-all is its
+ * `freeAll()`, then two GCs: the buffer's pages stay resident (nothing in
+ * the package gives them back), which the after-free-all column shows.
+ */
+async function thingAllocator(): Promise<Allocator<number>> {
+  // An ES module: imported here, in the child that runs it, never at load.
+  const { MemPool } = await import('@thi.ng/malloc');
+  const pool = new MemPool({ size: 3 * 2 ** 30 });
+  const u8 = new Uint8Array(pool.buf);
+  return {
+    empty: 0,
+    alloc: (n) => {
+      const p = pool.malloc(n);
+      if (p === 0) throw new RangeError(`@thi.ng/malloc: no block of ${n} bytes in its 3 GiB`);
+      return p;
+    },
+    free: (p) => void pool.free(p),
+    fill: (p, v, n) => void fillU8.call(u8, v, p, p + n),
+    poke: (p, at, v) => void (u8[p + at] = v),
+    read: (p, at) => u8[p + at]!,
+    settle: () => gcTwice(),
+    // Its free() inserts into a free list sorted by address: freeing 1e6
+    // blocks one by one after the workload did not end in 10 minutes.
+    freeAll: () => pool.freeAll(),
     own: () => -1,
   };
 }
@@ -315,7 +350,24 @@ export interface ChildResult {
   sum: number;
 }
 
-const JS_CONTENDERS = ['handles', 'handles-thp', 'views', 'buffer', 'pool'] as const;
+/** `@thi.ng/malloc` is a dev dependency: a contender only where it resolves. */
+function thingInstalled(): boolean {
+  try {
+    require.resolve('@thi.ng/malloc');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Workloads `@thi.ng/malloc` is not run on: its free() walks a list of every
+ * live block (O(live) per free), so 10,000 replacements at 1e6 live 64 B
+ * blocks took 91 s (the full workload would take hours); at 1e5 live, 4 s.
+ */
+const THING_SKIPPED = new Set(['lru', 'small64-100000', 'small64-1000000']);
+
+const JS_CONTENDERS = ['handles', 'handles-thp', 'views', 'buffer', 'pool', ...(thingInstalled() ? ['thing-malloc'] : [])];
 
 async function child(workload: string, contender: string, quick: boolean): Promise<ChildResult> {
   const a: Allocator<unknown> =
@@ -323,7 +375,8 @@ async function child(workload: string, contender: string, quick: boolean): Promi
       : contender === 'handles-thp' ? (handleAllocator(true) as Allocator<unknown>)
       : contender === 'views' ? (viewAllocator() as Allocator<unknown>)
         : contender === 'buffer' ? (bufferAllocator() as Allocator<unknown>)
-          : (poolAllocator() as Allocator<unknown>);
+          : contender === 'thing-malloc' ? ((await thingAllocator()) as Allocator<unknown>)
+            : (poolAllocator() as Allocator<unknown>);
   const z = sizesFor(quick);
   let markCompacts = 0;
   let maxPause = 0;
@@ -345,7 +398,8 @@ async function child(workload: string, contender: string, quick: boolean): Promi
   const rss = vmRssBytes() - base;
   await new Promise((r) => setTimeout(r, 10));
   obs.disconnect();
-  for (const b of live) a.free(b);
+  if (a.freeAll) a.freeAll();
+  else for (const b of live) a.free(b);
   live.length = 0;
   a.settle();
   const rssFreed = vmRssBytes() - base;
@@ -401,11 +455,11 @@ function runChild(workload: string, contender: string, quick: boolean, cPaths: R
 const fmtMiB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** Runs every workload `rounds` times, contenders interleaved (rotated each round); prints the table and the targets. */
-export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; only?: string[]; json?: boolean } = {}): unknown {
+export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; only?: string[]; contenders?: string[]; json?: boolean } = {}): unknown {
   const quick = options.quick === true;
   const rounds = options.rounds ?? (quick ? 1 : 5);
   const cPaths = buildCWorkloads();
-  const contenders = [...JS_CONTENDERS, ...Object.keys(cPaths)];
+  const contenders = [...JS_CONTENDERS, ...Object.keys(cPaths)].filter((c) => !options.contenders || options.contenders.includes(c));
   const workloads = WORKLOADS.filter((w) => !options.only || options.only.includes(w));
   const results: Record<string, Record<string, ChildResult>[]> = {};
   for (const w of workloads) results[w] = [];
@@ -414,6 +468,7 @@ export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; 
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
       const one: Record<string, ChildResult> = {};
       for (const c of order) {
+        if (c === 'thing-malloc' && THING_SKIPPED.has(w)) continue;
         process.stderr.write(`round ${round + 1}/${rounds} ${w} ${c}\n`);
         const r = runChild(w, c, quick, cPaths);
         if (r) one[c] = r;
@@ -443,6 +498,10 @@ export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; 
         `| ${w} | ${c} | ${m.ms.toFixed(1)} | ${m.faults} | ${fmtMiB(m.rss)} | ${fmtMiB(m.rssFreed)} | ${m.own >= 0 ? fmtMiB(m.own) : '-'} | ${js ? m.markCompacts : '-'} | ${js ? m.maxPauseMs.toFixed(1) : '-'} |`,
       );
     }
+  }
+  if (contenders.includes('thing-malloc') && workloads.some((w) => THING_SKIPPED.has(w))) {
+    lines.push('');
+    lines.push(`thing-malloc (@thi.ng/malloc) not run on ${workloads.filter((w) => THING_SKIPPED.has(w)).join(', ')}: its free() walks every live block.`);
   }
   lines.push('');
   lines.push('| target | median | paired range | limit | verdict |');
@@ -476,7 +535,9 @@ if (require.main === module) {
     };
     const rounds = at('--rounds');
     const only = at('--only');
+    const contenders = at('--contenders');
     runHandleWorkloads({
+      ...(contenders ? { contenders: contenders.split(',') } : {}),
       quick: argv.includes('--quick'), json: argv.includes('--json'),
       ...(rounds ? { rounds: Number(rounds) } : {}),
       ...(only ? { only: only.split(',') } : {}),
