@@ -84,7 +84,8 @@ export interface Native {
   /** Returns false when a live or escaped buffer kept the range read-write (zero-filled) instead of `prot`. */
   regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): boolean;
   /** Whether a buffer over the range escaped (transfer()): write access must not be removed. */
-  regionEscaped(r: RegionHandle, offset: number, length: number): boolean;
+  /** 0: no buffer over the range escaped; 1: one did (transfer()); 2: only views collected while their store's release is still queued. */
+  regionEscaped(r: RegionHandle, offset: number, length: number): 0 | 1 | 2;
   /** The process's mapping count, vm.max_map_count and the margin pagewise keeps under it. */
   mapHeadroom(): { count: number; limit: number; margin: number };
   /** Records which buffers escaped, at a worker's 'exit' (see native/region.cc, BufferFinalize). */

@@ -35,6 +35,14 @@ static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
 // share the memory; otherwise a shared backing stops being attachable.
 static bool LowerAllowedHere(napi_env env, Region* r, uint64_t off, uint64_t len, const char* what) {
   if (r->buffers && RangeEscaped(env, r, off, len)) {
+    if (RangeEscapeUnsure(r, off, len)) {
+      ThrowState(env, std::string("cannot ") + what +
+                          " this range yet: a view of it was garbage-collected and the release of its memory is still "
+                          "queued, so pagewise cannot tell it from one whose memory was moved by transfer() or "
+                          "postMessage; the release runs on a later turn of the event loop (retry after "
+                          "`await new Promise(setImmediate)`), or keep the view alive until this call");
+      return false;
+    }
     ThrowState(env, std::string("cannot ") + what +
                         " this range: an ArrayBuffer over it escaped pagewise (ArrayBuffer.prototype.transfer() or "
                         "postMessage moved its memory into a buffer pagewise cannot detach, and it may still be alive), "

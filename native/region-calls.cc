@@ -204,14 +204,16 @@ static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// regionEscaped(region, offset, length) -> bool: whether a buffer over the
-// range escaped (transfer()): write access must not be taken away.
+// regionEscaped(region, offset, length) -> 0, 1 or 2: whether a buffer over the
+// range escaped (transfer()): write access must not be taken away. 2 when the
+// only escapes are views collected while their store's release is queued.
 static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  return Napi::Boolean::New(env, RangeEscaped(env, r, off, len));
+  if (!RangeEscaped(env, r, off, len)) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, RangeEscapeUnsure(r, off, len) ? 2 : 1);
 }
 
 // unsafeMmapFixed(addr, length, prot, flags, fd, offset) -> Region. MAP_FIXED

@@ -149,7 +149,10 @@ bool CheckEscape(napi_env env, BufferRecord* b) {
   if (b->ref && b->objectAlive) napi_get_reference_value(env, b->ref, &ab);
   bool det = true;  // collected: counts as moved away
   if (ab != nullptr) napi_is_detached_arraybuffer(env, ab, &det);
-  if (det) b->escaped = true;
+  if (det) {
+    b->escaped = true;
+    b->unsure = ab == nullptr;
+  }
   return b->escaped;
 }
 
@@ -166,6 +169,12 @@ bool RangeEscaped(napi_env env, Region* r, uint64_t offset, uint64_t length) {
   for (BufferRecord* b = r->buffers; b; b = b->next)
     if (Overlaps(r, b, offset, length) && CheckEscape(env, b)) any = true;
   return any;
+}
+
+bool RangeEscapeUnsure(Region* r, uint64_t offset, uint64_t length) {
+  for (BufferRecord* b = r->buffers; b; b = b->next)
+    if (Overlaps(r, b, offset, length) && b->escaped && !b->unsure) return false;
+  return true;
 }
 
 bool RangeBusy(Region* r, uint64_t offset, uint64_t length) {
@@ -358,7 +367,7 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
   // Deleting `b` here as well was a double free (and a Region freed under
   // its handle).
   if (reinterpret_cast<uintptr_t>(r->addr) + off == 0) return ThrowInternal(env, "no ArrayBuffer can start at address 0");
-  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, false, true, false, nullptr, nullptr, r->buffers};
+  BufferRecord* b = new BufferRecord{r, nullptr, off, len, false, false, false, true, false, nullptr, nullptr, r->buffers};
   r->refs++;
   if (r->buffers) r->buffers->prev = b;
   r->buffers = b;

@@ -58,6 +58,7 @@ struct BufferRecord {
   uint64_t length;
   bool detached;      // pagewise detached it (unmap, protect, detachArrayBuffer)
   bool escaped;       // its memory was found outside the ArrayBuffer pagewise made
+  bool unsure;        // escaped only because the object was collected first (its store's release may be queued)
   bool storeAlive;    // the backing store is not freed yet (BufferFinalize pending)
   bool objectAlive;   // the ArrayBuffer object is not collected yet (ObjectFinalize pending)
   Region* pin;        // a range cut off by resize() that this buffer may still reach, or null
@@ -103,6 +104,9 @@ size_t DetachRange(napi_env env, Region* r, uint64_t offset, uint64_t length);
 // an ArrayBuffer pagewise did not make: transfer()), so write access must not
 // be removed. Checks and records escapes of buffers not yet detached.
 bool RangeEscaped(napi_env env, Region* r, uint64_t offset, uint64_t length);
+// Whether every escape RangeEscaped found over the range is only a collected
+// object whose store's release may still be queued (clears on a turn of the loop).
+bool RangeEscapeUnsure(Region* r, uint64_t offset, uint64_t length);
 // Whether anything outside pagewise may still hold a pointer into the range
 // (a record whose backing store or ArrayBuffer object is still alive).
 bool RangeBusy(Region* r, uint64_t offset, uint64_t length);

@@ -40,14 +40,17 @@ function allocBlock(len, opts) {
   const v = m.view();
   const p = pattern(blocks.length, len);
   v.set(p);
-  blocks.push({ m, len, i: blocks.length });
+  // The view is kept: a view collected while its store's release is still
+  // queued counts as escaped (DESIGN.md, Safety), and protect() would refuse.
+  blocks.push({ m, v, len, i: blocks.length });
   out.blocks++;
   return m;
 }
 function verifyAll() {
   for (const b of blocks) {
     if (!b.m.mapped) continue;
-    const ok = Buffer.compare(Buffer.from(b.m.view()), pattern(b.i, b.len)) === 0;
+    if (b.v.byteLength !== b.len) b.v = b.m.view(); // detached by unmap/resize: a new one, kept
+    const ok = Buffer.compare(b.v, pattern(b.i, b.len)) === 0;
     if (ok) out.verified++; else out.lost++;
   }
 }

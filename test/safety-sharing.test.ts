@@ -71,6 +71,34 @@ describe('share() and attach() hold to what every holder assumes (1, 2, 7, 10, 1
     expect(res.out).toEqual({ attachGuarded: 'ERR_INVALID_STATE', shareGuarded: 'ERR_INVALID_STATE', read: 1, guardWhileAttached: 'ERR_INVALID_STATE' });
   });
 
+  it.skipIf(noGuards)('2. guard pages cut off by a shrinking resize() go with the bytes: share() works, and growing back maps writable pages (child; found by the property test)', () => {
+    const res = child(`
+      const m = pw.mmap(8 * P);
+      m.guard(2 * P, 2 * P);
+      m.resize(P);
+      out.guardBytes = m.guardedBytes;
+      out.share = codeOf(() => m.share());
+      m.resize(8 * P);
+      const v = m.view();
+      v[2 * P] = 7; v[3 * P + 1] = 8;
+      out.read = v[2 * P] + v[3 * P + 1];`);
+    expectClean(res);
+    expect(res.out).toEqual({ guardBytes: 0, share: 'ok', read: 15 });
+  });
+
+  it.skipIf(noGuards || !kernelHas('mseal'))('2. a guard() the kernel refuses part-way (EPERM at a sealed read-only page after a writable one) leaves no view over a page it guarded (child; found by the property test)', () => {
+    const res = child(`
+      const m = pw.mmap(2 * P);
+      m.view()[0] = 9;
+      m.protect('r', P, P);
+      m.seal();
+      out.guard = codeOf(() => m.guard(0, 2 * P));
+      out.guardBytes = m.guardedBytes;
+      out.view = codeOf(() => m.view(0, P)[0]);`);
+    expectClean(res);
+    expect(res.out).toEqual({ guard: 'EPERM', guardBytes: 2 * page, view: 'ERR_INVALID_STATE' });
+  });
+
   it('7. attach() after the owner unmapped (a view still alive) is ERR_INVALID_STATE, never zero pages (child)', () => {
     const res = child(`
       const m = pw.mmap(4 * P); const v = m.view(); v.fill(7);

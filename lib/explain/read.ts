@@ -69,7 +69,7 @@ export class ProcReader {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOENT' && this.pid !== 'self') {
-        throw processGone(this.pid, `/proc/${this.pid}/${name}: ENOENT`, 'open');
+        throw processGone(this.pid, `${this.dir}/${name}: ENOENT`, 'open');
       }
       throw permissionHint(this.pid, name, e);
     }
@@ -94,7 +94,7 @@ export class ProcReader {
     }
     // A process that exited reads as empty.
     if (total === 0) {
-      throw processGone(this.pid, `it has exited: /proc/${this.pid}/${name} is empty`, 'read');
+      throw processGone(this.pid, `it has exited: ${this.dir}/${name} is empty`, 'read');
     }
     return shared.toString('latin1', at, at + total);
   }
@@ -127,7 +127,7 @@ export class ProcReader {
       throw permissionHint(this.pid, 'smaps', err as NodeJS.ErrnoException);
     }
     if (n === 0) {
-      throw processGone(this.pid, `it has exited: /proc/${this.pid}/smaps is empty`, 'read');
+      throw processGone(this.pid, `it has exited: ${this.dir}/smaps is empty`, 'read');
     }
     // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
     const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;

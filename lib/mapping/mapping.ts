@@ -346,7 +346,17 @@ export class Mapping {
     checkGuardable(this.#region, off, n);
     native.regionDetach(this.#region, off, n);
     if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
-    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
+    try {
+      native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
+    } catch (err) {
+      // madvise works VMA by VMA: a failure part-way (EPERM at a sealed
+      // read-only VMA after a writable one) leaves guards installed before
+      // it. Record the whole range as guarded so no view is made over a
+      // page that may be one; unguard() it to recover. A refusal before the
+      // system call (ERR_INVALID_STATE) changed nothing.
+      if ((err as { code?: unknown }).code !== 'ERR_INVALID_STATE') this.#guards = mergeRanges(this.#guards, off, off + n, true);
+      throw err;
+    }
     this.#guards = mergeRanges(this.#guards, off, off + n, true);
     return this;
   }
@@ -449,7 +459,8 @@ export class Mapping {
     const tailProt = protBits('prot', last.prot);
     const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE : 0;
     const k = this.#kind;
-    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw';
+    // MADV_DONTNEED keeps guard markers: with guards the cut bytes are replaced instead.
+    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw' && this.#guards.length === 0;
     let address: bigint;
     try {
       address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW, k.file);
@@ -463,7 +474,11 @@ export class Mapping {
     this.#address = address;
     this.#length = len;
     if (len > old) this.#setSegment(old, len, last.prot);
-    else this.#segments = truncateSegments(segs, len);
+    else {
+      this.#segments = truncateSegments(segs, len);
+      // Guard pages cut off went with the bytes (a later growth maps fresh pages).
+      this.#guards = mergeRanges(this.#guards, len, old, false);
+    }
     if (this.#buffer && this.#buffer.byteLength !== len) this.#buffer = null;
     return address;
   }

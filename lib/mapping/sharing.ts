@@ -70,7 +70,13 @@ export function sharedBufferUnavailable(): Error {
  */
 export function checkGuardable(region: RegionHandle, off: number, n: number): void {
   if (native.regionSharedRefs(region) > 1) throw invalidState('Guard pages cannot be installed in memory another thread shares: its views would fault');
-  if (native.regionEscaped(region, off, n)) {
+  const escaped = native.regionEscaped(region, off, n);
+  if (escaped === 2) {
+    throw invalidState(
+      'Guard pages cannot be installed here yet: a view of the range was garbage-collected and the release of its memory is still queued, so pagewise cannot tell it from one transfer() moved; the release runs on a later turn of the event loop (retry after `await new Promise(setImmediate)`), or keep the view alive until this call',
+    );
+  }
+  if (escaped === 1) {
     throw invalidState('Guard pages cannot be installed where an ArrayBuffer over the range escaped pagewise (transfer()): a JS access through it would kill the process');
   }
 }

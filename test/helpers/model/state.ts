@@ -37,16 +37,33 @@ export class ModelState {
 
   /** Calls `fn`; returns the error class or null. Unexpected shapes throw. */
   protected attempt(fn: () => unknown): 'validation' | 'state' | 'system' | null {
+    this.lastError = undefined;
     try {
       fn();
       return null;
     } catch (err) {
+      this.lastError = err;
       const c = classify(err);
       if (c === 'validation') this.tally.validationErrors++;
       else if (c === 'state') this.tally.stateErrors++;
       else this.tally.systemErrors++;
       return c;
     }
+  }
+
+  /** The error of the last attempt() that failed, if the last one failed. */
+  protected lastError: unknown;
+
+  /**
+   * Whether the last refusal was protect()/guard() finding a view collected
+   * while its memory's release is still queued (V8 runs it after the GC, on a
+   * later turn of the loop): pagewise cannot tell it from a transferred one
+   * then, and refuses. The world's own checking views are dropped after each
+   * step, so a GC between steps can make any range so for a moment.
+   */
+  protected pendingRelease(): boolean {
+    const e = this.lastError as { code?: unknown; message?: unknown } | undefined;
+    return e?.code === 'ERR_INVALID_STATE' && typeof e.message === 'string' && e.message.includes('release of its memory is still queued');
   }
 
   protected range(x: ModelMapping, p0: number, n: number): [number, number] {

@@ -124,6 +124,7 @@ export class World extends ArenaOps {
           if (r !== 'state') throw new Error(`protect(${op.prot}, ${s}, ${n}) over a transferred buffer gave ${r}`);
           return;
         }
+        if (r === 'state' && n > 0 && !writable(op.prot) && this.pendingRelease()) return; // nothing changed
         if (r === 'validation' || r === 'state') throw new Error(`protect(${op.prot}, ${s}, ${n}) refused: ${r}`);
         if (!writable(op.prot)) this.detach(x, s * page, (s + n) * page);
         for (let p = s; p < s + n; p++) x.prot[p] = r === null ? op.prot : writable(op.prot) ? x.prot[p]! : null;
