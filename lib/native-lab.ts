@@ -54,6 +54,10 @@ export interface NativeLab {
   cbenchTouch(address: bigint, length: number, stride: number): number;
   cbenchMemset(address: bigint, length: number, byte: number): number;
   cbenchGetrusage(who: number, iterations: number): number;
+  /** getrusage(RUSAGE_THREAD) then one read of a group of two perf page-fault counters, per iteration (what faults() does by default). */
+  cbenchGetrusagePerf(iterations: number): number;
+  /** open, read the whole file, close, per iteration. */
+  cbenchReadAll(path: string, iterations: number): number;
   /** kind: 0 statm, 1 smaps_rollup/status, 2 stat. */
   cbenchProcRead(path: string, iterations: number, keepFd: number, kind: number): number;
   cbenchPagemap(address: bigint, length: number, iterations: number): number;
@@ -187,6 +191,8 @@ export const lab = {
   cbenchMemset: (m: LabTarget, offset: number, length: number, byte: number): number =>
     nativeLab().cbenchMemset(at(m, offset, length), length, byte),
   cbenchGetrusage: (who: number, iterations: number): number => nativeLab().cbenchGetrusage(who, iterations),
+  cbenchGetrusagePerf: (iterations: number): number => nativeLab().cbenchGetrusagePerf(iterations),
+  cbenchReadAll: (file: string, iterations: number): number => nativeLab().cbenchReadAll(file, iterations),
   cbenchProcRead: (file: string, iterations: number, keepFd: number, kind: number): number =>
     nativeLab().cbenchProcRead(file, iterations, keepFd, kind),
   cbenchPagemap: (m: LabTarget, offset: number, length: number, iterations: number): number =>

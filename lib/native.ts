@@ -81,6 +81,8 @@ export interface Native {
   regionDetach(r: RegionHandle, offset: number, length: number): number;
   detachArrayBuffer(ab: ArrayBuffer): void;
   regionAddress(r: RegionHandle): bigint;
+  /** Whether guard pages were ever installed in the region through pagewise (sticky). */
+  regionGuarded(r: RegionHandle): boolean;
   /** Returns false when a live or escaped buffer kept the range read-write (zero-filled) instead of `prot`. */
   regionRemap(r: RegionHandle, offset: number, length: number, prot: number, flags: number): boolean;
   /** Whether a buffer over the range escaped (transfer()): write access must not be removed. */
@@ -152,6 +154,8 @@ export interface Native {
   clockMonotonic(out: Float64Array): void;
   perfFaultsOpen(): [number, number];
   perfFaultsRead(fdMinor: number, fdMajor: number, out: Float64Array): void;
+  /** getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor >= 0, the perf counters into out[2..3]: one call. */
+  faultsRead(who: number, out: Float64Array, fdMinor: number, fdMajor: number): void;
   /** glibc's mallinfo2(), or null where glibc is older than 2.33. */
   mallinfo2(): NativeMallinfo | null;
   // region-discard.cc (issue 27)

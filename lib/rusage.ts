@@ -1,6 +1,6 @@
 /** `getrusage` for this thread, the process, or reaped children. */
 import { native } from './native';
-import { invalidValue } from './validate';
+import { checkFloat64Out, invalidValue } from './validate';
 
 const C = native.constants;
 
@@ -37,9 +37,23 @@ export function whoNumber(who: unknown): number {
   }
 }
 
-/** `getrusage(who)`. Default `'thread'`. */
-export function getrusage(who: RusageWho = 'thread'): Rusage {
-  const a = rusageRaw(whoNumber(who));
+/**
+ * `getrusage(who)`. Default `'thread'`. With `out` (a `Float64Array` of at
+ * least 8 elements) the figures are written into it, in the order and units
+ * of {@link Rusage}'s fields (`[minorFaults, majorFaults, userMicros,
+ * systemMicros, maxRss, voluntarySwitches, involuntarySwitches,
+ * blockInputs]`, `maxRss` in bytes), and it is returned: no object is made.
+ */
+export function getrusage(who?: RusageWho): Rusage;
+export function getrusage(who: RusageWho | undefined, out: Float64Array): Float64Array;
+export function getrusage(who: RusageWho = 'thread', out?: Float64Array): Rusage | Float64Array {
+  const w = whoNumber(who);
+  if (out !== undefined) {
+    native.getrusage(w, checkFloat64Out('out', out, 8));
+    out[4] = out[4]! * 1024;
+    return out;
+  }
+  const a = rusageRaw(w);
   return {
     minorFaults: a[0]!,
     majorFaults: a[1]!,

@@ -103,6 +103,27 @@ export function checkObject<T extends object>(name: string, value: unknown): T {
   return value as T;
 }
 
+// Typed-array geometry through the %TypedArray%.prototype getters captured
+// at load (DESIGN.md, Safety): a Proxy or an object with its own `length`
+// cannot pass for a Float64Array.
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const callGetter = Function.prototype.call.bind(Function.prototype.call) as (fn: unknown, self: unknown) => unknown;
+const tagGetter = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get;
+const lengthGetter = Object.getOwnPropertyDescriptor(typedArrayProto, 'length')!.get;
+
+/** True only for a real Float64Array (never calls user code). */
+export function isFloat64Array(value: unknown): value is Float64Array {
+  return typeof value === 'object' && value !== null && callGetter(tagGetter, value) === 'Float64Array';
+}
+
+/** A Float64Array of at least `minLength` elements, for results written in place. */
+export function checkFloat64Out(name: string, value: unknown, minLength: number): Float64Array {
+  if (!isFloat64Array(value)) throw invalidType(name, 'an instance of Float64Array', value);
+  const n = callGetter(lengthGetter, value) as number;
+  if (n < minLength) throw outOfRange(`${name}.length`, `>= ${minLength}`, n);
+  return value;
+}
+
 /** An options object or undefined; unknown keys are refused (typos are bugs). */
 export function checkOptions<T extends object>(name: string, value: unknown, allowed: readonly string[]): Partial<T> {
   if (value === undefined) return {};

@@ -41,20 +41,35 @@ inline bool DecodeArgs(const Napi::CallbackInfo& info, const char* name, size_t 
   return false;
 }
 
+// The elements of the typed array `v` when it is of `type` with at least
+// `minLength` elements, or nullptr. One napi_get_typedarray_info call (its
+// data pointer already includes the byte offset): out-parameters sit on hot
+// measurement paths, and each further Node-API call costs there.
+// (`*ok` tells a match apart from an empty array, whose data may be null.)
+template <typename T>
+inline T* RawOutArray(napi_env env, napi_value v, napi_typedarray_type type, size_t minLength, bool* ok = nullptr) {
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  bool match = v != nullptr && napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) == napi_ok &&
+               t == type && length >= minLength && (data != nullptr || minLength == 0);
+  if (ok) *ok = match;
+  return match ? static_cast<T*>(data) : nullptr;
+}
+
 // The elements of the out-parameter info[i] when it is a typed array of
 // `type` with at least `minLength` elements; otherwise throws
 // ERR_PAGEWISE_INTERNAL "<name>: need a <what>" and returns nullptr.
 template <typename T>
 inline T* OutArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, size_t minLength, const char* name,
                    const char* what) {
-  if (i < info.Length() && info[i].IsTypedArray()) {
-    Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() == type && ta.ElementLength() >= minLength)
-      return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-  }
+  bool ok = false;
+  T* p = i < info.Length() ? RawOutArray<T>(info.Env(), info[i], type, minLength, &ok) : nullptr;
+  if (ok) return p;
   ThrowInternal(info.Env(), std::string(name) + ": need a " + what);
   return nullptr;
 }
+
 // The common case: a Float64Array of at least `minLength` numbers.
 inline double* OutF64(const Napi::CallbackInfo& info, size_t i, size_t minLength, const char* name) {
   return OutArray<double>(info, i, napi_float64_array, minLength, name,

@@ -20,6 +20,7 @@
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
@@ -290,17 +291,33 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
 
 // --- perf software page-fault events ---------------------------------------
 
-static int PerfOpen(uint64_t config) {
+// The two counters form one group (the minor-fault counter leads, with
+// PERF_FORMAT_GROUP): one read() of the leader returns both, so a reading
+// costs one system call instead of two. Software events are never
+// multiplexed, so the counts are the same as from two separate counters.
+static int PerfOpen(uint64_t config, int groupFd) {
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = config;
+  if (groupFd < 0) attr.read_format = PERF_FORMAT_GROUP;
   // Faults are counted in the kernel on behalf of user code; excluding
   // kernel and hypervisor lets perf_event_paranoid <= 2 allow it unprivileged.
   attr.exclude_kernel = 1;
   attr.exclude_hv = 1;
-  return static_cast<int>(syscall(SYS_perf_event_open, &attr, 0 /* this thread */, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  return static_cast<int>(syscall(SYS_perf_event_open, &attr, 0 /* this thread */, -1, groupFd, PERF_FLAG_FD_CLOEXEC));
+}
+
+// Reads both counters of the group led by `leader` into out[0] (minor) and
+// out[1] (major); 0, or the errno.
+static int PerfGroupRead(int leader, double* out) {
+  uint64_t v[3];  // nr, minor, major
+  ssize_t n = read(leader, v, sizeof v);
+  if (n != static_cast<ssize_t>(sizeof v) || v[0] != 2) return n < 0 ? errno : EIO;
+  out[0] = static_cast<double>(v[1]);
+  out[1] = static_cast<double>(v[2]);
+  return 0;
 }
 
 static void ClosePerfFds(void* arg) {
@@ -314,9 +331,9 @@ static void ClosePerfFds(void* arg) {
 // and _MAJ for the calling thread, from now on. Throws the errno on failure.
 static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int a = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MIN);
+  int a = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MIN, -1);
   if (a < 0) return ThrowErrno(env, errno, "perf_event_open", "PERF_COUNT_SW_PAGE_FAULTS_MIN, this thread");
-  int b = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MAJ);
+  int b = PerfOpen(PERF_COUNT_SW_PAGE_FAULTS_MAJ, a);
   if (b < 0) {
     int e = errno;
     close(a);
@@ -337,21 +354,41 @@ static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// perfFaultsRead(fdMinor, fdMajor, out: Float64Array(2))
+// perfFaultsRead(fdMinor, fdMajor, out: Float64Array(2)): one read of the
+// group perfFaultsOpen() made (fdMajor is its member, read with it).
 static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t a, b;
   double* out;
   if (!DecodeArgs(info, "perfFaultsRead", 0, &a, &b) || !(out = OutF64(info, 2, 2, "perfFaultsRead"))) return env.Undefined();
-  uint64_t v[2];
-  int fds[2] = {static_cast<int>(a), static_cast<int>(b)};
-  for (int i = 0; i < 2; i++) {
-    ssize_t n = read(fds[i], &v[i], sizeof v[i]);
-    if (n != static_cast<ssize_t>(sizeof v[i]))
-      return ThrowErrno(env, n < 0 ? errno : EIO, "read", "perf event fd " + std::to_string(fds[i]));
-    out[i] = static_cast<double>(v[i]);
-  }
+  int err = PerfGroupRead(static_cast<int>(a), out);
+  if (err) return ThrowErrno(env, err, "read", "perf event group fd " + std::to_string(a));
   return env.Undefined();
+}
+
+// faultsRead(who, out: Float64Array(2, or 4 with perf), fdMinor, fdMajor): one call for
+// faults(): getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor
+// >= 0, the perf counters perfFaultsOpen() gave into out[2..3] (one read of
+// their group). A raw
+// Node-API callback (hot path, see pagewise.h): one crossing instead of two.
+static napi_value FaultsRead(napi_env env, napi_callback_info cb) {
+  napi_value argv[4];
+  size_t argc = RawArgs(env, cb, argv);
+  int64_t who, a = -1, b = -1;
+  double* out;
+  if (argc < 4 || !ValueI64(env, argv[0], &who) || !ValueI64(env, argv[2], &a) || !ValueI64(env, argv[3], &b))
+    return ThrowInternal(Napi::Env(env), "faultsRead: bad arguments"), nullptr;
+  if (!(out = RawOutArray<double>(env, argv[1], napi_float64_array, a < 0 ? 2 : 4)))
+    return ThrowInternal(Napi::Env(env), a < 0 ? "faultsRead: need a Float64Array(2)" : "faultsRead: need a Float64Array(4)"), nullptr;
+  struct rusage ru;
+  if (getrusage(static_cast<int>(who), &ru) != 0)
+    return ThrowErrno(Napi::Env(env), errno, "getrusage", "who=" + std::to_string(who)), nullptr;
+  out[0] = static_cast<double>(ru.ru_minflt);
+  out[1] = static_cast<double>(ru.ru_majflt);
+  if (a < 0) return nullptr;
+  int err = PerfGroupRead(static_cast<int>(a), out + 2);
+  if (err) ThrowErrno(Napi::Env(env), err, "read", "perf event group fd " + std::to_string(a));
+  return nullptr;
 }
 
 // clockMonotonic(out: Float64Array(2)) fills [seconds, nanoseconds] of
@@ -401,6 +438,7 @@ void InitMeasure(Napi::Env env, Napi::Object exports) {
   exports.Set("clockMonotonic", Napi::Function::New(env, ClockMonotonic, "clockMonotonic"));
   exports.Set("perfFaultsOpen", Napi::Function::New(env, PerfFaultsOpen, "perfFaultsOpen"));
   exports.Set("perfFaultsRead", Napi::Function::New(env, PerfFaultsRead, "perfFaultsRead"));
+  exports.Set("faultsRead", RawFunction(env, "faultsRead", FaultsRead));
 }
 
 }  // namespace pagewise

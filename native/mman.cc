@@ -87,7 +87,10 @@ static napi_value Madvise(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &advice)) return ThrowInternal(Napi::Env(env), "madvise: bad advice"), nullptr;
-  if (advice == uapi::MADV_GUARD_INSTALL && len > 0 && !LowerAllowedHere(env, r, off, len, "install guard pages in")) return nullptr;
+  if (advice == uapi::MADV_GUARD_INSTALL && len > 0) {
+    if (!LowerAllowedHere(env, r, off, len, "install guard pages in")) return nullptr;
+    r->guarded = true;  // before the call: a partial install that fails still leaves markers
+  }
   if (madvise(r->addr + off, len, static_cast<int>(advice)) != 0)
     ThrowErrno(Napi::Env(env), errno, "madvise", RangeText(r, off, len) + ", advice=" + std::to_string(advice));
   return nullptr;

@@ -82,6 +82,7 @@ static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
       return ThrowInternal(env, "processMadviseOwn: range outside its region");
     iov[i].iov_base = r->addr + off;
     iov[i].iov_len = len;
+    if (advice == uapi::MADV_GUARD_INSTALL && len > 0) r->guarded = true;  // see Region::guarded
   }
   static int pidfd = -2;
   if (pidfd == -2) pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));

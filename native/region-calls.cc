@@ -159,6 +159,14 @@ static Napi::Value RegionAddress(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r->addr)));
 }
 
+// regionGuarded(region) -> whether guard pages were ever installed in it
+// through pagewise (Region::guarded).
+static Napi::Value RegionGuarded(const Napi::CallbackInfo& info) {
+  Region* r = UnwrapRegion(info, 0, false);
+  if (!r) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), r->guarded);
+}
+
 // regionRemap(region, offset, length, prot, flags): mmap(MAP_FIXED) over a
 // sub-range of a region pagewise owns, e.g. to decommit with PROT_NONE. The
 // caller's ArrayBuffers over the range are detached first.
@@ -241,6 +249,7 @@ void InitRegionCalls(Napi::Env env, Napi::Object exports) {
   exports.Set("regionDetach", Napi::Function::New(env, RegionDetach, "regionDetach"));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, DetachOne, "detachArrayBuffer"));
   exports.Set("regionAddress", Napi::Function::New(env, RegionAddress, "regionAddress"));
+  exports.Set("regionGuarded", Napi::Function::New(env, RegionGuarded, "regionGuarded"));
   exports.Set("regionRemap", Napi::Function::New(env, RegionRemap, "regionRemap"));
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));

@@ -84,6 +84,10 @@ struct Region {
   // Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): its shmem object keeps
   // the size it was mapped with, so a page past it is a SIGBUS; 0 otherwise.
   uint64_t growLimit = 0;
+  // Guard pages were asked for in it through pagewise (madvise with
+  // MADV_GUARD_INSTALL, the only way pagewise installs them): sticky, so
+  // residency() scans for guard pages only where some can be.
+  bool guarded = false;
 };
 
 // Returns the Region behind an External created by this addon, or throws

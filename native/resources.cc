@@ -10,14 +10,21 @@ namespace pagewise {
 
 // getrusage(who, out: Float64Array(8)): fills
 // [minflt, majflt, utime_us, stime_us, maxrss_kib, nvcsw, nivcsw, inblock].
-static Napi::Value Getrusage(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// A raw Node-API callback (hot path, see pagewise.h): one call reads the
+// arguments, one the out-parameter.
+static napi_value Getrusage(napi_env env, napi_callback_info cb) {
+  napi_value argv[2];
+  size_t argc = RawArgs(env, cb, argv);
   int64_t who;
-  double* out;
-  if (!DecodeArgs(info, "getrusage", 0, &who) || !(out = OutF64(info, 1, 8, "getrusage"))) return env.Undefined();
+  double* out = nullptr;
+  if (argc < 1 || !ValueI64(env, argv[0], &who)) return ThrowInternal(Napi::Env(env), "getrusage: bad arguments"), nullptr;
+  if (argc < 2 || !(out = RawOutArray<double>(env, argv[1], napi_float64_array, 8)))
+    return ThrowInternal(Napi::Env(env), "getrusage: need a Float64Array(8)"), nullptr;
   struct rusage ru;
-  if (getrusage(static_cast<int>(who), &ru) != 0)
-    return ThrowErrno(env, errno, "getrusage", "who=" + std::to_string(who));
+  if (getrusage(static_cast<int>(who), &ru) != 0) {
+    ThrowErrno(Napi::Env(env), errno, "getrusage", "who=" + std::to_string(who));
+    return nullptr;
+  }
   out[0] = static_cast<double>(ru.ru_minflt);
   out[1] = static_cast<double>(ru.ru_majflt);
   out[2] = static_cast<double>(ru.ru_utime.tv_sec) * 1e6 + static_cast<double>(ru.ru_utime.tv_usec);
@@ -26,7 +33,7 @@ static Napi::Value Getrusage(const Napi::CallbackInfo& info) {
   out[5] = static_cast<double>(ru.ru_nvcsw);
   out[6] = static_cast<double>(ru.ru_nivcsw);
   out[7] = static_cast<double>(ru.ru_inblock);
-  return env.Undefined();
+  return nullptr;
 }
 
 // pageSize() -> sysconf(_SC_PAGESIZE)
@@ -40,7 +47,7 @@ static Napi::Value Gettid(const Napi::CallbackInfo& info) {
 }
 
 void InitResources(Napi::Env env, Napi::Object exports) {
-  exports.Set("getrusage", Napi::Function::New(env, Getrusage, "getrusage"));
+  exports.Set("getrusage", RawFunction(env, "getrusage", Getrusage));
   exports.Set("pageSize", Napi::Function::New(env, PageSizeCall, "pageSize"));
   exports.Set("gettid", Napi::Function::New(env, Gettid, "gettid"));
 }

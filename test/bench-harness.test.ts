@@ -1,6 +1,6 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { betweenSamples, gcCollector, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
+import { betweenSamples, gcCollector, medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
 import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/print';
 import { syscallBenchmarks } from '../lib/bench/syscalls';
 import { pageBenchmarks } from '../lib/bench/pages-suite';
@@ -57,17 +57,38 @@ describe('runBenchmark', () => {
     expect(r.subject.ns).toEqual({ median: 20, min: 10, max: 30 });
     expect(r.baselines[0]!.ns).toEqual({ median: 15, min: 5, max: 40 });
     expect(r.baselines[0]!.ratio).toEqual({ median: 2, min: 0.5, max: 2 });
-    expect(r.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: false }]);
-    expect(formatTargets([r])).toMatch(/^MISSED +fake: 2\.00x of base/);
+    // Three rounds bound the median only by [min, max] (0.5x .. 2x), which spans the target: undecided.
+    expect(r.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: false, interval: [0.5, 2], verdict: 'UNDECIDED' }]);
+    expect(formatTargets([r])).toMatch(/^UNDECIDED +fake: 2\.00x \[0\.50x \.\. 2\.00x\] of base/);
     // The same run, quick: one round, no warm-up, and the target is not judged.
     s = 0;
     b = 0;
     const q = runBenchmark(bench, { runs: 1, quick: true });
     expect(q.quick).toBe(true);
-    expect(q.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: null }]);
+    expect(q.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: null, interval: [2, 2], verdict: null }]);
     expect(formatResult(q)).toMatch(/1 round, quick: indicative only\)/);
     expect(formatResult(q)).toMatch(/target: <= 1x base: 2\.00x indicative/);
     expect(formatTargets([q])).toMatch(/^indicative +fake: 2\.00x of base/);
+  });
+
+  it('judges a target by the interval of the median paired ratio: MET, MISSED or UNDECIDED', () => {
+    // 15 rounds: the interval is the 4th to the 12th smallest ratio (96.5% coverage).
+    expect(medianInterval([15, 1, 14, 2, 13, 3, 12, 4, 11, 5, 10, 6, 9, 7, 8])).toEqual([4, 12]);
+    expect(medianInterval([3, 1, 2])).toEqual([1, 3]);
+    expect(medianInterval([])).toEqual([NaN, NaN]);
+    const judged = (ratios: number[], maxRatio: number) => {
+      let i = 0;
+      let k = 0;
+      const bench: Benchmark = {
+        name: 'fake', group: 'test', title: 'fake', unit: 'call', targets: [{ baseline: 'base', maxRatio }],
+        prepare: () => ({ subject: { label: 'pagewise', sample: () => ratios[i++]! }, baselines: [{ label: 'base', kind: 'c', sample: () => (k++, 1) }], close: () => undefined }),
+      };
+      return runBenchmark(bench, { runs: ratios.length, warmup: 0 }).targets[0]!;
+    };
+    const fifteen = [1.0, 1.05, 1.1, 1.12, 1.13, 1.14, 1.15, 1.16, 1.17, 1.18, 1.19, 1.2, 1.3, 1.4, 1.5];
+    expect(judged(fifteen, 1.2)).toMatchObject({ interval: [1.12, 1.2], verdict: 'MET', met: true });
+    expect(judged(fifteen, 1.1)).toMatchObject({ interval: [1.12, 1.2], verdict: 'MISSED', met: false });
+    expect(judged(fifteen, 1.15)).toMatchObject({ interval: [1.12, 1.2], verdict: 'UNDECIDED', met: false });
   });
 
   it('reports a benchmark that cannot run as skipped, with the reason', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runBenchmark, type BenchResult } from '../lib/bench/harness';
 import { measureBenchmarks } from '../lib/bench/measure-suite';
 import { arenaBenchmarks } from '../lib/bench/arena-suite';
-import { benchmarks } from '../lib/bench/suites';
+import { benchmarks, limitRows } from '../lib/bench/suites';
 import { mapsBenchmarks } from '../lib/bench/maps-suite';
 import { benchMemory } from '../lib/bench/memory';
 import { mmap } from '../lib/mapping';
@@ -40,6 +40,13 @@ describe('measurement and arena benchmarks (quick: one round, tiny sizes)', () =
     it.skipIf(b.name.includes('mincore') && unmeasurable('mincore', `benchmark ${b.name}`))(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
   }
   for (const b of mapsBenchmarks) it.skipIf(!kernelHas('procmapQuery'))(`${b.name} produces a well-formed result`, () => wellFormed(runBenchmark(b, { quick: true })));
+  it("every row of issue 26's table names a benchmark of the suite that carries a target against a C loop", () => {
+    for (const row of limitRows) {
+      const b = benchmarks.find((x) => x.name === row.benchmark);
+      expect(b, row.benchmark).toBeDefined();
+      expect(b!.targets?.length, row.benchmark).toBeGreaterThan(0);
+    }
+  });
   it('every benchmark has a unique name and a known group', () => {
     const names = benchmarks.map((b) => b.name);
     expect(new Set(names).size).toBe(names.length);

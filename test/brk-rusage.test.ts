@@ -79,6 +79,34 @@ describe('getrusage()', () => {
     expect(getrusage('children').minorFaults).toBeGreaterThanOrEqual(0);
   });
 
+  it('getrusage(who, out) writes the object form\'s fields, in order and units, into a reused array', () => {
+    const m = mmap(64 * page);
+    const out = new Float64Array(8);
+    try {
+      m.advise('nohugepage');
+      const v = m.view();
+      v[63 * page] = 1;
+      getrusage('thread', out);
+      let d = Infinity;
+      for (let t = 0; t < 3 && d !== 16; t++) {
+        const t0 = getrusage('thread', out)[0]!;
+        for (let i = 0; i < 16; i++) v[(t * 16 + i) * page] = 1;
+        d = Math.min(d, getrusage('thread', out)[0]! - t0);
+      }
+      ifMeasurable(['rusageFaultsLong', 'forkChildFaults'], 'RUSAGE_THREAD fault count', () => expect(d).toBe(16));
+    } finally {
+      m.unmap();
+    }
+    const o = getrusage('process');
+    expect(getrusage('process', out)).toBe(out);
+    expect(out[4]! % 1024).toBe(0); // maxRss in bytes, as the object form
+    expect(out[4]).toBeGreaterThanOrEqual(o.maxRss);
+    expect(out[0]).toBeGreaterThanOrEqual(o.minorFaults);
+    expect(getrusage(undefined, out)).toBe(out);
+    expect(() => getrusage('thread', new Float64Array(7))).toThrowError(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => getrusage('thread', [] as never)).toThrowError(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
   it('refuses an unknown scope', () => {
     expect(() => getrusage('all' as never)).toThrowError(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }));
   });

@@ -50,6 +50,18 @@ describe('parseSmapsFast', () => {
     expect(() => parseSmapsFast('Rss: 4 kB\n')).toThrow(ProcParseError);
     expect(() => parseSmapsFast('')).toThrow(ProcParseError);
   });
+
+  it('splits VmFlags on every JS white space as the text split does, and keeps the colon rule of other counters', () => {
+    const head = '00400000-00401000 r--p 00000000 fe:00 1 /x\n';
+    for (const flags of [' rd ex mr', '\trd\u000bex\u000cmr\u00a0mw  ', '', '   ', ' longflag x abcd abcde']) {
+      const text = `${head}Rss:   4 kB\nVmFlags:${flags}\n`;
+      if (flags.trim() !== '') expect(parseSmapsFast(text)[0]!.vmFlags).toEqual(parseSmaps(text)[0]!.vmFlags); // the text parser refuses an empty VmFlags line
+      expect(parseSmapsFast(text)[0]!.vmFlags).toEqual(flags.trim().split(/\s+/).filter((f) => f !== ''));
+    }
+    expect(parseSmapsFast(`${head}Other_Counter: 1 kB\nRss: 8 kB\n`)[0]!.rss).toBe(8192);
+    expect(() => parseSmapsFast(`${head}: 1 kB\n`)).toThrow(ProcParseError);
+    expect(() => parseSmapsFast(`${head}no colon here\nRss: 4 kB\n`)).toThrow(ProcParseError);
+  });
 });
 
 describe('attribution of captured processes', () => {

@@ -105,6 +105,27 @@ describe('faults()', () => {
     expect(faults({ perf: false }).perf).toEqual({ unavailable: 'not requested (options.perf: false)' });
     expect(() => faults({ scope: 'all' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
+
+  it('faults(out) fills a Float64Array in place, checked before any system call', () => {
+    const out = new Float64Array(2);
+    expect(faults(out)).toBe(out);
+    expect(Number.isInteger(out[0])).toBe(true);
+    expect(out[1]).toBeGreaterThanOrEqual(0);
+    const p = new Float64Array(4);
+    faults(p, { scope: 'process', perf: true });
+    expect(p[0]).toBeGreaterThanOrEqual(out[0]!);
+    expect(Number.isNaN(p[2]!) && Number.isNaN(p[3]!)).toBe(true); // perf counts this thread only
+    const code = (c: string) => expect.objectContaining({ code: c });
+    expect(() => faults(out, { perf: true })).toThrow(code('ERR_OUT_OF_RANGE')); // 4 needed with perf
+    expect(() => faults(new Float64Array(1))).toThrow(code('ERR_OUT_OF_RANGE'));
+    expect(() => faults(out, { scope: 'all' } as never)).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => faults(out, { perf: 1 } as never)).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    // Only a real Float64Array is an out array; anything else is an options
+    // object, checked as before (an index key is an unknown option).
+    expect(() => faults(new Float32Array(4) as never)).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => faults(new Proxy(new Float64Array(4), {}) as never)).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(faults(Object.create(Float64Array.prototype) as never)).toMatchObject({ scope: 'thread', source: 'getrusage' });
+  });
 });
 
 describe('measure() and measureSync()', () => {

@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, memoryMergeEnabled, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
 import { parseMaps } from '../lib/proc/maps';
 import { readMaps, readMapsByQuery } from '../lib/newmm';
+import { cbench } from '../lib/bench/cnative';
+import { native } from '../lib/native';
 import { runChild } from './helpers/child';
 import { underEmulation } from './helpers/emulation';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
@@ -347,6 +349,35 @@ describe.skipIf(!kernelHas('guard') || qemu)('guard pages reported (PAGEMAP_SCAN
       expect(residency(m).guard).toBe(1);
     } finally {
       m.unmap();
+    }
+  });
+
+  it.skipIf(!kernelHas('guardReport'))('residency() scans for guard pages only where pagewise installed some, or when asked', () => {
+    const m = mmap(16 * page);
+    const n = mmap(16 * page);
+    try {
+      m.view().fill(1);
+      n.view().fill(1);
+      m.guard(2 * page, page);
+      for (const source of ['mincore', 'pagemap', 'pagemap_scan'] as const) {
+        // The same result with or without the scan where none can be.
+        expect(residency(n, undefined, undefined, { source })).toEqual(residency(n, undefined, undefined, { source, guard: true }));
+        expect(residency(n, undefined, undefined, { source }).guard).toBe(0);
+        expect(residency(m, undefined, undefined, { source }).guard).toBe(1);
+        expect(residency(m, undefined, undefined, { source, guard: false }).guard).toBeNull();
+      }
+      // A guard page installed behind pagewise's back (a raw madvise, here
+      // the lab binary's C loop) is found when asked for.
+      cbench.cbenchMadvise(n, 5 * page, 2 * page, native.newmmConstants.MADV_GUARD_INSTALL, 1);
+      expect(residency(n, undefined, undefined, { guard: true }).guard).toBe(2);
+      expect(residency(n).guard).toBe(0);
+      // Removing guards keeps the region scanned (the record is sticky): still exact.
+      m.unguard(2 * page, page);
+      expect(residency(m, undefined, undefined, { source: 'mincore' }).guard).toBe(0);
+      expect(() => residency(m, undefined, undefined, { guard: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    } finally {
+      m.unmap();
+      n.unmap();
     }
   });
 

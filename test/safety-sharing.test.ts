@@ -360,8 +360,9 @@ describe('workers terminated while holding views of attached memory (9)', () => 
 
 describe('/proc edges and internal errors (12, 13, 14)', () => {
   it('12. readMaps() and readSmaps() of a zombie are empty; explain() of a dead pid is ESRCH with errno and syscall', async () => {
-    // sh starts a child and execs into sleep, which never reaps it: the child stays a zombie.
-    const c = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh starts a child and execs into sleep, which never reaps it: the child stays a zombie. The child outlives
+    // the exec by a second (a child that ended before it could be reaped by the shell: seen on Node 22 and 26).
+    const c = spawn('/bin/sh', ['-c', 'sleep 1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zpid = Number(await new Promise<string>((r) => c.stdout!.once('data', (d: Buffer) => r(d.toString()))));
       let state = '';

@@ -99,6 +99,20 @@ export interface TargetResult extends Target {
    * (one unwarmed round of tiny sizes: indicative, never judged).
    */
   met: boolean | null;
+  /**
+   * A distribution-free confidence interval (about 95%) of the median paired
+   * ratio: the order statistics of the round-by-round ratios that bound the
+   * median with that probability ({@link medianInterval}); `[min, max]` with
+   * fewer than 6 rounds.
+   */
+  interval: [number, number];
+  /**
+   * The statistical verdict: `'MET'` when the whole interval is within the
+   * target, `'MISSED'` when it is entirely above it, `'UNDECIDED'` when it
+   * spans the target (more rounds, or a quieter machine, may decide);
+   * `null` for a quick run.
+   */
+  verdict: 'MET' | 'MISSED' | 'UNDECIDED' | null;
 }
 
 /** The result of one benchmark. */
@@ -151,6 +165,32 @@ export function summarize(samples: readonly number[]): Stats {
   const mid = s.length >> 1;
   const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
   return { median, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/**
+ * A distribution-free confidence interval of the median of `samples`: with
+ * the samples sorted, `[x(j), x(n+1-j)]` (1-based) for the largest j whose
+ * coverage `1 - 2 P(Binomial(n, 1/2) <= j - 1)` is still at least
+ * `confidence` (default 0.95); `[min, max]` when even that falls short
+ * (fewer than 6 samples at 0.95). NaNs for no samples.
+ */
+export function medianInterval(samples: readonly number[], confidence = 0.95): [number, number] {
+  const n = samples.length;
+  if (n === 0) return [NaN, NaN];
+  const s = [...samples].sort((a, b) => a - b);
+  // P(X <= k) for X ~ Binomial(n, 1/2), summed term by term.
+  let term = 0.5 ** n; // P(X = 0)
+  let cdf = term;
+  let j = 1;
+  for (let k = 1; k < n >> 1; k++) {
+    // cdf = P(X <= k - 1) here: j = k keeps coverage 1 - 2 cdf.
+    if (1 - 2 * cdf < confidence) break;
+    j = k;
+    term = (term * (n - k + 1)) / k;
+    cdf += term;
+  }
+  if (1 - 2 * 0.5 ** n < confidence) j = 1;
+  return [s[j - 1]!, s[n - j]!];
 }
 
 /** Nanoseconds per iteration of `fn`, run `iterations` times back to back. */
@@ -240,9 +280,12 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
       return { label: b.label, kind: b.kind, ns: summarize(bs), ratio: summarize(subj.map((s, r) => s / bs[r]!)) };
     });
     const targets: TargetResult[] = (bench.targets ?? []).map((t) => {
-      const b = baselines.find((x) => x.label === t.baseline);
+      const j = prepared.baselines.findIndex((x) => x.label === t.baseline);
+      const b = j < 0 ? undefined : baselines[j];
       const ratio = b ? b.ratio.median : NaN;
-      return { ...t, ratio, met: o.quick ? null : b !== undefined && ratio <= t.maxRatio };
+      const interval: [number, number] = b ? medianInterval(subj.map((x, r) => x / samples[j + 1]![r]!)) : [NaN, NaN];
+      const verdict = o.quick ? null : !b ? 'MISSED' : interval[1] <= t.maxRatio ? 'MET' : interval[0] > t.maxRatio ? 'MISSED' : 'UNDECIDED';
+      return { ...t, ratio, met: o.quick ? null : b !== undefined && ratio <= t.maxRatio, interval, verdict };
     });
     return {
       ...base, runs, subject: { label: prepared.subject.label, ns: summarize(subj) }, baselines, targets,

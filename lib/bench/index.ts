@@ -4,8 +4,9 @@
  * built-in a user would pick), and the harness to measure your own code.
  * This file only re-exports.
  */
-export { benchmarks, runBenchmarks } from './suites';
-export { runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
+export { benchmarks, limitRows, runBenchmarks } from './suites';
+export type { LimitRow } from './suites';
+export { medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
 export type {
   Benchmark, BenchResult, Baseline, BaselineKind, BaselineResult, Contender, Prepared, Progress, RunOptions, Scale, Stats,
   Target, TargetResult,

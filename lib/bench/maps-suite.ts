@@ -10,8 +10,9 @@ import { kernelHas } from '../features';
 import { mmap, type Mapping } from '../mapping';
 import { native } from '../native';
 import { cbench } from './cnative';
-import { queryMapping, readMapsByQuery } from '../newmm';
-import { findMapping, parseMaps } from '../proc/maps';
+import { queryMapping, readMaps, readMapsByQuery } from '../newmm';
+import { findMapping, parseMaps, readMapsText } from '../proc/maps';
+import { explain } from '../explain';
 import { procPath } from '../proc/parse';
 import { pageSize } from '../system';
 import type { Benchmark, Prepared } from './harness';
@@ -75,10 +76,70 @@ function bench(name: string, extra: number, one: boolean): Benchmark {
   };
 }
 
+/**
+ * `readMaps()` (the public reader: the text of /proc/self/maps, parsed)
+ * beside a JS parse of the same text (the target: no slower than the
+ * plain `parseMaps(readFileSync(...))` a user writes) and a C read of it.
+ */
+function readMapsBench(name: string, extra: number): Benchmark {
+  return {
+    name,
+    group: 'maps',
+    title: `readMaps() ${extra === 0 ? "at the process's own mappings" : `with ${extra.toLocaleString('en')} mappings added`}`,
+    unit: 'call',
+    targets: [{ baseline: 'parse /proc/self/maps', maxRatio: 1 }],
+    prepare({ quick }) {
+      const m = splitMapping(quick ? Math.min(extra, 100) : extra);
+      const vmas = readMapsText().length;
+      const n = quick ? 1 : Math.max(1, Math.round(20_000 / vmas));
+      return {
+        subject: { label: 'pagewise', sample: () => timeLoop(n, () => void readMaps()) },
+        baselines: [
+          { label: 'parse /proc/self/maps', kind: 'node', sample: () => timeLoop(n, () => void parseText()) },
+          { label: 'C read of /proc/self/maps', kind: 'c', sample: () => cbenchMaps(0, n, 0n) / n },
+        ],
+        close: () => void m?.unmap(),
+        notes: [`${vmas} mappings in the process while sampling`],
+      };
+    },
+  };
+}
+
+/**
+ * `explain()` of a process with 10,000 more mappings, beside a C read of
+ * /proc/self/smaps (what explain reads; the target is 2x that read).
+ */
+const explainMany: Benchmark = {
+  name: 'explain-10000',
+  group: 'maps',
+  title: 'explain() with 10,000 mappings added',
+  unit: 'call',
+  runs: 11,
+  targets: [{ baseline: 'C read of /proc/self/smaps', maxRatio: 2 }],
+  prepare({ quick }) {
+    const m = splitMapping(quick ? 100 : 10_000);
+    const vmas = readMapsText().length;
+    const n = quick ? 1 : 2;
+    const smaps = procPath('self', 'smaps');
+    return {
+      subject: { label: 'pagewise', sample: () => timeLoop(n, () => void explain()) },
+      baselines: [
+        { label: 'C read of /proc/self/smaps', kind: 'c', sample: () => cbench.cbenchReadAll(smaps, n) / n },
+        { label: 'readFileSync(/proc/self/smaps)', kind: 'node', sample: () => timeLoop(n, () => void fs.readFileSync(smaps, 'utf8')) },
+      ],
+      close: () => void m?.unmap(),
+      notes: [`${vmas} mappings in the process while sampling`],
+    };
+  },
+};
+
 /** The maps benchmarks. */
 export const mapsBenchmarks: readonly Benchmark[] = [
   bench('maps-list-own', 0, false),
   bench('maps-list-10000', 10_000, false),
   bench('maps-one-own', 0, true),
   bench('maps-one-10000', 10_000, true),
+  readMapsBench('readmaps-own', 0),
+  readMapsBench('readmaps-10000', 10_000),
+  explainMany,
 ];

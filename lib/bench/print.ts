@@ -4,7 +4,7 @@
  * width (the CLI passes the terminal's). The text helpers (wrap, table) are
  * lib/format's.
  */
-import type { BaselineKind, BenchResult, Stats } from './harness';
+import type { BaselineKind, BenchResult, Stats, TargetResult } from './harness';
 import { table, wrap } from '../format';
 
 function kindText(kind: BaselineKind): string {
@@ -30,9 +30,18 @@ function spread(s: Stats): string {
   return `${formatNs(s.min)} .. ${formatNs(s.max)}`;
 }
 
-/** A target's outcome as a word: a quick run's (`met: null`) is indicative, never MET or MISSED. */
-function verdictOf(met: boolean | null): string {
-  return met === null ? 'indicative' : met ? 'MET' : 'MISSED';
+/**
+ * A target's outcome as a word: the interval's verdict (MET, MISSED,
+ * UNDECIDED), or the median's where a result carries none; a quick run's is
+ * indicative, never judged.
+ */
+function verdictOf(t: TargetResult): string {
+  if (t.met === null) return 'indicative';
+  return t.verdict ?? (t.met ? 'MET' : 'MISSED');
+}
+
+function intervalText(t: TargetResult): string {
+  return t.interval && t.met !== null ? ` [${formatRatio(t.interval[0])} .. ${formatRatio(t.interval[1])}]` : '';
 }
 
 /** One benchmark as text (a title line, a table, targets and notes). */
@@ -47,7 +56,7 @@ export function formatResult(r: BenchResult, width = 100): string {
   }
   const lines = [...wrap(head, width, '  '), ...table(rows, width)];
   for (const t of r.targets) {
-    lines.push(...wrap(`target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)} ${verdictOf(t.met)}`, width, '    ', '  '));
+    lines.push(...wrap(`target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)}${intervalText(t)} ${verdictOf(t)}`, width, '    ', '  '));
   }
   for (const n of r.notes) lines.push(...wrap(`note: ${n}`, width, '    ', '  '));
   return `${lines.join('\n')}\n`;
@@ -58,7 +67,7 @@ export function formatTargets(results: readonly BenchResult[], width = 100): str
   const lines: string[] = [];
   for (const r of results) {
     for (const t of r.targets) {
-      lines.push(...wrap(`${r.name}: ${formatRatio(t.ratio)} of ${t.baseline} (target <= ${t.maxRatio}x)`, width, ' '.repeat(13), `${verdictOf(t.met).padEnd(10)}   `));
+      lines.push(...wrap(`${r.name}: ${formatRatio(t.ratio)}${intervalText(t)} of ${t.baseline} (target <= ${t.maxRatio}x)`, width, ' '.repeat(13), `${verdictOf(t).padEnd(10)}   `));
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';

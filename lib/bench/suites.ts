@@ -21,6 +21,36 @@ export const benchmarks: readonly Benchmark[] = Object.freeze([
   ...metricsBenchmarks,
 ]);
 
+/** One row of issue 26's table ("every call at the limit") and the benchmark that measures it. */
+export interface LimitRow {
+  /** The call as the issue names it. */
+  row: string;
+  /** The benchmark's name (`pagewise bench --only NAME`). */
+  benchmark: string;
+  /** Where the time beyond the system call goes, from profiles of a loop of the call (`perf record`). */
+  where: string;
+}
+
+/** The rows of issue 26's table, in its order (scripts/bench-limits.js writes their run into BENCHMARKS.md). */
+export const limitRows: readonly LimitRow[] = Object.freeze([
+  {
+    row: "`advise('dontneed')`, one page", benchmark: 'madvise-page',
+    where: 'the Node-API crossing: pagewise is at its floor (the bare native call), and the floor alone is above the target (CallApiCallback, napi_get_cb_info, the region type-tag check, three number reads)',
+  },
+  {
+    row: '`faults()`', benchmark: 'faults',
+    where: "two system calls: the default still reads the thread's perf counters (one read of their group; see the C loop doing the same two calls); `faults(out)` and `faults({ perf: false })` make one",
+  },
+  { row: '`faults(out)` (added)', benchmark: 'faults-out', where: 'one getrusage and the crossing; no object' },
+  { row: '`faults({ perf: false })`', benchmark: 'faults-getrusage', where: 'one getrusage, the crossing and the result object' },
+  { row: '`getrusage()`', benchmark: 'getrusage', where: 'the Node-API crossing (floor column) plus the result object' },
+  { row: "`getrusage('thread', out)` (added)", benchmark: 'getrusage-out', where: 'the Node-API crossing (floor column)' },
+  { row: "`residency(m, { source: 'mincore' })`, 1 GiB half resident", benchmark: 'residency-mincore-1g', where: 'mincore itself; no guard-page scan where pagewise installed no guard pages' },
+  { row: '`explain()`, 10,000 mappings', benchmark: 'explain-10000', where: 'beyond the kernel formatting smaps (the C read itself): the parse over the bytes with one object per VMA, and collecting those objects (CPU profile: parse and GC about equal to the read), attribution, and a guard-page scan over every VMA (not yet only those flagged gu)' },
+  { row: '`readMaps()`, own mappings', benchmark: 'readmaps-own', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
+  { row: '`readMaps()`, 10,000 mappings', benchmark: 'readmaps-10000', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
+]);
+
 /**
  * Runs pagewise's benchmarks (all, or `options.only` by name or group) and
  * returns their results: median, min and max of each contender in ns per

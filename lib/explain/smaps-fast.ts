@@ -10,7 +10,7 @@
  * read) is dropped as parseSmaps drops it.
  * @internal
  */
-import { parseMapsLine } from '../proc/maps';
+import { mapsLineAt } from '../proc/maps';
 import { ProcParseError } from '../proc/parse';
 import type { SmapsEntry } from '../proc/smaps';
 import { checkString } from '../validate';
@@ -43,6 +43,40 @@ function kbValue(b: Uint8Array, at: number, end: number): number {
   return n * 1024;
 }
 
+/** JS white space (`\s`, what trim() and split(/\s+/) use) among the latin1 characters. */
+const SPACE = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32, 160]) SPACE[c] = 1;
+/** Flags seen (two letters each in every kernel so far), by their bytes packed in a number. */
+const FLAGS = new Map<number, string>();
+
+/** The words of `[from, to)`: `text.trim().split(/\s+/).filter((f) => f !== '')` of the latin1 text, without the text. */
+function flagsOf(b: Uint8Array & { toString(enc: 'latin1', s: number, e: number): string }, from: number, to: number): string[] {
+  const out: string[] = [];
+  let i = from;
+  for (;;) {
+    while (i < to && SPACE[b[i]!]) i++;
+    if (i >= to) return out;
+    const s = i;
+    while (i < to && !SPACE[b[i]!]) i++;
+    if (i - s > 4) {
+      out.push(b.toString('latin1', s, i));
+      continue;
+    }
+    let key = i - s;
+    for (let k = s; k < i; k++) key = key * 256 + b[k]!;
+    let f = FLAGS.get(key);
+    if (f === undefined) FLAGS.set(key, (f = b.toString('latin1', s, i)));
+    out.push(f);
+  }
+}
+
+/** Whether `VmFlags:` starts at `at` (the line is at least that long). */
+function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
+  if (end - at < VMFLAGS.length) return false;
+  for (let i = 0; i < VMFLAGS.length; i++) if (b[at + i] !== VMFLAGS[i]) return false;
+  return true;
+}
+
 /** Parses the first `length` bytes of `buf` (smaps as read) into entries with `fields` holding the six counters. */
 export function parseSmapsBytes(buf: Buffer, length: number = buf.length): SmapsEntry[] {
   let any = false;
@@ -55,14 +89,14 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
   const text = (from: number, to: number): string => buf.toString('latin1', from, Math.min(to, from + 80));
   while (pos < length) {
     line++;
-    let end = buf.indexOf(10, pos);
+    let end = buf.indexOf(10, pos); // memchr: faster than a scan in JS over megabytes
     if (end < 0 || end >= length) {
       if (line > 1) break; // a cut last line (truncated read): dropped
       end = length;
     }
     const c = buf[pos]!;
     if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
-      const h = parseMapsLine(buf.toString('latin1', pos, end));
+      const h = mapsLineAt(buf, pos, end, 'latin1');
       if (!h) throw new ProcParseError('smaps', line, `not a mapping or counter line: ${JSON.stringify(text(pos, end))}`);
       cur = {
         start: h.start, end: h.end, size: h.size, perms: h.perms, offset: h.offset, dev: h.dev, inode: h.inode, pathname: h.pathname,
@@ -71,20 +105,24 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
       out.push(cur);
     } else {
       if (!cur) throw new ProcParseError('smaps', line, 'a counter before the first mapping line');
-      const k = keyAt(buf, pos, end);
-      if (buf[pos] === 86 && end - pos >= VMFLAGS.length && buf.compare(VMFLAGS, 0, VMFLAGS.length, pos, pos + VMFLAGS.length) === 0) {
-        cur.vmFlags = buf.toString('latin1', pos + VMFLAGS.length, end).trim().split(/\s+/).filter((f) => f !== '');
-      } else if (k !== null) {
-        const v = kbValue(buf, pos + k.bytes.length, end);
-        if (v < 0) throw new ProcParseError('smaps', line, `${k.key} is not "N kB"`);
-        cur.fields[k.key] = v;
-        if (k.key === 'Rss') cur.rss = v;
-        else if (k.key === 'Pss') cur.pss = v;
-        else if (k.key === 'Swap') cur.swap = v;
-        else if (k.key === 'AnonHugePages') cur.anonHugePages = v;
+      if (c === 86 && vmFlagsAt(buf, pos, end)) {
+        cur.vmFlags = flagsOf(buf, pos + VMFLAGS.length, end);
       } else {
-        const colon = buf.indexOf(58, pos);
-        if (colon <= pos || colon >= end) throw new ProcParseError('smaps', line, `not a mapping or counter line: ${JSON.stringify(text(pos, end))}`);
+        const k = keyAt(buf, pos, end);
+        if (k !== null) {
+          const v = kbValue(buf, pos + k.bytes.length, end);
+          if (v < 0) throw new ProcParseError('smaps', line, `${k.key} is not "N kB"`);
+          cur.fields[k.key] = v;
+          if (k.key === 'Rss') cur.rss = v;
+          else if (k.key === 'Pss') cur.pss = v;
+          else if (k.key === 'Swap') cur.swap = v;
+          else if (k.key === 'AnonHugePages') cur.anonHugePages = v;
+        } else {
+          // Any other counter: a key, then a colon, on this line.
+          let colon = pos;
+          while (colon < end && buf[colon] !== 58) colon++;
+          if (colon <= pos || colon >= end) throw new ProcParseError('smaps', line, `not a mapping or counter line: ${JSON.stringify(text(pos, end))}`);
+        }
       }
     }
     pos = end + 1;

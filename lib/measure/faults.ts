@@ -1,7 +1,7 @@
 /** Page faults of this thread or this process: `getrusage`, plus perf software events where allowed. */
 import { native } from '../native';
 import { rusageRaw } from '../rusage';
-import { checkBoolean, checkOptions, invalidValue } from '../validate';
+import { checkBoolean, checkFloat64Out, checkOptions, invalidValue, isFloat64Array } from '../validate';
 import { perfEventParanoid } from '../proc/facts';
 
 const C = native.constants;
@@ -73,26 +73,60 @@ export function perfUnavailable(): string {
   return perfWhy ?? '';
 }
 
+const faultsScratch = new Float64Array(4);
+
+function checkScope(o: Partial<FaultsOptions>): 'thread' | 'process' {
+  const scope = o.scope === undefined ? 'thread' : o.scope;
+  if (scope !== 'thread' && scope !== 'process') throw invalidValue('options.scope', "must be 'thread' or 'process'", o.scope);
+  return scope;
+}
+
 /**
  * Page faults so far. Take two and subtract: `getrusage(RUSAGE_THREAD)` on
  * the same thread before and after counts exactly the faults that thread
  * took, including those of `MADV_POPULATE_WRITE` and `MAP_POPULATE`.
+ *
+ * With `out` (a `Float64Array` of at least 2 elements, 4 with
+ * `{ perf: true }`), the counts are written into it and it is returned: no
+ * object is made, and the perf counters are read only when asked (the
+ * source is `getrusage`): `out[0]` minor, `out[1]` major, and with
+ * `perf: true` `out[2]`, `out[3]` the perf minor and major counts (`NaN`
+ * where perf is unavailable or `scope` is `'process'`; {@link faults}'s
+ * object form says why).
  */
-export function faults(options?: FaultsOptions): Faults {
-  const o = checkOptions<FaultsOptions>('options', options, ['scope', 'perf']);
-  const scope = o.scope === undefined ? 'thread' : o.scope;
-  if (scope !== 'thread' && scope !== 'process') throw invalidValue('options.scope', "must be 'thread' or 'process'", o.scope);
+export function faults(options?: FaultsOptions): Faults;
+export function faults(out: Float64Array, options?: FaultsOptions): Float64Array;
+export function faults(first?: FaultsOptions | Float64Array, second?: FaultsOptions): Faults | Float64Array {
+  if (isFloat64Array(first)) {
+    // The out form: one getrusage unless perf is asked for.
+    const o = second === undefined ? undefined : checkOptions<FaultsOptions>('options', second, ['scope', 'perf']);
+    const scope = o === undefined ? 'thread' : checkScope(o);
+    const wantPerf = o === undefined || o.perf === undefined ? false : checkBoolean('options.perf', o.perf);
+    const out = checkFloat64Out('out', first, wantPerf ? 4 : 2);
+    const who = scope === 'thread' ? C.RUSAGE_THREAD : C.RUSAGE_SELF;
+    if (!wantPerf) {
+      native.faultsRead(who, out, -1, -1);
+      return out;
+    }
+    const fds = scope === 'thread' && perfReady() ? perfFds! : null;
+    native.faultsRead(who, out, fds ? fds[0] : -1, fds ? fds[1] : -1);
+    if (!fds) out[2] = out[3] = NaN;
+    return out;
+  }
+  const o = checkOptions<FaultsOptions>('options', first, ['scope', 'perf']);
+  const scope = checkScope(o);
   const wantPerf = o.perf === undefined ? true : checkBoolean('options.perf', o.perf);
-  const a = rusageRaw(scope === 'thread' ? C.RUSAGE_THREAD : C.RUSAGE_SELF);
+  // One native call: getrusage and, where asked and available, the two perf
+  // counters, read in that order.
+  const fds = wantPerf && scope === 'thread' && perfReady() ? perfFds! : null;
+  const a = faultsScratch;
+  native.faultsRead(scope === 'thread' ? C.RUSAGE_THREAD : C.RUSAGE_SELF, a, fds ? fds[0] : -1, fds ? fds[1] : -1);
   const minor = a[0]!;
   const major = a[1]!;
   let perf: Faults['perf'];
   if (!wantPerf) perf = { unavailable: 'not requested (options.perf: false)' };
   else if (scope === 'process') {
     perf = { unavailable: 'perf counters here count the calling thread only; a process-wide count needs one counter per thread' };
-  } else {
-    const p = perfRaw();
-    perf = p ? { minor: p[0]!, major: p[1]! } : { unavailable: perfWhy! };
-  }
+  } else perf = fds ? { minor: a[2]!, major: a[3]! } : { unavailable: perfWhy! };
   return { minor, major, scope, source: 'getrusage', perf };
 }

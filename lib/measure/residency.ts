@@ -5,7 +5,7 @@
 import { asMapping, type Mapping } from '../mapping';
 import type { RegionHandle } from '../native';
 import { pageSize } from '../system';
-import { checkAligned, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { checkAligned, checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { ErrnoNames } from './errno';
 import { knownZeroPfn } from './zeropage';
 import { native } from '../native';
@@ -24,6 +24,15 @@ export interface ResidencyOptions {
    * to the next and says why in `fallback`.
    */
   source?: 'auto' | ResidencySource;
+  /**
+   * The guard-page scan (one `PAGEMAP_SCAN` for {@link Residency.guard}).
+   * Default: only over regions pagewise installed guard pages in
+   * (`mapping.guard()`, `advise('guard_install')`, an arena's guard pages),
+   * the only way pagewise makes them; elsewhere `guard` is 0 without a scan.
+   * `true`: scan whatever pagewise knows (guard pages installed by other
+   * code, through raw `madvise`). `false`: no scan, `guard` is `null`.
+   */
+  guard?: boolean;
 }
 
 /**
@@ -110,20 +119,28 @@ export function guardPageCount(ranges: readonly bigint[] | null, page: number): 
   return Number(bytes / BigInt(page));
 }
 
-function guardIn(region: RegionHandle, offset: number, length: number, page: number): number | null {
+/** How the guard count is found: scan where pagewise guarded (`'auto'`), always (`true`), or never (`false`). */
+type GuardScan = 'auto' | boolean;
+
+function guardIn(region: RegionHandle, offset: number, length: number, page: number, scan: GuardScan): number | null {
+  if (scan === false || !kernelHas('guardReport')) return null;
+  // Guard pages exist only where someone installed them: pagewise records
+  // every install it makes in the region (sticky), so a region it never
+  // guarded has none unless other code put them there (`guard: true`).
+  if (scan === 'auto' && !native.regionGuarded(region)) return 0;
   const start = native.regionAddress(region) + BigInt(offset);
   return guardPageCount(guardRanges(start, start + BigInt(Math.ceil(length / page) * page)), page);
 }
 
-function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number, pageCache = false): Residency {
+function viaMincore(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number, scan: GuardScan, pageCache = false): Residency {
   const present = native.mincore(region, offset, length, null);
   return {
     pages: present, bytes: present * page, source: 'mincore', exact: true, fallback, counts: pageCache ? 'page-cache' : 'process', present,
-    swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null, guard: guardIn(region, offset, length, page),
+    swapped: null, exclusive: null, softDirty: null, fileOrShared: null, zeroPage: null, guard: guardIn(region, offset, length, page, scan),
   };
 }
 
-function viaPagemap(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number): Residency | string {
+function viaPagemap(region: RegionHandle, offset: number, length: number, fallback: string | null, page: number, scan: GuardScan): Residency | string {
   if (pagemapError) return pagemapError;
   const zpfn = knownZeroPfn();
   try {
@@ -140,11 +157,11 @@ function viaPagemap(region: RegionHandle, offset: number, length: number, fallba
   const pages = present - (zero ?? 0);
   return {
     pages, bytes: pages * page, source: 'pagemap', exact: true, fallback, counts: 'process', present,
-    swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero, guard: guardIn(region, offset, length, page),
+    swapped: pmOut[1]!, exclusive: pmOut[3]!, softDirty: pmOut[4]!, fileOrShared: pmOut[2]!, zeroPage: zero, guard: guardIn(region, offset, length, page, scan),
   };
 }
 
-function viaScan(region: RegionHandle, offset: number, length: number, page: number): Residency | string {
+function viaScan(region: RegionHandle, offset: number, length: number, page: number, scan: GuardScan): Residency | string {
   if (scanErrno !== undefined && scanErrno !== 0) return scanWhy(scanErrno);
   const rc = native.pagemapScan(region, offset, length, scanOut);
   if (rc !== 0) {
@@ -156,38 +173,46 @@ function viaScan(region: RegionHandle, offset: number, length: number, page: num
   const zero = scanOut[2]!;
   return {
     pages: present - zero, bytes: (present - zero) * page, source: 'pagemap_scan', exact: true, fallback: null, counts: 'process', present,
-    swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero, guard: guardIn(region, offset, length, page),
+    swapped: scanOut[1]!, exclusive: null, softDirty: scanOut[4]!, fileOrShared: scanOut[3]!, zeroPage: zero, guard: guardIn(region, offset, length, page, scan),
   };
 }
 
-function sourceOf(options: ResidencyOptions | undefined): 'auto' | ResidencySource {
-  if (options === undefined) return 'auto';
-  const o = checkOptions<ResidencyOptions>('options', options, ['source']);
+interface Asked {
+  source: 'auto' | ResidencySource;
+  guard: GuardScan;
+}
+
+const DEFAULT_ASKED: Asked = { source: 'auto', guard: 'auto' };
+
+function askedOf(options: ResidencyOptions | undefined): Asked {
+  if (options === undefined) return DEFAULT_ASKED;
+  const o = checkOptions<ResidencyOptions>('options', options, ['source', 'guard']);
   const s = o.source === undefined ? 'auto' : o.source;
   if (s !== 'auto' && s !== 'mincore' && s !== 'pagemap' && s !== 'pagemap_scan') {
     throw invalidValue('options.source', "must be 'auto', 'mincore', 'pagemap' or 'pagemap_scan'", s);
   }
-  return s;
+  return { source: s, guard: o.guard === undefined ? 'auto' : checkBoolean('options.guard', o.guard) };
 }
 
 const MINCORE_SHARED =
   "mincore reports page-cache pages of shared and file mappings (whether or not this process maps them), not this process's resident pages";
 
-function measureRange(region: RegionHandle, offset: number, length: number, source: 'auto' | ResidencySource, sharedOrFile = false): Residency {
+function measureRange(region: RegionHandle, offset: number, length: number, asked: Asked, sharedOrFile = false): Residency {
   const page = pageSize();
+  const { source, guard: scan } = asked;
   // mincore on shared and file mappings answers for the page cache: the page
   // tables answer for this process, so they are used instead, labelled.
   const mincoreOnShared = source === 'mincore' && sharedOrFile;
-  if (source === 'mincore' && !sharedOrFile) return viaMincore(region, offset, length, null, page);
+  if (source === 'mincore' && !sharedOrFile) return viaMincore(region, offset, length, null, page, scan);
   let why: string | null = mincoreOnShared ? MINCORE_SHARED : null;
   if (source === 'auto' || source === 'pagemap_scan' || mincoreOnShared) {
-    const r = viaScan(region, offset, length, page);
+    const r = viaScan(region, offset, length, page, scan);
     if (typeof r !== 'string') return why === null ? r : { ...r, fallback: `${why}; used pagemap_scan` };
     why = why === null ? r : `${why}; ${r}`;
   }
-  const p = viaPagemap(region, offset, length, why === null ? null : `${why}; used pagemap`, page);
+  const p = viaPagemap(region, offset, length, why === null ? null : `${why}; used pagemap`, page, scan);
   if (typeof p !== 'string') return p;
-  return viaMincore(region, offset, length, `${why === null ? '' : `${why}; `}${p}; used mincore`, page, sharedOrFile);
+  return viaMincore(region, offset, length, `${why === null ? '' : `${why}; `}${p}; used mincore`, page, scan, sharedOrFile);
 }
 
 /**
@@ -202,8 +227,7 @@ function measureRange(region: RegionHandle, offset: number, length: number, sour
 export function residency(mapping: Mapping, offset?: number, length?: number, options?: ResidencyOptions): Residency {
   const m = asMapping(mapping);
   const [off, len] = checkRange(m.length, m.pageSize, offset, length);
-  const source = sourceOf(options);
-  return measureRange(m.region, off, len, source, m.kind.shared || m.kind.file);
+  return measureRange(m.region, off, len, askedOf(options), m.kind.shared || m.kind.file);
 }
 
 /**
@@ -214,9 +238,9 @@ export function residency(mapping: Mapping, offset?: number, length?: number, op
 export function residencyOfRange(region: RegionHandle, offset: number, length: number, options?: ResidencyOptions): Residency {
   const off = checkAligned('offset', offset, pageSize());
   const len = checkInteger('length', length, 0);
-  const source = sourceOf(options);
+  const asked = askedOf(options);
   try {
-    return measureRange(region, off, len, source);
+    return measureRange(region, off, len, asked);
   } catch (err) {
     // The native layer's own checks, in the documented shape.
     const e = err as Error & { code?: string };

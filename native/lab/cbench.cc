@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/perf_event.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
@@ -200,6 +202,83 @@ static double ParseRss(const char* buf, ssize_t n, int kind, uint64_t page) {
   // After ") " comes field 3 (state); rss is field 24: skip 21 spaces.
   for (int field = 2; field < 24 && s; field++) s = strchr(s + 1, ' ');
   return s ? static_cast<double>(strtoull(s + 1, nullptr, 10) * page) : -1;
+}
+
+// cbenchGetrusagePerf(iterations) -> ns: what faults() does by default, in
+// C: getrusage(RUSAGE_THREAD) then one read of a group of two perf software
+// counters (PAGE_FAULTS_MIN leading with PERF_FORMAT_GROUP, _MAJ) of this
+// thread, opened before the clock starts; throws the errno of
+// perf_event_open where perf is not allowed. The sink gets ru_minflt.
+static Napi::Value CGetrusagePerf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t n;
+  if (!DecodeArgs(info, "cbenchGetrusagePerf", 0, &n)) return env.Undefined();
+  int fds[2];
+  const uint64_t configs[2] = {PERF_COUNT_SW_PAGE_FAULTS_MIN, PERF_COUNT_SW_PAGE_FAULTS_MAJ};
+  for (int i = 0; i < 2; i++) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = configs[i];
+    if (i == 0) attr.read_format = PERF_FORMAT_GROUP;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    fds[i] = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, i == 0 ? -1 : fds[0], PERF_FLAG_FD_CLOEXEC));
+    if (fds[i] < 0) {
+      int e = errno;
+      if (i == 1) close(fds[0]);
+      return ThrowErrno(env, e, "perf_event_open", "page-fault counters of this thread");
+    }
+  }
+  struct rusage ru;
+  uint64_t v[3] = {0, 0, 0};
+  int err = 0;
+  const char* call = nullptr;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n && !err; i++) {
+    if (getrusage(RUSAGE_THREAD, &ru) != 0) err = errno, call = "getrusage";
+    else if (read(fds[0], v, sizeof v) != static_cast<ssize_t>(sizeof v)) err = errno ? errno : EIO, call = "read";
+  }
+  Napi::Value t = Ns(env, t0);
+  close(fds[1]);
+  close(fds[0]);
+  if (err) return ThrowErrno(env, err, call, "getrusage and perf counters");
+  g_sink = static_cast<double>(ru.ru_minflt) + static_cast<double>(v[1]);
+  return t;
+}
+
+// cbenchReadAll(path, iterations) -> ns: open, read the whole file in 64 KiB
+// pieces, close; what a C program pays to get /proc/self/smaps or maps as
+// text. The sink gets the bytes of the last read.
+static Napi::Value CReadAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t n;
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowInternal(env, "cbenchReadAll: bad arguments");
+  if (!DecodeArgs(info, "cbenchReadAll", 1, &n)) return env.Undefined();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::vector<char> buf(1 << 16);
+  double bytes = 0;
+  uint64_t t0 = NowNs();
+  for (uint64_t i = 0; i < n; i++) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ThrowErrno(env, errno, "open", path);
+    bytes = 0;
+    for (;;) {
+      ssize_t got = read(fd, buf.data(), buf.size());
+      if (got < 0) {
+        int e = errno;
+        close(fd);
+        return ThrowErrno(env, e, "read", path);
+      }
+      if (got == 0) break;
+      bytes += static_cast<double>(got);
+    }
+    close(fd);
+  }
+  Napi::Value t = Ns(env, t0);
+  g_sink = bytes;
+  return t;
 }
 
 // cbenchProcRead(path, iterations, keepFd: 0|1, kind) -> ns: reads a /proc
@@ -413,6 +492,8 @@ void InitCBench(Napi::Env env, Napi::Object exports) {
   exports.Set("cbenchMemset", Napi::Function::New(env, CMemset, "cbenchMemset"));
   exports.Set("cbenchGetrusage", Napi::Function::New(env, CGetrusage, "cbenchGetrusage"));
   exports.Set("cbenchProcRead", Napi::Function::New(env, CProcRead, "cbenchProcRead"));
+  exports.Set("cbenchGetrusagePerf", Napi::Function::New(env, CGetrusagePerf, "cbenchGetrusagePerf"));
+  exports.Set("cbenchReadAll", Napi::Function::New(env, CReadAll, "cbenchReadAll"));
   exports.Set("cbenchPagemap", Napi::Function::New(env, CPagemap, "cbenchPagemap"));
   exports.Set("cbenchPagemapScan", Napi::Function::New(env, CPagemapScan, "cbenchPagemapScan"));
   exports.Set("cbenchMallocFree", Napi::Function::New(env, CMallocFree, "cbenchMallocFree"));
