@@ -71,3 +71,15 @@ export function table(rows: string[][], width: number, gap = 2): string[] {
   }
   return out;
 }
+
+/** `1 experiment`, `2 experiments`: a count with its noun, plural unless the count is one. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
+
+/** What an RSS change did, in words: `gave back 64 KiB`, `grew by 64 KiB` (a negative give-back), `changed nothing`. */
+export function gaveBack(bytes: number): string {
+  if (bytes > 0) return `gave back ${fmtBytes(bytes)}`;
+  if (bytes < 0) return `gave back nothing (RSS grew by ${fmtBytes(-bytes)})`;
+  return 'gave back nothing';
+}

@@ -122,6 +122,10 @@ describe('Arena: alloc and free', () => {
     expect(() => a.alloc(8, 3)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => a.alloc(8, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => a.tryAlloc(-1)).toThrow(RangeError);
+    expect(() => a.tryAlloc(1.5)).toThrow(RangeError);
+    expect(() => a.tryAlloc(2 ** 40, 3)).toThrow(RangeError); // a bad align is still a bad argument
+    // A size past the reservation or the runtime's largest ArrayBuffer is a failed allocation, not a bad argument.
+    expect([a.tryAlloc(65 * MiB), a.tryAlloc(2 ** 40), a.tryAlloc(2 ** 40, 16)]).toEqual([null, null, null]);
     expect(a.stats().allocated).toBe(0);
   });
 

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/child';
 import { EXIT, UsageError, exitCodeOf, errorLine, table, terminalWidth, wrap } from '../lib/cli/support';
 import { formatSystemReport, type SystemReport } from '../lib/cli/system-report';
+import { gaveBack, plural } from '../lib/format';
 
 const cli = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -44,7 +45,12 @@ describe('every command', () => {
     expect(v.stderr).toMatch(/^pagewise bench: --runs must be an integer from 1 to 100000, got '0'/);
     const o = run(['bench', '--only', 'nope']);
     expect(o.status).toBe(2);
-    expect(o.stderr).toMatch(/^pagewise bench: --only: .*unknown benchmark "nope"/);
+    expect(o.stderr).toMatch(/^pagewise bench: --only nope: no such benchmark or group\. Groups: syscall, .*'pagewise bench --list' names every benchmark/);
+    expect(o.stderr).not.toMatch(/Received|The argument/);
+    // A value that starts with '-' is taken for an option by parseArgs: the message says how to give it.
+    const w = run(['explain', '--watch', '-1']);
+    expect(w.status).toBe(2);
+    expect(w.stderr).toBe("pagewise explain: --watch needs a value, and '-1' looks like an option: write --watch=-1 to give it (see 'pagewise explain --help')\n");
   });
 
   it('the rule is applied in one place: UsageError is 2, anything else 1', () => {
@@ -132,5 +138,12 @@ describe('pagewise bench --quick', () => {
     expect(json.quick).toBe(true);
     expect(json.results[0]!.quick).toBe(true);
     for (const t of json.results[0]!.targets) expect(t.met).toBeNull();
+  });
+});
+
+describe('counts and changes read as a person wrote them', () => {
+  it('one experiment, two faults; a give-back that grew says so', () => {
+    expect([plural(1, 'experiment'), plural(2, 'experiment'), plural(0, 'fault'), plural(1, 'fault')]).toEqual(['1 experiment', '2 experiments', '0 faults', '1 fault']);
+    expect([gaveBack(65536), gaveBack(-65536), gaveBack(0)]).toEqual(['gave back 64 KiB', 'gave back nothing (RSS grew by 64 KiB)', 'gave back nothing']);
   });
 });

@@ -112,7 +112,8 @@ describe('pagewise experiments', () => {
     const bad = run(['experiments', '--only', 'nope']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/^pagewise experiments: --only: .*nope.*\(see 'pagewise experiments --help'\)$/m);
+    expect(bad.stderr).toMatch(/^pagewise experiments: --only nope: no such experiment\. Name one by number or id: 1 zero-fill, .*\(see 'pagewise experiments --help'\)$/m);
+    expect(bad.stderr.match(/only/g)).toHaveLength(1);
     const unknownFlag = run(['experiments', '--frobnicate']);
     expect(unknownFlag.status).toBe(2);
     expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);
@@ -173,6 +174,22 @@ describe('pagewise map', () => {
 });
 
 describe('pagewise report', () => {
+  it('a --html path that cannot be written fails at once, before any experiment runs, and leaves no file behind', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagewise-report-'));
+    try {
+      // A directory where the file should be, and a file inside a missing directory.
+      for (const [target, code] of [[dir, 'EISDIR'], [path.join(dir, 'missing', 'r.html'), 'ENOENT']] as const) {
+        const r = run(['report', '--html', target, '--only', '1']);
+        expect(r.status, target).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`^pagewise: ${code}: .*open '${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`));
+        expect(r.stdout).toBe(''); // nothing ran: no "wrote", no table
+      }
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(unmeasurable('mincore', 'pagewise report'))('writes one self-contained HTML page with SVG charts and no network references', () => {
     const file = path.join(os.tmpdir(), `pagewise-report-${process.pid}.html`);
     try {

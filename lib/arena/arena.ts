@@ -61,6 +61,7 @@ import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
 import { allocHandleSlow, HandleSpace, reallocHandle } from './handles';
 import { trackArena } from './live';
+import { maxArrayBufferLength } from '../system';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';
@@ -155,13 +156,19 @@ export class Arena {
     return allocate(h, size, align, false);
   }
 
-  /** Like {@link Arena.alloc}, but returns `null` where `alloc` would throw ENOMEM. Bad arguments still throw. */
+  /**
+   * Like {@link Arena.alloc}, but returns `null` where `alloc` would throw
+   * ENOMEM, and for a size no block can have here (past the arena's
+   * reservation or the largest ArrayBuffer the runtime makes): a failed
+   * allocation, not a bad argument. Bad arguments still throw.
+   */
   tryAlloc(size: number, align?: number): Uint8Array | null {
     if (!Arena.#is(this)) throw notArena();
     try {
       return this.alloc(size, align);
     } catch (e) {
       if (isNoMemory(e)) return null;
+      if (tooLarge(this.#heap, size, align, e)) return null;
       throw e;
     }
   }
@@ -445,4 +452,11 @@ export class Arena {
     if (h.closed) return 'Arena { closed }';
     return `Arena { reserved: ${h.reserve}, committed: ${h.committed}, allocated: ${h.allocated}, chunk: ${h.chunkBytes} }`;
   }
+}
+
+/** Whether `alloc` refused only because `size` (a valid count of bytes) is more than any block here can hold. */
+function tooLarge(h: Heap, size: unknown, align: unknown, e: unknown): boolean {
+  if ((e as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE' || typeof size !== 'number' || !Number.isInteger(size)) return false;
+  if (size <= Math.min(h.reserve, maxArrayBufferLength())) return false;
+  return align === undefined || (typeof align === 'number' && Number.isSafeInteger(align) && align >= 1 && (align & (align - 1)) === 0);
 }

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import type { CliCommand } from './command';
 import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './support';
-import { benchmarks, runBenchmarks, formatResult, formatTargets, formatMarkdown, selectBenchmarks, type Progress } from '../bench';
+import { benchmarks, runBenchmarks, formatResult, formatTargets, formatMarkdown, type Progress } from '../bench';
 import { betweenSamples } from '../measure/gc';
 import { pageSize } from '../system';
 import { thpMode } from '../proc/facts';
@@ -62,10 +62,11 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown', 'bench');
   const runs = values.runs === undefined ? undefined : intFlag('bench', '--runs', values.runs, 1, 1, 100000);
-  try {
-    selectBenchmarks(benchmarks, values.only);
-  } catch (err) {
-    throw new UsageError(`--only: ${(err as Error).message}`, 'bench');
+  for (const name of values.only ?? []) {
+    if (!benchmarks.some((b) => b.name === name || b.group === name)) {
+      const groups = [...new Set(benchmarks.map((b) => b.group))].join(', ');
+      throw new UsageError(`--only ${name}: no such benchmark or group. Groups: ${groups}; 'pagewise bench --list' names every benchmark`, 'bench');
+    }
   }
   const bar = progress();
   const started = Date.now();

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import type { CliCommand } from './command';
 import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
 import { experiments, findExperiments } from '../experiments';
-import { fmtBytes } from '../format';
+import { fmtBytes, plural } from '../format';
 import { pageSize } from '../system';
 import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
 
@@ -102,7 +102,7 @@ export function formatTable(rep: ExperimentsReport, width = 80): string {
   }
   const counts = { confirmed: 0, refuted: 0, depends: 0 };
   for (const r of rep.results) counts[r.verdict]++;
-  out.push(...wrap(`${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`, width));
+  out.push(...wrap(`${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s: ${counts.confirmed} confirmed, ${counts.refuted} refuted, ${counts.depends} depends${rep.failures.length ? `, ${rep.failures.length} failed` : ''}.`, width));
   return out.join('\n');
 }
 
@@ -113,7 +113,7 @@ function mdEscape(s: string): string {
 /** A Markdown table (for the README). */
 export function formatMarkdown(rep: ExperimentsReport): string {
   const out: string[] = [];
-  out.push(`Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page size ${rep.pageSize} B, THP \`${rep.results[0]?.thpMode ?? 'n/a'}\`; ${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s.`);
+  out.push(`Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page size ${rep.pageSize} B, THP \`${rep.results[0]?.thpMode ?? 'n/a'}\`; ${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s.`);
   out.push('');
   out.push('| # | Question | Verdict | Key figures |');
   out.push('|---|---|---|---|');
@@ -176,10 +176,10 @@ export const command: CliCommand = {
 /** `--only` values (repeated or comma-separated), checked against the registry: an unknown name is a usage error. */
 export function onlyNames(command: string, only: string[] | undefined): string[] {
   const names = (only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-  try {
-    findExperiments(names);
-  } catch (err) {
-    throw new UsageError(`--only: ${(err as Error).message}`, command);
+  for (const name of names) {
+    if (!experiments.some((x) => x.id === name || String(x.number) === name)) {
+      throw new UsageError(`--only ${name}: no such experiment. Name one by number or id: ${experiments.map((x) => `${x.number} ${x.id}`).join(', ')}`, command);
+    }
   }
   return names;
 }

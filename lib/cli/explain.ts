@@ -29,7 +29,8 @@ Options:
   --pid N            the process to explain (needs ptrace read access: same
                      user or root)
   --watch SECONDS    sample every SECONDS (decimals allowed) until interrupted
-                     or the process exits, with verdicts
+                     or the process exits, with verdicts (with --pid, or
+                     with -- command)
   --json             print the snapshot as JSON (one line per sample with
                      --watch)
   --html FILE        write a self-contained page: stacked area chart over time
@@ -97,6 +98,10 @@ export const command: CliCommand = {
       if (!Number.isSafeInteger(pid) || pid < 1) throw new UsageError(`--pid must be a process id, got '${v.pid}'`, 'explain');
     }
     const watching = v.watch !== undefined || cmd.length > 0;
+    // Watching this command's own process would report its own start-up as growth: say what to watch.
+    if (v.watch !== undefined && pid === undefined && cmd.length === 0) {
+      throw new UsageError('--watch needs a process to watch: --pid N, or -- command args to start one (watching this command itself would only show its own start-up)', 'explain');
+    }
     const intervalMs = v.watch !== undefined ? seconds(v.watch) * 1000 : 1000;
     const width = terminalWidth();
     const tty = process.stdout.isTTY === true;

@@ -6,7 +6,7 @@ import type { CliCommand } from './command';
 import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './support';
 import { mmap, type Mapping } from '../mapping';
 import { pageSize } from '../system';
-import { fmtBytes } from '../format';
+import { fmtBytes, plural } from '../format';
 import { threadFaults } from '../measure/faults';
 import { readPages, touchPages } from '../measure/touch';
 import { mappingRss } from '../measure/vmas';
@@ -147,7 +147,7 @@ export function formatMap(demo: ReturnType<typeof mapDemo>, columns: number): st
   const out: string[] = [];
   out.push(...wrap(`${demo.pages} pages of ${demo.pageSize} B${demo.group > 1 ? `, ${demo.group} pages per character` : ', one character per page'} (# private, z zero page, . absent)`, columns, '  '));
   for (const s of demo.steps) {
-    out.push(...wrap(`${s.label}: ${s.resident} present, Rss ${fmtBytes(s.rss)}, ${s.faults} faults`, columns, '    '));
+    out.push(...wrap(`${s.label}: ${s.resident} present, Rss ${fmtBytes(s.rss)}, ${plural(s.faults, 'fault')}`, columns, '    '));
     for (let i = 0; i < s.picture.length; i += row) out.push(`  ${s.picture.slice(i, i + row)}`);
   }
   return `${out.join('\n')}\n`;

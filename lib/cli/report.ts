@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import type { CliCommand } from './command';
 import { collect, formatValue, onlyNames, type ExperimentsReport } from './experiments';
 import { EXIT, UsageError, parseCommand, progress } from './support';
-import { fmtBytes } from '../format';
+import { fmtBytes, plural } from '../format';
 import type { ExperimentResult, Series } from '../experiments';
 
 function esc(s: string): string {
@@ -290,7 +290,7 @@ th{background:#f9fafb}.num{text-align:right;white-space:nowrap;font-variant-nume
 .q{font-style:italic}.notes{color:#374151}.meta{color:#6b7280;font-size:12px}figure{margin:12px 0}
 </style></head><body>
 <h1>pagewise experiments</h1>
-<p>Linux ${esc(rep.kernel)} ${esc(rep.arch)}, Node ${esc(rep.node)}, page size ${rep.pageSize} B, pagewise ${esc(rep.pagewise)}; ${rep.results.length} experiments in ${(rep.durationMs / 1000).toFixed(1)} s, started ${esc(rep.startedAt)}.</p>
+<p>Linux ${esc(rep.kernel)} ${esc(rep.arch)}, Node ${esc(rep.node)}, page size ${rep.pageSize} B, pagewise ${esc(rep.pagewise)}; ${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s, started ${esc(rep.startedAt)}.</p>
 <table><thead><tr><th>#</th><th>question</th><th>verdict</th><th>condition / figures</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
@@ -324,11 +324,16 @@ export const command: CliCommand = {
     const { values } = parsed;
     if (!values.html) throw new UsageError('report needs --html FILE', 'report');
     const only = onlyNames('report', values.only);
+    // The file must be writable before minutes of experiments run: open it now (appending nothing), and
+    // take an empty file this made away again if the run fails.
+    const existed = fs.existsSync(values.html);
+    fs.closeSync(fs.openSync(values.html, 'a'));
+    if (!existed) process.once('exit', (code) => code !== EXIT.ok && fs.statSync(values.html!, { throwIfNoEntry: false })?.size === 0 && fs.rmSync(values.html!, { force: true }));
     const bar = progress();
     const rep = collect(only, (e, i, n) => bar.update(`[${i + 1}/${n}] ${e.title}...`));
     bar.done();
     fs.writeFileSync(values.html, renderHtml(rep));
-    process.stdout.write(`wrote ${values.html}: ${rep.results.length} experiments${rep.failures.length ? `, ${rep.failures.length} failed` : ''}\n`);
+    process.stdout.write(`wrote ${values.html}: ${plural(rep.results.length, 'experiment')}${rep.failures.length ? `, ${rep.failures.length} failed` : ''}\n`);
     for (const f of rep.failures) process.stderr.write(`pagewise: experiment ${f.id} failed: ${f.error}\n`);
     return rep.failures.length ? EXIT.failure : EXIT.ok;
   },

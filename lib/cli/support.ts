@@ -81,7 +81,16 @@ export function parseCommand<O extends Options>(
   try {
     parsed = parseArgs({ args: argv, options: { ...COMMON, ...options }, strict: true, allowPositionals });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument starting with a '-'.*$/, ''), command);
+    const message = (err as Error).message;
+    // parseArgs takes a value that starts with '-' for another option ("argument is ambiguous"): say what to write.
+    const flag = /^Option '(-[^']+)' argument is ambiguous/.exec(message)?.[1];
+    if (flag !== undefined) {
+      const at = argv.findIndex((a) => a === flag || a.split(',').includes(flag));
+      const value = at >= 0 ? argv[at + 1] : undefined;
+      const long = flag.startsWith('--') ? flag : `--${Object.entries({ ...COMMON, ...options }).find(([, o]) => `-${(o as { short?: string }).short}` === flag)?.[0] ?? flag}`;
+      throw new UsageError(`${flag} needs a value, and '${value ?? ''}' looks like an option: write ${long}=${value ?? '...'} to give it`, command);
+    }
+    throw new UsageError(message.split('\n')[0]!.replace(/\. To specify a positional argument starting with a '-'.*$/, ''), command);
   }
   const v = parsed.values as Record<string, unknown>;
   if (v.help) {

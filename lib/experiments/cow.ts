@@ -5,6 +5,7 @@ import { pageSize } from '../system';
 import { touchPages } from '../measure/touch';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement } from './experiment';
+import { plural } from '../format';
 
 export type { CowResult };
 
@@ -42,7 +43,7 @@ function body(): Outcome {
     measurements: ms,
     verdict,
     condition:
-      `the child read ${n} inherited pages with ${r.childReadFaults} faults and wrote ${k} with ${r.childWriteFaults}; ` +
+      `the child read ${n} inherited pages with ${plural(r.childReadFaults, 'fault')} and wrote ${k} with ${plural(r.childWriteFaults, 'fault')}; ` +
       (pagemap
         ? `the parent's ${n} pages were shared while the child lived (${r.exclusiveWhileChild} exclusive: exactly the ${k} the child copied away) and all ${r.exclusiveAfter} exclusive again after it exited`
         : 'pagemap was not readable here, so sharing was not measured'),

@@ -1,5 +1,5 @@
 /** Experiment 5: heap holes and malloc_trim. */
-import { fmtBytes } from '../format';
+import { fmtBytes, gaveBack } from '../format';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
 import type { ExperimentMeasurement, Series } from './experiment';
@@ -60,7 +60,7 @@ function body(): Outcome {
     measurements: ms,
     verdict,
     condition:
-      `freeing half (${fmtBytes(freedBytes)}) gave back ${fmtBytes(peak.rss - half.rss)}; malloc_trim(0) gave back ${fmtBytes(half.rss - trim.rss)} ` +
+      `freeing half (${fmtBytes(freedBytes)}) ${gaveBack(peak.rss - half.rss)}; malloc_trim(0) ${gaveBack(half.rss - trim.rss)} ` +
       `(${Math.round(((half.rss - trim.rss) / freedBytes) * 100)}% of what was freed: only whole pages inside free chunks${trimPartial ? '' : ', not observed'}); ` +
       `freeing the rest lowered the break by ${fmtBytes(trim.break - all.break)} and a second trim returned RSS to ${fmtBytes(again.rss - start.rss)} above the start`,
     notes:

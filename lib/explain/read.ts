@@ -11,16 +11,30 @@ import { kernelHas } from '../features';
 import { guardRanges } from '../measure/residency';
 import { checkInteger, processGone } from '../validate';
 import { ptraceScope } from '../proc/facts';
+import { readStatus } from '../proc/status';
 import { procPath } from '../proc/parse';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
   if (err.code !== 'EACCES' && err.code !== 'EPERM') return err;
-  const scope = ptraceScope() ?? 'absent (no Yama)';
+  const scope = ptraceScope();
+  // CAP_SYS_PTRACE is bit 19 of the effective capability mask.
+  let ptraceCap = false;
+  try {
+    const capEff = readStatus('self').fields.CapEff;
+    ptraceCap = typeof capEff === 'string' && (BigInt(`0x${capEff}`) & (1n << 19n)) !== 0n;
+  } catch {
+    // unknown: said as the general case
+  }
+  const who = ptraceCap
+    ? `this process has CAP_SYS_PTRACE${process.getuid?.() === 0 ? ' (it runs as root)' : ''}, so something else refuses: ` +
+      `a Linux security module (AppArmor, SELinux) or a target in another user namespace` +
+      (scope === null ? '' : `; kernel.yama.ptrace_scope is ${scope} (3 refuses even CAP_SYS_PTRACE)`)
+    : `the same user (and not a setuid/undumpable process), or CAP_SYS_PTRACE (root, or sudo)` +
+      (scope === null ? '' : `; kernel.yama.ptrace_scope is ${scope} (1 allows only descendants, 2 only CAP_SYS_PTRACE, 3 nobody)`);
   const e = new Error(
-    `cannot read /proc/${pid}/${file}: ${err.code} (the kernel refused). Reading another process's memory maps needs ptrace ` +
-      `read access: the same user (and not a setuid/undumpable process), or CAP_SYS_PTRACE (run as root); ` +
-      `kernel.yama.ptrace_scope is ${scope} (/proc/sys/kernel/yama/ptrace_scope; 2 or 3 restricts it further). Check the permissions.`,
+    `cannot read the process's ${file} (pid ${pid}): ${err.code} (the kernel refused). Reading another process's memory maps needs ptrace ` +
+      `read access: ${who}.`,
   ) as NodeJS.ErrnoException;
   e.code = err.code;
   e.errno = err.errno;
