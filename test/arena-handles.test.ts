@@ -278,6 +278,12 @@ describe('Arena by handle: reallocHandle', () => {
     expect(a.sizeOfHandle(h)).toBe(112);
     expect([...a.bytes(h, 100)].every((b) => b === 5)).toBe(true);
     expect(a.tryAllocHandle(tooBig)).toBe(-1);
+    // Past the reservation: a failed allocation, as tryAlloc's null, not a bad argument.
+    expect(a.tryAllocHandle(64 * MiB)).toBe(-1);
+    expect(a.tryAllocHandle(2 ** 40)).toBe(-1);
+    expect(a.tryAllocHandle(2 ** 40, 64)).toBe(-1);
+    expect(() => a.tryAllocHandle(2 ** 40, 3)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => a.tryAllocHandle(-1)).toThrow();
     expect(a.stats().handles).toBe(1);
   });
 });

@@ -59,7 +59,7 @@ import { allocate, freeRun, reallocBlock, usableSize } from './runs';
 import { purgeAll, resetHeap, forget } from './purge';
 import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
-import { allocHandleSlow, HandleSpace, reallocHandle } from './handles';
+import { allocHandleSlow, HandleSpace, handleLimit, reallocHandle } from './handles';
 import { trackArena } from './live';
 import { maxArrayBufferLength } from '../system';
 
@@ -325,13 +325,19 @@ export class Arena {
     return allocHandleSlow(handlesOf(this.#heap), size, align);
   }
 
-  /** Like {@link Arena.allocHandle}, but returns -1 where it would throw ENOMEM. Bad arguments still throw. */
+  /**
+   * Like {@link Arena.allocHandle}, but returns -1 where it would throw
+   * ENOMEM, and for a size no handle block can have here (past the arena's
+   * reservation or the handle area), as {@link Arena.tryAlloc} returns null.
+   * Bad arguments still throw.
+   */
   tryAllocHandle(size: number, align?: number): number {
     if (!Arena.#is(this)) throw notArena();
     try {
       return this.allocHandle(size, align);
     } catch (e) {
       if (isNoMemory(e)) return -1;
+      if (tooLarge(this.#heap, size, align, e, handleLimit())) return -1;
       throw e;
     }
   }
@@ -454,9 +460,9 @@ export class Arena {
   }
 }
 
-/** Whether `alloc` refused only because `size` (a valid count of bytes) is more than any block here can hold. */
-function tooLarge(h: Heap, size: unknown, align: unknown, e: unknown): boolean {
+/** Whether `alloc` (or `allocHandle`, with the handle area's `limit`) refused only because `size` (a valid count of bytes) is more than any block here can hold. */
+function tooLarge(h: Heap, size: unknown, align: unknown, e: unknown, limit = maxArrayBufferLength()): boolean {
   if ((e as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE' || typeof size !== 'number' || !Number.isInteger(size)) return false;
-  if (size <= Math.min(h.reserve, maxArrayBufferLength())) return false;
+  if (size <= Math.min(h.reserve, limit)) return false;
   return align === undefined || (typeof align === 'number' && Number.isSafeInteger(align) && align >= 1 && (align & (align - 1)) === 0);
 }
