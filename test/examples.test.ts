@@ -60,6 +60,7 @@ const varies: Record<string, RegExp[]> = {
   'share-worker.ts': [], // nothing varies: counters and an address compared, not printed
   'share-child.ts': [], // nothing varies: sizes are fixed, not page-dependent
   'append-log.ts': [], // nothing varies: record counts and bytes
+  'offheap-cache.ts': [], // nothing varies: records, size classes and mincore of the arena
   'metrics-server.ts': [
     /\(\/proc\/self\/stat\): ([\d.]+ MiB)/, // whole process
     /source="(\w+)"/, // statm on Linux 6.16+ (exact there), smaps_rollup before

@@ -47,7 +47,7 @@
  * cannot answer for a hole.
  */
 import { inspect } from 'node:util';
-import { invalidType, invalidValue } from '../validate';
+import { invalidState, invalidType, invalidValue } from '../validate';
 import { CLASS_QUANTUM } from './classes';
 import { BigIntOf, bufferOf, byteOffsetOf, ceil, isUint8Array } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './checks';
@@ -59,12 +59,29 @@ import { allocate, freeRun, reallocBlock, usableSize } from './runs';
 import { purgeAll, resetHeap, forget } from './purge';
 import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
+import { allocHandleSlow, HandleSpace, handleLimit, reallocHandle } from './handles';
 import { trackArena } from './live';
 import { maxArrayBufferLength } from '../system';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';
 export type { ArenaStats, ArenaStatsOptions } from './stats';
+
+/** The arena's handle state, made on first use; refused with guard pages (a `heap` buffer would cover them). */
+function handlesOf(h: Heap): HandleSpace {
+  h.live();
+  if (h.handles !== null) return h.handles;
+  if (h.guard > 0) throw invalidState('Handles are not available in an arena with guardPages: the heap buffer would cover the guard pages');
+  h.handles = new HandleSpace(h, h.handleGenerations);
+  return h.handles;
+}
+
+/** The refusal for a handle in an arena that never handed one out. */
+function noHandle(h: Heap, handle: unknown): TypeError {
+  if (typeof handle !== 'number') return invalidType('handle', 'of type number', handle);
+  if (h.closed) return invalidState('The arena is closed');
+  return invalidValue('handle', 'is not a live handle of this arena (freed, forged, part of a block, or from elsewhere)', handle);
+}
 
 /**
  * An arena allocator over one `PROT_NONE | MAP_NORESERVE` reservation:
@@ -285,6 +302,133 @@ export class Arena {
     return statsOf(this.#heap, measure);
   }
 
+  // Blocks by handle (handles.ts): numbers, no object per block.
+
+  /**
+   * Allocates `size` bytes (uninitialized) and returns a handle: the
+   * block's byte offset in {@link Arena.heap} and {@link Arena.data}. No JS
+   * object, no native call and no system call on the common path (a free
+   * slot of the current slab); the metadata lives in typed arrays. `align`
+   * (a power of two) as for {@link Arena.alloc}. Commits a chunk when needed:
+   * ENOMEM (`syscall: 'mprotect'`) if the kernel refuses. Handle blocks live
+   * in the first 4 GiB of the arena (the most one `ArrayBuffer` holds on
+   * Node 20). Read {@link Arena.heap} again after an allocation: it is
+   * replaced when the arena grows, as `WebAssembly.Memory.buffer` is.
+   * Refused in an arena with `guardPages` (`ERR_INVALID_STATE`).
+   */
+  allocHandle(size: number, align?: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs !== null && align === undefined && size >>> 0 === size && size <= hs.smallMax) {
+      return hs.allocSmall(hs.byQuantum[(size + CLASS_QUANTUM - 1) >>> 4]!);
+    }
+    return allocHandleSlow(handlesOf(this.#heap), size, align);
+  }
+
+  /**
+   * Like {@link Arena.allocHandle}, but returns -1 where it would throw
+   * ENOMEM, and for a size no handle block can have here (past the arena's
+   * reservation or the handle area), as {@link Arena.tryAlloc} returns null.
+   * Bad arguments still throw.
+   */
+  tryAllocHandle(size: number, align?: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    try {
+      return this.allocHandle(size, align);
+    } catch (e) {
+      if (isNoMemory(e)) return -1;
+      if (tooLarge(this.#heap, size, align, e, handleLimit())) return -1;
+      throw e;
+    }
+  }
+
+  /**
+   * Frees a handle block. Refuses (TypeError `ERR_INVALID_ARG_VALUE`, before
+   * anything is written) a number that is not the start of a live handle
+   * block of this arena: freed already, never handed out, inside a block,
+   * past the arena. (As in C, a stale handle whose block was handed out
+   * again at the same offset is the new block's handle.)
+   */
+  freeHandle(handle: number): void {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    hs.free(handle);
+  }
+
+  /** Usable bytes of a live handle block: its size class, or its whole pages. Refuses other numbers like {@link Arena.freeHandle}. */
+  sizeOfHandle(handle: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    return hs.usable(handle);
+  }
+
+  /**
+   * Resizes a live handle block to `size` bytes, keeping its contents up to
+   * the smaller size; returns the handle to use from now on (the same one
+   * when the block's class or pages allow, or when free pages follow it).
+   * On failure (ENOMEM) the old block is untouched.
+   */
+  reallocHandle(handle: number, size: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    return reallocHandle(hs, handle, size);
+  }
+
+  /**
+   * A `Uint8Array` over the arena's committed memory (at most its first
+   * 4 GiB on Node 20): `heap[h + i]` is byte `i` of handle `h`. Replaced by
+   * a new one when the arena commits more (read it again after allocating,
+   * as `WebAssembly.Memory.buffer`); an old one stays readable over the
+   * memory it covered. Bytes of freed blocks read as whatever is there (old
+   * bytes, or zero after a purge), never a crash: the memory stays mapped
+   * read-write while the arena lives.
+   */
+  get heap(): Uint8Array {
+    if (!Arena.#is(this)) throw notArena();
+    return handlesOf(this.#heap).heapView();
+  }
+
+  /** A `DataView` over the same memory as {@link Arena.heap} (replaced with it). */
+  get data(): DataView {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = handlesOf(this.#heap);
+    hs.heapView();
+    return hs.dv;
+  }
+
+  /**
+   * A `Uint8Array` window over a live handle block: `length` bytes
+   * (default: its usable size, {@link Arena.sizeOfHandle}). One object per
+   * call: for interop, not for the hot path.
+   */
+  bytes(handle: number, length?: number): Uint8Array {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    const usable = hs.usable(handle);
+    const at = hs.at;
+    const n = length === undefined ? usable : checkArenaInteger('length', length, 0, usable);
+    hs.heapView();
+    return new Uint8Array(hs.buf!, at, n);
+  }
+
+  /**
+   * The byte offset in {@link Arena.heap} of a live handle block, checked
+   * like {@link Arena.freeHandle}: the handle itself, or with
+   * `handleGenerations` the handle without its generation (a stale handle
+   * is refused there, so `heap[arena.offsetOfHandle(h)]` is a checked access).
+   */
+  offsetOfHandle(handle: number): number {
+    if (!Arena.#is(this)) throw notArena();
+    const hs = this.#heap.handles;
+    if (hs === null) throw noHandle(this.#heap, handle);
+    hs.locate(handle);
+    return hs.at;
+  }
+
   /** Detaches every view and unmaps the reservation. Calling it again does nothing. */
   close(): void {
     if (!Arena.#is(this)) throw notArena();
@@ -316,9 +460,9 @@ export class Arena {
   }
 }
 
-/** Whether `alloc` refused only because `size` (a valid count of bytes) is more than any block here can hold. */
-function tooLarge(h: Heap, size: unknown, align: unknown, e: unknown): boolean {
+/** Whether `alloc` (or `allocHandle`, with the handle area's `limit`) refused only because `size` (a valid count of bytes) is more than any block here can hold. */
+function tooLarge(h: Heap, size: unknown, align: unknown, e: unknown, limit = maxArrayBufferLength()): boolean {
   if ((e as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE' || typeof size !== 'number' || !Number.isInteger(size)) return false;
-  if (size <= Math.min(h.reserve, maxArrayBufferLength())) return false;
+  if (size <= Math.min(h.reserve, limit)) return false;
   return align === undefined || (typeof align === 'number' && Number.isSafeInteger(align) && align >= 1 && (align & (align - 1)) === 0);
 }

@@ -28,6 +28,7 @@ import { PageRuns, OWN, RUN } from './pages';
 import { abByteLengthOf, BigIntOf, bufferOf, ceil, F64, floor, isUint8Array, log2, max, min, NumberOf, table, U8 } from './intrinsics';
 import { Block, blockView, IdStack, K_CHUNK, K_OWN, K_SLAB, OwnedBuffer, Segment, type OwnBlock, type Owner, type Slab } from './owners';
 import { type ArenaConfig, GROW_MAX } from './options';
+import type { HandleSpace } from './handles';
 import {
   C, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, nDetach, nMadvise, nMmap, nMprotect, nMunmap, nRegionAddress, nRegionBuffer, nRegionEscaped, nSetName,
 } from './calls';
@@ -95,8 +96,21 @@ export class Heap {
   readonly vmaName: string | null;
   readonly faultBase: number;
   readonly pageShift: number;
-  /** `retain` in whole pages. */
-  readonly retainPages: number;
+  /**
+   * The bound on retained pages. With `retain` given, that many bytes in
+   * whole pages; else (`retainAuto`) the larger of `retainFloorPages` and
+   * the peak of pages in use since the last purge: the bound follows the
+   * workload, as jemalloc's dirty decay and mimalloc's purge delay do.
+   */
+  retainPages: number;
+  readonly retainAuto: boolean;
+  readonly retainFloorPages: number;
+  /** Most pages in use (committed minus free) since the last `purge()`/`reset()`. */
+  peakPages = 0;
+  /** Handle blocks (handles.ts), made on first use. */
+  handles: HandleSpace | null = null;
+  /** `handleGenerations`: checked handles. */
+  readonly handleGenerations: boolean;
   /** Slab pages that may be retained before the bound is checked exactly: `retainPages` minus the runs' dirty pages. */
   slabCheckAt = 0;
   readonly decayMs: number;
@@ -157,8 +171,9 @@ export class Heap {
 
   /** Maps the reservation for the settings `cfg` (checked already). */
   constructor(cfg: ArenaConfig) {
-    const { page, unit, huge, chunk, maxChunk, reserve, prefault, vmaName, retain, decay, purge, guardPages } = cfg;
+    const { page, unit, huge, chunk, maxChunk, reserve, prefault, vmaName, retain, retainAuto, decay, purge, guardPages } = cfg;
     this.guard = guardPages;
+    this.handleGenerations = cfg.handleGenerations;
     this.page = page;
     this.chunkBytes = chunk;
     this.chunkPages = chunk / page;
@@ -179,6 +194,8 @@ export class Heap {
     this.growCap = max(1, floor(min(GROW_MAX, maxChunk) / chunk));
     this.pageShift = log2(page);
     this.retainPages = floor(retain / page);
+    this.retainAuto = retainAuto;
+    this.retainFloorPages = this.retainPages;
     this.slabCheckAt = this.retainPages;
     this.decayMs = decay;
     this.classFree = new F64(CLASSES.count);
@@ -250,13 +267,33 @@ export class Heap {
   takeRun(n: number, kind: number, alignPages: number): number {
     this.settle();
     let p = this.runs.take(n, kind, alignPages, this.phase);
-    if (p >= 0) return p;
-    const need = alignPages > 1 ? n + alignPages - 1 : n;
-    const missing = (need - this.runs.freeTail()) * this.page;
-    this.commit(ceil(missing / this.chunkBytes), true);
-    p = this.runs.take(n, kind, alignPages, this.phase);
-    if (p < 0) throw new Error(`pagewise: arena bookkeeping found no run of ${n} pages after committing (a bug)`);
+    if (p < 0) {
+      const need = alignPages > 1 ? n + alignPages - 1 : n;
+      const missing = (need - this.runs.freeTail()) * this.page;
+      this.commit(ceil(missing / this.chunkBytes), true);
+      p = this.runs.take(n, kind, alignPages, this.phase);
+      if (p < 0) throw new Error(`pagewise: arena bookkeeping found no run of ${n} pages after committing (a bug)`);
+    }
+    const used = this.runs.pages - this.runs.freePages;
+    if (used > this.peakPages) this.notePeak(used);
     return p;
+  }
+
+  /** A new peak of pages in use: with the automatic bound, the retain bound follows it. */
+  notePeak(used: number): void {
+    this.peakPages = used;
+    if (this.retainAuto) {
+      this.retainPages = max(this.retainFloorPages, used);
+      this.syncBound();
+    }
+  }
+
+  /** Forgets the peak (after `purge()`/`reset()`): the bound starts again from what is in use now. */
+  resetPeak(): void {
+    this.peakPages = 0;
+    if (this.retainAuto) this.retainPages = this.retainFloorPages;
+    this.notePeak(this.runs.pages - this.runs.freePages);
+    this.syncBound();
   }
 
   /**
@@ -322,7 +359,7 @@ export class Heap {
 
   /** Free dirty pages (retained): runs (queued for give-back included) and slab pages with no live block. */
   dirtyPages(): number {
-    return this.runsDirty() + this.pendingPages + this.slabDirtyFree;
+    return this.runsDirty() + this.pendingPages + this.slabDirtyFree + (this.handles === null ? 0 : this.handles.emptySlabs * this.slabPages);
   }
 
   /** Free dirty pages of runs (not advised already). */

@@ -66,7 +66,10 @@ export interface ArenaOptions {
    * the kernel lacks it) when the synchronous code that freed them ends (a
    * microtask), before the next allocation takes pages, or at `stats()`,
    * `purge()` or `reset()`. `0` gives back every page as soon as nothing
-   * lives on it, in the same way. Default 64 MiB.
+   * lives on it, in the same way. Default: automatic, the larger of 8 MiB
+   * and the most pages in use since the last `purge()` (so a program that
+   * frees and allocates again its working set takes no page fault, and one
+   * that uses little keeps little); the decay gives it back over time.
    */
   retain?: number;
   /**
@@ -97,6 +100,16 @@ export interface ArenaOptions {
    * Default `false`.
    */
   guardPages?: boolean | number;
+  /**
+   * Checked handles: each handle block has a generation, bumped when it is
+   * freed, and `allocHandle` returns `generation * 2**32 + offset`, so a
+   * stale handle is refused even after its memory was handed out again (a
+   * use after free caught at `freeHandle`, `sizeOfHandle`, `reallocHandle`,
+   * `bytes` and `offsetOfHandle`). Index `heap` with
+   * `arena.offsetOfHandle(h)` (checked) or `h % 2**32`. Costs 2 bytes of
+   * bookkeeping per slot. Default false: a handle is the offset itself.
+   */
+  handleGenerations?: boolean;
 }
 
 /** Options of {@link Arena.reset}. */
@@ -115,11 +128,11 @@ export interface ArenaResetOptions {
   decommit?: boolean;
 }
 
-const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages'] as const;
+const ARENA_OPTIONS = ['reserve', 'chunkSize', 'hugePages', 'prefault', 'name', 'purge', 'retain', 'decay', 'guardPages', 'handleGenerations'] as const;
 /** The most guard pages after one block. */
 export const MAX_GUARD_PAGES = 1024;
-/** Default `retain`: free dirty bytes kept for reuse. */
-const DEFAULT_RETAIN = 64 * 1024 * 1024;
+/** Default `retain` floor: free dirty bytes kept for reuse at least (the bound then follows peak use). */
+const DEFAULT_RETAIN = 8 * 1024 * 1024;
 /** Default `decay` in milliseconds. */
 const DEFAULT_DECAY_MS = 1000;
 
@@ -138,11 +151,15 @@ export interface ArenaConfig {
   /** The arena's name (`options.name`, default `'arena'`), kept where the kernel cannot name memory too: the metrics' `arena` label. */
   readonly name: string;
   readonly retain: number;
+  /** No `retain` given: the bound follows the peak of pages in use (`retain` is its floor). */
+  readonly retainAuto: boolean;
   /** Decay period in milliseconds; 0 for none. */
   readonly decay: number;
   readonly purge: 'dontneed' | 'free';
   /** Guard pages after each page-run block; 0 for none. */
   readonly guardPages: number;
+  /** Checked handles (generations). */
+  readonly handleGenerations: boolean;
 }
 
 /** Checks `options` (TypeError/RangeError before any system call) and returns the settings. */
@@ -200,6 +217,7 @@ export function resolveArenaOptions(options: ArenaOptions | undefined): ArenaCon
   return {
     page, unit, huge, chunk, maxChunk, reserve, prefault,
     vmaName: vmaName !== null && vmaNamesSupported() ? vmaName : null, name: arenaName,
-    retain, decay, purge, guardPages,
+    retain, retainAuto: o.retain === undefined, decay, purge, guardPages,
+    handleGenerations: o.handleGenerations === undefined ? false : checkArenaBoolean('options.handleGenerations', o.handleGenerations),
   };
 }

@@ -36,9 +36,11 @@ export const SLAB = 2;
 export const RUN = 4;
 /** A page run with its own ArrayBuffer (large, or crossing a chunk boundary). */
 export const OWN = 8;
+/** A slab or a page run of handle blocks (handles.ts): never a view's. */
+export const HANDLE = 64;
 const HEAD = 16;
 const TAIL = 32;
-const KIND = FREE | SLAB | RUN | OWN;
+const KIND = FREE | SLAB | RUN | OWN | HANDLE;
 
 const EXACT_BINS = 64;
 const BINS = EXACT_BINS + 27;

@@ -102,6 +102,7 @@ export function purgeAll(h: Heap): number {
   // Queued give-backs: with 'dontneed' in one batch now (then known zero);
   // with 'free' the scan below advises every dirty free page, queued ones too.
   let bytes = 0;
+  if (h.handles !== null) h.handles.releaseEmpty();
   if (h.asideP.length > 0) releaseAside(h);
   if (h.purgeCleans) {
     bytes = h.pendingPages * h.page;
@@ -160,7 +161,7 @@ export function purgeAll(h: Heap): number {
     }
   }
   giveBack(h.region, offs, lens, h.purgeAdvice);
-  h.syncBound();
+  h.resetPeak();
   return bytes;
 }
 
@@ -170,10 +171,12 @@ export function decay(h: Heap): boolean {
     h.timer = null;
     return false;
   }
-  if (h.dirtyMin + h.slabMin > 0) purgeAll(h);
+  const hs = h.handles;
+  if (h.dirtyMin + h.slabMin + (hs === null ? 0 : hs.emptyMin) > 0) purgeAll(h);
   const d = h.dirtyPages();
   h.dirtyMin = h.runsDirty();
   h.slabMin = h.slabDirtyFree;
+  if (hs !== null) hs.emptyMin = hs.emptySlabs;
   if (d === 0) {
     h.timer = null;
     return false;
@@ -212,7 +215,7 @@ export function resetHeap(h: Heap, keep: boolean, decommit: boolean): void {
   h.runs.reset(pages, keep ? false : h.purgeCleans);
   h.advised = keep || h.purgeCleans ? 0 : pages;
   if (keep && pages > 0 && h.timer === null && h.decayMs > 0) h.armDecay();
-  h.syncBound();
+  h.resetPeak();
 }
 
 /** Forgets the queued give-backs (the caller gives back or unmaps the whole range). */
@@ -251,4 +254,5 @@ export function forget(h: Heap): void {
   h.asideP.length = 0;
   h.asideN.length = 0;
   fillOf(h.slabsByClass, 0);
+  if (h.handles !== null) h.handles.forget();
 }

@@ -78,6 +78,8 @@ export interface ArenaStats {
    * `retained`, and they are never resident. 0 without guard pages.
    */
   guardBytes: number;
+  /** Live blocks handed out by `allocHandle()` (their bytes are in `allocated`). */
+  handles: number;
 }
 
 /** The keys of freeBytesByClass, made once. */
@@ -124,7 +126,7 @@ export function statsOf(h: Heap, measure: boolean): ArenaStats {
   freeBytesByClass.pages = h.runs.freePages * h.page;
   const bookkeeping =
     h.runs.bookkeepingBytes() + h.slabBookBytes + h.ownCount * OWN_OBJECT_BYTES + h.segments * CHUNK_OBJECT_BYTES +
-    (h.slabs.length + h.own.length + h.segOf.length) * 8;
+    (h.slabs.length + h.own.length + h.segOf.length) * 8 + (h.handles === null ? 0 : h.handles.bookkeepingBytes());
   const ru = rusageRaw(C.RUSAGE_THREAD);
   const out = {
     reserved: h.reserve,
@@ -137,6 +139,7 @@ export function statsOf(h: Heap, measure: boolean): ArenaStats {
     bookkeepingBytes: bookkeeping,
     viewBytes: (liveSmall(h) + h.runViews) * VIEW_BYTES + h.ownCount * (VIEW_BYTES + BUFFER_BYTES),
     guardBytes: h.guardBlocks * h.guard * h.page,
+    handles: h.handles === null ? 0 : h.handles.blocks,
   } as ArenaStats;
   if (measure) {
     out.resident = resident(h);
