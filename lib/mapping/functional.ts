@@ -53,7 +53,9 @@ export { vmaNamesSupported };
  */
 function beyondAddressSpace(err: unknown, len: number): unknown {
   const e = err as NodeJS.ErrnoException;
-  if (e?.code !== 'ENOMEM' || typeof e.message !== 'string') return err;
+  // Below 256 GiB no 64-bit Linux runs out of address space (39-bit arm64 has 512 GiB): no read of the maps
+  // then, which matters when ENOMEM means vm.max_map_count and the maps hold 65,000 lines.
+  if (e?.code !== 'ENOMEM' || typeof e.message !== 'string' || len < 2 ** 38) return err;
   let top = 0n;
   try {
     for (const x of readMapsText('self')) if (x.pathname !== '[vsyscall]' && x.end > top) top = x.end;
