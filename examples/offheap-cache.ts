@@ -6,7 +6,7 @@
  *
  * Run: npm run build && node dist/examples/offheap-cache.js
  */
-import { Arena } from '../lib/index';
+import { Arena } from 'pagewise';
 
 class OffHeapCache {
   readonly #arena: Arena;

@@ -30,6 +30,7 @@ NPM=$(command -v npm)
 NPX=$(command -v npx)
 TS_VERSION=$(node -p "require('typescript/package.json').version")
 TYPES_NODE=$(node -p "require('@types/node/package.json').version")
+PROM_VERSION=$(node -p "require('prom-client/package.json').version") # an optional peer: examples/metrics-server.ts uses it, as a user of pagewise/metrics installs it
 TS7_VERSION=7.0.2 # typescript@7 is the native (Go) compiler, published as `typescript` with per-platform binaries
 NPM12_VERSION=12.2.2
 MATRIX=(node22 node24 node26)
@@ -130,8 +131,8 @@ else
   cat "$T/install.log"; bad "npm install of the tarball"; finish
 fi
 # TypeScript 5 and 7 and Node's types, beside the package (not part of it).
-if ! run "$BIN/npm" install --no-audit --no-fund "ts5@npm:typescript@$TS_VERSION" "ts7@npm:typescript@$TS7_VERSION" "@types/node@$TYPES_NODE" >"$T/install-ts.log" 2>&1; then
-  cat "$T/install-ts.log"; bad "npm install of TypeScript $TS_VERSION and $TS7_VERSION"
+if ! run "$BIN/npm" install --no-audit --no-fund "ts5@npm:typescript@$TS_VERSION" "ts7@npm:typescript@$TS7_VERSION" "@types/node@$TYPES_NODE" "prom-client@$PROM_VERSION" >"$T/install-ts.log" 2>&1; then
+  cat "$T/install-ts.log"; bad "npm install of TypeScript $TS_VERSION and $TS7_VERSION (and prom-client $PROM_VERSION)"
 fi
 
 # npm 12 (needs Node 22.22+) through npx, as a user runs it, in a second project.
