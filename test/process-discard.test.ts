@@ -246,6 +246,22 @@ describe('discard refuses what it cannot give back safely', () => {
     }
   });
 
+  it.skipIf(typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function')("an Arena's memory moved out with transfer() is refused by address: the other blocks keep their bytes", () => {
+    const arena = new Arena({ hugePages: false });
+    try {
+      const a = arena.alloc(9 * page);
+      const small = arena.alloc(100);
+      a.fill(1);
+      small.fill(3);
+      // A new ArrayBuffer pagewise never saw, over the slab that holds `small` (and over `a`'s pages).
+      const moved = [(small.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer(), (a.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()];
+      for (const t of moved) expect(() => discard(t)).toThrowError(expect.objectContaining({ code: 'ERR_PAGEWISE_FOREIGN_RANGE', message: expect.stringMatching(/Arena's reservation/) }));
+      expect(new Uint8Array(moved[0]!).subarray(small.byteOffset, small.byteOffset + 100).every((x) => x === 3)).toBe(true);
+    } finally {
+      arena.close();
+    }
+  });
+
   it("a pagewise view sent to a worker: where the worker's buffer is the Mapping's memory its discard is refused; a copy is its own; the main thread's bytes never change", async () => {
     const m = mmap(9 * page);
     const v = m.view();

@@ -121,8 +121,9 @@ export class Arena {
    */
   constructor(options?: ArenaOptions) {
     const config = resolveArenaOptions(options);
-    this.#heap = new Heap(config);
-    trackArena(this, config.name);
+    const h = (this.#heap = new Heap(config));
+    const lo = nRegionAddress(h.region);
+    trackArena(this, config.name, lo, lo + BigIntOf(h.regionLength));
   }
 
   /** True after {@link Arena.close}. */

@@ -14,6 +14,9 @@ const derefOf = Function.prototype.call.bind(WeakRef.prototype.deref) as (ref: W
 interface Entry {
   ref: WeakRef<Arena>;
   name: string;
+  /** The reservation's address range (it never moves): for discard() to know arena memory by address. */
+  lo: bigint;
+  hi: bigint;
 }
 
 let entries: Entry[] = [];
@@ -32,9 +35,21 @@ function compact(): void {
 }
 
 /** @internal Called by the Arena constructor with the arena's name (`options.name`, default `'arena'`). */
-export function trackArena(arena: Arena, name: string): void {
+export function trackArena(arena: Arena, name: string, lo: bigint, hi: bigint): void {
   if (entries.length >= compactedAt) compact();
-  entries[entries.length] = { ref: new WeakRefOf(arena), name };
+  entries[entries.length] = { ref: new WeakRefOf(arena), name, lo, hi };
+}
+
+/** Whether [first, last) overlaps the reservation of an open arena of this thread. */
+export function inArenaReservation(first: bigint, last: bigint): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.lo < last && first < e.hi) {
+      const a = derefOf(e.ref);
+      if (a !== undefined && !a.closed) return true;
+    }
+  }
+  return false;
 }
 
 /** The open arenas of this thread, oldest first, each with its name (`options.name`, default `'arena'`). */

@@ -11,7 +11,8 @@
  * @internal
  */
 import { fillOf, I32, setOf, U8 } from './intrinsics';
-import { addDiscardGuard } from '../process/discard';
+import { addDiscardGuard, addDiscardRangeGuard } from '../process/discard';
+import { inArenaReservation } from './live';
 
 export const K_SLAB = 0;
 export const K_CHUNK = 1;
@@ -169,6 +170,13 @@ export class IdStack {
 // discard() (lib/process/discard.ts) of arena memory: a block's own view
 // gives back the whole pages inside that block; any other view or the
 // ArrayBuffer of a slab, run or chunk would zero other blocks' bytes.
+// By address too: a buffer transfer()ed out of an arena is a new ArrayBuffer
+// pagewise never saw, over the same pages (this thread's arenas).
+addDiscardRangeGuard((first, last, target) =>
+  ArenaView.owner(target) === undefined && inArenaReservation(first, last)
+    ? "its pages lie in an Arena's reservation (a buffer moved out of the arena with transfer(), say), which holds other blocks' bytes; discard the view alloc() returned, or use arena.free() and arena.purge()"
+    : null,
+);
 addDiscardGuard((target, ab) =>
   OwnedBuffer.owner(ab) !== undefined && ArenaView.owner(target) === undefined
     ? "it is an Arena's memory, which holds other blocks' bytes; discard the view alloc() returned (its own pages), or use arena.free() and arena.purge()"

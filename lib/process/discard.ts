@@ -75,6 +75,13 @@ export interface DiscardResult {
  */
 export type DiscardGuard = (target: object, ab: ArrayBuffer) => string | null;
 const guards: DiscardGuard[] = [];
+/** @internal A check by address: the whole pages [first, last) a discard of `target` would give back. */
+export type DiscardRangeGuard = (first: bigint, last: bigint, target: object) => string | null;
+const rangeGuards: DiscardRangeGuard[] = [];
+/** @internal Registers a {@link DiscardRangeGuard} (the arena does at load). */
+export function addDiscardRangeGuard(guard: DiscardRangeGuard): void {
+  rangeGuards.push(guard);
+}
 /** @internal Registers a {@link DiscardGuard} (the arena does at load). */
 export function addDiscardGuard(guard: DiscardGuard): void {
   guards.push(guard);
@@ -186,6 +193,10 @@ export function discard(buffer: ArrayBuffer | ArrayBufferView, offset?: number, 
   const last = ((from + BigInt(len)) / P) * P;
   const none = { bytes: 0, residentBefore: 0, address: 0n, head: len, tail: 0, checkedBy: 'none' as const };
   if (last <= first) return none;
+  for (const guard of rangeGuards) {
+    const why = guard(first, last, buffer);
+    if (why !== null) throw refuse('ERR_PAGEWISE_FOREIGN_RANGE', `discard refuses this buffer: ${why}`);
+  }
   if (regionState === 0) {
     const held = native.regionsHeld();
     for (let i = 0; i + 1 < held.length; i += 2) {
