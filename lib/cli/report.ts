@@ -304,8 +304,8 @@ const HELP = `Usage: pagewise report --html FILE [--only ID...]
 
 Runs the experiments and writes one self-contained HTML page (inline SVG charts,
 no scripts, no network): the verdicts, every measurement with its source, and
-a chart for each experiment whose figures are quantities (8 of 10: not 3 and 9,
-whose outcomes are errors and signals), axes titled with their units.
+a chart for each experiment whose figures are quantities (not those whose
+outcomes are errors and signals), axes titled with their units.
 
 Options:
   --html FILE     where to write the page (required)
