@@ -16,7 +16,14 @@ import { checkBoolean, checkOptions, checkString } from '../validate';
  * to 6.12.y and 6.15.y, at stable releases this check does not know: those
  * kernels answer `false` (an exact figure called approximate, never the reverse).
  */
-export function statmIsExact(release: string = os.release()): boolean {
+export function statmIsExact(release?: string): boolean {
+  if (release === undefined) {
+    try {
+      release = os.release();
+    } catch {
+      return false; // the release cannot be read (Deno without --allow-sys): called approximate, never the reverse
+    }
+  }
   const m = /^(\d+)\.(\d+)/.exec(checkString('release', release));
   if (!m) return false;
   const major = Number(m[1]);
