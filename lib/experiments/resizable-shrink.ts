@@ -11,7 +11,7 @@ type Resizable = ArrayBuffer & { resize(n: number): void };
 
 function body(): Outcome {
   const page = pageSize();
-  const pages = 4096; // 16 MiB at 4 KiB pages
+  const pages = (16 << 20) / page; // 16 MiB of pages of whatever size the kernel uses
   let probe: Resizable;
   try {
     probe = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(page, { maxByteLength: 2 * page });
