@@ -6,7 +6,7 @@
  *   native   lib/*native*.ts, lib/native/**, measure/native.ts: the binding and its types
  *   base     validate, errors, format, package-root: no kernel, no binding
  *   kernel   lib/proc/**: the only reader of /proc and /sys paths
- *   core     the system-call API: mapping/**, process/**, flags, unsafe, shared, newmm, brk, rusage, system, features
+ *   core     the system-call API: mapping/**, process/**, flags, unsafe, shared, maps-query, advise-many, secret, merge, brk, rusage, system, features
  *   measure  lib/measure/**
  *   arena    lib/arena/**
  *   explain  lib/explain/**
@@ -31,7 +31,7 @@ import { describe, expect, it } from 'vitest';
 
 const LIB = path.join(__dirname, '..', 'lib');
 
-const CORE = new Set(['mapping.ts', 'flags.ts', 'unsafe.ts', 'shared.ts', 'newmm.ts', 'brk.ts', 'rusage.ts', 'system.ts', 'features.ts']);
+const CORE = new Set(['mapping.ts', 'flags.ts', 'unsafe.ts', 'shared.ts', 'maps-query.ts', 'advise-many.ts', 'secret.ts', 'merge.ts', 'brk.ts', 'rusage.ts', 'system.ts', 'features.ts']);
 const LAYERS: [string, (f: string) => boolean][] = [
   ['native', (f) => /^[^/]*native[^/]*\.ts$/.test(f) || f.startsWith('native/') || f === 'measure/native.ts'],
   ['base', (f) => ['validate.ts', 'errors.ts', 'format.ts', 'package-root.ts'].includes(f)],

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, memoryMergeEnabled, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
 import { parseMaps } from '../lib/proc/maps';
-import { readMaps, readMapsByQuery } from '../lib/newmm';
+import { readMaps, readMapsByQuery } from '../lib/maps-query';
 import { cbench } from '../lib/bench/cnative';
 import { native } from '../lib/native';
 import { runChild } from './helpers/child';

@@ -10,7 +10,7 @@ import { kernelHas } from '../features';
 import { mmap, type Mapping } from '../mapping';
 import { native } from '../native';
 import { cbench } from './cnative';
-import { queryMapping, readMaps, readMapsByQuery } from '../newmm';
+import { queryMapping, readMaps, readMapsByQuery } from '../maps-query';
 import { findMapping, parseMaps, readMapsText } from '../proc/maps';
 import { explain } from '../explain';
 import { procPath } from '../proc/parse';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { mmap, type Mapping } from '../mapping';
 import { memoryUsage } from '../measure/memory-usage';
-import { readMaps } from '../newmm';
+import { readMaps } from '../maps-query';
 import { procPath } from '../proc/parse';
 import { resolveMetricsOptions, Sampler } from '../metrics/sampler';
 import type { Benchmark } from './harness';

@@ -1,7 +1,7 @@
 /** Experiment 12: is process_madvise batching worth it on memory written from JS? */
 import { mmap } from '../mapping';
 import { pageSize } from '../system';
-import { adviseMany } from '../newmm';
+import { adviseMany } from '../advise-many';
 import { kernelHas, FEATURE_MINIMUM } from '../features';
 import { median, nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';

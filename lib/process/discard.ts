@@ -28,7 +28,7 @@ import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import * as workerThreads from 'node:worker_threads';
 import { native } from '../native';
-import { readMaps } from '../newmm';
+import { readMaps } from '../maps-query';
 import { kernelHas } from '../features';
 import type { MapsEntry } from '../proc/maps';
 import { pageSize } from '../system';

@@ -1,19 +1,14 @@
 /**
- * Process-wide calls of the newest memory API: one VMA looked up with
- * `PROCMAP_QUERY`, many ranges advised with one `process_madvise`, and
- * `memfd_secret` memory. Each falls back or fails cleanly where the kernel
- * lacks it (./features).
+ * The calling process's mappings by `ioctl(PROCMAP_QUERY)` (Linux 6.11+) on a
+ * kept /proc/self/maps descriptor, falling back to the text where the kernel
+ * lacks it.
  */
 import * as fs from 'node:fs';
 import { native } from './native';
-import { type Mapping, asMapping, mmap } from './mapping';
-import { adviceNumber, type Advice } from './flags';
-import { kernelHas, requireFeature } from './features';
+import { kernelHas } from './features';
 import { entryOf, findMapping, parseMaps, readMapsText, type MapsEntry, type ReadMapsOptions } from './proc/maps';
 import { procPath } from './proc/parse';
-import { checkBigAddress as checkAddr, checkOptions as checkOpts } from './validate';
-import { checkBigAddress, checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType } from './validate';
-import { pageSize, roundUp } from './system';
+import { checkBigAddress, checkBoolean, checkOptions } from './validate';
 
 let mapsFd = -1;
 /** PATH_MAX (linux/limits.h): the longest name PROCMAP_QUERY returns; a byte count, not a page size. */
@@ -71,16 +66,16 @@ function gate(): MapsEntry[] {
  * (Linux 6.11+; `kernelHas('procmapQuery')`), one ioctl per mapping in the
  * range, from `start`, instead of reading every line: the same entries,
  * field for field (tested). A whole listing reads the text: one query costs
- * about 5 µs of kernel time on the development VM against under 1 µs per
- * line of text (`pagewise bench --only maps`), so the ioctl wins only where
- * it skips most of the process's mappings.
+ * several times what one line of text does (`pagewise bench --only maps`
+ * measures both), so the ioctl wins only where it skips most of the
+ * process's mappings.
  */
 export function readMaps(pid: number | 'self' = 'self', options?: ReadMapsOptions): MapsEntry[] {
-  const o = checkOpts<ReadMapsOptions>('options', options, ['start', 'end']);
+  const o = checkOptions<ReadMapsOptions>('options', options, ['start', 'end']);
   const ranged = o.start !== undefined || o.end !== undefined;
   if (!ranged || !(pid === 'self' || pid === process.pid) || !kernelHas('procmapQuery')) return readMapsText(pid, options);
-  const start = o.start === undefined ? 0n : checkAddr('options.start', o.start);
-  const end = o.end === undefined ? null : checkAddr('options.end', o.end);
+  const start = o.start === undefined ? 0n : checkBigAddress('options.start', o.start);
+  const end = o.end === undefined ? null : checkBigAddress('options.end', o.end);
   const out: MapsEntry[] = [];
   let e = queryVma(start, true);
   for (; e !== null && (end === null || e.start < end); e = queryVma(e.end, true)) {
@@ -139,96 +134,4 @@ export function queryMapping(address: bigint, options?: QueryMappingOptions): Vm
   if (!e) return null;
   const name = `${e.pathname}${e.deleted ? ' (deleted)' : ''}`;
   return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, dev: e.dev, name, source: fromText ? 'maps' : 'procmap_query' };
-}
-
-/** What {@link adviseMany} did. */
-export interface AdviseManyResult {
-  /** Bytes advised. */
-  bytes: number;
-  /** `process_madvise`: batched on the own process; `madvise`: one call per range. */
-  path: 'process_madvise' | 'madvise';
-  /** System calls made. */
-  calls: number;
-}
-
-/**
- * `madvise(advice)` over many ranges `[mapping, offset, length]` (offsets
- * page-aligned) with one `process_madvise` per up to `IOV_MAX` ranges on the
- * own process where the kernel allows that advice there (every advice since
- * Linux 6.13; `cold`, `pageout`, `willneed`, `collapse` since 5.10), else one
- * `madvise` per range. On memory written from JS, batching saves the TLB
- * shootdown each call costs.
- */
-export function adviseMany(ranges: ReadonlyArray<readonly [Mapping, number?, number?]>, advice: Advice): AdviseManyResult {
-  const n = adviceNumber(advice);
-  if (!Array.isArray(ranges)) throw invalidType('ranges', 'an array of [mapping, offset, length]', ranges);
-  const regions: unknown[] = [];
-  const offs: number[] = [];
-  const lens: number[] = [];
-  const maps: Mapping[] = [];
-  let bytes = 0;
-  for (let i = 0; i < ranges.length; i++) {
-    const r = ranges[i];
-    if (!Array.isArray(r)) throw invalidType(`ranges[${i}]`, 'an array [mapping, offset, length]', r);
-    const m = asMapping(r[0]);
-    const [off, len] = checkRange(m.length, m.pageSize, r[1], r[2]);
-    regions.push(m.region);
-    offs.push(off);
-    lens.push(roundUp(len, m.pageSize));
-    maps.push(m);
-    bytes += roundUp(len, m.pageSize);
-  }
-  // Reading the ranges ran caller code (getters, valueOf): a mapping it
-  // unmapped is refused here, before any system call.
-  for (let i = 0; i < maps.length; i++) {
-    if (!maps[i]!.mapped) throw invalidState(`ranges[${i}]: the mapping was unmapped while the ranges were read`);
-  }
-  if (ranges.length > 0 && kernelHas('processMadvise') && (native.processMadviseProbe(n) === 0)) {
-    const [advised, calls] = native.processMadviseOwn(regions, offs, lens, n);
-    return { bytes: advised, path: 'process_madvise', calls };
-  }
-  for (let i = 0; i < maps.length; i++) maps[i]!.advise(advice, offs[i], lens[i]);
-  return { bytes, path: 'madvise', calls: maps.length };
-}
-
-/**
- * Memory removed from the kernel's direct map (`memfd_secret`, Linux 5.14+
- * booted with `secretmem.enable=1`): no other process, and not the kernel
- * through its direct map, can read it; it is never swapped. Returns a
- * shared Mapping of `size` bytes (the descriptor is closed). Elsewhere throws
- * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` naming the boot parameter.
- */
-export function secretMemory(size: number): Mapping {
-  checkInteger('size', size, 1);
-  requireFeature('secretMemory');
-  const fd = native.memfdSecret(0x80000 /* O_CLOEXEC */);
-  try {
-    fs.ftruncateSync(fd, roundUp(size, pageSize()));
-    return mmap(size, { shared: true, file: { fd } });
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/**
- * Opts the whole process in to Kernel Samepage Merging, or out
- * (`prctl(PR_SET_MEMORY_MERGE, on)`, Linux 6.4 with `CONFIG_KSM`): every
- * mapping it has and will have becomes a KSM candidate, without
- * `madvise(MADV_MERGEABLE)` per range. Merging happens only while ksmd runs
- * (`/sys/kernel/mm/ksm/run` = 1); `ksmStat().mergeAny` shows the state.
- * Returns the state read back (`PR_GET_MEMORY_MERGE`). Where the kernel
- * lacks it throws `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`; a refusal (`EPERM`
- * under a seccomp or LSM policy, `EINVAL`) is thrown with `code`, `errno`
- * and `syscall: 'prctl'`.
- */
-export function memoryMerge(on: boolean): boolean {
-  checkBoolean('on', on);
-  requireFeature('memoryMerge');
-  return native.memoryMerge(on) === 1;
-}
-
-/** Whether the process is opted in to KSM as a whole (`PR_GET_MEMORY_MERGE`, Linux 6.4); throws like {@link memoryMerge}. */
-export function memoryMergeEnabled(): boolean {
-  requireFeature('memoryMerge');
-  return native.memoryMerge() === 1;
 }
