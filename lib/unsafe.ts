@@ -3,9 +3,9 @@
  * normal use; each entry says why it is unsafe. Tests of these run in child
  * processes.
  */
-import { native } from './native';
+import { native } from './native/binding';
 import { Mapping, asMapping, newMapping, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './mapping';
-import { pageSize } from './system';
+import { pageSize } from './kernel/system';
 import { checkBigAddress, checkInteger, outOfRange } from './validate';
 
 /** Every mmap option but `address` (the call's own) and `name`. */

@@ -25,7 +25,7 @@ try {
 }
 const root = path.join(__dirname, '..');
 const pw = require(path.join(root, 'dist/lib/index.js'));
-const { native } = require(path.join(root, 'dist/lib/native.js'));
+const { native } = require(path.join(root, 'dist/lib/native/binding.js'));
 const { cbench } = require(path.join(root, 'dist/lib/bench/cnative.js'));
 const { medianInterval, summarize, formatNs, formatRatio } = require(path.join(root, 'dist/lib/bench/index.js'));
 

@@ -9,7 +9,7 @@
 //
 // npm 11 runs no install script of a dependency unless the user approves it,
 // so an installed pagewise must (and does) work without this script: the
-// loader (lib/native.ts) reads prebuilds/ itself. This script only matters for
+// loader (lib/native/binding.ts) reads prebuilds/ itself. This script only matters for
 // the project's own `npm install` and for users who approve scripts.
 'use strict';
 const fs = require('node:fs');

@@ -67,10 +67,10 @@ fi
 
 contents=$(tar -tzvf "$TGZ")
 for want in package/package.json package/gyp/binding.gyp package/scripts/build-from-source.js package/dist/lib/index.js \
-  package/dist/lib/index.d.ts package/dist/lib/native.js package/native/pagewise.h package/LICENSE package/CHANGELOG.md \
+  package/dist/lib/index.d.ts package/dist/lib/native/binding.js package/native/pagewise.h package/LICENSE package/CHANGELOG.md \
   package/prebuilds/linux-x64/pagewise.node package/prebuilds/linux-arm64/pagewise.node \
   package/prebuilds/linux-x64/lab/pagewise_lab.node package/prebuilds/linux-arm64/lab/pagewise_lab.node \
-  package/native/lab/cbench.cc package/dist/lib/native-lab.js; do
+  package/native/lab/cbench.cc package/dist/lib/native/lab.js; do
   grep -q " $want\$" <<<"$contents" || bad "tarball lacks $want"
 done
 for tag in linux-x64 linux-arm64; do
@@ -154,13 +154,13 @@ fi
 PKG=$T/app/node_modules/pagewise
 [ -e "$PKG/build" ] && bad "a build/ appeared in the installed package: something compiled"
 
-origin=$(run node -p "JSON.stringify(require('$PKG/dist/lib/native.js').nativeOrigin)" 2>&1)
+origin=$(run node -p "JSON.stringify(require('$PKG/dist/lib/native/binding.js').nativeOrigin)" 2>&1)
 if grep -q '"kind":"prebuild"' <<<"$origin" && grep -q "/prebuilds/linux-$(node -p process.arch)/" <<<"$origin"; then
   ok "loads the shipped prebuild: $origin"
 else
   bad "did not load a prebuild: $origin"
 fi
-labfile=$(run node -p "require('$PKG/dist/lib/native-lab.js').labOrigin()" 2>&1)
+labfile=$(run node -p "require('$PKG/dist/lib/native/lab.js').labOrigin()" 2>&1)
 if [ "$labfile" = "$PKG/prebuilds/linux-$(node -p process.arch)/lab/pagewise_lab.node" ] &&
   out=$(run node -e "const { cbench } = require('$PKG/dist/lib/bench/cnative.js'); const t = cbench.cbenchGetrusage(0, 10); if (!(t >= 0)) throw new Error(String(t)); console.log(t)" 2>&1); then
   ok "the lab binary loads from the shipped prebuild ($labfile) and runs a C baseline"
@@ -266,7 +266,7 @@ start=$SECONDS
 out=
 if (cd "$BUILT/pagewise" && npm run build-from-source >"$T/build.log" 2>&1) &&
   out=$(cd "$T/built" && env -i HOME="$T/home" PATH="$BIN" node -e "
-    const o = require('$BUILT/pagewise/dist/lib/native.js').nativeOrigin; const pw = require('pagewise');
+    const o = require('$BUILT/pagewise/dist/lib/native/binding.js').nativeOrigin; const pw = require('pagewise');
     const m = pw.mmap(pw.pageSize()); m.view()[0] = 1; m.unmap(); console.log(o.kind + ' ' + o.file)" 2>&1) &&
   grep -q '^build .*/build/Release/pagewise.node$' <<<"$out"; then
   ok "npm run build-from-source in the installed package builds and loads ($((SECONDS - start)) s): $out"

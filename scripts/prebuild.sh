@@ -5,7 +5,7 @@
 #                                              g++-aarch64-linux-gnu
 # and beside each, the lab binaries (native/lab/, same target arch): the C
 # probe executable pagewise-probe, and lab/pagewise_lab.node (the benchmark
-# loops and the fork probe, loaded only by lib/native-lab.ts).
+# loops and the fork probe, loaded only by lib/native/lab.ts).
 # Node-API (NAPI_VERSION in binding.gyp) makes one binary serve every Node
 # version that has that Node-API version; the headers are arch-independent,
 # so the host Node's headers serve the arm64 build too.

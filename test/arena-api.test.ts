@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Arena, LARGE_BLOCK_BYTES } from '../lib/arena';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 
 const page = pageSize();
 const MiB = 2 ** 20;

@@ -9,10 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Arena } from '../lib/arena';
-import { pageSize } from '../lib/system';
-import { kernelHas } from '../lib/features';
-import { native } from '../lib/native';
-import { readSmaps } from '../lib/proc/smaps';
+import { pageSize } from '../lib/kernel/system';
+import { kernelHas } from '../lib/kernel/features';
+import { native } from '../lib/native/binding';
+import { readSmaps } from '../lib/kernel/smaps';
 import { underEmulation, unmeasurable } from './helpers/emulation';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -24,11 +24,11 @@ const hasGuard = kernelHas('guard') && !underEmulation().qemu;
  * Runs `code` in a child where `region` is the arena's reservation: the
  * child wraps the binding's `mmap` before the package loads (the arena
  * captures the native calls at load), so it can hand the region to the C
- * touch loop of the lab binary (`cbenchTouch`, lib/native-lab.ts), which
+ * touch loop of the lab binary (`cbenchTouch`, lib/native/lab.ts), which
  * writes from native code at the address it is given.
  */
 function runWithRegion(code: string, env: Record<string, string> = {}): { status: number | null; signal: string | null; stdout: string; stderr: string } {
-  const nativePath = path.join(path.dirname(DIST), 'native.js');
+  const nativePath = path.join(path.dirname(DIST), 'native', 'binding.js');
   const script = `
     const { native } = require(${JSON.stringify(nativePath)});
     const mmap = native.mmap;
@@ -296,7 +296,7 @@ describe.skipIf(!hasGuard)('Arena guardPages (MADV_GUARD_INSTALL, Linux 6.13+)',
       const base = native.regionAddress(region);
       const past = Number(a.addressOf(b1) - base) + (1 << 20);
       console.log(JSON.stringify({ gap: Number(a.addressOf(b2) - a.addressOf(b1)) }));
-      require(${JSON.stringify(path.join(path.dirname(DIST), 'native-lab.js'))}).nativeLab().cbenchTouch(base + BigInt(past), 1, 1);
+      require(${JSON.stringify(path.join(path.dirname(DIST), 'native', 'lab.js'))}).nativeLab().cbenchTouch(base + BigInt(past), 1, 1);
       console.log(JSON.stringify({ wrote: true, neighbour: b2[0] }));`;
     const without = runWithRegion(code(false));
     expect(without.signal).toBe(null);

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Arena } from '../lib/arena';
 import { discard } from '../lib/index';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { underEmulation } from './helpers/emulation';
 import { DIST, HANG_GUARD_MS } from './helpers/child';
 

@@ -7,12 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Arena, LARGE_BLOCK_BYTES } from '../lib/arena';
-import { pageSize, hugePageSize } from '../lib/system';
-import { readMeminfo } from '../lib/proc/meminfo';
-import { readSmaps } from '../lib/proc/smaps';
-import { readOvercommit } from '../lib/proc/overcommit';
+import { pageSize, hugePageSize } from '../lib/kernel/system';
+import { readMeminfo } from '../lib/kernel/meminfo';
+import { readSmaps } from '../lib/kernel/smaps';
+import { readOvercommit } from '../lib/kernel/overcommit';
 import { vmaNamesSupported } from '../lib/mapping';
-import { adviceSupported } from '../lib/flags';
+import { adviceSupported } from '../lib/mapping/flags';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { runChild } from './helpers/child';
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Arena, LARGE_BLOCK_BYTES } from '../lib/arena';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { runChild } from './helpers/child';
 
 const page = pageSize();

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { Arena } from '../lib/arena';
 import { FREE, OWN, PageRuns, RUN, SLAB } from '../lib/arena/pages';
 import { sizeClasses } from '../lib/arena/classes';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
 import { rng } from '../lib/bench/arena-suite';
 

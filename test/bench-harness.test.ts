@@ -6,7 +6,7 @@ import { syscallBenchmarks } from '../lib/bench/syscalls';
 import { pageBenchmarks } from '../lib/bench/pages-suite';
 import { cbench, C } from '../lib/bench/cnative';
 import { mmap } from '../lib/mapping';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 
 function wellFormed(r: BenchResult): void {

@@ -6,8 +6,8 @@ import { benchmarks, limitRows } from '../lib/bench/suites';
 import { mapsBenchmarks } from '../lib/bench/maps-suite';
 import { benchMemory } from '../lib/bench/memory';
 import { mmap } from '../lib/mapping';
-import { pageSize } from '../lib/system';
-import { kernelHas } from '../lib/features';
+import { pageSize } from '../lib/kernel/system';
+import { kernelHas } from '../lib/kernel/features';
 import { unmeasurable } from './helpers/emulation';
 
 function wellFormed(r: BenchResult): void {

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
 import { formatMap, rowLength } from '../lib/cli/map';
 import { HANG_GUARD_MS } from './helpers/child';

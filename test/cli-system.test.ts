@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers/child';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { ifMeasurable } from './helpers/emulation';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
 

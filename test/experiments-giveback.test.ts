@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { kernelHas } from '../lib/index';
 import { DIST } from './helpers/child';
-import { readMeminfo } from '../lib/proc/meminfo';
+import { readMeminfo } from '../lib/kernel/meminfo';
 import { resizableShrink, thpModes, trimMallocExperiment, wasmDiscard } from '../lib/experiments';
 import type { ExperimentResult } from '../lib/experiments';
 import { side, spread } from '../lib/experiments/trials';

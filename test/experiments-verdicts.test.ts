@@ -3,9 +3,9 @@ import {
   experiments, findExperiments, runExperiments, zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
   exitRecovery, cowFork, kernelMemory, rlimitData, prefault, probeMissing, guardPages, batchedMadvise,
 } from '../lib/experiments';
-import { kernelHas } from '../lib/features';
+import { kernelHas } from '../lib/kernel/features';
 import type { ExperimentResult } from '../lib/experiments';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 import { costWords } from '../lib/experiments/common';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';

@@ -27,7 +27,7 @@ const SMALL = 4000;
 /** The child: runs each command it reads, answers `ok <json>`. */
 const CHILD = `
 const pw = require(${JSON.stringify(DIST)});
-const { native } = require(${JSON.stringify(path.join(path.dirname(DIST), 'native.js'))});
+const { native } = require(${JSON.stringify(path.join(path.dirname(DIST), 'native', 'binding.js'))});
 const fs = require('node:fs');
 const { Worker } = require('node:worker_threads');
 const keep = [];

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DIST, ROOT, runChild } from './helpers/child';
 import { explain, pageSize, type ExplainSample, type ExplainSnapshot } from '../lib/index';
-import { ptraceScope } from '../lib/proc/facts';
+import { ptraceScope } from '../lib/kernel/facts';
 
 const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
 const MiB = 1024 * 1024;

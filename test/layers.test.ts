@@ -3,10 +3,10 @@
  * TypeScript parser, against the layer rules of issue 14. Layers are ranked
  * bottom-up; a module may import from its own layer and any layer below.
  *
- *   native   lib/*native*.ts, lib/native/**, measure/native.ts: the binding and its types
- *   base     validate, errors, format, package-root: no kernel, no binding
- *   kernel   lib/proc/**: the only reader of /proc and /sys paths
- *   core     the system-call API: mapping/**, process/**, flags, unsafe, shared, maps-query, advise-many, secret, merge, brk, rusage, system, features
+ *   native   lib/native/**: the binding, its types, the lab binary's loader
+ *   base     lib/validate.ts, lib/errors.ts, lib/format.ts: no kernel, no binding
+ *   kernel   lib/kernel/**: the only reader of /proc and /sys paths, and the probes of what this kernel has
+ *   core     the system-call API: lib/mapping/**, lib/sharing/**, lib/process/**, lib/unsafe.ts
  *   measure  lib/measure/**
  *   arena    lib/arena/**
  *   explain  lib/explain/**
@@ -15,11 +15,12 @@
  *   lab      lib/bench/**, lib/experiments/**
  *   cli      lib/cli.ts, lib/cli/**: reaches lab only through its public index
  *
- * Other rules: only a module whose file name contains `native` loads a
- * `.node` binary (`bindings`, `process.dlopen`, a `.node` path), and only
- * lab modules import the lab binary's loader (a `native` module named
- * `*lab*` or `cnative`, or under native/lab); only
- * lib/proc names a `/proc/` or `/sys/` path in a string (the `source` label
+ * Layers are folders: at most six files stand at the top of lib/.
+ *
+ * Other rules: only a module under lib/native/ loads a `.node` binary
+ * (`bindings`, `process.dlopen`, a `.node` path), and only lab modules
+ * import the lab binary's loader (lib/native/lab* or bench/cnative); only
+ * lib/kernel names a `/proc/` or `/sys/` path in a string (the `source` label
  * of an experiment's measurement, `m(name, value, unit, source)`, reads
  * nothing and is allowed).
  */
@@ -31,24 +32,25 @@ import { describe, expect, it } from 'vitest';
 
 const LIB = path.join(__dirname, '..', 'lib');
 
-const CORE = new Set(['mapping.ts', 'flags.ts', 'unsafe.ts', 'shared.ts', 'maps-query.ts', 'advise-many.ts', 'secret.ts', 'merge.ts', 'brk.ts', 'rusage.ts', 'system.ts', 'features.ts']);
+const TOP_BASE = ['validate.ts', 'errors.ts', 'format.ts'];
+const under = (...dirs: string[]) => (f: string): boolean => dirs.some((d) => f.startsWith(`${d}/`));
 const LAYERS: [string, (f: string) => boolean][] = [
-  ['native', (f) => /^[^/]*native[^/]*\.ts$/.test(f) || f.startsWith('native/') || f === 'measure/native.ts'],
-  ['base', (f) => ['validate.ts', 'errors.ts', 'format.ts', 'package-root.ts'].includes(f)],
-  ['kernel', (f) => f.startsWith('proc/')],
-  ['core', (f) => CORE.has(f) || f.startsWith('mapping/') || f.startsWith('process/')],
-  ['measure', (f) => f.startsWith('measure/')],
-  ['arena', (f) => f.startsWith('arena/')],
-  ['explain', (f) => f.startsWith('explain/')],
-  ['metrics', (f) => f.startsWith('metrics/')],
+  ['native', under('native')],
+  ['base', (f) => TOP_BASE.includes(f)],
+  ['kernel', under('kernel')],
+  ['core', (f) => under('mapping', 'sharing', 'process')(f) || f === 'unsafe.ts'],
+  ['measure', under('measure')],
+  ['arena', under('arena')],
+  ['explain', under('explain')],
+  ['metrics', under('metrics')],
   ['api', (f) => f === 'index.ts'],
-  ['lab', (f) => f.startsWith('bench/') || f.startsWith('experiments/')],
+  ['lab', under('bench', 'experiments')],
   ['cli', (f) => f === 'cli.ts' || f.startsWith('cli/')],
 ];
 /** The public entries of the lab: the only lab modules the CLI may import. */
 const LAB_PUBLIC = new Set(['experiments/index.ts', 'bench/index.ts']);
 /** The lab binary's loaders (benchmark loops, the fork probe): only lab modules import them. */
-const labNative = (f: string): boolean => f.startsWith('native/lab') || /(lab[^/]*native|native[^/]*lab|cnative)[^/]*\.ts$/.test(path.posix.basename(f));
+const labNative = (f: string): boolean => f.startsWith('native/lab') || f === 'bench/cnative.ts';
 
 type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside the lab' | 'loads the binary' | 'reads /proc or /sys';
 
@@ -60,7 +62,7 @@ type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside 
 const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
   // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
   // /proc/self/maps once to tell musl from glibc before the binary loads.
-  { file: 'native.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },
+  { file: 'native/binding.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },
 ];
 
 function rank(file: string): number {
@@ -97,7 +99,7 @@ function findings(root: string, files: string[]): { found: Finding[]; unranked: 
   for (const file of files) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');
     const src = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
-    const mayLoad = path.posix.basename(file).includes('native') || file.startsWith('native/');
+    const mayLoad = file.startsWith('native/');
     const visit = (node: ts.Node): void => {
       let spec: string | undefined;
       if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
@@ -127,7 +129,7 @@ function findings(root: string, files: string[]): { found: Finding[]; unranked: 
         if (!mayLoad && /\.node$/.test(s) && !ts.isImportDeclaration(node.parent) && !ts.isExportDeclaration(node.parent)) {
           found.push({ file, rule: 'loads the binary', what: s });
         }
-        if (!file.startsWith('proc/') && /^\/(proc|sys)(\/\S*)?$/.test(s) && !isSourceLabel(node)) found.push({ file, rule: 'reads /proc or /sys', what: s });
+        if (!file.startsWith('kernel/') && /^\/(proc|sys)(\/\S*)?$/.test(s) && !isSourceLabel(node)) found.push({ file, rule: 'reads /proc or /sys', what: s });
       }
       ts.forEachChild(node, visit);
     };
@@ -156,6 +158,10 @@ describe('the layers of lib/', () => {
     expect(unresolved).toEqual([]);
   });
 
+  it('keeps at most six files at the top of lib/ (the rest live in a folder named for its layer)', () => {
+    expect(files.filter((f) => !f.includes('/')).length).toBeLessThanOrEqual(6);
+  });
+
   it('has no import from a higher layer, no lab internals in the CLI, no binary loaded and no /proc path read outside their homes', () => {
     expect(found.map(key).filter((k) => !excepted.has(k))).toEqual([]);
   });
@@ -173,10 +179,10 @@ describe('the layers of lib/', () => {
       fs.writeFileSync(path.join(root, file), lines.join('\n'));
     };
     try {
-      put('mapping.ts', ['export const mmap = 1;']);
+      put('mapping/mapping.ts', ['export const mmap = 1;']);
       put('experiments/define.ts', ['export const defineExperiment = 1;']);
       put('experiments/index.ts', ["export { defineExperiment } from './define';"]);
-      put('proc/parse.ts', ["import { mmap } from '../mapping';", "export const p = mmap + require('node:fs').readFileSync('/proc/self/status').length;"]);
+      put('kernel/parse.ts', ["import { mmap } from '../mapping/mapping';", "export const p = mmap + require('node:fs').readFileSync('/proc/self/status').length;"]);
       put('cli/probe.ts', [
         "import { defineExperiment } from '../experiments/define';",
         "import { defineExperiment as d } from '../experiments';",
@@ -185,18 +191,18 @@ describe('the layers of lib/', () => {
         "export const n = process.dlopen;",
         'export { defineExperiment, d };',
       ]);
-      put('experiments/x.ts', ["import { m } from './define';", "import { lab } from '../lab-native';", "m('Rss', 1, 'bytes', '/proc/self/smaps');"]);
-      put('lab-native.ts', ["export const lab = require('bindings')('pagewise-lab');"]);
-      put('measure/y.ts', ["import { lab } from '../lab-native';", 'export { lab };']);
-      const r = findings(root, ['cli/probe.ts', 'experiments/x.ts', 'lab-native.ts', 'mapping.ts', 'measure/y.ts', 'proc/parse.ts']);
+      put('experiments/x.ts', ["import { m } from './define';", "import { lab } from '../native/lab';", "m('Rss', 1, 'bytes', '/proc/self/smaps');"]);
+      put('native/lab.ts', ["export const lab = require('bindings')('pagewise-lab');"]);
+      put('measure/y.ts', ["import { lab } from '../native/lab';", 'export { lab };']);
+      const r = findings(root, ['cli/probe.ts', 'experiments/x.ts', 'kernel/parse.ts', 'mapping/mapping.ts', 'measure/y.ts', 'native/lab.ts']);
       expect(r.unresolved).toEqual([]);
       expect(r.found.map(key).sort()).toEqual([
         'cli/probe.ts | cli imports lab internals | experiments/define.ts',
         'cli/probe.ts | loads the binary | bindings',
         'cli/probe.ts | loads the binary | dlopen',
         'cli/probe.ts | reads /proc or /sys | /sys/kernel/mm/',
-        'measure/y.ts | lab binary outside the lab | lab-native.ts',
-        'proc/parse.ts | upward import | mapping.ts',
+        'kernel/parse.ts | upward import | mapping/mapping.ts',
+        'measure/y.ts | lab binary outside the lab | native/lab.ts',
       ]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { native } from '../lib/native';
+import { native } from '../lib/native/binding';
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, maxArrayBufferLength, Mapping, constants as C } from '../lib/index';
 import { runChild, DIST } from './helpers/child';

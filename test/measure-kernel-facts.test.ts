@@ -1,12 +1,12 @@
 /**
- * lib/proc/pagemap.ts and lib/proc/facts.ts: the pagemap bit layout decoded
+ * lib/kernel/pagemap.ts and lib/kernel/facts.ts: the pagemap bit layout decoded
  * on constructed entries and read from a fresh mapping; each fact checked
  * against the /proc parser that reads the same file.
  */
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, readMeminfo, readOvercommit, readThp, residency } from '../lib/index';
-import { decodePagemapEntry, readPagemap, PM_EXCLUSIVE, PM_FILE, PM_PFN_MASK, PM_PRESENT, PM_SOFT_DIRTY, PM_SWAP } from '../lib/proc/pagemap';
-import { hugePageSize, hugetlbDefaultSize, meminfoBytes, perfEventParanoid, thpMode, thpSetting, vmSysctl } from '../lib/proc/facts';
+import { decodePagemapEntry, readPagemap, PM_EXCLUSIVE, PM_FILE, PM_PFN_MASK, PM_PRESENT, PM_SOFT_DIRTY, PM_SWAP } from '../lib/kernel/pagemap';
+import { hugePageSize, hugetlbDefaultSize, meminfoBytes, perfEventParanoid, thpMode, thpSetting, vmSysctl } from '../lib/kernel/facts';
 import { ifMeasurable } from './helpers/emulation';
 
 describe('pagemap bits', () => {

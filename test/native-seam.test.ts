@@ -1,5 +1,5 @@
 /**
- * The one typed native seam: the keys of lib/native.ts's `Native` interface
+ * The one typed native seam: the keys of lib/native/binding.ts's `Native` interface
  * are exactly what the binary exports, so adding (or renaming) a system call
  * on one side without the other fails here rather than at a user's call.
  * The interface is read with the TypeScript compiler, not a regex.
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { native, nativeOrigin } from '../lib/native';
+import { native, nativeOrigin } from '../lib/native/binding';
 
 function interfaceKeys(file: string, name: string): string[] {
   const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
@@ -22,7 +22,7 @@ function interfaceKeys(file: string, name: string): string[] {
 
 describe('the native seam', () => {
   it("the Native interface's keys equal the binary's exports", () => {
-    const declared = interfaceKeys(path.join(__dirname, '..', 'lib', 'native.ts'), 'Native').sort();
+    const declared = interfaceKeys(path.join(__dirname, '..', 'lib', 'native', 'binding.ts'), 'Native').sort();
     // `bindings` (the build/ fallback loader) adds the file it loaded as `path`.
     const exported = Object.keys(native).filter((k) => !(k === 'path' && nativeOrigin.kind === 'build')).sort();
     expect({ onlyInInterface: declared.filter((k) => !exported.includes(k)), onlyInBinary: exported.filter((k) => !declared.includes(k)) }).toEqual({ onlyInInterface: [], onlyInBinary: [] });

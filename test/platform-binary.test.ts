@@ -11,8 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mmap, pageSize, hugePageSize, Mapping } from '../lib/index';
-import { nativeOrigin, native, NAPI_VERSION } from '../lib/native';
-import { labOrigin, labMissing } from '../lib/native-lab';
+import { nativeOrigin, native, NAPI_VERSION } from '../lib/native/binding';
+import { labOrigin, labMissing } from '../lib/native/lab';
 import { ifMeasurable, underEmulation } from './helpers/emulation';
 import { ASAN, unlessSanitizer } from './helpers/sanitizer';
 
@@ -112,14 +112,14 @@ describe('the loader picks a binary that loads', () => {
   }
   function load(dir: string): { origin?: { kind: string; file: string }; code?: string; message?: string } {
     const r = spawnSync(process.execPath, ['-e', `
-      try { console.log(JSON.stringify({ origin: require(${JSON.stringify(path.join(dir, 'dist/lib/native.js'))}).nativeOrigin })); }
+      try { console.log(JSON.stringify({ origin: require(${JSON.stringify(path.join(dir, 'dist/lib/native/binding.js'))}).nativeOrigin })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`], {
       encoding: 'utf8', env: { ...process.env, PAGEWISE_FROM_SOURCE: '0', PAGEWISE_BINARY: '' },
     });
     expect(r.status).toBe(0);
     return JSON.parse(r.stdout) as ReturnType<typeof load>;
   }
-  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native.js')))('a newer build that cannot load falls back to the prebuild; with no prebuild the error names both', () => {
+  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native/binding.js')))('a newer build that cannot load falls back to the prebuild; with no prebuild the error names both', () => {
     const withPrebuild = fakePackage({ prebuild: true, build: 'broken' });
     const without = fakePackage({ prebuild: false, build: 'broken' });
     try {
@@ -163,11 +163,11 @@ describe('the shipped core binary holds the system-call layer only; lab code is 
     const dir = path.dirname(nativeOrigin.file);
     expect(labOrigin()).toBe(nativeOrigin.kind === 'prebuild' ? path.join(dir, 'lab', 'pagewise_lab.node') : path.join(dir, 'pagewise_lab.node'));
   });
-  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native-lab.js')))('a missing lab binary fails the baselines and skips the experiments that need it, naming the file; the core still works', () => {
+  it.skipIf(!fs.existsSync(path.join(here, 'dist/lib/native/lab.js')))('a missing lab binary fails the baselines and skips the experiments that need it, naming the file; the core still works', () => {
     const missing = '/nonexistent/pagewise_lab.node';
     const r = spawnSync(process.execPath, ['-e', `
       const out = {};
-      const { native } = require(${JSON.stringify(path.join(here, 'dist/lib/native.js'))});
+      const { native } = require(${JSON.stringify(path.join(here, 'dist/lib/native/binding.js'))});
       out.pageSize = native.pageSize();
       try { require(${JSON.stringify(path.join(here, 'dist/lib/bench/cnative.js'))}).cbench.cbenchNow(); out.loaded = true; }
       catch (e) { out.code = e.code; out.message = e.message; }

@@ -2,7 +2,7 @@
  * What an Electron user gets. Electron (and any Node built with the V8
  * memory sandbox) refuses external ArrayBuffers, which is how pagewise hands
  * out memory; Electron cannot be installed here, so the loader's switch
- * `PAGEWISE_SIMULATE_V8_SANDBOX=1` (lib/native.ts) makes the functions that
+ * `PAGEWISE_SIMULATE_V8_SANDBOX=1` (lib/native/binding.ts) makes the functions that
  * create one throw what the native layer throws there
  * (`ERR_PAGEWISE_EXTERNAL_BUFFER`, native/region.cc). In a child process
  * with the switch: every call that needs no buffer works (mapping, advice,

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mapsLineAt, parseMaps, parseMapsBuffer, parseMapsLine } from '../lib/proc/maps';
-import { procPath } from '../lib/proc/parse';
+import { mapsLineAt, parseMaps, parseMapsBuffer, parseMapsLine } from '../lib/kernel/maps';
+import { procPath } from '../lib/kernel/parse';
 
 const FIX = path.join(__dirname, 'fixtures', 'proc');
 

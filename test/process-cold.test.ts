@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { coldPages, kernelHas, mmap, pageSize, readMeminfo, reclaim, trackWrites } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/native/binding';
 import { runChild } from './helpers/child';
 
 const page = pageSize();

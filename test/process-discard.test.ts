@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Arena, attach, discard, mmap, pageSize, unsafe } from '../lib/index';
-import { native } from '../lib/native';
-import { readPagemap, PM_PRESENT } from '../lib/proc/pagemap';
+import { native } from '../lib/native/binding';
+import { readPagemap, PM_PRESENT } from '../lib/kernel/pagemap';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { DIST } from './helpers/child';
 import { ASAN, sanitizerSkips } from './helpers/sanitizer';
@@ -270,7 +270,7 @@ describe('discard refuses what it cannot give back safely', () => {
     try {
       const w = new Worker(
         `const { parentPort, workerData } = require('node:worker_threads'); const pw = require(${JSON.stringify(DIST)});
-         const address = String(require(${JSON.stringify(path.join(path.dirname(DIST), 'native.js'))}).native.arrayBufferInfo(workerData)[0]);
+         const address = String(require(${JSON.stringify(path.join(path.dirname(DIST), 'native', 'binding.js'))}).native.arrayBufferInfo(workerData)[0]);
          try { pw.discard(workerData); parentPort.postMessage({ code: 'discarded', address }); } catch (e) { parentPort.postMessage({ code: e.code, address }); }`,
         { eval: true, workerData: v.buffer, transferList: [v.buffer as ArrayBuffer] },
       );

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { peakRss, resetPeakRss, transparentHugePages, trimMalloc, kernelHas } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/native/binding';
 import { runChild } from './helpers/child';
 import { underEmulation, unmeasurable } from './helpers/emulation';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';

@@ -12,7 +12,7 @@ import { DIST } from './helpers/child';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import * as path from 'node:path';
 
-const NATIVE = JSON.stringify(path.join(path.dirname(DIST), 'native.js'));
+const NATIVE = JSON.stringify(path.join(path.dirname(DIST), 'native', 'binding.js'));
 
 function have(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;

@@ -15,7 +15,7 @@ import { unmeasurable } from './helpers/emulation';
 import { World, addTally, newTally, opArb, scratchDir, thpMayWiden, type Op } from './helpers/model';
 import { HANG_GUARD_MS } from './helpers/child';
 import { Arena } from '../lib/arena';
-import { pageSize } from '../lib/system';
+import { pageSize } from '../lib/kernel/system';
 
 const soakSeconds = Number(process.env.PAGEWISE_SOAK_SECONDS ?? 0);
 const seed = process.env.PAGEWISE_SEED !== undefined ? Number(process.env.PAGEWISE_SEED) : soakSeconds > 0 ? (Date.now() ^ (process.pid << 8)) >>> 0 : 20261124;

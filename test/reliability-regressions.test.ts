@@ -15,7 +15,7 @@ const page = pageSize();
 // With the map count full, V8 itself dies if it needs a mapping (a JIT zone,
 // a GC thread's malloc arena): no background threads, no JIT in such children.
 const MAP_COUNT_NODE_ARGS = ['--single-threaded', '--jitless'];
-const NATIVE = JSON.stringify(path.join(path.dirname(DIST), 'native.js'));
+const NATIVE = JSON.stringify(path.join(path.dirname(DIST), 'native', 'binding.js'));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagewise-rel-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -3,7 +3,7 @@
  * process under it may load pagewise only with `--allow-addons`, and read
  * /proc from JS only with `--allow-fs-read` covering it; without them the
  * user gets an error that names the flag:
- * - no --allow-addons: the loader (lib/native.ts) throws
+ * - no --allow-addons: the loader (lib/native/binding.ts) throws
  *   `ERR_PAGEWISE_PERMISSION` naming --allow-addons (Node's own
  *   ERR_DLOPEN_DISABLED says only "loading addons is disabled");
  * - no --allow-fs-read for /proc: the /proc readers fail with Node's

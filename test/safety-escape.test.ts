@@ -168,7 +168,7 @@ describe.skipIf(underSanitizer())('vm.max_map_count headroom (6)', () => {
     try {
       const res = child(`
         const fd = require('fs').openSync(${JSON.stringify(file)}, 'r+');
-        const { native } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lib', 'native.js'))});
+        const { native } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lib', 'native', 'binding.js'))});
         const info = native.mapHeadroom();
         let i = 0;
         try { for (; i < 200000; i++) pw.mmap(P, { file: { fd } }).view()[0]; out.ended = 'no error'; }

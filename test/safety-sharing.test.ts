@@ -350,7 +350,7 @@ describe('workers terminated while holding views of attached memory (9)', () => 
         m.unmap();
         await settle();
         // Present pages of the range, from the page tables (the range may have merged with a neighbour VMA).
-        const pm = require(require('node:path').join(require('node:path').dirname(${JSON.stringify(DIST)}), 'proc', 'pagemap.js'));
+        const pm = require(require('node:path').join(require('node:path').dirname(${JSON.stringify(DIST)}), 'kernel', 'pagemap.js'));
         out.present = [...pm.readPagemap(at, 16)].filter((e) => pm.decodePagemapEntry(e).present).length;
       })();`);
     expectClean(res);

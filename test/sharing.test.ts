@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { attach, memfd, mmap, pageSize, shmOpen, shmUnlink, SharedMemory, type Mapping } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/native/binding';
 import { benchShareHandoff } from '../lib/bench/index';
 import { DIST } from './helpers/child';
 

@@ -61,7 +61,7 @@ import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
 import { allocHandleSlow, HandleSpace, handleLimit, reallocHandle } from './handles';
 import { trackArena } from './live';
-import { maxArrayBufferLength } from '../system';
+import { maxArrayBufferLength } from '../kernel/system';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';

@@ -3,7 +3,7 @@
  * later change to the binding object does not reach the arena.
  * @internal
  */
-import { native } from '../native';
+import { native } from '../native/binding';
 
 export const {
   mmap: nMmap, munmap: nMunmap, mprotect: nMprotect, madvise: nMadvise, regionBuffer: nRegionBuffer,

@@ -24,7 +24,7 @@
  * happens to equal a live block's offset here.
  * @internal
  */
-import { maxArrayBufferLength } from '../system';
+import { maxArrayBufferLength } from '../kernel/system';
 import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { type Heap } from './heap';
 import { HANDLE } from './pages';

@@ -18,10 +18,10 @@
  * @internal
  */
 import { constants as osConstants } from 'node:os';
-import { type RegionHandle } from '../native';
-import { pageSize } from '../system';
-import { adviceSupported } from '../flags';
-import { rusageRaw } from '../rusage';
+import { type RegionHandle } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { adviceSupported } from '../mapping/flags';
+import { rusageRaw } from '../process/rusage';
 import { invalidState, invalidType, invalidValue } from '../validate';
 import { arenaClasses } from './classes';
 import { PageRuns, OWN, RUN } from './pages';

@@ -4,10 +4,10 @@
  * before any system call and returns the settings the arena is built from.
  * @internal
  */
-import { pageSize, hugePageSize, maxArrayBufferLength } from '../system';
+import { pageSize, hugePageSize, maxArrayBufferLength } from '../kernel/system';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
 import { invalidType, invalidValue, outOfRange } from '../validate';
-import { requireFeature } from '../features';
+import { requireFeature } from '../kernel/features';
 import { ceil, floor, max, min } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, readOptions } from './checks';
 

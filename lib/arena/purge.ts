@@ -4,8 +4,8 @@
  * the decay timer's period, `reset()` and the forgetting of every block.
  * @internal
  */
-import { native, type RegionHandle } from '../native';
-import { kernelHas } from '../features';
+import { native, type RegionHandle } from '../native/binding';
+import { kernelHas } from '../kernel/features';
 import { fillOf, table } from './intrinsics';
 import { IdStack } from './owners';
 import { type Heap, setDecayTick } from './heap';

@@ -11,7 +11,7 @@
  * And the general allocation path (alignment, zeroing) and `realloc`.
  * @internal
  */
-import { maxArrayBufferLength } from '../system';
+import { maxArrayBufferLength } from '../kernel/system';
 import { invalidValue, outOfRange } from '../validate';
 import { CLASS_QUANTUM } from './classes';
 import { OWN, RUN } from './pages';

@@ -5,8 +5,8 @@
  * arena's only user of the measurement kit and of `/proc`.
  * @internal
  */
-import { rusageRaw } from '../rusage';
-import { readMaps } from '../proc/maps';
+import { rusageRaw } from '../process/rusage';
+import { readMaps } from '../kernel/maps';
 import { residencyOfRange } from '../measure/residency';
 import { BigIntOf, floor } from './intrinsics';
 import { type Heap, CLASSES } from './heap';

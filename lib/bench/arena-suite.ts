@@ -14,13 +14,13 @@
  */
 import { Arena } from '../arena/arena';
 import { mmap } from '../mapping';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import type { Baseline, Benchmark, Target } from './harness';
 import { timeLoop, timeOnce } from './harness';
 import { bigSize } from './syscalls';
 import { touchContenders, touchSize } from './pages-suite';
 import { cbench, C } from './cnative';
-import { native } from '../native';
+import { native } from '../native/binding';
 import { batchedGiveBack } from '../arena/purge';
 
 const KiB = 1024;

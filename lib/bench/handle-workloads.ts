@@ -33,8 +33,8 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Arena } from '../arena/arena';
-import { pageSize } from '../system';
-import { readStatus } from '../proc/status';
+import { pageSize } from '../kernel/system';
+import { readStatus } from '../kernel/status';
 import { JsSlabPool, type PoolBlock } from './js-pool';
 import { buildCWorkloads } from './handle-workloads-c';
 

@@ -6,15 +6,15 @@
  * 10,000 more (pages of one mapping made alternately read-only).
  */
 import * as fs from 'node:fs';
-import { kernelHas } from '../features';
+import { kernelHas } from '../kernel/features';
 import { mmap, type Mapping } from '../mapping';
-import { native } from '../native';
+import { native } from '../native/binding';
 import { cbench } from './cnative';
-import { queryMapping, readMaps, readMapsByQuery } from '../maps-query';
-import { findMapping, parseMaps, readMapsText } from '../proc/maps';
+import { queryMapping, readMaps, readMapsByQuery } from '../kernel/maps-query';
+import { findMapping, parseMaps, readMapsText } from '../kernel/maps';
 import { explain } from '../explain';
-import { procPath } from '../proc/parse';
-import { pageSize } from '../system';
+import { procPath } from '../kernel/parse';
+import { pageSize } from '../kernel/system';
 import type { Benchmark, Prepared } from './harness';
 import { timeLoop } from './harness';
 import { C } from './cnative';

@@ -5,7 +5,7 @@
  */
 import type { Mapping } from '../mapping';
 import { checkSyncFunction, checkSyncResult, measureSync } from '../measure/measure';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { checkInteger, checkOptions, invalidType } from '../validate';
 import { summarize, type Stats } from './harness';
 

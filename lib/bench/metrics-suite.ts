@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import { mmap, type Mapping } from '../mapping';
 import { memoryUsage } from '../measure/memory-usage';
-import { readMaps } from '../maps-query';
-import { procPath } from '../proc/parse';
+import { readMaps } from '../kernel/maps-query';
+import { procPath } from '../kernel/parse';
 import { resolveMetricsOptions, Sampler } from '../metrics/sampler';
 import type { Benchmark } from './harness';
 import { timeLoop } from './harness';

@@ -5,9 +5,9 @@
  * prefaulting, dirty pages for purging), restored outside the timed part.
  */
 import { mmap, type Mapping } from '../mapping';
-import { native } from '../native';
-import { pageSize } from '../system';
-import { adviceSupported } from '../flags';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { adviceSupported } from '../mapping/flags';
 import type { Baseline, Benchmark } from './harness';
 import { timeOnce } from './harness';
 import { cbench, C } from './cnative';

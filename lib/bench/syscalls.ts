@@ -4,11 +4,11 @@
  * C loop doing the same system calls over the same range.
  */
 import { mmap, type Mapping } from '../mapping';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import type { Benchmark } from './harness';
 import { timeLoop } from './harness';
 import { cbench, C } from './cnative';
-import { native, type RegionHandle } from '../native';
+import { native, type RegionHandle } from '../native/binding';
 
 /** Size of the "1 GiB" benchmarks (a few MiB when quick). */
 export function bigSize(quick: boolean): number {

@@ -8,8 +8,8 @@ import type { CliCommand } from './command';
 import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './support';
 import { benchmarks, runBenchmarks, formatResult, formatTargets, formatMarkdown, type Progress } from '../bench';
 import { betweenSamples } from '../measure/gc';
-import { pageSize } from '../system';
-import { thpMode } from '../proc/facts';
+import { pageSize } from '../kernel/system';
+import { thpMode } from '../kernel/facts';
 
 const HELP = `Usage: pagewise bench [options]
 

@@ -7,7 +7,7 @@ import type { CliCommand } from './command';
 import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
 import { experiments, findExperiments } from '../experiments';
 import { fmtBytes, plural } from '../format';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
 
 /** A failed experiment (it threw): reported, the others still run. */

@@ -5,13 +5,13 @@
 import type { CliCommand } from './command';
 import { EXIT, intFlag, parseCommand, terminalWidth, wrap } from './support';
 import { mmap, type Mapping } from '../mapping';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { fmtBytes, plural } from '../format';
 import { threadFaults } from '../measure/faults';
 import { readPages, touchPages } from '../measure/touch';
 import { mappingRss } from '../measure/vmas';
-import { thpMode } from '../proc/facts';
-import { PM_EXCLUSIVE, PM_PRESENT, readPagemap } from '../proc/pagemap';
+import { thpMode } from '../kernel/facts';
+import { PM_EXCLUSIVE, PM_PRESENT, readPagemap } from '../kernel/pagemap';
 
 /** State of one page from pagemap: not present, a private page, or present but not exclusive (the shared zero page). */
 export type PageState = 'absent' | 'private' | 'shared';

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, styleText, type ParseArgsConfig } from 'node:util';
-import { packageRoot } from '../package-root';
+import { packageRoot } from '../native/package-root';
 
 /** Exit codes, the same for every command. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import type { CliCommand } from './command';
 import { EXIT, parseCommand, terminalWidth, wrap } from './support';
 import { mmap } from '../mapping';
-import { pageSize, hugePageSize } from '../system';
-import { meminfoBytes, thpSetting, vmSysctl } from '../proc/facts';
+import { pageSize, hugePageSize } from '../kernel/system';
+import { meminfoBytes, thpSetting, vmSysctl } from '../kernel/facts';
 import { measureSync } from '../measure/measure';
 
 function committedAs(): number | null {

@@ -1,8 +1,8 @@
 /** Experiment 12: is process_madvise batching worth it on memory written from JS? */
 import { mmap } from '../mapping';
-import { pageSize } from '../system';
-import { adviseMany } from '../advise-many';
-import { kernelHas, FEATURE_MINIMUM } from '../features';
+import { pageSize } from '../kernel/system';
+import { adviseMany } from '../process/advise-many';
+import { kernelHas, FEATURE_MINIMUM } from '../kernel/features';
 import { median, nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';

@@ -3,7 +3,7 @@
  * a clock and a median.
  * @internal
  */
-import { native } from '../native';
+import { native } from '../native/binding';
 
 /** Exact RSS of this process, from `smaps_rollup` (a page-table walk). */
 export function processRss(): number {

@@ -1,7 +1,7 @@
 /** Experiment 7: copy-on-write after fork. */
 import { mmap } from '../mapping';
-import { lab, labMissing, type CowResult } from '../native-lab';
-import { pageSize } from '../system';
+import { lab, labMissing, type CowResult } from '../native/lab';
+import { pageSize } from '../kernel/system';
 import { touchPages } from '../measure/touch';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement } from './experiment';

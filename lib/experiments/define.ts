@@ -3,7 +3,7 @@
  * returns, and the wrapper that adds the run's metadata.
  * @internal
  */
-import { thpMode } from '../proc/facts';
+import { thpMode } from '../kernel/facts';
 import type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './experiment';
 
 /** Builder for a measurement. */

@@ -1,8 +1,8 @@
 /** Experiment 2: MADV_DONTNEED versus munmap + mmap to give pages back but keep the range. */
 import { mmap, type Mapping } from '../mapping';
-import { lab, labMissing } from '../native-lab';
-import { pageSize } from '../system';
-import { adviceSupported } from '../flags';
+import { lab, labMissing } from '../native/lab';
+import { pageSize } from '../kernel/system';
+import { adviceSupported } from '../mapping/flags';
 import { readPages, touchPages } from '../measure/touch';
 import { vmaCount } from '../measure/vmas';
 import { median, nowNs } from './common';

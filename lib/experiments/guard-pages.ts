@@ -1,8 +1,8 @@
 /** Experiment 11: guard pages as PROT_NONE mappings or as MADV_GUARD_INSTALL markers. */
 import { mmap } from '../mapping';
-import { native } from '../native';
-import { pageSize } from '../system';
-import { kernelHas, FEATURE_MINIMUM } from '../features';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { kernelHas, FEATURE_MINIMUM } from '../kernel/features';
 import { vmaCount } from '../measure/vmas';
 import { nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';

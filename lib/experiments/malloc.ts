@@ -1,5 +1,5 @@
 /** Experiment 4: how glibc malloc gets memory. */
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { fmtBytes } from '../format';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';

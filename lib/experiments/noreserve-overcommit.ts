@@ -1,7 +1,7 @@
 /** Experiment 3: MAP_NORESERVE, overcommit, and failing an allocation cleanly. */
 import { mmap } from '../mapping';
-import { readMeminfo } from '../proc/meminfo';
-import { readOvercommit } from '../proc/overcommit';
+import { readMeminfo } from '../kernel/meminfo';
+import { readOvercommit } from '../kernel/overcommit';
 import { fmtBytes } from '../format';
 import { defineExperiment, m, type Outcome } from './define';
 import { probeJson, probeMissing, runProbe } from './probe';

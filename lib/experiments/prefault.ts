@@ -1,10 +1,10 @@
 /** Experiment 10: prefaulting. */
 import { mmap, type Mapping } from '../mapping';
-import { pageSize, hugePageSize } from '../system';
-import { adviceSupported } from '../flags';
-import { readSmaps } from '../proc/smaps';
+import { pageSize, hugePageSize } from '../kernel/system';
+import { adviceSupported } from '../mapping/flags';
+import { readSmaps } from '../kernel/smaps';
 import { Arena } from '../arena/arena';
-import { thpMode } from '../proc/facts';
+import { thpMode } from '../kernel/facts';
 import { threadFaults } from '../measure/faults';
 import { touchPages } from '../measure/touch';
 import { costWords, median, nowNs } from './common';

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { packageRoot } from '../package-root';
+import { packageRoot } from '../native/package-root';
 
 let probeCache: { path: string | null; tried: string[] } | undefined;
 

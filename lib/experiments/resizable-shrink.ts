@@ -1,11 +1,11 @@
 /** Experiment 14: does shrinking a resizable ArrayBuffer lower RSS? */
-import { native } from '../native';
-import { pageSize } from '../system';
-import { readSmapsRollup } from '../proc/smaps-rollup';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { readSmapsRollup } from '../kernel/smaps-rollup';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { showSpread, side, spread } from './trials';
 import { reclaim } from '../process/cold';
-import { kernelHas } from '../features';
+import { kernelHas } from '../kernel/features';
 
 type Resizable = ArrayBuffer & { resize(n: number): void };
 

@@ -1,6 +1,6 @@
 /** Experiment 9: RLIMIT_DATA and mmap. */
 import * as os from 'node:os';
-import { ignoreRlimitData } from '../proc/facts';
+import { ignoreRlimitData } from '../kernel/facts';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
 import type { ExperimentMeasurement } from './experiment';

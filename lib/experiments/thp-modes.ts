@@ -1,7 +1,7 @@
 /** Experiment 16: V8's RSS and speed under the process THP policies. */
 import { fmtBytes } from '../format';
-import { kernelHas } from '../features';
-import { readThp } from '../proc/thp';
+import { kernelHas } from '../kernel/features';
+import { readThp } from '../kernel/thp';
 import { defineExperiment, m, type Outcome } from './define';
 import { nodeChild, showSpread, side, spread } from './trials';
 

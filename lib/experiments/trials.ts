@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../package-root';
+import { packageRoot } from '../native/package-root';
 import { median } from './common';
 
 /** The median and the range of a figure over trials. */

@@ -1,6 +1,6 @@
 /** Experiment 13: a WebAssembly.Memory's pages before and after discard(). */
-import { native } from '../native';
-import { pageSize } from '../system';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
 import { discard } from '../process/discard';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { showSpread, spread } from './trials';

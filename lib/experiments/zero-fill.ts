@@ -1,7 +1,7 @@
 /** Experiment 1: does mmap reserve physical memory, or only address space? */
 import { mmap } from '../mapping';
-import { pageSize } from '../system';
-import { readMeminfo } from '../proc/meminfo';
+import { pageSize } from '../kernel/system';
+import { readMeminfo } from '../kernel/meminfo';
 import { zeroPageBehaviour } from '../measure/zeropage';
 import { fmtBytes } from '../format';
 import { threadFaults } from '../measure/faults';

@@ -8,7 +8,7 @@
  * @internal
  */
 import * as path from 'node:path';
-import type { SmapsEntry } from '../proc/smaps';
+import type { SmapsEntry } from '../kernel/smaps';
 import { classify, type Assignment, type ClassifyHints } from './classify';
 import type { ExplainBreakdown, ExplainCategory, ExplainTotals, ExplainVma, RuntimeStats } from './types';
 

@@ -7,7 +7,7 @@
  * `Rss` add up to `smaps_rollup`'s.
  * @internal
  */
-import type { SmapsEntry } from '../proc/smaps';
+import type { SmapsEntry } from '../kernel/smaps';
 
 /** What kind of owner a category stands for. */
 export type CategoryKind =

@@ -3,7 +3,7 @@
  * `explain.watch()`: the same over time, with deltas and verdicts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStat } from '../proc/stat';
+import { readStat } from '../kernel/stat';
 import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';

@@ -7,12 +7,12 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { kernelHas } from '../features';
+import { kernelHas } from '../kernel/features';
 import { guardRanges } from '../measure/residency';
 import { checkInteger, processGone } from '../validate';
-import { ptraceScope } from '../proc/facts';
-import { readStatus } from '../proc/status';
-import { procPath } from '../proc/parse';
+import { ptraceScope } from '../kernel/facts';
+import { readStatus } from '../kernel/status';
+import { procPath } from '../kernel/parse';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {

@@ -4,7 +4,7 @@
  * @internal
  */
 import * as v8 from 'node:v8';
-import { native } from '../native';
+import { native } from '../native/binding';
 import type { RuntimeStats } from './types';
 
 /** This process's runtime statistics, now. */

@@ -10,9 +10,9 @@
  * read) is dropped as parseSmaps drops it.
  * @internal
  */
-import { mapsLineAt } from '../proc/maps';
-import { ProcParseError } from '../proc/parse';
-import type { SmapsEntry } from '../proc/smaps';
+import { mapsLineAt } from '../kernel/maps';
+import { ProcParseError } from '../kernel/parse';
+import type { SmapsEntry } from '../kernel/smaps';
 import { checkString } from '../validate';
 
 const VMFLAGS = Buffer.from('VmFlags:', 'latin1');

@@ -6,14 +6,14 @@
  * @internal
  */
 import { performance } from 'node:perf_hooks';
-import { parseSmapsRollup } from '../proc/smaps-rollup';
-import { pageSize } from '../system';
+import { parseSmapsRollup } from '../kernel/smaps-rollup';
+import { pageSize } from '../kernel/system';
 import { attribute } from './attribute';
 import { elfLoads } from './elf';
 import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
-import { native } from '../native';
+import { native } from '../native/binding';
 import { processGone } from '../validate';
 import { guardPageCount } from '../measure/residency';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';

@@ -2,17 +2,17 @@
  * `mmap()` and the functional forms of the `Mapping` methods.
  */
 import * as fs from 'node:fs';
-import { native } from '../native';
-import { vmaNamesSupported } from '../proc/facts';
-import { readMapsText } from '../proc/maps';
+import { native } from '../native/binding';
+import { vmaNamesSupported } from '../kernel/facts';
+import { readMapsText } from '../kernel/maps';
 import { fmtBytes } from '../format';
-import { pageSize } from '../system';
-import type { Advice, Prot } from '../flags';
+import { pageSize } from '../kernel/system';
+import type { Advice, Prot } from './flags';
 import { checkObject, invalidType } from '../validate';
 import { decodeMapOptions, type MmapOptions } from './map-options';
 import { Mapping, asMapping, newMapping, setMappingFile } from './mapping';
 import type { LockOptions, SyncOptions } from './method-options';
-import { checkToken, kindBits, type ShareToken } from './sharing';
+import { checkToken, kindBits, type ShareToken } from '../sharing/share';
 
 /**
  * Maps `length` bytes (rounded up to whole pages): anonymous memory by

@@ -8,6 +8,6 @@
  */
 export { Mapping, newMapping, asMapping } from './mapping';
 export type { LockOptions, SyncOptions, ResizeOptions } from './method-options';
-export type { ShareToken } from './sharing';
+export type { ShareToken } from '../sharing/share';
 export { checkVmaName, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './map-options';
 export { mmap, vmaNamesSupported, attach, munmap, madvise, mprotect, mincore, mlock, munlock, msync } from './functional';

@@ -3,11 +3,11 @@
  * what the kernel is asked for ({@link decodeMapOptions}).
  */
 import * as fs from 'node:fs';
-import { native } from '../native';
-import { requireFeature } from '../features';
-import { hugetlbDefaultSize } from '../proc/facts';
-import { pageSize, roundUp } from '../system';
-import { protBits, type Prot } from '../flags';
+import { native } from '../native/binding';
+import { requireFeature } from '../kernel/features';
+import { hugetlbDefaultSize } from '../kernel/facts';
+import { pageSize, roundUp } from '../kernel/system';
+import { protBits, type Prot } from './flags';
 import { checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkString, invalidValue, outOfRange } from '../validate';
 
 const C = native.constants;

@@ -4,17 +4,17 @@
  * before the memory goes away. Made by `mmap()` (./functional.ts).
  */
 import { inspect } from 'node:util';
-import { native, type RegionHandle } from '../native';
-import { requireFeature } from '../features';
-import { maxArrayBufferLength, roundUp } from '../system';
-import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from '../flags';
+import { native, type RegionHandle } from '../native/binding';
+import { requireFeature } from '../kernel/features';
+import { maxArrayBufferLength, roundUp } from '../kernel/system';
+import { adviceByName, protByName, adviceNumber, isWritable, protBits, type Advice, type Prot } from './flags';
 import { checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, outOfRange } from '../validate';
 import { checkVmaName } from './map-options';
 import { decodeLockOptions, decodeSyncOptions, type LockOptions, type ResizeOptions, type SyncOptions } from './method-options';
 import { residencyVector, residentPages } from './residency';
 import { checkFileGrowth, resizeLength, type FileInfo } from './resize';
 import { checkWritable, mergeRanges, plainRange, rangeBytes, readWriteThroughout, setSegment, truncateSegments, type Segment } from './segments';
-import { checkGuardable, kindBits, sharedBufferUnavailable, type ShareToken } from './sharing';
+import { checkGuardable, kindBits, sharedBufferUnavailable, type ShareToken } from '../sharing/share';
 
 const C = native.constants;
 

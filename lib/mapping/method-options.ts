@@ -2,7 +2,7 @@
  * The options of `Mapping.lock`, `Mapping.sync` and `Mapping.resize`, and the
  * decoding of the first two into what the kernel is asked for.
  */
-import { native } from '../native';
+import { native } from '../native/binding';
 import { checkBoolean, checkOptions } from '../validate';
 
 const C = native.constants;

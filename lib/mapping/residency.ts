@@ -4,8 +4,8 @@
  * `mincore` would count page-cache pages. (`residency()`, which names its
  * source and chooses among more, is in lib/measure/residency.ts.)
  */
-import { native, type RegionHandle } from '../native';
-import { maxArrayBufferLength } from '../system';
+import { native, type RegionHandle } from '../native/binding';
+import { maxArrayBufferLength } from '../kernel/system';
 import { outOfRange } from '../validate';
 
 const pagemapOut = new Float64Array(7);

@@ -3,7 +3,7 @@
  * file mapping that grows, that its file reaches the new end.
  */
 import * as fs from 'node:fs';
-import { roundUp } from '../system';
+import { roundUp } from '../kernel/system';
 import { checkInteger, invalidState, invalidValue, outOfRange } from '../validate';
 import type { ResizeOptions } from './method-options';
 

@@ -3,7 +3,7 @@
  * ranges, the updates `protect()`, `guard()` and `resize()` make to them, and
  * the checks made on them before JS is given a view.
  */
-import { isWritable, type Prot } from '../flags';
+import { isWritable, type Prot } from './flags';
 import { invalidState } from '../validate';
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */

@@ -2,10 +2,10 @@
  * `measure(fn)`: runs a function and reports what it cost in page faults,
  * resident memory and time, each number with its source.
  */
-import { native } from '../native';
-import { rusageRaw } from '../rusage';
+import { native } from '../native/binding';
+import { rusageRaw } from '../process/rusage';
 import { asMapping, type Mapping } from '../mapping';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { checkOptions, invalidType } from '../validate';
 import { perfRaw, perfUnavailable } from './faults';
 import { residency, type Residency } from './residency';

@@ -3,9 +3,9 @@
  * kernel's exact source, and the figures a dashboard wants beside it.
  */
 import * as os from 'node:os';
-import { native } from '../native';
-import { pageSize } from '../system';
-import { readSmapsRollup } from '../proc/smaps-rollup';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { readSmapsRollup } from '../kernel/smaps-rollup';
 import { checkBoolean, checkOptions, checkString } from '../validate';
 
 /**

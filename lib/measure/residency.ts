@@ -3,15 +3,15 @@
  * `mincore`, `/proc/self/pagemap`, or `ioctl(PAGEMAP_SCAN)` (Linux 6.7+).
  */
 import { asMapping, type Mapping } from '../mapping';
-import type { RegionHandle } from '../native';
-import { pageSize } from '../system';
+import type { RegionHandle } from '../native/binding';
+import { pageSize } from '../kernel/system';
 import { checkAligned, checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
 import { ErrnoNames } from './errno';
 import { knownZeroPfn } from './zeropage';
-import { native } from '../native';
-import { kernelHas } from '../features';
+import { native } from '../native/binding';
+import { kernelHas } from '../kernel/features';
 import * as fs from 'node:fs';
-import { procPath } from '../proc/parse';
+import { procPath } from '../kernel/parse';
 
 /** Where residency comes from. */
 export type ResidencySource = 'mincore' | 'pagemap' | 'pagemap_scan';

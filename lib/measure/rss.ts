@@ -2,8 +2,8 @@
  * Resident set size of this process: fast from `statm` (exact on Linux
  * 6.16+), or exact on any kernel from `smaps_rollup`.
  */
-import { native } from '../native';
-import { pageSize } from '../system';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
 import { checkBoolean, checkOptions } from '../validate';
 import { statmIsExact } from './memory-usage';
 

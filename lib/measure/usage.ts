@@ -4,12 +4,12 @@
  * (exact on Linux 6.16+; pidusage multiplies stat's `rss`, an estimate, by
  * `getconf PAGESIZE`). Reads files only: nothing is spawned.
  */
-import { pageSize } from '../system';
-import { parseStat } from '../proc/stat';
-import { parseStatm } from '../proc/statm';
-import { clockTicks, readUptime } from '../proc/uptime';
-import { readProcessFile } from '../proc/process';
-import { safeInt } from '../proc/parse';
+import { pageSize } from '../kernel/system';
+import { parseStat } from '../kernel/stat';
+import { parseStatm } from '../kernel/statm';
+import { clockTicks, readUptime } from '../kernel/uptime';
+import { readProcessFile } from '../kernel/process';
+import { safeInt } from '../kernel/parse';
 import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
 import { statmIsExact } from './memory-usage';
 

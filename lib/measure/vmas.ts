@@ -1,6 +1,6 @@
 /** Exact figures of one mapping's VMAs: resident bytes (smaps) and how many VMAs it spans (maps). @internal */
-import { readSmaps } from '../proc/smaps';
-import { readMaps } from '../proc/maps';
+import { readSmaps } from '../kernel/smaps';
+import { readMaps } from '../kernel/maps';
 import type { Mapping } from '../mapping';
 
 /** Exact resident bytes of one mapping: the smaps `Rss` of every VMA inside it (excludes the shared zero page). */

@@ -4,10 +4,10 @@
  * configurations and VMs were measured not to (every read fault allocates).
  * Measured once, on a few fresh pages, then cached.
  */
-import { native } from '../native';
-import { pageSize } from '../system';
-import { readSmaps } from '../proc/smaps';
-import { PM_EXCLUSIVE, PM_PFN_MASK, PM_PRESENT } from '../proc/pagemap';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
+import { readSmaps } from '../kernel/smaps';
+import { PM_EXCLUSIVE, PM_PFN_MASK, PM_PRESENT } from '../kernel/pagemap';
 
 const C = native.constants;
 

@@ -11,11 +11,11 @@ import { performance } from 'node:perf_hooks';
 import { liveArenas } from '../arena/live';
 import { explain } from '../explain';
 import type { ExplainSnapshot } from '../explain';
-import { native } from '../native';
-import { readSmapsRollup } from '../proc/smaps-rollup';
-import { readStatus } from '../proc/status';
+import { native } from '../native/binding';
+import { readSmapsRollup } from '../kernel/smaps-rollup';
+import { readStatus } from '../kernel/status';
 import { statmIsExact } from '../measure/memory-usage';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { checkBoolean, checkInteger, checkOptions, outOfRange } from '../validate';
 
 /** Options of `registerPrometheus` and `registerOpenTelemetry`. */

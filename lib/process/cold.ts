@@ -15,15 +15,15 @@
  * page only read since the mark counts as cold.
  */
 import * as fs from 'node:fs';
-import { native } from '../native';
+import { native } from '../native/binding';
 import { Mapping } from '../mapping';
-import { requireFeature, kernelHas } from '../features';
-import { pagemapFd } from '../proc/pagemap-fd';
-import { readMeminfo } from '../proc/meminfo';
-import { writeClearRefs } from '../proc/clear-refs';
-import { PM_PRESENT, PM_SOFT_DIRTY, readPagemap } from '../proc/pagemap';
+import { requireFeature, kernelHas } from '../kernel/features';
+import { pagemapFd } from '../kernel/pagemap-fd';
+import { readMeminfo } from '../kernel/meminfo';
+import { writeClearRefs } from '../kernel/clear-refs';
+import { PM_PRESENT, PM_SOFT_DIRTY, readPagemap } from '../kernel/pagemap';
 import { checkObject, checkOptions, checkBoolean, invalidType, invalidState, invalidValue, outOfRange } from '../validate';
-import { pageSize } from '../system';
+import { pageSize } from '../kernel/system';
 import { bufferPages } from './discard';
 
 /**

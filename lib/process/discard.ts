@@ -27,11 +27,11 @@
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import * as workerThreads from 'node:worker_threads';
-import { native } from '../native';
-import { readMaps } from '../maps-query';
-import { kernelHas } from '../features';
-import type { MapsEntry } from '../proc/maps';
-import { pageSize } from '../system';
+import { native } from '../native/binding';
+import { readMaps } from '../kernel/maps-query';
+import { kernelHas } from '../kernel/features';
+import type { MapsEntry } from '../kernel/maps';
+import { pageSize } from '../kernel/system';
 import { checkInteger, invalidType, outOfRange } from '../validate';
 
 // Geometry through intrinsics captured at load (DESIGN.md, Safety): a

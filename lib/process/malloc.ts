@@ -5,8 +5,8 @@
  * inside them with `MADV_DONTNEED`. Only this process's own malloc: V8's
  * heap and pagewise's mappings are untouched.
  */
-import { native } from '../native';
-import { pageSize } from '../system';
+import { native } from '../native/binding';
+import { pageSize } from '../kernel/system';
 
 /** What {@link trimMalloc} did. */
 export interface TrimMallocResult {

@@ -6,9 +6,9 @@
  * `peakRss()` reads both.
  */
 import * as fs from 'node:fs';
-import { cgroupMemory } from '../proc/cgroup';
-import { openResetCgroupPeak, readCgroupPeakFd, writeClearRefs } from '../proc/clear-refs';
-import { readStatus } from '../proc/status';
+import { cgroupMemory } from '../kernel/cgroup';
+import { openResetCgroupPeak, readCgroupPeakFd, writeClearRefs } from '../kernel/clear-refs';
+import { readStatus } from '../kernel/status';
 
 /** The cgroup's peak, where there is one to read. */
 export interface CgroupPeak {

@@ -8,10 +8,10 @@
  * (`/sys/kernel/mm/transparent_hugepage/enabled`). The setting is the whole
  * process's, is inherited by `fork` children and kept across `execve`.
  */
-import { native } from '../native';
-import { requireFeature } from '../features';
-import { readStatus } from '../proc/status';
-import { readThp } from '../proc/thp';
+import { native } from '../native/binding';
+import { requireFeature } from '../kernel/features';
+import { readStatus } from '../kernel/status';
+import { readThp } from '../kernel/thp';
 import { checkOptions, checkString, invalidValue } from '../validate';
 
 /** A process's THP policy. */

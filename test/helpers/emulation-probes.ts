@@ -8,8 +8,8 @@ import { getrusage, hugetlbPools, mmap, pageSize, readSmaps, readStat, type Mapp
 import { residency } from '../../lib/measure/residency';
 import { runCow } from '../../lib/experiments/cow';
 import { runChild } from './child';
-import { rusageRaw } from '../../lib/rusage';
-import { native } from '../../lib/native';
+import { rusageRaw } from '../../lib/process/rusage';
+import { native } from '../../lib/native/binding';
 
 const THREAD = native.constants.RUSAGE_THREAD;
 import type { Probe } from './emulation';

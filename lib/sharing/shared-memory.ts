@@ -14,13 +14,13 @@
  * caller accepts the risk.
  */
 import * as fs from 'node:fs';
-import { native } from './native';
-import { mmap, type Mapping } from './mapping';
-import { pageSize, roundUp } from './system';
-import { checkBoolean, checkInteger, checkOptions, checkString, invalidState, invalidType, invalidValue, outOfRange } from './validate';
-import { hugetlbDefaultSize } from './proc/facts';
-import { readMapsText } from './proc/maps';
-import { type Prot } from './flags';
+import { native } from '../native/binding';
+import { mmap, type Mapping } from '../mapping';
+import { pageSize, roundUp } from '../kernel/system';
+import { checkBoolean, checkInteger, checkOptions, checkString, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { hugetlbDefaultSize } from '../kernel/facts';
+import { readMapsText } from '../kernel/maps';
+import { type Prot } from '../mapping/flags';
 
 const S = native.sharedConstants;
 

@@ -5,8 +5,8 @@
  * `PAGEWISE_FORCE_MISSING=mseal,guard,...` turns probes off (to test the
  * fallbacks on a kernel that has them).
  */
-import { native } from './native';
-import { procPath } from './proc/parse';
+import { native } from '../native/binding';
+import { procPath } from './parse';
 
 /** The features probed. */
 export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty';

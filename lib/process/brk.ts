@@ -1,5 +1,5 @@
 /** The program break (end of the brk heap). */
-import { native } from './native';
+import { native } from '../native/binding';
 
 /**
  * The current program break, `sbrk(0)`. Safe: it only reads. Moving the

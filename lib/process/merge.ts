@@ -1,7 +1,7 @@
 /** Kernel Samepage Merging for the whole process (`prctl(PR_SET_MEMORY_MERGE)`). */
-import { native } from './native';
-import { requireFeature } from './features';
-import { checkBoolean } from './validate';
+import { native } from '../native/binding';
+import { requireFeature } from '../kernel/features';
+import { checkBoolean } from '../validate';
 
 /**
  * Opts the whole process in to Kernel Samepage Merging, or out

@@ -5,7 +5,7 @@
  * paranoia. The one place outside the parsers that knows these files.
  */
 import * as fs from 'node:fs';
-import { native } from '../native';
+import { native } from '../native/binding';
 
 const THP_DIR = '/sys/kernel/mm/transparent_hugepage';
 

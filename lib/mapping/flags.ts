@@ -2,9 +2,9 @@
  * Readable names for protections and advice, mapped to the platform's
  * numbers (read from the kernel headers the addon was built with).
  */
-import { native } from './native';
-import { invalidValue, invalidType } from './validate';
-import { adviceKnown } from './proc/facts';
+import { native } from '../native/binding';
+import { invalidValue, invalidType } from '../validate';
+import { adviceKnown } from '../kernel/facts';
 
 const C = native.constants;
 

@@ -4,9 +4,9 @@
  * is their public face, with Node's own limits.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { pageSize } from './proc/facts';
+import { pageSize } from './facts';
 
-export { pageSize, hugePageSize, hugetlbPools } from './proc/facts';
+export { pageSize, hugePageSize, hugetlbPools } from './facts';
 
 /** The largest ArrayBuffer the running Node allows (2^32 on Node 20). */
 export function maxArrayBufferLength(): number {

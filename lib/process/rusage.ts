@@ -1,6 +1,6 @@
 /** `getrusage` for this thread, the process, or reaped children. */
-import { native } from './native';
-import { checkFloat64Out, invalidValue } from './validate';
+import { native } from '../native/binding';
+import { checkFloat64Out, invalidValue } from '../validate';
 
 const C = native.constants;
 

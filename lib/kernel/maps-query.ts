@@ -4,11 +4,11 @@
  * lacks it.
  */
 import * as fs from 'node:fs';
-import { native } from './native';
+import { native } from '../native/binding';
 import { kernelHas } from './features';
-import { entryOf, findMapping, parseMaps, readMapsText, type MapsEntry, type ReadMapsOptions } from './proc/maps';
-import { procPath } from './proc/parse';
-import { checkBigAddress, checkBoolean, checkOptions } from './validate';
+import { entryOf, findMapping, parseMaps, readMapsText, type MapsEntry, type ReadMapsOptions } from './maps';
+import { procPath } from './parse';
+import { checkBigAddress, checkBoolean, checkOptions } from '../validate';
 
 let mapsFd = -1;
 /** PATH_MAX (linux/limits.h): the longest name PROCMAP_QUERY returns; a byte count, not a page size. */

@@ -19,7 +19,7 @@
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fromSourceRequested, mtime, native, packageRoot, permissionError, type RegionHandle } from './native';
+import { fromSourceRequested, mtime, native, requirePackageRoot, permissionError, type RegionHandle } from './binding';
 
 /** Result of the fork probe (native/lab/fork_probe.cc). @internal */
 export interface CowResult {
@@ -103,7 +103,7 @@ function load(): LabLoad {
   if (explicit) {
     candidates = [path.resolve(explicit)];
   } else {
-    root = packageRoot();
+    root = requirePackageRoot();
     const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'lab', LAB_FILE);
     const built = path.join(root, 'build', 'Release', LAB_FILE);
     if (fromSourceRequested()) candidates = [built];

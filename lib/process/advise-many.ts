@@ -1,10 +1,10 @@
 /** `madvise` over many ranges with one `process_madvise` where the kernel allows it. */
-import { native } from './native';
-import { type Mapping, asMapping } from './mapping';
-import { adviceNumber, type Advice } from './flags';
-import { kernelHas } from './features';
-import { checkRange, invalidState, invalidType } from './validate';
-import { roundUp } from './system';
+import { native } from '../native/binding';
+import { type Mapping, asMapping } from '../mapping';
+import { adviceNumber, type Advice } from '../mapping/flags';
+import { kernelHas } from '../kernel/features';
+import { checkRange, invalidState, invalidType } from '../validate';
+import { roundUp } from '../kernel/system';
 
 /** What {@link adviseMany} did. */
 export interface AdviseManyResult {

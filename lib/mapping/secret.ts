@@ -1,10 +1,10 @@
 /** `memfd_secret` memory: removed from the kernel's direct map. */
 import * as fs from 'node:fs';
-import { native } from './native';
-import { type Mapping, mmap } from './mapping';
-import { requireFeature } from './features';
-import { checkInteger } from './validate';
-import { pageSize, roundUp } from './system';
+import { native } from '../native/binding';
+import { type Mapping, mmap } from './';
+import { requireFeature } from '../kernel/features';
+import { checkInteger } from '../validate';
+import { pageSize, roundUp } from '../kernel/system';
 
 /**
  * Memory removed from the kernel's direct map (`memfd_secret`, Linux 5.14+

@@ -5,7 +5,7 @@
  * and the record a worker makes as it exits of the buffers that escaped it.
  */
 import { isMainThread } from 'node:worker_threads';
-import { native, type RegionHandle } from '../native';
+import { native, type RegionHandle } from '../native/binding';
 import { checkInteger, checkObject, invalidState, invalidType, invalidValue } from '../validate';
 
 // A worker's last JS ('exit') records which of its buffers escaped to another

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import bindings from 'bindings';
+import { packageRoot } from './package-root';
 
 declare const regionBrand: unique symbol;
 /** Opaque handle of a native Region (one mmap'd range). @internal */
@@ -187,26 +188,14 @@ export interface Native {
   };
 }
 
-/**
- * The folder of pagewise's own package.json (the published package has no
- * binding.gyp at its root, so the manifest's name is what identifies it).
- * @internal
- */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    try {
-      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (manifest.name === 'pagewise') return dir;
-    } catch (err) {
-      // Node's permission model: the error names the flag (--allow-fs-read).
-      if (permissionError(err)) throw permissionError(err);
-      // no package.json here (ENOENT) or not JSON: look further up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`pagewise: cannot find the package root (package.json named pagewise) above ${__dirname}`);
-    dir = up;
-  }
+/** The package's root folder, or a thrown error naming where it looked (a permission refusal as {@link permissionError} words it). @internal */
+export function requirePackageRoot(): string {
+  const root = packageRoot((err) => {
+    const refused = permissionError(err);
+    if (refused) throw refused;
+  });
+  if (root === null) throw new Error(`pagewise: cannot find the package root (package.json named pagewise) above ${__dirname}`);
+  return root;
 }
 
 type CodedError = Error & { code?: string; name: string };
@@ -304,7 +293,7 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   if (process.platform !== 'linux') {
     throw new Error(`pagewise: Linux only (x86-64, arm64); this is ${tag}`);
   }
-  const root = packageRoot();
+  const root = requirePackageRoot();
   const requireNative = createRequire(__filename);
   // PAGEWISE_BINARY=/path/to/pagewise.node loads exactly that file (the
   // sanitizer build of `npm run test:asan`).
