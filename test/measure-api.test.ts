@@ -78,7 +78,7 @@ describe('residency()', () => {
 });
 
 describe('rss()', () => {
-  it('returns an object with its bytes, pages and source, as the README shows', () => {
+  it('returns an object with its bytes, pages and source, as docs/measurement.md shows', () => {
     const fast = rss();
     expect(Object.keys(fast).sort()).toEqual(['bytes', 'exact', 'pages', 'source']);
     // statm is an exact sum from Linux 6.16 on (statmIsExact reads the release; backports answer false).
@@ -145,8 +145,8 @@ describe('measure() and measureSync()', () => {
     expect(() => measureSync(() => Promise.resolve(ran++))).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/returns a promise/) }));
   });
 
-  it("the README's snippet: 1000 pages written, counted exactly by the mapping's residency", () => {
-    // README.md, "Measurement": the numbers it claims exactly are asserted
+  it("the measurement snippet: 1000 pages written, counted exactly by the mapping's residency", () => {
+    // docs/measurement.md, "An exact count" (and the README's tour): the numbers it claims exactly are asserted
     // exactly here; the thread's faults and the process RSS only as bounds
     // (V8 can fault on this thread, and its other threads move the RSS).
     const m = mmap(1 << 30, { noReserve: true });

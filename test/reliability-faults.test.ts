@@ -84,7 +84,7 @@ function runFault(body: string, options: { prefix?: string[]; nodeArgs?: string[
   return { r, out };
 }
 
-/** Figures for the README: faults injected across this file. */
+/** Figures for docs/reliability.md: faults injected across this file. */
 const tally = { faults: 0, verified: 0, lost: 0, crashes: 0 };
 function count(res: { r: ReturnType<typeof spawnSync>; out: FaultResult }): void {
   tally.faults += res.out.faults;

@@ -25,7 +25,7 @@ const exact = !thpMayWiden() && !process.env.PAGEWISE_ASAN;
 const total = newTally();
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
-  // One line the README's figures come from (and the soak run repeats).
+  // One line docs/reliability.md's figures come from (and the soak run repeats).
   console.log(`reliability-property: seed ${seed}, ${JSON.stringify(total)}`);
   if (process.env.PAGEWISE_TALLY_FILE) fs.writeFileSync(process.env.PAGEWISE_TALLY_FILE, JSON.stringify({ seed, ...total }));
 });
