@@ -112,7 +112,7 @@ function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
 
-/** A Markdown table (for the README). */
+/** A Markdown table (for docs/experiments.md and the report). */
 export function formatMarkdown(rep: ExperimentsReport): string {
   const out: string[] = [];
   out.push(`Linux ${rep.kernel} ${rep.arch}, Node ${rep.node}, page size ${rep.pageSize} B, THP \`${rep.results[0]?.thpMode ?? 'n/a'}\`; ${plural(rep.results.length, 'experiment')} in ${(rep.durationMs / 1000).toFixed(1)} s.`);

@@ -155,7 +155,7 @@ function hugeFlag(size: number): number {
  * A page of a file mapping that lies wholly past the end of the file is a
  * SIGBUS on access, so a mapping of a regular file must end within the
  * file's last page. (A file truncated after it was mapped cannot be guarded
- * against: see the README's Reliability section.) When fstat fails, mmap
+ * against: see docs/reliability.md.) When fstat fails, mmap
  * reports the descriptor's error itself.
  */
 function checkInsideFile(fd: number, offset: number, len: number, page: number): void {

@@ -126,7 +126,7 @@ export class SharedMemory {
     if (this.#closed) throw invalidState('The shared memory descriptor is closed');
   }
 
-  /** The descriptor (pass it to a child process; see the README's "Sharing memory"). */
+  /** The descriptor (pass it to a child process; see docs/sharing.md). */
   get fd(): number {
     this.#live();
     return this.#fd;
