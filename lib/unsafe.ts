@@ -6,7 +6,8 @@
 import { native } from './native/binding';
 import { Mapping, asMapping, newMapping, decodeMapOptions, MMAP_OPTIONS, type MmapOptions } from './mapping';
 import { pageSize } from './kernel/system';
-import { checkBigAddress, checkInteger, outOfRange } from './validate';
+import { checkBigAddress, checkInteger } from './validate';
+import { outOfRange } from './errors';
 
 /** Every mmap option but `address` (the call's own) and `name`. */
 const FIXED_OPTIONS = MMAP_OPTIONS.filter((k) => k !== 'address' && k !== 'name');

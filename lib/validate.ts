@@ -1,70 +1,10 @@
 /**
- * Argument validation with exact messages, run before any system call.
- * Type errors are `TypeError` with `code: 'ERR_INVALID_ARG_TYPE'`, values out
- * of range `RangeError` with `code: 'ERR_OUT_OF_RANGE'`, unknown names
- * `TypeError` with `code: 'ERR_INVALID_ARG_VALUE'`, and use of an object in a
- * state that forbids it (an unmapped Mapping, a closed Arena) `TypeError`
- * with `code: 'ERR_INVALID_STATE'` — the same codes Node uses.
+ * Argument validation with exact messages, run before any system call; the
+ * errors are lib/errors.ts's (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
+ * `ERR_INVALID_ARG_VALUE`), the same codes Node uses. Nothing is coerced.
  * @internal
  */
-import { inspect } from 'node:util';
-import { constants as osConstants } from 'node:os';
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return `function ${(value as { name?: string }).name || '<anonymous>'}`;
-  if (typeof value === 'object') {
-    const ctor = (value as object).constructor;
-    return ctor && ctor.name ? `an instance of ${ctor.name}` : inspect(value, { depth: 0 });
-  }
-  let shown = inspect(value, { colors: false });
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  return `type ${typeof value} (${shown})`;
-}
-
-function withCode<E extends Error>(err: E, code: string): E {
-  Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
-  return err;
-}
-
-export function invalidType(name: string, expected: string, value: unknown): TypeError {
-  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
-}
-
-export function outOfRange(name: string, range: string, value: unknown): RangeError {
-  const shown = typeof value === 'number' || typeof value === 'bigint' ? String(value) + (typeof value === 'bigint' ? 'n' : '') : describe(value);
-  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
-}
-
-export function invalidValue(name: string, reason: string, value: unknown): TypeError {
-  // A view or buffer is named by its type and length, never by its bytes (which may be secret, and many).
-  const shown = ArrayBuffer.isView(value) ? `${value.constructor.name}(${value.byteLength} bytes)` : value instanceof ArrayBuffer ? `ArrayBuffer(${value.byteLength} bytes)` : inspect(value, { depth: 0 });
-  return withCode(new TypeError(`The argument "${name}" ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
-}
-
-export function invalidState(message: string): TypeError {
-  return withCode(new TypeError(message), 'ERR_INVALID_STATE');
-}
-
-/**
- * A system error shaped as Node's own and the native layer's: `code` (the
- * errno name), `errno` (negative, as Node reports it) and `syscall`, with
- * `message` after "CODE: ".
- */
-export function systemErrorOf(code: string, syscall: string, message: string): NodeJS.ErrnoException {
-  const e = new Error(`${code}: ${message}`) as NodeJS.ErrnoException;
-  e.code = code;
-  const n = (osConstants.errno as Record<string, number | undefined>)[code];
-  if (n !== undefined) e.errno = -n;
-  e.syscall = syscall;
-  return e;
-}
-
-/** ESRCH: the process is gone (or going), with what was read when that was found. */
-export function processGone(pid: number | 'self', detail: string, syscall: string): NodeJS.ErrnoException {
-  return systemErrorOf('ESRCH', syscall, `no process ${pid} (${detail})`);
-}
+import { invalidType, invalidValue, outOfRange } from './errors';
 
 /** An integer in [min, max] (max at most 2^53 - 1). Never coerces. */
 export function checkInteger(name: string, value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {

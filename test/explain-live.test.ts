@@ -27,7 +27,6 @@ function cli(args: string[], options: { uid?: number; env?: NodeJS.ProcessEnv } 
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-const cat = (s: ExplainSnapshot, id: string): number => s.categories.find((c) => c.id === id)?.rss ?? 0;
 
 describe.skipIf(sanitizerSkips('explain in the calling process', 'the sanitizer runtime replaces glibc malloc (no main arena, arenas or chunk headers to attribute) and maps memory of its own'))('explain() in the calling process', () => {
   it('splits anonymous memory with V8 and malloc statistics, states the overlaps, and sums exactly to its own total', () => {

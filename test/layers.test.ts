@@ -3,8 +3,8 @@
  * TypeScript parser, against the layer rules of issue 14. Layers are ranked
  * bottom-up; a module may import from its own layer and any layer below.
  *
+ *   base     lib/errors.ts, lib/validate.ts, lib/format.ts: no kernel, no binding
  *   native   lib/native/**: the binding, its types, the lab binary's loader
- *   base     lib/validate.ts, lib/errors.ts, lib/format.ts: no kernel, no binding
  *   kernel   lib/kernel/**: the only reader of /proc and /sys paths, and the probes of what this kernel has
  *   core     the system-call API: lib/mapping/**, lib/sharing/**, lib/process/**, lib/unsafe.ts
  *   measure  lib/measure/**
@@ -35,8 +35,8 @@ const LIB = path.join(__dirname, '..', 'lib');
 const TOP_BASE = ['validate.ts', 'errors.ts', 'format.ts'];
 const under = (...dirs: string[]) => (f: string): boolean => dirs.some((d) => f.startsWith(`${d}/`));
 const LAYERS: [string, (f: string) => boolean][] = [
-  ['native', under('native')],
   ['base', (f) => TOP_BASE.includes(f)],
+  ['native', under('native')],
   ['kernel', under('kernel')],
   ['core', (f) => under('mapping', 'sharing', 'process')(f) || f === 'unsafe.ts'],
   ['measure', under('measure')],

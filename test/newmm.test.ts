@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, memoryMergeEnabled, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
+import { adviseMany, explain, kernelHas, ksmStat, memoryMerge, mmap, pageSize, queryMapping, residency, secretMemory, type Mapping } from '../lib/index';
 import { parseMaps } from '../lib/kernel/maps';
 import { readMaps, readMapsByQuery } from '../lib/kernel/maps-query';
 import { cbench } from '../lib/bench/cnative';

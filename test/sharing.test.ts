@@ -37,7 +37,6 @@ function childWithFd(fd: number, code: string, allowShrink = false): Promise<{ s
 }
 
 /** Sleeps without the event loop (a wait, not a time limit). */
-const nap = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 function inMaps(address: bigint): boolean {
   return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').some((l) => {

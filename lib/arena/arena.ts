@@ -47,7 +47,7 @@
  * cannot answer for a hole.
  */
 import { inspect } from 'node:util';
-import { invalidState, invalidType, invalidValue } from '../validate';
+import { invalidState, invalidType, invalidValue } from '../errors';
 import { CLASS_QUANTUM } from './classes';
 import { BigIntOf, bufferOf, byteOffsetOf, ceil, isUint8Array } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, notArena, readOptions } from './checks';

@@ -9,13 +9,11 @@
  * getter cannot answer one value to the check and another to the use.
  * @internal
  */
-import { invalidType, invalidValue, outOfRange } from '../validate';
+import { invalidType, invalidValue, outOfRange, invalidThis } from '../errors';
 import { isInteger, table } from './intrinsics';
 
 const ObjectKeys = Object.keys;
 const ArrayIsArray = Array.isArray;
-const TypeErrorOf = TypeError;
-const defineProperty = Object.defineProperty;
 
 /** An integer in [lo, hi]. */
 export function checkArenaInteger(name: string, value: unknown, lo: number, hi: number): number {
@@ -31,9 +29,7 @@ export function checkArenaBoolean(name: string, value: unknown): boolean {
 
 /** Node's shape for a method called on the wrong receiver (`ERR_INVALID_THIS`). */
 export function notArena(): TypeError {
-  const e = new TypeErrorOf('Value of "this" must be of type Arena');
-  defineProperty(e, 'code', { value: 'ERR_INVALID_THIS', enumerable: true, writable: true, configurable: true });
-  return e;
+  return invalidThis('Arena');
 }
 
 /**

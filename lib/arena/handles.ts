@@ -25,7 +25,7 @@
  * @internal
  */
 import { maxArrayBufferLength } from '../kernel/system';
-import { invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { invalidState, invalidType, invalidValue, outOfRange } from '../errors';
 import { type Heap } from './heap';
 import { HANDLE } from './pages';
 import { abByteLengthOf, ceil, clz32, fillOf, floor, I32, isInteger, log2, max, min, setOf, U16, U8 } from './intrinsics';

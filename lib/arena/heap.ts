@@ -17,12 +17,11 @@
  * prototype (see intrinsics.ts).
  * @internal
  */
-import { constants as osConstants } from 'node:os';
 import { type RegionHandle } from '../native/binding';
 import { pageSize } from '../kernel/system';
 import { adviceSupported } from '../mapping/flags';
 import { rusageRaw } from '../process/rusage';
-import { invalidState, invalidType, invalidValue } from '../validate';
+import { invalidState, invalidType, invalidValue, systemError } from '../errors';
 import { arenaClasses } from './classes';
 import { PageRuns, OWN, RUN } from './pages';
 import { abByteLengthOf, BigIntOf, bufferOf, ceil, F64, floor, isUint8Array, log2, max, min, NumberOf, table, U8 } from './intrinsics';
@@ -59,11 +58,9 @@ function onDecayTimer(this: NodeJS.Timeout, ref: WeakRef<Heap>): void {
   if (h === undefined || !decayTick(h)) clearIntervalOf(this);
 }
 
+/** ENOMEM with no `syscall`: the arena could not place a block (no one call failed). */
 function noMemory(message: string): Error {
-  const e = new Error(message) as Error & { code: string; errno: number };
-  e.code = 'ENOMEM';
-  e.errno = -osConstants.errno.ENOMEM;
-  return e;
+  return systemError('ENOMEM', null, message);
 }
 
 export function isNoMemory(e: unknown): boolean {

@@ -6,7 +6,7 @@
  */
 import { pageSize, hugePageSize, maxArrayBufferLength } from '../kernel/system';
 import { checkVmaName, vmaNamesSupported } from '../mapping';
-import { invalidType, invalidValue, outOfRange } from '../validate';
+import { invalidType, invalidValue, outOfRange } from '../errors';
 import { requireFeature } from '../kernel/features';
 import { ceil, floor, max, min } from './intrinsics';
 import { checkArenaBoolean, checkArenaInteger, readOptions } from './checks';

@@ -12,7 +12,7 @@
  * @internal
  */
 import { maxArrayBufferLength } from '../kernel/system';
-import { invalidValue, outOfRange } from '../validate';
+import { invalidValue, outOfRange } from '../errors';
 import { CLASS_QUANTUM } from './classes';
 import { OWN, RUN } from './pages';
 import { bufferOf, byteLengthOf, byteOffsetOf, ceil, fillOf, floor, isInteger, log2, max, min, setOf, U8 } from './intrinsics';

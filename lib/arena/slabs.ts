@@ -7,7 +7,7 @@
  * with no live block is retained or given back while the slab lives.
  * @internal
  */
-import { invalidValue } from '../validate';
+import { invalidValue } from '../errors';
 import { abByteLengthOf, clz32, fillOf, floor, U32 } from './intrinsics';
 import { SLAB } from './pages';
 import { Block, blockView, OwnedBuffer, Slab } from './owners';

@@ -5,7 +5,8 @@
  * noisy machine's drift hits every contender alike. Ratios are taken pair by
  * pair (subject of round i over baseline of round i), then summarized.
  */
-import { invalidValue, checkInteger, checkBoolean, checkOptions } from '../validate';
+import { checkInteger, checkBoolean, checkOptions } from '../validate';
+import { invalidValue } from '../errors';
 import { gcCollector } from '../measure/gc';
 
 export { betweenSamples, gcCollector } from '../measure/gc';

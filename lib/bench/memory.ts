@@ -4,9 +4,10 @@
  * residency of given mappings, time), reported as median, min and max.
  */
 import type { Mapping } from '../mapping';
-import { checkSyncFunction, checkSyncResult, measureSync } from '../measure/measure';
+import { checkSyncFunction, measureSync } from '../measure/measure';
 import { pageSize } from '../kernel/system';
-import { checkInteger, checkOptions, invalidType } from '../validate';
+import { checkInteger, checkOptions } from '../validate';
+import { invalidType } from '../errors';
 import { summarize, type Stats } from './harness';
 
 /** Options of {@link benchMemory}. */

@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mmap } from '../mapping';
-import { checkInteger, checkOptions, invalidType } from '../validate';
+import { checkInteger, checkOptions } from '../validate';
+import { invalidType } from '../errors';
 
 /** Options of {@link benchShareHandoff}. */
 export interface BenchShareOptions {

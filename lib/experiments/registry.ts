@@ -1,5 +1,5 @@
 /** The list of experiments, lookup by id or number, and a runner. */
-import { invalidType, invalidValue } from '../validate';
+import { invalidType, invalidValue } from '../errors';
 import type { Experiment, ExperimentResult } from './experiment';
 import { zeroFill } from './zero-fill';
 import { dontneedVsMunmap } from './dontneed';

@@ -4,7 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readStat } from '../kernel/stat';
-import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
+import { checkBoolean, checkInteger, checkOptions } from '../validate';
+import { invalidType } from '../errors';
 import { ProcReader } from './read';
 import { runtimeStats } from './runtime';
 import { isSelf, snapshotWith } from './snapshot';

@@ -9,7 +9,8 @@
 import * as fs from 'node:fs';
 import { kernelHas } from '../kernel/features';
 import { guardRanges } from '../measure/residency';
-import { checkInteger, processGone } from '../validate';
+import { checkInteger } from '../validate';
+import { noSuchProcess, systemError } from '../errors';
 import { ptraceScope } from '../kernel/facts';
 import { readStatus } from '../kernel/status';
 import { procPath } from '../kernel/parse';
@@ -32,15 +33,13 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
       (scope === null ? '' : `; kernel.yama.ptrace_scope is ${scope} (3 refuses even CAP_SYS_PTRACE)`)
     : `the same user (and not a setuid/undumpable process), or CAP_SYS_PTRACE (root, or sudo)` +
       (scope === null ? '' : `; kernel.yama.ptrace_scope is ${scope} (1 allows only descendants, 2 only CAP_SYS_PTRACE, 3 nobody)`);
-  const e = new Error(
+  return systemError(
+    err.code ?? 'EACCES',
+    err.syscall ?? 'open',
     `cannot read the process's ${file} (pid ${pid}): ${err.code} (the kernel refused). Reading another process's memory maps needs ptrace ` +
       `read access: ${who}.`,
-  ) as NodeJS.ErrnoException;
-  e.code = err.code;
-  e.errno = err.errno;
-  e.syscall = err.syscall;
-  e.path = err.path;
-  return e;
+    { path: err.path },
+  );
 }
 
 /**
@@ -83,7 +82,7 @@ export class ProcReader {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOENT' && this.pid !== 'self') {
-        throw processGone(this.pid, `${this.dir}/${name}: ENOENT`, 'open');
+        throw noSuchProcess(this.pid, `${this.dir}/${name}: ENOENT`, 'open');
       }
       throw permissionHint(this.pid, name, e);
     }
@@ -108,7 +107,7 @@ export class ProcReader {
     }
     // A process that exited reads as empty.
     if (total === 0) {
-      throw processGone(this.pid, `it has exited: ${this.dir}/${name} is empty`, 'read');
+      throw noSuchProcess(this.pid, `it has exited: ${this.dir}/${name} is empty`, 'read');
     }
     return shared.toString('latin1', at, at + total);
   }
@@ -141,7 +140,7 @@ export class ProcReader {
       throw permissionHint(this.pid, 'smaps', err as NodeJS.ErrnoException);
     }
     if (n === 0) {
-      throw processGone(this.pid, `it has exited: ${this.dir}/smaps is empty`, 'read');
+      throw noSuchProcess(this.pid, `it has exited: ${this.dir}/smaps is empty`, 'read');
     }
     // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
     const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;

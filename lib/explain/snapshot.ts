@@ -12,9 +12,8 @@ import { attribute } from './attribute';
 import { elfLoads } from './elf';
 import { parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from './read';
-import { runtimeStats } from './runtime';
 import { native } from '../native/binding';
-import { processGone } from '../validate';
+import { noSuchProcess } from '../errors';
 import { guardPageCount } from '../measure/residency';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
@@ -60,7 +59,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   // Parsed at once: the reads below reuse the buffer the bytes are in.
   const entries = parseSmapsBytes(smapsBytes, smapsLength);
   if (reader.exiting()) {
-    throw processGone(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
+    throw noSuchProcess(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }
   // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
   const user = entries.filter((e) => e.pathname !== '[vsyscall]');

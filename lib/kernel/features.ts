@@ -7,6 +7,7 @@
  */
 import { native } from '../native/binding';
 import { procPath } from './parse';
+import { featureUnavailable } from '../errors';
 
 /** The features probed. */
 export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty';
@@ -204,9 +205,7 @@ export function kernelFeatures(): Record<KernelFeature, boolean> {
 /** @internal Throws ERR_FEATURE_UNAVAILABLE_ON_PLATFORM naming what is needed, unless the kernel has it. */
 export function requireFeature(feature: KernelFeature): void {
   if (kernelHas(feature)) return;
-  const e = new Error(
+  throw featureUnavailable(
     `${feature} is not available here: it needs ${FEATURE_MINIMUM[feature]}${forced.has(feature) ? ' (turned off by PAGEWISE_FORCE_MISSING)' : ''}`,
-  ) as Error & { code: string };
-  e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
-  throw e;
+  );
 }

@@ -5,23 +5,12 @@
  * its code (`EACCES`, `EPERM`: `hidepid`, ptrace checks).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { procPath } from './parse';
-
-/** `err` with Node's system-error fields set: `code`, `errno` (negative, as Node reports it), `syscall`, `path`. */
-function systemError(message: string, code: string, syscall: string, path: string): NodeJS.ErrnoException {
-  const err = new Error(message) as NodeJS.ErrnoException;
-  err.code = code;
-  const n = (os.constants.errno as Record<string, number>)[code];
-  if (n !== undefined) err.errno = -n;
-  err.syscall = syscall;
-  err.path = path;
-  return err;
-}
+import { noSuchProcess, systemError } from '../errors';
 
 /** The `ESRCH` error for a pid with no process behind it. */
-export function noSuchProcess(pid: number, path: string, syscall: string): NodeJS.ErrnoException {
-  return systemError(`no process ${pid} (${path}: the process has exited or is not visible from this pid namespace)`, 'ESRCH', syscall, path);
+function gone(pid: number, path: string, syscall: string): NodeJS.ErrnoException {
+  return noSuchProcess(pid, `${path}: the process has exited or is not visible from this pid namespace`, syscall, path);
 }
 
 /**
@@ -37,12 +26,12 @@ export function readProcessFile(pid: number, name: string): string {
     text = fs.readFileSync(path, 'latin1');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' || e.code === 'ESRCH') throw noSuchProcess(pid, path, e.syscall ?? 'open');
+    if (e.code === 'ENOENT' || e.code === 'ESRCH') throw gone(pid, path, e.syscall ?? 'open');
     if (e.code === 'EACCES' || e.code === 'EPERM') {
-      throw systemError(`cannot read ${path}: ${e.code} (the kernel refused: /proc mounted with hidepid, or a ptrace access check)`, e.code, e.syscall ?? 'open', path);
+      throw systemError(e.code, e.syscall ?? 'open', `cannot read ${path}: ${e.code} (the kernel refused: /proc mounted with hidepid, or a ptrace access check)`, { path });
     }
     throw e;
   }
-  if (text.length === 0) throw noSuchProcess(pid, path, 'read');
+  if (text.length === 0) throw gone(pid, path, 'read');
   return text;
 }

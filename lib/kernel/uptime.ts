@@ -1,6 +1,6 @@
 /** `/proc/uptime` and the clock tick: what a CPU percentage over `/proc/PID/stat` is computed with. */
 import * as fs from 'node:fs';
-import { invalidType } from '../validate';
+import { invalidType } from '../errors';
 import { linesOf, ProcParseError } from './parse';
 
 /** `/proc/uptime`: seconds since boot (CLOCK_BOOTTIME) and idle seconds summed over CPUs, 10 ms resolution. */

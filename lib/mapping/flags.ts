@@ -3,7 +3,7 @@
  * numbers (read from the kernel headers the addon was built with).
  */
 import { native } from '../native/binding';
-import { invalidValue, invalidType } from '../validate';
+import { invalidValue, invalidType } from '../errors';
 import { adviceKnown } from '../kernel/facts';
 
 const C = native.constants;

@@ -8,7 +8,6 @@ import { readMapsText } from '../kernel/maps';
 import { fmtBytes } from '../format';
 import { pageSize } from '../kernel/system';
 import type { Advice, Prot } from './flags';
-import { checkObject, invalidType } from '../validate';
 import { decodeMapOptions, type MmapOptions } from './map-options';
 import { Mapping, asMapping, newMapping, setMappingFile } from './mapping';
 import type { LockOptions, SyncOptions } from './method-options';

@@ -8,7 +8,8 @@ import { requireFeature } from '../kernel/features';
 import { hugetlbDefaultSize } from '../kernel/facts';
 import { pageSize, roundUp } from '../kernel/system';
 import { protBits, type Prot } from './flags';
-import { checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkString, invalidValue, outOfRange } from '../validate';
+import { checkAligned, checkBigAddress, checkBoolean, checkInteger, checkObject, checkOptions, checkString } from '../validate';
+import { invalidValue, outOfRange } from '../errors';
 
 const C = native.constants;
 

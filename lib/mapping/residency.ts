@@ -6,7 +6,7 @@
  */
 import { native, type RegionHandle } from '../native/binding';
 import { maxArrayBufferLength } from '../kernel/system';
-import { outOfRange } from '../validate';
+import { outOfRange } from '../errors';
 
 const pagemapOut = new Float64Array(7);
 

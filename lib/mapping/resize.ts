@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import { roundUp } from '../kernel/system';
-import { checkInteger, invalidState, invalidValue, outOfRange } from '../validate';
+import { checkInteger } from '../validate';
+import { invalidState, invalidValue, outOfRange } from '../errors';
 import type { ResizeOptions } from './method-options';
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */

@@ -4,7 +4,7 @@
  * the checks made on them before JS is given a view.
  */
 import { isWritable, type Prot } from './flags';
-import { invalidState } from '../validate';
+import { invalidState } from '../errors';
 
 /** Captured at load: later patches of `Number` do not reach the range checks. */
 const isSafeInteger = Number.isSafeInteger;

@@ -1,7 +1,8 @@
 /** Page faults of this thread or this process: `getrusage`, plus perf software events where allowed. */
 import { native } from '../native/binding';
 import { rusageRaw } from '../process/rusage';
-import { checkBoolean, checkFloat64Out, checkOptions, invalidValue, isFloat64Array } from '../validate';
+import { checkBoolean, checkFloat64Out, checkOptions, isFloat64Array } from '../validate';
+import { invalidValue } from '../errors';
 import { perfEventParanoid } from '../kernel/facts';
 
 const C = native.constants;

@@ -6,7 +6,8 @@ import { native } from '../native/binding';
 import { rusageRaw } from '../process/rusage';
 import { asMapping, type Mapping } from '../mapping';
 import { pageSize } from '../kernel/system';
-import { checkOptions, invalidType } from '../validate';
+import { checkOptions } from '../validate';
+import { invalidType } from '../errors';
 import { perfRaw, perfUnavailable } from './faults';
 import { residency, type Residency } from './residency';
 

@@ -5,7 +5,8 @@
 import { asMapping, type Mapping } from '../mapping';
 import type { RegionHandle } from '../native/binding';
 import { pageSize } from '../kernel/system';
-import { checkAligned, checkBoolean, checkInteger, checkOptions, checkRange, invalidState, invalidType, invalidValue, outOfRange } from '../validate';
+import { checkAligned, checkBoolean, checkInteger, checkOptions, checkRange } from '../validate';
+import { invalidState, invalidType, invalidValue, outOfRange } from '../errors';
 import { ErrnoNames } from './errno';
 import { knownZeroPfn } from './zeropage';
 import { native } from '../native/binding';

@@ -10,7 +10,8 @@ import { parseStatm } from '../kernel/statm';
 import { clockTicks, readUptime } from '../kernel/uptime';
 import { readProcessFile } from '../kernel/process';
 import { safeInt } from '../kernel/parse';
-import { checkBoolean, checkInteger, checkOptions, invalidType } from '../validate';
+import { checkBoolean, checkInteger, checkOptions } from '../validate';
+import { invalidType } from '../errors';
 import { statmIsExact } from './memory-usage';
 
 /** pidusage's result for one process. */

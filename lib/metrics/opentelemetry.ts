@@ -4,7 +4,7 @@
  * callback per collection. pagewise calls only the meter it is given, so it
  * loads nothing of OpenTelemetry itself.
  */
-import { invalidType } from '../validate';
+import { invalidType } from '../errors';
 import { enabledMetrics, METRICS, valuesOf, type MetricKey } from './names';
 import { resolveMetricsOptions, Sampler, type MetricsOptions } from './sampler';
 

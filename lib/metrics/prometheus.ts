@@ -1,5 +1,5 @@
 /** `registerPrometheus()`: pagewise's gauges in a `prom-client` registry, read on scrape. */
-import { invalidType } from '../validate';
+import { invalidType, pagewiseError } from '../errors';
 import { enabledMetrics, METRICS, valuesOf, type MetricKey } from './names';
 import { resolveMetricsOptions, Sampler, type MetricsOptions } from './sampler';
 
@@ -36,12 +36,11 @@ export function loadPromClient(): PromClient {
     return require('prom-client') as PromClient;
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
-    const err = new Error(
+    throw pagewiseError(
+      'ERR_PAGEWISE_PEER_MISSING',
       'pagewise/metrics registerPrometheus() needs the prom-client package, an optional peer dependency of pagewise that is not installed: run `npm install prom-client`',
-      { cause },
-    ) as NodeJS.ErrnoException;
-    err.code = 'ERR_PAGEWISE_PEER_MISSING';
-    throw err;
+      cause,
+    );
   }
 }
 

@@ -16,7 +16,8 @@ import { readSmapsRollup } from '../kernel/smaps-rollup';
 import { readStatus } from '../kernel/status';
 import { statmIsExact } from '../measure/memory-usage';
 import { pageSize } from '../kernel/system';
-import { checkBoolean, checkInteger, checkOptions, outOfRange } from '../validate';
+import { checkBoolean, checkInteger, checkOptions } from '../validate';
+import { outOfRange } from '../errors';
 
 /** Options of `registerPrometheus` and `registerOpenTelemetry`. */
 export interface MetricsOptions {

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import bindings from 'bindings';
 import { packageRoot } from './package-root';
+import { pagewiseError } from '../errors';
 
 declare const regionBrand: unique symbol;
 /** Opaque handle of a native Region (one mmap'd range). @internal */
@@ -209,7 +210,7 @@ type CodedError = Error & { code?: string; name: string };
  * - Deno: an addon needs `--allow-ffi` (NotCapable "Requires ffi access").
  * @internal
  */
-export function permissionError(err: unknown): (Error & { code: string; cause: unknown }) | null {
+export function permissionError(err: unknown): (Error & { code: string }) | null {
   const e = err as CodedError | null;
   if (!e || typeof e !== 'object') return null;
   const message = String(e.message ?? '');
@@ -232,9 +233,7 @@ export function permissionError(err: unknown): (Error & { code: string; cause: u
       `the /proc readers also need --allow-all (Deno 1.43+ allows JS to read /proc only then).`;
   }
   if (!text) return null;
-  const out = new Error(text, { cause: err }) as Error & { code: string; cause: unknown };
-  out.code = 'ERR_PAGEWISE_PERMISSION';
-  return out;
+  return pagewiseError('ERR_PAGEWISE_PERMISSION', text, err);
 }
 
 /**
@@ -368,16 +367,16 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
   }
   if (found) return found;
   if (onMusl()) {
-    const e = new Error(
+    throw pagewiseError(
+      'ERR_PAGEWISE_MUSL',
       `pagewise: this system uses musl libc (Alpine?); the shipped binaries are built for glibc and cannot load. ` +
         `Build it here from source (needs python3, make, g++ and linux-headers: apk add python3 make g++ linux-headers):\n` +
         `  cd ${root} && npm run build-from-source\n` +
         `Tried:\n  ${tried.join('\n  ')}`,
     );
-    (e as Error & { code: string }).code = 'ERR_PAGEWISE_MUSL';
-    throw e;
   }
-  const e = new Error(
+  throw pagewiseError(
+    'ERR_PAGEWISE_NO_BINARY',
     `pagewise: no usable binary for ${tag} (Node ${process.version}, needs Node-API ${NAPI_VERSION}).\n` +
       `Tried:\n  ${tried.join('\n  ')}\n` +
       `Build it from source (needs python3, make and a C++ compiler, e.g. apt-get install python3 make g++):\n` +
@@ -385,8 +384,6 @@ function loadNative(): { binding: Native; origin: NativeOrigin } {
       `(the same as: npx --yes node-gyp rebuild, run where the package's binding.gyp is; ` +
       `the published package keeps it in gyp/ so that npm never builds on its own)`,
   );
-  (e as Error & { code: string }).code = 'ERR_PAGEWISE_NO_BINARY';
-  throw e;
 }
 
 /** The Node-API version the binary is built for (binding.gyp NAPI_VERSION, package.json binary.napi_versions). @internal */
@@ -410,12 +407,11 @@ export const simulatedV8Sandbox: boolean = /^(1|true)$/.test(process.env.PAGEWIS
 
 function sandboxed(binding: Native): Native {
   const refuse = (what: string, len: number | null): never => {
-    const e = new Error(
+    throw pagewiseError(
+      'ERR_PAGEWISE_EXTERNAL_BUFFER',
       `cannot create an external ${what}${len === null ? '' : ` of ${len} bytes`}: External buffers are not allowed ` +
         `(runtimes with the V8 memory sandbox, such as Electron, forbid external ArrayBuffers) [simulated: PAGEWISE_SIMULATE_V8_SANDBOX]`,
     );
-    (e as Error & { code: string }).code = 'ERR_PAGEWISE_EXTERNAL_BUFFER';
-    throw e;
   };
   return Object.assign(Object.create(null) as Native, binding, {
     regionBuffer: (_r: RegionHandle, _offset: number, length: number): ArrayBuffer => refuse('ArrayBuffer', length),

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromSourceRequested, mtime, native, requirePackageRoot, permissionError, type RegionHandle } from './binding';
+import { pagewiseError } from '../errors';
 
 /** Result of the fork probe (native/lab/fork_probe.cc). @internal */
 export interface CowResult {
@@ -114,12 +115,12 @@ function load(): LabLoad {
     const binding = attempt(file);
     if (binding) return { binding, file };
   }
-  const error = new Error(
+  const error = pagewiseError(
+    'ERR_PAGEWISE_NO_LAB_BINARY',
     `pagewise: the lab binary (${LAB_FILE}: the C benchmark baselines and the experiment probes) is missing or does not load; ` +
       `only the benchmarks and experiments that need it fail.\nTried:\n  ${tried.join('\n  ')}\n` +
       (explicit ? `(PAGEWISE_LAB_BINARY=${explicit})` : `Build it from source: cd ${root} && npm run build-from-source`),
-  ) as Error & { code: string };
-  error.code = 'ERR_PAGEWISE_NO_LAB_BINARY';
+  );
   return { error };
 }
 

@@ -3,7 +3,8 @@ import { native } from '../native/binding';
 import { type Mapping, asMapping } from '../mapping';
 import { adviceNumber, type Advice } from '../mapping/flags';
 import { kernelHas } from '../kernel/features';
-import { checkRange, invalidState, invalidType } from '../validate';
+import { checkRange } from '../validate';
+import { invalidState, invalidType } from '../errors';
 import { roundUp } from '../kernel/system';
 
 /** What {@link adviseMany} did. */

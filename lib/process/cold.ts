@@ -22,7 +22,8 @@ import { pagemapFd } from '../kernel/pagemap-fd';
 import { readMeminfo } from '../kernel/meminfo';
 import { writeClearRefs } from '../kernel/clear-refs';
 import { PM_PRESENT, PM_SOFT_DIRTY, readPagemap } from '../kernel/pagemap';
-import { checkObject, checkOptions, checkBoolean, invalidType, invalidState, invalidValue, outOfRange } from '../validate';
+import { checkObject, checkOptions, checkBoolean } from '../validate';
+import { invalidType, invalidState, invalidValue, outOfRange } from '../errors';
 import { pageSize } from '../kernel/system';
 import { bufferPages } from './discard';
 

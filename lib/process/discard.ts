@@ -32,7 +32,8 @@ import { readMaps } from '../kernel/maps-query';
 import { kernelHas } from '../kernel/features';
 import type { MapsEntry } from '../kernel/maps';
 import { pageSize } from '../kernel/system';
-import { checkInteger, invalidType, outOfRange } from '../validate';
+import { checkInteger } from '../validate';
+import { invalidType, outOfRange, invalidState, pagewiseError } from '../errors';
 
 // Geometry through intrinsics captured at load (DESIGN.md, Safety): a
 // caller cannot lie about a view's buffer, offset or length by overriding getters.
@@ -90,9 +91,7 @@ export function addDiscardGuard(guard: DiscardGuard): void {
 type Refusal = 'ERR_PAGEWISE_BUFFER_POOL' | 'ERR_PAGEWISE_FILE_MAPPING' | 'ERR_PAGEWISE_SHARED_MAPPING' | 'ERR_PAGEWISE_FOREIGN_RANGE';
 
 function refuse(code: Refusal, message: string): Error & { code: Refusal } {
-  const e = new Error(message) as Error & { code: Refusal };
-  e.code = code;
-  return e;
+  return pagewiseError(code, message);
 }
 
 /** The ArrayBuffer, and the byte range of it the argument covers. */
@@ -121,9 +120,7 @@ export function bufferPages(target: unknown): { ab: ArrayBuffer; data: bigint; f
   const g = geometry(target);
   const info = native.arrayBufferInfo(g.ab);
   if (info === null) {
-    const e = new TypeError('the ArrayBuffer is detached') as TypeError & { code: string };
-    e.code = 'ERR_INVALID_STATE';
-    throw e;
+    throw invalidState('the ArrayBuffer is detached');
   }
   const P = BigInt(pageSize());
   const from = info[0] + BigInt(g.start);
@@ -161,9 +158,7 @@ export function discard(buffer: ArrayBuffer | ArrayBufferView, offset?: number, 
   const g = geometry(buffer);
   const info = native.arrayBufferInfo(g.ab);
   if (info === null) {
-    const e = new TypeError('discard: the ArrayBuffer is detached') as TypeError & { code: string };
-    e.code = 'ERR_INVALID_STATE';
-    throw e;
+    throw invalidState('discard: the ArrayBuffer is detached');
   }
   const [data, abLength, regionState] = info;
   const viewLength = g.length < 0 ? abLength : g.length;

@@ -7,6 +7,7 @@
  */
 import { native } from '../native/binding';
 import { pageSize } from '../kernel/system';
+import { featureUnavailable } from '../errors';
 
 /** What {@link trimMalloc} did. */
 export interface TrimMallocResult {
@@ -40,9 +41,7 @@ export function trimMalloc(): TrimMallocResult {
   const rssAfter = native.statmResident() * page;
   const after = native.mallinfo2();
   if (rc < 0) {
-    const e = new Error('trimMalloc needs glibc (malloc_trim); this C library has none') as Error & { code: string };
-    e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
-    throw e;
+    throw featureUnavailable('trimMalloc needs glibc (malloc_trim); this C library has none');
   }
   return {
     trimmed: rc === 1,

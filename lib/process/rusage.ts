@@ -1,6 +1,7 @@
 /** `getrusage` for this thread, the process, or reaped children. */
 import { native } from '../native/binding';
-import { checkFloat64Out, invalidValue } from '../validate';
+import { checkFloat64Out } from '../validate';
+import { invalidValue } from '../errors';
 
 const C = native.constants;
 

@@ -12,7 +12,8 @@ import { native } from '../native/binding';
 import { requireFeature } from '../kernel/features';
 import { readStatus } from '../kernel/status';
 import { readThp } from '../kernel/thp';
-import { checkOptions, checkString, invalidValue } from '../validate';
+import { checkOptions, checkString } from '../validate';
+import { invalidValue } from '../errors';
 
 /** A process's THP policy. */
 export type ThpProcessMode = 'default' | 'advised' | 'never';

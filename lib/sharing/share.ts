@@ -6,7 +6,8 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from '../native/binding';
-import { checkInteger, checkObject, invalidState, invalidType, invalidValue } from '../validate';
+import { checkInteger, checkObject } from '../validate';
+import { invalidState, invalidType, invalidValue, featureUnavailable } from '../errors';
 
 // A worker's last JS ('exit') records which of its buffers escaped to another
 // thread (transfer() + postMessage), so that tearing the worker down keeps
@@ -57,11 +58,9 @@ export function checkToken(token: unknown): { id: bigint; length: number; pageSi
 
 /** What `Mapping.sharedBuffer` throws where Node-API cannot make a SharedArrayBuffer over external memory. */
 export function sharedBufferUnavailable(): Error {
-  const e = new Error(
+  return featureUnavailable(
     `A SharedArrayBuffer over external memory needs node_api_create_external_sharedarraybuffer, which Node ${process.version} lacks (Node 22.23, 24.22 and 26.12 have it): use share() and attach(), or Atomics on a SharedArrayBuffer of your own`,
-  ) as Error & { code: string };
-  e.code = 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
-  return e;
+  );
 }
 
 /**
