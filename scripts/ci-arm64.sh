@@ -30,7 +30,7 @@ bash scripts/prebuild.sh arm64 || fail "prebuild.sh arm64"
 # it; the newest Node runs QUICK at both page sizes.
 QUICK=(test/platform-binary.test.ts test/runtime-large-buffers.test.ts test/runtime-permission.test.ts
   test/platform-v8-sandbox.test.ts test/mapping-validation.test.ts test/mapping-residency.test.ts
-  test/mapping-files.test.ts test/measure-api.test.ts test/proc-live.test.ts)
+  test/mapping-files.test.ts test/measure-api.test.ts test/kernel-live.test.ts)
 # Both Nodes run QUICK (the whole suite under qemu measured past an hour per
 # page size on a loaded VM, which would put CI past its 90 minutes; the whole
 # suite runs natively on four Nodes in npm test and ci-runtimes.sh). The
