@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readStat } from '../kernel/stat';
 import { checkBoolean, checkInteger, checkOptions } from '../validate';
 import { invalidType } from '../errors';
-import { ProcReader } from './read';
+import { ProcReader } from '../kernel/reader';
 import { runtimeStats } from './runtime';
 import { isSelf, snapshotWith } from './snapshot';
 import { verdicts } from './verdict';

@@ -11,10 +11,10 @@ import { pageSize } from '../kernel/system';
 import { attribute } from './attribute';
 import { elfLoads } from './elf';
 import { parseSmapsBytes } from './smaps-fast';
-import { ProcReader } from './read';
+import { ProcReader } from '../kernel/reader';
 import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
-import { guardPageCount } from '../measure/residency';
+import { guardPageCount } from '../kernel/pagemap-fd';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
 /** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */

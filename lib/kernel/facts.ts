@@ -1,11 +1,13 @@
 /**
  * Facts about the running kernel, read at run time and cached where they
  * cannot change while the process lives: page sizes, THP and hugetlbfs
- * settings, what the kernel supports (advice, VMA names), sysctls and perf
- * paranoia. The one place outside the parsers that knows these files.
+ * settings, sysctls and perf paranoia. What the kernel supports is probed in
+ * ./features.
  */
 import * as fs from 'node:fs';
 import { native } from '../native/binding';
+import { parseMeminfo } from './meminfo';
+import { parseSelection } from './thp';
 
 const THP_DIR = '/sys/kernel/mm/transparent_hugepage';
 
@@ -47,8 +49,11 @@ export function hugePageSize(): number | null {
  */
 export function thpSetting(name: 'enabled' | 'defrag' | 'shmem_enabled'): string | null {
   const text = readTrim(`${THP_DIR}/${name}`);
-  const m = text === null ? null : /\[([^\]]+)\]/.exec(text);
-  return m ? m[1]! : null;
+  try {
+    return text === null ? null : parseSelection(name, text).selected;
+  } catch {
+    return null; // no single [selected] word
+  }
 }
 
 /** THP mode (`always`, `madvise`, `never`) or `null` without THP. */
@@ -82,8 +87,12 @@ export function hugetlbPools(): { size: number; total: number; free: number }[] 
  */
 export function meminfoBytes(key: string): number | null {
   const text = readTrim('/proc/meminfo');
-  const m = text === null ? null : new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
-  return m ? Number(m[1]) * 1024 : null;
+  if (text === null) return null;
+  try {
+    return parseMeminfo(text)[key] ?? null;
+  } catch {
+    return null; // a malformed line
+  }
 }
 
 let cachedHugetlb: number | null | undefined;
@@ -113,43 +122,4 @@ export function ptraceScope(): string | null {
 /** The `ignore_rlimit_data` kernel parameter (`'Y'`/`'N'`), or `null` when unreadable. */
 export function ignoreRlimitData(): string | null {
   return readTrim('/sys/module/kernel/parameters/ignore_rlimit_data');
-}
-
-const adviceCache = new Map<number, boolean>();
-
-/**
- * Whether the running kernel knows the advice numbered `n`: probes
- * `madvise(NULL, 0, n)`, which returns 0 for a known advice and EINVAL for an
- * unknown one. Cached.
- */
-export function adviceKnown(n: number): boolean {
-  let ok = adviceCache.get(n);
-  if (ok === undefined) {
-    ok = native.madviseProbe(n) === 0;
-    adviceCache.set(n, ok);
-  }
-  return ok;
-}
-
-let namesSupported: boolean | undefined;
-
-/**
- * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
- * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
- */
-export function vmaNamesSupported(): boolean {
-  if (namesSupported === undefined) {
-    const page = pageSize();
-    const C = native.constants;
-    const r = native.mmap(page, C.PROT_NONE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
-    try {
-      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
-      namesSupported = true;
-    } catch {
-      namesSupported = false;
-    } finally {
-      native.munmap(r);
-    }
-  }
-  return namesSupported;
 }

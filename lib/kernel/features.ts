@@ -1,12 +1,14 @@
 /**
- * Run-time probes of the memory calls Linux gained since 6.x, each tried
- * once on this kernel, with the minimum kernel stated. A feature the kernel
+ * What this kernel can do, each probed once at run time: the advice numbers
+ * it knows, whether it names anonymous memory, and the memory calls Linux
+ * gained since 6.x (with the minimum kernel stated). A feature the kernel
  * lacks fails cleanly with `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` naming it.
  * `PAGEWISE_FORCE_MISSING=mseal,guard,...` turns probes off (to test the
  * fallbacks on a kernel that has them).
  */
 import { native } from '../native/binding';
 import { procPath } from './parse';
+import { pageSize } from './facts';
 import { featureUnavailable } from '../errors';
 
 /** The features probed. */
@@ -208,4 +210,43 @@ export function requireFeature(feature: KernelFeature): void {
   throw featureUnavailable(
     `${feature} is not available here: it needs ${FEATURE_MINIMUM[feature]}${forced.has(feature) ? ' (turned off by PAGEWISE_FORCE_MISSING)' : ''}`,
   );
+}
+
+const adviceCache = new Map<number, boolean>();
+
+/**
+ * Whether the running kernel knows the advice numbered `n`: probes
+ * `madvise(NULL, 0, n)`, which returns 0 for a known advice and EINVAL for an
+ * unknown one. Cached.
+ */
+export function adviceKnown(n: number): boolean {
+  let ok = adviceCache.get(n);
+  if (ok === undefined) {
+    ok = native.madviseProbe(n) === 0;
+    adviceCache.set(n, ok);
+  }
+  return ok;
+}
+
+let namesSupported: boolean | undefined;
+
+/**
+ * Whether this kernel can name anonymous memory (`PR_SET_VMA_ANON_NAME`,
+ * Linux 5.17+ built with CONFIG_ANON_VMA_NAME). Probed once on one page.
+ */
+export function vmaNamesSupported(): boolean {
+  if (namesSupported === undefined) {
+    const page = pageSize();
+    const C = native.constants;
+    const r = native.mmap(page, C.PROT_NONE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+    try {
+      native.prctlSetVmaAnonName(r, 0, page, 'pagewise-probe');
+      namesSupported = true;
+    } catch {
+      namesSupported = false;
+    } finally {
+      native.munmap(r);
+    }
+  }
+  return namesSupported;
 }

@@ -4,7 +4,7 @@
  */
 import { native } from '../native/binding';
 import { invalidValue, invalidType } from '../errors';
-import { adviceKnown } from '../kernel/facts';
+import { adviceKnown } from '../kernel/features';
 
 const C = native.constants;
 

@@ -3,7 +3,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../native/binding';
-import { vmaNamesSupported } from '../kernel/facts';
+import { vmaNamesSupported } from '../kernel/features';
 import { readMapsText } from '../kernel/maps';
 import { fmtBytes } from '../format';
 import { pageSize } from '../kernel/system';

@@ -11,8 +11,7 @@ import { ErrnoNames } from './errno';
 import { knownZeroPfn } from './zeropage';
 import { native } from '../native/binding';
 import { kernelHas } from '../kernel/features';
-import * as fs from 'node:fs';
-import { procPath } from '../kernel/parse';
+import { guardPageCount, guardRanges } from '../kernel/pagemap-fd';
 
 /** Where residency comes from. */
 export type ResidencySource = 'mincore' | 'pagemap' | 'pagemap_scan';
@@ -95,30 +94,6 @@ function scanWhy(errno: number): string {
   return `ioctl(PAGEMAP_SCAN) failed with ${name} (it needs Linux 6.7+)`;
 }
 
-let selfPagemap = -1;
-
-/**
- * @internal Guard-page ranges `[start, end, ...]` in `[start, end)` of the
- * process whose pagemap `fd` is (default this process's, kept open), or
- * null where the kernel cannot report them.
- */
-export function guardRanges(start: bigint, end: bigint, fd?: number): bigint[] | null {
-  if (!kernelHas('guardReport')) return null;
-  if (fd === undefined) {
-    if (selfPagemap < 0) selfPagemap = fs.openSync(procPath('self', 'pagemap'), 'r');
-    fd = selfPagemap;
-  }
-  const r = native.pagemapGuardScan(fd, start, end);
-  return typeof r === 'number' ? null : r;
-}
-
-/** Pages in guard ranges ({@link guardRanges}), or null. */
-export function guardPageCount(ranges: readonly bigint[] | null, page: number): number | null {
-  if (ranges === null) return null;
-  let bytes = 0n;
-  for (let i = 0; i + 1 < ranges.length; i += 2) bytes += ranges[i + 1]! - ranges[i]!;
-  return Number(bytes / BigInt(page));
-}
 
 /** How the guard count is found: scan where pagewise guarded (`'auto'`), always (`true`), or never (`false`). */
 type GuardScan = 'auto' | boolean;

@@ -7,13 +7,13 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { kernelHas } from '../kernel/features';
-import { guardRanges } from '../measure/residency';
+import { kernelHas } from './features';
+import { guardRanges } from './pagemap-fd';
 import { checkInteger } from '../validate';
 import { noSuchProcess, systemError } from '../errors';
-import { ptraceScope } from '../kernel/facts';
-import { readStatus } from '../kernel/status';
-import { procPath } from '../kernel/parse';
+import { ptraceScope } from './facts';
+import { readStatus } from './status';
+import { procPath } from './parse';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
