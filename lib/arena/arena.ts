@@ -1,50 +1,13 @@
 /**
- * The arena: a `PROT_NONE | MAP_NORESERVE` reservation committed in chunks,
- * handing out `Uint8Array` views with JS-side bookkeeping. This file is the
- * public class: it checks its receiver and arguments and hands the work to
- * the files of one concern each:
- *  - options.ts: the options, their defaults and checks;
- *  - heap.ts: the arena's state, the reservation and its commits, the views,
- *    the checks that tie a view to a live block, retention and decay;
- *  - owners.ts: the owner records (slab, segment, large block) and the views;
- *  - slabs.ts: small blocks (size classes from classes.ts, slabs, bitmaps);
- *  - runs.ts: medium and large blocks (page runs from pages.ts), `realloc`;
- *  - purge.ts: giving memory back (`purge`, decay, `reset`);
- *  - stats.ts: `stats()`, the only user of the measurement kit and `/proc`.
- *
- * Blocks, by size:
- *  - small (up to an eighth of a slab: 8 KiB with 4K pages): size classes,
- *    each served from slabs of 64 KiB (at least one page).
- *  - medium (whole pages, below 256 KiB): page runs viewed through the
- *    ArrayBuffer of the segment that holds them.
- *  - large (256 KiB and up): page runs with their own ArrayBuffer, detached
- *    when the block is freed.
- *
- * Which memory a view may still reach after `free()`: a large block's view
- * is detached. A small or medium block shares its slab's or chunk's buffer,
- * which cannot be detached for one block: its stale view stays readable and
- * writable (over memory the arena may hand out again) until its slab is
- * returned (all its blocks free), or `reset()`/`close()`. It never reaches
- * memory that is unmapped or not writable: those ranges are always detached
- * first, so the process cannot crash.
- *
- * Each view `alloc()` returns carries its owner (a slab, a chunk or a large
- * block) and its block number in private fields ({@link Block}); `free()`
- * accepts a view only if it has them and the owner is this arena's current
- * one, so double frees, stale views (after `reset()`), parts of blocks, views
- * of other arenas and plain `Uint8Array`s are refused with an error, never
- * misread. (A stale view of a small or medium block whose memory was handed
- * out again cannot be told from the new block's view: the classic ABA case.)
- *
- * Nothing a caller can reach is trusted. The owner records live only in
- * private fields (of views, of the arena's buffers, of the arena), never in
- * properties a caller could read or write; the arena's state (a Heap) is
- * held in a private field and never handed out; typed-array geometry is read
- * through the original getters, and every built-in the offsets passed to the
- * kernel depend on (`Math`, `Number.isInteger`, `Uint8Array`, array methods)
- * is captured at load (intrinsics.ts). The arena's tables are arrays without
- * a prototype, so an index getter or setter installed on `Array.prototype`
- * cannot answer for a hole.
+ * The Arena class: checks its receiver and arguments, then hands the work to
+ * one file per concern: options.ts (options and defaults), heap.ts (state,
+ * reservation, commits, retention and decay), owners.ts (slab, segment and
+ * large-block records and their views), slabs.ts (small blocks), runs.ts
+ * (medium and large blocks, realloc), purge.ts (purge, decay, reset),
+ * stats.ts (the only user of the measurement kit), handles.ts (blocks by
+ * handle). What a view may reach after free(), and why nothing a caller can
+ * reach is trusted (private fields, built-ins captured in intrinsics.ts):
+ * docs/arena.md, "How it works".
  */
 import { inspect } from 'node:util';
 import { invalidState, invalidType, invalidValue } from '../errors';

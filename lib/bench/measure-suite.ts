@@ -94,8 +94,8 @@ function residencyBenchmark(source: ResidencySource, cLabel: string, cFn: (m: Ma
 
 // Loops of their own for the sub-microsecond calls, as in syscalls.ts: a
 // loop calling one function is monomorphic and V8 inlines the call, where
-// the shared timeLoop(fn) adds 10-20 ns of closure call per iteration that
-// the C loop does not pay (at a 130 ns getrusage, a tenth of the figure).
+// the shared timeLoop(fn) adds a closure call per iteration that the C loop
+// does not pay (a visible share of a call as cheap as getrusage).
 
 function faultsLoop(n: number): number {
   const t0 = process.hrtime.bigint();

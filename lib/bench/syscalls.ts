@@ -24,8 +24,8 @@ function bareMapUnmap(page: number, buffer: boolean): void {
 
 // Loops of their own for the sub-microsecond calls, as a user writes them:
 // a loop calling one function is monomorphic and V8 inlines the call, while
-// the shared timeLoop(fn) calls whatever closure it is given (10-20 ns more
-// per iteration, which the C loop does not pay).
+// the shared timeLoop(fn) calls whatever closure it is given (a closure
+// call per iteration, which the C loop does not pay).
 
 function adviseLoop(m: Mapping, page: number, n: number): number {
   const t0 = process.hrtime.bigint();

@@ -212,9 +212,9 @@ export interface ReadMapsOptions {
  * (Linux 6.11+; `kernelHas('procmapQuery')`), one ioctl per mapping in the
  * range, from `start`, instead of reading every line: the same entries,
  * field for field (tested). A whole listing reads the text: one query costs
- * about 6 µs of kernel time on the development VM against under 1 µs per
- * line of text (`pagewise bench --only maps`), so the ioctl wins only where
- * it skips most of the process's mappings.
+ * several times what one line of text does (`pagewise bench --only maps`
+ * measures both), so the ioctl wins only where it skips most of the
+ * process's mappings.
  */
 export function readMapsText(pid: number | 'self' = 'self', options?: ReadMapsOptions): MapsEntry[] {
   const o = checkOptions<ReadMapsOptions>('options', options, ['start', 'end']);

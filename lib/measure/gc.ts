@@ -10,11 +10,11 @@ let collector: Collector | null | undefined;
  * samples, outside any timing. Without it, a contender pays for the garbage
  * the one before it left: a `Buffer.alloc` loop of 4 KiB buffers leaves thousands of
  * dead ArrayBuffers whose backing stores the next contender's first
- * scavenge frees on its own clock (measured: the arena's 4 KiB alloc+free
- * went from 34 ns to 70-180 ns after a Buffer.alloc loop). A minor
- * collection empties the young generation and nothing more; a full one
- * would move long-lived objects and disturb every contender (measured:
- * 3-4x slower arena loops after it). `globalThis.gc` when Node runs with
+ * scavenge frees on its own clock (the arena's small alloc+free loop ran
+ * several times slower after a Buffer.alloc loop). A minor collection
+ * empties the young generation and nothing more; a full one would move
+ * long-lived objects and disturb every contender (arena loops ran slower
+ * after it). `globalThis.gc` when Node runs with
  * `--expose-gc`; otherwise V8's flag is set at run time and the function
  * taken from a fresh context. `null` when neither works.
  * @internal

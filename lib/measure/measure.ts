@@ -39,7 +39,7 @@ export interface Measurement<T> {
   rss: { fastDelta: number; exactDelta: number; fastBefore: number; fastAfter: number; exactBefore: number; exactAfter: number };
   /** One delta per mapping of `options.mappings`, in order. */
   residency: ResidencyDelta[];
-  /** Wall-clock time of `fn` (plus two getrusage calls, about 2 us), nanoseconds, CLOCK_MONOTONIC. */
+  /** Wall-clock time of `fn` (plus two getrusage calls), nanoseconds, CLOCK_MONOTONIC. */
   timeNs: number;
   /** What to keep in mind when reading the numbers. */
   notes: string[];
