@@ -14,12 +14,13 @@
  * between. The model follows what each call did (it succeeded or it did
  * not) and asserts the refusals the holder model promises.
  *
- * CI runs fixed seeds: PROPERTY_SEQUENCES sequences of 200 steps (500 by
- * default: 100,000 steps). PAGEWISE_SHARING_SEED (or PAGEWISE_SEED) picks another
+ * Fixed seeds: PROPERTY_SEQUENCES sequences of 200 steps (CI's full tier
+ * 500: 100,000 steps; `npm test` 100, see helpers/tier.ts). PAGEWISE_SHARING_SEED (or PAGEWISE_SEED) picks another
  * seed; the runtime matrix gives each runtime its own.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { tierCount } from './helpers/tier';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -34,7 +35,7 @@ import { unmeasurable } from './helpers/emulation';
 const page = pageSize();
 const MAX_PAGES = 12;
 const STEPS = 200;
-const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 500);
+const SEQUENCES = tierCount(process.env.PROPERTY_SEQUENCES, 500, 100);
 const seed = Number(process.env.PAGEWISE_SHARING_SEED ?? process.env.PAGEWISE_SEED ?? 20261207);
 const hasGuard = kernelHas('guard');
 const hasSeal = kernelHas('mseal');

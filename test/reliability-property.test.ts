@@ -16,6 +16,7 @@ import { World, addTally, newTally, opArb, scratchDir, thpMayWiden, type Op } fr
 import { HANG_GUARD_MS } from './helpers/child';
 import { Arena } from '../lib/arena';
 import { pageSize } from '../lib/kernel/system';
+import { tierCount } from './helpers/tier';
 
 const soakSeconds = Number(process.env.PAGEWISE_SOAK_SECONDS ?? 0);
 const seed = process.env.PAGEWISE_SEED !== undefined ? Number(process.env.PAGEWISE_SEED) : soakSeconds > 0 ? (Date.now() ^ (process.pid << 8)) >>> 0 : 20261124;
@@ -54,7 +55,7 @@ describe('random sequences of safe API calls', () => {
   it.skipIf(unmeasurable(['mincore', 'mincoreProtNone', 'dontneedZeroes', 'mapPopulate', 'adviceFlags', 'mlock2'], 'random sequences compared with the kernel'))(`agree with the kernel after every step (seed ${seed})`, () => {
     if (!exact) console.log('residency compared only where THP cannot widen a fault: THP (or a multi-size THP) is set to always');
     const deadline = soakSeconds > 0 ? Date.now() + soakSeconds * 1000 : 0;
-    const numRuns = Number(process.env.PAGEWISE_RUNS ?? (soakSeconds > 0 ? 1_000_000_000 : 600));
+    const numRuns = soakSeconds > 0 && process.env.PAGEWISE_RUNS === undefined ? 1_000_000_000 : tierCount(process.env.PAGEWISE_RUNS, 600, 200);
     try {
       fc.assert(
         fc.property(fc.array(opArb(), { minLength: 1, maxLength: 80, size: 'max' }), (ops) => {
@@ -245,7 +246,7 @@ function runHandleSequence(ops: HandleOp[], checked: boolean): void {
 
 describe('random sequences of handle calls (forged, stale, double free, views as handles)', () => {
   for (const checked of [false, true]) it(`keep every live block intact and refuse the rest without a change${checked ? ', checked handles (generations)' : ''} (seed ${seed})`, () => {
-    const numRuns = Number(process.env.PAGEWISE_RUNS ?? 150);
+    const numRuns = tierCount(process.env.PAGEWISE_RUNS, 150, 60);
     fc.assert(fc.property(fc.array(handleOpArb, { minLength: 1, maxLength: 60 }), (ops) => runHandleSequence(ops, checked)), { seed, numRuns });
   }, HANG_GUARD_MS);
 });
