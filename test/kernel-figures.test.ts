@@ -9,9 +9,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectParseError } from './helpers/parse-error';
 import {
   parseMthp, mthp, parseKsmStat, ksmStat, parseProcCgroup, parseCgroupMounts, parseCgroupValue, parseCgroupLimit,
-  parseCgroupFlatKeyed, parsePressure, cgroupMemory, readThp, parseThp, pageSize, mmap, ProcParseError,
+  parseCgroupFlatKeyed, parsePressure, cgroupMemory, readThp, parseThp, pageSize, mmap,
 } from '../lib/index';
 
 const FIX = path.join(__dirname, 'fixtures', 'proc');
@@ -27,19 +28,6 @@ function mthpFiles(dir: string): Record<string, string> {
     if (fs.statSync(path.join(root, rel)).isFile()) files[rel.split(path.sep).join('/')] = fs.readFileSync(path.join(root, rel), 'utf8');
   }
   return files;
-}
-
-function expectParseError(fn: () => unknown, file: string): ProcParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProcParseError);
-  expect((caught as ProcParseError).code).toBe('ERR_PAGEWISE_PROC_PARSE');
-  expect((caught as ProcParseError).file).toBe(file);
-  return caught as ProcParseError;
 }
 
 const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;

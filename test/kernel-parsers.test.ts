@@ -6,9 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectParseError } from './helpers/parse-error';
 import {
   parseStatus, parseStatm, parseStat, parseMaps, parseSmaps, parseSmapsRollup, parseMeminfo, parseVmstat, parseThp,
-  parseOvercommit, findMapping, ProcParseError,
+  parseOvercommit, findMapping,
 } from '../lib/index';
 
 const FIX = path.join(__dirname, 'fixtures', 'proc');
@@ -26,20 +27,6 @@ function thpFiles(dir: string): Record<string, string> {
 function overcommitFiles(dir: string): Parameters<typeof parseOvercommit>[0] {
   const r = (n: string): string => read(dir, `sys_vm/${n}`);
   return { overcommit_memory: r('overcommit_memory'), overcommit_ratio: r('overcommit_ratio'), overcommit_kbytes: r('overcommit_kbytes'), max_map_count: r('max_map_count') };
-}
-
-function expectParseError(fn: () => unknown, file: string): ProcParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProcParseError);
-  const e = caught as ProcParseError;
-  expect(e.code).toBe('ERR_PAGEWISE_PROC_PARSE');
-  expect(e.file).toBe(file);
-  return e;
 }
 
 describe('captured: x86_64 Linux 6.18, 4K pages', () => {

@@ -6,6 +6,7 @@
  * `PAGEWISE_FORCE_MISSING=mseal,guard,...` turns probes off (to test the
  * fallbacks on a kernel that has them).
  */
+import * as fs from 'node:fs';
 import { native } from '../native/binding';
 import { procPath } from './parse';
 import { pageSize } from './facts';
@@ -68,7 +69,6 @@ function probe(f: KernelFeature): boolean {
 // scan, closed (closing the userfaultfd unregisters the range).
 function writeTrackingWorks(): boolean {
   const C = native.constants;
-  const fs = require('node:fs') as typeof import('node:fs');
   const page = native.pageSize();
   let r;
   try {
@@ -132,36 +132,33 @@ function thpExceptAdvisedWorks(): boolean {
   }
 }
 
-function procmapWorks(): boolean {
+/** `fn` on a read descriptor of /proc/self/NAME, closed after; false where the open or `fn` throws. */
+function worksOnSelfFile(name: string, fn: (fd: number) => boolean): boolean {
+  let fd: number;
   try {
-    const fs = require('node:fs') as typeof import('node:fs');
-    const fd = fs.openSync(procPath('self', 'maps'), 'r');
-    try {
-      native.procmapQuery(fd, 0n, true, new Uint8Array(0));
-      return true;
-    } catch {
-      return false;
-    } finally {
-      fs.closeSync(fd);
-    }
+    fd = fs.openSync(procPath('self', name), 'r');
   } catch {
     return false;
+  }
+  try {
+    return fn(fd);
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
+function procmapWorks(): boolean {
+  return worksOnSelfFile('maps', (fd) => {
+    native.procmapQuery(fd, 0n, true, new Uint8Array(0));
+    return true;
+  });
+}
+
 function guardScanWorks(): boolean {
-  try {
-    const fs = require('node:fs') as typeof import('node:fs');
-    const fd = fs.openSync(procPath('self', 'pagemap'), 'r');
-    try {
-      // An empty stretch of the address space: an array where the kernel knows PAGE_IS_GUARD, an errno where not.
-      return Array.isArray(native.pagemapGuardScan(fd, 0n, BigInt(native.pageSize())));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
+  // An empty stretch of the address space: an array where the kernel knows PAGE_IS_GUARD, an errno where not.
+  return worksOnSelfFile('pagemap', (fd) => Array.isArray(native.pagemapGuardScan(fd, 0n, BigInt(native.pageSize()))));
 }
 
 function droppableWorks(): boolean {
@@ -178,7 +175,7 @@ function droppableWorks(): boolean {
 function secretWorks(): boolean {
   try {
     const fd = native.memfdSecret(0);
-    require('node:fs').closeSync(fd);
+    fs.closeSync(fd);
     return true;
   } catch {
     return false;

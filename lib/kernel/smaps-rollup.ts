@@ -2,22 +2,14 @@
 import * as fs from 'node:fs';
 import { parseMapsLine } from './maps';
 import { linesOf, procPath, ProcParseError } from './parse';
-import { addField } from './smaps';
+import { addField, type SmapsCounters } from './smaps';
 
 /** `smaps_rollup`: one header (the whole address range) and the summed counters. */
-export interface SmapsRollup {
+export interface SmapsRollup extends SmapsCounters {
   /** Lowest mapped address. */
   start: bigint;
   /** One past the highest mapped address. */
   end: bigint;
-  /** Every counter by its key as in the file, bytes for `kB` values. Unknown keys kept. */
-  fields: Record<string, number>;
-  /** Resident bytes, exact (page-table walk; the shared zero page is not counted). */
-  rss: number;
-  pss: number;
-  anonymous: number;
-  anonHugePages: number;
-  swap: number;
   /** True when the last line was cut (no newline) and dropped. */
   truncated: boolean;
 }

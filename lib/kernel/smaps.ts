@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import { parseMapsLine, type MapsEntry } from './maps';
 import { linesOf, numberWithUnit, procPath, ProcParseError } from './parse';
 
-/** One `smaps` entry: the maps line plus every counter. */
-export interface SmapsEntry extends MapsEntry {
+/** The counters `smaps` gives per mapping and `smaps_rollup` sums. */
+export interface SmapsCounters {
   /**
    * Every counter line by its key as in the file (`Rss`, `Pss`,
    * `AnonHugePages`, `THPeligible`, `ProtectionKey`, ...): `kB` values in
@@ -21,6 +21,10 @@ export interface SmapsEntry extends MapsEntry {
   anonHugePages: number;
   /** Swapped-out bytes. */
   swap: number;
+}
+
+/** One `smaps` entry: the maps line plus every counter. */
+export interface SmapsEntry extends MapsEntry, SmapsCounters {
   /** `THPeligible`: whether THP may back this mapping, `null` on kernels without the line. */
   thpEligible: boolean | null;
   /** `VmFlags` two-letter codes (`rd`, `wr`, `mr`, `nh` = MADV_NOHUGEPAGE, `hg` = MADV_HUGEPAGE, ...). */
