@@ -23,9 +23,9 @@ import type { ExperimentResult, Series } from '../lib/experiments';
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
 
-/** chromium's path: PAGEWISE_CHROMIUM, else the first of the usual names on PATH. */
+/** chromium's path: PAGEWISE_CHROMIUM (null when nothing is there), else the first of the usual names on PATH. */
 function findChromium(): string | null {
-  if (process.env.PAGEWISE_CHROMIUM) return process.env.PAGEWISE_CHROMIUM;
+  if (process.env.PAGEWISE_CHROMIUM) return fs.existsSync(process.env.PAGEWISE_CHROMIUM) ? process.env.PAGEWISE_CHROMIUM : null;
   for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
     for (const dir of (process.env.PATH ?? '').split(':')) {
       const p = path.join(dir, name);
@@ -234,6 +234,8 @@ describe.skipIf(optedOut)('the HTML report in chromium', () => {
   });
 });
 
+// The same form as the other skips (test/helpers/emulation.ts): a line on stderr that names the reason.
+if (optedOut) console.warn(`[skipped test] the HTML report in chromium: PAGEWISE_NO_BROWSER=1${executablePath ? '' : ' (and chromium is not installed)'}`);
 describe.runIf(optedOut)('the HTML report in chromium', () => {
   it.skip(`skipped: PAGEWISE_NO_BROWSER=1 (${executablePath ? `chromium at ${executablePath} not used` : 'chromium not installed'})`, () => {});
 });
