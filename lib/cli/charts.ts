@@ -324,7 +324,11 @@ function pointText(s: Series, i: number): string {
   return s.trials ? `${v} (one run)` : v;
 }
 
-/** Bars of `series` (one per series in each group), centred in slots of `slot` pixels from `x0`. */
+/**
+ * The bars of `series` in `groups` equal slots across the plot, one bar per
+ * series in each slot (coloured by series, or by point for a single series),
+ * each with its whisker and, where it fits, its value.
+ */
 function bars(series: Series[], groups: number, axis: YAxis, top: number, colorBy: 'series' | 'point'): string {
   const iw = W - PAD.l - PAD.r;
   const ih = H - top - PAD.b;
