@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ASAN, sanitizerSkips, unlessSanitizer } from './helpers/sanitizer';
 import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { pageSize } from '../lib/kernel/system';
-import { barChart, lineChart, wrapLabel } from '../lib/cli/report';
+import { barChart, fmtExact, fmtValue, groupedBarChart, lineChart, wrapLabel } from '../lib/cli/charts';
 import { formatMap, rowLength } from '../lib/cli/map';
 import { HANG_GUARD_MS } from './helpers/child';
 import { formatTable, type ExperimentsReport } from '../lib/cli/experiments';
@@ -201,7 +201,7 @@ describe('pagewise report', () => {
       expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
       expect((html.match(/<svg /g) ?? []).length).toBe(2);
       expect(html).toContain('RSS of the mapping against pages written');
-      expect(html).toContain(`Cost per ${pageSize() / 1024}K page for each prefault method`);
+      expect(html).toContain(`Time per ${pageSize() / 1024}K page for each prefault method`);
       expect(html).not.toMatch(/<script|<link|src="http|href="http/);
     } finally {
       fs.rmSync(file, { force: true });
@@ -240,12 +240,14 @@ describe('pagewise report', () => {
       expect(charted).toEqual(['zero-fill', 'dontneed-vs-munmap', 'malloc-brk', 'heap-holes', 'exit-recovery', 'cow-fork', 'kernel-memory', 'prefault', 'guard-pages', 'batched-madvise']);
       // Every chart has a rotated y-axis title.
       for (const svg of html.match(/<svg [\s\S]*?<\/svg>/g) ?? []) expect(svg).toMatch(/transform="rotate\(-90 /);
-      expect(html).toContain('>mapping Rss (bytes)</text>');
-      expect(html).toContain('>ns per page (log scale)</text>');
+      // The unit is on the ticks (KiB, MiB; ns, µs), the axis title names the quantity.
+      expect(html).toContain('>mapping Rss</text>');
+      expect(html).toMatch(/class="tick"[^>]*>1\u202fMiB</);
+      expect(html).toContain('>time per page (log scale)</text>');
       expect(html).toContain('>dirty pages given back (log scale)</text>');
       // Chart 1 spans the table's 256 pages, no more.
       const zf = sections.find((x) => x.startsWith('zero-fill'))!;
-      const xs = [...zf.matchAll(/<title>(\d+): [^<]*<\/title><\/circle>/g)].map((m) => Number(m[1]));
+      const xs = [...zf.matchAll(/<title>[^<]*, (\d+): [^<]*<\/title><\/circle>/g)].map((m) => Number(m[1]));
       expect(Math.max(...xs)).toBe(256);
       expect(zf).toContain('pages resident after writing 256');
     } finally {
@@ -253,12 +255,40 @@ describe('pagewise report', () => {
     }
   });
 
+  it('numbers are written as people read them: binary units for bytes, ns/µs/ms for times, thousands grouped', () => {
+    const sp = '\u202f';
+    expect([0, 512, 1024, 1536, 768 * 1024, 1 << 20, 1.5 * 2 ** 30].map((v) => fmtValue(v, 'bytes'))).toEqual(['0', `512${sp}B`, `1${sp}KiB`, `1.5${sp}KiB`, `768${sp}KiB`, `1${sp}MiB`, `1.5${sp}GiB`]);
+    expect([850, 1500, 13_974, 1_500_000, 999_999].map((v) => fmtValue(v, 'ns/page'))).toEqual([`850${sp}ns`, `1.5${sp}µs`, `14${sp}µs`, `1.5${sp}ms`, `1${sp}ms`]);
+    expect([10, 1000, 60000, 0.25].map((v) => fmtValue(v, 'guards'))).toEqual(['10', `1${sp}000`, `60${sp}000`, '0.25']);
+    expect(fmtValue(-12288, 'bytes')).toBe(`\u221212${sp}KiB`);
+    // On a bar, enough digits to be within 0.1%: 1 MiB + 4 KiB is not '1 MiB'.
+    expect(fmtExact(1052672, 'bytes')).toBe(`1.004${sp}MiB`);
+  });
+
+  it('contenders share one chart: one group per x, one bar per contender, one legend, whiskers where there is a spread', () => {
+    const svg = groupedBarChart('t', [
+      { name: 'loop', x: [10, 1000, 60000], y: [4409, 2036, 13974], xUnit: 'guards', yUnit: 'ns/guard', trials: [7, 7, 7], lo: [4000, 2000, 13000], hi: [5000, 2500, 15000] },
+      { name: 'batched', x: [10, 1000, 60000], y: [1179, 563, 1248], xUnit: 'guards', yUnit: 'ns/guard', trials: [7, 7, 7], lo: [1000, 500, 1200], hi: [1300, 600, 1300] },
+    ]);
+    expect((svg.match(/<svg /g) ?? []).length).toBe(1);
+    expect((svg.match(/<rect [^>]*><title>/g) ?? []).length).toBe(6);
+    expect(svg).toContain('>loop</text>');
+    expect(svg).toContain('>batched</text>');
+    expect((svg.match(/<path d="M/g) ?? []).length).toBe(6);
+    expect(svg).toContain(`>60\u202f000</tspan>`);
+    expect(svg).toContain('median of 7; 4\u202fµs to 5\u202fµs');
+    expect(() => groupedBarChart('t', [
+      { name: 'a', x: [1], y: [1], xUnit: '', yUnit: 'ns' },
+      { name: 'b', x: [1], y: [1], xUnit: '', yUnit: 'bytes' },
+    ])).toThrow(RangeError);
+  });
+
   it('a log axis says so and puts its ticks on decades, so a small point does not flatten the rest', () => {
     const svg = lineChart('t', [{ name: 'A', x: [16, 256, 4096], y: [30000, 1300, 800], xUnit: 'pages', yUnit: 'ns/page' }], { logX: true, logY: true, xTitle: 'pages', yTitle: 'ns per page' });
     expect(svg).toContain('>ns per page (log scale)</text>');
     expect(svg).toContain('>pages (log scale)</text>');
     const ticks = [...svg.matchAll(/text-anchor="end" font-size="11" fill="#374151">([^<]+)</g)].map((m) => m[1]);
-    expect(ticks).toEqual(['100', '1000', '10k', '100k']);
+    expect(ticks).toEqual(['100\u202fns', '1\u202fµs', '10\u202fµs', '100\u202fµs']);
     // 800 and 1300 ns sit apart, not both on the floor.
     const cy = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
     expect(Math.abs(cy[1]! - cy[2]!)).toBeGreaterThan(10);

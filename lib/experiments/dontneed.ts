@@ -15,7 +15,10 @@ function countValue(view: Uint8Array, page: number, pages: number, value: number
   return n;
 }
 
-function costs(pages: number, rounds: number): { dontneed: number; remap: number; residentDontneed: number; residentRemap: number; zeros: number } {
+interface Costs { dontneed: number; remap: number; dn: number[]; rm: number[]; residentDontneed: number; residentRemap: number; zeros: number }
+
+/** Medians (and the rounds, ns each) of giving back `pages` dirty pages both ways, interleaved round by round. */
+function costs(pages: number, rounds: number): Costs {
   const page = pageSize();
   const len = pages * page;
   const region = mmap(len);
@@ -38,7 +41,7 @@ function costs(pages: number, rounds: number): { dontneed: number; remap: number
       residentRemap = region.residentPages();
       zeros = countValue(region.view(0, len), page, pages, 0);
     }
-    return { dontneed: median(dn), remap: median(rm), residentDontneed, residentRemap, zeros };
+    return { dontneed: median(dn), remap: median(rm), dn, rm, residentDontneed, residentRemap, zeros };
   } finally {
     region.unmap();
   }
@@ -69,19 +72,24 @@ function body(): Outcome {
   const ms: ExperimentMeasurement[] = [];
   const LARGEST = 1 << 12; // pages (a count, not a page size)
   const sizes = [16, 256, LARGEST];
-  const dnSeries: Series = { name: 'MADV_DONTNEED', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page' };
-  const rmSeries: Series = { name: 'munmap + mmap', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page' };
+  const dnSeries: Series = { name: 'MADV_DONTNEED', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page', trials: [], lo: [], hi: [] };
+  const rmSeries: Series = { name: 'munmap + mmap', x: [], y: [], xUnit: 'pages', yUnit: 'ns/page', trials: [], lo: [], hi: [] };
   let allGone = true;
   let allZero = true;
-  let last = { dontneed: 0, remap: 0 };
+  let last: Costs | null = null;
   for (const n of sizes) {
-    const c = costs(n, n >= LARGEST ? 3 : 7);
-    ms.push(m(`MADV_DONTNEED of ${n} dirty pages`, Math.round(c.dontneed / 1000), 'µs', 'process.hrtime (median)'));
-    ms.push(m(`munmap+mmap of ${n} dirty pages`, Math.round(c.remap / 1000), 'µs', 'process.hrtime (median)'));
-    dnSeries.x.push(n);
-    dnSeries.y.push(Math.round(c.dontneed / n));
-    rmSeries.x.push(n);
-    rmSeries.y.push(Math.round(c.remap / n));
+    const rounds = n >= LARGEST ? 3 : 7;
+    const c = costs(n, rounds);
+    const range = (xs: number[]): string => `process.hrtime, median of ${rounds} interleaved rounds (${Math.round(Math.min(...xs) / 1000)}..${Math.round(Math.max(...xs) / 1000)})`;
+    ms.push(m(`MADV_DONTNEED of ${n} dirty pages`, Math.round(c.dontneed / 1000), 'µs', range(c.dn)));
+    ms.push(m(`munmap+mmap of ${n} dirty pages`, Math.round(c.remap / 1000), 'µs', range(c.rm)));
+    for (const [series, median, all] of [[dnSeries, c.dontneed, c.dn], [rmSeries, c.remap, c.rm]] as const) {
+      series.x.push(n);
+      series.y.push(Math.round(median / n));
+      series.trials!.push(rounds);
+      series.lo!.push(Math.round(Math.min(...all) / n));
+      series.hi!.push(Math.round(Math.max(...all) / n));
+    }
     if (c.residentDontneed !== 0 || c.residentRemap !== 0) allGone = false;
     if (c.zeros !== n) allZero = false;
     last = c;
@@ -116,7 +124,14 @@ function body(): Outcome {
   ms.push(m(`pages whose contents survived MADV_FREE`, freeSurvived, 'pages', 'read back (no memory pressure)'));
 
   const bloats = vRm > 1 || vRmAdvised > 1;
-  const dearer = last.remap > last.dontneed;
+  // Dearer only when every round of munmap+mmap took longer than every round
+  // of DONTNEED: overlapping rounds are within this machine's noise.
+  const lastCosts = last!;
+  const dearer = Math.min(...lastCosts.rm) > Math.max(...lastCosts.dn);
+  const us = (xs: number[]): string => `${Math.round(median(xs) / 1000)} µs [${Math.round(Math.min(...xs) / 1000)}, ${Math.round(Math.max(...xs) / 1000)}]`;
+  const costWords =
+    `at ${sizes[sizes.length - 1]} pages munmap+mmap took ${us(lastCosts.rm)} against ${us(lastCosts.dn)} for DONTNEED ` +
+    `(median [min, max] of ${lastCosts.rm.length} rounds${dearer ? '' : ': the rounds overlap, so neither is shown dearer'})`;
   let verdict: Outcome['verdict'];
   let condition: string;
   if (!allGone || !allZero || vDn !== 1) {
@@ -124,13 +139,13 @@ function body(): Outcome {
     condition = `MADV_DONTNEED left ${vDn} mapping(s), pages resident: ${allGone ? 0 : 'some'}, zeros: ${allZero ? 'all' : 'not all'}`;
   } else if (vRm > 1 && dearer) {
     verdict = 'confirmed';
-    condition = `munmap+mmap of 64 scattered pages left ${vRm} mappings where DONTNEED kept 1`;
+    condition = `munmap+mmap of 64 scattered pages left ${vRm} mappings where DONTNEED kept 1; ${costWords}`;
   } else if (bloats) {
     verdict = 'depends';
     condition =
       `munmap+mmap re-merges into ${vRm} mapping when the new mapping's flags match its neighbours; ` +
       `once the region carries any advice or protection change (here MADV_NOHUGEPAGE) each remap stays separate: ${vRmAdvised} mappings. ` +
-      `At ${sizes[sizes.length - 1]} pages munmap+mmap cost ${Math.round(last.remap / 1000)} µs vs ${Math.round(last.dontneed / 1000)} µs for DONTNEED`;
+      `${costWords.charAt(0).toUpperCase()}${costWords.slice(1)}`;
   } else {
     verdict = 'refuted';
     condition = `munmap+mmap left ${vRm} mapping(s): the kernel re-merged them`;

@@ -28,6 +28,12 @@ export interface Series {
   /** Axis units. */
   xUnit: string;
   yUnit: string;
+  /** Trials behind each y value (then the median of them); absent: each point is one run. */
+  trials?: number[];
+  /** The lowest trial behind each y value, where there were several. */
+  lo?: number[];
+  /** The highest trial behind each y value, where there were several. */
+  hi?: number[];
 }
 
 /** The structured result of one experiment. */

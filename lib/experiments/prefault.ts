@@ -83,7 +83,7 @@ function body(): Outcome {
   // Warm the touch loop on a small region so JIT work is not in the timings.
   once('first touch', 64 * page);
   const ms: ExperimentMeasurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
-  const nsSeries: Series = { name: `ns per ${page / 1024}K page`, x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page' };
+  const nsSeries: Series = { name: `ns per ${page / 1024}K page`, x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page', trials: [], lo: [], hi: [] };
   const res: Record<string, { ns: number; faults: number; huge: number; min: number; max: number }> = {};
   // Rounds interleave the methods so a noisy moment of this machine hits
   // them all, not one.
@@ -120,6 +120,9 @@ function body(): Outcome {
     nsSeries.x.push(i);
     nsSeries.y.push(Math.round(ns));
     nsSeries.labels!.push(method);
+    nsSeries.trials!.push(runs.length);
+    nsSeries.lo!.push(Math.round(Math.min(...perPage)));
+    nsSeries.hi!.push(Math.round(Math.max(...perPage)));
   });
   const touch = res['first touch']!;
   const pop = res['MAP_POPULATE']!;
