@@ -51,25 +51,34 @@ export function wrap(text: string, width: number, indent = '', first = ''): stri
 
 /**
  * A table that fits `width` columns: columns padded to their widest cell;
- * when the whole row does not fit, the last column wraps under itself (or,
- * when even that leaves it under 20 columns, onto its own indented lines).
+ * when the whole row does not fit, the last column wraps under itself, and
+ * when even that leaves it under 20 columns, every row puts its first cell
+ * on a line of its own and the other columns, still aligned, on the lines
+ * below it (indented by four).
  */
 export function table(rows: string[][], width: number, gap = 2): string[] {
+  return laidOut(rows, width, gap).flat();
+}
+
+/** {@link table}'s lines, row by row. */
+function laidOut(rows: string[][], width: number, gap: number): string[][] {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const lead = widths.slice(0, -1).reduce((s, w) => s + w + gap, 0);
-  const out: string[] = [];
-  for (const r of rows) {
+  if (widths.length > 1 && width - lead < 20) {
+    // Too wide to keep the columns beside the first one: the first cell above, the rest (aligned) below it.
+    const rest = laidOut(rows.map((r) => r.slice(1)), width - 4, gap);
+    return rows.map((r, i) => {
+      const first = r[0] ?? '';
+      const top = first.trimEnd().length <= width ? [first.trimEnd()] : wrap(first.trim(), width, '  ');
+      return [...top, ...rest[i]!.filter((l) => l.trim() !== '').map((l) => `    ${l}`)];
+    });
+  }
+  return rows.map((r) => {
     const head = r.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + gap)).join('');
     const last = r[r.length - 1] ?? '';
-    if (lead + last.length <= width) out.push(`${head}${last}`.trimEnd());
-    else if (width - lead >= 20) out.push(...wrap(last, width, ' '.repeat(lead), head));
-    else {
-      out.push(head.trimEnd().length <= width ? head.trimEnd() : wrap(head.trim(), width, '  ').join('\n'));
-      if (last) out.push(...wrap(last, width, '    ', '    '));
-    }
-  }
-  return out;
+    return lead + last.length <= width ? [`${head}${last}`.trimEnd()] : wrap(last, width, ' '.repeat(lead), head);
+  });
 }
 
 /** `1 experiment`, `2 experiments`: a count with its noun, plural unless the count is one. */
