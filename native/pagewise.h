@@ -40,9 +40,21 @@
 
 namespace pagewise {
 
-// errors.cc
+// errors.cc: every error native/ throws is built here.
+// A failed system call: code, errno, syscall; message "<CODE>: <syscall>(<what>)
+// failed: <strerror>" plus a hint where one helps.
 Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what);
+// A system call pagewise refuses to make (same shape as ThrowErrno's, the
+// message says why): "<CODE>: <syscall> refused: <why>".
+Napi::Value ThrowRefused(Napi::Env env, int err, const char* syscall, const std::string& why);
+// lib/ let something through: Error, code ERR_PAGEWISE_INTERNAL.
 Napi::Value ThrowInternal(Napi::Env env, const std::string& message);
+// An operation the state of the memory forbids: TypeError, code
+// ERR_INVALID_STATE (as lib/validate.ts's invalidState()).
+napi_value ThrowState(napi_env env, const std::string& message);
+// Any other coded error (Node's own codes where one fits).
+enum class ErrorType { Error, TypeError, RangeError };
+Napi::Value ThrowCoded(Napi::Env env, ErrorType type, const char* code, const std::string& message);
 const char* ErrnoName(int err);
 
 // Argument helpers (no policy: lib/ has validated; these only decode).

@@ -59,13 +59,11 @@ static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
   if (r->growLimit != 0 && newLen > r->growLimit) {
     // MAP_SHARED|MAP_ANONYMOUS memory is a shmem object of the size it was
     // mapped with: a page past it is a SIGBUS on access, and nothing can grow it.
-    Napi::RangeError e = Napi::RangeError::New(
-        env, "The value of \"length\" is out of range. It must be <= " + std::to_string(r->growLimit) +
-                 " (shared anonymous memory keeps the size it was mapped with: a page past it is a SIGBUS; map a memfd() "
-                 "and grow it with SharedMemory.resize() for growable shared memory). Received " + std::to_string(newLen));
-    e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::RangeError, "ERR_OUT_OF_RANGE",
+                      "The value of \"length\" is out of range. It must be <= " + std::to_string(r->growLimit) +
+                          " (shared anonymous memory keeps the size it was mapped with: a page past it is a SIGBUS; map a "
+                          "memfd() and grow it with SharedMemory.resize() for growable shared memory). Received " +
+                          std::to_string(newLen));
   }
   // Memory shared with other threads: only its sole holder may resize it,
   // with no attach() in between; the registry then follows its new range.

@@ -150,11 +150,9 @@ static Napi::Value RegionAttach(const Napi::CallbackInfo& info) {
     }
   }
   if (mismatch) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The share token does not match the shared mapping it names (its length, page size or kind differ: "
-                                                  "the mapping was resized after share(), or the token was altered); call share() again");
-    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::TypeError, "ERR_INVALID_ARG_VALUE",
+                      "The share token does not match the shared mapping it names (its length, page size or kind differ: "
+                      "the mapping was resized after share(), or the token was altered); call share() again");
   }
   if (!b) {
     ThrowState(env, refusal);
@@ -228,10 +226,8 @@ static Napi::Value RegionSharedBuffer(const Napi::CallbackInfo& info) {
     // leaked reference (the memory stays mapped) beats a double release.
     if (st == napi_invalid_arg || st == napi_no_external_buffers_allowed) BackingUnref(b);
     if (pending) return env.Undefined();
-    Napi::Error e = Napi::Error::New(env, "cannot create an external SharedArrayBuffer (status " + std::to_string(st) + ")");
-    e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_EXTERNAL_BUFFER"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::Error, "ERR_PAGEWISE_EXTERNAL_BUFFER",
+                      "cannot create an external SharedArrayBuffer (status " + std::to_string(st) + ")");
   }
   return Napi::Value(env, sab);
 }
