@@ -21,19 +21,6 @@
 #include <string>
 #include <vector>
 
-#ifndef __NR_process_madvise
-#define __NR_process_madvise 440
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-
 namespace pagewise {
 
 // mallocTrim(pad) -> 1 when memory was given back, 0 otherwise, -1 where the
@@ -53,7 +40,7 @@ static Napi::Value PrctlSetThpDisable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t disable, flags;
   if (!DecodeArgs(info, "prctlSetThpDisable", 0, &disable, &flags)) return env.Undefined();
-  if (prctl(uapi::SET_THP_DISABLE, static_cast<unsigned long>(disable), static_cast<unsigned long>(flags), 0UL, 0UL) != 0)
+  if (prctl(PR_SET_THP_DISABLE, static_cast<unsigned long>(disable), static_cast<unsigned long>(flags), 0UL, 0UL) != 0)
     return ThrowErrno(env, errno, "prctl", "PR_SET_THP_DISABLE, " + std::to_string(disable) + ", flags=" + std::to_string(flags));
   return env.Undefined();
 }
@@ -61,7 +48,7 @@ static Napi::Value PrctlSetThpDisable(const Napi::CallbackInfo& info) {
 // prctlGetThpDisable() -> prctl(PR_GET_THP_DISABLE): 0, 1 (disabled), or
 // 1 | PR_THP_DISABLE_EXCEPT_ADVISED (6.18).
 static Napi::Value PrctlGetThpDisable(const Napi::CallbackInfo& info) {
-  int rc = prctl(uapi::GET_THP_DISABLE, 0UL, 0UL, 0UL, 0UL);
+  int rc = prctl(PR_GET_THP_DISABLE, 0UL, 0UL, 0UL, 0UL);
   if (rc < 0) return ThrowErrno(info.Env(), errno, "prctl", "PR_GET_THP_DISABLE");
   return Napi::Number::New(info.Env(), rc);
 }
@@ -145,14 +132,6 @@ static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
   out.Set(1u, Napi::Number::New(env, calls));
   return out;
 }
-
-#ifndef __NR_userfaultfd
-#if defined(__x86_64__)
-#define __NR_userfaultfd 323
-#else
-#define __NR_userfaultfd 282
-#endif
-#endif
 
 // userfaultfdWpAsync(start: bigint, length) -> fd: a userfaultfd
 // (UFFD_USER_MODE_ONLY, so no privilege is needed) in asynchronous
@@ -242,7 +221,7 @@ void InitGiveBack(Napi::Env env, Napi::Object exports) {
   c.Set("PAGE_IS_PRESENT", static_cast<double>(uapi::PAGE_IS_PRESENT));
   c.Set("PAGE_IS_SWAPPED", static_cast<double>(uapi::PAGE_IS_SWAPPED));
   c.Set("PAGE_IS_SOFT_DIRTY", static_cast<double>(uapi::PAGE_IS_SOFT_DIRTY));
-  c.Set("PR_THP_DISABLE_EXCEPT_ADVISED", static_cast<double>(uapi::THP_DISABLE_EXCEPT_ADVISED));
+  c.Set("PR_THP_DISABLE_EXCEPT_ADVISED", static_cast<double>(PR_THP_DISABLE_EXCEPT_ADVISED));
   exports.Set("givebackConstants", c);
 }
 

@@ -13,16 +13,6 @@
 #include <string>
 #include <vector>
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#endif
-#ifndef PR_SET_VMA_ANON_NAME
-#define PR_SET_VMA_ANON_NAME 0
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 0x01
-#endif
-
 namespace pagewise {
 
 static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
@@ -87,7 +77,7 @@ static napi_value Madvise(napi_env env, napi_callback_info cb) {
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
   if (!r) return nullptr;
   if (argc < 4 || !ValueI64(env, argv[3], &advice)) return ThrowInternal(Napi::Env(env), "madvise: bad advice"), nullptr;
-  if (advice == uapi::MADV_GUARD_INSTALL && len > 0) {
+  if (advice == MADV_GUARD_INSTALL && len > 0) {
     if (!LowerAllowedHere(env, r, off, len, "install guard pages in")) return nullptr;
     r->guarded = true;  // before the call: a partial install that fails still leaves markers
   }

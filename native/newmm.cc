@@ -1,8 +1,8 @@
 // The memory calls Linux gained since 6.x, each probed at run time: mseal
 // (6.10), MADV_GUARD_INSTALL/REMOVE (6.13), PROCMAP_QUERY (6.11),
 // process_madvise on the own process (5.10; every advice since 6.13),
-// memfd_secret (5.14, secretmem.enable). Constants are defined here because
-// the build machine's headers may be older than the kernel the addon runs on.
+// memfd_secret (5.14, secretmem.enable). Fallbacks for older headers are in
+// uapi.h.
 // Contract in pagewise.h; policy in lib/newmm.ts.
 #include "region.h"
 #include "uapi.h"
@@ -19,19 +19,6 @@
 #include <ctime>
 #include <string>
 #include <vector>
-
-#ifndef __NR_mseal
-#define __NR_mseal 462
-#endif
-#ifndef __NR_process_madvise
-#define __NR_process_madvise 440
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef __NR_memfd_secret
-#define __NR_memfd_secret 447
-#endif
 
 namespace pagewise {
 
@@ -82,7 +69,7 @@ static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
       return ThrowInternal(env, "processMadviseOwn: range outside its region");
     iov[i].iov_base = r->addr + off;
     iov[i].iov_len = len;
-    if (advice == uapi::MADV_GUARD_INSTALL && len > 0) r->guarded = true;  // see Region::guarded
+    if (advice == MADV_GUARD_INSTALL && len > 0) r->guarded = true;  // see Region::guarded
   }
   static int pidfd = -2;
   if (pidfd == -2) pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
@@ -188,13 +175,13 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
   exports.Set("procmapQuery", Napi::Function::New(env, ProcmapQuery, "procmapQuery"));
   exports.Set("memfdSecret", Napi::Function::New(env, MemfdSecret, "memfdSecret"));
   Napi::Object c = Napi::Object::New(env);
-  c.Set("MADV_GUARD_INSTALL", uapi::MADV_GUARD_INSTALL);
-  c.Set("MADV_GUARD_REMOVE", uapi::MADV_GUARD_REMOVE);
-  c.Set("MAP_DROPPABLE", 0x08);
-  c.Set("PROCMAP_QUERY_VMA_READABLE", 0x01);
-  c.Set("PROCMAP_QUERY_VMA_WRITABLE", 0x02);
-  c.Set("PROCMAP_QUERY_VMA_EXECUTABLE", 0x04);
-  c.Set("PROCMAP_QUERY_VMA_SHARED", 0x08);
+  c.Set("MADV_GUARD_INSTALL", MADV_GUARD_INSTALL);
+  c.Set("MADV_GUARD_REMOVE", MADV_GUARD_REMOVE);
+  c.Set("MAP_DROPPABLE", MAP_DROPPABLE);
+  c.Set("PROCMAP_QUERY_VMA_READABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_READABLE));
+  c.Set("PROCMAP_QUERY_VMA_WRITABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_WRITABLE));
+  c.Set("PROCMAP_QUERY_VMA_EXECUTABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_EXECUTABLE));
+  c.Set("PROCMAP_QUERY_VMA_SHARED", static_cast<double>(uapi::PROCMAP_QUERY_VMA_SHARED));
   exports.Set("newmmConstants", c);
   InitNewMm2(env, exports);
 }
@@ -246,13 +233,12 @@ static Napi::Value PagemapGuardScan(const Napi::CallbackInfo& info) {
 // becomes a KSM candidate) when given, then prctl(PR_GET_MEMORY_MERGE).
 static Napi::Value MemoryMerge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int SET = 67, GET = 68;
   if (info.Length() > 0 && info[0].IsBoolean()) {
     unsigned long on = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
-    if (prctl(SET, on, 0UL, 0UL, 0UL) != 0)
+    if (prctl(PR_SET_MEMORY_MERGE, on, 0UL, 0UL, 0UL) != 0)
       return ThrowErrno(env, errno, "prctl", "PR_SET_MEMORY_MERGE, " + std::to_string(on));
   }
-  int rc = prctl(GET, 0UL, 0UL, 0UL, 0UL);
+  int rc = prctl(PR_GET_MEMORY_MERGE, 0UL, 0UL, 0UL, 0UL);
   if (rc < 0) return ThrowErrno(env, errno, "prctl", "PR_GET_MEMORY_MERGE");
   return Napi::Number::New(env, rc);
 }

@@ -1,4 +1,4 @@
-// discard()'s native side (issue 27): the backing store of any ArrayBuffer,
+// discard()'s native side: the backing store of any ArrayBuffer,
 // whether a pagewise Region holds it, and madvise over whole pages inside it.
 // Contract in pagewise.h. Policy (which pages, which VMAs are acceptable,
 // Node's Buffer pool) lives in lib/process/discard.ts; native checks only what
@@ -6,17 +6,11 @@
 // the moment of the call, is page-aligned, and the advice keeps the memory
 // mapped read-write (never munmap, never a protection change).
 #include "region-internal.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
 #include <cerrno>
 #include <string>
-
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
 
 namespace pagewise {
 

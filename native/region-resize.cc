@@ -11,10 +11,6 @@ namespace pagewise {
 
 // --- resizing (mremap) -------------------------------------------------------------
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-
 // Hands every buffer record of `r` to a new region over its old range, which
 // stays mapped (zero pages or the same shared pages) until they are gone.
 static void GhostOldRange(Region* r) {

@@ -1,6 +1,7 @@
 // Shared memory: memfd_create, file seals (fcntl F_ADD_SEALS / F_GET_SEALS)
 // and mremap of a Region. Contract in pagewise.h; policy in lib/shared.ts.
 #include "region.h"
+#include "uapi.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,29 +9,6 @@
 #include <unistd.h>
 #include <cerrno>
 #include <string>
-
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#endif
-#ifndef MFD_ALLOW_SEALING
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_GET_SEALS 1034
-#endif
-#ifndef MREMAP_MAYMOVE
-#define MREMAP_MAYMOVE 1
-#endif
-#ifndef MREMAP_FIXED
-#define MREMAP_FIXED 2
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 
 namespace pagewise {
 
@@ -78,11 +56,11 @@ void InitShared(Napi::Env env, Napi::Object exports) {
   c.Set("MFD_CLOEXEC", MFD_CLOEXEC);
   c.Set("MFD_ALLOW_SEALING", MFD_ALLOW_SEALING);
   c.Set("MFD_HUGETLB", MFD_HUGETLB);
-  c.Set("F_SEAL_SEAL", 0x0001);
-  c.Set("F_SEAL_SHRINK", 0x0002);
-  c.Set("F_SEAL_GROW", 0x0004);
-  c.Set("F_SEAL_WRITE", 0x0008);
-  c.Set("F_SEAL_FUTURE_WRITE", 0x0010);
+  c.Set("F_SEAL_SEAL", F_SEAL_SEAL);
+  c.Set("F_SEAL_SHRINK", F_SEAL_SHRINK);
+  c.Set("F_SEAL_GROW", F_SEAL_GROW);
+  c.Set("F_SEAL_WRITE", F_SEAL_WRITE);
+  c.Set("F_SEAL_FUTURE_WRITE", F_SEAL_FUTURE_WRITE);
   c.Set("MREMAP_MAYMOVE", MREMAP_MAYMOVE);
   c.Set("MREMAP_DONTUNMAP", MREMAP_DONTUNMAP);
   exports.Set("sharedConstants", c);
