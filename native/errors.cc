@@ -85,20 +85,6 @@ Napi::Value ThrowCoded(Napi::Env env, ErrorType type, const char* code, const st
   return Throw(env, type, code, message);
 }
 
-bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  return i < info.Length() && ValueU64(info.Env(), info[i], out);
-}
-
-bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
-  return i < info.Length() && ValueI64(info.Env(), info[i], out);
-}
-
-bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  if (i >= info.Length()) return false;
-  bool lossless;
-  return napi_get_value_bigint_uint64(info.Env(), info[i], out, &lossless) == napi_ok && lossless;
-}
-
 Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {

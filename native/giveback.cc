@@ -27,7 +27,7 @@ namespace pagewise {
 // C library has no malloc_trim (glibc only).
 static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   uint64_t pad;
-  if (!GetU64(info, 0, &pad)) return ThrowInternal(info.Env(), "mallocTrim: bad pad");
+  if (!DecodeArgs(info, "mallocTrim", 0, &pad)) return info.Env().Undefined();
 #ifdef __GLIBC__
   return Napi::Number::New(info.Env(), malloc_trim(static_cast<size_t>(pad)));
 #else
@@ -60,16 +60,15 @@ static Napi::Value PrctlGetThpDisable(const Napi::CallbackInfo& info) {
 // writes one byte per host page).
 static Napi::Value MincoreAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t addr, len;
-  if (!GetBigAddr(info, 0, &addr) || !GetU64(info, 1, &len)) return ThrowInternal(env, "mincoreAt: bad arguments");
+  Address at;
+  uint64_t len;
+  Bytes vec;
+  if (!DecodeArgs(info, "mincoreAt", 0, &at, &len, &vec)) return env.Undefined();
+  const uint64_t addr = at.value;
   const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
-  unsigned char* out = nullptr;
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < pages) return ThrowInternal(env, "mincoreAt: vector too small");
-    out = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  }
+  unsigned char* out = vec.data;
+  if (out && vec.length < pages) return ThrowInternal(env, "mincoreAt: vector too small");
   const uint64_t step = std::min<uint64_t>(pages, uint64_t{1} << 20);
   std::vector<unsigned char> scratch(std::max<uint64_t>(1, step * std::max<uint64_t>(1, page >> 12)));
   uint64_t count = 0;
@@ -91,17 +90,16 @@ static Napi::Value MincoreAt(const Napi::CallbackInfo& info) {
 // a wrong range costs a later fault, never data.
 static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  BigUint64s a;
+  Float64s l;
   int64_t advice;
-  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !GetI64(info, 2, &advice))
-    return ThrowInternal(env, "processMadviseAt: bad arguments");
+  if (!DecodeArgs(info, "processMadviseAt", 0, &a, &l, &advice)) return env.Undefined();
   if (advice != MADV_COLD && advice != MADV_PAGEOUT && advice != MADV_WILLNEED)
     return ThrowInternal(env, "processMadviseAt: only MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED by address");
-  Napi::TypedArray a = info[0].As<Napi::TypedArray>(), l = info[1].As<Napi::TypedArray>();
-  if (a.TypedArrayType() != napi_biguint64_array || l.TypedArrayType() != napi_float64_array || a.ElementLength() != l.ElementLength())
-    return ThrowInternal(env, "processMadviseAt: need a BigUint64Array and a Float64Array of one length");
-  const uint64_t* addrs = reinterpret_cast<const uint64_t*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
-  const double* lens = reinterpret_cast<const double*>(static_cast<uint8_t*>(l.ArrayBuffer().Data()) + l.ByteOffset());
-  const size_t n = a.ElementLength();
+  if (a.length != l.length) return ThrowInternal(env, "processMadviseAt: need a BigUint64Array and a Float64Array of one length");
+  const uint64_t* addrs = a.data;
+  const double* lens = l.data;
+  const size_t n = a.length;
   const uint64_t page = PageSize();
   std::vector<struct iovec> iov(n);
   for (size_t i = 0; i < n; i++) {
@@ -143,8 +141,10 @@ static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
 // userfaultfd, EINVAL where the range is not anonymous memory or before 6.7).
 static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t start, len;
-  if (!GetBigAddr(info, 0, &start) || !GetU64(info, 1, &len)) return ThrowInternal(env, "userfaultfdWpAsync: bad arguments");
+  Address at;
+  uint64_t len;
+  if (!DecodeArgs(info, "userfaultfdWpAsync", 0, &at, &len)) return env.Undefined();
+  const uint64_t start = at.value;
   int fd = static_cast<int>(syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | uapi::UFFD_USER_MODE_ONLY));
   if (fd < 0) return ThrowErrno(env, errno, "userfaultfd", "UFFD_USER_MODE_ONLY");
   uapi::uffdio_api api = {uapi::UFFD_API, uapi::UFFD_FEATURE_WP_ASYNC | uapi::UFFD_FEATURE_WP_UNPOPULATED, 0};
@@ -171,11 +171,12 @@ static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
 static Napi::Value PagemapScanRanges(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  uint64_t start, end, inv, mask, anyof, ret;
-  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start || info.Length() < 8 ||
-      !info[3].IsBoolean() || !GetU64(info, 4, &inv) || !GetU64(info, 5, &mask) || !GetU64(info, 6, &anyof) || !GetU64(info, 7, &ret))
-    return ThrowInternal(env, "pagemapScanRanges: bad arguments");
-  const bool wp = info[3].As<Napi::Boolean>().Value();
+  Address from, to;
+  bool wp;
+  uint64_t inv, mask, anyof, ret;
+  if (!DecodeArgs(info, "pagemapScanRanges", 0, &fd, &from, &to, &wp, &inv, &mask, &anyof, &ret)) return env.Undefined();
+  const uint64_t start = from.value, end = to.value;
+  if (end < start) return ThrowInternal(env, "pagemapScanRanges: bad arguments");
   std::vector<uint64_t> found;
   uapi::page_region vec[512];
   for (uint64_t cur = start; cur < end;) {

@@ -4,8 +4,8 @@
 //
 // The /proc/self files are opened once and kept: a seq_file regenerates its
 // text when read again from offset 0, so pread(fd, buf, n, 0) on a kept
-// descriptor is a fresh snapshot without the open/close (measured here:
-// 1.7 us against 6 us for open+read+close of statm). /proc/self resolves to
+// descriptor is a fresh snapshot without the cost of open and close
+// (BENCHMARKS.md). /proc/self resolves to
 // the opening process, so a forked child drops the inherited descriptors
 // (pthread_atfork) and opens its own.
 //
@@ -131,20 +131,18 @@ static Napi::Value SmapsRollupRss(const Napi::CallbackInfo& info) {
 // kept file ('statm' | 'smaps_rollup') into a caller's preallocated buffer.
 static Napi::Value ReadProcSelf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray())
-    return ThrowInternal(env, "readProcSelf: bad arguments");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name;
+  Bytes buf;
+  if (!DecodeArgs(info, "readProcSelf", 0, &name, &buf)) return env.Undefined();
   ProcFile which;
   if (name == "statm") which = kStatm;
   else if (name == "smaps_rollup") which = kRollup;
   else return ThrowInternal(env, "readProcSelf: unknown file " + name);
-  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < 2)
-    return ThrowInternal(env, "readProcSelf: need a Uint8Array");
-  char* out = reinterpret_cast<char*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  if (buf.length < 2) return ThrowInternal(env, "readProcSelf: need a Uint8Array");
+  char* out = reinterpret_cast<char*>(buf.data);
   int fd = ProcFd(which);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[which]);
-  ssize_t n = PreadAll(fd, out, ta.ByteLength());
+  ssize_t n = PreadAll(fd, out, buf.length);
   if (n < 0) return ThrowErrno(env, errno, "pread", kProcPath[which]);
   return Napi::Number::New(env, static_cast<double>(n));
 }
@@ -159,8 +157,8 @@ static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
 
 // pagemapCount(region, offset, length, out: Float64Array(7)) fills
 // [present, swapped, fileOrShared, exclusive, softDirty, pfnVisible, zeroPfnPages]
-// from /proc/self/pagemap (8 bytes per page). `zeroPfn` (BigInt, optional,
-// 0n = unknown) counts present pages mapped to that PFN.
+// from /proc/self/pagemap (8 bytes per page). `zeroPfn` (BigInt, 0n =
+// unknown) counts present pages mapped to that PFN.
 static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
@@ -168,8 +166,9 @@ static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   double* out = OutF64(info, 3, 7, "pagemapCount");
   if (!out) return env.Undefined();
-  uint64_t zeroPfn = 0;
-  if (info.Length() > 4 && info[4].IsBigInt()) GetBigAddr(info, 4, &zeroPfn);
+  Address zero;
+  if (!DecodeArgs(info, "pagemapCount", 4, &zero)) return env.Undefined();
+  const uint64_t zeroPfn = zero.value;
   int fd = ProcFd(kPagemap);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
   const uint64_t page = PageSize();
@@ -369,15 +368,15 @@ static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
 // faultsRead(who, out: Float64Array(2, or 4 with perf), fdMinor, fdMajor): one call for
 // faults(): getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor
 // >= 0, the perf counters perfFaultsOpen() gave into out[2..3] (one read of
-// their group). A raw
-// Node-API callback (hot path, see pagewise.h): one crossing instead of two.
+// their group). A raw Node-API callback (hot path, see pagewise.h): one
+// crossing instead of two.
 static napi_value FaultsRead(napi_env env, napi_callback_info cb) {
   napi_value argv[4];
   size_t argc = RawArgs(env, cb, argv);
   int64_t who, a = -1, b = -1;
   double* out;
-  if (argc < 4 || !ValueI64(env, argv[0], &who) || !ValueI64(env, argv[2], &a) || !ValueI64(env, argv[3], &b))
-    return ThrowInternal(Napi::Env(env), "faultsRead: bad arguments"), nullptr;
+  if (!DecodeRawArgs(env, argv, argc, "faultsRead", 0, &who) || !DecodeRawArgs(env, argv, argc, "faultsRead", 2, &a, &b))
+    return nullptr;
   if (!(out = RawOutArray<double>(env, argv[1], napi_float64_array, a < 0 ? 2 : 4)))
     return ThrowInternal(Napi::Env(env), a < 0 ? "faultsRead: need a Float64Array(2)" : "faultsRead: need a Float64Array(4)"), nullptr;
   struct rusage ru;

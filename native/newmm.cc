@@ -4,6 +4,7 @@
 // memfd_secret (5.14, secretmem.enable). Fallbacks for older headers are in
 // uapi.h.
 // Contract in pagewise.h; policy in lib/newmm.ts.
+#include "args.h"
 #include "region.h"
 #include "uapi.h"
 
@@ -51,13 +52,13 @@ static Napi::Value MsealProbe(const Napi::CallbackInfo& info) {
 // ranges are checked against their regions first.
 static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
     return ThrowInternal(env, "processMadviseOwn: bad arguments");
   Napi::Array regions = info[0].As<Napi::Array>();
   Napi::Array offs = info[1].As<Napi::Array>();
   Napi::Array lens = info[2].As<Napi::Array>();
   int64_t advice;
-  if (!GetI64(info, 3, &advice)) return ThrowInternal(env, "processMadviseOwn: bad advice");
+  if (!DecodeArgs(info, "processMadviseOwn", 3, &advice)) return env.Undefined();
   uint32_t n = regions.Length();
   if (offs.Length() != n || lens.Length() != n) return ThrowInternal(env, "processMadviseOwn: lengths differ");
   std::vector<struct iovec> iov(n);
@@ -65,7 +66,7 @@ static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
     Region* r = UnwrapRegionValue(env, regions.Get(i), true);
     if (!r) return env.Undefined();
     uint64_t off, len;
-    if (!ValueU64(env, offs.Get(i), &off) || !ValueU64(env, lens.Get(i), &len) || !RangeInside(r, off, len))
+    if (!DecodeValue(env, offs.Get(i), &off) || !DecodeValue(env, lens.Get(i), &len) || !RangeInside(r, off, len))
       return ThrowInternal(env, "processMadviseOwn: range outside its region");
     iov[i].iov_base = r->addr + off;
     iov[i].iov_len = len;
@@ -100,7 +101,7 @@ static Napi::Value ProcessMadviseOwn(const Napi::CallbackInfo& info) {
 // iovec on the own process (the kernel checks the advice before the ranges).
 static Napi::Value ProcessMadviseProbe(const Napi::CallbackInfo& info) {
   int64_t advice;
-  if (!GetI64(info, 0, &advice)) return ThrowInternal(info.Env(), "processMadviseProbe: bad advice");
+  if (!DecodeArgs(info, "processMadviseProbe", 0, &advice)) return info.Env().Undefined();
   int pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
   if (pidfd < 0) return Napi::Number::New(info.Env(), errno);
   // A one-page range of a fresh private mapping: advices the kernel refuses
@@ -124,18 +125,19 @@ static Napi::Value ProcessMadviseProbe(const Napi::CallbackInfo& info) {
 static Napi::Value ProcmapQuery(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  uint64_t addr;
-  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &addr) || info.Length() < 4 || !info[2].IsBoolean() || !info[3].IsTypedArray())
-    return ThrowInternal(env, "procmapQuery: bad arguments");
-  Napi::Uint8Array name = info[3].As<Napi::Uint8Array>();
+  Address at;
+  bool next;
+  Bytes name;
+  if (!DecodeArgs(info, "procmapQuery", 0, &fd, &at, &next, &name)) return env.Undefined();
+  const uint64_t addr = at.value;
   uapi::procmap_query q;
   memset(&q, 0, sizeof q);
   q.size = sizeof q;
   q.query_addr = addr;
-  q.query_flags = info[2].As<Napi::Boolean>().Value() ? uapi::COVERING_OR_NEXT_VMA : 0;
-  if (name.ByteLength() > 0) {
-    q.vma_name_addr = reinterpret_cast<uint64_t>(name.Data());
-    q.vma_name_size = static_cast<uint32_t>(name.ByteLength());
+  q.query_flags = next ? uapi::COVERING_OR_NEXT_VMA : 0;
+  if (name.length > 0) {
+    q.vma_name_addr = reinterpret_cast<uint64_t>(name.data);
+    q.vma_name_size = static_cast<uint32_t>(name.length);
   }
   if (ioctl(static_cast<int>(fd), uapi::PROCMAP_QUERY, &q) != 0) {
     if (errno == ENOENT) return env.Null();
@@ -159,7 +161,7 @@ static Napi::Value ProcmapQuery(const Napi::CallbackInfo& info) {
 static Napi::Value MemfdSecret(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t flags;
-  if (!GetI64(info, 0, &flags)) return ThrowInternal(env, "memfdSecret: bad flags");
+  if (!DecodeArgs(info, "memfdSecret", 0, &flags)) return env.Undefined();
   int fd = static_cast<int>(syscall(__NR_memfd_secret, static_cast<unsigned>(flags)));
   if (fd < 0) return ThrowErrno(env, errno, "memfd_secret", "flags=" + std::to_string(flags));
   return Napi::Number::New(env, fd);
@@ -195,9 +197,10 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
 static Napi::Value PagemapGuardScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  uint64_t start, end;
-  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start)
-    return ThrowInternal(env, "pagemapGuardScan: bad arguments");
+  Address from, to;
+  if (!DecodeArgs(info, "pagemapGuardScan", 0, &fd, &from, &to)) return env.Undefined();
+  const uint64_t start = from.value, end = to.value;
+  if (end < start) return ThrowInternal(env, "pagemapGuardScan: bad arguments");
   std::vector<uint64_t> found;
   uapi::page_region vec[256];
   for (uint64_t cur = start; cur < end;) {

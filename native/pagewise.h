@@ -57,33 +57,11 @@ enum class ErrorType { Error, TypeError, RangeError };
 Napi::Value ThrowCoded(Napi::Env env, ErrorType type, const char* code, const std::string& message);
 const char* ErrnoName(int err);
 
-// Argument helpers (no policy: lib/ has validated; these only decode).
-bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out);
-bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out);
-bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out);
-// The same decoding for one value (GetI64/GetU64 use these): an integral
-// Number within +-2^53. Inline: they sit on every hot path.
-inline bool ValueI64(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
-  if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0)) return false;
-  int64_t r = static_cast<int64_t>(d);
-  if (static_cast<double>(r) != d) return false;
-  *out = r;
-  return true;
-}
-inline bool ValueU64(napi_env env, napi_value v, uint64_t* out) {
-  int64_t r;
-  if (!ValueI64(env, v, &r) || r < 0) return false;
-  *out = static_cast<uint64_t>(r);
-  return true;
-}
-
 // Hot paths (madvise, mprotect: one sub-microsecond system call each) are
 // plain Node-API callbacks instead of node-addon-api ones: no CallbackInfo,
-// no wrapper objects, measured 40-50 ns cheaper per call (BENCHMARKS.md).
-// RawFunction makes the JS function; RawArgs reads up to N arguments
-// (missing ones read as undefined) and returns how many were passed.
+// no wrapper objects (BENCHMARKS.md has the cost). RawFunction makes the JS
+// function; RawArgs reads up to N arguments (missing ones read as undefined)
+// and returns how many were passed; DecodeRawArgs (args.h) decodes them.
 Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb);
 template <size_t N>
 inline size_t RawArgs(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {

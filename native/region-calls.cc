@@ -58,10 +58,14 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
 }
 
 // munmap(region, privateAnonRW?) -> number of ArrayBuffers detached. Idempotent.
+// privateAnonRW (lib/ knows it; omitted where it does not matter, as false):
+// the memory is private anonymous and read-write throughout.
 static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, false);
   if (!r) return env.Undefined();
+  bool privateAnonRW = false;
+  if (info.Length() > 1 && !DecodeArgs(info, "munmap", 1, &privateAnonRW)) return env.Undefined();
   if (!r->mapped) return Napi::Number::New(env, 0);
   if (r->sealed)
     return ThrowErrno(env, EPERM, "munmap",
@@ -78,7 +82,7 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
     // For private anonymous memory that is read-write throughout (lib/ says
     // so: argument 1), MADV_DONTNEED gives the same zero pages in the same
     // mapping, cheaper than a new one.
-    bool byAdvice = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value() && DontneedZeroes();
+    bool byAdvice = privateAnonRW && DontneedZeroes();
     int err = byAdvice ? (madvise(r->addr, r->length, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
     if (err != 0) err = ZeroInPlace(r, 0, r->length);
     if (err != 0)
@@ -108,9 +112,8 @@ static Napi::Value RegionDetach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
   Region* r = UnwrapRegion(info, 0, false);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 1, &off) || !GetU64(info, 2, &len) || !RangeInside(r, off, len))
-    return ThrowInternal(env, "range outside the region");
+  if (!r || !DecodeArgs(info, "regionDetach", 1, &off, &len)) return env.Undefined();
+  if (!RangeInside(r, off, len)) return ThrowInternal(env, "range outside the region");
   return Napi::Number::New(env, static_cast<double>(DetachRange(env, r, off, len)));
 }
 
@@ -202,12 +205,12 @@ static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, true);
   if (!r) return env.Undefined();
-  int64_t bytes;
-  if (!GetI64(info, 1, &bytes) || bytes < 0) return ThrowInternal(env, "regionReport: bad size");
-  if (bytes != r->reported) {
+  uint64_t bytes;
+  if (!DecodeArgs(info, "regionReport", 1, &bytes)) return env.Undefined();
+  if (static_cast<int64_t>(bytes) != r->reported) {
     int64_t ignored;
-    napi_adjust_external_memory(env, bytes - r->reported, &ignored);
-    r->reported = bytes;
+    napi_adjust_external_memory(env, static_cast<int64_t>(bytes) - r->reported, &ignored);
+    r->reported = static_cast<int64_t>(bytes);
   }
   return env.Undefined();
 }

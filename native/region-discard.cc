@@ -59,8 +59,8 @@ static Napi::Value MadviseArrayBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
   int64_t advice;
-  if (info.Length() < 4 || !info[0].IsArrayBuffer() || !GetU64(info, 1, &off) || !GetU64(info, 2, &len) || !GetI64(info, 3, &advice))
-    return ThrowInternal(env, "madviseArrayBuffer: bad arguments");
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) return ThrowInternal(env, "madviseArrayBuffer: need an ArrayBuffer");
+  if (!DecodeArgs(info, "madviseArrayBuffer", 1, &off, &len, &advice)) return env.Undefined();
   if (advice != MADV_DONTNEED && advice != MADV_FREE && advice != MADV_COLD && advice != MADV_PAGEOUT && advice != MADV_WILLNEED)
     return ThrowInternal(env, "madviseArrayBuffer: advice " + std::to_string(advice) + " is not allowed over an ArrayBuffer");
   bool detached = false;

@@ -277,7 +277,7 @@ bool RangeInside(Region* r, uint64_t offset, uint64_t length) {
 Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_t i, uint64_t* offset, uint64_t* length) {
   Region* r = UnwrapRegionValue(env, i < argc ? argv[i] : nullptr, true);
   if (!r) return nullptr;
-  if (i + 2 >= argc || !ValueU64(env, argv[i + 1], offset) || !ValueU64(env, argv[i + 2], length) ||
+  if (i + 2 >= argc || !DecodeValue(env, argv[i + 1], offset) || !DecodeValue(env, argv[i + 2], length) ||
       !RangeInside(r, *offset, *length)) {
     ThrowInternal(Napi::Env(env), "range outside the region");
     return nullptr;

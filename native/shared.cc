@@ -15,10 +15,9 @@ namespace pagewise {
 // memfdCreate(name, flags) -> fd
 static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string name;
   int64_t flags;
-  if (info.Length() < 2 || !info[0].IsString()) return ThrowInternal(env, "memfdCreate: bad arguments");
-  if (!DecodeArgs(info, "memfdCreate", 1, &flags)) return env.Undefined();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!DecodeArgs(info, "memfdCreate", 0, &name, &flags)) return env.Undefined();
   int fd = static_cast<int>(syscall(SYS_memfd_create, name.c_str(), static_cast<unsigned>(flags)));
   if (fd < 0) return ThrowErrno(env, errno, "memfd_create", "name=" + name + ", flags=" + Hex(static_cast<uint64_t>(flags)));
   return Napi::Number::New(env, fd);
