@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNewMm(env, exports);
   InitRegionDiscard(env, exports);
   InitGiveBack(env, exports);
+  InitPagemapScan(env, exports);
   return exports;
 }
 

@@ -162,53 +162,6 @@ static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// pagemapScanRanges(pagemapFd, start: bigint, end: bigint, wpReset: boolean,
-// categoryInverted, categoryMask, categoryAnyof, returnMask) -> BigUint64Array
-// [start, end, categories, ...] of the matching runs (ioctl PAGEMAP_SCAN, 6.7).
-// wpReset adds PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC: matching pages
-// are write-protected again, and only ranges registered in async mode are
-// accepted (the kernel checks), so no write can ever wait.
-static Napi::Value PagemapScanRanges(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int64_t fd;
-  Address from, to;
-  bool wp;
-  uint64_t inv, mask, anyof, ret;
-  if (!DecodeArgs(info, "pagemapScanRanges", 0, &fd, &from, &to, &wp, &inv, &mask, &anyof, &ret)) return env.Undefined();
-  const uint64_t start = from.value, end = to.value;
-  if (end < start) return ThrowInternal(env, "pagemapScanRanges: bad arguments");
-  std::vector<uint64_t> found;
-  uapi::page_region vec[512];
-  for (uint64_t cur = start; cur < end;) {
-    uapi::pm_scan_arg a;
-    memset(&a, 0, sizeof a);
-    a.size = sizeof a;
-    a.flags = wp ? (uapi::PM_SCAN_WP_MATCHING | uapi::PM_SCAN_CHECK_WPASYNC) : 0;
-    a.start = cur;
-    a.end = end;
-    a.vec = reinterpret_cast<uint64_t>(vec);
-    a.vec_len = sizeof vec / sizeof vec[0];
-    a.category_inverted = inv;
-    a.category_mask = mask;
-    a.category_anyof_mask = anyof;
-    a.return_mask = ret;
-    int n = ioctl(static_cast<int>(fd), uapi::PAGEMAP_SCAN, &a);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ThrowErrno(env, errno, "ioctl", std::string("PAGEMAP_SCAN") + (wp ? " (write-protect)" : "") + ", " + Hex(cur) + "-" + Hex(end));
-    }
-    for (int i = 0; i < n; i++) {
-      if (found.size() >= 3 && found[found.size() - 2] == vec[i].start && found.back() == vec[i].categories) found[found.size() - 2] = vec[i].end;
-      else { found.push_back(vec[i].start); found.push_back(vec[i].end); found.push_back(vec[i].categories); }
-    }
-    if (a.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
-    cur = a.walk_end;
-  }
-  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, found.size());
-  for (size_t i = 0; i < found.size(); i++) out[i] = found[i];
-  return out;
-}
-
 void InitGiveBack(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("prctlSetThpDisable", Napi::Function::New(env, PrctlSetThpDisable, "prctlSetThpDisable"));
@@ -216,7 +169,6 @@ void InitGiveBack(Napi::Env env, Napi::Object exports) {
   exports.Set("mincoreAt", Napi::Function::New(env, MincoreAt, "mincoreAt"));
   exports.Set("processMadviseAt", Napi::Function::New(env, ProcessMadviseAt, "processMadviseAt"));
   exports.Set("userfaultfdWpAsync", Napi::Function::New(env, UserfaultfdWpAsync, "userfaultfdWpAsync"));
-  exports.Set("pagemapScanRanges", Napi::Function::New(env, PagemapScanRanges, "pagemapScanRanges"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("PAGE_IS_WRITTEN", static_cast<double>(uapi::PAGE_IS_WRITTEN));
   c.Set("PAGE_IS_PRESENT", static_cast<double>(uapi::PAGE_IS_PRESENT));

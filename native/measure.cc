@@ -12,8 +12,8 @@
 // Nothing here allocates on the JS heap or in C++ on the hot paths: readers
 // use static buffers, so a measurement does not fault pages of its own into
 // the numbers it reports.
+#include "pagemap-scan.h"
 #include "region.h"
-#include "uapi.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -232,9 +232,8 @@ static Napi::Value PagemapRead(const Napi::CallbackInfo& info) {
 }
 
 // pagemapScan(region, offset, length, out: Float64Array(6)) -> 0, or the
-// errno when the kernel lacks the ioctl (ENOTTY before 6.7, EINVAL for an
-// argument layout it does not know; ENOSYS from qemu-user, which passes
-// through only the ioctls it knows) so lib/ can fall back and say why.
+// errno when the kernel lacks the ioctl (ScanUnsupported, pagemap-scan.h) so
+// lib/ can fall back and say why.
 // Fills [present, swapped, pfnZero, file, softDirty, huge] in pages.
 // Other failures throw.
 static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
@@ -251,29 +250,18 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
   const uint64_t end = start + (len + page - 1) / page * page;
   static thread_local uapi::page_region vec[512];
   uint64_t c[6] = {0, 0, 0, 0, 0, 0};
+  // Report only pages that are present or swapped; adjacent pages with the
+  // same categories come back merged into one run.
+  uapi::pm_scan_arg q{};
+  q.end = end;
+  q.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
+  q.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE |
+                  uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
   uint64_t cur = start;
-  while (cur < end) {
-    uapi::pm_scan_arg arg;
-    memset(&arg, 0, sizeof arg);
-    arg.size = sizeof arg;
-    arg.start = cur;
-    arg.end = end;
-    arg.vec = reinterpret_cast<uint64_t>(vec);
-    arg.vec_len = sizeof vec / sizeof vec[0];
-    // Report only pages that are present or swapped; adjacent pages with the
-    // same categories come back merged into one region.
-    arg.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
-    arg.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE |
-                      uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
-    int n = ioctl(fd, uapi::PAGEMAP_SCAN, &arg);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
-      return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
-    }
+  int err = ScanPagemap(fd, q, vec, sizeof vec / sizeof vec[0], &cur, [&](const uapi::page_region* v, int n) {
     for (int i = 0; i < n; i++) {
-      const uint64_t pg = (vec[i].end - vec[i].start) / page;
-      const uint64_t cat = vec[i].categories;
+      const uint64_t pg = (v[i].end - v[i].start) / page;
+      const uint64_t cat = v[i].categories;
       if (cat & uapi::PAGE_IS_PRESENT) c[0] += pg;
       if (cat & uapi::PAGE_IS_SWAPPED) c[1] += pg;
       if ((cat & uapi::PAGE_IS_PRESENT) && (cat & uapi::PAGE_IS_PFNZERO)) c[2] += pg;
@@ -281,9 +269,10 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
       if (cat & uapi::PAGE_IS_SOFT_DIRTY) c[4] += pg;
       if (cat & uapi::PAGE_IS_HUGE) c[5] += pg;
     }
-    if (arg.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
-    cur = arg.walk_end;
-  }
+  });
+  if (err == kScanNoProgress) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
+  if (err != 0 && ScanUnsupported(err)) return Napi::Number::New(env, err);
+  if (err != 0) return ThrowErrno(env, err, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
   for (int i = 0; i < 6; i++) out[i] = static_cast<double>(c[i]);
   return Napi::Number::New(env, 0);
 }

@@ -188,48 +188,7 @@ void InitNewMm(Napi::Env env, Napi::Object exports) {
   InitNewMm2(env, exports);
 }
 
-// --- appended for issue 18 (guard reporting, PR_SET_MEMORY_MERGE) ----------
-
-// pagemapGuardScan(pagemapFd, start: bigint, end: bigint) -> [start0, end0,
-// start1, end1, ...] (bigints) of the guard pages (PAGEMAP_SCAN category
-// PAGE_IS_GUARD, Linux 6.15) in [start, end); or a number, the errno, where
-// the kernel does not know the ioctl or the category (ENOTTY, EINVAL, ENOSYS).
-static Napi::Value PagemapGuardScan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int64_t fd;
-  Address from, to;
-  if (!DecodeArgs(info, "pagemapGuardScan", 0, &fd, &from, &to)) return env.Undefined();
-  const uint64_t start = from.value, end = to.value;
-  if (end < start) return ThrowInternal(env, "pagemapGuardScan: bad arguments");
-  std::vector<uint64_t> found;
-  uapi::page_region vec[256];
-  for (uint64_t cur = start; cur < end;) {
-    uapi::pm_scan_arg a;
-    memset(&a, 0, sizeof a);
-    a.size = sizeof a;
-    a.start = cur;
-    a.end = end;
-    a.vec = reinterpret_cast<uint64_t>(vec);
-    a.vec_len = sizeof vec / sizeof vec[0];
-    a.category_mask = uapi::PAGE_IS_GUARD;
-    a.return_mask = uapi::PAGE_IS_GUARD;
-    int n = ioctl(static_cast<int>(fd), uapi::PAGEMAP_SCAN, &a);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
-      return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN (guard pages), " + Hex(cur) + "-" + Hex(end));
-    }
-    for (int i = 0; i < n; i++) {
-      if (!found.empty() && found.back() == vec[i].start) found.back() = vec[i].end;
-      else { found.push_back(vec[i].start); found.push_back(vec[i].end); }
-    }
-    if (a.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
-    cur = a.walk_end;
-  }
-  Napi::Array out = Napi::Array::New(env, found.size());
-  for (size_t i = 0; i < found.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, found[i]));
-  return out;
-}
+// --- appended for issue 18 (PR_SET_MEMORY_MERGE) ----------------------------
 
 // memoryMerge(on: boolean | undefined) -> 0/1: prctl(PR_SET_MEMORY_MERGE, on)
 // (Linux 6.4, CONFIG_KSM: every present and future mapping of the process
@@ -248,7 +207,6 @@ static Napi::Value MemoryMerge(const Napi::CallbackInfo& info) {
 
 
 static void InitNewMm2(Napi::Env env, Napi::Object exports) {
-  exports.Set("pagemapGuardScan", Napi::Function::New(env, PagemapGuardScan, "pagemapGuardScan"));
   exports.Set("memoryMerge", Napi::Function::New(env, MemoryMerge, "memoryMerge"));
 }
 

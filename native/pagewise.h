@@ -86,5 +86,6 @@ void InitShared(Napi::Env env, Napi::Object exports);
 void InitNewMm(Napi::Env env, Napi::Object exports);
 void InitRegionDiscard(Napi::Env env, Napi::Object exports);
 void InitGiveBack(Napi::Env env, Napi::Object exports);
+void InitPagemapScan(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise
