@@ -48,7 +48,7 @@ function probe(f: KernelFeature): boolean {
       return guardScanWorks();
     case 'memoryMerge':
       try {
-        return native.memoryMerge() >= 0;
+        return native.prctlGetMemoryMerge() >= 0;
       } catch {
         return false;
       }

@@ -224,11 +224,12 @@ export function secretMemory(size: number): Mapping {
 export function memoryMerge(on: boolean): boolean {
   checkBoolean('on', on);
   requireFeature('memoryMerge');
-  return native.memoryMerge(on) === 1;
+  native.prctlSetMemoryMerge(on ? 1 : 0);
+  return native.prctlGetMemoryMerge() === 1;
 }
 
 /** Whether the process is opted in to KSM as a whole (`PR_GET_MEMORY_MERGE`, Linux 6.4); throws like {@link memoryMerge}. */
 export function memoryMergeEnabled(): boolean {
   requireFeature('memoryMerge');
-  return native.memoryMerge() === 1;
+  return native.prctlGetMemoryMerge() === 1;
 }

@@ -24,6 +24,17 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   PW_C(RLIMIT_AS) PW_C(RLIMIT_DATA) PW_C(RLIMIT_MEMLOCK)
 #undef PW_C
   exports.Set("constants", c);
+  // The calls newer than most headers: guard pages, droppable mappings,
+  // PROCMAP_QUERY's vma_flags.
+  Napi::Object k = Napi::Object::New(env);
+  k.Set("MADV_GUARD_INSTALL", MADV_GUARD_INSTALL);
+  k.Set("MADV_GUARD_REMOVE", MADV_GUARD_REMOVE);
+  k.Set("MAP_DROPPABLE", MAP_DROPPABLE);
+  k.Set("PROCMAP_QUERY_VMA_READABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_READABLE));
+  k.Set("PROCMAP_QUERY_VMA_WRITABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_WRITABLE));
+  k.Set("PROCMAP_QUERY_VMA_EXECUTABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_EXECUTABLE));
+  k.Set("PROCMAP_QUERY_VMA_SHARED", static_cast<double>(uapi::PROCMAP_QUERY_VMA_SHARED));
+  exports.Set("newmmConstants", k);
 }
 
 }  // namespace pagewise

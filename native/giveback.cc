@@ -1,9 +1,9 @@
-// Giving memory back to the kernel from anywhere in the process (issue 27):
-// malloc_trim, the THP opt-out prctl, mincore and process_madvise by address.
-// Contract in pagewise.h; policy in lib/process/. The by-address calls are
-// the ones that cannot harm memory they do not own: mincore only reads the
-// page tables, and processMadviseAt accepts only advice that keeps contents
-// (MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED).
+// Giving memory back to the kernel from anywhere in the process: malloc_trim,
+// mincore by address, and the userfaultfd that write tracking (lib/process/)
+// registers. Contract in pagewise.h; policy in lib/process/. process_madvise
+// by address is in process-madvise.cc, PAGEMAP_SCAN in pagemap-scan.cc, the
+// THP opt-out prctl in prctl.cc. mincore by address cannot harm memory it
+// does not own: it only reads the page tables.
 #include "args.h"
 #include "uapi.h"
 
@@ -11,9 +11,7 @@
 #include <malloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -33,24 +31,6 @@ static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
 #else
   return Napi::Number::New(info.Env(), -1);
 #endif
-}
-
-// prctlSetThpDisable(disable: 0|1, flags): prctl(PR_SET_THP_DISABLE, disable, flags, 0, 0).
-static Napi::Value PrctlSetThpDisable(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t disable, flags;
-  if (!DecodeArgs(info, "prctlSetThpDisable", 0, &disable, &flags)) return env.Undefined();
-  if (prctl(PR_SET_THP_DISABLE, static_cast<unsigned long>(disable), static_cast<unsigned long>(flags), 0UL, 0UL) != 0)
-    return ThrowErrno(env, errno, "prctl", "PR_SET_THP_DISABLE, " + std::to_string(disable) + ", flags=" + std::to_string(flags));
-  return env.Undefined();
-}
-
-// prctlGetThpDisable() -> prctl(PR_GET_THP_DISABLE): 0, 1 (disabled), or
-// 1 | PR_THP_DISABLE_EXCEPT_ADVISED (6.18).
-static Napi::Value PrctlGetThpDisable(const Napi::CallbackInfo& info) {
-  int rc = prctl(PR_GET_THP_DISABLE, 0UL, 0UL, 0UL, 0UL);
-  if (rc < 0) return ThrowErrno(info.Env(), errno, "prctl", "PR_GET_THP_DISABLE");
-  return Napi::Number::New(info.Env(), rc);
 }
 
 // mincoreAt(address: bigint, length, vec: Uint8Array | null) -> resident
@@ -81,54 +61,6 @@ static Napi::Value MincoreAt(const Napi::CallbackInfo& info) {
     if (out) memcpy(out + done, scratch.data(), n);
   }
   return Napi::Number::New(env, static_cast<double>(count));
-}
-
-// processMadviseAt(addresses: BigUint64Array, lengths: Float64Array, advice)
-// -> [bytes advised, calls]: process_madvise(pidfd of this process, iov[<=
-// IOV_MAX], advice, 0) over page-aligned ranges given by address. Only
-// MADV_COLD, MADV_PAGEOUT and MADV_WILLNEED, which keep every byte's value:
-// a wrong range costs a later fault, never data.
-static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  BigUint64s a;
-  Float64s l;
-  int64_t advice;
-  if (!DecodeArgs(info, "processMadviseAt", 0, &a, &l, &advice)) return env.Undefined();
-  if (advice != MADV_COLD && advice != MADV_PAGEOUT && advice != MADV_WILLNEED)
-    return ThrowInternal(env, "processMadviseAt: only MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED by address");
-  if (a.length != l.length) return ThrowInternal(env, "processMadviseAt: need a BigUint64Array and a Float64Array of one length");
-  const uint64_t* addrs = a.data;
-  const double* lens = l.data;
-  const size_t n = a.length;
-  const uint64_t page = PageSize();
-  std::vector<struct iovec> iov(n);
-  for (size_t i = 0; i < n; i++) {
-    if (addrs[i] % page != 0 || !(lens[i] >= 0) || static_cast<uint64_t>(lens[i]) % page != 0)
-      return ThrowInternal(env, "processMadviseAt: ranges must be whole pages");
-    iov[i].iov_base = reinterpret_cast<void*>(addrs[i]);
-    iov[i].iov_len = static_cast<size_t>(lens[i]);
-  }
-  static int pidfd = -2;
-  if (pidfd == -2) pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
-  if (pidfd < 0) {
-    pidfd = -2;
-    return ThrowErrno(env, errno ? errno : ENOSYS, "pidfd_open", "this process");
-  }
-  long iovMax = sysconf(_SC_IOV_MAX);
-  if (iovMax <= 0) iovMax = 1024;
-  double bytes = 0, calls = 0;
-  for (size_t at = 0; at < n;) {
-    const size_t k = std::min<size_t>(static_cast<size_t>(iovMax), n - at);
-    long rc = syscall(__NR_process_madvise, pidfd, iov.data() + at, k, static_cast<int>(advice), 0U);
-    calls++;
-    if (rc < 0) return ThrowErrno(env, errno, "process_madvise", std::to_string(k) + " ranges, advice=" + std::to_string(advice));
-    bytes += static_cast<double>(rc);
-    at += k;
-  }
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, bytes));
-  out.Set(1u, Napi::Number::New(env, calls));
-  return out;
 }
 
 // userfaultfdWpAsync(start: bigint, length) -> fd: a userfaultfd
@@ -164,10 +96,7 @@ static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
 
 void InitGiveBack(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
-  exports.Set("prctlSetThpDisable", Napi::Function::New(env, PrctlSetThpDisable, "prctlSetThpDisable"));
-  exports.Set("prctlGetThpDisable", Napi::Function::New(env, PrctlGetThpDisable, "prctlGetThpDisable"));
   exports.Set("mincoreAt", Napi::Function::New(env, MincoreAt, "mincoreAt"));
-  exports.Set("processMadviseAt", Napi::Function::New(env, ProcessMadviseAt, "processMadviseAt"));
   exports.Set("userfaultfdWpAsync", Napi::Function::New(env, UserfaultfdWpAsync, "userfaultfdWpAsync"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("PAGE_IS_WRITTEN", static_cast<double>(uapi::PAGE_IS_WRITTEN));

@@ -83,9 +83,11 @@ void InitResources(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMeasure(Napi::Env env, Napi::Object exports);
 void InitShared(Napi::Env env, Napi::Object exports);
-void InitNewMm(Napi::Env env, Napi::Object exports);
 void InitRegionDiscard(Napi::Env env, Napi::Object exports);
 void InitGiveBack(Napi::Env env, Napi::Object exports);
+void InitProcessMadvise(Napi::Env env, Napi::Object exports);
 void InitPagemapScan(Napi::Env env, Napi::Object exports);
+void InitProcmapQuery(Napi::Env env, Napi::Object exports);
+void InitPrctl(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise

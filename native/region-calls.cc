@@ -1,9 +1,12 @@
-// The calls over Regions: mmap and munmap, mmap(MAP_FIXED) over a sub-range,
-// detaching buffers, the address, the bytes reported to V8, and whether a
-// range escaped. Lifetime in region.cc; contract in region.h.
+// The calls over Regions: mmap and munmap, mseal, mmap(MAP_FIXED) over a
+// sub-range, detaching buffers, the address, the bytes reported to V8, and
+// whether a range escaped. Lifetime in region.cc; contract in region.h.
 #include "region-internal.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cerrno>
 #include <string>
 
@@ -227,6 +230,29 @@ static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, RangeEscapeUnsure(r, off, len) ? 2 : 1);
 }
 
+// mseal(region): mseal(2) over the whole region (Linux 6.10). Afterwards the
+// kernel refuses munmap, mprotect, mremap and destructive madvise on it for
+// the life of the process, so pagewise never tries to unmap it again.
+static Napi::Value Mseal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  if (syscall(__NR_mseal, r->addr, r->length, 0UL) != 0)
+    return ThrowErrno(env, errno, "mseal", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" + std::to_string(r->length));
+  r->leak = true;  // ReleaseMemory never unmaps it
+  r->keepData = true;
+  r->sealed = true;
+  return env.Undefined();
+}
+
+// msealProbe() -> 0 or errno: mseal of a zero-length range, which the kernel
+// accepts where it has mseal (a sealed page would stay for the life of the
+// process).
+static Napi::Value MsealProbe(const Napi::CallbackInfo& info) {
+  long rc = syscall(__NR_mseal, nullptr, 0UL, 0UL);
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+}
+
 // unsafeMmapFixed(addr, length, prot, flags, fd, offset) -> Region. MAP_FIXED
 // at a caller's address replaces whatever was there (heap, code, V8's own
 // memory): only for the unsafe export.
@@ -257,6 +283,8 @@ void InitRegionCalls(Napi::Env env, Napi::Object exports) {
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
   exports.Set("regionEscaped", Napi::Function::New(env, RegionEscaped, "regionEscaped"));
+  exports.Set("mseal", Napi::Function::New(env, Mseal, "mseal"));
+  exports.Set("msealProbe", Napi::Function::New(env, MsealProbe, "msealProbe"));
 }
 
 }  // namespace pagewise

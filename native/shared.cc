@@ -1,10 +1,10 @@
-// Shared memory: memfd_create, file seals (fcntl F_ADD_SEALS / F_GET_SEALS)
-// and mremap of a Region. Contract in pagewise.h; policy in lib/shared.ts.
-#include "region.h"
+// Memory behind a file descriptor: memfd_create, memfd_secret and file seals
+// (fcntl F_ADD_SEALS / F_GET_SEALS). Contract in pagewise.h; policy in
+// lib/shared.ts and lib/newmm.ts (secretMemory).
+#include "args.h"
 #include "uapi.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
@@ -47,10 +47,22 @@ static Napi::Value FcntlGetSeals(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// memfdSecret(flags) -> fd (memfd_secret(2), Linux 5.14: pages removed from
+// the kernel's direct map; needs secretmem.enable=1 on the kernel command line).
+static Napi::Value MemfdSecret(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t flags;
+  if (!DecodeArgs(info, "memfdSecret", 0, &flags)) return env.Undefined();
+  int fd = static_cast<int>(syscall(__NR_memfd_secret, static_cast<unsigned>(flags)));
+  if (fd < 0) return ThrowErrno(env, errno, "memfd_secret", "flags=" + std::to_string(flags));
+  return Napi::Number::New(env, fd);
+}
+
 void InitShared(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("fcntlAddSeals", Napi::Function::New(env, FcntlAddSeals, "fcntlAddSeals"));
   exports.Set("fcntlGetSeals", Napi::Function::New(env, FcntlGetSeals, "fcntlGetSeals"));
+  exports.Set("memfdSecret", Napi::Function::New(env, MemfdSecret, "memfdSecret"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("MFD_CLOEXEC", MFD_CLOEXEC);
   c.Set("MFD_ALLOW_SEALING", MFD_ALLOW_SEALING);

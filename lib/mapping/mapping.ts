@@ -319,7 +319,7 @@ export class Mapping {
     brand(this);
     this.#live();
     requireFeature('mseal');
-    native.regionSeal(this.#region);
+    native.mseal(this.#region);
     this.#sealed = true;
     return this;
   }
