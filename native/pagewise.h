@@ -14,8 +14,14 @@
 // size) have one helper each in args.h.
 //
 // THE CONTRACT (stated once, holds for every function in native/):
-//  * One exported function per system call, named after it, positional
-//    arguments, no defaults, no policy. Validation with readable messages and
+//  * One exported function per system call, named after it (mmap, mseal,
+//    prctlSetThpDisable for prctl(PR_SET_THP_DISABLE), ...; an *At variant
+//    takes an address instead of a Region, a *Probe variant returns the
+//    errno instead of throwing). Beside them: the Region's own lifecycle
+//    (region*: regionBuffer, regionShare, regionResize, ...; region.h) and
+//    the measurement readers (measure.cc). Positional arguments decoded in
+//    one style (args.h), no defaults (munmap's privateAnonRW alone may be
+//    left out, as false), no policy. Validation with readable messages and
 //    every default live in lib/; native checks only what memory safety needs
 //    (a range lies inside its Region and the Region is still mapped) and
 //    throws a plain Error with code 'ERR_PAGEWISE_INTERNAL' when lib/ let
@@ -26,6 +32,9 @@
 //    err.code ('ENOMEM'), err.errno (negative, as Node reports it),
 //    err.syscall ('mmap'), and a message naming what was asked plus a hint
 //    where one helps (vm.max_map_count, ulimit -l, overcommit_memory).
+//    Every other error native/ throws is built in errors.cc too.
+//  * Kernel constants and structures newer than the build machine's headers
+//    come from uapi.h, the only place with fallbacks.
 //  * Memory reaches JS only through external ArrayBuffers made by
 //    RegionBuffer() over a Region (region.h). Before a range stops being
 //    accessible, every ArrayBuffer over it is detached. Exactly one party

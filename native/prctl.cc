@@ -2,7 +2,7 @@
 // (PR_SET_THP_DISABLE, 3.15; PR_THP_DISABLE_EXCEPT_ADVISED, 6.18) and the KSM
 // opt-in of every mapping (PR_SET_MEMORY_MERGE, 6.4 with CONFIG_KSM). Each
 // setting has a set and a get export, named for the prctl option. Contract in
-// pagewise.h; policy in lib/process/ (THP) and lib/newmm.ts (memoryMerge).
+// pagewise.h; policy in lib/ (the THP policy, memoryMerge).
 #include "args.h"
 #include "uapi.h"
 

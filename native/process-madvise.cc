@@ -1,8 +1,8 @@
 // process_madvise(2) on the own process (Linux 5.10; every advice since
 // 6.13): many ranges advised in one system call per IOV_MAX of them, over
 // ranges of Regions (checked against them) or by address (only advice that
-// keeps every byte's value). Contract in pagewise.h; policy in lib/newmm.ts
-// (adviseMany), lib/arena/ and lib/process/.
+// keeps every byte's value). Contract in pagewise.h; policy in lib/
+// (adviseMany, the arena's purge, reclaim).
 #include "region.h"
 #include "uapi.h"
 

@@ -1,7 +1,7 @@
 // ioctl(PROCMAP_QUERY) on a /proc/PID/maps descriptor the caller opened
 // (Linux 6.11): the mapping covering (or following) an address, without
-// reading the text of the whole file. Contract in pagewise.h; policy in
-// lib/newmm.ts (queryMapping, readMapsByQuery).
+// reading the text of the whole file. Contract in pagewise.h; policy in lib/
+// (queryMapping, readMapsByQuery).
 #include "args.h"
 #include "uapi.h"
 

@@ -1,6 +1,6 @@
 // Memory behind a file descriptor: memfd_create, memfd_secret and file seals
-// (fcntl F_ADD_SEALS / F_GET_SEALS). Contract in pagewise.h; policy in
-// lib/shared.ts and lib/newmm.ts (secretMemory).
+// (fcntl F_ADD_SEALS / F_GET_SEALS). Contract in pagewise.h; policy in lib/
+// (SharedMemory, secretMemory).
 #include "args.h"
 #include "uapi.h"
 
