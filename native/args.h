@@ -71,6 +71,7 @@ inline bool DecodeValue(napi_env env, napi_value v, std::string* out) {
   out->assign(n, '\0');
   return napi_get_value_string_utf8(env, v, &(*out)[0], n + 1, &n) == napi_ok;
 }
+
 // A typed array argument of one element type: its elements and their count.
 template <typename T, napi_typedarray_type Type>
 struct TypedArg {
@@ -110,14 +111,9 @@ inline bool DecodeValue(napi_env env, napi_value v, Bytes* out) {
     *out = {nullptr, 0};
     return true;
   }
-  napi_typedarray_type type;
-  void* data = nullptr;
-  size_t length = 0;
-  bool isTyped = false;
-  if (v == nullptr || napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array)
-    return false;
-  *out = {static_cast<uint8_t*>(data), length};
+  TypedArg<uint8_t, napi_uint8_array> bytes;
+  if (!DecodeValue(env, v, &bytes)) return false;
+  *out = {bytes.data, bytes.length};
   return true;
 }
 
