@@ -16,9 +16,12 @@
         "native/constants.cc",
         "native/measure.cc",
         "native/shared.cc",
-        "native/newmm.cc",
         "native/region-discard.cc",
-        "native/giveback.cc"
+        "native/giveback.cc",
+        "native/process-madvise.cc",
+        "native/pagemap-scan.cc",
+        "native/procmap-query.cc",
+        "native/prctl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

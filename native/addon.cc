@@ -16,9 +16,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitMeasure(env, exports);
   InitShared(env, exports);
-  InitNewMm(env, exports);
   InitRegionDiscard(env, exports);
   InitGiveBack(env, exports);
+  InitProcessMadvise(env, exports);
+  InitPagemapScan(env, exports);
+  InitProcmapQuery(env, exports);
+  InitPrctl(env, exports);
   return exports;
 }
 

@@ -30,8 +30,9 @@ static Napi::Value Sbrk(const Napi::CallbackInfo& info) {
 // brk(addr: bigint) -> undefined; ENOMEM when the break did not move there.
 static Napi::Value Brk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t addr;
-  if (!GetBigAddr(info, 0, &addr)) return ThrowInternal(env, "brk: bad address");
+  Address to;
+  if (!DecodeArgs(info, "brk", 0, &to)) return env.Undefined();
+  const uint64_t addr = to.value;
   if (brk(reinterpret_cast<void*>(addr)) != 0) return ThrowErrno(env, errno, "brk", "addr=" + Hex(addr));
   // The kernel refuses some moves silently (below the heap's start) and
   // glibc's wrapper only detects a failure to grow: check where it ended.

@@ -1,45 +1,9 @@
 // Constants from the platform's headers (so arm64 values are right). Where
-// the build machine's headers predate a flag, the value from the kernel's
-// uapi headers (identical on x86-64 and arm64) is used; the kernel at run
-// time decides whether it is supported (see madviseProbe).
+// the build machine's headers predate a flag, uapi.h has the value from the
+// kernel's uapi headers; the kernel at run time decides whether it is
+// supported (see madviseProbe).
 #include "pagewise.h"
-
-#include <sys/mman.h>
-#include <sys/resource.h>
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT 26
-#endif
-#ifndef MADV_FREE
-#define MADV_FREE 8
-#endif
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
-#ifndef MADV_KEEPONFORK
-#define MADV_KEEPONFORK 19
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef RUSAGE_THREAD
-#define RUSAGE_THREAD 1
-#endif
+#include "uapi.h"
 
 namespace pagewise {
 
@@ -60,6 +24,17 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   PW_C(RLIMIT_AS) PW_C(RLIMIT_DATA) PW_C(RLIMIT_MEMLOCK)
 #undef PW_C
   exports.Set("constants", c);
+  // uapiConstants: the calls newer than most headers (values in uapi.h): guard pages, droppable mappings,
+  // PROCMAP_QUERY's vma_flags.
+  Napi::Object k = Napi::Object::New(env);
+  k.Set("MADV_GUARD_INSTALL", MADV_GUARD_INSTALL);
+  k.Set("MADV_GUARD_REMOVE", MADV_GUARD_REMOVE);
+  k.Set("MAP_DROPPABLE", MAP_DROPPABLE);
+  k.Set("PROCMAP_QUERY_VMA_READABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_READABLE));
+  k.Set("PROCMAP_QUERY_VMA_WRITABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_WRITABLE));
+  k.Set("PROCMAP_QUERY_VMA_EXECUTABLE", static_cast<double>(uapi::PROCMAP_QUERY_VMA_EXECUTABLE));
+  k.Set("PROCMAP_QUERY_VMA_SHARED", static_cast<double>(uapi::PROCMAP_QUERY_VMA_SHARED));
+  exports.Set("uapiConstants", k);
 }
 
 }  // namespace pagewise

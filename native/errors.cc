@@ -1,4 +1,5 @@
-// The one place that builds errors. See pagewise.h for the contract.
+// The one place that builds the errors native/ throws (pagewise.h states
+// the contract), and the small helpers every wrapper uses.
 #include "pagewise.h"
 
 #include <cerrno>
@@ -42,31 +43,46 @@ static const char* Hint(int err, const char* syscall) {
   return "";
 }
 
-Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  const char* code = ErrnoName(err);
-  std::string msg = std::string(code) + ": " + syscall + "(" + what + ") failed: " +
-                    strerror(err) + Hint(err, syscall);
-  Napi::Error e = Napi::Error::New(env, msg);
+// The one builder: an Error, TypeError or RangeError with `message` and
+// `code`; for a system call also `errno` (negative, as Node reports it) and
+// `syscall`.
+static Napi::Value Throw(Napi::Env env, ErrorType type, const char* code, const std::string& message, int err = 0,
+                         const char* syscall = nullptr) {
+  Napi::Error e = type == ErrorType::TypeError    ? Napi::TypeError::New(env, message)
+                  : type == ErrorType::RangeError ? Napi::RangeError::New(env, message)
+                                                  : Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
+  if (syscall) {
+    e.Set("errno", Napi::Number::New(env, -err));
+    e.Set("syscall", Napi::String::New(env, syscall));
+  }
   e.ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  const char* code = ErrnoName(err);
+  return Throw(env, ErrorType::Error, code,
+               std::string(code) + ": " + syscall + "(" + what + ") failed: " + strerror(err) + Hint(err, syscall), err,
+               syscall);
+}
+
+Napi::Value ThrowRefused(Napi::Env env, int err, const char* syscall, const std::string& why) {
+  const char* code = ErrnoName(err);
+  return Throw(env, ErrorType::Error, code, std::string(code) + ": " + syscall + " refused: " + why, err, syscall);
 }
 
 Napi::Value ThrowInternal(Napi::Env env, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, "pagewise internal: " + message);
-  e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_INTERNAL"));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
+  return Throw(env, ErrorType::Error, "ERR_PAGEWISE_INTERNAL", "pagewise internal: " + message);
 }
 
-bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  return i < info.Length() && ValueU64(info.Env(), info[i], out);
+napi_value ThrowState(napi_env env, const std::string& message) {
+  Throw(Napi::Env(env), ErrorType::TypeError, "ERR_INVALID_STATE", message);
+  return nullptr;
 }
 
-bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
-  return i < info.Length() && ValueI64(info.Env(), info[i], out);
+Napi::Value ThrowCoded(Napi::Env env, ErrorType type, const char* code, const std::string& message) {
+  return Throw(env, type, code, message);
 }
 
 Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb) {
@@ -76,12 +92,6 @@ Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb) {
     return Napi::Function();
   }
   return Napi::Function(env, fn);
-}
-
-bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  if (i >= info.Length()) return false;
-  bool lossless;
-  return napi_get_value_bigint_uint64(info.Env(), info[i], out, &lossless) == napi_ok && lossless;
 }
 
 std::string Hex(uint64_t v) {

@@ -1,9 +1,9 @@
-// Giving memory back to the kernel from anywhere in the process (issue 27):
-// malloc_trim, the THP opt-out prctl, mincore and process_madvise by address.
-// Contract in pagewise.h; policy in lib/process/. The by-address calls are
-// the ones that cannot harm memory they do not own: mincore only reads the
-// page tables, and processMadviseAt accepts only advice that keeps contents
-// (MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED).
+// Giving memory back to the kernel from anywhere in the process: malloc_trim,
+// mincore by address, and the userfaultfd that write tracking (lib/process/)
+// registers. Contract in pagewise.h; policy in lib/process/. process_madvise
+// by address is in process-madvise.cc, PAGEMAP_SCAN in pagemap-scan.cc, the
+// THP opt-out prctl in prctl.cc. mincore by address cannot harm memory it
+// does not own: it only reads the page tables.
 #include "args.h"
 #include "uapi.h"
 
@@ -11,9 +11,7 @@
 #include <malloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -21,49 +19,18 @@
 #include <string>
 #include <vector>
 
-#ifndef __NR_process_madvise
-#define __NR_process_madvise 440
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-
 namespace pagewise {
 
 // mallocTrim(pad) -> 1 when memory was given back, 0 otherwise, -1 where the
 // C library has no malloc_trim (glibc only).
 static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   uint64_t pad;
-  if (!GetU64(info, 0, &pad)) return ThrowInternal(info.Env(), "mallocTrim: bad pad");
+  if (!DecodeArgs(info, "mallocTrim", 0, &pad)) return info.Env().Undefined();
 #ifdef __GLIBC__
   return Napi::Number::New(info.Env(), malloc_trim(static_cast<size_t>(pad)));
 #else
   return Napi::Number::New(info.Env(), -1);
 #endif
-}
-
-// prctlSetThpDisable(disable: 0|1, flags): prctl(PR_SET_THP_DISABLE, disable, flags, 0, 0).
-static Napi::Value PrctlSetThpDisable(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t disable, flags;
-  if (!DecodeArgs(info, "prctlSetThpDisable", 0, &disable, &flags)) return env.Undefined();
-  if (prctl(uapi::SET_THP_DISABLE, static_cast<unsigned long>(disable), static_cast<unsigned long>(flags), 0UL, 0UL) != 0)
-    return ThrowErrno(env, errno, "prctl", "PR_SET_THP_DISABLE, " + std::to_string(disable) + ", flags=" + std::to_string(flags));
-  return env.Undefined();
-}
-
-// prctlGetThpDisable() -> prctl(PR_GET_THP_DISABLE): 0, 1 (disabled), or
-// 1 | PR_THP_DISABLE_EXCEPT_ADVISED (6.18).
-static Napi::Value PrctlGetThpDisable(const Napi::CallbackInfo& info) {
-  int rc = prctl(uapi::GET_THP_DISABLE, 0UL, 0UL, 0UL, 0UL);
-  if (rc < 0) return ThrowErrno(info.Env(), errno, "prctl", "PR_GET_THP_DISABLE");
-  return Napi::Number::New(info.Env(), rc);
 }
 
 // mincoreAt(address: bigint, length, vec: Uint8Array | null) -> resident
@@ -73,16 +40,15 @@ static Napi::Value PrctlGetThpDisable(const Napi::CallbackInfo& info) {
 // writes one byte per host page).
 static Napi::Value MincoreAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t addr, len;
-  if (!GetBigAddr(info, 0, &addr) || !GetU64(info, 1, &len)) return ThrowInternal(env, "mincoreAt: bad arguments");
+  Address at;
+  uint64_t len;
+  Bytes vec;
+  if (!DecodeArgs(info, "mincoreAt", 0, &at, &len, &vec)) return env.Undefined();
+  const uint64_t addr = at.value;
   const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
-  unsigned char* out = nullptr;
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < pages) return ThrowInternal(env, "mincoreAt: vector too small");
-    out = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  }
+  unsigned char* out = vec.data;
+  if (out && vec.length < pages) return ThrowInternal(env, "mincoreAt: vector too small");
   const uint64_t step = std::min<uint64_t>(pages, uint64_t{1} << 20);
   std::vector<unsigned char> scratch(std::max<uint64_t>(1, step * std::max<uint64_t>(1, page >> 12)));
   uint64_t count = 0;
@@ -97,63 +63,6 @@ static Napi::Value MincoreAt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(count));
 }
 
-// processMadviseAt(addresses: BigUint64Array, lengths: Float64Array, advice)
-// -> [bytes advised, calls]: process_madvise(pidfd of this process, iov[<=
-// IOV_MAX], advice, 0) over page-aligned ranges given by address. Only
-// MADV_COLD, MADV_PAGEOUT and MADV_WILLNEED, which keep every byte's value:
-// a wrong range costs a later fault, never data.
-static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int64_t advice;
-  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !GetI64(info, 2, &advice))
-    return ThrowInternal(env, "processMadviseAt: bad arguments");
-  if (advice != MADV_COLD && advice != MADV_PAGEOUT && advice != MADV_WILLNEED)
-    return ThrowInternal(env, "processMadviseAt: only MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED by address");
-  Napi::TypedArray a = info[0].As<Napi::TypedArray>(), l = info[1].As<Napi::TypedArray>();
-  if (a.TypedArrayType() != napi_biguint64_array || l.TypedArrayType() != napi_float64_array || a.ElementLength() != l.ElementLength())
-    return ThrowInternal(env, "processMadviseAt: need a BigUint64Array and a Float64Array of one length");
-  const uint64_t* addrs = reinterpret_cast<const uint64_t*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
-  const double* lens = reinterpret_cast<const double*>(static_cast<uint8_t*>(l.ArrayBuffer().Data()) + l.ByteOffset());
-  const size_t n = a.ElementLength();
-  const uint64_t page = PageSize();
-  std::vector<struct iovec> iov(n);
-  for (size_t i = 0; i < n; i++) {
-    if (addrs[i] % page != 0 || !(lens[i] >= 0) || static_cast<uint64_t>(lens[i]) % page != 0)
-      return ThrowInternal(env, "processMadviseAt: ranges must be whole pages");
-    iov[i].iov_base = reinterpret_cast<void*>(addrs[i]);
-    iov[i].iov_len = static_cast<size_t>(lens[i]);
-  }
-  static int pidfd = -2;
-  if (pidfd == -2) pidfd = static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0));
-  if (pidfd < 0) {
-    pidfd = -2;
-    return ThrowErrno(env, errno ? errno : ENOSYS, "pidfd_open", "this process");
-  }
-  long iovMax = sysconf(_SC_IOV_MAX);
-  if (iovMax <= 0) iovMax = 1024;
-  double bytes = 0, calls = 0;
-  for (size_t at = 0; at < n;) {
-    const size_t k = std::min<size_t>(static_cast<size_t>(iovMax), n - at);
-    long rc = syscall(__NR_process_madvise, pidfd, iov.data() + at, k, static_cast<int>(advice), 0U);
-    calls++;
-    if (rc < 0) return ThrowErrno(env, errno, "process_madvise", std::to_string(k) + " ranges, advice=" + std::to_string(advice));
-    bytes += static_cast<double>(rc);
-    at += k;
-  }
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, bytes));
-  out.Set(1u, Napi::Number::New(env, calls));
-  return out;
-}
-
-#ifndef __NR_userfaultfd
-#if defined(__x86_64__)
-#define __NR_userfaultfd 323
-#else
-#define __NR_userfaultfd 282
-#endif
-#endif
-
 // userfaultfdWpAsync(start: bigint, length) -> fd: a userfaultfd
 // (UFFD_USER_MODE_ONLY, so no privilege is needed) in asynchronous
 // write-protect mode registered over [start, start + length). Three calls in
@@ -164,8 +73,10 @@ static Napi::Value ProcessMadviseAt(const Napi::CallbackInfo& info) {
 // userfaultfd, EINVAL where the range is not anonymous memory or before 6.7).
 static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t start, len;
-  if (!GetBigAddr(info, 0, &start) || !GetU64(info, 1, &len)) return ThrowInternal(env, "userfaultfdWpAsync: bad arguments");
+  Address at;
+  uint64_t len;
+  if (!DecodeArgs(info, "userfaultfdWpAsync", 0, &at, &len)) return env.Undefined();
+  const uint64_t start = at.value;
   int fd = static_cast<int>(syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | uapi::UFFD_USER_MODE_ONLY));
   if (fd < 0) return ThrowErrno(env, errno, "userfaultfd", "UFFD_USER_MODE_ONLY");
   uapi::uffdio_api api = {uapi::UFFD_API, uapi::UFFD_FEATURE_WP_ASYNC | uapi::UFFD_FEATURE_WP_UNPOPULATED, 0};
@@ -183,66 +94,16 @@ static Napi::Value UserfaultfdWpAsync(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// pagemapScanRanges(pagemapFd, start: bigint, end: bigint, wpReset: boolean,
-// categoryInverted, categoryMask, categoryAnyof, returnMask) -> BigUint64Array
-// [start, end, categories, ...] of the matching runs (ioctl PAGEMAP_SCAN, 6.7).
-// wpReset adds PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC: matching pages
-// are write-protected again, and only ranges registered in async mode are
-// accepted (the kernel checks), so no write can ever wait.
-static Napi::Value PagemapScanRanges(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int64_t fd;
-  uint64_t start, end, inv, mask, anyof, ret;
-  if (!GetI64(info, 0, &fd) || !GetBigAddr(info, 1, &start) || !GetBigAddr(info, 2, &end) || end < start || info.Length() < 8 ||
-      !info[3].IsBoolean() || !GetU64(info, 4, &inv) || !GetU64(info, 5, &mask) || !GetU64(info, 6, &anyof) || !GetU64(info, 7, &ret))
-    return ThrowInternal(env, "pagemapScanRanges: bad arguments");
-  const bool wp = info[3].As<Napi::Boolean>().Value();
-  std::vector<uint64_t> found;
-  uapi::page_region vec[512];
-  for (uint64_t cur = start; cur < end;) {
-    uapi::pm_scan_arg a;
-    memset(&a, 0, sizeof a);
-    a.size = sizeof a;
-    a.flags = wp ? (uapi::PM_SCAN_WP_MATCHING | uapi::PM_SCAN_CHECK_WPASYNC) : 0;
-    a.start = cur;
-    a.end = end;
-    a.vec = reinterpret_cast<uint64_t>(vec);
-    a.vec_len = sizeof vec / sizeof vec[0];
-    a.category_inverted = inv;
-    a.category_mask = mask;
-    a.category_anyof_mask = anyof;
-    a.return_mask = ret;
-    int n = ioctl(static_cast<int>(fd), uapi::PAGEMAP_SCAN, &a);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ThrowErrno(env, errno, "ioctl", std::string("PAGEMAP_SCAN") + (wp ? " (write-protect)" : "") + ", " + Hex(cur) + "-" + Hex(end));
-    }
-    for (int i = 0; i < n; i++) {
-      if (found.size() >= 3 && found[found.size() - 2] == vec[i].start && found.back() == vec[i].categories) found[found.size() - 2] = vec[i].end;
-      else { found.push_back(vec[i].start); found.push_back(vec[i].end); found.push_back(vec[i].categories); }
-    }
-    if (a.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
-    cur = a.walk_end;
-  }
-  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, found.size());
-  for (size_t i = 0; i < found.size(); i++) out[i] = found[i];
-  return out;
-}
-
 void InitGiveBack(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
-  exports.Set("prctlSetThpDisable", Napi::Function::New(env, PrctlSetThpDisable, "prctlSetThpDisable"));
-  exports.Set("prctlGetThpDisable", Napi::Function::New(env, PrctlGetThpDisable, "prctlGetThpDisable"));
   exports.Set("mincoreAt", Napi::Function::New(env, MincoreAt, "mincoreAt"));
-  exports.Set("processMadviseAt", Napi::Function::New(env, ProcessMadviseAt, "processMadviseAt"));
   exports.Set("userfaultfdWpAsync", Napi::Function::New(env, UserfaultfdWpAsync, "userfaultfdWpAsync"));
-  exports.Set("pagemapScanRanges", Napi::Function::New(env, PagemapScanRanges, "pagemapScanRanges"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("PAGE_IS_WRITTEN", static_cast<double>(uapi::PAGE_IS_WRITTEN));
   c.Set("PAGE_IS_PRESENT", static_cast<double>(uapi::PAGE_IS_PRESENT));
   c.Set("PAGE_IS_SWAPPED", static_cast<double>(uapi::PAGE_IS_SWAPPED));
   c.Set("PAGE_IS_SOFT_DIRTY", static_cast<double>(uapi::PAGE_IS_SOFT_DIRTY));
-  c.Set("PR_THP_DISABLE_EXCEPT_ADVISED", static_cast<double>(uapi::THP_DISABLE_EXCEPT_ADVISED));
+  c.Set("PR_THP_DISABLE_EXCEPT_ADVISED", static_cast<double>(PR_THP_DISABLE_EXCEPT_ADVISED));
   exports.Set("givebackConstants", c);
 }
 

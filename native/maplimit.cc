@@ -74,11 +74,7 @@ bool MapHeadroom(napi_env env, int64_t adding, const char* syscall) {
                        std::to_string(limit) + " and pagewise keeps the last " + std::to_string(margin) +
                        " for V8 and libc (raise it with sysctl vm.max_map_count=N, or unmap explicitly: " +
                        "mappings dropped without unmap() are freed only when the event loop turns)";
-    Napi::Error e = Napi::Error::New(Napi::Env(env), std::string("ENOMEM: ") + syscall + " refused: " + what);
-    e.Set("code", Napi::String::New(env, "ENOMEM"));
-    e.Set("errno", Napi::Number::New(env, -ENOMEM));
-    e.Set("syscall", Napi::String::New(env, syscall));
-    e.ThrowAsJavaScriptException();
+    ThrowRefused(Napi::Env(env), ENOMEM, syscall, what);
     return false;
   }
   g_mapsAdded.store(adding, std::memory_order_relaxed);

@@ -4,16 +4,16 @@
 //
 // The /proc/self files are opened once and kept: a seq_file regenerates its
 // text when read again from offset 0, so pread(fd, buf, n, 0) on a kept
-// descriptor is a fresh snapshot without the open/close (measured here:
-// 1.7 us against 6 us for open+read+close of statm). /proc/self resolves to
+// descriptor is a fresh snapshot without the cost of open and close
+// (BENCHMARKS.md). /proc/self resolves to
 // the opening process, so a forked child drops the inherited descriptors
 // (pthread_atfork) and opens its own.
 //
 // Nothing here allocates on the JS heap or in C++ on the hot paths: readers
 // use static buffers, so a measurement does not fault pages of its own into
 // the numbers it reports.
+#include "pagemap-scan.h"
 #include "region.h"
-#include "uapi.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -131,20 +131,18 @@ static Napi::Value SmapsRollupRss(const Napi::CallbackInfo& info) {
 // kept file ('statm' | 'smaps_rollup') into a caller's preallocated buffer.
 static Napi::Value ReadProcSelf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray())
-    return ThrowInternal(env, "readProcSelf: bad arguments");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name;
+  Bytes buf;
+  if (!DecodeArgs(info, "readProcSelf", 0, &name, &buf)) return env.Undefined();
   ProcFile which;
   if (name == "statm") which = kStatm;
   else if (name == "smaps_rollup") which = kRollup;
   else return ThrowInternal(env, "readProcSelf: unknown file " + name);
-  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < 2)
-    return ThrowInternal(env, "readProcSelf: need a Uint8Array");
-  char* out = reinterpret_cast<char*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  if (buf.length < 2) return ThrowInternal(env, "readProcSelf: need a Uint8Array");
+  char* out = reinterpret_cast<char*>(buf.data);
   int fd = ProcFd(which);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[which]);
-  ssize_t n = PreadAll(fd, out, ta.ByteLength());
+  ssize_t n = PreadAll(fd, out, buf.length);
   if (n < 0) return ThrowErrno(env, errno, "pread", kProcPath[which]);
   return Napi::Number::New(env, static_cast<double>(n));
 }
@@ -159,8 +157,8 @@ static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
 
 // pagemapCount(region, offset, length, out: Float64Array(7)) fills
 // [present, swapped, fileOrShared, exclusive, softDirty, pfnVisible, zeroPfnPages]
-// from /proc/self/pagemap (8 bytes per page). `zeroPfn` (BigInt, optional,
-// 0n = unknown) counts present pages mapped to that PFN.
+// from /proc/self/pagemap (8 bytes per page). `zeroPfn` (BigInt, 0n =
+// unknown) counts present pages mapped to that PFN.
 static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
@@ -168,8 +166,9 @@ static Napi::Value PagemapCount(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   double* out = OutF64(info, 3, 7, "pagemapCount");
   if (!out) return env.Undefined();
-  uint64_t zeroPfn = 0;
-  if (info.Length() > 4 && info[4].IsBigInt()) GetBigAddr(info, 4, &zeroPfn);
+  Address zero;
+  if (!DecodeArgs(info, "pagemapCount", 4, &zero)) return env.Undefined();
+  const uint64_t zeroPfn = zero.value;
   int fd = ProcFd(kPagemap);
   if (fd < 0) return ThrowErrno(env, errno, "open", kProcPath[kPagemap]);
   const uint64_t page = PageSize();
@@ -233,9 +232,8 @@ static Napi::Value PagemapRead(const Napi::CallbackInfo& info) {
 }
 
 // pagemapScan(region, offset, length, out: Float64Array(6)) -> 0, or the
-// errno when the kernel lacks the ioctl (ENOTTY before 6.7, EINVAL for an
-// argument layout it does not know; ENOSYS from qemu-user, which passes
-// through only the ioctls it knows) so lib/ can fall back and say why.
+// errno when the kernel lacks the ioctl (ScanUnsupported, pagemap-scan.h) so
+// lib/ can fall back and say why.
 // Fills [present, swapped, pfnZero, file, softDirty, huge] in pages.
 // Other failures throw.
 static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
@@ -252,29 +250,18 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
   const uint64_t end = start + (len + page - 1) / page * page;
   static thread_local uapi::page_region vec[512];
   uint64_t c[6] = {0, 0, 0, 0, 0, 0};
+  // Report only pages that are present or swapped; adjacent pages with the
+  // same categories come back merged into one run.
+  uapi::pm_scan_arg q{};
+  q.end = end;
+  q.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
+  q.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE |
+                  uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
   uint64_t cur = start;
-  while (cur < end) {
-    uapi::pm_scan_arg arg;
-    memset(&arg, 0, sizeof arg);
-    arg.size = sizeof arg;
-    arg.start = cur;
-    arg.end = end;
-    arg.vec = reinterpret_cast<uint64_t>(vec);
-    arg.vec_len = sizeof vec / sizeof vec[0];
-    // Report only pages that are present or swapped; adjacent pages with the
-    // same categories come back merged into one region.
-    arg.category_anyof_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED;
-    arg.return_mask = uapi::PAGE_IS_PRESENT | uapi::PAGE_IS_SWAPPED | uapi::PAGE_IS_PFNZERO | uapi::PAGE_IS_FILE |
-                      uapi::PAGE_IS_SOFT_DIRTY | uapi::PAGE_IS_HUGE;
-    int n = ioctl(fd, uapi::PAGEMAP_SCAN, &arg);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) return Napi::Number::New(env, errno);
-      return ThrowErrno(env, errno, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
-    }
+  int err = ScanPagemap(fd, q, vec, sizeof vec / sizeof vec[0], &cur, [&](const uapi::page_region* v, int n) {
     for (int i = 0; i < n; i++) {
-      const uint64_t pg = (vec[i].end - vec[i].start) / page;
-      const uint64_t cat = vec[i].categories;
+      const uint64_t pg = (v[i].end - v[i].start) / page;
+      const uint64_t cat = v[i].categories;
       if (cat & uapi::PAGE_IS_PRESENT) c[0] += pg;
       if (cat & uapi::PAGE_IS_SWAPPED) c[1] += pg;
       if ((cat & uapi::PAGE_IS_PRESENT) && (cat & uapi::PAGE_IS_PFNZERO)) c[2] += pg;
@@ -282,9 +269,10 @@ static Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
       if (cat & uapi::PAGE_IS_SOFT_DIRTY) c[4] += pg;
       if (cat & uapi::PAGE_IS_HUGE) c[5] += pg;
     }
-    if (arg.walk_end <= cur) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
-    cur = arg.walk_end;
-  }
+  });
+  if (err == kScanNoProgress) return ThrowInternal(env, "PAGEMAP_SCAN made no progress");
+  if (err != 0 && ScanUnsupported(err)) return Napi::Number::New(env, err);
+  if (err != 0) return ThrowErrno(env, err, "ioctl", "PAGEMAP_SCAN, " + RangeText(r, off, len));
   for (int i = 0; i < 6; i++) out[i] = static_cast<double>(c[i]);
   return Napi::Number::New(env, 0);
 }
@@ -369,15 +357,15 @@ static Napi::Value PerfFaultsRead(const Napi::CallbackInfo& info) {
 // faultsRead(who, out: Float64Array(2, or 4 with perf), fdMinor, fdMajor): one call for
 // faults(): getrusage(who) into out[0..1] (minflt, majflt) and, where fdMinor
 // >= 0, the perf counters perfFaultsOpen() gave into out[2..3] (one read of
-// their group). A raw
-// Node-API callback (hot path, see pagewise.h): one crossing instead of two.
+// their group). A raw Node-API callback (hot path, see pagewise.h): one
+// crossing instead of two.
 static napi_value FaultsRead(napi_env env, napi_callback_info cb) {
   napi_value argv[4];
   size_t argc = RawArgs(env, cb, argv);
   int64_t who, a = -1, b = -1;
   double* out;
-  if (argc < 4 || !ValueI64(env, argv[0], &who) || !ValueI64(env, argv[2], &a) || !ValueI64(env, argv[3], &b))
-    return ThrowInternal(Napi::Env(env), "faultsRead: bad arguments"), nullptr;
+  if (!DecodeRawArgs(env, argv, argc, "faultsRead", 0, &who) || !DecodeRawArgs(env, argv, argc, "faultsRead", 2, &a, &b))
+    return nullptr;
   if (!(out = RawOutArray<double>(env, argv[1], napi_float64_array, a < 0 ? 2 : 4)))
     return ThrowInternal(Napi::Env(env), a < 0 ? "faultsRead: need a Float64Array(2)" : "faultsRead: need a Float64Array(4)"), nullptr;
   struct rusage ru;

@@ -13,16 +13,6 @@
 #include <string>
 #include <vector>
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#endif
-#ifndef PR_SET_VMA_ANON_NAME
-#define PR_SET_VMA_ANON_NAME 0
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 0x01
-#endif
-
 namespace pagewise {
 
 static std::string RangeText(Region* r, uint64_t off, uint64_t len) {
@@ -67,8 +57,7 @@ static napi_value Mprotect(napi_env env, napi_callback_info cb) {
   uint64_t off, len;
   int64_t prot;
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
-  if (!r) return nullptr;
-  if (argc < 4 || !ValueI64(env, argv[3], &prot)) return ThrowInternal(Napi::Env(env), "mprotect: bad prot"), nullptr;
+  if (!r || !DecodeRawArgs(env, argv, argc, "mprotect", 3, &prot)) return nullptr;
   if (!(prot & PROT_WRITE) && len > 0 && !LowerAllowedHere(env, r, off, len, "take write access away from")) return nullptr;
   if (!(prot & PROT_WRITE) && r->buffers) DetachRange(env, r, off, len);
   // A protection change can split a mapping in three.
@@ -85,9 +74,8 @@ static napi_value Madvise(napi_env env, napi_callback_info cb) {
   uint64_t off, len;
   int64_t advice;
   Region* r = RegionRangeArgs(env, argv, argc, 0, &off, &len);
-  if (!r) return nullptr;
-  if (argc < 4 || !ValueI64(env, argv[3], &advice)) return ThrowInternal(Napi::Env(env), "madvise: bad advice"), nullptr;
-  if (advice == uapi::MADV_GUARD_INSTALL && len > 0) {
+  if (!r || !DecodeRawArgs(env, argv, argc, "madvise", 3, &advice)) return nullptr;
+  if (advice == MADV_GUARD_INSTALL && len > 0) {
     if (!LowerAllowedHere(env, r, off, len, "install guard pages in")) return nullptr;
     r->guarded = true;  // before the call: a partial install that fails still leaves markers
   }
@@ -136,15 +124,12 @@ static Napi::Value Mincore(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
+  Bytes vec;
+  if (!DecodeArgs(info, "mincore", 3, &vec)) return env.Undefined();
   const uint64_t page = PageSize();
   const uint64_t pages = (len + page - 1) / page;
-  unsigned char* out = nullptr;
-  if (info.Length() > 3 && info[3].IsTypedArray()) {
-    Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < pages)
-      return ThrowInternal(env, "mincore: vector too small");
-    out = static_cast<unsigned char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  }
+  unsigned char* out = vec.data;
+  if (out && vec.length < pages) return ThrowInternal(env, "mincore: vector too small");
   static thread_local std::vector<unsigned char> scratch;
   const uint64_t step = pages < (1u << 20) ? pages : (1u << 20);
   const uint64_t room = step * (page > kMinPage ? page / kMinPage : 1);
@@ -207,12 +192,11 @@ static Napi::Value PrctlSetVmaAnonName(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = RegionRange(info, 0, &off, &len);
   if (!r) return env.Undefined();
-  std::string name;
-  bool clear = info.Length() < 4 || info[3].IsNull() || info[3].IsUndefined();
-  if (!clear) name = info[3].As<Napi::String>().Utf8Value();
+  std::optional<std::string> name;
+  if (!DecodeArgs(info, "prctlSetVmaAnonName", 3, &name)) return env.Undefined();
   if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(r->addr + off),
-            static_cast<unsigned long>(len), clear ? 0UL : reinterpret_cast<unsigned long>(name.c_str())) != 0)
-    return ThrowErrno(env, errno, "prctl", "PR_SET_VMA_ANON_NAME, " + RangeText(r, off, len) + ", name=" + name);
+            static_cast<unsigned long>(len), name ? reinterpret_cast<unsigned long>(name->c_str()) : 0UL) != 0)
+    return ThrowErrno(env, errno, "prctl", "PR_SET_VMA_ANON_NAME, " + RangeText(r, off, len) + ", name=" + name.value_or(""));
   return env.Undefined();
 }
 

@@ -14,8 +14,14 @@
 // size) have one helper each in args.h.
 //
 // THE CONTRACT (stated once, holds for every function in native/):
-//  * One exported function per system call, named after it, positional
-//    arguments, no defaults, no policy. Validation with readable messages and
+//  * One exported function per system call, named after it (mmap, mseal,
+//    prctlSetThpDisable for prctl(PR_SET_THP_DISABLE), ...; an *At variant
+//    takes an address instead of a Region, a *Probe variant returns the
+//    errno instead of throwing). Beside them: the Region's own lifecycle
+//    (region*: regionBuffer, regionShare, regionResize, ...; region.h) and
+//    the measurement readers (measure.cc). Positional arguments decoded in
+//    one style (args.h), no defaults (munmap's privateAnonRW alone may be
+//    left out, as false), no policy. Validation with readable messages and
 //    every default live in lib/; native checks only what memory safety needs
 //    (a range lies inside its Region and the Region is still mapped) and
 //    throws a plain Error with code 'ERR_PAGEWISE_INTERNAL' when lib/ let
@@ -26,6 +32,9 @@
 //    err.code ('ENOMEM'), err.errno (negative, as Node reports it),
 //    err.syscall ('mmap'), and a message naming what was asked plus a hint
 //    where one helps (vm.max_map_count, ulimit -l, overcommit_memory).
+//    Every other error native/ throws is built in errors.cc too.
+//  * Kernel constants and structures newer than the build machine's headers
+//    come from uapi.h, the only place with fallbacks.
 //  * Memory reaches JS only through external ArrayBuffers made by
 //    RegionBuffer() over a Region (region.h). Before a range stops being
 //    accessible, every ArrayBuffer over it is detached. Exactly one party
@@ -40,38 +49,28 @@
 
 namespace pagewise {
 
-// errors.cc
+// errors.cc: every error native/ throws is built here.
+// A failed system call: code, errno, syscall; message "<CODE>: <syscall>(<what>)
+// failed: <strerror>" plus a hint where one helps.
 Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what);
+// A system call pagewise refuses to make (same shape as ThrowErrno's, the
+// message says why): "<CODE>: <syscall> refused: <why>".
+Napi::Value ThrowRefused(Napi::Env env, int err, const char* syscall, const std::string& why);
+// lib/ let something through: Error, code ERR_PAGEWISE_INTERNAL.
 Napi::Value ThrowInternal(Napi::Env env, const std::string& message);
+// An operation the state of the memory forbids: TypeError, code
+// ERR_INVALID_STATE (as lib/validate.ts's invalidState()).
+napi_value ThrowState(napi_env env, const std::string& message);
+// Any other coded error (Node's own codes where one fits).
+enum class ErrorType { Error, TypeError, RangeError };
+Napi::Value ThrowCoded(Napi::Env env, ErrorType type, const char* code, const std::string& message);
 const char* ErrnoName(int err);
-
-// Argument helpers (no policy: lib/ has validated; these only decode).
-bool GetU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out);
-bool GetI64(const Napi::CallbackInfo& info, size_t i, int64_t* out);
-bool GetBigAddr(const Napi::CallbackInfo& info, size_t i, uint64_t* out);
-// The same decoding for one value (GetI64/GetU64 use these): an integral
-// Number within +-2^53. Inline: they sit on every hot path.
-inline bool ValueI64(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
-  if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0)) return false;
-  int64_t r = static_cast<int64_t>(d);
-  if (static_cast<double>(r) != d) return false;
-  *out = r;
-  return true;
-}
-inline bool ValueU64(napi_env env, napi_value v, uint64_t* out) {
-  int64_t r;
-  if (!ValueI64(env, v, &r) || r < 0) return false;
-  *out = static_cast<uint64_t>(r);
-  return true;
-}
 
 // Hot paths (madvise, mprotect: one sub-microsecond system call each) are
 // plain Node-API callbacks instead of node-addon-api ones: no CallbackInfo,
-// no wrapper objects, measured 40-50 ns cheaper per call (BENCHMARKS.md).
-// RawFunction makes the JS function; RawArgs reads up to N arguments
-// (missing ones read as undefined) and returns how many were passed.
+// no wrapper objects (BENCHMARKS.md has the cost). RawFunction makes the JS
+// function; RawArgs reads up to N arguments (missing ones read as undefined)
+// and returns how many were passed; DecodeRawArgs (args.h) decodes them.
 Napi::Function RawFunction(Napi::Env env, const char* name, napi_callback cb);
 template <size_t N>
 inline size_t RawArgs(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
@@ -93,8 +92,11 @@ void InitResources(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMeasure(Napi::Env env, Napi::Object exports);
 void InitShared(Napi::Env env, Napi::Object exports);
-void InitNewMm(Napi::Env env, Napi::Object exports);
 void InitRegionDiscard(Napi::Env env, Napi::Object exports);
 void InitGiveBack(Napi::Env env, Napi::Object exports);
+void InitProcessMadvise(Napi::Env env, Napi::Object exports);
+void InitPagemapScan(Napi::Env env, Napi::Object exports);
+void InitProcmapQuery(Napi::Env env, Napi::Object exports);
+void InitPrctl(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise

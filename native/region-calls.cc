@@ -1,9 +1,12 @@
-// The calls over Regions: mmap and munmap, mmap(MAP_FIXED) over a sub-range,
-// detaching buffers, the address, the bytes reported to V8, and whether a
-// range escaped. Lifetime in region.cc; contract in region.h.
+// The calls over Regions: mmap and munmap, mseal, mmap(MAP_FIXED) over a
+// sub-range, detaching buffers, the address, the bytes reported to V8, and
+// whether a range escaped. Lifetime in region.cc; contract in region.h.
 #include "region-internal.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cerrno>
 #include <string>
 
@@ -58,10 +61,14 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
 }
 
 // munmap(region, privateAnonRW?) -> number of ArrayBuffers detached. Idempotent.
+// privateAnonRW (lib/ knows it; omitted where it does not matter, as false):
+// the memory is private anonymous and read-write throughout.
 static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, false);
   if (!r) return env.Undefined();
+  bool privateAnonRW = false;
+  if (info.Length() > 1 && !DecodeArgs(info, "munmap", 1, &privateAnonRW)) return env.Undefined();
   if (!r->mapped) return Napi::Number::New(env, 0);
   if (r->sealed)
     return ThrowErrno(env, EPERM, "munmap",
@@ -78,7 +85,7 @@ static Napi::Value Munmap(const Napi::CallbackInfo& info) {
     // For private anonymous memory that is read-write throughout (lib/ says
     // so: argument 1), MADV_DONTNEED gives the same zero pages in the same
     // mapping, cheaper than a new one.
-    bool byAdvice = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value() && DontneedZeroes();
+    bool byAdvice = privateAnonRW && DontneedZeroes();
     int err = byAdvice ? (madvise(r->addr, r->length, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
     if (err != 0) err = ZeroInPlace(r, 0, r->length);
     if (err != 0)
@@ -108,9 +115,8 @@ static Napi::Value RegionDetach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
   Region* r = UnwrapRegion(info, 0, false);
-  if (!r) return env.Undefined();
-  if (!GetU64(info, 1, &off) || !GetU64(info, 2, &len) || !RangeInside(r, off, len))
-    return ThrowInternal(env, "range outside the region");
+  if (!r || !DecodeArgs(info, "regionDetach", 1, &off, &len)) return env.Undefined();
+  if (!RangeInside(r, off, len)) return ThrowInternal(env, "range outside the region");
   return Napi::Number::New(env, static_cast<double>(DetachRange(env, r, off, len)));
 }
 
@@ -202,12 +208,12 @@ static Napi::Value RegionReport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, true);
   if (!r) return env.Undefined();
-  int64_t bytes;
-  if (!GetI64(info, 1, &bytes) || bytes < 0) return ThrowInternal(env, "regionReport: bad size");
-  if (bytes != r->reported) {
+  uint64_t bytes;
+  if (!DecodeArgs(info, "regionReport", 1, &bytes)) return env.Undefined();
+  if (static_cast<int64_t>(bytes) != r->reported) {
     int64_t ignored;
-    napi_adjust_external_memory(env, bytes - r->reported, &ignored);
-    r->reported = bytes;
+    napi_adjust_external_memory(env, static_cast<int64_t>(bytes) - r->reported, &ignored);
+    r->reported = static_cast<int64_t>(bytes);
   }
   return env.Undefined();
 }
@@ -222,6 +228,29 @@ static Napi::Value RegionEscaped(const Napi::CallbackInfo& info) {
   if (!r) return env.Undefined();
   if (!RangeEscaped(env, r, off, len)) return Napi::Number::New(env, 0);
   return Napi::Number::New(env, RangeEscapeUnsure(r, off, len) ? 2 : 1);
+}
+
+// mseal(region): mseal(2) over the whole region (Linux 6.10). Afterwards the
+// kernel refuses munmap, mprotect, mremap and destructive madvise on it for
+// the life of the process, so pagewise never tries to unmap it again.
+static Napi::Value Mseal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = UnwrapRegion(info, 0, true);
+  if (!r) return env.Undefined();
+  if (syscall(__NR_mseal, r->addr, r->length, 0UL) != 0)
+    return ThrowErrno(env, errno, "mseal", "addr=" + Hex(reinterpret_cast<uint64_t>(r->addr)) + ", length=" + std::to_string(r->length));
+  r->leak = true;  // ReleaseMemory never unmaps it
+  r->keepData = true;
+  r->sealed = true;
+  return env.Undefined();
+}
+
+// msealProbe() -> 0 or errno: mseal of a zero-length range, which the kernel
+// accepts where it has mseal (a sealed page would stay for the life of the
+// process).
+static Napi::Value MsealProbe(const Napi::CallbackInfo& info) {
+  long rc = syscall(__NR_mseal, nullptr, 0UL, 0UL);
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
 }
 
 // unsafeMmapFixed(addr, length, prot, flags, fd, offset) -> Region. MAP_FIXED
@@ -254,6 +283,8 @@ void InitRegionCalls(Napi::Env env, Napi::Object exports) {
   exports.Set("regionReport", Napi::Function::New(env, RegionReport, "regionReport"));
   exports.Set("unsafeMmapFixed", Napi::Function::New(env, UnsafeMmapFixed, "unsafeMmapFixed"));
   exports.Set("regionEscaped", Napi::Function::New(env, RegionEscaped, "regionEscaped"));
+  exports.Set("mseal", Napi::Function::New(env, Mseal, "mseal"));
+  exports.Set("msealProbe", Napi::Function::New(env, MsealProbe, "msealProbe"));
 }
 
 }  // namespace pagewise

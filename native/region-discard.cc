@@ -1,4 +1,4 @@
-// discard()'s native side (issue 27): the backing store of any ArrayBuffer,
+// discard()'s native side: the backing store of any ArrayBuffer,
 // whether a pagewise Region holds it, and madvise over whole pages inside it.
 // Contract in pagewise.h. Policy (which pages, which VMAs are acceptable,
 // Node's Buffer pool) lives in lib/process/discard.ts; native checks only what
@@ -6,17 +6,11 @@
 // the moment of the call, is page-aligned, and the advice keeps the memory
 // mapped read-write (never munmap, never a protection change).
 #include "region-internal.h"
+#include "uapi.h"
 
 #include <sys/mman.h>
 #include <cerrno>
 #include <string>
-
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
 
 namespace pagewise {
 
@@ -65,8 +59,8 @@ static Napi::Value MadviseArrayBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t off, len;
   int64_t advice;
-  if (info.Length() < 4 || !info[0].IsArrayBuffer() || !GetU64(info, 1, &off) || !GetU64(info, 2, &len) || !GetI64(info, 3, &advice))
-    return ThrowInternal(env, "madviseArrayBuffer: bad arguments");
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) return ThrowInternal(env, "madviseArrayBuffer: need an ArrayBuffer");
+  if (!DecodeArgs(info, "madviseArrayBuffer", 1, &off, &len, &advice)) return env.Undefined();
   if (advice != MADV_DONTNEED && advice != MADV_FREE && advice != MADV_COLD && advice != MADV_PAGEOUT && advice != MADV_WILLNEED)
     return ThrowInternal(env, "madviseArrayBuffer: advice " + std::to_string(advice) + " is not allowed over an ArrayBuffer");
   bool detached = false;

@@ -11,10 +11,6 @@ namespace pagewise {
 
 // --- resizing (mremap) -------------------------------------------------------------
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-
 // Hands every buffer record of `r` to a new region over its old range, which
 // stays mapped (zero pages or the same shared pages) until they are gone.
 static void GhostOldRange(Region* r) {
@@ -34,52 +30,47 @@ static void GhostOldRange(Region* r) {
   }
 }
 
-// regionResize(region, newLength, mayMove, shared, tailProt, tailFlags) -> bigint address.
+// regionResize(region, newLength, mayMove, shared, tailProt, tailFlags,
+// privateAnonRW, file) -> bigint address.
 // Shrinks or grows in place with mremap; with mayMove, moves when the next
 // range is taken. Never leaves a pointer into unmapped memory: buffers over
 // bytes that go away are detached, and memory they may still reach stays
 // mapped (a shared mapping's old range keeps its pages; a private one's is
 // emptied by MREMAP_DONTUNMAP) until they are gone.
-static Napi::Value ResizeHeld(const Napi::CallbackInfo& info, Region* r, uint64_t newLen, bool mayMove, bool shared,
-                              int64_t tailProt, int64_t tailFlags, bool file);
+static Napi::Value ResizeHeld(Napi::Env env, Region* r, uint64_t newLen, bool mayMove, bool shared, int64_t tailProt,
+                              int64_t tailFlags, bool anonRW, bool file);
 
 static Napi::Value RegionResize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Region* r = UnwrapRegion(info, 0, true);
   if (!r) return env.Undefined();
   uint64_t newLen;
+  bool mayMove, shared, anonRW, file;
   int64_t tailProt, tailFlags;
-  if (!GetU64(info, 1, &newLen) || newLen == 0 || info.Length() < 6 || !info[2].IsBoolean() || !info[3].IsBoolean() ||
-      !GetI64(info, 4, &tailProt) || !GetI64(info, 5, &tailFlags))
-    return ThrowInternal(env, "regionResize: bad arguments");
-  bool mayMove = info[2].As<Napi::Boolean>().Value();
-  bool shared = info[3].As<Napi::Boolean>().Value();
-  bool file = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+  if (!DecodeArgs(info, "regionResize", 1, &newLen, &mayMove, &shared, &tailProt, &tailFlags, &anonRW, &file)) return env.Undefined();
+  if (newLen == 0) return ThrowInternal(env, "regionResize: bad arguments");
   if (r->sealed) return ThrowErrno(env, EPERM, "mremap", "the mapping is sealed (mseal) for the life of the process");
   if (r->growLimit != 0 && newLen > r->growLimit) {
     // MAP_SHARED|MAP_ANONYMOUS memory is a shmem object of the size it was
     // mapped with: a page past it is a SIGBUS on access, and nothing can grow it.
-    Napi::RangeError e = Napi::RangeError::New(
-        env, "The value of \"length\" is out of range. It must be <= " + std::to_string(r->growLimit) +
-                 " (shared anonymous memory keeps the size it was mapped with: a page past it is a SIGBUS; map a memfd() "
-                 "and grow it with SharedMemory.resize() for growable shared memory). Received " + std::to_string(newLen));
-    e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::RangeError, "ERR_OUT_OF_RANGE",
+                      "The value of \"length\" is out of range. It must be <= " + std::to_string(r->growLimit) +
+                          " (shared anonymous memory keeps the size it was mapped with: a page past it is a SIGBUS; map a "
+                          "memfd() and grow it with SharedMemory.resize() for growable shared memory). Received " +
+                          std::to_string(newLen));
   }
   // Memory shared with other threads: only its sole holder may resize it,
   // with no attach() in between; the registry then follows its new range.
   Napi::Value result = env.Undefined();
-  if (!WithSoleHold(r, [&]() { result = ResizeHeld(info, r, newLen, mayMove, shared, tailProt, tailFlags, file); })) {
+  if (!WithSoleHold(r, [&]() { result = ResizeHeld(env, r, newLen, mayMove, shared, tailProt, tailFlags, anonRW, file); })) {
     ThrowState(env, "cannot resize memory other threads hold (attach() or a SharedArrayBuffer): their views assume its size");
     return env.Undefined();
   }
   return result;
 }
 
-static Napi::Value ResizeHeld(const Napi::CallbackInfo& info, Region* r, uint64_t newLen, bool mayMove, bool shared,
-                              int64_t tailProt, int64_t tailFlags, bool file) {
-  Napi::Env env = info.Env();
+static Napi::Value ResizeHeld(Napi::Env env, Region* r, uint64_t newLen, bool mayMove, bool shared, int64_t tailProt,
+                              int64_t tailFlags, bool anonRW, bool file) {
   uint64_t oldLen = r->length;
   auto addrOf = [&](void* p) { return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p))); };
   auto what = [&]() {
@@ -103,7 +94,6 @@ static Napi::Value ResizeHeld(const Napi::CallbackInfo& info, Region* r, uint64_
       Region tmp = *r;
       tmp.addr = r->addr + newLen;
       tmp.length = cut;
-      bool anonRW = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
       int err = anonRW && DontneedZeroes() ? (madvise(tmp.addr, cut, MADV_DONTNEED) == 0 ? 0 : errno) : EINVAL;
       if (err != 0) err = ZeroInPlace(&tmp, 0, cut);
       if (err != 0) return ThrowErrno(env, err, "mmap", what() + " (zero-filling the bytes cut off)");

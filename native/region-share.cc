@@ -107,7 +107,7 @@ static Napi::Value RegionShare(const Napi::CallbackInfo& info) {
   Region* r = UnwrapRegion(info, 0, true);
   if (!r) return env.Undefined();
   uint64_t kind, page;
-  if (!GetU64(info, 1, &kind) || !GetU64(info, 2, &page)) return ThrowInternal(env, "regionShare: bad arguments");
+  if (!DecodeArgs(info, "regionShare", 1, &kind, &page)) return env.Undefined();
   uint64_t id;
   {
     std::lock_guard<std::mutex> lock(g_backingMutex);
@@ -128,9 +128,10 @@ static Napi::Value RegionShare(const Napi::CallbackInfo& info) {
 // made before a resize) is ERR_INVALID_ARG_VALUE.
 static Napi::Value RegionAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t id, length, kind, page;
-  if (!GetBigAddr(info, 0, &id) || !GetU64(info, 1, &length) || !GetU64(info, 2, &kind) || !GetU64(info, 3, &page))
-    return ThrowInternal(env, "regionAttach: bad arguments");
+  Address token;
+  uint64_t length, kind, page;
+  if (!DecodeArgs(info, "regionAttach", 0, &token, &length, &kind, &page)) return env.Undefined();
+  const uint64_t id = token.value;
   Backing* b = nullptr;
   const char* refusal = nullptr;
   bool mismatch = false;
@@ -150,11 +151,9 @@ static Napi::Value RegionAttach(const Napi::CallbackInfo& info) {
     }
   }
   if (mismatch) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The share token does not match the shared mapping it names (its length, page size or kind differ: "
-                                                  "the mapping was resized after share(), or the token was altered); call share() again");
-    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::TypeError, "ERR_INVALID_ARG_VALUE",
+                      "The share token does not match the shared mapping it names (its length, page size or kind differ: "
+                      "the mapping was resized after share(), or the token was altered); call share() again");
   }
   if (!b) {
     ThrowState(env, refusal);
@@ -228,10 +227,8 @@ static Napi::Value RegionSharedBuffer(const Napi::CallbackInfo& info) {
     // leaked reference (the memory stays mapped) beats a double release.
     if (st == napi_invalid_arg || st == napi_no_external_buffers_allowed) BackingUnref(b);
     if (pending) return env.Undefined();
-    Napi::Error e = Napi::Error::New(env, "cannot create an external SharedArrayBuffer (status " + std::to_string(st) + ")");
-    e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_EXTERNAL_BUFFER"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::Error, "ERR_PAGEWISE_EXTERNAL_BUFFER",
+                      "cannot create an external SharedArrayBuffer (status " + std::to_string(st) + ")");
   }
   return Napi::Value(env, sab);
 }

@@ -17,14 +17,6 @@ namespace pagewise {
 static const char* kRegionTag = "pagewise.Region";
 static napi_type_tag kTag = {0x70616765776973ULL, 0x526567696f6e3031ULL};
 
-napi_value ThrowState(napi_env env, const std::string& message) {
-  // A TypeError with ERR_INVALID_STATE, as lib/validate.ts's invalidState().
-  Napi::TypeError e = Napi::TypeError::New(Napi::Env(env), message);
-  e.Set("code", Napi::String::New(env, "ERR_INVALID_STATE"));
-  e.ThrowAsJavaScriptException();
-  return nullptr;
-}
-
 // --- regions and records ----------------------------------------------------
 
 static void Unlink(Region* r) {
@@ -285,7 +277,7 @@ bool RangeInside(Region* r, uint64_t offset, uint64_t length) {
 Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_t i, uint64_t* offset, uint64_t* length) {
   Region* r = UnwrapRegionValue(env, i < argc ? argv[i] : nullptr, true);
   if (!r) return nullptr;
-  if (i + 2 >= argc || !ValueU64(env, argv[i + 1], offset) || !ValueU64(env, argv[i + 2], length) ||
+  if (i + 2 >= argc || !DecodeValue(env, argv[i + 1], offset) || !DecodeValue(env, argv[i + 2], length) ||
       !RangeInside(r, *offset, *length)) {
     ThrowInternal(Napi::Env(env), "range outside the region");
     return nullptr;
@@ -400,14 +392,11 @@ static Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
       napi_throw(env, ex);
       return env.Undefined();
     }
-    Napi::Error e = Napi::Error::New(
-        env, std::string("cannot create an external ArrayBuffer of ") + std::to_string(len) +
-                 " bytes: " + (ei && ei->error_message ? ei->error_message : "refused") +
-                 " (runtimes with the V8 memory sandbox, such as Electron, forbid external"
-                 " ArrayBuffers)");
-    e.Set("code", Napi::String::New(env, "ERR_PAGEWISE_EXTERNAL_BUFFER"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return ThrowCoded(env, ErrorType::Error, "ERR_PAGEWISE_EXTERNAL_BUFFER",
+                      std::string("cannot create an external ArrayBuffer of ") + std::to_string(len) +
+                          " bytes: " + (ei && ei->error_message ? ei->error_message : "refused") +
+                          " (runtimes with the V8 memory sandbox, such as Electron, forbid external"
+                          " ArrayBuffers)");
   }
   napi_create_reference(env, ab, 0, &b->ref);
   // Told when the object is collected: until then something (an in-flight

@@ -133,8 +133,6 @@ bool LowerAllowed(Region* r);
 // uses it, and then a shared backing is closed (attach() refuses from now
 // on, atomically with the check); false when others still hold it.
 bool GiveUpAllowed(Region* r);
-// Throws ERR_INVALID_STATE (a TypeError with code) with `message`.
-napi_value ThrowState(napi_env env, const std::string& message);
 // Wraps an existing mapping (already mmap'd by the caller) as a Region handle.
 Napi::Value NewRegionHandle(Napi::Env env, void* addr, uint64_t length, int64_t report);
 

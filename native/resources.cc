@@ -17,7 +17,7 @@ static napi_value Getrusage(napi_env env, napi_callback_info cb) {
   size_t argc = RawArgs(env, cb, argv);
   int64_t who;
   double* out = nullptr;
-  if (argc < 1 || !ValueI64(env, argv[0], &who)) return ThrowInternal(Napi::Env(env), "getrusage: bad arguments"), nullptr;
+  if (!DecodeRawArgs(env, argv, argc, "getrusage", 0, &who)) return nullptr;
   if (argc < 2 || !(out = RawOutArray<double>(env, argv[1], napi_float64_array, 8)))
     return ThrowInternal(Napi::Env(env), "getrusage: need a Float64Array(8)"), nullptr;
   struct rusage ru;

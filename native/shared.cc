@@ -1,46 +1,23 @@
-// Shared memory: memfd_create, file seals (fcntl F_ADD_SEALS / F_GET_SEALS)
-// and mremap of a Region. Contract in pagewise.h; policy in lib/shared.ts.
-#include "region.h"
+// Memory behind a file descriptor: memfd_create, memfd_secret and file seals
+// (fcntl F_ADD_SEALS / F_GET_SEALS). Contract in pagewise.h; policy in lib/
+// (SharedMemory, secretMemory).
+#include "args.h"
+#include "uapi.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
 #include <string>
-
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#endif
-#ifndef MFD_ALLOW_SEALING
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_GET_SEALS 1034
-#endif
-#ifndef MREMAP_MAYMOVE
-#define MREMAP_MAYMOVE 1
-#endif
-#ifndef MREMAP_FIXED
-#define MREMAP_FIXED 2
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 
 namespace pagewise {
 
 // memfdCreate(name, flags) -> fd
 static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string name;
   int64_t flags;
-  if (info.Length() < 2 || !info[0].IsString()) return ThrowInternal(env, "memfdCreate: bad arguments");
-  if (!DecodeArgs(info, "memfdCreate", 1, &flags)) return env.Undefined();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!DecodeArgs(info, "memfdCreate", 0, &name, &flags)) return env.Undefined();
   int fd = static_cast<int>(syscall(SYS_memfd_create, name.c_str(), static_cast<unsigned>(flags)));
   if (fd < 0) return ThrowErrno(env, errno, "memfd_create", "name=" + name + ", flags=" + Hex(static_cast<uint64_t>(flags)));
   return Napi::Number::New(env, fd);
@@ -70,19 +47,31 @@ static Napi::Value FcntlGetSeals(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// memfdSecret(flags) -> fd (memfd_secret(2), Linux 5.14: pages removed from
+// the kernel's direct map; needs secretmem.enable=1 on the kernel command line).
+static Napi::Value MemfdSecret(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t flags;
+  if (!DecodeArgs(info, "memfdSecret", 0, &flags)) return env.Undefined();
+  int fd = static_cast<int>(syscall(__NR_memfd_secret, static_cast<unsigned>(flags)));
+  if (fd < 0) return ThrowErrno(env, errno, "memfd_secret", "flags=" + std::to_string(flags));
+  return Napi::Number::New(env, fd);
+}
+
 void InitShared(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("fcntlAddSeals", Napi::Function::New(env, FcntlAddSeals, "fcntlAddSeals"));
   exports.Set("fcntlGetSeals", Napi::Function::New(env, FcntlGetSeals, "fcntlGetSeals"));
+  exports.Set("memfdSecret", Napi::Function::New(env, MemfdSecret, "memfdSecret"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("MFD_CLOEXEC", MFD_CLOEXEC);
   c.Set("MFD_ALLOW_SEALING", MFD_ALLOW_SEALING);
   c.Set("MFD_HUGETLB", MFD_HUGETLB);
-  c.Set("F_SEAL_SEAL", 0x0001);
-  c.Set("F_SEAL_SHRINK", 0x0002);
-  c.Set("F_SEAL_GROW", 0x0004);
-  c.Set("F_SEAL_WRITE", 0x0008);
-  c.Set("F_SEAL_FUTURE_WRITE", 0x0010);
+  c.Set("F_SEAL_SEAL", F_SEAL_SEAL);
+  c.Set("F_SEAL_SHRINK", F_SEAL_SHRINK);
+  c.Set("F_SEAL_GROW", F_SEAL_GROW);
+  c.Set("F_SEAL_WRITE", F_SEAL_WRITE);
+  c.Set("F_SEAL_FUTURE_WRITE", F_SEAL_FUTURE_WRITE);
   c.Set("MREMAP_MAYMOVE", MREMAP_MAYMOVE);
   c.Set("MREMAP_DONTUNMAP", MREMAP_DONTUNMAP);
   exports.Set("sharedConstants", c);

@@ -109,7 +109,7 @@ describe.skipIf(!kernelHas('guard') || qemu)('guard pages reported (PAGEMAP_SCAN
       }
       // A guard page installed behind pagewise's back (a raw madvise, here
       // the lab binary's C loop) is found when asked for.
-      cbench.cbenchMadvise(n, 5 * page, 2 * page, native.newmmConstants.MADV_GUARD_INSTALL, 1);
+      cbench.cbenchMadvise(n, 5 * page, 2 * page, native.uapiConstants.MADV_GUARD_INSTALL, 1);
       expect(residency(n, undefined, undefined, { guard: true }).guard).toBe(2);
       expect(residency(n).guard).toBe(0);
       // Removing guards keeps the region scanned (the record is sticky): still exact.

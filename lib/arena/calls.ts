@@ -12,5 +12,5 @@ export const {
 } = native;
 export const C = native.constants;
 /** `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` (Linux 6.13), for `guardPages`. */
-export const MADV_GUARD_INSTALL = native.newmmConstants.MADV_GUARD_INSTALL;
-export const MADV_GUARD_REMOVE = native.newmmConstants.MADV_GUARD_REMOVE;
+export const MADV_GUARD_INSTALL = native.uapiConstants.MADV_GUARD_INSTALL;
+export const MADV_GUARD_REMOVE = native.uapiConstants.MADV_GUARD_REMOVE;

@@ -4,7 +4,7 @@
  * 1 GiB beside C `MADV_POPULATE_WRITE` and first-touch loops; `reset()` of
  * 1 GiB of dirty pages beside C `MADV_DONTNEED`.
  *
- * And the workloads users run (issue 15), each sample timing the whole
+ * And the workloads users run, each sample timing the whole
  * workload, garbage collections it causes included: mixed sizes with touch,
  * free half, purge; 64 B blocks replaced at random among 1e3, 1e5 and 1e6
  * live ones; churn of written 1 MiB blocks; allocate-then-reset rounds;

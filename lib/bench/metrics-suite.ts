@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the operator-facing figures (issue 28): `memoryUsage()`
+ * Benchmarks of the operator-facing figures: `memoryUsage()`
  * beside `process.memoryUsage()`, and one reading of `pagewise/metrics` on a
  * process with 2,000 mappings and 1 GiB resident (the overhead budget: at
  * a 15 s scrape, at most 0.5% of one core), beside the kernel's own walk.

@@ -9,7 +9,7 @@ import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
 
 const PROT_NONE = native.constants.PROT_NONE;
-const GUARD = native.newmmConstants.MADV_GUARD_INSTALL;
+const GUARD = native.uapiConstants.MADV_GUARD_INSTALL;
 
 /** Guards every other page of a 2n-page mapping one way; VMAs, ns per guard, and how many were placed before a refusal. */
 function guards(n: number, how: 'protect' | 'guard'): { vmas: number; nsPerGuard: number; placed: number; refused: string | null } {

@@ -1,5 +1,5 @@
 /**
- * Repeated, interleaved trials and the verdict they support (issue 27): a
+ * Repeated, interleaved trials and the verdict they support: a
  * verdict is a statistical claim, so each experiment here runs its arms in
  * turn (A, B, A, B, ...), reports the median and the range [min, max] of
  * the per-trial figure, and calls the claim only when the whole range lies on

@@ -1,5 +1,5 @@
 /**
- * Writes that reset what the kernel counts for this process (issue 27):
+ * Writes that reset what the kernel counts for this process:
  * `/proc/self/clear_refs` (`5` resets the peak RSS `VmHWM`; `4` clears the
  * soft-dirty bits) and a cgroup v2 `memory.peak` descriptor (Linux 6.12+: a
  * write resets the peak as that descriptor reads it).

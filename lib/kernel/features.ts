@@ -34,7 +34,7 @@ const forced = new Set((process.env.PAGEWISE_FORCE_MISSING ?? '').split(',').map
 const cache = new Map<KernelFeature, boolean>();
 
 function probe(f: KernelFeature): boolean {
-  const K = native.newmmConstants;
+  const K = native.uapiConstants;
   switch (f) {
     case 'mseal':
       return native.msealProbe() === 0;
@@ -52,7 +52,7 @@ function probe(f: KernelFeature): boolean {
       return guardScanWorks();
     case 'memoryMerge':
       try {
-        return native.memoryMerge() >= 0;
+        return native.prctlGetMemoryMerge() >= 0;
       } catch {
         return false;
       }
@@ -164,7 +164,7 @@ function guardScanWorks(): boolean {
 function droppableWorks(): boolean {
   const C = native.constants;
   try {
-    const r = native.mmap(native.pageSize(), C.PROT_READ | C.PROT_WRITE, native.newmmConstants.MAP_DROPPABLE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+    const r = native.mmap(native.pageSize(), C.PROT_READ | C.PROT_WRITE, native.uapiConstants.MAP_DROPPABLE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
     native.munmap(r);
     return true;
   } catch {

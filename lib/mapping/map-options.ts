@@ -135,7 +135,7 @@ export function decodeMapOptions(length: number, options: unknown, allowed: read
     if (fd >= 0 || shared || huge) throw invalidValue('options.droppable', 'needs anonymous private memory (no file, shared or hugePages)', o.droppable);
     requireFeature('droppable');
     // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
-    flags = (flags & ~C.MAP_PRIVATE) | native.newmmConstants.MAP_DROPPABLE;
+    flags = (flags & ~C.MAP_PRIVATE) | native.uapiConstants.MAP_DROPPABLE;
   }
   const len = roundUp(length, align);
   if (!Number.isSafeInteger(len)) throw outOfRange('length', `<= ${Number.MAX_SAFE_INTEGER - align}`, length);

@@ -320,7 +320,7 @@ export class Mapping {
     brand(this);
     this.#live();
     requireFeature('mseal');
-    native.regionSeal(this.#region);
+    native.mseal(this.#region);
     this.#sealed = true;
     return this;
   }
@@ -348,7 +348,7 @@ export class Mapping {
     native.regionDetach(this.#region, off, n);
     if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
     try {
-      native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_INSTALL);
+      native.madvise(this.#region, off, n, native.uapiConstants.MADV_GUARD_INSTALL);
     } catch (err) {
       // madvise works VMA by VMA: a failure part-way (EPERM at a sealed
       // read-only VMA after a writable one) leaves guards installed before
@@ -367,7 +367,7 @@ export class Mapping {
     brand(this);
     const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
-    native.madvise(this.#region, off, n, native.newmmConstants.MADV_GUARD_REMOVE);
+    native.madvise(this.#region, off, n, native.uapiConstants.MADV_GUARD_REMOVE);
     this.#guards = mergeRanges(this.#guards, off, off + n, false);
     return this;
   }

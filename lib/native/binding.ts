@@ -52,8 +52,8 @@ export type NativeSharedConstants = {
     | 'MREMAP_MAYMOVE' | 'MREMAP_DONTUNMAP']: number;
 };
 
-/** Constants of native/newmm.cc (the uapi values: newer than most headers); every key always there. @internal */
-export type NativeNewMmConstants = {
+/** Constants of native/constants.cc for the calls newer than most headers (values in native/uapi.h); every key always there. @internal */
+export type NativeUapiConstants = {
   readonly [K in
     | 'MADV_GUARD_INSTALL' | 'MADV_GUARD_REMOVE' | 'MAP_DROPPABLE'
     | 'PROCMAP_QUERY_VMA_READABLE' | 'PROCMAP_QUERY_VMA_WRITABLE' | 'PROCMAP_QUERY_VMA_EXECUTABLE'
@@ -109,20 +109,23 @@ export interface Native {
   /** The seals, or -EINVAL's value (negative) when the descriptor cannot have seals. */
   fcntlGetSeals(fd: number): number;
   sharedConstants: NativeSharedConstants;
-  regionSeal(r: RegionHandle): void;
+  /** mseal(2) over the whole region (Linux 6.10): munmap, mprotect and mremap refused for the life of the process. */
+  mseal(r: RegionHandle): void;
   msealProbe(): number;
   processMadviseOwn(regions: unknown[], offsets: number[], lengths: number[], advice: number): [number, number];
   processMadviseProbe(advice: number): number;
   /** [start, end, flags, pageSize, offset, inode, devMajor, devMinor, nameLength], or null (ENOENT). */
   procmapQuery(fd: number, address: bigint, next: boolean, name: Uint8Array): [bigint, bigint, number, number, bigint, number, number, number, number] | null;
   memfdSecret(flags: number): number;
-  newmmConstants: NativeNewMmConstants;
+  uapiConstants: NativeUapiConstants;
   /** Sets how many bytes of the region are reported to V8 (napi_adjust_external_memory). */
   regionReport(r: RegionHandle, bytes: number): void;
   /** Guard-page ranges [start, end, ...] in [start, end) by PAGEMAP_SCAN PAGE_IS_GUARD, or the errno where the kernel lacks it. */
   pagemapGuardScan(pagemapFd: number, start: bigint, end: bigint): bigint[] | number;
-  /** prctl(PR_SET_MEMORY_MERGE, on) when `on` is given, then PR_GET_MEMORY_MERGE. */
-  memoryMerge(on?: boolean): number;
+  /** prctl(PR_SET_MEMORY_MERGE, on). */
+  prctlSetMemoryMerge(on: 0 | 1): void;
+  /** prctl(PR_GET_MEMORY_MERGE): 0 or 1. */
+  prctlGetMemoryMerge(): number;
   unsafeMmapFixed(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): RegionHandle;
   mprotect(r: RegionHandle, offset: number, length: number, prot: number): void;
   madvise(r: RegionHandle, offset: number, length: number, advice: number): void;
@@ -160,12 +163,12 @@ export interface Native {
   faultsRead(who: number, out: Float64Array, fdMinor: number, fdMajor: number): void;
   /** glibc's mallinfo2(), or null where glibc is older than 2.33. */
   mallinfo2(): NativeMallinfo | null;
-  // region-discard.cc (issue 27)
+  // region-discard.cc
   /** [address of the backing store, byteLength, region state: 0 none, 1 a Region of this thread, 2 one shared with other threads, 3 an unmapped Mapping's], or null when detached. */
   arrayBufferInfo(ab: ArrayBuffer): [bigint, number, 0 | 1 | 2 | 3] | null;
   /** madvise over whole pages inside the ArrayBuffer's own bytes; advice DONTNEED, FREE, COLD, PAGEOUT or WILLNEED only. */
   madviseArrayBuffer(ab: ArrayBuffer, offset: number, length: number, advice: number): void;
-  // giveback.cc (issue 27)
+  // giveback.cc, prctl.cc, process-madvise.cc, pagemap-scan.cc
   /** malloc_trim(pad): 1 when memory was given back, 0 otherwise, -1 without glibc. */
   mallocTrim(pad: number): number;
   /** prctl(PR_SET_THP_DISABLE, disable, flags). */

@@ -1,5 +1,5 @@
 /**
- * Cold pages (issue 27): which resident pages of a range were not written
+ * Cold pages: which resident pages of a range were not written
  * since a mark, and handing them to the kernel's reclaim in one batched
  * `process_madvise`.
  *

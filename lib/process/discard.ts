@@ -1,6 +1,6 @@
 /**
  * `discard()`: give back the whole pages inside any ArrayBuffer-backed
- * memory (issue 27) with `madvise(MADV_DONTNEED)`, after checking that the
+ * memory with `madvise(MADV_DONTNEED)`, after checking that the
  * pages are private anonymous read-write memory of this process and that the
  * range holds only the buffer's own bytes.
  *

@@ -1,5 +1,5 @@
 /**
- * `trimMalloc()`: glibc's `malloc_trim(0)`, with what it gave back (issue 27).
+ * `trimMalloc()`: glibc's `malloc_trim(0)`, with what it gave back.
  * glibc keeps freed memory inside its heaps; `malloc_trim` returns the top of
  * each heap with `brk`/`munmap` and, since glibc 2.8, every whole free page
  * inside them with `MADV_DONTNEED`. Only this process's own malloc: V8's

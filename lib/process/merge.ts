@@ -17,11 +17,12 @@ import { checkBoolean } from '../validate';
 export function memoryMerge(on: boolean): boolean {
   checkBoolean('on', on);
   requireFeature('memoryMerge');
-  return native.memoryMerge(on) === 1;
+  native.prctlSetMemoryMerge(on ? 1 : 0);
+  return native.prctlGetMemoryMerge() === 1;
 }
 
 /** Whether the process is opted in to KSM as a whole (`PR_GET_MEMORY_MERGE`, Linux 6.4); throws like {@link memoryMerge}. */
 export function memoryMergeEnabled(): boolean {
   requireFeature('memoryMerge');
-  return native.memoryMerge() === 1;
+  return native.prctlGetMemoryMerge() === 1;
 }

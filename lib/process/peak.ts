@@ -1,5 +1,5 @@
 /**
- * The peak RSS of a phase (issue 27): `resetPeakRss()` writes `5` to
+ * The peak RSS of a phase: `resetPeakRss()` writes `5` to
  * /proc/self/clear_refs (the kernel sets `VmHWM` to the current RSS) and,
  * where the process is in a cgroup v2 whose `memory.peak` it may write
  * (Linux 6.12+), resets the cgroup's peak for a descriptor pagewise keeps;

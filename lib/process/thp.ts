@@ -1,5 +1,5 @@
 /**
- * The process's transparent huge page policy (issue 27): `prctl(PR_SET_THP_DISABLE)`.
+ * The process's transparent huge page policy: `prctl(PR_SET_THP_DISABLE)`.
  * `'advised'` (Linux 6.18, `PR_THP_DISABLE_EXCEPT_ADVISED`) gives the process
  * huge pages only where it asked with `MADV_HUGEPAGE` (an arena's large
  * blocks, a mapping made with `hugePages: true`), even when the system runs
