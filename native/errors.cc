@@ -45,9 +45,10 @@ static const char* Hint(int err, const char* syscall) {
 
 // The one builder: an Error, TypeError or RangeError with `message` and
 // `code`; for a system call also `errno` (negative, as Node reports it) and
-// `syscall`.
+// `syscall`; for an internal error about a region, `reason` (what lib/ reads
+// instead of the message).
 static Napi::Value Throw(Napi::Env env, ErrorType type, const char* code, const std::string& message, int err = 0,
-                         const char* syscall = nullptr) {
+                         const char* syscall = nullptr, const char* reason = nullptr) {
   Napi::Error e = type == ErrorType::TypeError    ? Napi::TypeError::New(env, message)
                   : type == ErrorType::RangeError ? Napi::RangeError::New(env, message)
                                                   : Napi::Error::New(env, message);
@@ -56,6 +57,7 @@ static Napi::Value Throw(Napi::Env env, ErrorType type, const char* code, const 
     e.Set("errno", Napi::Number::New(env, -err));
     e.Set("syscall", Napi::String::New(env, syscall));
   }
+  if (reason) e.Set("reason", Napi::String::New(env, reason));
   e.ThrowAsJavaScriptException();
   return env.Undefined();
 }
@@ -72,8 +74,8 @@ Napi::Value ThrowRefused(Napi::Env env, int err, const char* syscall, const std:
   return Throw(env, ErrorType::Error, code, std::string(code) + ": " + syscall + " refused: " + why, err, syscall);
 }
 
-Napi::Value ThrowInternal(Napi::Env env, const std::string& message) {
-  return Throw(env, ErrorType::Error, "ERR_PAGEWISE_INTERNAL", "pagewise internal: " + message);
+Napi::Value ThrowInternal(Napi::Env env, const std::string& message, const char* reason) {
+  return Throw(env, ErrorType::Error, "ERR_PAGEWISE_INTERNAL", "pagewise internal: " + message, 0, nullptr, reason);
 }
 
 napi_value ThrowState(napi_env env, const std::string& message) {

@@ -57,7 +57,9 @@ Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::s
 // message says why): "<CODE>: <syscall> refused: <why>".
 Napi::Value ThrowRefused(Napi::Env env, int err, const char* syscall, const std::string& why);
 // lib/ let something through: Error, code ERR_PAGEWISE_INTERNAL.
-Napi::Value ThrowInternal(Napi::Env env, const std::string& message);
+// ERR_PAGEWISE_INTERNAL: what lib/ should have refused. `reason`, when given,
+// becomes the error's `reason`: "not-a-region", "unmapped" or "range".
+Napi::Value ThrowInternal(Napi::Env env, const std::string& message, const char* reason = nullptr);
 // An operation the state of the memory forbids: TypeError, code
 // ERR_INVALID_STATE (as lib/validate.ts's invalidState()).
 napi_value ThrowState(napi_env env, const std::string& message);

@@ -116,7 +116,7 @@ static Napi::Value RegionDetach(const Napi::CallbackInfo& info) {
   uint64_t off, len;
   Region* r = UnwrapRegion(info, 0, false);
   if (!r || !DecodeArgs(info, "regionDetach", 1, &off, &len)) return env.Undefined();
-  if (!RangeInside(r, off, len)) return ThrowInternal(env, "range outside the region");
+  if (!RangeInside(r, off, len)) return ThrowInternal(env, "range outside the region", "range");
   return Napi::Number::New(env, static_cast<double>(DetachRange(env, r, off, len)));
 }
 

@@ -253,14 +253,14 @@ Napi::Value NewRegionHandleOver(Napi::Env env, void* addr, uint64_t length, int6
 Region* UnwrapRegionValue(napi_env env, napi_value v, bool needMapped) {
   bool isTagged = false;
   if (v == nullptr || napi_check_object_type_tag(env, v, &kTag, &isTagged) != napi_ok || !isTagged) {
-    ThrowInternal(Napi::Env(env), std::string("argument is not a ") + kRegionTag);
+    ThrowInternal(Napi::Env(env), std::string("argument is not a ") + kRegionTag, "not-a-region");
     return nullptr;
   }
   void* data = nullptr;
   napi_get_value_external(env, v, &data);
   Region* r = static_cast<Region*>(data);
   if (needMapped && !r->mapped) {
-    ThrowInternal(Napi::Env(env), "region is unmapped");
+    ThrowInternal(Napi::Env(env), "region is unmapped", "unmapped");
     return nullptr;
   }
   return r;
@@ -279,7 +279,7 @@ Region* RegionRangeArgs(napi_env env, const napi_value* argv, size_t argc, size_
   if (!r) return nullptr;
   if (i + 2 >= argc || !DecodeValue(env, argv[i + 1], offset) || !DecodeValue(env, argv[i + 2], length) ||
       !RangeInside(r, *offset, *length)) {
-    ThrowInternal(Napi::Env(env), "range outside the region");
+    ThrowInternal(Napi::Env(env), "range outside the region", "range");
     return nullptr;
   }
   return r;

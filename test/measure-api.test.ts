@@ -61,6 +61,18 @@ describe('residency()', () => {
     expect(() => residency(m)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
   });
 
+  it("residencyOfRange turns the native layer's refusals (by their reason, not their message) into the documented errors", () => {
+    const m = mmap(4 * page);
+    const region = m.region;
+    try {
+      expect(() => residencyOfRange({} as never, 0, page)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/"region"/) }));
+      expect(() => residencyOfRange(region, 0, 5 * page)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"length"/) }));
+    } finally {
+      m.unmap();
+    }
+    expect(() => residencyOfRange(region, 0, page)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE', message: 'The region is unmapped' }));
+  });
+
   it('residencyOfRange works on a region handle', () => {
     const m = mmap(8 * page);
     try {

@@ -219,10 +219,12 @@ export function residencyOfRange(region: RegionHandle, offset: number, length: n
     return measureRange(region, off, len, asked);
   } catch (err) {
     // The native layer's own checks, in the documented shape.
-    const e = err as Error & { code?: string };
+    // The native layer's own checks (its `reason`), in the documented shape.
+    const e = err as Error & { code?: string; reason?: string };
     if (e.code !== 'ERR_PAGEWISE_INTERNAL') throw err;
-    if (/not a pagewise\.Region/.test(e.message)) throw invalidType('region', 'a region handle (mapping.region)', region);
-    if (/unmapped/.test(e.message)) throw invalidState('The region is unmapped');
-    throw outOfRange('length', 'a range inside the region', length);
+    if (e.reason === 'not-a-region') throw invalidType('region', 'a region handle (mapping.region)', region);
+    if (e.reason === 'unmapped') throw invalidState('The region is unmapped');
+    if (e.reason === 'range') throw outOfRange('length', 'a range inside the region', length);
+    throw err;
   }
 }
