@@ -13,39 +13,23 @@ export interface MetricName {
   label: 'source' | 'category' | 'arena' | null;
 }
 
+/** A metric named the same for Prometheus and OpenTelemetry. */
+function same(name: string, label: MetricName['label'], help: string): MetricName {
+  return { prometheus: name, otel: name, label, help };
+}
+
 export const METRICS = {
   resident: {
     prometheus: 'pagewise_process_resident_bytes', otel: 'process.memory.usage', label: 'source',
     help: 'Resident set size of this process, bytes; source: statm (kernel counters, exact on Linux 6.16+) or smaps_rollup (page-table walk, exact)',
   },
-  pss: {
-    prometheus: 'pagewise_process_pss_bytes', otel: 'pagewise_process_pss_bytes', label: null,
-    help: 'Proportional set size of this process (smaps_rollup Pss), bytes',
-  },
-  swap: {
-    prometheus: 'pagewise_process_swap_bytes', otel: 'pagewise_process_swap_bytes', label: null,
-    help: 'Swapped-out memory of this process (smaps_rollup Swap, or status VmSwap), bytes',
-  },
-  categories: {
-    prometheus: 'pagewise_memory_bytes', otel: 'pagewise_memory_bytes', label: 'category',
-    help: 'Resident bytes of this process by owner (pagewise explain(): code, heap, v8-heap, thread-stacks, ...); the categories add up to the resident set at the walk',
-  },
-  arenaCommitted: {
-    prometheus: 'pagewise_arena_committed_bytes', otel: 'pagewise_arena_committed_bytes', label: 'arena',
-    help: 'Committed (read-write, charged) bytes of pagewise arenas, by arena name',
-  },
-  arenaAllocated: {
-    prometheus: 'pagewise_arena_allocated_bytes', otel: 'pagewise_arena_allocated_bytes', label: 'arena',
-    help: 'Bytes in live blocks of pagewise arenas, by arena name',
-  },
-  arenaRetained: {
-    prometheus: 'pagewise_arena_retained_bytes', otel: 'pagewise_arena_retained_bytes', label: 'arena',
-    help: 'Free pages pagewise arenas keep dirty for reuse, bytes, by arena name',
-  },
-  arenaResident: {
-    prometheus: 'pagewise_arena_resident_bytes', otel: 'pagewise_arena_resident_bytes', label: 'arena',
-    help: 'Resident bytes of the committed range of pagewise arenas (mincore), by arena name',
-  },
+  pss: same('pagewise_process_pss_bytes', null, 'Proportional set size of this process (smaps_rollup Pss), bytes'),
+  swap: same('pagewise_process_swap_bytes', null, 'Swapped-out memory of this process (smaps_rollup Swap, or status VmSwap), bytes'),
+  categories: same('pagewise_memory_bytes', 'category', 'Resident bytes of this process by owner (pagewise explain(): code, heap, v8-heap, thread-stacks, ...); the categories add up to the resident set at the walk'),
+  arenaCommitted: same('pagewise_arena_committed_bytes', 'arena', 'Committed (read-write, charged) bytes of pagewise arenas, by arena name'),
+  arenaAllocated: same('pagewise_arena_allocated_bytes', 'arena', 'Bytes in live blocks of pagewise arenas, by arena name'),
+  arenaRetained: same('pagewise_arena_retained_bytes', 'arena', 'Free pages pagewise arenas keep dirty for reuse, bytes, by arena name'),
+  arenaResident: same('pagewise_arena_resident_bytes', 'arena', 'Resident bytes of the committed range of pagewise arenas (mincore), by arena name'),
 } as const satisfies Record<string, MetricName>;
 
 export type MetricKey = keyof typeof METRICS;
