@@ -7,17 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { memfd, mmap, pageSize, type Mapping } from '../lib/index';
-import { inMaps } from './helpers/features';
+import { atFreeRange as placeAtFreeRange, inMaps } from './helpers/features';
 
 const page = pageSize();
 
 describe('resize()', () => {
   /** A mapping of `pages` pages at the bottom of a free range of `room` pages (a range the kernel just handed out and took back). */
   function atFreeRange(pages: number, room: number, options: { shared?: boolean } = {}): Mapping {
-    const probe = mmap(room * page, { noReserve: true, prot: 'none' });
-    const at = probe.address;
-    probe.unmap();
-    return mmap(pages * page, { address: at, ...options });
+    return placeAtFreeRange(room * page, (at) => mmap(pages * page, { address: at, ...options }));
   }
 
   it('grows and shrinks in place; the bytes stay; ENOMEM when the next range is taken and mayMove is not given', () => {

@@ -11,9 +11,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { adviseMany, attach, explain, kernelHas, mmap, pageSize, queryMapping, readMaps, readSmaps, type ShareToken } from '../lib/index';
+import { adviseMany, attach, explain, kernelHas, mmap, pageSize, queryMapping, readMaps, readSmaps, type Mapping, type ShareToken } from '../lib/index';
 import { DIST, runChild, type ChildResult } from './helpers/child';
 import { unmeasurable } from './helpers/emulation';
+import { atFreeRange } from './helpers/features';
 
 const page = pageSize();
 const nativeTransfer = Number(process.versions.node.split('.')[0]) >= 21;
@@ -150,11 +151,12 @@ describe('share() and attach() hold to what every holder assumes (1, 2, 7, 10, 1
   });
 
   it('10. after a move with a live view of written memory, later resizes still work (one kernel mapping)', () => {
-    const probe = mmap(64 * page, { noReserve: true, prot: 'none' });
-    const at = probe.address;
-    probe.unmap();
-    const m = mmap(4 * page, { address: at });
-    const blocker = mmap(page, { address: at + BigInt(4 * page) });
+    let first: Mapping | undefined;
+    const { at, m, blocker } = atFreeRange(64 * page, (a) => {
+      first = undefined;
+      first = mmap(4 * page, { address: a });
+      return { at: a, m: first, blocker: mmap(page, { address: a + BigInt(4 * page) }) };
+    }, () => first?.unmap());
     try {
       const v = m.view();
       v.fill(9);
@@ -312,9 +314,19 @@ describe('memory never shrinks or fails to grow under a holder (5, 6, 8)', () =>
       const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), 'f');
       fs.writeFileSync(f, Buffer.alloc(16 * P, 0x41));
       const fd = fs.openSync(f, 'r+');
-      const probe = pw.mmap(64 * P, { noReserve: true, prot: 'none' }); const at = probe.address; probe.unmap();
-      const m = pw.mmap(4 * P, { file: { fd }, address: at });
-      const blocker = pw.mmap(P, { address: at + BigInt(4 * P) });
+      // A free range, taken back and mapped at: another thread (V8's) may map into it between the
+      // two calls (EEXIST from MAP_FIXED_NOREPLACE), so a new range is found until both mappings land.
+      let m, blocker, at;
+      for (let i = 0; !blocker; i++) {
+        const probe = pw.mmap(64 * P, { noReserve: true, prot: 'none' }); at = probe.address; probe.unmap();
+        try {
+          m = pw.mmap(4 * P, { file: { fd }, address: at });
+          blocker = pw.mmap(P, { address: at + BigInt(4 * P) });
+        } catch (e) {
+          if (e.code !== 'EEXIST' || i === 100) throw e;
+          if (m && m.mapped) m.unmap();
+        }
+      }
       const v = m.view();
       m.resize(8 * P, { mayMove: true });
       out.moved = m.address !== at;

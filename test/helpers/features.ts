@@ -1,6 +1,7 @@
 /** Children with kernel features turned off (PAGEWISE_FORCE_MISSING), and what /proc/self/maps lists: for the tests of the memory calls. */
 import { readMaps } from '../../lib/kernel/maps-query';
 import * as fs from 'node:fs';
+import { mmap } from '../../lib/index';
 import { runChild } from './child';
 
 /** VMAs of /proc/self/maps that overlap [start, end). */
@@ -37,4 +38,25 @@ export function inMaps(address: bigint): boolean {
     const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
     return m !== null && BigInt(`0x${m[1]}`) <= address && address < BigInt(`0x${m[2]}`);
   });
+}
+
+/**
+ * Mappings placed with `place(at)` at the bottom of a free range of `room`
+ * bytes (one the kernel just handed out and took back). Another thread (V8's)
+ * may map into that range between the two steps (EEXIST from
+ * MAP_FIXED_NOREPLACE): then `undo()` unmaps what landed and a new range is
+ * found, up to 100 times.
+ */
+export function atFreeRange<T>(room: number, place: (at: bigint) => T, undo: (partial: unknown) => void = () => {}): T {
+  for (let i = 0; ; i++) {
+    const probe = mmap(room, { noReserve: true, prot: 'none' });
+    const at = probe.address;
+    probe.unmap();
+    try {
+      return place(at);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST' || i === 100) throw err;
+      undo(err);
+    }
+  }
 }
