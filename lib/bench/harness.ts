@@ -90,6 +90,12 @@ export interface BaselineResult {
   ns: Stats;
   /** Subject / baseline, computed round by round, then summarized. */
   ratio: Stats;
+  /**
+   * The distribution-free ~95% confidence interval of `ratio.median`
+   * ({@link medianInterval} over the round-by-round ratios); `[min, max]`
+   * with fewer than 6 rounds.
+   */
+  interval: [number, number];
 }
 
 /** The outcome of one target. */
@@ -97,8 +103,9 @@ export interface TargetResult extends Target {
   /** The median paired ratio. */
   ratio: number;
   /**
-   * Whether the median ratio is within the target; `null` for a quick run
-   * (one unwarmed round of tiny sizes: indicative, never judged).
+   * Whether the median ratio alone is within the target; `null` for a quick
+   * run (one unwarmed round of tiny sizes: indicative, never judged). One
+   * median is not a verdict: read {@link TargetResult.verdict}.
    */
   met: boolean | null;
   /**
@@ -195,6 +202,17 @@ export function medianInterval(samples: readonly number[], confidence = 0.95): [
   return [s[j - 1]!, s[n - j]!];
 }
 
+/**
+ * The verdict of an interval of a ratio against a target `maxRatio` (lower is
+ * better): `'MET'` when the whole interval is at or below it, `'MISSED'` when
+ * the whole interval is above it, `'UNDECIDED'` when it spans it (or is NaN).
+ */
+export function judge(interval: readonly [number, number], maxRatio: number): 'MET' | 'MISSED' | 'UNDECIDED' {
+  if (interval[1] <= maxRatio) return 'MET';
+  if (interval[0] > maxRatio) return 'MISSED';
+  return 'UNDECIDED';
+}
+
 /** Nanoseconds per iteration of `fn`, run `iterations` times back to back. */
 export function timeLoop(iterations: number, fn: () => void): number {
   const t0 = process.hrtime.bigint();
@@ -279,14 +297,14 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     const subj = samples[0]!;
     const baselines: BaselineResult[] = prepared.baselines.map((b, j) => {
       const bs = samples[j + 1]!;
-      return { label: b.label, kind: b.kind, ns: summarize(bs), ratio: summarize(subj.map((s, r) => s / bs[r]!)) };
+      const ratios = subj.map((s, r) => s / bs[r]!);
+      return { label: b.label, kind: b.kind, ns: summarize(bs), ratio: summarize(ratios), interval: medianInterval(ratios) };
     });
     const targets: TargetResult[] = (bench.targets ?? []).map((t) => {
-      const j = prepared.baselines.findIndex((x) => x.label === t.baseline);
-      const b = j < 0 ? undefined : baselines[j];
+      const b = baselines.find((x) => x.label === t.baseline);
       const ratio = b ? b.ratio.median : NaN;
-      const interval: [number, number] = b ? medianInterval(subj.map((x, r) => x / samples[j + 1]![r]!)) : [NaN, NaN];
-      const verdict = o.quick ? null : !b ? 'MISSED' : interval[1] <= t.maxRatio ? 'MET' : interval[0] > t.maxRatio ? 'MISSED' : 'UNDECIDED';
+      const interval: [number, number] = b ? b.interval : [NaN, NaN];
+      const verdict = o.quick ? null : !b ? 'MISSED' : judge(interval, t.maxRatio);
       return { ...t, ratio, met: o.quick ? null : b !== undefined && ratio <= t.maxRatio, interval, verdict };
     });
     return {
