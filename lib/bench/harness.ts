@@ -8,6 +8,7 @@
 import { checkInteger, checkBoolean, checkOptions } from '../validate';
 import { invalidValue } from '../errors';
 import { gcCollector } from '../measure/gc';
+import { trimMalloc } from '../process/malloc';
 
 export { betweenSamples, gcCollector } from '../measure/gc';
 
@@ -263,8 +264,27 @@ export function selectBenchmarks(all: readonly Benchmark[], only: readonly strin
 }
 
 /**
+ * Gives back what earlier benchmarks left before the next one prepares: a
+ * full garbage collection, then `malloc_trim` (Node's freed buffers stay
+ * resident with glibc otherwise). Without it a benchmark run after
+ * `arena-mixed` found gigabytes still resident, and every `smaps_rollup`
+ * walk it timed (rss-exact, memory-usage-rollup, the metrics readings) walked
+ * them too: each benchmark would measure its predecessors. Outside any timing.
+ */
+function settle(): void {
+  gcCollector()?.({ type: 'major' });
+  try {
+    trimMalloc();
+  } catch {
+    // No glibc malloc_trim: nothing to give back this way.
+  }
+}
+
+/**
  * Runs one benchmark: prepare, warm-up rounds, then `runs` rounds in which
- * every contender takes one sample, in an order rotated each round.
+ * every contender takes one sample, in an order rotated each round. Before
+ * preparing, what earlier benchmarks left is given back (a full GC and
+ * `malloc_trim`, outside the timing).
  */
 export function runBenchmark(bench: Benchmark, options?: RunOptions, position = { index: 0, total: 1 }): BenchResult {
   const o = checkRunOptions(options);
@@ -274,6 +294,7 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     subject: { label: 'pagewise', ns: summarize([]) }, baselines: [], targets: [], notes: [],
   };
   let prepared: Prepared;
+  settle();
   try {
     prepared = bench.prepare({ quick: o.quick });
   } catch (err) {
