@@ -264,15 +264,16 @@ export function selectBenchmarks(all: readonly Benchmark[], only: readonly strin
 }
 
 /**
- * Gives back what earlier benchmarks left before the next one prepares: a
- * full garbage collection, then `malloc_trim` (Node's freed buffers stay
- * resident with glibc otherwise). Without it a benchmark run after
- * `arena-mixed` found gigabytes still resident, and every `smaps_rollup`
- * walk it timed (rss-exact, memory-usage-rollup, the metrics readings) walked
- * them too: each benchmark would measure its predecessors. Outside any timing.
+ * Gives back what a benchmark left once it is closed: a full garbage
+ * collection, then `malloc_trim` (Node's freed buffers stay resident with
+ * glibc otherwise). Without it a benchmark run after `arena-mixed` found
+ * gigabytes still resident, and every `smaps_rollup` walk it timed
+ * (rss-exact, memory-usage-rollup, the metrics readings) walked them too:
+ * each benchmark would measure its predecessors. Outside any timing.
  */
 function settle(): void {
-  gcCollector()?.({ type: 'major' });
+  const gc = gcCollector();
+  gc?.({ type: 'major' });
   try {
     trimMalloc();
   } catch {
@@ -282,9 +283,9 @@ function settle(): void {
 
 /**
  * Runs one benchmark: prepare, warm-up rounds, then `runs` rounds in which
- * every contender takes one sample, in an order rotated each round. Before
- * preparing, what earlier benchmarks left is given back (a full GC and
- * `malloc_trim`, outside the timing).
+ * every contender takes one sample, in an order rotated each round. After
+ * closing, what it left is given back (a full GC and `malloc_trim`, outside
+ * the timing), so the next benchmark does not measure it.
  */
 export function runBenchmark(bench: Benchmark, options?: RunOptions, position = { index: 0, total: 1 }): BenchResult {
   const o = checkRunOptions(options);
@@ -294,7 +295,6 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     subject: { label: 'pagewise', ns: summarize([]) }, baselines: [], targets: [], notes: [],
   };
   let prepared: Prepared;
-  settle();
   try {
     prepared = bench.prepare({ quick: o.quick });
   } catch (err) {
@@ -335,6 +335,7 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     };
   } finally {
     prepared.close();
+    settle();
   }
 }
 
