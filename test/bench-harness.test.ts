@@ -1,6 +1,6 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { betweenSamples, gcCollector, medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
+import { betweenSamples, gcCollector, judge, medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, type Benchmark, type BenchResult } from '../lib/bench/harness';
 import { formatMarkdown, formatResult, formatTargets } from '../lib/bench/print';
 import { syscallBenchmarks } from '../lib/bench/syscalls';
 import { pageBenchmarks } from '../lib/bench/pages-suite';
@@ -57,9 +57,15 @@ describe('runBenchmark', () => {
     expect(r.subject.ns).toEqual({ median: 20, min: 10, max: 30 });
     expect(r.baselines[0]!.ns).toEqual({ median: 15, min: 5, max: 40 });
     expect(r.baselines[0]!.ratio).toEqual({ median: 2, min: 0.5, max: 2 });
+    // Every baseline's ratio carries its interval, whether or not a target reads it.
+    expect(r.baselines[0]!.interval).toEqual([0.5, 2]);
     // Three rounds bound the median only by [min, max] (0.5x .. 2x), which spans the target: undecided.
     expect(r.targets).toEqual([{ baseline: 'base', maxRatio: 1, ratio: 2, met: false, interval: [0.5, 2], verdict: 'UNDECIDED' }]);
-    expect(formatTargets([r])).toMatch(/^UNDECIDED +fake: 2\.00x \[0\.50x \.\. 2\.00x\] of base/);
+    expect(formatTargets([r])).toMatch(/^UNDECIDED +fake: 2\.00x \[0\.50–2\.00x\] of base \(target <= 1x\)/);
+    expect(formatResult(r)).toMatch(/base \[C\] .* 2\.00x \[0\.50–2\.00x\]/);
+    expect(formatResult(r)).toMatch(/target: <= 1x base: 2\.00x \[0\.50–2\.00x\] UNDECIDED/);
+    expect(formatMarkdown([r])).toMatch(/\| base \(C\) \| 15\.0 ns \| 2\.00x \[0\.50–2\.00x\] \| <= 1x \| UNDECIDED \|/);
+    expect(JSON.parse(JSON.stringify(r)).baselines[0].interval).toEqual([0.5, 2]);
     // The same run, quick: one round, no warm-up, and the target is not judged.
     s = 0;
     b = 0;
@@ -89,6 +95,7 @@ describe('runBenchmark', () => {
     expect(judged(fifteen, 1.2)).toMatchObject({ interval: [1.12, 1.2], verdict: 'MET', met: true });
     expect(judged(fifteen, 1.1)).toMatchObject({ interval: [1.12, 1.2], verdict: 'MISSED', met: false });
     expect(judged(fifteen, 1.15)).toMatchObject({ interval: [1.12, 1.2], verdict: 'UNDECIDED', met: false });
+    expect([judge([1, 1.2], 1.2), judge([1.21, 2], 1.2), judge([1.1, 1.3], 1.2), judge([NaN, NaN], 1.2)]).toEqual(['MET', 'MISSED', 'UNDECIDED', 'UNDECIDED']);
   });
 
   it('reports a benchmark that cannot run as skipped, with the reason', () => {

@@ -194,7 +194,7 @@ const mixed: Benchmark = {
       notes: [
         `${n} blocks, ${Math.round(sizes.reduce((a, b) => a + b, 0) / MiB)} MiB in all; Node's buffers are dropped (half at the end), the arena frees half and purges`,
         'between samples the arena is reset({ keep: true }) and Node\'s memory stays with glibc: each reuses what the round before left (after the warm-up rounds)',
-        'Mark-Compact counts come from a separate --trace-gc run (BENCHMARKS.md)',
+        'Mark-Compact counts per contender: the mixed workload of npm run bench:handles',
         'the last row is the arena with glibc\'s policy (keeps every freed page): what is left of the gap is the page faults the default arena pays again for the memory it gave back',
       ],
     };

@@ -8,6 +8,7 @@
 import { checkInteger, checkBoolean, checkOptions } from '../validate';
 import { invalidValue } from '../errors';
 import { gcCollector } from '../measure/gc';
+import { trimMalloc } from '../process/malloc';
 
 export { betweenSamples, gcCollector } from '../measure/gc';
 
@@ -90,6 +91,12 @@ export interface BaselineResult {
   ns: Stats;
   /** Subject / baseline, computed round by round, then summarized. */
   ratio: Stats;
+  /**
+   * The distribution-free ~95% confidence interval of `ratio.median`
+   * ({@link medianInterval} over the round-by-round ratios); `[min, max]`
+   * with fewer than 6 rounds.
+   */
+  interval: [number, number];
 }
 
 /** The outcome of one target. */
@@ -97,8 +104,9 @@ export interface TargetResult extends Target {
   /** The median paired ratio. */
   ratio: number;
   /**
-   * Whether the median ratio is within the target; `null` for a quick run
-   * (one unwarmed round of tiny sizes: indicative, never judged).
+   * Whether the median ratio alone is within the target; `null` for a quick
+   * run (one unwarmed round of tiny sizes: indicative, never judged). One
+   * median is not a verdict: read {@link TargetResult.verdict}.
    */
   met: boolean | null;
   /**
@@ -195,6 +203,17 @@ export function medianInterval(samples: readonly number[], confidence = 0.95): [
   return [s[j - 1]!, s[n - j]!];
 }
 
+/**
+ * The verdict of an interval of a ratio against a target `maxRatio` (lower is
+ * better): `'MET'` when the whole interval is at or below it, `'MISSED'` when
+ * the whole interval is above it, `'UNDECIDED'` when it spans it (or is NaN).
+ */
+export function judge(interval: readonly [number, number], maxRatio: number): 'MET' | 'MISSED' | 'UNDECIDED' {
+  if (interval[1] <= maxRatio) return 'MET';
+  if (interval[0] > maxRatio) return 'MISSED';
+  return 'UNDECIDED';
+}
+
 /** Nanoseconds per iteration of `fn`, run `iterations` times back to back. */
 export function timeLoop(iterations: number, fn: () => void): number {
   const t0 = process.hrtime.bigint();
@@ -245,8 +264,28 @@ export function selectBenchmarks(all: readonly Benchmark[], only: readonly strin
 }
 
 /**
+ * Gives back what a benchmark left once it is closed: a full garbage
+ * collection, then `malloc_trim` (Node's freed buffers stay resident with
+ * glibc otherwise). Without it a benchmark run after `arena-mixed` found
+ * gigabytes still resident, and every `smaps_rollup` walk it timed
+ * (rss-exact, memory-usage-rollup, the metrics readings) walked them too:
+ * each benchmark would measure its predecessors. Outside any timing.
+ */
+function settle(): void {
+  const gc = gcCollector();
+  gc?.({ type: 'major' });
+  try {
+    trimMalloc();
+  } catch {
+    // No glibc malloc_trim: nothing to give back this way.
+  }
+}
+
+/**
  * Runs one benchmark: prepare, warm-up rounds, then `runs` rounds in which
- * every contender takes one sample, in an order rotated each round.
+ * every contender takes one sample, in an order rotated each round. After
+ * closing, what it left is given back (a full GC and `malloc_trim`, outside
+ * the timing), so the next benchmark does not measure it.
  */
 export function runBenchmark(bench: Benchmark, options?: RunOptions, position = { index: 0, total: 1 }): BenchResult {
   const o = checkRunOptions(options);
@@ -279,14 +318,14 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     const subj = samples[0]!;
     const baselines: BaselineResult[] = prepared.baselines.map((b, j) => {
       const bs = samples[j + 1]!;
-      return { label: b.label, kind: b.kind, ns: summarize(bs), ratio: summarize(subj.map((s, r) => s / bs[r]!)) };
+      const ratios = subj.map((s, r) => s / bs[r]!);
+      return { label: b.label, kind: b.kind, ns: summarize(bs), ratio: summarize(ratios), interval: medianInterval(ratios) };
     });
     const targets: TargetResult[] = (bench.targets ?? []).map((t) => {
-      const j = prepared.baselines.findIndex((x) => x.label === t.baseline);
-      const b = j < 0 ? undefined : baselines[j];
+      const b = baselines.find((x) => x.label === t.baseline);
       const ratio = b ? b.ratio.median : NaN;
-      const interval: [number, number] = b ? medianInterval(subj.map((x, r) => x / samples[j + 1]![r]!)) : [NaN, NaN];
-      const verdict = o.quick ? null : !b ? 'MISSED' : interval[1] <= t.maxRatio ? 'MET' : interval[0] > t.maxRatio ? 'MISSED' : 'UNDECIDED';
+      const interval: [number, number] = b ? b.interval : [NaN, NaN];
+      const verdict = o.quick ? null : !b ? 'MISSED' : judge(interval, t.maxRatio);
       return { ...t, ratio, met: o.quick ? null : b !== undefined && ratio <= t.maxRatio, interval, verdict };
     });
     return {
@@ -296,6 +335,7 @@ export function runBenchmark(bench: Benchmark, options?: RunOptions, position = 
     };
   } finally {
     prepared.close();
+    settle();
   }
 }
 

@@ -6,12 +6,12 @@
  */
 export { benchmarks, limitRows, runBenchmarks } from './suites';
 export type { LimitRow } from './suites';
-export { medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
+export { judge, medianInterval, runBenchmark, runBenchmarkList, selectBenchmarks, summarize, timeLoop, timeOnce } from './harness';
 export type {
   Benchmark, BenchResult, Baseline, BaselineKind, BaselineResult, Contender, Prepared, Progress, RunOptions, Scale, Stats,
   Target, TargetResult,
 } from './harness';
-export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio } from './print';
+export { formatResult, formatTargets, formatMarkdown, formatNs, formatRatio, formatRatioInterval, verdictOf } from './print';
 export { benchMemory } from './memory';
 export type { BenchMemoryOptions, BenchMemoryResult } from './memory';
 export { benchShareHandoff } from './share';

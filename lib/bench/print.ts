@@ -31,32 +31,41 @@ function spread(s: Stats): string {
 }
 
 /**
+ * A median ratio with its interval: `1.46x [1.29–1.60x]` (the interval is
+ * the ~95% distribution-free interval of the median, see `medianInterval`).
+ */
+export function formatRatioInterval(ratio: number, interval: readonly [number, number] | undefined): string {
+  if (!interval || !Number.isFinite(interval[0]) || !Number.isFinite(interval[1])) return formatRatio(ratio);
+  return `${formatRatio(ratio)} [${formatRatio(interval[0]).slice(0, -1)}–${formatRatio(interval[1])}]`;
+}
+
+/**
  * A target's outcome as a word: the interval's verdict (MET, MISSED,
  * UNDECIDED), or the median's where a result carries none; a quick run's is
  * indicative, never judged.
  */
-function verdictOf(t: TargetResult): string {
+export function verdictOf(t: TargetResult): string {
   if (t.met === null) return 'indicative';
   return t.verdict ?? (t.met ? 'MET' : 'MISSED');
 }
 
-function intervalText(t: TargetResult): string {
-  return t.interval && t.met !== null ? ` [${formatRatio(t.interval[0])} .. ${formatRatio(t.interval[1])}]` : '';
+function targetRatio(t: TargetResult): string {
+  return t.met === null ? formatRatio(t.ratio) : formatRatioInterval(t.ratio, t.interval);
 }
 
 /** One benchmark as text (a title line, a table, targets and notes). */
 export function formatResult(r: BenchResult, width = 100): string {
   const head = `${r.name} — ${r.title} (ns per ${r.unit}, ${r.runs} ${r.runs === 1 ? 'round' : 'rounds'}${r.quick ? ', quick: indicative only' : ''})`;
   if (r.skipped) return `${head}\n  skipped: ${r.skipped}\n`;
-  const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this (median, min .. max)']];
+  const rows: string[][] = [['  contender', 'median', 'min .. max', 'pagewise / this: median [~95% interval]']];
   rows.push([`  ${r.subject.label}`, formatNs(r.subject.ns.median), spread(r.subject.ns), '']);
   for (const b of r.baselines) {
     rows.push([`  ${b.label} [${kindText(b.kind)}]`, formatNs(b.ns.median), spread(b.ns),
-      `${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)})`]);
+      r.quick ? formatRatio(b.ratio.median) : formatRatioInterval(b.ratio.median, b.interval)]);
   }
   const lines = [...wrap(head, width, '  '), ...table(rows, width)];
   for (const t of r.targets) {
-    lines.push(...wrap(`target: <= ${t.maxRatio}x ${t.baseline}: ${formatRatio(t.ratio)}${intervalText(t)} ${verdictOf(t)}`, width, '    ', '  '));
+    lines.push(...wrap(`target: <= ${t.maxRatio}x ${t.baseline}: ${targetRatio(t)} ${verdictOf(t)}`, width, '    ', '  '));
   }
   for (const n of r.notes) lines.push(...wrap(`note: ${n}`, width, '    ', '  '));
   return `${lines.join('\n')}\n`;
@@ -67,24 +76,33 @@ export function formatTargets(results: readonly BenchResult[], width = 100): str
   const lines: string[] = [];
   for (const r of results) {
     for (const t of r.targets) {
-      lines.push(...wrap(`${r.name}: ${formatRatio(t.ratio)}${intervalText(t)} of ${t.baseline} (target <= ${t.maxRatio}x)`, width, ' '.repeat(13), `${verdictOf(t).padEnd(10)}   `));
+      lines.push(...wrap(`${r.name}: ${targetRatio(t)} of ${t.baseline} (target <= ${t.maxRatio}x)`, width, ' '.repeat(13), `${verdictOf(t).padEnd(10)}   `));
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
-/** A Markdown table of a run (for BENCHMARKS.md). */
+/**
+ * A Markdown table of a run (for BENCHMARKS.md): per contender its median
+ * and spread, per baseline the median paired ratio with its ~95% interval,
+ * and the verdict of any target held against that baseline.
+ */
 export function formatMarkdown(results: readonly BenchResult[]): string {
-  const lines = ['| benchmark | unit | pagewise median (min .. max) | baseline | baseline median | ratio median (min .. max) |', '|---|---|---|---|---|---|'];
+  const lines = [
+    '| benchmark | unit | pagewise median (min .. max) | baseline | baseline median | ratio median [~95% interval] | target | verdict |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
     if (r.skipped) {
-      lines.push(`| ${r.name} | ${r.unit} | skipped: ${r.skipped} | | | |`);
+      lines.push(`| ${r.name} | ${r.unit} | skipped: ${r.skipped.replace(/\|/g, '\\|')} | | | | | |`);
       continue;
     }
     const subj = `${formatNs(r.subject.ns.median)} (${spread(r.subject.ns)})`;
-    if (r.baselines.length === 0) lines.push(`| ${r.name} | ${r.unit} | ${subj} | | | |`);
+    if (r.baselines.length === 0) lines.push(`| ${r.name} | ${r.unit} | ${subj} | | | | | |`);
     r.baselines.forEach((b, i) => {
-      lines.push(`| ${i === 0 ? r.name : ''} | ${i === 0 ? r.unit : ''} | ${i === 0 ? subj : ''} | ${b.label} (${kindText(b.kind)}) | ${formatNs(b.ns.median)} | ${formatRatio(b.ratio.median)} (${formatRatio(b.ratio.min)} .. ${formatRatio(b.ratio.max)}) |`);
+      const t = r.targets.find((x) => x.baseline === b.label);
+      const ratio = r.quick ? formatRatio(b.ratio.median) : formatRatioInterval(b.ratio.median, b.interval);
+      lines.push(`| ${i === 0 ? r.name : ''} | ${i === 0 ? r.unit : ''} | ${i === 0 ? subj : ''} | ${b.label} (${kindText(b.kind)}) | ${formatNs(b.ns.median)} | ${ratio} | ${t ? `<= ${t.maxRatio}x` : ''} | ${t ? verdictOf(t) : ''} |`);
     });
   }
   return `${lines.join('\n')}\n`;

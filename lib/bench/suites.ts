@@ -31,7 +31,7 @@ export interface LimitRow {
   where: string;
 }
 
-/** The rows of issue 26's table, in its order (scripts/bench-limits.js writes their run into BENCHMARKS.md). */
+/** The rows of issue 26's table, in its order (`npm run bench:doc` writes their run into BENCHMARKS.md; scripts/bench-limits.js prints it alone). */
 export const limitRows: readonly LimitRow[] = Object.freeze([
   {
     row: "`advise('dontneed')`, one page", benchmark: 'madvise-page',

@@ -16,7 +16,9 @@ const HELP = `Usage: pagewise bench [options]
 Runs pagewise's benchmarks. Each contender is sampled once per round, the
 rounds interleave the subject with its baselines (a C loop doing the same
 system calls, and the Node built-in a user would pick), and ratios are taken
-round by round.
+round by round: each is printed as its median with a ~95% interval,
+'1.46x [1.29–1.60x]', and a target is MET when the whole interval is within
+it, MISSED when all of it is beyond, UNDECIDED when it spans the target.
 
 Options:
   --only NAME    run only this benchmark or group (repeatable)
