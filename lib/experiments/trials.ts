@@ -41,14 +41,19 @@ export function showSpread(s: Spread, fmt: (v: number) => string): string {
   return `${fmt(s.median)} [${fmt(s.min)}, ${fmt(s.max)}] over ${s.n} trials`;
 }
 
+/** The compiled package entry a child process requires: dist/lib/index.js beside this file, or (run from source, as the tests do) the package's dist. */
+export function packageIndex(): string {
+  const index = path.join(__dirname, '..', 'index.js');
+  if (fs.existsSync(index)) return index;
+  return path.join(packageRoot() ?? path.join(__dirname, '..', '..'), 'dist', 'lib', 'index.js');
+}
+
 /**
  * Runs `code` in a fresh Node process with `pw` bound to this package and
  * returns the JSON of its last stdout line (`nodeArgs` before `-e`).
  */
 export function nodeChild<T>(code: string, nodeArgs: string[] = []): T {
-  // Compiled: dist/lib/index.js beside this file; run from source (the tests): the package's dist.
-  let index = path.join(__dirname, '..', 'index.js');
-  if (!fs.existsSync(index)) index = path.join(packageRoot() ?? path.join(__dirname, '..', '..'), 'dist', 'lib', 'index.js');
+  const index = packageIndex();
   const r = spawnSync(process.execPath, [...nodeArgs, '-e', `const pw = require(${JSON.stringify(index)});\n${code}`], { encoding: 'utf8', timeout: 10 * 60_000 });
   if (r.status !== 0) throw new Error(`experiment child failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
@@ -155,7 +160,7 @@ export function decide(o: DecideOptions): Decision {
       stopped = 'decided';
       break;
     }
-    if (Date.now() - t0 > budgetMs) {
+    if (Date.now() - t0 >= budgetMs) {
       stopped = 'budget';
       break;
     }
@@ -171,8 +176,8 @@ export function fmtRatio(r: number): string {
 }
 
 /** `median 0.26x, 95% interval [0.22x, 0.31x], 15 trials`. */
-export function showDecision(d: Decision): string {
-  return `median ${fmtRatio(d.median)}, 95% interval [${fmtRatio(d.low)}, ${fmtRatio(d.high)}] over ${d.n} interleaved trials`;
+export function showDecision(d: Decision, fmt: (v: number) => string = fmtRatio, what = 'interleaved trials'): string {
+  return `median ${fmt(d.median)}, 95% interval [${fmt(d.low)}, ${fmt(d.high)}] over ${d.n} ${what}`;
 }
 
 /** `load average 5.4 -> 6.1`. */
@@ -181,6 +186,6 @@ export function showLoad(d: Decision): string {
 }
 
 /** The text a non-decision adds to a condition: "inconclusive here: ..." with the interval and the load. */
-export function inconclusiveText(what: string, d: Decision, claimRange: string): string {
-  return `inconclusive here: ${what} ${showDecision(d)}, which straddles ${claimRange} (${showLoad(d)}; stopped at ${d.stopped === 'budget' ? 'the time budget' : 'the trial cap'})`;
+export function inconclusiveText(what: string, d: Decision, claimRange: string, fmt: (v: number) => string = fmtRatio, trials = 'interleaved trials'): string {
+  return `inconclusive here: ${what} ${showDecision(d, fmt, trials)}, which straddles ${claimRange} (${showLoad(d)}; stopped at ${d.stopped === 'budget' ? 'the time budget' : 'the trial cap'})`;
 }
