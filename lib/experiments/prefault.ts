@@ -71,6 +71,11 @@ function once(method: string, bytes: number): Run {
   }
 }
 
+/** How a method's time compares with first touch's, in words (exported for the wording test). */
+export function vsFirstTouch(ns: number, touchNs: number): string {
+  return `${costWords(ns, touchNs)} than first touch`;
+}
+
 function body(): Outcome {
   const page = pageSize();
   const bytes = 32 * 1024 * 1024;
@@ -163,7 +168,7 @@ function body(): Outcome {
   const hp = hugePageSize() ?? page;
   const thpOne = th !== undefined && th.faults <= (2 * page) / hp + 1e-9 && th.huge > 0;
   const verdict: Outcome['verdict'] = prefaultDearer ? 'refuted' : !prefaultCheaper || th === undefined || !thpOne ? 'depends' : 'confirmed';
-  const ratio = (x: number): string => `${costWords(x, touch.ns)} than first touch`;
+  const ratio = (x: number): string => vsFirstTouch(x, touch.ns);
   return {
     measurements: ms,
     verdict,
