@@ -102,6 +102,7 @@ function body(): Outcome {
   const decision = decide({
     holds: [0, 1],
     budgetMs: 8000,
+    minTrials: 11,
     warmup: 0,
     trial: () => {
       const order = methods.map((_, i) => methods[(i + turn) % methods.length]!);

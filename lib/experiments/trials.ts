@@ -3,9 +3,10 @@
  * a verdict is a statistical claim. {@link decide} is the one mechanism for
  * a claim about a ratio: each trial runs the contenders in turn (A, B, then
  * B, A in the next trial, so neither always goes first) and yields one ratio;
- * trials repeat until the 95% interval of the median ratio lies inside the
- * range where the claim holds (confirmed) or outside it (refuted), or the
- * budget runs out ("inconclusive here", with the interval and the load
+ * trials repeat until the 99% interval of the median ratio lies inside the
+ * range where the claim holds or outside it, or the trial cap or the budget
+ * runs out; then the 95% interval decides: confirmed inside, refuted outside,
+ * else ("inconclusive here", with the interval and the load
  * average). The older rule ({@link spread}, {@link side}: every trial on one
  * side) stays for experiments whose trials run in child processes.
  * @internal
@@ -119,6 +120,9 @@ export function judge(low: number, high: number, holds: Holds): Decision['outcom
   return 'inconclusive';
 }
 
+/** The confidence an early stop needs (the verdict uses 95%). */
+const EARLY_STOP_CONFIDENCE = 0.99;
+
 /** Options of {@link decide}. */
 export interface DecideOptions {
   /** One trial: runs the contenders (in the order `flip` says) and returns their ratio. */
@@ -155,7 +159,10 @@ export function decide(o: DecideOptions): Decision {
     attempts++;
     if (Number.isFinite(r)) ratios.push(r);
     if (ratios.length < minTrials) continue;
-    const { low, high } = medianInterval(ratios);
+    // Looking after every trial and stopping at the first decision would call
+    // a ratio near the threshold now one way, now the other: an early stop
+    // needs the 99% interval; the verdict itself takes the 95% one.
+    const { low, high } = medianInterval(ratios, EARLY_STOP_CONFIDENCE);
     if (judge(low, high, o.holds) !== 'inconclusive') {
       stopped = 'decided';
       break;
