@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decide, judge, medianInterval, medianRanks, type Decision } from '../lib/experiments/trials';
+import { decide, decideAll, judge, medianInterval, medianRanks, type Decision } from '../lib/experiments/trials';
 import { batchedVerdict } from '../lib/experiments/batched-madvise';
 import { costVerdict } from '../lib/experiments/dontneed';
 import { vsFirstTouch } from '../lib/experiments/prefault';
@@ -73,6 +73,14 @@ describe('decide()', () => {
     expect(flips.slice(0, 4)).toEqual([false, false, true, false]); // one warm-up, then A-B, B-A, ...
     expect(d.ratios.every(Number.isFinite)).toBe(true);
     expect(d.outcome).toBe('confirmed');
+  });
+
+  it('several ratios from the same trials: it stops early only when each one decides, and judges each', () => {
+    let i = 0;
+    const ds = decideAll({ trial: () => [0.3, i++ % 2 ? 0.8 : 1.25], holds: [0, 1], warmup: 0, maxTrials: 21, budgetMs: 1e9 });
+    expect(ds.map((d) => d.outcome)).toEqual(['confirmed', 'inconclusive']);
+    expect(ds.map((d) => d.n)).toEqual([21, 21]);
+    expect(ds[0]!.stopped).toBe('maxTrials');
   });
 
   it('gives the same verdict run after run on the same trials', () => {

@@ -8,7 +8,7 @@ import { thpMode } from '../kernel/facts';
 import { threadFaults } from '../measure/faults';
 import { touchPages } from '../measure/touch';
 import { costWords, median, nowNs } from './common';
-import { decide, fmtRatio, inconclusiveText, medianInterval, showDecision, showLoad } from './trials';
+import { decideAll, fmtRatio, inconclusiveText, medianInterval, showDecision, showLoad } from './trials';
 import { defineExperiment, m, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
 
@@ -78,7 +78,7 @@ export function vsFirstTouch(ns: number, touchNs: number): string {
 
 function body(): Outcome {
   const page = pageSize();
-  const bytes = 32 * 1024 * 1024;
+  const bytes = 16 * 1024 * 1024;
   const pages = bytes / page;
   const mode = thpMode();
   const methods = ['first touch', 'MAP_POPULATE'];
@@ -99,10 +99,11 @@ function body(): Outcome {
   const prefaultMethods = methods.filter((x) => x === 'MAP_POPULATE' || x === 'MADV_POPULATE_WRITE');
   const ratiosOf = new Map<string, number[]>(prefaultMethods.map((x) => [x, []]));
   let turn = 0;
-  const decision = decide({
+  const decisions = decideAll({
     holds: [0, 1],
-    budgetMs: 8000,
+    budgetMs: 10000,
     minTrials: 11,
+    maxTrials: 61,
     warmup: 0,
     trial: () => {
       const order = methods.map((_, i) => methods[(i + turn) % methods.length]!);
@@ -119,16 +120,13 @@ function body(): Outcome {
         }
       }
       const touch = got.get('first touch');
-      if (!touch) return NaN;
-      let worst = NaN;
-      for (const x of prefaultMethods) {
+      if (!touch) return [NaN];
+      return prefaultMethods.map((x) => {
         const run = got.get(x);
-        if (!run) continue;
-        const r = run.ns / touch.ns;
-        ratiosOf.get(x)!.push(r);
-        worst = Number.isNaN(worst) ? r : Math.max(worst, r);
-      }
-      return worst;
+        const r = run ? run.ns / touch.ns : NaN;
+        if (run) ratiosOf.get(x)!.push(r);
+        return r;
+      });
     },
   });
   methods.forEach((method, i) => {
@@ -163,9 +161,11 @@ function body(): Outcome {
     const iv = medianInterval(rs);
     ms.push(m(`${x} / first touch`, Number(iv.median.toFixed(3)), 'x', `median of per-trial ratios; 95% interval [${fmtRatio(iv.low)}, ${fmtRatio(iv.high)}], ${rs.length} trials`));
   }
-  ms.push(m('load average (1 min) during the trials', Number(decision.loadavg[1].toFixed(2)), '', 'os.loadavg()'));
-  const prefaultCheaper = decision.outcome === 'confirmed';
-  const prefaultDearer = decision.outcome === 'refuted';
+  ms.push(m('load average (1 min) during the trials', Number(decisions[0]!.loadavg[1].toFixed(2)), '', 'os.loadavg()'));
+  const judged = prefaultMethods.map((x, k) => ({ method: x, d: decisions[k]! }));
+  const prefaultCheaper = judged.every((j) => j.d.outcome === 'confirmed');
+  const prefaultDearer = judged.some((j) => j.d.outcome === 'refuted');
+  const open = judged.find((j) => j.d.outcome === 'inconclusive');
   const hp = hugePageSize() ?? page;
   const thpOne = th !== undefined && th.faults <= (2 * page) / hp + 1e-9 && th.huge > 0;
   const verdict: Outcome['verdict'] = prefaultDearer ? 'refuted' : !prefaultCheaper || th === undefined || !thpOne ? 'depends' : 'confirmed';
@@ -174,9 +174,9 @@ function body(): Outcome {
     measurements: ms,
     verdict,
     condition:
-      (!prefaultCheaper && !prefaultDearer
-        ? `${inconclusiveText('the dearer prefault method / first touch:', decision, 'the 1x threshold')}; `
-        : `the dearer prefault method / first touch: ${showDecision(decision)}, ${showLoad(decision)}; `) +
+      (!prefaultCheaper && !prefaultDearer && open
+        ? `${inconclusiveText(`${open.method} / first touch:`, open.d, 'the 1x threshold')}; `
+        : `${judged.map((j) => `${j.method} / first touch: ${showDecision(j.d)}`).join('; ')}, ${showLoad(decisions[0]!)}; `) +
       `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)})` +
       (pw ? `; MADV_POPULATE_WRITE ${Math.round(pw.ns)} ns/page (${ratio(pw.ns)})` : '; MADV_POPULATE_WRITE unsupported') +
       (res['Arena.prefault'] ? `; pagewise Arena.prefault ${Math.round(res['Arena.prefault'].ns)} ns/page` : '') +

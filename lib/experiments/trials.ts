@@ -145,25 +145,40 @@ export interface DecideOptions {
  * non-finite number counts as no trial.
  */
 export function decide(o: DecideOptions): Decision {
+  return decideAll({ ...o, trial: (flip) => [o.trial(flip)] })[0]!;
+}
+
+/**
+ * {@link decide} for several ratios measured in the same trials (each must
+ * hold for the claim): the trials stop early only when every ratio's 99%
+ * interval decides. One {@link Decision} per ratio, in the trial's order; a
+ * trial with any non-finite ratio counts as no trial.
+ */
+export function decideAll(o: Omit<DecideOptions, 'trial'> & { trial: (flip: boolean) => readonly number[] }): Decision[] {
   const minTrials = o.minTrials ?? 9;
   const maxTrials = Math.max(minTrials, o.maxTrials ?? 41);
   const budgetMs = o.budgetMs ?? 5000;
   const load0 = os.loadavg()[0]!;
   for (let i = 0; i < (o.warmup ?? 1); i++) o.trial(i % 2 === 1);
   const t0 = Date.now();
-  const ratios: number[] = [];
+  const rows: number[][] = [];
   let stopped: Decision['stopped'] = 'maxTrials';
   let attempts = 0;
-  while (ratios.length < maxTrials && attempts < 2 * maxTrials) {
+  while (rows.length < maxTrials && attempts < 2 * maxTrials) {
     const r = o.trial(attempts % 2 === 1);
     attempts++;
-    if (Number.isFinite(r)) ratios.push(r);
-    if (ratios.length < minTrials) continue;
+    if (r.length > 0 && r.every(Number.isFinite)) rows.push([...r]);
+    if (rows.length < minTrials) continue;
     // Looking after every trial and stopping at the first decision would call
     // a ratio near the threshold now one way, now the other: an early stop
     // needs the 99% interval; the verdict itself takes the 95% one.
-    const { low, high } = medianInterval(ratios, EARLY_STOP_CONFIDENCE);
-    if (judge(low, high, o.holds) !== 'inconclusive') {
+    const width = rows[0]!.length;
+    let all = true;
+    for (let k = 0; k < width && all; k++) {
+      const { low, high } = medianInterval(rows.map((x) => x[k]!), EARLY_STOP_CONFIDENCE);
+      if (judge(low, high, o.holds) === 'inconclusive') all = false;
+    }
+    if (all) {
       stopped = 'decided';
       break;
     }
@@ -172,8 +187,14 @@ export function decide(o: DecideOptions): Decision {
       break;
     }
   }
-  const { median: mid, low, high } = medianInterval(ratios);
-  return { outcome: ratios.length >= Math.min(minTrials, 6) ? judge(low, high, o.holds) : 'inconclusive', median: mid, low, high, holds: o.holds, n: ratios.length, ratios, stopped, loadavg: [load0, os.loadavg()[0]!] };
+  const load1 = os.loadavg()[0]!;
+  const width = rows.length ? rows[0]!.length : 1;
+  return Array.from({ length: width }, (_, k) => {
+    const ratios = rows.map((x) => x[k]!);
+    const { median: mid, low, high } = medianInterval(ratios);
+    const outcome = ratios.length >= Math.min(minTrials, 6) ? judge(low, high, o.holds) : 'inconclusive';
+    return { outcome, median: mid, low, high, holds: o.holds, n: ratios.length, ratios, stopped, loadavg: [load0, load1] };
+  });
 }
 
 /** `0.26x`, with enough digits for small ratios. */
