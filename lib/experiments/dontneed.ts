@@ -73,6 +73,7 @@ function costs(pages: number, withC: boolean, budgetMs: number): Costs {
     const decision = decide({
       holds: ABOUT_THE_SAME,
       budgetMs,
+      maxTrials: 61,
       trial: (flip) => {
         let a: number;
         let b: number;
@@ -143,7 +144,7 @@ function body(): Outcome {
   let last: Costs | null = null;
   for (const n of sizes) {
     // The cost verdict rests on the largest size: it gets the C arm and the larger budget.
-    const c = costs(n, n === LARGEST, n === LARGEST ? 6000 : 1000);
+    const c = costs(n, n === LARGEST, n === LARGEST ? 10000 : 1000);
     const how = `process.hrtime, median of ${c.decision.n} interleaved trials`;
     ms.push(m(`MADV_DONTNEED of ${n} dirty pages`, Math.round(c.dontneedNs / 1000), 'µs', how));
     ms.push(m(`munmap+mmap of ${n} dirty pages`, Math.round(c.remapNs / 1000), 'µs', how));

@@ -28,7 +28,7 @@ interface Sample {
 }
 
 const THREADS = 4;
-const SAMPLES = 41;
+const SAMPLES = 81;
 
 const WORKER = `
 const { workerData } = require('node:worker_threads');
