@@ -11,6 +11,7 @@ import { batchedVerdict } from '../lib/experiments/batched-madvise';
 import { costVerdict } from '../lib/experiments/dontneed';
 import { vsFirstTouch } from '../lib/experiments/prefault';
 import { rssSourcesVerdict } from '../lib/experiments/rss-sources';
+import { commitText } from '../lib/experiments/zero-fill';
 import { costWords } from '../lib/experiments/common';
 
 describe('the interval of the median', () => {
@@ -122,6 +123,7 @@ describe('verdict wording', () => {
     'batched-madvise.ts': (r, o) => batchedVerdict(fake(r, o), 1000).condition,
     'prefault.ts': (r) => vsFirstTouch(r * 1000, 1000),
     'rss-sources.ts': (r, o) => rssSourcesVerdict(fake(r, o), 'statm').condition,
+    'zero-fill.ts': (r, o) => commitText(fake(r, o), 1 << 30),
   };
 
   it('covers every experiment that decides by a ratio', () => {
