@@ -120,7 +120,7 @@ describe('verdict wording', () => {
   // Every experiment whose verdict text states a ratio, with its generator.
   const generators: Record<string, (r: number, o: Decision['outcome']) => string> = {
     'dontneed.ts': (r, o) => costVerdict(fake(r, o), 4096).text,
-    'batched-madvise.ts': (r, o) => batchedVerdict(fake(r, o), 1000).condition,
+    'batched-madvise.ts': (r, o) => batchedVerdict(fake(r, o), 1000, fake(r, o)).condition,
     'prefault.ts': (r) => vsFirstTouch(r * 1000, 1000),
     'rss-sources.ts': (r, o) => rssSourcesVerdict(fake(r, o), 'statm').condition,
     'zero-fill.ts': (r, o) => commitText(fake(r, o), 1 << 30),

@@ -232,8 +232,10 @@ describe('experiment 12: batched madvise', () => {
     shape(r);
     expect(value(r, 'resident after, every size and way')).toBe('half the pages (the ranges given back)');
     // Statistical: the verdict follows the interval of the median ratio at 1000 ranges against 1x.
-    const iv = interval(r, 'batched / loop at 1000 ranges');
-    expect(r.verdict).toBe(iv.high < 1 ? 'confirmed' : iv.low > 1 ? 'refuted' : 'depends');
+    // Where the lab binary has the C loop, its interval must clear 1x too.
+    const ivs = [interval(r, 'batched / loop at 1000 ranges'), ...(r.measurements.some((x) => x.name === 'batched / loop at 1000 ranges, from C') ? [interval(r, 'batched / loop at 1000 ranges, from C')] : [])];
+    const open = ivs.some((iv) => iv.low <= 1 && iv.high >= 1);
+    expect(r.verdict).toBe(open ? 'depends' : ivs.some((iv) => iv.low > 1) ? 'refuted' : 'confirmed');
     if (r.verdict === 'depends') expect(r.condition).toMatch(/^inconclusive here: .*load average/);
     else expect(r.condition).not.toContain('inconclusive');
   });

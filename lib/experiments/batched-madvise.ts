@@ -6,7 +6,16 @@ import { kernelHas, FEATURE_MINIMUM } from '../kernel/features';
 import { costWords, median, nowNs } from './common';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
-import { decide, fmtRatio, inconclusiveText, showDecision, showLoad, type Decision } from './trials';
+import { decideAll, fmtRatio, inconclusiveText, showDecision, showLoad, type Decision } from './trials';
+import { labMissing, nativeLab } from '../native/lab';
+
+/** The C loop of the lab binary (native/lab/cbench.cc), when this build has it. */
+type CRanges = (address: bigint, length: number, count: number, batched: number) => number;
+function cRanges(): CRanges | null {
+  if (labMissing()) return null;
+  const f = (nativeLab() as unknown as { cbenchDontneedRanges?: CRanges }).cbenchDontneedRanges;
+  return typeof f === 'function' ? f : null;
+}
 
 /** Where the claim holds: batched / loop below 1. */
 const HOLDS = [0, 1] as const;
@@ -14,6 +23,8 @@ const HOLDS = [0, 1] as const;
 interface Sized {
   n: number;
   decision: Decision;
+  /** The same from C (one madvise per range vs one process_madvise, no Node-API in between), when measured. */
+  c: Decision | null;
   loopNs: number;
   batchNs: number;
   exact: boolean;
@@ -26,7 +37,7 @@ interface Sized {
  * madvise each, dirties them again and gives them back with one
  * process_madvise, in alternating order, and yields batched / loop.
  */
-function measure(n: number, budgetMs: number): Sized {
+function measure(n: number, budgetMs: number, withC: boolean): Sized {
   const page = pageSize();
   const map: Mapping = mmap(2 * n * page);
   try {
@@ -52,10 +63,17 @@ function measure(n: number, budgetMs: number): Sized {
       if (map.residentPages() !== n) exact = false;
       return ns;
     };
-    const decision = decide({
+    const c = withC ? cRanges() : null;
+    const [decision, cDecision] = decideAll({
       holds: HOLDS,
       budgetMs,
       trial: (flip) => {
+        let cRatio: number[] = [];
+        if (c) {
+          const cl = c(map.address, map.length, n, 0);
+          const cb = c(map.address, map.length, n, 1);
+          cRatio = [cb / cl];
+        }
         let a: number;
         let b: number;
         if (flip) {
@@ -67,21 +85,23 @@ function measure(n: number, budgetMs: number): Sized {
         }
         loops.push(a / n);
         batches.push(b / n);
-        return b / a;
+        return [b / a, ...cRatio];
       },
     });
-    return { n, decision, loopNs: median(loops), batchNs: median(batches), exact };
+    return { n, decision: decision!, c: cDecision ?? null, loopNs: median(loops), batchNs: median(batches), exact };
   } finally {
     map.unmap();
   }
 }
 
 /** The verdict and its condition from the decision at the largest size (exported for the wording test). */
-export function batchedVerdict(d: Decision, n: number): { verdict: Outcome['verdict']; condition: string } {
-  const said = `one process_madvise of ${n} scattered dirty pages costs ${fmtRatio(d.median)} the time of one madvise per page (${costWords(d.median, 1)}); ${showDecision(d)}, ${showLoad(d)}`;
-  if (d.outcome === 'confirmed') return { verdict: 'confirmed', condition: said };
-  if (d.outcome === 'refuted') return { verdict: 'refuted', condition: said };
-  return { verdict: 'depends', condition: inconclusiveText(`batched / loop at ${n} ranges:`, d, 'the 1x threshold') };
+export function batchedVerdict(d: Decision, n: number, c: Decision | null = null): { verdict: Outcome['verdict']; condition: string } {
+  const fromC = c ? `; from C in the same trials ${fmtRatio(c.median)} (${costWords(c.median, 1)}), 95% interval [${fmtRatio(c.low)}, ${fmtRatio(c.high)}]` : '';
+  const said = `one process_madvise of ${n} scattered dirty pages costs ${fmtRatio(d.median)} the time of one madvise per page from JS (${costWords(d.median, 1)}); ${showDecision(d)}${fromC}, ${showLoad(d)}`;
+  const open = [d, ...(c ? [c] : [])].find((x) => x.outcome === 'inconclusive');
+  if (open) return { verdict: 'depends', condition: inconclusiveText(`batched / loop at ${n} ranges${open === c ? ', from C' : ''}:`, open, 'the 1x threshold') };
+  if (d.outcome === 'refuted' || c?.outcome === 'refuted') return { verdict: 'refuted', condition: said };
+  return { verdict: 'confirmed', condition: said };
 }
 
 function body(): Outcome {
@@ -96,7 +116,8 @@ function body(): Outcome {
   let last: Sized | null = null;
   for (const n of counts) {
     // The verdict rests on the largest size: it gets the larger budget.
-    const s = measure(n, n === counts[counts.length - 1] ? 6000 : 1500);
+    const largest = n === counts[counts.length - 1];
+    const s = measure(n, largest ? 6000 : 1500, largest);
     if (!s.exact) exact = false;
     const d = s.decision;
     ms.push(m(`per range, one madvise each, ${n} ranges`, Math.round(s.loopNs), 'ns', `process.hrtime, median of ${d.n} interleaved trials`));
@@ -111,9 +132,10 @@ function body(): Outcome {
   ms.push(m('resident after, every size and way', exact ? 'half the pages (the ranges given back)' : 'not exact', '', 'mincore'));
   const big = last!;
   ms.push(m(`interval of batched / loop at ${big.n} ranges`, `[${fmtRatio(big.decision.low)}, ${fmtRatio(big.decision.high)}]`, '', `95% order-statistic interval of the median, ${big.decision.n} trials`));
+  if (big.c) ms.push(m(`batched / loop at ${big.n} ranges, from C`, Number(big.c.median.toFixed(3)), 'x', `pagewise_lab cbenchDontneedRanges in the same trials; 95% interval [${fmtRatio(big.c.low)}, ${fmtRatio(big.c.high)}]`));
   ms.push(m('load average (1 min) during the trials', Number(big.decision.loadavg[1].toFixed(2)), '', 'os.loadavg()'));
   const { verdict, condition } = exact
-    ? batchedVerdict(big.decision, big.n)
+    ? batchedVerdict(big.decision, big.n, big.c)
     : { verdict: 'refuted' as const, condition: 'a call did not give back exactly the ranges asked (mincore)' };
   return {
     measurements: ms,
@@ -122,8 +144,9 @@ function body(): Outcome {
     notes:
       'Zapping dirty pages costs the same whichever call does it; what one process_madvise saves is the per-call overhead of the loop ' +
       '(the system call, the mmap_lock, a TLB flush per call), paid once instead of once per range. With few ranges the two cost about the same. ' +
-      'The pages are written from JS through one view made before the trials, so neither side pays for creating views or collecting them.',
-    key: [...counts.map((n) => `batched / loop at ${n} ranges`), `interval of batched / loop at ${big.n} ranges`],
+      'The pages are written from JS through one view made before the trials, so neither side pays for creating views or collecting them. ' +
+      'The same two ways from C (the lab binary, no Node-API in between) run in the same trials: the claim must hold for both.',
+    key: [...counts.map((n) => `batched / loop at ${n} ranges`), `interval of batched / loop at ${big.n} ranges`, ...(big.c ? [`batched / loop at ${big.n} ranges, from C`] : [])],
     series,
   };
 }
