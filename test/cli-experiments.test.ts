@@ -228,7 +228,7 @@ describe('pagewise report', () => {
     expect(Math.min(...pointY)).toBeGreaterThan(swatchY[0]! + 10);
   });
 
-  it.skipIf(unmeasurable('mincore', 'pagewise report') || sanitizerSkips('pagewise report charts', 'the experiments that run the C probe are skipped under the sanitizer (its runtime replaces glibc malloc), so their charts are absent'))('charts 10 of the 12 experiments, axes titled with units, ranges as in the tables', () => {
+  it.skipIf(unmeasurable('mincore', 'pagewise report') || sanitizerSkips('pagewise report charts', 'the experiments that run the C probe are skipped under the sanitizer (its runtime replaces glibc malloc), so their charts are absent'))('charts the experiments with figures to plot, axes titled with units, ranges as in the tables', () => {
     const file = path.join(os.tmpdir(), `pagewise-report-all-${process.pid}.html`);
     try {
       const r = run(['report', '--html', file]);
@@ -237,7 +237,7 @@ describe('pagewise report', () => {
       const sections = html.split('<section id="').slice(1);
       const charted = sections.filter((x) => x.includes('<svg ')).map((x) => x.slice(0, x.indexOf('"')));
       // 3 and 9 are errors and signals (ENOMEM, SIGBUS, ok): the table says it better.
-      expect(charted).toEqual(['zero-fill', 'dontneed-vs-munmap', 'malloc-brk', 'heap-holes', 'exit-recovery', 'cow-fork', 'kernel-memory', 'prefault', 'guard-pages', 'batched-madvise']);
+      expect(charted).toEqual(['zero-fill', 'dontneed-vs-munmap', 'malloc-brk', 'heap-holes', 'exit-recovery', 'cow-fork', 'kernel-memory', 'prefault', 'guard-pages', 'batched-madvise', 'rss-sources']);
       // Every chart has a rotated y-axis title.
       for (const svg of html.match(/<svg [\s\S]*?<\/svg>/g) ?? []) expect(svg).toMatch(/transform="rotate\(-90 /);
       // The unit is on the ticks (KiB, MiB; ns, µs), the axis title names the quantity.

@@ -20,5 +20,6 @@ export { wasmDiscard } from './wasm-discard';
 export { resizableShrink } from './resizable-shrink';
 export { trimMallocExperiment } from './trim-malloc';
 export { thpModes } from './thp-modes';
+export { rssSources } from './rss-sources';
 export { probeLocation, probeMissing } from './probe';
 export type { Experiment, ExperimentResult, ExperimentMeasurement, Series, Verdict } from './experiment';

@@ -8,6 +8,7 @@ import { thpMode } from '../kernel/facts';
 import { threadFaults } from '../measure/faults';
 import { touchPages } from '../measure/touch';
 import { costWords, median, nowNs } from './common';
+import { decideAll, fmtRatio, inconclusiveText, medianInterval, showDecision, showLoad } from './trials';
 import { defineExperiment, m, type Outcome } from './define';
 import type { ExperimentMeasurement, Series } from './experiment';
 
@@ -70,9 +71,14 @@ function once(method: string, bytes: number): Run {
   }
 }
 
+/** How a method's time compares with first touch's, in words (exported for the wording test). */
+export function vsFirstTouch(ns: number, touchNs: number): string {
+  return `${costWords(ns, touchNs)} than first touch`;
+}
+
 function body(): Outcome {
   const page = pageSize();
-  const bytes = 32 * 1024 * 1024;
+  const bytes = 16 * 1024 * 1024;
   const pages = bytes / page;
   const mode = thpMode();
   const methods = ['first touch', 'MAP_POPULATE'];
@@ -85,21 +91,44 @@ function body(): Outcome {
   const ms: ExperimentMeasurement[] = [m('THP mode', mode, '', '/sys/kernel/mm/transparent_hugepage/enabled'), m('region', bytes, 'bytes', 'pagewise')];
   const nsSeries: Series = { name: `ns per ${page / 1024}K page`, x: [], y: [], labels: [], xUnit: 'method', yUnit: 'ns/page', trials: [], lo: [], hi: [] };
   const res: Record<string, { ns: number; faults: number; huge: number; min: number; max: number }> = {};
-  // Rounds interleave the methods so a noisy moment of this machine hits
-  // them all, not one.
-  const ROUNDS = 5;
+  // Each trial runs every method once, in an order that rotates from trial
+  // to trial, so a noisy moment of this machine hits them all, not one; its
+  // ratio is the dearer prefault method's time over first touch's.
   const runsOf = new Map<string, Run[]>(methods.map((x) => [x, []]));
   const failed = new Map<string, string>();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const method of methods) {
-      if (failed.has(method)) continue;
-      try {
-        runsOf.get(method)!.push(once(method, bytes));
-      } catch (err) {
-        failed.set(method, (err as Error).message.split('\n')[0]!);
+  const prefaultMethods = methods.filter((x) => x === 'MAP_POPULATE' || x === 'MADV_POPULATE_WRITE');
+  const ratiosOf = new Map<string, number[]>(prefaultMethods.map((x) => [x, []]));
+  let turn = 0;
+  const decisions = decideAll({
+    holds: [0, 1],
+    budgetMs: 10000,
+    minTrials: 11,
+    maxTrials: 61,
+    warmup: 0,
+    trial: () => {
+      const order = methods.map((_, i) => methods[(i + turn) % methods.length]!);
+      turn++;
+      const got = new Map<string, Run>();
+      for (const method of order) {
+        if (failed.has(method)) continue;
+        try {
+          const run = once(method, bytes);
+          runsOf.get(method)!.push(run);
+          got.set(method, run);
+        } catch (err) {
+          failed.set(method, (err as Error).message.split('\n')[0]!);
+        }
       }
-    }
-  }
+      const touch = got.get('first touch');
+      if (!touch) return [NaN];
+      return prefaultMethods.map((x) => {
+        const run = got.get(x);
+        const r = run ? run.ns / touch.ns : NaN;
+        if (run) ratiosOf.get(x)!.push(r);
+        return r;
+      });
+    },
+  });
   methods.forEach((method, i) => {
     const runs = runsOf.get(method)!;
     if (failed.has(method)) {
@@ -114,8 +143,8 @@ function body(): Outcome {
     const faults = Math.min(...runs.map((x) => x.faults)) / pages;
     const huge = median(runs.map((x) => x.huge));
     res[method] = { ns, faults, huge, min: Math.min(...perPage), max: Math.max(...perPage) };
-    ms.push(m(`${method}: time per page`, Math.round(ns), 'ns/page', `process.hrtime, median of ${ROUNDS} interleaved rounds (${Math.round(Math.min(...perPage))}..${Math.round(Math.max(...perPage))})`));
-    ms.push(m(`${method}: faults per page`, Number(faults.toFixed(4)), 'faults/page', `getrusage(RUSAGE_THREAD), fewest of ${ROUNDS} rounds`));
+    ms.push(m(`${method}: time per page`, Math.round(ns), 'ns/page', `process.hrtime, median of ${runs.length} interleaved trials (${Math.round(Math.min(...perPage))}..${Math.round(Math.max(...perPage))})`));
+    ms.push(m(`${method}: faults per page`, Number(faults.toFixed(4)), 'faults/page', `getrusage(RUSAGE_THREAD), fewest of ${runs.length} trials`));
     if (method === 'THP first touch') ms.push(m(`${method}: bytes in huge pages`, huge, 'bytes', '/proc/self/smaps AnonHugePages'));
     nsSeries.x.push(i);
     nsSeries.y.push(Math.round(ns));
@@ -128,20 +157,29 @@ function body(): Outcome {
   const pop = res['MAP_POPULATE']!;
   const pw = res['MADV_POPULATE_WRITE'];
   const th = res['THP first touch'];
-  // Cheaper or dearer only when the ranges of the rounds do not overlap;
+  // Cheaper or dearer only when the interval of the median ratio says so;
   // otherwise the difference is within this machine's noise.
-  const prefaults = [pop, ...(pw ? [pw] : [])];
-  const prefaultCheaper = prefaults.every((x) => x.max < touch.min);
-  const prefaultDearer = prefaults.some((x) => x.min > touch.max);
+  for (const [x, rs] of ratiosOf) {
+    if (rs.length === 0) continue;
+    const iv = medianInterval(rs);
+    ms.push(m(`${x} / first touch`, Number(iv.median.toFixed(3)), 'x', `median of per-trial ratios; 95% interval [${fmtRatio(iv.low)}, ${fmtRatio(iv.high)}], ${rs.length} trials`));
+  }
+  ms.push(m('load average (1 min) during the trials', Number(decisions[0]!.loadavg[1].toFixed(2)), '', 'os.loadavg()'));
+  const judged = prefaultMethods.map((x, k) => ({ method: x, d: decisions[k]! }));
+  const prefaultCheaper = judged.every((j) => j.d.outcome === 'confirmed');
+  const prefaultDearer = judged.some((j) => j.d.outcome === 'refuted');
+  const open = judged.find((j) => j.d.outcome === 'inconclusive');
   const hp = hugePageSize() ?? page;
   const thpOne = th !== undefined && th.faults <= (2 * page) / hp + 1e-9 && th.huge > 0;
   const verdict: Outcome['verdict'] = prefaultDearer ? 'refuted' : !prefaultCheaper || th === undefined || !thpOne ? 'depends' : 'confirmed';
-  const ratio = (x: number): string => `${costWords(x, touch.ns)} than first touch`;
+  const ratio = (x: number): string => vsFirstTouch(x, touch.ns);
   return {
     measurements: ms,
     verdict,
     condition:
-      (!prefaultCheaper && !prefaultDearer ? 'the prefault methods and first touch overlap within the noise of this machine; ' : '') +
+      (!prefaultCheaper && !prefaultDearer && open
+        ? `${inconclusiveText(`${open.method} / first touch:`, open.d, 'the 1x threshold')}; `
+        : `${judged.map((j) => `${j.method} / first touch: ${showDecision(j.d)}`).join('; ')}, ${showLoad(decisions[0]!)}; `) +
       `first touch ${Math.round(touch.ns)} ns/page (${touch.faults.toFixed(2)} faults/page); MAP_POPULATE ${Math.round(pop.ns)} ns/page (${ratio(pop.ns)})` +
       (pw ? `; MADV_POPULATE_WRITE ${Math.round(pw.ns)} ns/page (${ratio(pw.ns)})` : '; MADV_POPULATE_WRITE unsupported') +
       (res['Arena.prefault'] ? `; pagewise Arena.prefault ${Math.round(res['Arena.prefault'].ns)} ns/page` : '') +

@@ -17,13 +17,14 @@ import { wasmDiscard } from './wasm-discard';
 import { resizableShrink } from './resizable-shrink';
 import { trimMallocExperiment } from './trim-malloc';
 import { thpModes } from './thp-modes';
+import { rssSources } from './rss-sources';
 
 /** Every experiment, in the order of the design's questions. */
 export const experiments: readonly Experiment[] = Object.freeze([
   zeroFill, dontneedVsMunmap, noreserveOvercommit, mallocBrk, heapHoles,
   exitRecovery, cowFork, kernelMemory, rlimitData, prefault,
   guardPages, batchedMadvise, wasmDiscard, resizableShrink, trimMallocExperiment,
-  thpModes,
+  thpModes, rssSources,
 ]);
 
 /**
