@@ -165,12 +165,9 @@ export const command: CliCommand = {
       if (agentDir) fs.rmSync(agentDir, { recursive: true, force: true });
     }
     const status = exited ? await exited : undefined;
-    // The last sample of a program that exited by itself may show its teardown
-    // (Node frees its ArrayBuffers as it exits): the summary leaves it out.
-    if (status !== undefined && series.length > 3) {
-      series.pop();
-      last = series[series.length - 1] as ExplainSample;
-    }
+    // Every sample stays in the final table, the HTML and the verdicts: a
+    // snapshot is refused once the process has begun to exit (PF_EXITING),
+    // and a drop in the last samples is judged like any other change.
     if (!last) throw new Error(cmd.length ? `the command exited before the first snapshot (${String(status)})` : `no snapshot of process ${pid}`);
     const verdicts = verdictsOf(series);
     if (!v.json) {

@@ -56,6 +56,8 @@ export interface Attribution {
   categories: ExplainCategory[];
   breakdowns: ExplainBreakdown[];
   vmas?: ExplainVma[];
+  /** The process runs V8. */
+  node: boolean;
 }
 
 /**
@@ -140,7 +142,7 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
   }
   // Largest first, unattributed last.
   categories.sort((x, y) => (x.id === 'unattributed' ? 1 : y.id === 'unattributed' ? -1 : y.rss - x.rss || x.id.localeCompare(y.id)));
-  const out: Attribution = { totals, categories, breakdowns };
+  const out: Attribution = { totals, categories, breakdowns, node };
   if (detail) {
     out.vmas = entries.map((e, i) => ({
       start: e.start, end: e.end, perms: e.perms, pathname: e.pathname, rss: e.rss, pss: e.pss, private: privateOf(e), swap: e.swap,

@@ -89,7 +89,10 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
   } else if (s.categories.some((c) => c.id === 'anonymous')) {
     out.push(...wrapText('Anonymous memory is not split further: runtime statistics come only from the process itself (explain() in it, or `pagewise explain -- node app.js`).'));
   }
-  for (const v of verdicts) out.push(...wrapText(`${v.kind === 'grows' ? '▲' : v.kind === 'shrinks' ? '▼' : '='} ${v.text}`));
+  if (s.runtimeStale) {
+    out.push(...wrapText(`Runtime statistics are ${((s.runtimeAgeMs ?? 0) / 1000).toFixed(1)} s old (the process did not report them in time: its event loop was busy): the runtime figures above are of then, and verdicts leave them out.`));
+  }
+  for (const v of verdicts) out.push(...wrapText(`${v.kind === 'grows' ? '▲' : v.kind === 'shrinks' ? '▼' : v.kind === 'settled' ? '◆' : '='} ${v.text}`));
   return out;
 }
 

@@ -51,7 +51,7 @@ export function isSelf(pid: number | undefined): boolean {
  * A snapshot through `reader`. `runtime` gives the statistics that split the
  * anonymous pool: this process's own when the reader is for it.
  */
-export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean, rollup = true): ExplainSnapshot {
+export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean, rollup = true, staleAfterMs = Infinity): ExplainSnapshot {
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
@@ -84,6 +84,9 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     categories: a.categories,
     breakdowns: a.breakdowns,
     runtime: stats,
+    runtimeAgeMs: stats ? Math.max(0, time - stats.time) : null,
+    runtimeStale: stats !== null && time - stats.time > staleAfterMs,
+    node: a.node,
     costMs: 0,
   };
   if (a.vmas) {

@@ -152,6 +152,17 @@ export interface ExplainSnapshot {
   breakdowns: ExplainBreakdown[];
   /** The runtime statistics used, or null (another process without the agent). */
   runtime: RuntimeStats | null;
+  /** Milliseconds between the runtime statistics' reading and this snapshot (null without statistics). */
+  runtimeAgeMs?: number | null;
+  /**
+   * The runtime statistics are older than the watch allows: the process did
+   * not report them in time (its event loop was busy, e.g. synchronous
+   * setup). The categories and breakdowns drawn from them are shown but left
+   * out of the verdicts' slopes.
+   */
+  runtimeStale?: boolean;
+  /** The process runs V8 (a node binary or libnode is mapped, or it reports V8 statistics): advice about V8 applies. */
+  node?: boolean;
   /** Per-VMA rows (with `detail: true`). */
   vmas?: ExplainVma[];
   /** Milliseconds the snapshot took (reads, parse, attribution). */
@@ -160,18 +171,22 @@ export interface ExplainSnapshot {
 
 /** A verdict over a series of snapshots, backed by the figures it came from. */
 export interface ExplainVerdict {
-  /** `grows`, `shrinks` or `steady` (nothing moved beyond the threshold). */
-  kind: 'grows' | 'shrinks' | 'steady';
+  /**
+   * `grows` or `shrinks` in the recent window (after the series' change
+   * point); `settled`: moved before the change point and flat since (warm-up,
+   * one-off setup: not growth now); `steady`: nothing grows or shrinks now.
+   */
+  kind: 'grows' | 'shrinks' | 'settled' | 'steady';
   /** The category or breakdown id (`'rss'` for the whole process). */
   subject: string;
   label: string;
-  /** Least-squares slope over the series, bytes per minute. */
+  /** Least-squares slope over the window judged (after the change point; the whole series for `settled`), bytes per minute. */
   perMinute: number;
-  /** Last minus first, bytes. */
+  /** Last minus first of that window, bytes. */
   change: number;
   first: number;
   last: number;
-  /** Samples and seconds the verdict covers. */
+  /** Samples and seconds the window covers. */
   samples: number;
   seconds: number;
   /** The threshold a change had to pass (bytes), and how it was set. */
@@ -202,4 +217,6 @@ export interface WatchOptions extends ExplainOptions {
   signal?: AbortSignal;
   /** @internal Where a child's runtime statistics come from (the CLI's agent). */
   runtime?: () => RuntimeStats | null;
+  /** @internal Runtime statistics older than this (ms) are stale. Default: the interval plus 250 ms. */
+  staleAfterMs?: number;
 }
