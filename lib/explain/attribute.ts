@@ -50,6 +50,33 @@ function add(s: Sums, e: SmapsEntry): void {
   s.vmaCount++;
 }
 
+function addSums(s: Sums, x: Sums): void {
+  s.rss += x.rss;
+  s.pss += x.pss;
+  s.private += x.private;
+  s.swap += x.swap;
+  s.anonHuge += x.anonHuge;
+  s.size += x.size;
+  s.vmaCount += x.vmaCount;
+}
+
+/**
+ * One entry split in two: `fraction` of its resident pages (rounded to
+ * pages) with `bytes` of its size, and the rest. Pss, private, swap and THP
+ * follow the resident fraction; both halves count the VMA.
+ */
+function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number): [Sums, Sums] {
+  const rss = Math.min(e.rss, Math.round((e.rss * fraction) / page) * page);
+  const f = e.rss > 0 ? rss / e.rss : 0;
+  const part = (v: number): number => Math.min(v, Math.round(v * f));
+  const mine: Sums = { rss, pss: part(e.pss), private: part(privateOf(e)), swap: part(e.swap), anonHuge: part(e.anonHugePages), size: Math.min(bytes, e.size), vmaCount: 1 };
+  const rest: Sums = {
+    rss: e.rss - mine.rss, pss: e.pss - mine.pss, private: privateOf(e) - mine.private, swap: e.swap - mine.swap, anonHuge: e.anonHugePages - mine.anonHuge,
+    size: e.size - mine.size, vmaCount: 1,
+  };
+  return [mine, rest];
+}
+
 /** What {@link attribute} returns. */
 export interface Attribution {
   totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages'>;
@@ -76,7 +103,16 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     const a = assigned[i]!;
     let c = sums.get(a.id);
     if (!c) sums.set(a.id, (c = { a, s: zero(), evidence: {} }));
-    add(c.s, e);
+    if (a.malloc) {
+      // A merged mapping: its chunks' share to malloc's mmapped chunks, the rest stays.
+      const [mine, rest] = splitEntry(e, a.malloc.fraction, a.malloc.bytes, hints.pageSize);
+      let m = sums.get('malloc-mmapped');
+      if (!m) sums.set('malloc-mmapped', (m = { a: { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: '' }, s: zero(), evidence: {} }));
+      addSums(m.s, mine);
+      const rule = 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)';
+      m.evidence[rule] = (m.evidence[rule] ?? 0) + 1;
+      addSums(c.s, rest);
+    } else add(c.s, e);
     c.evidence[a.rule] = (c.evidence[a.rule] ?? 0) + 1;
     totals.rss += e.rss;
     totals.pss += e.pss;

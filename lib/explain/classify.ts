@@ -66,6 +66,14 @@ export interface ClassifyHints {
    * at `end` (read from `/proc/PID/mem`). Absent: not checked.
    */
   mallocChunks?: (start: bigint, end: bigint) => boolean;
+  /**
+   * glibc mmapped chunks found in [start, end) by their headers, the mapping
+   * possibly merged by the kernel with neighbouring memory (`exact`: the
+   * chunks must cover it from its start, as for V8-shaped mappings where a
+   * scan would cost too much). `present`: present pages of the range;
+   * `presentInChunks`: those inside chunks. Used before `mallocChunks`.
+   */
+  mallocScan?: (start: bigint, end: bigint, exact: boolean) => { bytes: number; present: number; presentInChunks: number; whole: boolean } | null;
   /** The page size of the kernel that wrote the text (rounds the `.bss` end). */
   pageSize: number;
 }
@@ -77,6 +85,12 @@ export interface Assignment {
   kind: CategoryKind;
   /** The rule, for the category's `evidence` (e.g. `'stack pointer'`, `'guard page + stack shape'`). */
   rule: string;
+  /**
+   * glibc mmapped chunks inside a mapping the kernel merged with other
+   * memory: the share of its present pages they hold (`fraction`) and their
+   * virtual bytes. That share goes to `malloc-mmapped`, the rest to `id`.
+   */
+  malloc?: { fraction: number; bytes: number };
 }
 
 /**
@@ -192,8 +206,17 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     const end = base + ((loads.end + page - 1n) / page) * page;
     return e.end === end ? 'bss' : 'no';
   };
+  const mallocCandidate = (e: SmapsEntry): boolean => e.perms === 'rw-p' && e.anonName === null && e.inode === 0 && e.rss > 0 && e.size >= MMAP_THRESHOLD;
+  const v8Shape = (e: SmapsEntry): boolean => hints.v8 === true && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX;
+  type Scan = { bytes: number; present: number; presentInChunks: number; whole: boolean };
+  const scan = (e: SmapsEntry): Scan | null => {
+    if (hints.mallocScan) return hints.mallocScan(e.start, e.end, v8Shape(e));
+    if (hints.mallocChunks) return hints.mallocChunks(e.start, e.end) ? { bytes: e.size, present: 0, presentInChunks: 0, whole: true } : null;
+    return null;
+  };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
+    let mc: Scan | null = null;
     const prev = i > 0 ? entries[i - 1] : undefined;
     const next = entries[i + 1];
     const set = (id: string, kind: CategoryKind, rule: string): void => {
@@ -219,7 +242,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     else if (e.perms === '---p' && next && isAnon(next) && next.start === e.end && next.perms === 'rw-p' && holdsSp(next)) {
       set('thread-stacks', 'thread-stacks', 'guard page of a thread stack');
     } else if (arenaHeap(entries, i, heapMax, hints)) set('malloc-arenas', 'malloc-arenas', '64 MiB-aligned glibc heap');
-    else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && e.rss > 0 && e.size >= MMAP_THRESHOLD && hints.mallocChunks(e.start, e.end)) {
+    else if ((mc = mallocCandidate(e) ? scan(e) : null) !== null && mc.whole) {
       // Before the shapes below: a chunk's headers are the stronger evidence.
       set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
     } else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.inode !== 0 && objects.has(prev.pathname) && prev.perms[1] === 'w' &&
@@ -233,6 +256,8 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX) {
       set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write below 0x400000000000, a Node process)');
     } else set('anonymous', 'anonymous', 'anonymous memory');
+    // Chunks inside a merged mapping: their share is malloc's, whatever the rest is.
+    if (mc !== null && !mc.whole && mc.presentInChunks > 0 && mc.present > 0) out[i]!.malloc = { fraction: mc.presentInChunks / mc.present, bytes: mc.bytes };
   }
   // A guard page belongs with its stack: a `---p` page right below a stack.
   for (let i = 0; i + 1 < entries.length; i++) {

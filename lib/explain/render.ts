@@ -86,7 +86,7 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
     out.push(...wrapText(
       `Inside the categories, not added again: ${s.breakdowns.map((b) => `${b.label} ${bytes(b.bytes)}`).join(', ')} (${s.breakdowns.map((b) => b.statistic).join('; ')}).`,
     ));
-  } else if (s.categories.some((c) => c.id === 'anonymous')) {
+  } else if (s.categories.some((c) => c.id === 'anonymous') && s.node !== false) {
     out.push(...wrapText('Anonymous memory is not split further: runtime statistics come only from the process itself (explain() in it, or `pagewise explain -- node app.js`).'));
   }
   if (s.runtimeStale) {

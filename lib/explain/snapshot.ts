@@ -66,12 +66,12 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
   const status = reader.status();
   const sps = reader.threadStackPointers();
-  reader.budget = MALLOC_HEADER_BUDGET;
+  reader.startMemoryReads(MALLOC_HEADER_BUDGET);
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
   const page = pageSize();
   const a = attribute(entries, {
-    threadStackPointers: sps, pagewiseRanges: reader.pid === 'self' || reader.pid === process.pid ? native.regionsHeld() : undefined, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
-    mallocChunks: (s, e) => reader.mallocChunks(s, e, page),
+    threadStackPointers: sps, pagewiseRanges: reader.pid === 'self' || reader.pid === process.pid ? native.regionsHeld() : undefined, heapInfo: (s) => reader.heapInfo(s, page), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+    mallocScan: (s, e, exact) => reader.mallocScan(s, e, page, exact),
   }, stats, detail);
   const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
   const snap: ExplainSnapshot = {
