@@ -63,13 +63,13 @@ function addSums(s: Sums, x: Sums): void {
 /**
  * One entry split in two: `fraction` of its resident pages (rounded to
  * pages) with `bytes` of its size, and the rest. Pss, private, swap and THP
- * follow the resident fraction; both halves count the VMA.
+ * follow the resident fraction; the VMA is counted once, with the rest.
  */
 function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number): [Sums, Sums] {
   const rss = Math.min(e.rss, Math.round((e.rss * fraction) / page) * page);
   const f = e.rss > 0 ? rss / e.rss : 0;
   const part = (v: number): number => Math.min(v, Math.round(v * f));
-  const mine: Sums = { rss, pss: part(e.pss), private: part(privateOf(e)), swap: part(e.swap), anonHuge: part(e.anonHugePages), size: Math.min(bytes, e.size), vmaCount: 1 };
+  const mine: Sums = { rss, pss: part(e.pss), private: part(privateOf(e)), swap: part(e.swap), anonHuge: part(e.anonHugePages), size: Math.min(bytes, e.size), vmaCount: 0 };
   const rest: Sums = {
     rss: e.rss - mine.rss, pss: e.pss - mine.pss, private: privateOf(e) - mine.private, swap: e.swap - mine.swap, anonHuge: e.anonHugePages - mine.anonHuge,
     size: e.size - mine.size, vmaCount: 1,
@@ -79,7 +79,7 @@ function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number
 
 /** What {@link attribute} returns. */
 export interface Attribution {
-  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages'>;
+  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages' | 'ksm'> & { ksm: number | null };
   categories: ExplainCategory[];
   breakdowns: ExplainBreakdown[];
   vmas?: ExplainVma[];
@@ -97,20 +97,19 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
   const node = runtime !== null || entries.some((e) => e.perms[2] === 'x' && /\/(node|nodejs|libnode\.so[.\d]*)$/.test(e.pathname));
   const assigned = classify(entries, { ...hints, v8: hints.v8 ?? node });
   const sums = new Map<string, { a: Assignment; s: Sums; evidence: Record<string, number> }>();
-  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length, sealedVmas: 0, sealedBytes: 0 };
+  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length, sealedVmas: 0, sealedBytes: 0, ksm: null as number | null };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const a = assigned[i]!;
     let c = sums.get(a.id);
     if (!c) sums.set(a.id, (c = { a, s: zero(), evidence: {} }));
-    if (a.malloc) {
-      // A merged mapping: its chunks' share to malloc's mmapped chunks, the rest stays.
-      const [mine, rest] = splitEntry(e, a.malloc.fraction, a.malloc.bytes, hints.pageSize);
-      let m = sums.get('malloc-mmapped');
-      if (!m) sums.set('malloc-mmapped', (m = { a: { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: '' }, s: zero(), evidence: {} }));
+    if (a.part) {
+      // A merged mapping: the part's share to its owner, the rest stays.
+      const [mine, rest] = splitEntry(e, a.part.fraction, a.part.bytes, hints.pageSize);
+      let m = sums.get(a.part.id);
+      if (!m) sums.set(a.part.id, (m = { a: { id: a.part.id, kind: a.part.kind, rule: a.part.rule }, s: zero(), evidence: {} }));
       addSums(m.s, mine);
-      const rule = 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)';
-      m.evidence[rule] = (m.evidence[rule] ?? 0) + 1;
+      m.evidence[a.part.rule] = (m.evidence[a.part.rule] ?? 0) + 1;
       addSums(c.s, rest);
     } else add(c.s, e);
     c.evidence[a.rule] = (c.evidence[a.rule] ?? 0) + 1;
@@ -123,6 +122,8 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     totals.uss += privateOf(e);
     totals.swap += e.swap;
     totals.anonHuge += e.anonHugePages;
+    const ksm = e.fields.KSM;
+    if (ksm !== undefined) totals.ksm = (totals.ksm ?? 0) + ksm;
   }
   const categories: ExplainCategory[] = [];
   for (const { a, s, evidence } of sums.values()) {

@@ -15,10 +15,11 @@ import { ProcReader } from '../kernel/reader';
 import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
 import { guardPageCount } from '../kernel/pagemap-fd';
+import { ksmStat } from '../kernel/ksm';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
-/** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */
-const MALLOC_HEADER_BUDGET = 5000;
+/** Chunk headers read (or pages tried as one) per snapshot at most, one pread each: bounds the cost where a process holds many large chunks or much other anonymous memory. */
+const MALLOC_HEADER_BUDGET = 20_000;
 
 /** `VmPTE:` of status text in bytes, or null. */
 function vmPte(status: string): number | null {
@@ -39,6 +40,16 @@ function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: numbe
       g += 2;
     }
     v.guardPages = Number(bytes / BigInt(page));
+  }
+}
+
+/** `ksm_merging_pages` in bytes, where smaps has no `KSM` field (Linux 6.1 to 6.5), or null. */
+function ksmFromStat(pid: number | 'self', page: number): number | null {
+  try {
+    const k = ksmStat(pid);
+    return k?.mergingPages == null ? null : k.mergingPages * page;
+  } catch {
+    return null;
   }
 }
 
@@ -69,9 +80,12 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   reader.startMemoryReads(MALLOC_HEADER_BUDGET);
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
   const page = pageSize();
+  // pagewise's ranges: the addon's own list in this process; a child's from its agent.
+  const self = reader.pid === 'self' || reader.pid === process.pid;
+  const ranges = self ? native.regionsHeld() : stats?.pagewiseRanges ? BigUint64Array.from(stats.pagewiseRanges, (x) => BigInt(x)) : undefined;
   const a = attribute(entries, {
-    threadStackPointers: sps, pagewiseRanges: reader.pid === 'self' || reader.pid === process.pid ? native.regionsHeld() : undefined, heapInfo: (s) => reader.heapInfo(s, page), elfLoads: (file) => elfLoads(root + file), pageSize: page,
-    mallocScan: (s, e, exact) => reader.mallocScan(s, e, page, exact),
+    threadStackPointers: sps, pagewiseRanges: ranges, heapInfo: (s) => reader.heapInfo(s, page), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+    mallocScan: (s, e, exact) => reader.mallocScan(s, e, page, exact), presentPages: (s, e) => reader.presentPages(s, e, page),
   }, stats, detail);
   const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
   const snap: ExplainSnapshot = {
@@ -80,6 +94,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     pageSize: page,
     totals: {
       ...a.totals, pageTables: vmPte(status), rollupRss: rollupText === null ? null : parseSmapsRollup(rollupText).rss, guardPages: guardPageCount(guards, page),
+      ksm: a.totals.ksm ?? ksmFromStat(reader.pid, page),
     },
     categories: a.categories,
     breakdowns: a.breakdowns,

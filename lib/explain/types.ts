@@ -58,7 +58,7 @@ export interface ExplainCategory {
   swap: number;
   /** AnonHugePages, bytes. */
   anonHuge: number;
-  /** Number of VMAs it covers (for a runtime category: the pool's VMAs, shared with the other runtime categories). */
+  /** Number of VMAs it covers (for a runtime category: the pool's VMAs, shared with the other runtime categories; a VMA split between two owners, merged by the kernel, counts with the category of its rest). */
   vmaCount: number;
   /** Virtual size of those VMAs, bytes. */
   size: number;
@@ -104,6 +104,13 @@ export interface RuntimeStats {
   external: number;
   heapUsed: number;
   heapTotal: number;
+  /**
+   * The address ranges pagewise's addon holds in the process
+   * (`regionsHeld()`, hex `[start, end, ...]`), so a child started with the
+   * agent has its pagewise memory in the same category as explain() of its
+   * own process. Absent from older agents.
+   */
+  pagewiseRanges?: string[];
   /** glibc mallinfo2() (null off glibc < 2.33). */
   malloc: { arena: number; ordblks: number; hblks: number; hblkhd: number; uordblks: number; fordblks: number; keepcost: number } | null;
   /** When it was read (ms since the epoch). */
@@ -123,6 +130,14 @@ export interface ExplainTotals {
   pageTables: number | null;
   /** `smaps_rollup`'s Rss read right after smaps (null with `rollup: false`). Equal to `rss` when the process did not change between the two reads. */
   rollupRss: number | null;
+  /**
+   * Bytes merged by KSM (Kernel Samepage Merging) with identical pages: the
+   * sum of smaps' `KSM` field (Linux 6.6+), else `ksm_merging_pages` of
+   * `/proc/PID/ksm_stat` (6.1+) times the page size; null where the kernel
+   * reports neither. Inside Rss (each merged page counts in every process
+   * sharing it) and divided in PSS.
+   */
+  ksm: number | null;
   /** Number of VMAs. */
   vmas: number;
   /** VMAs sealed with `mseal` (smaps VmFlags `sl`, Linux 6.11+), and their virtual size in bytes. */
