@@ -175,7 +175,13 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     breakdowns.push(...breakdownsOf(runtime, categories));
   } else if (pool) {
     const c = categories.find((x) => x.id === 'anonymous')!;
-    c.note = 'V8 heap, large ArrayBuffers, malloc mmapped chunks and other anonymous memory together: only the process itself knows the split (explain() in it, or the CLI\'s `-- node app.js`)';
+    c.note = node
+      ? 'V8 heap pages not found by shape, large ArrayBuffers, malloc mmapped chunks not found by their headers and other anonymous memory together: only the process itself knows the split (explain() in it, or the CLI\'s `-- node app.js`)'
+      : 'anonymous memory no rule names: the program\'s own mmaps, or an allocator other than glibc malloc';
+    // pagewise loaded, its list of regions not known here (another process without the agent): its unnamed memory is in this pool.
+    if (!hints.pagewiseRanges && entries.some((e) => e.pathname.endsWith('/pagewise.node'))) {
+      c.note += '; pagewise.node is loaded and its list of regions cannot be read from outside the process, so pagewise\'s unnamed mappings are in here (name them, or start the program with `pagewise explain -- node app.js`, to see them as pagewise)';
+    }
   }
   // Largest first, unattributed last.
   categories.sort((x, y) => (x.id === 'unattributed' ? 1 : y.id === 'unattributed' ? -1 : y.rss - x.rss || x.id.localeCompare(y.id)));
