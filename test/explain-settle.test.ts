@@ -76,6 +76,14 @@ describe('verdicts on the recent window', () => {
     expect(ab.samples).toBe(15);
     expect(ab.text).toMatch(/5 samples with stale runtime statistics left out/);
   });
+  it('a Node program\'s teardown (after its exit event) is left out of the verdicts', () => {
+    const series = Array.from({ length: 10 }, (_, i) => snap(i * 1000, { 'malloc-mmapped': 10 * MiB + i * 4 * MiB }, { 'array-buffers': i * 4 * MiB }));
+    series.push(snap(10_000, { 'malloc-mmapped': 0 }, { 'array-buffers': 36 * MiB }, { teardown: true }));
+    const ab = verdicts(series).find((x) => x.subject === 'array-buffers')!;
+    expect(ab.kind).toBe('grows');
+    expect(ab.samples).toBe(10);
+    expect(verdicts(series).find((x) => x.kind === 'shrinks')).toBeUndefined();
+  });
   it('advice fits the process: a C program is not told to run under node', () => {
     const series = Array.from({ length: 10 }, (_, i) => snap(i * 1000, { anonymous: 10 * MiB + i * 5 * MiB }, {}, { node: false }));
     const c = verdicts(series).find((x) => x.subject === 'anonymous')!;

@@ -179,7 +179,7 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
       ? 'V8 heap pages not found by shape, large ArrayBuffers, malloc mmapped chunks not found by their headers and other anonymous memory together: only the process itself knows the split (explain() in it, or the CLI\'s `-- node app.js`)'
       : 'anonymous memory no rule names: the program\'s own mmaps, or an allocator other than glibc malloc';
     // pagewise loaded, its list of regions not known here (another process without the agent): its unnamed memory is in this pool.
-    if (!hints.pagewiseRanges && entries.some((e) => e.pathname.endsWith('/pagewise.node'))) {
+    if (!hints.pagewiseRanges && entries.some((e) => /\/pagewise\.node$/.test(e.pathname))) {
       c.note += '; pagewise.node is loaded and its list of regions cannot be read from outside the process, so pagewise\'s unnamed mappings are in here (name them, or start the program with `pagewise explain -- node app.js`, to see them as pagewise)';
     }
   }

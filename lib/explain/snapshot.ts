@@ -72,6 +72,10 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   if (reader.exiting()) {
     throw noSuchProcess(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }
+  // Another program's agent, asked again after smaps: an exit event reported
+  // by now may have come before the smaps read (Node's teardown), so the
+  // snapshot is marked (at worst one sample taken just before it is too).
+  const teardown = stats?.exiting === true || (runtime !== null && reader.pid !== 'self' && stats !== null && runtime()?.exiting === true);
   // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
   const user = entries.filter((e) => e.pathname !== '[vsyscall]');
   const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
@@ -102,6 +106,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     runtimeAgeMs: stats ? Math.max(0, time - stats.time) : null,
     runtimeStale: stats !== null && time - stats.time > staleAfterMs,
     node: a.node,
+    ...(teardown ? { teardown: true } : {}),
     costMs: 0,
   };
   if (a.vmas) {

@@ -115,6 +115,8 @@ export interface RuntimeStats {
   malloc: { arena: number; ordblks: number; hblks: number; hblkhd: number; uordblks: number; fordblks: number; keepcost: number } | null;
   /** When it was read (ms since the epoch). */
   time: number;
+  /** Written by the agent from the program's `exit` event: Node's teardown follows. */
+  exiting?: boolean;
 }
 
 /** Whole-process figures. */
@@ -176,6 +178,12 @@ export interface ExplainSnapshot {
    * out of the verdicts' slopes.
    */
   runtimeStale?: boolean;
+  /**
+   * Taken after the program's agent reported its `exit` event: Node's
+   * teardown frees ArrayBuffers and V8's heap before the process ends, so
+   * the snapshot is shown but left out of the verdicts.
+   */
+  teardown?: boolean;
   /** The process runs V8 (a node binary or libnode is mapped, or it reports V8 statistics): advice about V8 applies. */
   node?: boolean;
   /** Per-VMA rows (with `detail: true`). */

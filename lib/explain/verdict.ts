@@ -196,7 +196,9 @@ interface Row {
  * of the series' largest RSS, and its slope agrees; it has `settled` when it
  * moved by the threshold before the change point and not since.
  */
-export function verdicts(series: readonly ExplainSnapshot[]): ExplainVerdict[] {
+export function verdicts(given: readonly ExplainSnapshot[]): ExplainVerdict[] {
+  // A program's teardown (after its exit event) is not its memory's story.
+  const series = given.some((s) => s.teardown) ? given.filter((s) => !s.teardown) : given;
   if (series.length < 3) return [];
   const first = series[0]!;
   const last = series[series.length - 1]!;
