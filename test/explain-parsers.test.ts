@@ -212,7 +212,7 @@ describe('ELF program headers', () => {
 describe('verdicts', () => {
   const snap = (t: number, cats: Record<string, number>, bd: Record<string, number> = {}): ExplainSnapshot => ({
     pid: 1, time: t, pageSize: TEXT_PAGE, costMs: 0, runtime: null,
-    totals: { rss: Object.values(cats).reduce((a, b) => a + b, 0), pss: 0, uss: 0, swap: 0, anonHuge: 0, pageTables: 0, rollupRss: 0, vmas: 0, sealedVmas: 0, sealedBytes: 0, guardPages: null },
+    totals: { rss: Object.values(cats).reduce((a, b) => a + b, 0), pss: 0, uss: 0, swap: 0, anonHuge: 0, pageTables: 0, rollupRss: 0, vmas: 0, sealedVmas: 0, sealedBytes: 0, guardPages: null, ksm: null },
     categories: Object.entries(cats).map(([id, rss]) => ({ id, kind: 'anonymous', label: id, rss, pss: 0, private: 0, swap: 0, anonHuge: 0, vmaCount: 1, size: 0, source: 'vma', estimate: false, evidence: {} })),
     breakdowns: Object.entries(bd).map(([id, bytes]) => ({ id: id as 'array-buffers', label: id, bytes, statistic: 's', within: [], estimate: true, note: '' })),
   });

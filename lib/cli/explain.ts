@@ -165,12 +165,10 @@ export const command: CliCommand = {
       if (agentDir) fs.rmSync(agentDir, { recursive: true, force: true });
     }
     const status = exited ? await exited : undefined;
-    // The last sample of a program that exited by itself may show its teardown
-    // (Node frees its ArrayBuffers as it exits): the summary leaves it out.
-    if (status !== undefined && series.length > 3) {
-      series.pop();
-      last = series[series.length - 1] as ExplainSample;
-    }
+    // Every sample stays in the final table and the HTML. A Node program's
+    // teardown (after its agent reported the exit event) is marked and left
+    // out of the verdicts; a snapshot is refused once the kernel's exit has
+    // begun (PF_EXITING).
     if (!last) throw new Error(cmd.length ? `the command exited before the first snapshot (${String(status)})` : `no snapshot of process ${pid}`);
     const verdicts = verdictsOf(series);
     if (!v.json) {
@@ -191,7 +189,8 @@ function title(pid: number, cmd: string[]): string {
 function header(s: ExplainSnapshot, width: number, elapsedMs?: number): string[] {
   return wrap(
     `pid ${s.pid}${elapsedMs !== undefined ? `, ${(elapsedMs / 1000).toFixed(1)} s` : ''}: RSS ${bytes(s.totals.rss)} by owner ` +
-      `(snapshot in ${s.costMs.toFixed(1)} ms${s.runtime ? '; runtime statistics from the process itself' : ''})`,
+      `(snapshot in ${s.costMs.toFixed(1)} ms${s.runtime ? '; runtime statistics from the process itself' : ''})` +
+      (s.teardown ? ': taken while the program was exiting (Node frees its memory then), so the verdicts leave it out' : ''),
     width,
   ).concat('');
 }

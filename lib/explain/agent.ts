@@ -28,4 +28,15 @@ if (dir) {
   const ms = Number(process.env.PAGEWISE_EXPLAIN_AGENT_MS) > 0 ? Number(process.env.PAGEWISE_EXPLAIN_AGENT_MS) : 500;
   write();
   setInterval(write, ms).unref();
+  // Last: the program is exiting. What follows is Node's teardown (it frees
+  // its ArrayBuffers and V8's heap before the kernel's exit), which a
+  // snapshot must not take for the program's own memory.
+  process.once('exit', () => {
+    try {
+      fs.writeFileSync(tmp, JSON.stringify({ ...runtimeStats(), exiting: true }));
+      fs.renameSync(tmp, file);
+    } catch {
+      // nothing to report to
+    }
+  });
 }

@@ -50,12 +50,41 @@ function add(s: Sums, e: SmapsEntry): void {
   s.vmaCount++;
 }
 
+function addSums(s: Sums, x: Sums): void {
+  s.rss += x.rss;
+  s.pss += x.pss;
+  s.private += x.private;
+  s.swap += x.swap;
+  s.anonHuge += x.anonHuge;
+  s.size += x.size;
+  s.vmaCount += x.vmaCount;
+}
+
+/**
+ * One entry split in two: `fraction` of its resident pages (rounded to
+ * pages) with `bytes` of its size, and the rest. Pss, private, swap and THP
+ * follow the resident fraction; the VMA is counted once, with the rest.
+ */
+function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number): [Sums, Sums] {
+  const rss = Math.min(e.rss, Math.round((e.rss * fraction) / page) * page);
+  const f = e.rss > 0 ? rss / e.rss : 0;
+  const part = (v: number): number => Math.min(v, Math.round(v * f));
+  const mine: Sums = { rss, pss: part(e.pss), private: part(privateOf(e)), swap: part(e.swap), anonHuge: part(e.anonHugePages), size: Math.min(bytes, e.size), vmaCount: 0 };
+  const rest: Sums = {
+    rss: e.rss - mine.rss, pss: e.pss - mine.pss, private: privateOf(e) - mine.private, swap: e.swap - mine.swap, anonHuge: e.anonHugePages - mine.anonHuge,
+    size: e.size - mine.size, vmaCount: 1,
+  };
+  return [mine, rest];
+}
+
 /** What {@link attribute} returns. */
 export interface Attribution {
-  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages'>;
+  totals: Omit<ExplainTotals, 'pageTables' | 'rollupRss' | 'guardPages' | 'ksm'> & { ksm: number | null };
   categories: ExplainCategory[];
   breakdowns: ExplainBreakdown[];
   vmas?: ExplainVma[];
+  /** The process runs V8. */
+  node: boolean;
 }
 
 /**
@@ -68,13 +97,21 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
   const node = runtime !== null || entries.some((e) => e.perms[2] === 'x' && /\/(node|nodejs|libnode\.so[.\d]*)$/.test(e.pathname));
   const assigned = classify(entries, { ...hints, v8: hints.v8 ?? node });
   const sums = new Map<string, { a: Assignment; s: Sums; evidence: Record<string, number> }>();
-  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length, sealedVmas: 0, sealedBytes: 0 };
+  const totals = { rss: 0, pss: 0, uss: 0, swap: 0, anonHuge: 0, vmas: entries.length, sealedVmas: 0, sealedBytes: 0, ksm: null as number | null };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const a = assigned[i]!;
     let c = sums.get(a.id);
     if (!c) sums.set(a.id, (c = { a, s: zero(), evidence: {} }));
-    add(c.s, e);
+    if (a.part) {
+      // A merged mapping: the part's share to its owner, the rest stays.
+      const [mine, rest] = splitEntry(e, a.part.fraction, a.part.bytes, hints.pageSize);
+      let m = sums.get(a.part.id);
+      if (!m) sums.set(a.part.id, (m = { a: { id: a.part.id, kind: a.part.kind, rule: a.part.rule }, s: zero(), evidence: {} }));
+      addSums(m.s, mine);
+      m.evidence[a.part.rule] = (m.evidence[a.part.rule] ?? 0) + 1;
+      addSums(c.s, rest);
+    } else add(c.s, e);
     c.evidence[a.rule] = (c.evidence[a.rule] ?? 0) + 1;
     totals.rss += e.rss;
     totals.pss += e.pss;
@@ -85,6 +122,8 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     totals.uss += privateOf(e);
     totals.swap += e.swap;
     totals.anonHuge += e.anonHugePages;
+    const ksm = e.fields.KSM;
+    if (ksm !== undefined) totals.ksm = (totals.ksm ?? 0) + ksm;
   }
   const categories: ExplainCategory[] = [];
   for (const { a, s, evidence } of sums.values()) {
@@ -136,11 +175,17 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     breakdowns.push(...breakdownsOf(runtime, categories));
   } else if (pool) {
     const c = categories.find((x) => x.id === 'anonymous')!;
-    c.note = 'V8 heap, large ArrayBuffers, malloc mmapped chunks and other anonymous memory together: only the process itself knows the split (explain() in it, or the CLI\'s `-- node app.js`)';
+    c.note = node
+      ? 'V8 heap pages not found by shape, large ArrayBuffers, malloc mmapped chunks not found by their headers and other anonymous memory together: only the process itself knows the split (explain() in it, or the CLI\'s `-- node app.js`)'
+      : 'anonymous memory no rule names: the program\'s own mmaps, or an allocator other than glibc malloc';
+    // pagewise loaded, its list of regions not known here (another process without the agent): its unnamed memory is in this pool.
+    if (!hints.pagewiseRanges && entries.some((e) => /\/pagewise\.node$/.test(e.pathname))) {
+      c.note += '; pagewise.node is loaded and its list of regions cannot be read from outside the process, so pagewise\'s unnamed mappings are in here (name them, or start the program with `pagewise explain -- node app.js`, to see them as pagewise)';
+    }
   }
   // Largest first, unattributed last.
   categories.sort((x, y) => (x.id === 'unattributed' ? 1 : y.id === 'unattributed' ? -1 : y.rss - x.rss || x.id.localeCompare(y.id)));
-  const out: Attribution = { totals, categories, breakdowns };
+  const out: Attribution = { totals, categories, breakdowns, node };
   if (detail) {
     out.vmas = entries.map((e, i) => ({
       start: e.start, end: e.end, perms: e.perms, pathname: e.pathname, rss: e.rss, pss: e.pss, private: privateOf(e), swap: e.swap,

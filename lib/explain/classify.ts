@@ -66,6 +66,16 @@ export interface ClassifyHints {
    * at `end` (read from `/proc/PID/mem`). Absent: not checked.
    */
   mallocChunks?: (start: bigint, end: bigint) => boolean;
+  /**
+   * glibc mmapped chunks found in [start, end) by their headers, the mapping
+   * possibly merged by the kernel with neighbouring memory (`exact`: the
+   * chunks must cover it from its start, as for V8-shaped mappings where a
+   * scan would cost too much). `present`: present pages of the range;
+   * `presentInChunks`: those inside chunks. Used before `mallocChunks`.
+   */
+  mallocScan?: (start: bigint, end: bigint, exact: boolean) => { bytes: number; present: number; presentInChunks: number; whole: boolean } | null;
+  /** Present pages in [start, end) (the pagewise's pagemap), or null when unknown. */
+  presentPages?: (start: bigint, end: bigint) => number | null;
   /** The page size of the kernel that wrote the text (rounds the `.bss` end). */
   pageSize: number;
 }
@@ -77,6 +87,13 @@ export interface Assignment {
   kind: CategoryKind;
   /** The rule, for the category's `evidence` (e.g. `'stack pointer'`, `'guard page + stack shape'`). */
   rule: string;
+  /**
+   * Part of a mapping the kernel merged from memory of two owners: glibc
+   * mmapped chunks found by their headers, or a range pagewise holds. The
+   * share of the mapping's present pages in that part (`fraction`) and its
+   * virtual bytes go to category `id`; the rest stays with the assignment.
+   */
+  part?: { id: string; kind: CategoryKind; rule: string; fraction: number; bytes: number };
 }
 
 /**
@@ -176,6 +193,15 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     // The last range starting at or below e.start.
     return lo > 0 && e.end <= held[lo - 1]![1];
   };
+  /** The parts of `e` inside ranges pagewise holds. */
+  const overlapHeld = (e: SmapsEntry): [bigint, bigint][] => {
+    const out: [bigint, bigint][] = [];
+    for (const [s, t] of held) {
+      if (t <= e.start || s >= e.end) continue;
+      out.push([s > e.start ? s : e.start, t < e.end ? t : e.end]);
+    }
+    return out;
+  };
   const heapMax = BigInt(GLIBC_HEAP_MAX);
   const page = BigInt(hints.pageSize);
   // glibc's default guard is one page (pthread_attr_setguardsize); allow up to 64 KiB.
@@ -192,8 +218,17 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     const end = base + ((loads.end + page - 1n) / page) * page;
     return e.end === end ? 'bss' : 'no';
   };
+  const mallocCandidate = (e: SmapsEntry): boolean => e.perms === 'rw-p' && e.anonName === null && e.inode === 0 && e.rss > 0 && e.size >= MMAP_THRESHOLD;
+  const v8Shape = (e: SmapsEntry): boolean => hints.v8 === true && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX;
+  type Scan = { bytes: number; present: number; presentInChunks: number; whole: boolean };
+  const scan = (e: SmapsEntry): Scan | null => {
+    if (hints.mallocScan) return hints.mallocScan(e.start, e.end, v8Shape(e));
+    if (hints.mallocChunks) return hints.mallocChunks(e.start, e.end) ? { bytes: e.size, present: 0, presentInChunks: 0, whole: true } : null;
+    return null;
+  };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
+    let mc: Scan | null = null;
     const prev = i > 0 ? entries[i - 1] : undefined;
     const next = entries[i + 1];
     const set = (id: string, kind: CategoryKind, rule: string): void => {
@@ -206,7 +241,8 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     else if (/^\[stack:\d+\]$/.test(p)) set('thread-stacks', 'thread-stacks', '[stack:TID]');
     else if (isSharedMemory(e)) set('shared', 'shared', 'shared memory (shm, SysV, memfd, shared anonymous)');
     else if (e.anonName !== null && e.anonName.startsWith('pagewise')) set('pagewise', 'pagewise', `[anon:pagewise...] name`);
-    else if (insideHeld(e)) set('pagewise', 'pagewise', 'inside a range pagewise holds (its own list of live mappings)');
+    // Anonymous only: a file pagewise maps is a mapped file (or object data) like any other.
+    else if (e.inode === 0 && insideHeld(e)) set('pagewise', 'pagewise', 'inside a range pagewise holds (its own list of live mappings)');
     else if (e.anonName !== null && /^ ?glibc: malloc arena/.test(e.anonName)) set('malloc-arenas', 'malloc-arenas', 'glibc name (decorate_maps)');
     else if (e.anonName !== null && /^ ?glibc: (loader )?malloc/.test(e.anonName)) set('malloc-mmapped', 'malloc-mmapped', 'glibc name (decorate_maps)');
     else if (e.anonName !== null && /^ ?glibc: pthread stack/.test(e.anonName)) set('thread-stacks', 'thread-stacks', 'glibc name (decorate_maps)');
@@ -219,7 +255,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     else if (e.perms === '---p' && next && isAnon(next) && next.start === e.end && next.perms === 'rw-p' && holdsSp(next)) {
       set('thread-stacks', 'thread-stacks', 'guard page of a thread stack');
     } else if (arenaHeap(entries, i, heapMax, hints)) set('malloc-arenas', 'malloc-arenas', '64 MiB-aligned glibc heap');
-    else if (hints.mallocChunks && e.perms === 'rw-p' && e.anonName === null && e.rss > 0 && e.size >= MMAP_THRESHOLD && hints.mallocChunks(e.start, e.end)) {
+    else if ((mc = mallocCandidate(e) ? scan(e) : null) !== null && mc.whole) {
       // Before the shapes below: a chunk's headers are the stronger evidence.
       set('malloc-mmapped', 'malloc-mmapped', 'glibc mmapped chunk headers cover the mapping');
     } else if (e.perms === 'rw-p' && prev && prev.end === e.start && prev.inode !== 0 && objects.has(prev.pathname) && prev.perms[1] === 'w' &&
@@ -233,6 +269,25 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     } else if (hints.v8 && e.perms === 'rw-p' && e.anonName === null && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX) {
       set('v8-heap', 'v8-heap', 'V8 page shape (256 KiB-aligned anonymous read-write below 0x400000000000, a Node process)');
     } else set('anonymous', 'anonymous', 'anonymous memory');
+    // Chunks inside a merged mapping: their share is malloc's, whatever the rest is.
+    if (mc !== null && !mc.whole && mc.presentInChunks > 0 && mc.present > 0) {
+      out[i]!.part = { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)', fraction: mc.presentInChunks / mc.present, bytes: mc.bytes };
+    } else if (e.inode === 0 && out[i]!.kind !== 'pagewise' && out[i]!.kind !== 'shared' && hints.presentPages) {
+      // pagewise memory the kernel merged with a neighbour: its present pages.
+      const o = overlapHeld(e);
+      if (o.length) {
+        const all = hints.presentPages(e.start, e.end);
+        let mine = 0;
+        let bytes = 0n;
+        for (const [s, t] of o) {
+          mine += hints.presentPages(s, t) ?? 0;
+          bytes += t - s;
+        }
+        if (all !== null && all > 0 && mine > 0) {
+          out[i]!.part = { id: 'pagewise', kind: 'pagewise', rule: 'a range pagewise holds, inside a mapping merged with other memory (its present pages)', fraction: Math.min(1, mine / all), bytes: Number(bytes) };
+        }
+      }
+    }
   }
   // A guard page belongs with its stack: a `---p` page right below a stack.
   for (let i = 0; i + 1 < entries.length; i++) {

@@ -68,12 +68,13 @@ function explainOnce(options?: ExplainOptions): ExplainSnapshot {
  * aborts, or when the loop breaks. Keeps one set of descriptors open.
  */
 async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, void, undefined> {
-  const o = checkExplainOptions(options, ['intervalMs', 'count', 'signal', 'runtime']);
+  const o = checkExplainOptions(options, ['intervalMs', 'count', 'signal', 'runtime', 'staleAfterMs']);
   const interval = o.intervalMs === undefined ? 1000 : checkInteger('options.intervalMs', o.intervalMs, 1, 2 ** 31 - 1);
   const count = o.count === undefined ? Infinity : checkInteger('options.count', o.count, 1);
   if (o.runtime !== undefined && o.runtime !== null && typeof o.runtime !== 'function') throw invalidType('options.runtime', 'a function or null', o.runtime);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('options.signal', 'an AbortSignal', o.signal);
   const runtime = o.runtime ?? (isSelf(o.pid) ? runtimeStats : null);
+  const staleAfterMs = o.staleAfterMs === undefined ? interval + 250 : checkInteger('options.staleAfterMs', o.staleAfterMs, 0);
   let reader: ProcReader;
   try {
     reader = readerFor(o.pid);
@@ -88,7 +89,7 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
       if (o.signal?.aborted) return;
       let snap: ExplainSnapshot;
       try {
-        snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true);
+        snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true, staleAfterMs);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ESRCH' && code !== 'ENOENT') throw err;
@@ -99,7 +100,7 @@ async function* watch(options?: WatchOptions): AsyncGenerator<ExplainSample, voi
         reader.close();
         try {
           reader = readerFor(o.pid);
-          snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true);
+          snap = snapshotWith(reader, runtime, o.detail === true, o.rollup === true, staleAfterMs);
         } catch (again) {
           const c = (again as NodeJS.ErrnoException).code;
           if (c === 'ESRCH' || c === 'ENOENT') return;

@@ -32,6 +32,29 @@ export function unattributedShare(s: ExplainSnapshot): number {
 }
 
 /**
+ * What the figures cannot say by themselves: which of them explain's own
+ * process can shift (PSS), and why the V8 category is not V8's own
+ * statistic.
+ */
+export function measurementNotes(s: ExplainSnapshot): string[] {
+  const out: string[] = [];
+  if (s.pid !== process.pid) {
+    out.push(`PSS divides each shared page among the processes that map it, and explain's own process (pid ${process.pid}, ${process.execPath}) is one of them ` +
+      `for every file both map (for a Node target: the node binary and the C libraries): while explain runs, the target's PSS of those files reads lower. ` +
+      `RSS, USS, private and swap are the target's alone.`);
+  }
+  const v8 = s.categories.find((c) => c.id === 'v8-heap');
+  if (v8 && s.runtime) {
+    const physical = s.runtime.v8Spaces.reduce((t, x) => t + x.physical, 0);
+    const d = physical > 0 ? (100 * (v8.rss - physical)) / physical : 0;
+    out.push(`V8 heap ${bytes(v8.rss)} against V8's total_physical_size ${bytes(physical)} (${d >= 0 ? '+' : ''}${d.toFixed(0)}%): the category is the resident pages of ` +
+      `V8's 256 KiB-aligned mappings as the kernel counts them (page headers, pages touched and not yet released, and any anonymous neighbour the kernel merged with them), ` +
+      `V8's figure what it counts as committed per space; its code space, in the code range, is outside the shape. On a small heap the headers and partly used pages are a large share.`);
+  }
+  return out;
+}
+
+/**
  * The snapshot as lines of at most `width` columns: one row per category
  * (label, rss, share, pss, private, swap, source), columns dropped from the
  * right when the terminal is narrow; then the breakdowns, the totals and
@@ -82,14 +105,21 @@ export function snapshotLines(s: ExplainSnapshot, width: number, verdicts: reado
       (t.guardPages !== null && t.guardPages > 0 ? ` Guard pages: ${t.guardPages} (${bytes(t.guardPages * s.pageSize)} of address space, no memory).` : ''),
   ));
   out.push(...wrapText(`Unattributed: ${bytes(s.categories.find((c) => c.id === 'unattributed')?.rss ?? 0)} (${(100 * unattributedShare(s)).toFixed(1)}% of RSS).`));
+  if (t.ksm !== null && t.ksm !== undefined && t.ksm > 0) {
+    out.push(...wrapText(`KSM-merged: ${bytes(t.ksm)} (pages the kernel merged with identical ones; inside RSS, where every sharer counts them whole, and divided in PSS).`));
+  }
+  for (const n of measurementNotes(s)) out.push(...wrapText(n));
   if (s.breakdowns.length) {
     out.push(...wrapText(
       `Inside the categories, not added again: ${s.breakdowns.map((b) => `${b.label} ${bytes(b.bytes)}`).join(', ')} (${s.breakdowns.map((b) => b.statistic).join('; ')}).`,
     ));
-  } else if (s.categories.some((c) => c.id === 'anonymous')) {
+  } else if (s.categories.some((c) => c.id === 'anonymous') && s.node !== false) {
     out.push(...wrapText('Anonymous memory is not split further: runtime statistics come only from the process itself (explain() in it, or `pagewise explain -- node app.js`).'));
   }
-  for (const v of verdicts) out.push(...wrapText(`${v.kind === 'grows' ? '▲' : v.kind === 'shrinks' ? '▼' : '='} ${v.text}`));
+  if (s.runtimeStale) {
+    out.push(...wrapText(`Runtime statistics are ${((s.runtimeAgeMs ?? 0) / 1000).toFixed(1)} s old (the process did not report them in time: its event loop was busy): the runtime figures above are of then, and verdicts leave them out.`));
+  }
+  for (const v of verdicts) out.push(...wrapText(`${v.kind === 'grows' ? '▲' : v.kind === 'shrinks' ? '▼' : v.kind === 'settled' ? '◆' : '='} ${v.text}`));
   return out;
 }
 
@@ -181,6 +211,7 @@ export function htmlPage(series: readonly ExplainSnapshot[], verdicts: readonly 
     ? verdicts.map((x) => `<li class="${x.kind}">${esc(x.text)} <small>(${x.samples} samples over ${x.seconds.toFixed(0)} s; ${bytes(x.first)} → ${bytes(x.last)}; threshold ${bytes(x.threshold)})</small></li>`).join('')
     : '<li>fewer than 3 snapshots: no verdict</li>';
   const t = last.totals;
+  const notes = measurementNotes(last).map((n) => `<li>${esc(n)}</li>`).join('') + (t.ksm !== null && t.ksm !== undefined ? `<li>KSM-merged: ${bytes(t.ksm)} (inside RSS, divided in PSS)</li>` : '');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
@@ -188,7 +219,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#111827;max-width:100
 h1{font-size:20px;margin:0 0 4px} p.sub{color:#4b5563;margin:0 0 16px}
 table{border-collapse:collapse;margin-top:8px} td,th{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:right}
 td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
-li.grows{color:#b91c1c} li.shrinks{color:#047857} small{color:#6b7280}
+li.grows{color:#b91c1c} li.shrinks{color:#047857} li.settled{color:#92400e} small{color:#6b7280}
 </style></head><body>
 <h1>${esc(title)}</h1>
 <p class="sub">pid ${last.pid} · ${series.length} snapshot${series.length === 1 ? '' : 's'} · RSS ${bytes(t.rss)} in ${t.vmas} mappings ${t.rollupRss === null ? '' : `(smaps_rollup ${bytes(t.rollupRss)})`} · PSS ${bytes(t.pss)} · USS ${bytes(t.uss)} · page tables ${t.pageTables === null ? 'n/a' : bytes(t.pageTables)} · unattributed ${(100 * unattributedShare(last)).toFixed(1)}%</p>
@@ -197,6 +228,7 @@ ${stackedAreaChart(series)}
 <h2>Last snapshot</h2>
 <table><tr><th>category</th><th>rss</th><th>%</th><th>pss</th><th>private</th><th>swap</th><th>source</th></tr>${rows}</table>
 ${inside ? `<h3>Inside the categories (not added again)</h3><ul>${inside}</ul>` : ''}
+${notes ? `<h3>About these figures</h3><ul>${notes}</ul>` : ''}
 </body></html>
 `;
 }

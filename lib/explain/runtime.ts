@@ -19,6 +19,7 @@ export function runtimeStats(): RuntimeStats {
     heapUsed: mu.heapUsed,
     heapTotal: mu.heapTotal,
     malloc: native.mallinfo2(),
+    pagewiseRanges: Array.from(native.regionsHeld(), (x) => `0x${x.toString(16)}`),
     time: Date.now(),
   };
 }

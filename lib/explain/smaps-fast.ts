@@ -16,12 +16,12 @@ import type { SmapsEntry } from '../kernel/smaps';
 import { checkString } from '../validate';
 
 const VMFLAGS = Buffer.from('VmFlags:', 'latin1');
-const KEYS = ['Rss', 'Pss', 'Private_Clean', 'Private_Dirty', 'Swap', 'AnonHugePages'].map((k) => ({ key: k, bytes: Buffer.from(`${k}:`, 'latin1') }));
+const KEYS = ['Rss', 'Pss', 'Private_Clean', 'Private_Dirty', 'Swap', 'AnonHugePages', 'KSM'].map((k) => ({ key: k, bytes: Buffer.from(`${k}:`, 'latin1') }));
 
 /** Which wanted counter starts at `at` (its key and colon), or null for any other line. */
 function keyAt(b: Uint8Array, at: number, end: number): { key: string; bytes: Buffer } | null {
   const c = b[at];
-  if (c !== 82 && c !== 80 && c !== 83 && c !== 65) return null; // R P S A
+  if (c !== 82 && c !== 80 && c !== 83 && c !== 65 && c !== 75) return null; // R P S A K
   for (const k of KEYS) {
     const kb = k.bytes;
     if (at + kb.length > end || kb[0] !== c) continue;

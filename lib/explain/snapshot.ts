@@ -15,10 +15,11 @@ import { ProcReader } from '../kernel/reader';
 import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
 import { guardPageCount } from '../kernel/pagemap-fd';
+import { ksmStat } from '../kernel/ksm';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
-/** Chunk headers read per snapshot at most (one pread each): bounds the cost where a process holds many large chunks. */
-const MALLOC_HEADER_BUDGET = 5000;
+/** Chunk headers read (or pages tried as one) per snapshot at most, one pread each: bounds the cost where a process holds many large chunks or much other anonymous memory. */
+const MALLOC_HEADER_BUDGET = 20_000;
 
 /** `VmPTE:` of status text in bytes, or null. */
 function vmPte(status: string): number | null {
@@ -42,6 +43,16 @@ function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: numbe
   }
 }
 
+/** `ksm_merging_pages` in bytes, where smaps has no `KSM` field (Linux 6.1 to 6.5), or null. */
+function ksmFromStat(pid: number | 'self', page: number): number | null {
+  try {
+    const k = ksmStat(pid);
+    return k?.mergingPages == null ? null : k.mergingPages * page;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether `pid` names the calling process. */
 export function isSelf(pid: number | undefined): boolean {
   return pid === undefined || pid === process.pid;
@@ -51,7 +62,7 @@ export function isSelf(pid: number | undefined): boolean {
  * A snapshot through `reader`. `runtime` gives the statistics that split the
  * anonymous pool: this process's own when the reader is for it.
  */
-export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean, rollup = true): ExplainSnapshot {
+export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | null) | null, detail: boolean, rollup = true, staleAfterMs = Infinity): ExplainSnapshot {
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
@@ -61,17 +72,24 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   if (reader.exiting()) {
     throw noSuchProcess(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }
+  // Another program's agent, asked again after smaps: an exit event reported
+  // by now may have come before the smaps read (Node's teardown), so the
+  // snapshot is marked (at worst one sample taken just before it is too).
+  const teardown = stats?.exiting === true || (runtime !== null && reader.pid !== 'self' && stats !== null && runtime()?.exiting === true);
   // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
   const user = entries.filter((e) => e.pathname !== '[vsyscall]');
   const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
   const status = reader.status();
   const sps = reader.threadStackPointers();
-  reader.budget = MALLOC_HEADER_BUDGET;
+  reader.startMemoryReads(MALLOC_HEADER_BUDGET);
   const root = reader.pid === 'self' ? '' : `${reader.dir}/root`;
   const page = pageSize();
+  // pagewise's ranges: the addon's own list in this process; a child's from its agent.
+  const self = reader.pid === 'self' || reader.pid === process.pid;
+  const ranges = self ? native.regionsHeld() : stats?.pagewiseRanges ? BigUint64Array.from(stats.pagewiseRanges, (x) => BigInt(x)) : undefined;
   const a = attribute(entries, {
-    threadStackPointers: sps, pagewiseRanges: reader.pid === 'self' || reader.pid === process.pid ? native.regionsHeld() : undefined, heapInfo: (s) => reader.heapInfo(s), elfLoads: (file) => elfLoads(root + file), pageSize: page,
-    mallocChunks: (s, e) => reader.mallocChunks(s, e, page),
+    threadStackPointers: sps, pagewiseRanges: ranges, heapInfo: (s) => reader.heapInfo(s, page), elfLoads: (file) => elfLoads(root + file), pageSize: page,
+    mallocScan: (s, e, exact) => reader.mallocScan(s, e, page, exact), presentPages: (s, e) => reader.presentPages(s, e, page),
   }, stats, detail);
   const pidMatch = /^Pid:\s+(\d+)$/m.exec(status);
   const snap: ExplainSnapshot = {
@@ -80,10 +98,15 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
     pageSize: page,
     totals: {
       ...a.totals, pageTables: vmPte(status), rollupRss: rollupText === null ? null : parseSmapsRollup(rollupText).rss, guardPages: guardPageCount(guards, page),
+      ksm: a.totals.ksm ?? ksmFromStat(reader.pid, page),
     },
     categories: a.categories,
     breakdowns: a.breakdowns,
     runtime: stats,
+    runtimeAgeMs: stats ? Math.max(0, time - stats.time) : null,
+    runtimeStale: stats !== null && time - stats.time > staleAfterMs,
+    node: a.node,
+    ...(teardown ? { teardown: true } : {}),
     costMs: 0,
   };
   if (a.vmas) {

@@ -58,7 +58,7 @@ export interface ExplainCategory {
   swap: number;
   /** AnonHugePages, bytes. */
   anonHuge: number;
-  /** Number of VMAs it covers (for a runtime category: the pool's VMAs, shared with the other runtime categories). */
+  /** Number of VMAs it covers (for a runtime category: the pool's VMAs, shared with the other runtime categories; a VMA split between two owners, merged by the kernel, counts with the category of its rest). */
   vmaCount: number;
   /** Virtual size of those VMAs, bytes. */
   size: number;
@@ -104,10 +104,19 @@ export interface RuntimeStats {
   external: number;
   heapUsed: number;
   heapTotal: number;
+  /**
+   * The address ranges pagewise's addon holds in the process
+   * (`regionsHeld()`, hex `[start, end, ...]`), so a child started with the
+   * agent has its pagewise memory in the same category as explain() of its
+   * own process. Absent from older agents.
+   */
+  pagewiseRanges?: string[];
   /** glibc mallinfo2() (null off glibc < 2.33). */
   malloc: { arena: number; ordblks: number; hblks: number; hblkhd: number; uordblks: number; fordblks: number; keepcost: number } | null;
   /** When it was read (ms since the epoch). */
   time: number;
+  /** Written by the agent from the program's `exit` event: Node's teardown follows. */
+  exiting?: boolean;
 }
 
 /** Whole-process figures. */
@@ -123,6 +132,14 @@ export interface ExplainTotals {
   pageTables: number | null;
   /** `smaps_rollup`'s Rss read right after smaps (null with `rollup: false`). Equal to `rss` when the process did not change between the two reads. */
   rollupRss: number | null;
+  /**
+   * Bytes merged by KSM (Kernel Samepage Merging) with identical pages: the
+   * sum of smaps' `KSM` field (Linux 6.6+), else `ksm_merging_pages` of
+   * `/proc/PID/ksm_stat` (6.1+) times the page size; null where the kernel
+   * reports neither. Inside Rss (each merged page counts in every process
+   * sharing it) and divided in PSS.
+   */
+  ksm: number | null;
   /** Number of VMAs. */
   vmas: number;
   /** VMAs sealed with `mseal` (smaps VmFlags `sl`, Linux 6.11+), and their virtual size in bytes. */
@@ -152,6 +169,23 @@ export interface ExplainSnapshot {
   breakdowns: ExplainBreakdown[];
   /** The runtime statistics used, or null (another process without the agent). */
   runtime: RuntimeStats | null;
+  /** Milliseconds between the runtime statistics' reading and this snapshot (null without statistics). */
+  runtimeAgeMs?: number | null;
+  /**
+   * The runtime statistics are older than the watch allows: the process did
+   * not report them in time (its event loop was busy, e.g. synchronous
+   * setup). The categories and breakdowns drawn from them are shown but left
+   * out of the verdicts' slopes.
+   */
+  runtimeStale?: boolean;
+  /**
+   * Taken after the program's agent reported its `exit` event: Node's
+   * teardown frees ArrayBuffers and V8's heap before the process ends, so
+   * the snapshot is shown but left out of the verdicts.
+   */
+  teardown?: boolean;
+  /** The process runs V8 (a node binary or libnode is mapped, or it reports V8 statistics): advice about V8 applies. */
+  node?: boolean;
   /** Per-VMA rows (with `detail: true`). */
   vmas?: ExplainVma[];
   /** Milliseconds the snapshot took (reads, parse, attribution). */
@@ -160,18 +194,22 @@ export interface ExplainSnapshot {
 
 /** A verdict over a series of snapshots, backed by the figures it came from. */
 export interface ExplainVerdict {
-  /** `grows`, `shrinks` or `steady` (nothing moved beyond the threshold). */
-  kind: 'grows' | 'shrinks' | 'steady';
+  /**
+   * `grows` or `shrinks` in the recent window (after the series' change
+   * point); `settled`: moved before the change point and flat since (warm-up,
+   * one-off setup: not growth now); `steady`: nothing grows or shrinks now.
+   */
+  kind: 'grows' | 'shrinks' | 'settled' | 'steady';
   /** The category or breakdown id (`'rss'` for the whole process). */
   subject: string;
   label: string;
-  /** Least-squares slope over the series, bytes per minute. */
+  /** Least-squares slope over the window judged (after the change point; the whole series for `settled`), bytes per minute. */
   perMinute: number;
-  /** Last minus first, bytes. */
+  /** Last minus first of that window, bytes. */
   change: number;
   first: number;
   last: number;
-  /** Samples and seconds the verdict covers. */
+  /** Samples and seconds the window covers. */
   samples: number;
   seconds: number;
   /** The threshold a change had to pass (bytes), and how it was set. */
@@ -202,4 +240,6 @@ export interface WatchOptions extends ExplainOptions {
   signal?: AbortSignal;
   /** @internal Where a child's runtime statistics come from (the CLI's agent). */
   runtime?: () => RuntimeStats | null;
+  /** @internal Runtime statistics older than this (ms) are stale. Default: the interval plus 250 ms. */
+  staleAfterMs?: number;
 }

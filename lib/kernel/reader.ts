@@ -53,6 +53,14 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
 let shared: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
 const small = Buffer.allocUnsafeSlow(32);
 
+/**
+ * Present pages in a row that {@link ProcReader.mallocScan} tries as chunk
+ * headers before it leaves the rest of a mapping unscanned: 8 MiB of 4 KiB
+ * pages, well above the 12 KiB to 1.2 MiB of other memory seen merged with
+ * chunks, so a large mapping of something else does not spend the budget.
+ */
+const MAX_MISSES = 2048;
+
 /** Kept descriptors of one process's files, read again from offset 0 each time. */
 export class ProcReader {
   readonly pid: number | 'self';
@@ -208,30 +216,127 @@ export class ProcReader {
   }
 
   /**
-   * Whether [start, end) is made of glibc mmapped chunks only: from
-   * `start`, each chunk header (prev_size 0 or an alignment pad below a
-   * page, size with IS_MMAPPED set and PREV_INUSE/NON_MAIN_ARENA clear, a
-   * page multiple) leads to the next, ending exactly at `end`. At most
-   * `limit` headers are read per snapshot (the rest stays in the pool).
+   * glibc mmapped chunks in [start, end), which may be one mapping the
+   * kernel merged from several (chunks beside each other and beside other
+   * anonymous memory of the same protection). From `start`, each present
+   * page is tried as a chunk header (prev_size 0 or an alignment pad below
+   * a page, size with IS_MMAPPED set and PREV_INUSE/NON_MAIN_ARENA clear, a
+   * page multiple that fits): a header skips the chunk, anything else the
+   * page. With `exact`, the first page must be a header and the chunks must
+   * end exactly at `end` (the walk stops at the first non-header). Pages
+   * the pagemap does not show present are never read (a read would fault a
+   * swapped page back in or allocate an untouched one), nor tried as a
+   * header. Returns the chunks' virtual bytes, the present pages in them and
+   * in the whole range, and whether the chunks cover it exactly; null when
+   * the pagemap or memory cannot be read. At most `budget` headers are read
+   * per snapshot (the rest counts as no chunk).
    */
-  mallocChunks(start: bigint, end: bigint, page: number): boolean {
+  mallocScan(start: bigint, end: bigint, page: number, exact: boolean): { bytes: number; present: number; presentInChunks: number; whole: boolean } | null {
     const b = small.subarray(0, 16);
+    const pg = BigInt(page);
     let at = start;
+    let bytes = 0n;
+    let presentInChunks = 0;
+    let present = 0;
+    let misses = 0;
+    const countPresent = (from: bigint, to: bigint): number | null => {
+      let n = 0;
+      for (let p = from; p < to; p += pg) {
+        const r = this.#pagePresent(p, page);
+        if (r === null) return null;
+        if (r) n++;
+      }
+      return n;
+    };
     while (at < end) {
-      if (this.budget-- <= 0) return false;
-      if (!this.#readMem(b, at)) return false;
-      const prev = b.readBigUInt64LE(0);
-      const size = b.readBigUInt64LE(8);
-      if (prev >= BigInt(page) || (size & 7n) !== 2n) return false;
-      const len = size & ~7n;
-      if (len === 0n || len % BigInt(page) !== 0n || at + len > end) return false;
+      const here = this.#pagePresent(at, page);
+      if (here === null) return null;
+      let len = 0n;
+      if (here && this.budget-- > 0 && this.#readMemRaw(b, at)) {
+        const prev = b.readBigUInt64LE(0);
+        const size = b.readBigUInt64LE(8);
+        const l = size & ~7n;
+        if (prev < pg && (size & 7n) === 2n && l !== 0n && l % pg === 0n && at + l <= end) len = l;
+      }
+      if (len === 0n) {
+        if (exact) return { bytes: Number(bytes), present: 0, presentInChunks: 0, whole: false };
+        if (here) {
+          present++;
+          // A long run of other memory: the rest of the mapping is left unscanned (its present pages counted).
+          if (++misses > MAX_MISSES) {
+            const n = countPresent(at + pg, end);
+            if (n === null) return null;
+            present += n;
+            break;
+          }
+        }
+        at += pg;
+        continue;
+      }
+      misses = 0;
+      const n = countPresent(at, at + len);
+      if (n === null) return null;
+      presentInChunks += n;
+      present += n;
+      bytes += len;
       at += len;
     }
-    return at === end;
+    return { bytes: Number(bytes), present, presentInChunks, whole: bytes === end - start && bytes > 0n };
   }
 
-  /** Headers {@link mallocChunks} may still read in this snapshot. */
+  /** Present pages in [start, end) from the pagemap (nothing of the memory read), or null when the pagemap cannot be read. */
+  presentPages(start: bigint, end: bigint, page: number): number | null {
+    let n = 0;
+    for (let p = start; p < end; p += BigInt(page)) {
+      const r = this.#pagePresent(p, page);
+      if (r === null) return null;
+      if (r) n++;
+    }
+    return n;
+  }
+
+  /** Whether {@link mallocScan} finds [start, end) wholly made of glibc mmapped chunks. */
+  mallocChunks(start: bigint, end: bigint, page: number): boolean {
+    return this.mallocScan(start, end, page, true)?.whole === true;
+  }
+
+  /** Headers {@link mallocScan} may still read in this snapshot. */
   budget = 0;
+
+  /** A window of pagemap entries, read once per snapshot and range. */
+  #pm: Buffer = Buffer.allocUnsafeSlow(64 * 1024).fill(0);
+  #pmFirst = -1n;
+  #pmCount = 0;
+
+  /**
+   * Starts a snapshot's reads of the process's memory: `budget` chunk
+   * headers at most, and the pagemap read afresh (pages come and go).
+   */
+  startMemoryReads(budget: number): void {
+    this.budget = budget;
+    this.#pmFirst = -1n;
+    this.#pmCount = 0;
+  }
+
+  /** Whether the page at `addr` is present (pagemap bit 63), or null when the pagemap cannot be read. */
+  #pagePresent(addr: bigint, page: number): boolean | null {
+    const idx = addr / BigInt(page);
+    if (this.#pmFirst < 0n || idx < this.#pmFirst || idx >= this.#pmFirst + BigInt(this.#pmCount)) {
+      if (this.#pagemap === undefined) this.#pagemap = this.#openOptional('pagemap');
+      if (this.#pagemap === null) return null;
+      let n: number;
+      try {
+        n = fs.readSync(this.#pagemap, this.#pm, 0, this.#pm.length, Number(idx * 8n));
+      } catch {
+        return null;
+      }
+      if (n < 8) return null;
+      this.#pmFirst = idx;
+      this.#pmCount = Math.floor(n / 8);
+    }
+    const off = Number(idx - this.#pmFirst) * 8;
+    return (this.#pm.readBigUInt64LE(off) >> 63n) === 1n;
+  }
 
   /** Opens a file of the process read-only, or null when it cannot be opened (permissions, or the process is gone). */
   #openOptional(name: string): number | null {
@@ -242,7 +347,12 @@ export class ProcReader {
     }
   }
 
-  #readMem(b: Buffer, at: bigint): boolean {
+  /** Reads b.length bytes at `at` (within one page) when the page is present: never faults one in. */
+  #readMem(b: Buffer, at: bigint, page: number): boolean {
+    return this.#pagePresent(at, page) === true && this.#readMemRaw(b, at);
+  }
+
+  #readMemRaw(b: Buffer, at: bigint): boolean {
     if (this.#mem === undefined) this.#mem = this.#openOptional('mem');
     if (this.#mem === null) return false;
     try {
@@ -268,10 +378,10 @@ export class ProcReader {
     }
   }
 
-  /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read. */
-  heapInfo(start: bigint): { arena: bigint; size: number; mprotectSize: number } | null {
+  /** glibc `heap_info` at `start` (ar_ptr, prev, size, mprotect_size), or null when /proc/PID/mem cannot be read or the page is not present (not read then). */
+  heapInfo(start: bigint, page: number): { arena: bigint; size: number; mprotectSize: number } | null {
     const b = small;
-    if (!this.#readMem(b, start)) return null;
+    if (!this.#readMem(b, start, page)) return null;
     return { arena: b.readBigUInt64LE(0), size: Number(b.readBigUInt64LE(16)), mprotectSize: Number(b.readBigUInt64LE(24)) };
   }
 
