@@ -64,7 +64,8 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown', 'bench');
   const runs = values.runs === undefined ? undefined : intFlag('bench', '--runs', values.runs, 1, 1, 100000);
-  for (const name of values.only ?? []) {
+  const only = (values.only ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  for (const name of only) {
     if (!benchmarks.some((b) => b.name === name || b.group === name)) {
       const groups = [...new Set(benchmarks.map((b) => b.group))].join(', ');
       throw new UsageError(`--only ${name}: no such benchmark or group. Groups: ${groups}; 'pagewise bench --list' names every benchmark`, 'bench');
@@ -74,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
   const started = Date.now();
   const conditions = benchConditions();
   const results = runBenchmarks({
-    ...(values.only ? { only: values.only } : {}),
+    ...(only.length > 0 ? { only } : {}),
     ...(runs !== undefined ? { runs } : {}),
     quick: values.quick === true,
     onProgress: (p: Progress) => bar.update(`[${p.index + 1}/${p.total}] ${p.benchmark} ${p.round < 0 ? 'warm-up' : `round ${p.round + 1}/${p.runs}`}`),

@@ -148,7 +148,7 @@ ${experiments.map((e) => `  ${String(e.number).padStart(2)} ${e.id.padEnd(22)} $
 /** The `pagewise experiments` command. */
 export const command: CliCommand = {
   name: 'experiments',
-  summary: 'run the sixteen experiments (ZFOD, DONTNEED, overcommit, malloc, heap holes, exit, COW, kernel memory, RLIMIT_DATA, prefault, guard pages, batched madvise, WebAssembly discard, resizable shrink, trimMalloc, THP policies)',
+  summary: `run the ${experiments.length} experiments (${experiments.map((e) => e.id).join(', ')})`,
   async run(argv) {
     const parsed = parseCommand('experiments', argv, {
       only: { type: 'string', multiple: true },

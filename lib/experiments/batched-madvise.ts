@@ -13,8 +13,10 @@ import { labMissing, nativeLab } from '../native/lab';
 type CRanges = (address: bigint, length: number, count: number, batched: number) => number;
 function cRanges(): CRanges | null {
   if (labMissing()) return null;
-  const f = (nativeLab() as unknown as { cbenchDontneedRanges?: CRanges }).cbenchDontneedRanges;
-  return typeof f === 'function' ? f : null;
+  const lab = nativeLab();
+  // A lab binary built before the function existed (an old prebuild) has no C arm.
+  if (typeof lab.cbenchDontneedRanges !== 'function') return null;
+  return (address, length, count, batched) => lab.cbenchDontneedRanges(address, length, count, batched);
 }
 
 /** Where the claim holds: batched / loop below 1. */

@@ -46,6 +46,8 @@ export interface CowResult {
  */
 export interface NativeLab {
   cbenchMadvise(address: bigint, length: number, advice: number, iterations: number): number;
+  /** MADV_DONTNEED of `count` scattered dirty pages in [address, address + length): one madvise each (`batched` 0) or one process_madvise (1), ns timed in C. */
+  cbenchDontneedRanges(address: bigint, length: number, count: number, batched: number): number;
   /** Each iteration is mprotect(protA) then mprotect(protB). */
   cbenchMprotect(address: bigint, length: number, protA: number, protB: number, iterations: number): number;
   cbenchMincore(address: bigint, length: number, iterations: number): number;
