@@ -26,7 +26,7 @@ console.log(`COW: ${cow.verdict}, child faults for 32 writes: ${faults?.value}`)
 //    faults writing 256 fresh pages = 256 faults  [getrusage(RUSAGE_THREAD), best of up to 5 trials]
 //    pages resident after writing 256 = 256 pages  [mincore]
 //    mapping Rss added by reading 256 pages = 0 bytes  [/proc/self/smaps (excludes the shared zero page)]
-//    Committed_AS change, MAP_NORESERVE = 0 bytes  [/proc/meminfo, median of 5 (system-wide: other processes add noise)]
+//    Committed_AS change, MAP_NORESERVE = 0 bytes  [/proc/meminfo, median of 9 interleaved trials (system-wide: other processes add noise)]
 //    why: read faults map the shared zero page here (reading 256 pages added 0 bytes of Rss)
 // 9. RLIMIT_DATA and mmap: refuted
 //    mmap private read+write = ENOMEM  [pagewise-probe]
@@ -41,7 +41,7 @@ console.log(`COW: ${cow.verdict}, child faults for 32 writes: ${faults?.value}`)
 //    faults writing 256 fresh pages = 256 faults  [getrusage(RUSAGE_THREAD), best of up to 5 trials]
 //    pages resident after writing 256 = 256 pages  [mincore]
 //    mapping Rss added by reading 256 pages = 1048576 bytes  [/proc/self/smaps (excludes the shared zero page)]
-//    Committed_AS change, MAP_NORESERVE = 0 bytes  [/proc/meminfo, median of 5 (system-wide: other processes add noise)]
+//    Committed_AS change, MAP_NORESERVE = 0 bytes  [/proc/meminfo, median of 9 interleaved trials (system-wide: other processes add noise)]
 //    why: this kernel does not map the shared zero page on read faults: reading 256 fresh pages took 256 faults and added 1.0 MiB of Rss, like writes
 // 9. RLIMIT_DATA and mmap: refuted
 //    mmap private read+write = ENOMEM  [pagewise-probe]

@@ -47,6 +47,7 @@ const varies: Record<string, RegExp[]> = {
   ],
   'experiments.ts': [
     /Committed_AS change, MAP_NORESERVE = (-?\d+ bytes)/, // /proc/meminfo is system-wide: other processes commit memory meanwhile
+    /\/proc\/meminfo, median of (\d+) interleaved trials/, // decide() runs trials until the interval decides
   ],
   'measure-zero-fill.ts': [
     /^THP mode: (\w+)/, // the host's setting (the example advises MADV_NOHUGEPAGE, so nothing depends on it)
