@@ -60,9 +60,9 @@ type Rule = 'upward import' | 'cli imports lab internals' | 'lab binary outside 
  * what it names, why.
  */
 const EXCEPTIONS: { file: string; rule: Rule; what: string; why: string }[] = [
-  // Permanent: the loader runs below lib/proc (which loads through it), so it cannot import a reader; it reads
+  // Permanent: the loader runs below lib/kernel (which loads through it), so it cannot import a reader; it reads
   // /proc/self/maps once to tell musl from glibc before the binary loads.
-  { file: 'native/binding.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/proc sits above the loader' },
+  { file: 'native/binding.ts', rule: 'reads /proc or /sys', what: '/proc/self/maps', why: 'musl detection before the binary loads; lib/kernel sits above the loader' },
 ];
 
 function rank(file: string): number {
