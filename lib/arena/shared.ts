@@ -15,11 +15,11 @@
  *   the same way. A bitmap has no ABA problem: a bit is claimed or released
  *   whatever its history, and of two threads freeing one handle exactly one
  *   clears the bit (the other is refused as a double free).
- * - A per-span free count and a per-class bitmap of spans that may have free
- *   slots are hints: they only steer the search, never decide what is live.
- *   A worker terminated between two steps leaves them off by one at worst:
- *   a slot (or a span it had just taken) is then lost until the arena goes,
- *   never handed out twice, and nothing waits for it.
+ * - A per-class bitmap of spans that may have free slots (set by a free
+ *   into a full bitmap word) is a hint: it only steers the search, never
+ *   decides what is live. A worker terminated between two steps loses at
+ *   worst a slot or a span it had just taken until the arena goes: never
+ *   handed out twice, and nothing waits for it.
  * - There is no lock, so there is nothing a terminated worker can hold.
  *
  * Nothing in the metadata is passed to the kernel, and every index read
@@ -37,7 +37,7 @@ import { checkArenaInteger, readOptions } from './checks';
 import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { clz32, floor, I32, isInteger, min, U8 } from './intrinsics';
 
-const { load, store, compareExchange, add, sub, or, and } = Atomics;
+const { load, store, compareExchange, or, and } = Atomics;
 const SAB = SharedArrayBuffer;
 const sabByteLengthOf = Function.prototype.call.bind(
   Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get as () => number,
@@ -65,8 +65,8 @@ const H_NEXT = 3;
 const H_ID_LO = 4;
 const H_ID_HI = 5;
 const HEADER = 8;
-/** Per span: [class + 1 (0 = not taken), free slots (a hint)]. */
-const SPAN_WORDS = 2;
+/** Per span: its class + 1 (0 = not taken). Nothing per span is written after that, so neighbouring spans share no written cache line. */
+const SPAN_WORDS = 1;
 
 const CLASSES = sizeClasses(SPAN);
 const COUNT = CLASSES.sizes.length;
@@ -327,7 +327,6 @@ export class SharedArena {
         const free = ~w & (w + 1); // lowest clear bit
         const prev = compareExchange(m, base + i, w, w | free);
         if (prev === w) {
-          sub(m, this.#spanBase + s * SPAN_WORDS + 1, 1);
           this.#word[c] = i;
           return (s << SPAN_SHIFT) + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
         }
@@ -369,7 +368,6 @@ export class SharedArena {
       if (compareExchange(m, H_NEXT, next, next + 1) !== next) continue;
       const sp = this.#spanBase + next * SPAN_WORDS;
       if (TAIL[c] !== 0) store(m, this.#bitsBase + next * WORDS + USED_WORDS[c]! - 1, TAIL[c]!);
-      store(m, sp + 1, SLOTS[c]!);
       store(m, sp, c + 1); // published: its handles can be checked from here on
       // The span was listed as having free slots by nobody: this thread uses it first.
       this.#cur[c] = next;
@@ -385,9 +383,15 @@ export class SharedArena {
     const word = this.#availBase + c * this.#availWords + (s >>> 5);
     const bit = 1 << (s & 31);
     and(m, word, ~bit);
-    // A freeHandle that raised the free count from 0 after our claim failed
-    // lists the span again itself; one that raised it before, we re-list.
-    if (load(m, this.#spanBase + s * SPAN_WORDS + 1) > 0) or(m, word, bit);
+    // A freeHandle that found its bitmap word full after this lists the span
+    // again itself; a slot freed before, this scan sees.
+    const base = this.#bitsBase + s * WORDS;
+    for (let i = 0; i < USED_WORDS[c]!; i++) {
+      if (load(m, base + i) !== -1) {
+        or(m, word, bit);
+        return;
+      }
+    }
   }
 
   /**
@@ -433,8 +437,9 @@ export class SharedArena {
       if (prev === w) break;
       w = prev;
     }
-    if (add(m, this.#spanBase + s * SPAN_WORDS + 1, 1) <= 0 && s !== this.#cur[c]) {
-      // The span was full: list it as having a free slot.
+    if (w === -1 && s !== this.#cur[c]) {
+      // The word was full (so may have been the whole span): list the span
+      // as having a free slot.
       or(m, this.#availBase + c * this.#availWords + (s >>> 5), 1 << (s & 31));
     }
   }
