@@ -33,6 +33,14 @@ export interface SharedLarsonOptions {
   blocks?: number;
   /** Worker counts; default [1, 2]. */
   workers?: readonly number[];
+  /**
+   * `'ring'` (default): every block is handed to the next worker, which
+   * frees it. `'larson'`: as larson does, each worker replaces random blocks
+   * of its own 1,024 (a free and an allocation per block) and hands 64 of
+   * them to the next worker every 256 blocks (a quarter of its blocks are
+   * freed by another worker).
+   */
+  workload?: 'ring' | 'larson';
   /** Contenders; default both. */
   contenders?: readonly SharedLarsonRow['contender'][];
 }
@@ -70,7 +78,7 @@ function packageEntry(): string {
 const WORKER = (entry: string): string => `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const pw = require(${JSON.stringify(entry)});
-const { kind, me, n, blocks, ctl } = workerData;
+const { kind, me, n, blocks, ctl, workload } = workerData;
 const c = new Int32Array(ctl);
 const out = new Int32Array(workerData.rings[me]);
 const inp = new Int32Array(workerData.rings[(me + n - 1) % n]);
@@ -78,7 +86,66 @@ const CAP = ${CAP}, BATCH = ${BATCH}, HEAD = ${HEAD}, SLOTS = ${SLOTS};
 let seed = 12345 + me * 7919;
 const size = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 16 + (seed >>> 8) % 241; };
 let bad = 0;
-if (kind === 'shared-arena') {
+if (workload === 'larson') {
+  // Each worker: 1,024 blocks of its own, a random one replaced per step;
+  // every 256 steps, 64 of them go to the next worker, which frees them.
+  const L = 1024, EVERY = 256, HAND = 64;
+  const arena = kind === 'shared-arena' ? pw.SharedArena.attach(workerData.token) : null;
+  const data = arena ? arena.data : null;
+  const local = new Array(L);
+  const alloc = (s) => {
+    if (arena) { const h = arena.allocHandle(s); data.setUint32(h, h, true); data.setUint32(h + 12, s, true); return h; }
+    const b = Buffer.allocUnsafe(s); b[0] = 7; b[12] = s & 255; return b;
+  };
+  const release = (x) => {
+    if (arena) { if (data.getUint32(x + 12, true) > 256) bad++; arena.freeHandle(x); }
+    else if (x[12] !== (x.length & 255)) bad++;
+  };
+  const { port, inPort } = workerData;
+  let consumed = 0, tail = 0;
+  const expect = Math.floor(blocks / EVERY) * HAND;
+  const consume = () => {
+    if (arena) {
+      let head = inp[HEAD];
+      const avail = Atomics.load(inp, 0);
+      for (; head < avail; head++) { release(inp[SLOTS + (head & (CAP - 1))]); consumed++; }
+      Atomics.store(inp, HEAD, head);
+    } else {
+      for (let m; (m = receiveMessageOnPort(inPort)) !== undefined; ) {
+        const batch = m.message;
+        for (let j = 0; j < batch.length; j++) release(batch[j]);
+        consumed += batch.length;
+        Atomics.add(inp, HEAD, batch.length);
+      }
+    }
+  };
+  Atomics.add(c, 1, 1); Atomics.notify(c, 1);
+  Atomics.wait(c, 0, 0);
+  for (let i = 0; i < L; i++) local[i] = alloc(size());
+  for (let step = 1; step <= blocks; step++) {
+    const k = (seed = (seed * 1103515245 + 12345) >>> 0) % L;
+    release(local[k]);
+    local[k] = alloc(size());
+    if (step % EVERY === 0) {
+      while (tail + HAND - Atomics.load(out, HEAD) > CAP) consume();
+      const from = (step / EVERY * HAND) % L;
+      if (arena) {
+        for (let j = 0; j < HAND; j++) { out[SLOTS + ((tail + j) & (CAP - 1))] = local[from + j]; local[from + j] = alloc(size()); }
+        tail += HAND;
+        Atomics.store(out, 0, tail);
+      } else {
+        const batch = local.slice(from, from + HAND);
+        for (let j = 0; j < HAND; j++) local[from + j] = alloc(size());
+        tail += HAND;
+        port.postMessage(batch);
+      }
+      consume();
+    }
+  }
+  while (consumed < expect) { consume(); if (consumed < expect) Atomics.wait(c, 2, 0, 1); }
+  for (let i = 0; i < L; i++) release(local[i]);
+  if (arena) arena.close();
+} else if (kind === 'shared-arena') {
   const arena = pw.SharedArena.attach(workerData.token);
   const data = arena.data;
   Atomics.add(c, 1, 1); Atomics.notify(c, 1);
@@ -151,7 +218,7 @@ if (kind === 'shared-arena') {
 parentPort.postMessage({ bad });
 `;
 
-async function runOnce(kind: SharedLarsonRow['contender'], n: number, blocks: number, entry: string): Promise<number> {
+async function runOnce(kind: SharedLarsonRow['contender'], n: number, blocks: number, entry: string, workload: 'ring' | 'larson'): Promise<number> {
   const ctl = new SharedArrayBuffer(16);
   const c = new Int32Array(ctl);
   const rings = Array.from({ length: n }, () => new SharedArrayBuffer(4 * (SLOTS + CAP)));
@@ -162,7 +229,7 @@ async function runOnce(kind: SharedLarsonRow['contender'], n: number, blocks: nu
   const done: Promise<{ bad: number }>[] = [];
   try {
     for (let me = 0; me < n; me++) {
-      const data: Record<string, unknown> = { kind, me, n, blocks, ctl, rings };
+      const data: Record<string, unknown> = { kind, me, n, blocks, ctl, rings, workload };
       const transfer: MessagePort[] = [];
       if (arena) data.token = arena.share();
       else {
@@ -213,11 +280,12 @@ export async function benchSharedLarson(options: SharedLarsonOptions = {}): Prom
   const cells = contenders.flatMap((k) => counts.map((n) => ({ k, n })));
   const per = new Map<string, number[]>(cells.map(({ k, n }) => [`${k}/${n}`, []]));
   // Warm-up run of each cell, not counted.
-  for (const { k, n } of cells) await runOnce(k, n, Math.min(blocks, 50_000), entry);
+  const workload = options.workload ?? 'ring';
+  for (const { k, n } of cells) await runOnce(k, n, Math.min(blocks, 50_000), entry, workload);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < cells.length; i++) {
       const { k, n } = cells[(i + r) % cells.length]!;
-      per.get(`${k}/${n}`)!.push(await runOnce(k, n, blocks, entry));
+      per.get(`${k}/${n}`)!.push(await runOnce(k, n, blocks, entry, workload));
     }
   }
   const rows = cells.map(({ k, n }) => ({ contender: k, workers: n, perRound: per.get(`${k}/${n}`)!, median: median(per.get(`${k}/${n}`)!) }));
@@ -247,13 +315,15 @@ async function main(argv: string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? Number(argv[i + 1]) : undefined;
   };
-  const res = await benchSharedLarson({ rounds: arg('--rounds'), blocks: arg('--blocks') });
+  const wi = argv.indexOf('--workload');
+  const workload = wi >= 0 ? (argv[wi + 1] as 'ring' | 'larson') : 'ring';
+  const res = await benchSharedLarson({ rounds: arg('--rounds'), blocks: arg('--blocks'), workload });
   if (argv.includes('--json')) {
     console.log(JSON.stringify(res, null, 2));
     return;
   }
   const m = res.machine;
-  console.log(`larson-like producer/consumer across workers: ${m.cpus} CPUs, load ${m.loadavg.map((x) => x.toFixed(2)).join(' ')}, Node ${m.node}, Linux ${m.kernel}`);
+  console.log(`${workload === 'larson' ? 'larson: own blocks replaced at random, 64 of every 256 handed to the next worker' : 'ring: every block handed to the next worker'}; ${m.cpus} CPUs, load ${m.loadavg.map((x) => x.toFixed(2)).join(' ')}, Node ${m.node}, Linux ${m.kernel}`);
   for (const r of res.rows) {
     const lo = Math.min(...r.perRound);
     const hi = Math.max(...r.perRound);
