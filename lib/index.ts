@@ -24,6 +24,8 @@ export type { Rusage, RusageWho } from './process/rusage';
 export * as unsafe from './unsafe';
 export { Arena, LARGE_BLOCK_BYTES } from './arena';
 export type { ArenaOptions, ArenaResetOptions, ArenaStats } from './arena';
+export { SharedArena } from './arena';
+export type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './arena';
 export { ProcParseError } from './kernel/parse';
 export { parseStatus, readStatus } from './kernel/status';
 export type { Status } from './kernel/status';

@@ -1,0 +1,559 @@
+/**
+ * A worker-shared arena of handle blocks (issue 24): one read-write
+ * `MAP_NORESERVE` mapping shared with `Mapping.share()`/`attach()` (the same
+ * memory at the same address in every worker), and its metadata in a
+ * `SharedArrayBuffer` that travels with the token. A handle is the block's
+ * byte offset, valid in every worker; `allocHandle`/`freeHandle` work from
+ * any worker.
+ *
+ * Lock-free, and so safe against `worker.terminate()` at any instruction:
+ * - The memory is cut into 64 KiB spans. A span is taken once from a bump
+ *   counter (compare-and-swap) for one size class and keeps that class for
+ *   the arena's life.
+ * - Each span has a bitmap, one bit per slot (1 = live). `allocHandle` sets
+ *   a clear bit with `Atomics.compareExchange`; `freeHandle` clears a set bit
+ *   the same way. A bitmap has no ABA problem: a bit is claimed or released
+ *   whatever its history, and of two threads freeing one handle exactly one
+ *   clears the bit (the other is refused as a double free).
+ * - A per-class bitmap of spans that may have free slots (set by a free
+ *   into a full bitmap word) is a hint: it only steers the search, never
+ *   decides what is live. A worker terminated between two steps loses at
+ *   worst a slot or a span it had just taken until the arena goes: never
+ *   handed out twice, and nothing waits for it.
+ * - There is no lock, so there is nothing a terminated worker can hold.
+ *
+ * Nothing in the metadata is passed to the kernel, and every index read
+ * from it is bounds-checked by the typed arrays it indexes (and the handles
+ * it yields by `heap`): a caller who writes into the token's
+ * SharedArrayBuffer can make this arena hand out overlapping blocks, never
+ * make the process crash.
+ * @internal
+ */
+import { mmap, attach, type Mapping, type ShareToken } from '../mapping';
+import { checkToken } from '../sharing/share';
+import { maxArrayBufferLength } from '../kernel/system';
+import { invalidState, invalidThis, invalidType, invalidValue, outOfRange, withCode } from '../errors';
+import { checkArenaInteger, readOptions } from './checks';
+import { CLASS_QUANTUM, sizeClasses } from './classes';
+import { clz32, floor, I32, isInteger, min, U8 } from './intrinsics';
+
+const { load, store, compareExchange, or, and } = Atomics;
+const SAB = SharedArrayBuffer;
+const sabByteLengthOf = Function.prototype.call.bind(
+  Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get as () => number,
+) as unknown as (sab: unknown) => number;
+const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithin) as unknown as (
+  view: Uint8Array, target: number, start: number, end: number,
+) => Uint8Array;
+const DataViewOf = DataView;
+const ObjectFreeze = Object.freeze;
+
+const SPAN_SHIFT = 16;
+/** Bytes per span: the unit a size class takes from the arena. */
+const SPAN = 1 << SPAN_SHIFT;
+/** Bitmap words per span (enough for the smallest class, 16 bytes). */
+const WORDS = SPAN / CLASS_QUANTUM / 32;
+const MAGIC = 0x50475341; // 'PGSA'
+const VERSION = 1;
+
+// Header words of the metadata.
+const H_MAGIC = 0;
+const H_VERSION = 1;
+const H_SPANS = 2;
+const H_NEXT = 3;
+/** The memory's share id (its low and high 32 bits): pairs this metadata with that memory. */
+const H_ID_LO = 4;
+const H_ID_HI = 5;
+const HEADER = 8;
+/** Per span: its class + 1 (0 = not taken). Nothing per span is written after that, so neighbouring spans share no written cache line. */
+const SPAN_WORDS = 1;
+
+const CLASSES = sizeClasses(SPAN);
+const COUNT = CLASSES.sizes.length;
+/** Largest block a SharedArena hands out (8 KiB): eight to a span. */
+const MAX_BLOCK = CLASSES.max;
+const SIZES = new I32(COUNT);
+const SLOTS = new I32(COUNT);
+const USED_WORDS = new I32(COUNT);
+const TAIL = new I32(COUNT);
+for (let c = 0; c < COUNT; c++) {
+  const size = CLASSES.sizes[c]!;
+  SIZES[c] = size;
+  const slots = floor(SPAN / size);
+  SLOTS[c] = slots;
+  USED_WORDS[c] = (slots + 31) >>> 5;
+  // Bits past the last slot of the last word are set for good: never free.
+  const rest = slots & 31;
+  TAIL[c] = rest === 0 ? 0 : ~((1 << rest) - 1);
+}
+const BY_QUANTUM = CLASSES.byQuantum;
+
+/** The metadata's layout for `spans` spans, in Int32 words. */
+function layout(spans: number): { spanBase: number; bitsBase: number; availBase: number; availWords: number; words: number } {
+  const spanBase = HEADER;
+  const bitsBase = spanBase + spans * SPAN_WORDS;
+  const availBase = bitsBase + spans * WORDS;
+  const availWords = (spans + 31) >>> 5;
+  return { spanBase, bitsBase, availBase, availWords, words: availBase + COUNT * availWords };
+}
+
+/** What {@link SharedArena.share} returns: post it to a worker and pass it to {@link SharedArena.attach} there. */
+export interface SharedArenaToken {
+  readonly pagewiseSharedArena: 1;
+  /** The memory: a {@link ShareToken}, checked against the native registry by `attach`. */
+  readonly memory: ShareToken;
+  /** The allocator's metadata (bitmaps, counters), shared by every worker. */
+  readonly meta: SharedArrayBuffer;
+}
+
+/** Options of `new SharedArena(options?)`. */
+export interface SharedArenaOptions {
+  /**
+   * Bytes of address space, default 1 GiB, rounded up to 64 KiB; at most
+   * `min(2^32, buffer.constants.MAX_LENGTH)` (one `heap` reaches every
+   * block). Mapped read-write with `MAP_NORESERVE`: not charged to the
+   * commit limit under `overcommit_memory` 0 or 1; pages become resident
+   * as blocks are first written.
+   */
+  reserve?: number;
+}
+
+/** What {@link SharedArena.stats} returns (a walk of the spans; the counts are exact when no other worker is allocating meanwhile). */
+export interface SharedArenaStats {
+  reserved: number;
+  /** Bytes of spans taken by size classes (64 KiB each). */
+  spans: number;
+  /** Live handle blocks, in every worker. */
+  handles: number;
+  /** Bytes of live blocks at their block size. */
+  allocated: number;
+  /** Bytes of the metadata SharedArrayBuffer. */
+  bookkeepingBytes: number;
+  /** Threads that hold the memory now (this one included); 0 once this thread closed it. */
+  holders: number;
+}
+
+/** Receiver check: only a real SharedArena has `#meta`. */
+function brand(value: unknown): asserts value is SharedArena {
+  if (typeof value !== 'object' || value === null || !SharedArena.isSharedArena(value)) throw invalidThis('SharedArena');
+}
+
+const CONSTRUCT = Symbol('pagewise.SharedArena.attach');
+
+/**
+ * An arena of handle blocks shared by worker threads: make it in one
+ * thread, post `arena.share()` to workers, `SharedArena.attach(token)`
+ * there. Every worker sees the same memory at the same address, a handle
+ * means the same block in every worker, and any worker may free a block any
+ * other allocated. See docs/arena.md, "Sharing an arena between workers".
+ */
+export class SharedArena {
+  #mapping: Mapping;
+  #meta: Int32Array;
+  #spans: number;
+  #spanBase: number;
+  #bitsBase: number;
+  #availBase: number;
+  #availWords: number;
+  #heap: Uint8Array | null;
+  #data: DataView | null;
+  #closed = false;
+  /** This thread's current span per class (-1: none yet): two workers allocating mostly use different spans. */
+  #cur = new I32(COUNT).fill(-1);
+  /** The bitmap word of its current span where this thread last found a slot, per class. */
+  #word = new I32(COUNT);
+  /** Where this thread's last search of the class's span bitmap stopped. */
+  #availCursor = new I32(COUNT);
+
+  /** Makes a new shared arena (the memory is mapped in this thread; others `attach()` it). */
+  constructor(options?: SharedArenaOptions);
+  /** @internal */
+  constructor(options: SharedArenaOptions | symbol | undefined, mapping?: Mapping, meta?: SharedArrayBuffer);
+  constructor(options?: SharedArenaOptions | symbol, mapping?: Mapping, meta?: SharedArrayBuffer) {
+    if (options === CONSTRUCT) {
+      this.#mapping = mapping!;
+      this.#meta = new I32(meta!);
+      this.#spans = load(this.#meta, H_SPANS);
+    } else {
+      const o = readOptions('options', options, ['reserve']);
+      const limit = min(maxArrayBufferLength(), 2 ** 32);
+      const reserve = o.reserve === undefined ? min(2 ** 30, limit) : checkArenaInteger('options.reserve', o.reserve, 1, limit);
+      const spans = (reserve + SPAN - 1) >>> SPAN_SHIFT;
+      if (spans * SPAN > limit) throw outOfRange('options.reserve', `<= ${limit} (64 KiB spans)`, o.reserve);
+      this.#mapping = mmap(spans * SPAN, { noReserve: true, name: 'pagewise:shared-arena' });
+      const words = layout(spans).words;
+      this.#meta = new I32(new SAB(words * 4));
+      this.#spans = spans;
+      store(this.#meta, H_SPANS, spans);
+      const id = this.#mapping.share().id;
+      store(this.#meta, H_ID_LO, Number(id & 0xffffffffn) | 0);
+      store(this.#meta, H_ID_HI, Number(id >> 32n) | 0);
+      store(this.#meta, H_VERSION, VERSION);
+      store(this.#meta, H_MAGIC, MAGIC);
+    }
+    const l = layout(this.#spans);
+    this.#spanBase = l.spanBase;
+    this.#bitsBase = l.bitsBase;
+    this.#availBase = l.availBase;
+    this.#availWords = l.availWords;
+    this.#heap = new U8(this.#mapping.buffer);
+    this.#data = new DataViewOf(this.#heap.buffer);
+  }
+
+  /** @internal Whether `value` is a SharedArena (not a Proxy or a look-alike). */
+  static isSharedArena(value: object): value is SharedArena {
+    return #meta in value;
+  }
+
+  /** Largest block size a SharedArena hands out (8 KiB): put larger buffers in a mapping of their own and share() it. */
+  static get maxBlock(): number {
+    return MAX_BLOCK;
+  }
+
+  /**
+   * The arena of another thread's {@link SharedArena.share} token: the same
+   * memory at the same address and the same blocks. The memory is checked
+   * against the native registry of shared mappings (`ERR_INVALID_STATE` when
+   * every thread that held it has closed it; `ERR_INVALID_ARG_VALUE` for a
+   * token whose fields do not match it) and the metadata against its header.
+   */
+  static attach(token: SharedArenaToken): SharedArena {
+    if (typeof token !== 'object' || token === null) throw invalidType('token', 'a token made by sharedArena.share()', token);
+    const t = token as Partial<SharedArenaToken>;
+    if (t.pagewiseSharedArena !== 1) throw invalidType('token', 'a token made by sharedArena.share()', token);
+    const meta = t.meta;
+    let metaBytes: number;
+    try {
+      metaBytes = sabByteLengthOf(meta);
+    } catch {
+      throw invalidType('token.meta', 'a SharedArrayBuffer made by sharedArena.share()', meta);
+    }
+    const memory = checkToken(t.memory);
+    if (memory.kind.file || memory.kind.shared || !memory.kind.noReserve || memory.length % SPAN !== 0) {
+      throw invalidValue('token.memory', 'is not the memory of a SharedArena', t.memory);
+    }
+    const spans = memory.length / SPAN;
+    if (metaBytes !== layout(spans).words * 4) throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
+    const m = new I32(meta as SharedArrayBuffer);
+    const id = memory.id;
+    if (load(m, H_MAGIC) !== MAGIC || load(m, H_VERSION) !== VERSION || load(m, H_SPANS) !== spans ||
+        load(m, H_ID_LO) !== (Number(id & 0xffffffffn) | 0) || load(m, H_ID_HI) !== (Number(id >> 32n) | 0)) {
+      throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
+    }
+    const mapping = attach(t.memory!);
+    return new SharedArena(CONSTRUCT, mapping, meta as SharedArrayBuffer);
+  }
+
+  /** A token for {@link SharedArena.attach} in another thread: post it (`postMessage`, `workerData`). Holds nothing. */
+  share(): SharedArenaToken {
+    brand(this);
+    this.#live();
+    return ObjectFreeze({ pagewiseSharedArena: 1 as const, memory: this.#mapping.share(), meta: this.#meta.buffer as SharedArrayBuffer });
+  }
+
+  #live(): void {
+    if (this.#closed) throw invalidState('This SharedArena was closed in this thread');
+  }
+
+  /** A Uint8Array over the whole arena in this thread: `heap[h + i]` is byte `i` of block `h`. Never replaced. */
+  get heap(): Uint8Array {
+    brand(this);
+    this.#live();
+    return this.#heap!;
+  }
+  /** A DataView over the same memory as {@link SharedArena.heap}. */
+  get data(): DataView {
+    brand(this);
+    this.#live();
+    return this.#data!;
+  }
+  /** Bytes of address space. */
+  get reserved(): number {
+    brand(this);
+    return this.#spans * SPAN;
+  }
+  /** The address of byte 0 (the same in every worker). */
+  get address(): bigint {
+    brand(this);
+    return this.#mapping.address;
+  }
+  /** False once {@link SharedArena.close} ran in this thread. */
+  get open(): boolean {
+    brand(this);
+    return !this.#closed;
+  }
+
+  /**
+   * A block of at least `size` bytes (uninitialized: it may hold what a
+   * previous block there held): its handle, a byte offset into `heap`,
+   * valid in every worker. 16-byte aligned; `align` (a power of two up to
+   * 8192) asks for more. `ENOMEM` (no `syscall`) when the reservation is
+   * full; `ERR_OUT_OF_RANGE` above {@link SharedArena.maxBlock}.
+   */
+  allocHandle(size: number, align?: number): number {
+    brand(this);
+    this.#live();
+    const c = classOf(size, align);
+    const h = this.#alloc(c);
+    if (h < 0) throw withCode(new Error(`The SharedArena is full: ${this.#spans * SPAN} bytes reserved are taken by spans (reserve more address space: new SharedArena({ reserve }))`), 'ENOMEM');
+    return h;
+  }
+
+  /** Like {@link SharedArena.allocHandle}, but -1 where that throws `ENOMEM` or the size is above `maxBlock`. */
+  tryAllocHandle(size: number, align?: number): number {
+    brand(this);
+    this.#live();
+    if (typeof size === 'number' && size > MAX_BLOCK && isInteger(size)) return -1;
+    return this.#alloc(classOf(size, align));
+  }
+
+  #alloc(c: number): number {
+    const s = this.#cur[c]!;
+    if (s >= 0) {
+      const h = this.#claim(s, c, this.#word[c]!);
+      if (h >= 0) return h;
+    }
+    return this.#allocSlow(c);
+  }
+
+  /** A slot of class `c` in span `s`, searching its bitmap from word `from`; -1 when full. */
+  #claim(s: number, c: number, from: number): number {
+    const m = this.#meta;
+    const base = this.#bitsBase + s * WORDS;
+    const n = USED_WORDS[c]!;
+    for (let k = 0, i = from; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+      let w = load(m, base + i);
+      while (w !== -1) {
+        const free = ~w & (w + 1); // lowest clear bit
+        const prev = compareExchange(m, base + i, w, w | free);
+        if (prev === w) {
+          this.#word[c] = i;
+          return (s << SPAN_SHIFT) + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
+        }
+        w = prev;
+      }
+    }
+    return -1;
+  }
+
+  /** The current span is full: find a span of the class with a free slot, or take a new one. */
+  #allocSlow(c: number): number {
+    const m = this.#meta;
+    const old = this.#cur[c]!;
+    if (old >= 0) this.#unlist(old, c);
+    // Spans of this class that may have a free slot (set by freeHandle when
+    // a full span gets one), from where this thread's last search stopped.
+    const base = this.#availBase + c * this.#availWords;
+    const n = this.#availWords;
+    for (let k = 0, i = this.#availCursor[c]!; k <= n; k++, i = i + 1 >= n ? 0 : i + 1) {
+      let w = load(m, base + i);
+      while (w !== 0) {
+        const bit = w & -w;
+        w &= ~bit;
+        const s = (i << 5) + 31 - clz32(bit);
+        if (s === old) continue;
+        const h = this.#claim(s, c, 0);
+        if (h >= 0) {
+          this.#cur[c] = s;
+          this.#availCursor[c] = i;
+          return h;
+        }
+        this.#unlist(s, c);
+      }
+    }
+    // A new span from the bump counter.
+    for (;;) {
+      const next = load(m, H_NEXT);
+      if (next >= this.#spans) return -1;
+      if (compareExchange(m, H_NEXT, next, next + 1) !== next) continue;
+      const sp = this.#spanBase + next * SPAN_WORDS;
+      if (TAIL[c] !== 0) store(m, this.#bitsBase + next * WORDS + USED_WORDS[c]! - 1, TAIL[c]!);
+      store(m, sp, c + 1); // published: its handles can be checked from here on
+      // The span was listed as having free slots by nobody: this thread uses it first.
+      this.#cur[c] = next;
+      this.#word[c] = 0;
+      const h = this.#claim(next, c, 0);
+      if (h >= 0) return h;
+    }
+  }
+
+  /** Takes span `s` off its class's list of spans with free slots, unless a free slot came back meanwhile. */
+  #unlist(s: number, c: number): void {
+    const m = this.#meta;
+    const word = this.#availBase + c * this.#availWords + (s >>> 5);
+    const bit = 1 << (s & 31);
+    and(m, word, ~bit);
+    // A freeHandle that found its bitmap word full after this lists the span
+    // again itself; a slot freed before, this scan sees.
+    const base = this.#bitsBase + s * WORDS;
+    for (let i = 0; i < USED_WORDS[c]!; i++) {
+      if (load(m, base + i) !== -1) {
+        or(m, word, bit);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Span, class and slot of a live block's handle, or a refusal
+   * (`ERR_INVALID_ARG_VALUE`: not the start of a live block of this arena;
+   * `ERR_INVALID_ARG_TYPE`: not a number). Reads only.
+   */
+  #locate(handle: unknown, name: string): number {
+    if (typeof handle !== 'number') throw invalidType(name, 'of type number', handle);
+    if (handle >>> 0 !== handle || (handle & 15) !== 0) throw notLive(name, handle);
+    const s = handle >>> SPAN_SHIFT;
+    if (s >= this.#spans) throw notLive(name, handle);
+    const c = load(this.#meta, this.#spanBase + s * SPAN_WORDS) - 1;
+    if (c < 0 || c >= COUNT) throw notLive(name, handle);
+    const rel = handle & (SPAN - 1);
+    const slot = floor(rel / SIZES[c]!);
+    if (slot * SIZES[c]! !== rel || slot >= SLOTS[c]!) throw notLive(name, handle);
+    const w = load(this.#meta, this.#bitsBase + s * WORDS + (slot >>> 5));
+    if ((w & (1 << (slot & 31))) === 0) throw notLive(name, handle);
+    return c;
+  }
+
+  /**
+   * Frees a block, from any worker. A handle that is not the start of a
+   * live block of this arena (freed already, in this worker or another;
+   * never handed out; inside a block; negative, fractional, past the arena)
+   * is refused with `ERR_INVALID_ARG_VALUE` and nothing is written.
+   */
+  freeHandle(handle: number): void {
+    brand(this);
+    this.#live();
+    const c = this.#locate(handle, 'handle');
+    const m = this.#meta;
+    const s = handle >>> SPAN_SHIFT;
+    const slot = (handle & (SPAN - 1)) / SIZES[c]!;
+    const word = this.#bitsBase + s * WORDS + (slot >>> 5);
+    const bit = 1 << (slot & 31);
+    let w = load(m, word);
+    for (;;) {
+      // Another worker freed it between the check and here: a double free.
+      if ((w & bit) === 0) throw notLive('handle', handle);
+      const prev = compareExchange(m, word, w, w & ~bit);
+      if (prev === w) break;
+      w = prev;
+    }
+    if (w === -1 && s !== this.#cur[c]) {
+      // The word was full (so may have been the whole span): list the span
+      // as having a free slot.
+      or(m, this.#availBase + c * this.#availWords + (s >>> 5), 1 << (s & 31));
+    }
+  }
+
+  /** Usable bytes of a live block (its size class). */
+  sizeOfHandle(handle: number): number {
+    brand(this);
+    this.#live();
+    return SIZES[this.#locate(handle, 'handle')]!;
+  }
+
+  /**
+   * Resizes a block keeping its bytes: the same handle while `size` fits its
+   * class, else a new block, a copy and a free of the old one (the old block
+   * is untouched when the allocation fails).
+   */
+  reallocHandle(handle: number, size: number): number {
+    brand(this);
+    this.#live();
+    const c = this.#locate(handle, 'handle');
+    const nc = classOf(size, undefined);
+    if (SIZES[nc]! <= SIZES[c]!) return handle;
+    const h = this.allocHandle(size);
+    copyWithinOf(this.#heap!, h, handle, handle + SIZES[c]!);
+    this.freeHandle(handle);
+    return h;
+  }
+
+  /** A Uint8Array over a live block (`length` at most its size, default all of it). */
+  bytes(handle: number, length?: number): Uint8Array {
+    brand(this);
+    this.#live();
+    const size = SIZES[this.#locate(handle, 'handle')]!;
+    const len = length === undefined ? size : checkArenaInteger('length', length, 0, size);
+    return new U8(this.#heap!.buffer, handle, len);
+  }
+
+  /** Counts over every span (see {@link SharedArenaStats}). */
+  stats(): SharedArenaStats {
+    brand(this);
+    this.#live();
+    const m = this.#meta;
+    const taken = min(load(m, H_NEXT), this.#spans);
+    let handles = 0;
+    let allocated = 0;
+    for (let s = 0; s < taken; s++) {
+      const c = load(m, this.#spanBase + s * SPAN_WORDS) - 1;
+      if (c < 0) continue; // taken by a worker terminated before it published the span
+      let live = 0;
+      for (let i = 0; i < USED_WORDS[c]!; i++) live += popcount(load(m, this.#bitsBase + s * WORDS + i));
+      live -= popcount(TAIL[c]!);
+      handles += live;
+      allocated += live * SIZES[c]!;
+    }
+    return {
+      reserved: this.#spans * SPAN,
+      spans: taken * SPAN,
+      handles,
+      allocated,
+      bookkeepingBytes: m.byteLength,
+      holders: this.#mapping.sharedHolders,
+    };
+  }
+
+  /**
+   * Lets go of the arena in this thread: `heap` and `data` are detached here,
+   * and this thread's methods throw `ERR_INVALID_STATE`. Blocks stay live
+   * and the memory stays mapped for the other threads; it is unmapped when
+   * the last holder closes (or its SharedArena is collected). Idempotent.
+   */
+  close(): void {
+    brand(this);
+    if (this.#closed) return;
+    this.#closed = true;
+    // The spans this thread was filling go back to their classes' lists.
+    const m = this.#meta;
+    for (let c = 0; c < COUNT; c++) {
+      const s = this.#cur[c]!;
+      if (s >= 0) or(m, this.#availBase + c * this.#availWords + (s >>> 5), 1 << (s & 31));
+      this.#cur[c] = -1;
+    }
+    this.#heap = null;
+    this.#data = null;
+    this.#mapping.unmap();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function notLive(name: string, handle: unknown): TypeError {
+  return invalidValue(name, 'is not a live handle block of this SharedArena (freed already, in this worker or another; never handed out; or not a block start)', handle);
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** The class of a request, after checking its arguments. */
+function classOf(size: unknown, align: unknown): number {
+  if (typeof size !== 'number') throw invalidType('size', 'of type number', size);
+  if (!isInteger(size) || size < 0 || size > MAX_BLOCK) throw outOfRange('size', `an integer >= 0 and <= ${MAX_BLOCK} (SharedArena.maxBlock)`, size);
+  let s = size;
+  if (align !== undefined) {
+    const a = checkArenaInteger('align', align, 1, MAX_BLOCK);
+    if ((a & (a - 1)) !== 0) throw outOfRange('align', 'a power of two', align);
+    if (a > CLASS_QUANTUM) {
+      // A power-of-two class is aligned to its size (spans are 64 KiB aligned).
+      s = size < a ? a : 2 ** (32 - clz32(size - 1));
+      if (s > MAX_BLOCK) throw outOfRange('size', `<= ${MAX_BLOCK} once rounded up to a power of two for align ${a}`, size);
+    }
+  }
+  return BY_QUANTUM[(s + CLASS_QUANTUM - 1) >>> 4]!;
+}
