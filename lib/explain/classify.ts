@@ -111,6 +111,14 @@ export const GLIBC_HEAP_MAX = 64 * 1024 * 1024;
  * mapping with nothing resident is not one either.
  */
 const MMAP_THRESHOLD = 128 * 1024;
+/**
+ * The largest mapping whose pages are walked one by one in the pagemap (the
+ * malloc chunk scan, the split of pagewise memory merged with a neighbour):
+ * the walk costs a read per page, present or not, so a reservation of
+ * terabytes (AddressSanitizer's shadow, a MAP_NORESERVE cage) would take
+ * hours. A larger mapping keeps its category without the walk.
+ */
+const WALK_MAX_BYTES = 4 * 1024 ** 3;
 
 /** V8's page (MemoryChunk) alignment on 64-bit: 256 KiB. */
 const V8_PAGE = 256n * 1024n;
@@ -218,7 +226,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     const end = base + ((loads.end + page - 1n) / page) * page;
     return e.end === end ? 'bss' : 'no';
   };
-  const mallocCandidate = (e: SmapsEntry): boolean => e.perms === 'rw-p' && e.anonName === null && e.inode === 0 && e.rss > 0 && e.size >= MMAP_THRESHOLD;
+  const mallocCandidate = (e: SmapsEntry): boolean => e.perms === 'rw-p' && e.anonName === null && e.inode === 0 && e.rss > 0 && e.size >= MMAP_THRESHOLD && e.size <= WALK_MAX_BYTES;
   const v8Shape = (e: SmapsEntry): boolean => hints.v8 === true && e.start % V8_PAGE === 0n && e.start < V8_HINT_MAX;
   type Scan = { bytes: number; present: number; presentInChunks: number; whole: boolean };
   const scan = (e: SmapsEntry): Scan | null => {
@@ -272,7 +280,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     // Chunks inside a merged mapping: their share is malloc's, whatever the rest is.
     if (mc !== null && !mc.whole && mc.presentInChunks > 0 && mc.present > 0) {
       out[i]!.part = { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)', fraction: mc.presentInChunks / mc.present, bytes: mc.bytes };
-    } else if (e.inode === 0 && out[i]!.kind !== 'pagewise' && out[i]!.kind !== 'shared' && hints.presentPages) {
+    } else if (e.inode === 0 && e.size <= WALK_MAX_BYTES && out[i]!.kind !== 'pagewise' && out[i]!.kind !== 'shared' && hints.presentPages) {
       // pagewise memory the kernel merged with a neighbour: its present pages.
       const o = overlapHeld(e);
       if (o.length) {
