@@ -320,7 +320,7 @@ function mixed<T>(a: Allocator<T>, z: Sizes, rng: Rng): { live: T[]; sum: number
 }
 
 function simple<T>(a: Allocator<T>, total: number): { live: T[]; sum: number } {
-  for (const size of [16, 256, 1024, 4096]) {
+  for (const size of [16, 256, 1024, 4 * 1024]) { // block sizes, as glibc-simple's
     for (const n of [25, 100, 400, 1600]) {
       const blocks: T[] = new Array<T>(n).fill(a.empty);
       const iters = Math.floor(total / n);

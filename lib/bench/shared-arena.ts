@@ -63,7 +63,7 @@ export interface SharedLarsonResult {
   machine: { cpus: number; loadavg: number[]; node: string; kernel: string };
 }
 
-const CAP = 4096; // ring slots (a power of two)
+const CAP = 1 << 12; // ring slots (a power of two)
 const BATCH = 64;
 const HEAD = 16; // the consumer's counter, on its own cache line
 const SLOTS = 32;

@@ -7,7 +7,7 @@
  * fallbacks on a kernel that has them).
  */
 import * as fs from 'node:fs';
-import { native } from '../native/binding';
+import { native, type RegionHandle } from '../native/binding';
 import { procPath } from './parse';
 import { pageSize } from './facts';
 import { featureUnavailable } from '../errors';
@@ -65,58 +65,52 @@ function probe(f: KernelFeature): boolean {
   }
 }
 
-// A page of our own registered for async write-protect, one write-protecting
-// scan, closed (closing the userfaultfd unregisters the range).
-function writeTrackingWorks(): boolean {
+/** `fn` on a fresh private read-write page of our own, unmapped after; false where the mapping or `fn` throws. */
+function worksOnOwnPage(fn: (r: RegionHandle, page: number) => boolean): boolean {
   const C = native.constants;
   const page = native.pageSize();
-  let r;
+  let r: RegionHandle;
   try {
     r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
   } catch {
     return false;
   }
-  let fd = -1;
   try {
-    const a = native.regionAddress(r);
-    fd = native.userfaultfdWpAsync(a, page);
-    const pm = fs.openSync(procPath('self', 'pagemap'), 'r');
-    try {
-      const W = native.givebackConstants.PAGE_IS_WRITTEN;
-      native.pagemapScanRanges(pm, a, a + BigInt(page), true, 0, W, 0, W);
-    } finally {
-      fs.closeSync(pm);
-    }
-    return true;
+    return fn(r, page);
   } catch {
     return false;
   } finally {
-    if (fd >= 0) fs.closeSync(fd);
     native.munmap(r);
   }
+}
+
+// A page of our own registered for async write-protect, one write-protecting
+// scan, closed (closing the userfaultfd unregisters the range).
+function writeTrackingWorks(): boolean {
+  return worksOnOwnPage((r, page) => {
+    const a = native.regionAddress(r);
+    const fd = native.userfaultfdWpAsync(a, page);
+    try {
+      return worksOnSelfFile('pagemap', (pm) => {
+        const W = native.givebackConstants.PAGE_IS_WRITTEN;
+        native.pagemapScanRanges(pm, a, a + BigInt(page), true, 0, W, 0, W);
+        return true;
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }
 
 // A page written in a fresh mapping reads soft-dirty (bit 55) where the
 // kernel tracks it; without CONFIG_MEM_SOFT_DIRTY the bit is always 0.
 function softDirtyWorks(): boolean {
-  const C = native.constants;
-  const page = native.pageSize();
-  let r;
-  try {
-    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
-  } catch {
-    return false;
-  }
-  try {
+  return worksOnOwnPage((r, page) => {
     new Uint8Array(native.regionBuffer(r, 0, page))[0] = 1;
     const e = new BigUint64Array(1);
     native.pagemapRead(r, 0, page, e);
     return (e[0]! & (1n << 55n)) !== 0n;
-  } catch {
-    return false;
-  } finally {
-    native.munmap(r);
-  }
+  });
 }
 
 // Sets the flag and puts the process's previous THP state back (a kernel
