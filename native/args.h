@@ -1,5 +1,5 @@
 // The repeated preambles of the native wrappers, one helper each: argument
-// decoding, Float64Array/Uint8Array out-parameters, the page size. Decoding
+// decoding, Float64Array/Uint8Array out-parameters, the page size, a pair of numbers returned. Decoding
 // only, no policy (pagewise.h: lib/ has validated; a failure here means lib/
 // let something through and the wrapper throws ERR_PAGEWISE_INTERNAL).
 #pragma once
@@ -172,6 +172,14 @@ inline T* OutArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_typ
 inline double* OutF64(const Napi::CallbackInfo& info, size_t i, size_t minLength, const char* name) {
   return OutArray<double>(info, i, napi_float64_array, minLength, name,
                           ("Float64Array(" + std::to_string(minLength) + ")").c_str());
+}
+
+// A two-number result ([bytes, calls], [fd, fd]) as a JS array.
+inline Napi::Value NumberPair(Napi::Env env, double a, double b) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, a));
+  out.Set(1u, Napi::Number::New(env, b));
+  return out;
 }
 
 }  // namespace pagewise

@@ -336,10 +336,7 @@ static Napi::Value PerfFaultsOpen(const Napi::CallbackInfo& info) {
     close(b);
     return ThrowInternal(env, "perfFaultsOpen: cannot register the cleanup hook");
   }
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, a));
-  out.Set(1u, Napi::Number::New(env, b));
-  return out;
+  return NumberPair(env, a, b);
 }
 
 // perfFaultsRead(fdMinor, fdMajor, out: Float64Array(2)): one read of the

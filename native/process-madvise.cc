@@ -51,10 +51,7 @@ static Napi::Value AdviseIov(Napi::Env env, const std::vector<struct iovec>& iov
     }
     at += k;
   }
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, bytes));
-  out.Set(1u, Napi::Number::New(env, calls));
-  return out;
+  return NumberPair(env, bytes, calls);
 }
 
 // processMadviseOwn(regions, offsets, lengths, advice) -> [bytes advised, calls]:

@@ -27,6 +27,16 @@ if [ -s "$results" ]; then
     const loadErrors = (r.testResults || []).filter((t) => t.status === "failed" && !(t.assertionResults || []).some((a) => a.status === "failed")).length;
     console.log(r.numPassedTests, r.numFailedTests + loadErrors, r.numPendingTests + r.numTodoTests);
   ' "$results")
+  # The failed tests by name, so that the end of the log (all a CI summary keeps) says which.
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const rel = (f) => require("path").relative(process.cwd(), f);
+    for (const t of r.testResults || []) {
+      const failed = (t.assertionResults || []).filter((a) => a.status === "failed");
+      if (t.status === "failed" && failed.length === 0) console.log(`asan: FAILED ${rel(t.name)} (did not load: ${String(t.message || "").split("\n")[0].slice(0, 200)})`);
+      for (const a of failed) console.log(`asan: FAILED ${rel(t.name)} > ${a.fullName}: ${String((a.failureMessages || [""])[0]).split("\n")[0].slice(0, 300)}`);
+    }
+  ' "$results"
   echo "asan: $skipped tests skipped (each prints its reason above)"
 else
   failed=1

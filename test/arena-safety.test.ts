@@ -17,7 +17,7 @@ function lastJson<T>(r: { status: number | null; signal: string | null; stdout: 
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
 
-describe('Arena: owner records are out of reach (issue 11, item 5)', () => {
+describe('Arena: owner records are out of reach', () => {
   it('a view and its buffer carry no property a caller can read or write', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
     for (const size of [64, 3 * page, 64 * page, LARGE_BLOCK_BYTES + 1]) {
@@ -129,7 +129,7 @@ describe('Arena: owner records are out of reach (issue 11, item 5)', () => {
     expect(a.stats().allocated).toBe(0);
   });
 
-  it('addressOf trusts no getter a caller overrides (issue 11, item 11)', () => {
+  it('addressOf trusts no getter a caller overrides', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
     const v = a.alloc(3 * page);
     const part = v.subarray(100);
@@ -146,7 +146,7 @@ describe('Arena: owner records are out of reach (issue 11, item 5)', () => {
   });
 });
 
-describe('Arena: buffers moved away with transfer() (issue 11, item 1, the arena part)', () => {
+describe('Arena: buffers moved away with transfer()', () => {
   it('the arena goes on (new buffers over the same pages), realloc keeps what it can, close() and later writes to the moved buffer do not crash', () => {
     // On by default from Node 21; Node 20 has it behind a V8 flag.
     const flags = Number(process.versions.node.split('.')[0]) < 21 ? ['--harmony-rab-gsab-transfer'] : [];
@@ -182,7 +182,7 @@ describe('Arena: buffers moved away with transfer() (issue 11, item 1, the arena
   });
 });
 
-describe('Arena: asynchronous work in flight (issue 11, item 2, the arena part)', () => {
+describe('Arena: asynchronous work in flight', () => {
   for (const how of ['close()', 'reset({ decommit: true })', 'reset()', 'free()']) {
     it(`crypto.randomFill over arena blocks while ${how} runs: no crash, the fills complete`, () => {
       const r = runChild(`
@@ -212,7 +212,7 @@ describe('Arena: asynchronous work in flight (issue 11, item 2, the arena part)'
   }
 });
 
-describe('Arena: every bad argument has a code, nothing is coerced (issue 11, item 12)', () => {
+describe('Arena: every bad argument has a code, nothing is coerced', () => {
   it('alloc, tryAlloc, allocZeroed, prefault refuse bigint, symbol and objects without calling valueOf', () => {
     using a = new Arena({ reserve: 64 * MiB, chunkSize: MiB, hugePages: false });
     let called = 0;
@@ -274,7 +274,7 @@ describe('Arena: every bad argument has a code, nothing is coerced (issue 11, it
   });
 });
 
-describe('Arena: dropped arenas in a loop that never yields (issue 11, item 6)', () => {
+describe('Arena: dropped arenas in a loop that never yields', () => {
   it('end in ENOMEM (the vm.max_map_count headroom), never in an abort', () => {
     const r = runChild(`
       const P = pw.pageSize();

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +8,7 @@ import { ifMeasurable, unmeasurable } from './helpers/emulation';
 import { pageSize } from '../lib/kernel/system';
 import { barChart, fmtExact, fmtValue, groupedBarChart, lineChart, wrapLabel } from '../lib/cli/charts';
 import { formatMap, rowLength } from '../lib/cli/map';
-import { HANG_GUARD_MS } from './helpers/child';
+import { HANG_GUARD_MS, compileCliIfStale } from './helpers/child';
 import { formatTable, type ExperimentsReport } from '../lib/cli/experiments';
 
 const root = path.resolve(__dirname, '..');
@@ -20,21 +20,7 @@ function run(args: string[], env: Record<string, string> = {}): { status: number
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  // `npm test` compiles first (pretest); when run alone, compile if dist is older than the sources.
-  const mine = ['lib/cli.ts', ...fs.readdirSync(path.join(root, 'lib/cli')).map((f) => `lib/cli/${f}`), ...fs.readdirSync(path.join(root, 'lib/experiments')).map((f) => `lib/experiments/${f}`)];
-  const stale = mine.some((f) => {
-    const out = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
-    return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(root, f)).mtimeMs;
-  });
-  if (stale) {
-    try {
-      execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-    } catch {
-      // Type errors elsewhere still emit JavaScript; the spawned runs below tell if it works.
-    }
-  }
-}, HANG_GUARD_MS); // a hang guard, not a time limit
+beforeAll(compileCliIfStale, HANG_GUARD_MS); // a hang guard, not a time limit
 
 describe('pagewise experiments', () => {
   it('--help for every command exits 0 and prints usage', () => {

@@ -9,13 +9,13 @@
  * PAGEWISE_NO_BROWSER=1 to skip it instead (the skip names the reason).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { unmeasurable } from './helpers/emulation';
-import { HANG_GUARD_MS } from './helpers/child';
+import { HANG_GUARD_MS, compileCliIfStale } from './helpers/child';
 import { renderHtml } from '../lib/cli/report';
 import type { ExperimentsReport } from '../lib/cli/experiments';
 import type { ExperimentResult, Series } from '../lib/experiments';
@@ -165,19 +165,7 @@ describe.skipIf(optedOut)('the HTML report in chromium', () => {
 
   beforeAll(async () => {
     if (!executablePath) return;
-    // `npm test` compiles first (pretest); when run alone, compile if dist is older than the report's sources.
-    const mine = ['lib/cli.ts', ...fs.readdirSync(path.join(root, 'lib/cli')).map((f) => `lib/cli/${f}`), ...fs.readdirSync(path.join(root, 'lib/experiments')).map((f) => `lib/experiments/${f}`)];
-    const stale = mine.some((f) => {
-      const out = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
-      return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(root, f)).mtimeMs;
-    });
-    if (stale) {
-      try {
-        execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-      } catch {
-        // Type errors elsewhere still emit JavaScript; the run below tells if it works.
-      }
-    }
+    compileCliIfStale();
     // The browser is not ours to sanitize: under the ASan run (scripts/asan.sh preloads the sanitizer
     // runtimes into every process) chromium would start with them and never come up.
     const env: Record<string, string> = {};
