@@ -23,6 +23,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { scriptArgs } = require('./script-args.js');
 
 process.env.PAGEWISE_FROM_SOURCE = process.env.PAGEWISE_FROM_SOURCE || '1';
 const root = path.join(__dirname, '..');
@@ -31,17 +32,23 @@ const { benchmarks, runBenchmark, selectBenchmarks, limitRows } = require(path.j
 const doc = require(path.join(dist, 'bench/doc.js'));
 const { benchConditions } = require(path.join(dist, 'cli/bench.js'));
 
-const argv = process.argv.slice(2);
-const value = (flag) => {
-  const at = argv.indexOf(flag);
-  return at >= 0 ? argv[at + 1] : undefined;
-};
-const runs = value('--runs') === undefined ? undefined : Number(value('--runs'));
-const maxRuns = value('--max-runs') === undefined ? undefined : Number(value('--max-runs'));
-const only = [];
-argv.forEach((a, i) => { if (a === '--only' && argv[i + 1]) only.push(argv[i + 1]); });
-const print = argv.includes('--print');
-const command = `npm run bench:doc${argv.filter((a) => a !== '--print').length ? ` -- ${argv.filter((a) => a !== '--print').join(' ')}` : ''}`;
+const args = scriptArgs('bench:doc', {
+  print: { type: 'boolean', default: false },
+  runs: { type: 'string' },
+  'max-runs': { type: 'string' },
+  only: { type: 'string', multiple: true, default: [] },
+  'handles-rounds': { type: 'string' },
+  'no-handles': { type: 'boolean', default: false },
+  'no-ffi': { type: 'boolean', default: false },
+});
+const opts = args.values;
+const runs = args.rounds('runs');
+const maxRuns = args.rounds('max-runs');
+const handlesRounds = args.rounds('handles-rounds', 3);
+const only = opts.only;
+const print = opts.print;
+const given = process.argv.slice(2).filter((a) => a !== '--print');
+const command = `npm run bench:doc${given.length ? ` -- ${given.join(' ')}` : ''}`;
 
 const log = (s) => process.stderr.write(`${s}\n`);
 const started = new Date();
@@ -65,20 +72,19 @@ function node26() {
 }
 
 const parts = [];
-if (only.length === 0 && !argv.includes('--no-handles')) {
+if (only.length === 0 && !opts['no-handles']) {
   // Issue 24's workloads, each contender in a child process of its own, interleaved round by round.
-  const rounds = value('--handles-rounds') || '3';
   const contenders = 'handles,buffer,pool,c-glibc';
-  const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', rounds, '--contenders', contenders];
+  const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', String(handlesRounds), '--contenders', contenders];
   log(`arena by handle: node ${args.slice(1).join(' ')}`);
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 600e3, maxBuffer: 64 << 20 });
-  const head = `\`npm run bench:handles -- --rounds ${rounds} --contenders ${contenders}\`: issue 24's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
+  const head = `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`: issue 24's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
   parts.push({
     title: 'Arena by handle',
     body: r.status === 0 ? `${head}\n\n${r.stdout}` : `Not run: \`npm run bench:handles\` failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').trim().split('\n').pop()}`,
   });
 }
-if (only.length === 0 && !argv.includes('--no-ffi')) {
+if (only.length === 0 && !opts['no-ffi']) {
   const n26 = node26();
   let body;
   if (!n26) {

@@ -15,6 +15,7 @@
 'use strict';
 const os = require('node:os');
 const path = require('node:path');
+const { scriptArgs } = require('./script-args.js');
 
 let ffi;
 try {
@@ -29,9 +30,7 @@ const { native } = require(path.join(root, 'dist/lib/native/binding.js'));
 const { cbench } = require(path.join(root, 'dist/lib/bench/cnative.js'));
 const { medianInterval, summarize, formatNs, formatRatioInterval } = require(path.join(root, 'dist/lib/bench/index.js'));
 
-const argv = process.argv.slice(2);
-const runsAt = argv.indexOf('--runs');
-const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 15;
+const runs = scriptArgs('bench-ffi', { runs: { type: 'string' }, print: { type: 'boolean', default: false } }).rounds('runs', 15);
 const C = native.constants;
 const libc = ffi.dlopen('libc.so.6', {
   madvise: { arguments: ['pointer', 'uint64', 'int32'], return: 'int32' },

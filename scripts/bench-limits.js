@@ -9,15 +9,14 @@
 'use strict';
 const os = require('node:os');
 const path = require('node:path');
+const { scriptArgs } = require('./script-args.js');
 
 const root = path.join(__dirname, '..');
 const { runBenchmarks, limitRows } = require(path.join(root, 'dist/lib/bench/index.js'));
 const doc = require(path.join(root, 'dist/lib/bench/doc.js'));
 const { benchConditions } = require(path.join(root, 'dist/lib/cli/bench.js'));
 
-const argv = process.argv.slice(2);
-const runsAt = argv.indexOf('--runs');
-const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : undefined;
+const runs = scriptArgs('bench-limits', { runs: { type: 'string' } }).rounds('runs');
 
 const started = new Date();
 const loadStart = os.loadavg();
