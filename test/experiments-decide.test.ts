@@ -119,7 +119,7 @@ const RATIOS = [0.04, 0.23, 0.26, 0.48, 0.56, 0.9, 0.97, 1, 1.03, 1.2, 3.83, 6.6
 describe('verdict wording', () => {
   // Every experiment whose verdict text states a ratio, with its generator.
   const generators: Record<string, (r: number, o: Decision['outcome']) => string> = {
-    'dontneed.ts': (r, o) => costVerdict(fake(r, o), 4096).text,
+    'dontneed.ts': (r, o) => costVerdict(fake(r, o), 1 << 12).text,
     'batched-madvise.ts': (r, o) => batchedVerdict(fake(r, o), 1000, fake(r, o)).condition,
     'prefault.ts': (r) => vsFirstTouch(r * 1000, 1000),
     'rss-sources.ts': (r, o) => rssSourcesVerdict(fake(r, o), 'statm').condition,
@@ -154,6 +154,6 @@ describe('verdict wording', () => {
     const t = batchedVerdict(fake(0.97, 'inconclusive'), 1000);
     expect(t.verdict).toBe('depends');
     expect(t.condition).toMatch(/^inconclusive here: .*95% interval \[[\d.]+x, [\d.]+x\].*load average/);
-    expect(costVerdict(fake(0.97, 'inconclusive'), 4096).text).toMatch(/^inconclusive here: /);
+    expect(costVerdict(fake(0.97, 'inconclusive'), 1 << 12).text).toMatch(/^inconclusive here: /);
   });
 });

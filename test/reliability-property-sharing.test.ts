@@ -24,16 +24,16 @@ import { tierCount } from './helpers/tier';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { attach, kernelHas, memfd, mmap, pageSize, type Mapping, type Prot, type ShareToken, type SharedMemory } from '../lib/index';
-import { DIST, HANG_GUARD_MS } from './helpers/child';
+import { attach, kernelHas, memfd, mmap, pageSize, type Mapping, type ShareToken, type SharedMemory } from '../lib/index';
+import { HANG_GUARD_MS } from './helpers/child';
 import { classify } from './helpers/model/tally';
 import { unmeasurable } from './helpers/emulation';
+import { ask, newWorker, type ModelWorker } from './helpers/model/sharing-workers';
+import { opArb, type Mem, type ModelMapping, type Op } from './helpers/model/sharing-ops';
 
 const page = pageSize();
-const MAX_PAGES = 12;
 const STEPS = 200;
 const SEQUENCES = tierCount(process.env.PROPERTY_SEQUENCES, 500, 100);
 const seed = Number(process.env.PAGEWISE_SHARING_SEED ?? process.env.PAGEWISE_SEED ?? 20261207);
@@ -44,64 +44,6 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagewise-share-model-'));
 
-// ---------------------------------------------------------------- workers
-// Each worker serves requests synchronously over a SharedArrayBuffer: the
-// main thread writes a request, notifies, and waits for the answer, so the
-// property stays one synchronous sequence between terminations.
-const WORKER = `
-const { workerData } = require('node:worker_threads');
-const pw = require(${JSON.stringify(DIST)});
-const s = new Int32Array(workerData);
-let held = null, view = null;
-for (;;) {
-  Atomics.wait(s, 0, 0);
-  const op = s[0];
-  let res = 0;
-  try {
-    if (op === 1) {
-      if (held) held.unmap();
-      const id = (BigInt(s[3] >>> 0) << 32n) | BigInt(s[2] >>> 0);
-      held = pw.attach({ pagewiseShare: 1, id, length: s[4], pageSize: s[5], kind: { file: (s[6] & 1) !== 0, shared: (s[6] & 2) !== 0, noReserve: (s[6] & 4) !== 0, hugePages: (s[6] & 8) !== 0 }, pid: process.pid });
-      view = held.view();
-      res = 1;
-    } else if (op === 2) {
-      if (view && view.length > s[2]) { view[s[2]] = s[3]; res = 1; }
-    } else if (op === 3) {
-      res = view && view.length > s[2] ? 1000 + view[s[2]] : 0;
-    } else if (op === 4) {
-      if (held) held.unmap();
-      held = null; view = null; res = 1;
-    }
-  } catch (e) {
-    res = e.code === 'ERR_INVALID_STATE' ? -1 : e.code === 'ERR_INVALID_ARG_VALUE' ? -2 : -3;
-  }
-  Atomics.store(s, 1, res);
-  Atomics.store(s, 0, 0);
-  Atomics.notify(s, 0);
-}`;
-
-interface ModelWorker {
-  w: Worker;
-  s: Int32Array;
-  /** The memory it holds (attached), or null. */
-  mem: Mem | null;
-}
-
-function newWorker(): ModelWorker {
-  const s = new Int32Array(new SharedArrayBuffer(64));
-  const w = new Worker(WORKER, { eval: true, workerData: s.buffer });
-  w.unref();
-  return { w, s, mem: null };
-}
-
-function ask(x: ModelWorker, op: number, ...args: number[]): number {
-  for (let i = 0; i < args.length; i++) x.s[2 + i] = args[i]!;
-  Atomics.store(x.s, 0, op);
-  Atomics.notify(x.s, 0);
-  while (Atomics.load(x.s, 0) !== 0) Atomics.wait(x.s, 0, op, 1000);
-  return x.s[1]!;
-}
-
 const workers: ModelWorker[] = [newWorker(), newWorker()];
 afterAll(async () => {
   await Promise.all(workers.map((x) => x.w.terminate()));
@@ -109,75 +51,6 @@ afterAll(async () => {
 });
 
 // ---------------------------------------------------------------- the model
-
-/** Memory with an identity: what its bytes should read (by offset), and pages whose content is no longer known. */
-interface Mem {
-  written: Map<number, number>;
-  /** Bytes that read as this unless written (0 for anonymous memory, the fill for a file). */
-  base: number;
-  unknown: Set<number>;
-}
-
-type Kind = 'anon' | 'anonShared' | 'memfd' | 'filePrivate';
-
-interface ModelMapping {
-  m: Mapping;
-  kind: Kind;
-  mem: Mem;
-  pages: number;
-  /** Pages it may reach: shared anonymous memory cannot grow past its first size; a file mapping past its file. */
-  limit: number;
-  /** Protection per page (attachments share their owner's array: one VMA). */
-  prot: Prot[];
-  guarded: boolean[];
-  sealed: boolean;
-  shm: SharedMemory | null;
-  token: ShareToken | null;
-  /** Other holders of the same memory (this thread's attachments and the owner). */
-  peers: ModelMapping[];
-  /** Views made over it, with the offset in the mapping each starts at. */
-  views: { u8: Uint8Array; off: number }[];
-}
-
-type Op =
-  | { t: 'mmap'; kind: Kind; pages: number }
-  | { t: 'unmap' | 'drop' | 'share' | 'attach' | 'seal' | 'check' | 'gc'; i: number }
-  | { t: 'view'; i: number; p: number; n: number }
-  | { t: 'write'; v: number; pos: number; byte: number }
-  | { t: 'resize'; i: number; pages: number; mayMove: boolean }
-  | { t: 'protect'; i: number; prot: Prot; p: number; n: number }
-  | { t: 'guard'; i: number; p: number; n: number; on: boolean }
-  | { t: 'shmResize'; i: number; pages: number }
-  | { t: 'transfer'; v: number }
-  | { t: 'escapedWrite'; e: number; pos: number; byte: number }
-  | { t: 'wAttach'; w: number; i: number }
-  | { t: 'wWrite'; w: number; pos: number; byte: number }
-  | { t: 'wUnmap'; w: number }
-  | { t: 'wTerminate'; w: number };
-
-function opArb(): fc.Arbitrary<Op> {
-  const i = fc.nat(7);
-  const p = fc.nat(MAX_PAGES);
-  const w = fc.nat(1);
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ t: fc.constant('mmap' as const), kind: fc.constantFrom<Kind>('anon', 'anon', 'anonShared', 'memfd', 'filePrivate'), pages: fc.integer({ min: 1, max: MAX_PAGES }) }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constantFrom('unmap' as const, 'drop' as const, 'seal' as const, 'gc' as const), i }) },
-    { weight: 3, arbitrary: fc.record({ t: fc.constantFrom('share' as const, 'attach' as const, 'check' as const), i }) },
-    { weight: 4, arbitrary: fc.record({ t: fc.constant('view' as const), i, p, n: p }) },
-    { weight: 8, arbitrary: fc.record({ t: fc.constant('write' as const), v: fc.nat(15), pos: fc.nat(MAX_PAGES * page), byte: fc.integer({ min: 1, max: 255 }) }) },
-    { weight: 4, arbitrary: fc.record({ t: fc.constant('resize' as const), i, pages: fc.integer({ min: 1, max: MAX_PAGES }), mayMove: fc.boolean() }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('protect' as const), i, prot: fc.constantFrom<Prot>('rw', 'rw', 'r', 'none'), p, n: p }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('guard' as const), i, p, n: fc.integer({ min: 1, max: 3 }), on: fc.boolean() }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('shmResize' as const), i, pages: fc.integer({ min: 1, max: MAX_PAGES }) }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('transfer' as const), v: fc.nat(15) }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('escapedWrite' as const), e: fc.nat(7), pos: fc.nat(MAX_PAGES * page), byte: fc.integer({ min: 1, max: 255 }) }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('wAttach' as const), w, i }) },
-    { weight: 3, arbitrary: fc.record({ t: fc.constant('wWrite' as const), w, pos: fc.nat(MAX_PAGES * page), byte: fc.integer({ min: 1, max: 255 }) }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('wUnmap' as const), w }) },
-    // Terminating a worker (a new one takes its place) is the costly step: rare.
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('wTerminate' as const), w }) },
-  );
-}
 
 const tally = { steps: 0, sequences: 0, refusals: 0, bytesChecked: 0, mapsChecks: 0, workerWrites: 0, terminations: 0, resizes: 0, moves: 0 };
 

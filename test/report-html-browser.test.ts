@@ -17,6 +17,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { unmeasurable } from './helpers/emulation';
 import { HANG_GUARD_MS, compileCliIfStale } from './helpers/child';
 import { renderHtml } from '../lib/cli/report';
+import { pageSize } from '../lib/kernel/system';
 import type { ExperimentsReport } from '../lib/cli/experiments';
 import type { ExperimentResult, Series } from '../lib/experiments';
 
@@ -149,9 +150,9 @@ function fixture(): ExperimentsReport {
     ...(spread ? { trials: x.map(() => 7), lo: y.map((v) => v / spread), hi: y.map((v) => v * spread) } : { trials: x.map(() => 1) }),
   });
   return {
-    pagewise: '0', kernel: '6.18', arch: 'x64', node: 'v20', pageSize: 4096, startedAt: '2026-12-07T00:00:00Z', durationMs: 1, failures: [],
+    pagewise: '0', kernel: '6.18', arch: 'x64', node: 'v20', pageSize: pageSize(), startedAt: '2026-12-07T00:00:00Z', durationMs: 1, failures: [],
     results: [
-      result(2, 'dontneed-vs-munmap', [ns('MADV_DONTNEED', [16, 256, 4096], [580, 146, 114], 'pages', 1.5), ns('munmap + mmap', [16, 256, 4096], [1000, 188, 134], 'pages', 2)]),
+      result(2, 'dontneed-vs-munmap', [ns('MADV_DONTNEED', [16, 256, 1 << 12], [580, 146, 114], 'pages', 1.5), ns('munmap + mmap', [16, 256, 1 << 12], [1000, 188, 134], 'pages', 2)]),
       result(11, 'guard-pages', [ns('PROT_NONE (mprotect)', [10, 1000, 60000], [4409, 2036, 13974], 'guards'), ns('MADV_GUARD_INSTALL', [10, 1000, 60000], [1179, 563, 1248], 'guards')]),
       result(12, 'batched-madvise', [ns('one madvise per range', [10, 100, 1000], [3509, 3395, 1_112_400], 'ranges', 1.3), ns('process_madvise (batched)', [10, 100, 1000], [3015, 1214, 7638], 'ranges', 1.3)]),
       result(4, 'malloc-brk', [{ name: 'bytes', x: [0, 1, 2, 3, 4, 5], y: [0, 135168, 135168, 139264, 266240, 1048576], labels: ['64 KiB: heap', '128 KiB - 32: heap', '128 KiB: own mmap', '132 KiB: own mmap', '256 KiB: own mmap', '1 MiB: own mmap'], xUnit: 'request', yUnit: 'bytes' }]),
