@@ -73,16 +73,23 @@ function node26() {
 
 const parts = [];
 if (only.length === 0 && !opts['no-handles']) {
-  // Issue 24's workloads, each contender in a child process of its own, interleaved round by round.
+  // The arena's workloads, each contender in a child process of its own, interleaved round by round:
+  // under this Node and, where one is found, the newest (Node 26), each in its own table.
   const contenders = 'handles,buffer,pool,c-glibc';
-  const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', String(handlesRounds), '--contenders', contenders];
-  log(`arena by handle: node ${args.slice(1).join(' ')}`);
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 600e3, maxBuffer: 64 << 20 });
-  const head = `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`: issue 24's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
-  parts.push({
-    title: 'Arena by handle',
-    body: r.status === 0 ? `${head}\n\n${r.stdout}` : `Not run: \`npm run bench:handles\` failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').trim().split('\n').pop()}`,
-  });
+  const n26 = node26();
+  const runtimes = [{ node: process.execPath, title: 'Arena by handle' }];
+  if (n26) runtimes.push({ node: n26, title: 'Arena by handle, the newest Node' });
+  for (const { node, title } of runtimes) {
+    const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', String(handlesRounds), '--contenders', contenders];
+    log(`arena by handle: ${node} ${args.slice(1).join(' ')}`);
+    const r = spawnSync(node, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 900e3, maxBuffer: 64 << 20 });
+    const how = node === process.execPath ? `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`` : `The same under \`${path.relative(root, node)}\``;
+    const head = `${how}: the arena's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
+    parts.push({
+      title,
+      body: r.status === 0 ? `${head}\n\n${r.stdout}` : `Not run: \`npm run bench:handles\` under ${node} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').trim().split('\n').pop()}`,
+    });
+  }
 }
 if (only.length === 0 && !opts['no-ffi']) {
   const n26 = node26();
