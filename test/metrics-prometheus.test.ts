@@ -8,6 +8,7 @@
  * readings, never by timing.
  */
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, register as defaultRegister } from 'prom-client';
@@ -151,6 +152,19 @@ describe('registerPrometheus()', () => {
     expect(second).toBe(first);
     expect(r.sampler.readings).toBe(1);
     expect(r.sampler.walks).toBe(1);
+  });
+
+  it('minIntervalMs counts from the end of a reading: a reading that took longer than the interval still serves the next scrape', async () => {
+    const reg = new Registry();
+    const r = registerPrometheus(reg, { minIntervalMs: 1000, categoriesIntervalMs: 1000 });
+    const t0 = performance.now();
+    await reg.metrics();
+    const s = r.sampler.last!;
+    // The reading is stamped when it is complete: after every source it read.
+    const spent = Object.values(s.costMs).reduce((a, b) => a + (b ?? 0), 0);
+    expect(s.at).toBeGreaterThanOrEqual(t0 + spent);
+    expect(s.categoriesAt).not.toBeNull();
+    expect(s.at).toBeGreaterThanOrEqual(s.categoriesAt! + (s.costMs.explain ?? 0));
   });
 
   it('walks smaps for categories on its own interval, and reads the cheap sources on every scrape with minIntervalMs 0', async () => {

@@ -1,6 +1,6 @@
 /**
  * What the metrics read, and how often: one sample serves every gauge of a
- * scrape, and a scrape within `minIntervalMs` of the last reading gets the
+ * scrape, and a scrape within `minIntervalMs` of the end of the last reading gets the
  * same figures again, so a fast scraper cannot make the process walk its page
  * tables in a loop. The cheap sources first: `statm` (counters, no walk) on
  * every reading; `smaps_rollup` (one walk under the process's `mmap_lock`)
@@ -89,7 +89,11 @@ export interface MetricsSample {
   categoriesRss: number | null;
   /** Per arena label. */
   arenas: Map<string, ArenaFigures>;
-  /** The time of this reading and of the categories' walk, `performance.now()` ms. */
+  /**
+   * When this reading was complete, and when the categories' walk began, `performance.now()` ms.
+   * `minIntervalMs` counts from `at`: a reading that takes longer than the interval (a large
+   * process, a loaded machine) still serves the scrapes that follow it at once.
+   */
   at: number;
   categoriesAt: number | null;
   /** Milliseconds each source took in this reading (a source not read: absent). */
@@ -208,6 +212,6 @@ export class Sampler {
       }
       costMs.arenas = performance.now() - t;
     }
-    return { resident, pss, swap, categories: this.#categories, categoriesRss: this.#categoriesRss, arenas, at: now, categoriesAt: this.#categoriesAt, costMs };
+    return { resident, pss, swap, categories: this.#categories, categoriesRss: this.#categoriesRss, arenas, at: performance.now(), categoriesAt: this.#categoriesAt, costMs };
   }
 }
