@@ -1,5 +1,5 @@
 /**
- * A worker-shared arena of handle blocks (issue 24): one read-write
+ * A worker-shared arena of handle blocks: one read-write
  * `MAP_NORESERVE` mapping shared with `Mapping.share()`/`attach()` (the same
  * memory at the same address in every worker), and its metadata in a
  * `SharedArrayBuffer` that travels with the token. A handle is the block's
@@ -29,109 +29,26 @@
  * make the process crash.
  * @internal
  */
-import { mmap, attach, type Mapping, type ShareToken } from '../mapping';
-import { checkToken } from '../sharing/share';
+import { mmap, attach, type Mapping } from '../mapping';
 import { maxArrayBufferLength } from '../kernel/system';
-import { invalidState, invalidThis, invalidType, invalidValue, outOfRange, withCode } from '../errors';
+import { invalidState, invalidThis, invalidType, outOfRange, withCode } from '../errors';
 import { checkArenaInteger, readOptions } from './checks';
-import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { clz32, floor, I32, isInteger, min, U8 } from './intrinsics';
+import {
+  classOf, COUNT, H_NEXT, H_SPANS, layout, MAX_BLOCK, notLive, popcount, SIZES, SLOTS, SPAN, SPAN_SHIFT, SPAN_WORDS, TAIL, USED_WORDS, WORDS,
+} from './shared-layout';
+import { checkSharedToken, writeHeader } from './shared-token';
+import type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
+
+export type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
 
 const { load, store, compareExchange, or, and } = Atomics;
 const SAB = SharedArrayBuffer;
-const sabByteLengthOf = Function.prototype.call.bind(
-  Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get as () => number,
-) as unknown as (sab: unknown) => number;
 const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithin) as unknown as (
   view: Uint8Array, target: number, start: number, end: number,
 ) => Uint8Array;
 const DataViewOf = DataView;
 const ObjectFreeze = Object.freeze;
-
-const SPAN_SHIFT = 16;
-/** Bytes per span: the unit a size class takes from the arena. */
-const SPAN = 1 << SPAN_SHIFT;
-/** Bitmap words per span (enough for the smallest class, 16 bytes). */
-const WORDS = SPAN / CLASS_QUANTUM / 32;
-const MAGIC = 0x50475341; // 'PGSA'
-const VERSION = 1;
-
-// Header words of the metadata.
-const H_MAGIC = 0;
-const H_VERSION = 1;
-const H_SPANS = 2;
-const H_NEXT = 3;
-/** The memory's share id (its low and high 32 bits): pairs this metadata with that memory. */
-const H_ID_LO = 4;
-const H_ID_HI = 5;
-const HEADER = 8;
-/** Per span: its class + 1 (0 = not taken). Nothing per span is written after that, so neighbouring spans share no written cache line. */
-const SPAN_WORDS = 1;
-
-const CLASSES = sizeClasses(SPAN);
-const COUNT = CLASSES.sizes.length;
-/** Largest block a SharedArena hands out (8 KiB): eight to a span. */
-const MAX_BLOCK = CLASSES.max;
-const SIZES = new I32(COUNT);
-const SLOTS = new I32(COUNT);
-const USED_WORDS = new I32(COUNT);
-const TAIL = new I32(COUNT);
-for (let c = 0; c < COUNT; c++) {
-  const size = CLASSES.sizes[c]!;
-  SIZES[c] = size;
-  const slots = floor(SPAN / size);
-  SLOTS[c] = slots;
-  USED_WORDS[c] = (slots + 31) >>> 5;
-  // Bits past the last slot of the last word are set for good: never free.
-  const rest = slots & 31;
-  TAIL[c] = rest === 0 ? 0 : ~((1 << rest) - 1);
-}
-const BY_QUANTUM = CLASSES.byQuantum;
-
-/** The metadata's layout for `spans` spans, in Int32 words. */
-function layout(spans: number): { spanBase: number; bitsBase: number; availBase: number; availWords: number; words: number } {
-  const spanBase = HEADER;
-  const bitsBase = spanBase + spans * SPAN_WORDS;
-  const availBase = bitsBase + spans * WORDS;
-  const availWords = (spans + 31) >>> 5;
-  return { spanBase, bitsBase, availBase, availWords, words: availBase + COUNT * availWords };
-}
-
-/** What {@link SharedArena.share} returns: post it to a worker and pass it to {@link SharedArena.attach} there. */
-export interface SharedArenaToken {
-  readonly pagewiseSharedArena: 1;
-  /** The memory: a {@link ShareToken}, checked against the native registry by `attach`. */
-  readonly memory: ShareToken;
-  /** The allocator's metadata (bitmaps, counters), shared by every worker. */
-  readonly meta: SharedArrayBuffer;
-}
-
-/** Options of `new SharedArena(options?)`. */
-export interface SharedArenaOptions {
-  /**
-   * Bytes of address space, default 1 GiB, rounded up to 64 KiB; at most
-   * `min(2^32, buffer.constants.MAX_LENGTH)` (one `heap` reaches every
-   * block). Mapped read-write with `MAP_NORESERVE`: not charged to the
-   * commit limit under `overcommit_memory` 0 or 1; pages become resident
-   * as blocks are first written.
-   */
-  reserve?: number;
-}
-
-/** What {@link SharedArena.stats} returns (a walk of the spans; the counts are exact when no other worker is allocating meanwhile). */
-export interface SharedArenaStats {
-  reserved: number;
-  /** Bytes of spans taken by size classes (64 KiB each). */
-  spans: number;
-  /** Live handle blocks, in every worker. */
-  handles: number;
-  /** Bytes of live blocks at their block size. */
-  allocated: number;
-  /** Bytes of the metadata SharedArrayBuffer. */
-  bookkeepingBytes: number;
-  /** Threads that hold the memory now (this one included); 0 once this thread closed it. */
-  holders: number;
-}
 
 /** Receiver check: only a real SharedArena has `#meta`. */
 function brand(value: unknown): asserts value is SharedArena {
@@ -184,12 +101,7 @@ export class SharedArena {
       const words = layout(spans).words;
       this.#meta = new I32(new SAB(words * 4));
       this.#spans = spans;
-      store(this.#meta, H_SPANS, spans);
-      const id = this.#mapping.share().id;
-      store(this.#meta, H_ID_LO, Number(id & 0xffffffffn) | 0);
-      store(this.#meta, H_ID_HI, Number(id >> 32n) | 0);
-      store(this.#meta, H_VERSION, VERSION);
-      store(this.#meta, H_MAGIC, MAGIC);
+      writeHeader(this.#meta, spans, this.#mapping.share().id);
     }
     const l = layout(this.#spans);
     this.#spanBase = l.spanBase;
@@ -218,30 +130,8 @@ export class SharedArena {
    * token whose fields do not match it) and the metadata against its header.
    */
   static attach(token: SharedArenaToken): SharedArena {
-    if (typeof token !== 'object' || token === null) throw invalidType('token', 'a token made by sharedArena.share()', token);
-    const t = token as Partial<SharedArenaToken>;
-    if (t.pagewiseSharedArena !== 1) throw invalidType('token', 'a token made by sharedArena.share()', token);
-    const meta = t.meta;
-    let metaBytes: number;
-    try {
-      metaBytes = sabByteLengthOf(meta);
-    } catch {
-      throw invalidType('token.meta', 'a SharedArrayBuffer made by sharedArena.share()', meta);
-    }
-    const memory = checkToken(t.memory);
-    if (memory.kind.file || memory.kind.shared || !memory.kind.noReserve || memory.length % SPAN !== 0) {
-      throw invalidValue('token.memory', 'is not the memory of a SharedArena', t.memory);
-    }
-    const spans = memory.length / SPAN;
-    if (metaBytes !== layout(spans).words * 4) throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
-    const m = new I32(meta as SharedArrayBuffer);
-    const id = memory.id;
-    if (load(m, H_MAGIC) !== MAGIC || load(m, H_VERSION) !== VERSION || load(m, H_SPANS) !== spans ||
-        load(m, H_ID_LO) !== (Number(id & 0xffffffffn) | 0) || load(m, H_ID_HI) !== (Number(id >> 32n) | 0)) {
-      throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
-    }
-    const mapping = attach(t.memory!);
-    return new SharedArena(CONSTRUCT, mapping, meta as SharedArrayBuffer);
+    const { memory, meta } = checkSharedToken(token);
+    return new SharedArena(CONSTRUCT, attach(memory), meta);
   }
 
   /** A token for {@link SharedArena.attach} in another thread: post it (`postMessage`, `workerData`). Holds nothing. */
@@ -529,31 +419,4 @@ export class SharedArena {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function notLive(name: string, handle: unknown): TypeError {
-  return invalidValue(name, 'is not a live handle block of this SharedArena (freed already, in this worker or another; never handed out; or not a block start)', handle);
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-/** The class of a request, after checking its arguments. */
-function classOf(size: unknown, align: unknown): number {
-  if (typeof size !== 'number') throw invalidType('size', 'of type number', size);
-  if (!isInteger(size) || size < 0 || size > MAX_BLOCK) throw outOfRange('size', `an integer >= 0 and <= ${MAX_BLOCK} (SharedArena.maxBlock)`, size);
-  let s = size;
-  if (align !== undefined) {
-    const a = checkArenaInteger('align', align, 1, MAX_BLOCK);
-    if ((a & (a - 1)) !== 0) throw outOfRange('align', 'a power of two', align);
-    if (a > CLASS_QUANTUM) {
-      // A power-of-two class is aligned to its size (spans are 64 KiB aligned).
-      s = size < a ? a : 2 ** (32 - clz32(size - 1));
-      if (s > MAX_BLOCK) throw outOfRange('size', `<= ${MAX_BLOCK} once rounded up to a power of two for align ${a}`, size);
-    }
-  }
-  return BY_QUANTUM[(s + CLASS_QUANTUM - 1) >>> 4]!;
 }
