@@ -68,11 +68,11 @@ const parts = [];
 if (only.length === 0 && !argv.includes('--no-handles')) {
   // Issue 24's workloads, each contender in a child process of its own, interleaved round by round.
   const rounds = value('--handles-rounds') || '3';
-  const contenders = 'handles,buffer,pool,c-glibc';
+  const contenders = 'handles,buffer,pool,thing-malloc,c-glibc,c-mimalloc';
   const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', rounds, '--contenders', contenders];
   log(`arena by handle: node ${args.slice(1).join(' ')}`);
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 600e3, maxBuffer: 64 << 20 });
-  const head = `\`npm run bench:handles -- --rounds ${rounds} --contenders ${contenders}\`: issue 24's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 1200e3, maxBuffer: 64 << 20 });
+  const head = `\`npm run bench:handles -- --rounds ${rounds} --contenders ${contenders}\`: the arena's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
   parts.push({
     title: 'Arena by handle',
     body: r.status === 0 ? `${head}\n\n${r.stdout}` : `Not run: \`npm run bench:handles\` failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').trim().split('\n').pop()}`,
