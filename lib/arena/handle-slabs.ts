@@ -275,6 +275,36 @@ export class HandleSlabs {
     }
     this.emptyMin = this.emptySlabs;
   }
+  /**
+   * After `purge()`: with no slab live, the per-slab arrays (which grew with
+   * the peak number of slabs, bitmaps sized for the smallest class) go; with
+   * no handle block live at all and unchecked handles, the page tags too
+   * (checked handles keep them, with the generations that refuse stale
+   * handles). They grow again with the next slab or block.
+   */
+  shrink(): void {
+    if (this.slabsLive !== 0) return;
+    this.sCount = 0;
+    this.freeTop = 0;
+    if (this.freeIds.length > 16) this.freeIds = new I32(16);
+    if (this.sCap > 0) {
+      this.sPage = new I32(0);
+      this.sFree = new I32(0);
+      this.sHint = new I32(0);
+      this.sNext = new I32(0);
+      this.sPrev = new I32(0);
+      this.sClass = new U8(0);
+      this.sListed = new U8(0);
+      this.bits = new I32(0);
+      this.sums = new I32(0);
+      this.sCap = 0;
+    }
+    if (this.blocks === 0 && !this.checked && this.tagCap > 0) {
+      this.tag = new I32(0);
+      this.tagCap = 0;
+    }
+  }
+
 }
 
 function pushId(stack: Int32Array<ArrayBuffer>, at: number, id: number): Int32Array<ArrayBuffer> {
