@@ -38,6 +38,7 @@ import {
   classOf, COUNT, H_NEXT, H_SPANS, layout, MAX_BLOCK, notLive, popcount, SIZES, SLOTS, SPAN, SPAN_SHIFT, SPAN_WORDS, TAIL, USED_WORDS, WORDS,
 } from './shared-layout';
 import { checkSharedToken, writeHeader } from './shared-token';
+import { freeRun, isLiveRun, RUN_LIVE, runSpans, spansFor, takeRun } from './shared-large';
 import type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
 
 export type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
@@ -117,7 +118,10 @@ export class SharedArena {
     return #meta in value;
   }
 
-  /** Largest block size a SharedArena hands out (8 KiB): put larger buffers in a mapping of their own and share() it. */
+  /**
+   * Largest block of a size class (8 KiB). A larger block is a run of whole
+   * 64 KiB spans, given back to the kernel when it is freed.
+   */
   static get maxBlock(): number {
     return MAX_BLOCK;
   }
@@ -177,23 +181,36 @@ export class SharedArena {
    * A block of at least `size` bytes (uninitialized: it may hold what a
    * previous block there held): its handle, a byte offset into `heap`,
    * valid in every worker. 16-byte aligned; `align` (a power of two up to
-   * 8192) asks for more. `ENOMEM` (no `syscall`) when the reservation is
-   * full; `ERR_OUT_OF_RANGE` above {@link SharedArena.maxBlock}.
+   * 8192, or 65536 above {@link SharedArena.maxBlock}) asks for more. Above
+   * `maxBlock` the block is a run of whole 64 KiB spans. `ENOMEM` (no
+   * `syscall`) when the reservation is full; `ERR_OUT_OF_RANGE` for a size
+   * larger than the reservation.
    */
   allocHandle(size: number, align?: number): number {
     brand(this);
     this.#live();
-    const c = classOf(size, align);
-    const h = this.#alloc(c);
+    const h = this.#allocAny(size, align);
     if (h < 0) throw withCode(new Error(`The SharedArena is full: ${this.#spans * SPAN} bytes reserved are taken by spans (reserve more address space: new SharedArena({ reserve }))`), 'ENOMEM');
     return h;
   }
 
-  /** Like {@link SharedArena.allocHandle}, but -1 where that throws `ENOMEM` or the size is above `maxBlock`. */
+  /** Like {@link SharedArena.allocHandle}, but -1 where that throws `ENOMEM` or the size is larger than the reservation. */
   tryAllocHandle(size: number, align?: number): number {
     brand(this);
     this.#live();
-    if (typeof size === 'number' && size > MAX_BLOCK && isInteger(size)) return -1;
+    if (typeof size === 'number' && isInteger(size) && size > this.#spans * SPAN) {
+      spansFor(MAX_BLOCK + 1, align, this.#spans); // bad arguments still throw
+      return -1;
+    }
+    return this.#allocAny(size, align);
+  }
+
+  /** A block of a size class, or above {@link SharedArena.maxBlock} a run of spans; -1 when there is no room. */
+  #allocAny(size: unknown, align: unknown): number {
+    if (typeof size === 'number' && size > MAX_BLOCK && isInteger(size)) {
+      const s = takeRun(this.#meta, this.#spanBase, this.#spans, spansFor(size, align, this.#spans));
+      return s < 0 ? -1 : s * SPAN;
+    }
     return this.#alloc(classOf(size, align));
   }
 
@@ -218,7 +235,7 @@ export class SharedArena {
         const prev = compareExchange(m, base + i, w, w | free);
         if (prev === w) {
           this.#word[c] = i;
-          return (s << SPAN_SHIFT) + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
+          return s * SPAN + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
         }
         w = prev;
       }
@@ -285,7 +302,7 @@ export class SharedArena {
   }
 
   /**
-   * Span, class and slot of a live block's handle, or a refusal
+   * The class of a live block's handle (-spans for a run of spans), or a refusal
    * (`ERR_INVALID_ARG_VALUE`: not the start of a live block of this arena;
    * `ERR_INVALID_ARG_TYPE`: not a number). Reads only.
    */
@@ -294,7 +311,12 @@ export class SharedArena {
     if (handle >>> 0 !== handle || (handle & 15) !== 0) throw notLive(name, handle);
     const s = handle >>> SPAN_SHIFT;
     if (s >= this.#spans) throw notLive(name, handle);
-    const c = load(this.#meta, this.#spanBase + s * SPAN_WORDS) - 1;
+    const sw = load(this.#meta, this.#spanBase + s * SPAN_WORDS);
+    if (isLiveRun(sw)) {
+      if ((handle & (SPAN - 1)) !== 0) throw notLive(name, handle);
+      return -runSpans(sw);
+    }
+    const c = sw - 1;
     if (c < 0 || c >= COUNT) throw notLive(name, handle);
     const rel = handle & (SPAN - 1);
     const slot = floor(rel / SIZES[c]!);
@@ -316,6 +338,11 @@ export class SharedArena {
     const c = this.#locate(handle, 'handle');
     const m = this.#meta;
     const s = handle >>> SPAN_SHIFT;
+    if (c < 0) {
+      // Another worker freed it between the check and here: a double free.
+      if (!freeRun(m, this.#spanBase, this.#mapping, s, RUN_LIVE | -c)) throw notLive('handle', handle);
+      return;
+    }
     const slot = (handle & (SPAN - 1)) / SIZES[c]!;
     const word = this.#bitsBase + s * WORDS + (slot >>> 5);
     const bit = 1 << (slot & 31);
@@ -334,26 +361,28 @@ export class SharedArena {
     }
   }
 
-  /** Usable bytes of a live block (its size class). */
+  /** Usable bytes of a live block (its size class, or its whole spans). */
   sizeOfHandle(handle: number): number {
     brand(this);
     this.#live();
-    return SIZES[this.#locate(handle, 'handle')]!;
+    return sizeOf(this.#locate(handle, 'handle'));
   }
 
   /**
    * Resizes a block keeping its bytes: the same handle while `size` fits its
-   * class, else a new block, a copy and a free of the old one (the old block
-   * is untouched when the allocation fails).
+   * class (or its spans), else a new block, a copy and a free of the old one
+   * (the old block is untouched when the allocation fails).
    */
   reallocHandle(handle: number, size: number): number {
     brand(this);
     this.#live();
     const c = this.#locate(handle, 'handle');
-    const nc = classOf(size, undefined);
-    if (SIZES[nc]! <= SIZES[c]!) return handle;
+    const old = sizeOf(c);
+    if (c >= 0 && !(typeof size === 'number' && size > MAX_BLOCK)) {
+      if (SIZES[classOf(size, undefined)]! <= old) return handle;
+    } else if (c < 0 && typeof size === 'number' && isInteger(size) && size >= 0 && size <= old) return handle;
     const h = this.allocHandle(size);
-    copyWithinOf(this.#heap!, h, handle, handle + SIZES[c]!);
+    copyWithinOf(this.#heap!, h, handle, handle + min(old, size));
     this.freeHandle(handle);
     return h;
   }
@@ -362,7 +391,7 @@ export class SharedArena {
   bytes(handle: number, length?: number): Uint8Array {
     brand(this);
     this.#live();
-    const size = SIZES[this.#locate(handle, 'handle')]!;
+    const size = sizeOf(this.#locate(handle, 'handle'));
     const len = length === undefined ? size : checkArenaInteger('length', length, 0, size);
     return new U8(this.#heap!.buffer, handle, len);
   }
@@ -376,7 +405,18 @@ export class SharedArena {
     let handles = 0;
     let allocated = 0;
     for (let s = 0; s < taken; s++) {
-      const c = load(m, this.#spanBase + s * SPAN_WORDS) - 1;
+      const w = load(m, this.#spanBase + s * SPAN_WORDS);
+      if (w > COUNT) {
+        // A run of spans: live, being freed or free.
+        const n = runSpans(w);
+        if (isLiveRun(w)) {
+          handles++;
+          allocated += n * SPAN;
+        }
+        s += n - 1;
+        continue;
+      }
+      const c = w - 1;
       if (c < 0) continue; // taken by a worker terminated before it published the span
       let live = 0;
       for (let i = 0; i < USED_WORDS[c]!; i++) live += popcount(load(m, this.#bitsBase + s * WORDS + i));
@@ -419,4 +459,9 @@ export class SharedArena {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Usable bytes of a block of class `c`, or of `-c` spans. */
+function sizeOf(c: number): number {
+  return c >= 0 ? SIZES[c]! : -c * SPAN;
 }
