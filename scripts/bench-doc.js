@@ -75,14 +75,15 @@ const parts = [];
 if (only.length === 0 && !opts['no-handles']) {
   // The arena's workloads, each contender in a child process of its own, interleaved round by round:
   // under this Node and, where one is found, the newest (Node 26), each in its own table.
-  const contenders = 'handles,buffer,pool,c-glibc';
+  const contenders = 'handles,buffer,pool,thing-malloc,c-glibc,c-mimalloc';
   const n26 = node26();
-  const runtimes = [{ node: process.execPath, title: 'Arena by handle' }];
-  if (n26) runtimes.push({ node: n26, title: 'Arena by handle, the newest Node' });
-  for (const { node, title } of runtimes) {
+  const runtimes = [{ node: process.execPath, title: 'Arena by handle', contenders }];
+  // The C programs do not depend on the Node that starts them: the newest Node runs the JS contenders.
+  if (n26) runtimes.push({ node: n26, title: 'Arena by handle, the newest Node', contenders: 'handles,buffer,pool,thing-malloc' });
+  for (const { node, title, contenders } of runtimes) {
     const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', String(handlesRounds), '--contenders', contenders];
     log(`arena by handle: ${node} ${args.slice(1).join(' ')}`);
-    const r = spawnSync(node, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 900e3, maxBuffer: 64 << 20 });
+    const r = spawnSync(node, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 1200e3, maxBuffer: 64 << 20 });
     const how = node === process.execPath ? `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`` : `The same under \`${path.relative(root, node)}\``;
     const head = `${how}: the arena's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
     parts.push({

@@ -297,6 +297,34 @@ describe('Arena: stats() from counters', () => {
     expect(s.freeBytesByClass).toEqual({ pages: s.committed });
     expect(s.bookkeepingBytes).toBeGreaterThan(0);
   });
+
+  it('purge() with no handle block live lets go of the handle bookkeeping that grew with the peak; handles work again after', () => {
+    for (const handleGenerations of [false, true]) {
+      using a = new Arena({ reserve: 64 * MiB, hugePages: false, decay: false, handleGenerations });
+      const slabBytes = Math.max(64 * 1024, page);
+      const slabs = 20;
+      const n = (slabs * slabBytes) / 16;
+      const hs: number[] = [];
+      for (let i = 0; i < n; i++) hs.push(a.allocHandle(16));
+      for (const h of hs) a.freeHandle(h);
+      const before = a.stats().bookkeepingBytes;
+      a.purge();
+      const after = a.stats().bookkeepingBytes;
+      // At least each slab's bitmap (one bit per 16-byte slot) went.
+      expect(before - after, `handleGenerations ${handleGenerations}`).toBeGreaterThanOrEqual(slabs * (slabBytes / 16 / 8));
+      expect(() => a.freeHandle(hs[0]!)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      const h = a.allocHandle(16);
+      const big = a.allocHandle(3 * page);
+      a.bytes(h)[15] = 7;
+      a.bytes(big)[3 * page - 1] = 9;
+      expect(a.bytes(h)[15]).toBe(7);
+      expect(a.bytes(big)[3 * page - 1]).toBe(9);
+      expect(a.stats()).toMatchObject({ handles: 2, allocated: 16 + 3 * page });
+      a.freeHandle(h);
+      a.freeHandle(big);
+      expect(a.stats()).toMatchObject({ handles: 0, allocated: 0 });
+    }
+  });
 });
 
 describe('Arena: a steady state makes no system call', () => {

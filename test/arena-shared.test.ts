@@ -1,5 +1,5 @@
 /**
- * SharedArena (issue 24): one arena of handle blocks used by several real
+ * SharedArena: one arena of handle blocks used by several real
  * worker threads at once. Blocks allocated in one worker are written there
  * and freed in another; many workers allocate and free concurrently while
  * every live block's bytes (a pattern computed from its handle) are checked;
@@ -137,8 +137,9 @@ describe('SharedArena across workers', () => {
     expect({ ...arena.stats(), holders: 0 }).toEqual({ ...before, holders: 0 });
     expect(check(arena.heap, h, 48)).toBe(true);
     // Size limits and arguments.
-    expect(code(() => arena.allocHandle(SharedArena.maxBlock + 1))).toBe('ERR_OUT_OF_RANGE');
-    expect(arena.tryAllocHandle(SharedArena.maxBlock + 1)).toBe(-1);
+    expect(code(() => arena.allocHandle(arena.reserved + 1))).toBe('ERR_OUT_OF_RANGE');
+    expect(arena.tryAllocHandle(arena.reserved + 1)).toBe(-1);
+    expect(code(() => arena.tryAllocHandle(arena.reserved + 1, 3))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => arena.allocHandle(-1))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => arena.allocHandle(1, 3))).toBe('ERR_OUT_OF_RANGE');
     const aligned = arena.allocHandle(100, 1024);
@@ -355,5 +356,67 @@ describe('SharedArena property: cross-worker sequences against a model', () => {
       { numRuns: SEQUENCES, seed: Number(process.env.PAGEWISE_SEED ?? 20261207) },
     );
     arena.close();
+  });
+});
+
+describe('SharedArena: blocks above maxBlock (runs of 64 KiB spans)', () => {
+  const SPAN = 65536;
+
+  it('are whole spans shared across workers, refused inside and after their free, given back and reused first fit', () => {
+    using arena = new SharedArena({ reserve: 16 << 20 });
+    const a = server(arena.share());
+    const small = arena.allocHandle(64);
+    const one = arena.allocHandle(SharedArena.maxBlock + 1);
+    expect(one % SPAN).toBe(0);
+    expect(arena.sizeOfHandle(one)).toBe(SPAN);
+    const h = ask(a, 1, 300_000); // allocated and written with the pattern in the worker
+    expect(h % SPAN).toBe(0);
+    expect(arena.sizeOfHandle(h)).toBe(5 * SPAN);
+    expect(check(arena.heap, h, 5 * SPAN)).toBe(true);
+    noOverlap(arena, [small, one, h]);
+    expect(arena.stats()).toMatchObject({ handles: 3, allocated: 64 + 6 * SPAN });
+    for (const x of [h + 16, h + SPAN, one + SharedArena.maxBlock]) expect(code(() => arena.freeHandle(x))).toBe('ERR_INVALID_ARG_VALUE');
+    expect(ask(a, 2, h)).toBe(1);
+    expect(code(() => arena.freeHandle(h))).toBe('ERR_INVALID_ARG_VALUE');
+    expect(code(() => arena.bytes(h))).toBe('ERR_INVALID_ARG_VALUE');
+    expect(ask(a, 2, h)).toBe(-2);
+    expect(arena.stats()).toMatchObject({ handles: 2, allocated: 64 + SPAN });
+    // First fit: the freed run, its pages given back (private anonymous
+    // memory reads as zero after MADV_DONTNEED); the rest of it is a run.
+    const again = arena.allocHandle(3 * SPAN);
+    expect(again).toBe(h);
+    expect(arena.bytes(again).every((b) => b === 0)).toBe(true);
+    expect(arena.allocHandle(2 * SPAN, SPAN)).toBe(h + 3 * SPAN);
+    // realloc: the same handle within its spans; past them a new run with the bytes; a small block grows into a run.
+    arena.heap[again + 3 * SPAN - 1] = 7;
+    expect(arena.reallocHandle(again, 3 * SPAN - 1)).toBe(again);
+    const grown = arena.reallocHandle(again, 4 * SPAN);
+    expect(arena.sizeOfHandle(grown)).toBe(4 * SPAN);
+    expect(arena.heap[grown + 3 * SPAN - 1]).toBe(7);
+    arena.heap.fill(9, small, small + 64);
+    const fromSmall = arena.reallocHandle(small, 100_000);
+    expect(arena.sizeOfHandle(fromSmall)).toBe(2 * SPAN);
+    expect(arena.bytes(fromSmall, 64).every((b) => b === 9)).toBe(true);
+    expect(code(() => arena.freeHandle(small))).toBe('ERR_INVALID_ARG_VALUE');
+    // No room: ENOMEM from allocHandle, -1 from tryAllocHandle; a bad align is still refused.
+    expect(code(() => arena.allocHandle(arena.reserved))).toBe('ENOMEM');
+    expect(arena.tryAllocHandle(arena.reserved)).toBe(-1);
+    expect(code(() => arena.allocHandle(100_000, 2 * SPAN))).toBe('ERR_OUT_OF_RANGE');
+  });
+
+  it('of two workers freeing one run at once, exactly one succeeds', () => {
+    using arena = new SharedArena({ reserve: 16 << 20 });
+    const servers = [server(arena.share()), server(arena.share())];
+    for (let round = 0; round < 20; round++) {
+      const x = arena.allocHandle(2 * SPAN);
+      for (const s of servers) {
+        s.f[1] = x;
+        Atomics.store(s.c, 0, 2);
+        Atomics.notify(s.c, 0);
+      }
+      for (const s of servers) while (Atomics.load(s.c, 0) !== 0) Atomics.wait(s.c, 0, 2, 1000);
+      expect(servers.map((s) => s.f[3]).sort()).toEqual([-2, 1]);
+      expect(arena.stats().handles).toBe(0);
+    }
   });
 });

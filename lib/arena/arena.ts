@@ -22,9 +22,13 @@ import { allocate, freeRun, reallocBlock, usableSize } from './runs';
 import { purgeAll, resetHeap, forget } from './purge';
 import { type ArenaStats, type ArenaStatsOptions, statsOf } from './stats';
 import { nMunmap, nRegionAddress } from './calls';
-import { allocHandleSlow, HandleSpace, handleLimit, reallocHandle } from './handles';
+import { HandleSpace } from './handles';
+import { allocHandleSlow, reallocHandle } from './handle-alloc';
+import { handleLimit } from './handle-ids';
 import { trackArena } from './live';
 import { maxArrayBufferLength } from '../kernel/system';
+import { populate } from './guard-pages';
+import { notLive, owns } from './view-checks';
 
 export { LARGE_BLOCK_BYTES } from './options';
 export type { ArenaOptions, ArenaResetOptions } from './options';
@@ -199,7 +203,7 @@ export class Arena {
     const h = this.#heap;
     if (!isUint8Array(view)) throw invalidType('view', 'an instance of Uint8Array', view);
     const owner = OwnedBuffer.owner(bufferOf(view));
-    if (owner === undefined || !h.owns(owner)) throw h.notLive(view);
+    if (owner === undefined || !owns(h, owner)) throw notLive(h, view);
     const base = owner.kind === K_CHUNK ? owner.index * h.chunkBytes : owner.page * h.page;
     return nRegionAddress(h.region) + BigIntOf(h.start + base + byteOffsetOf(view));
   }
@@ -250,7 +254,7 @@ export class Arena {
     const len = ceil(checkArenaInteger('bytes', bytes, 0, h.reserve) / h.page) * h.page;
     if (len === 0) return;
     if (len > h.committed) h.commit(ceil((len - h.committed) / h.chunkBytes), false);
-    if (!h.prefaultChunks) h.populate(0, len);
+    if (!h.prefaultChunks) populate(h, 0, len);
   }
 
   /**

@@ -13,24 +13,23 @@
  * A Heap is reachable only through a private field of its {@link Arena}
  * (arena.ts) and never escapes to a caller: its fields are plain for speed
  * and for the other files of the arena (slabs.ts, runs.ts, purge.ts,
- * stats.ts), which are functions over it. Its tables are arrays without a
+ * stats.ts, view-checks.ts, guard-pages.ts), which are functions over it.
+ * Its tables are arrays without a
  * prototype (see intrinsics.ts).
  * @internal
  */
 import { type RegionHandle } from '../native/binding';
 import { pageSize } from '../kernel/system';
-import { adviceSupported } from '../mapping/flags';
 import { rusageRaw } from '../process/rusage';
-import { invalidState, invalidType, invalidValue, systemError } from '../errors';
+import { invalidState, systemError } from '../errors';
 import { arenaClasses } from './classes';
-import { PageRuns, OWN, RUN } from './pages';
-import { abByteLengthOf, BigIntOf, bufferOf, ceil, F64, floor, isUint8Array, log2, max, min, NumberOf, table, U8 } from './intrinsics';
-import { Block, blockView, IdStack, K_CHUNK, K_OWN, K_SLAB, OwnedBuffer, Segment, type OwnBlock, type Owner, type Slab } from './owners';
+import { PageRuns } from './pages';
+import { abByteLengthOf, BigIntOf, ceil, F64, floor, log2, max, min, NumberOf, table } from './intrinsics';
+import { blockView, IdStack, K_CHUNK, K_SLAB, OwnedBuffer, Segment, type OwnBlock, type Owner, type Slab } from './owners';
 import { type ArenaConfig, GROW_MAX } from './options';
 import type { HandleSpace } from './handles';
-import {
-  C, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, nDetach, nMadvise, nMmap, nMprotect, nMunmap, nRegionAddress, nRegionBuffer, nRegionEscaped, nSetName,
-} from './calls';
+import { C, nMadvise, nMmap, nMprotect, nMunmap, nRegionAddress, nRegionBuffer, nSetName } from './calls';
+import { populate } from './guard-pages';
 
 /** The size classes, computed once at load (the page size is fixed). */
 export const CLASSES = arenaClasses(pageSize());
@@ -326,7 +325,7 @@ export class Heap {
     this.committed += bytes;
     this.runs.grow(bytes / this.page);
     this.addSegments(have, n);
-    if (this.prefaultChunks) this.populate(at, bytes);
+    if (this.prefaultChunks) populate(this, at, bytes);
   }
 
   /** Segments for `n` chunks from chunk `first`, each at most `growCap` chunks. */
@@ -338,20 +337,6 @@ export class Heap {
       this.segments++;
       c += k;
     }
-  }
-
-  /** The owner of a live block's view, as `free()` checks it (without freeing). */
-  liveOwner(view: Uint8Array): Owner {
-    const owner = typeof view === 'object' && view !== null ? Block.owner(view) : undefined;
-    if (owner === undefined) throw this.notAllocated(view);
-    if (!this.owns(owner)) throw this.notLive(view);
-    const idx = Block.index(view);
-    if (owner.kind === K_SLAB) {
-      if (owner.bits[idx >>> 5]! & (1 << (idx & 31))) throw invalidValue('view', 'was already freed', view);
-    } else if (!this.runs.isHead(idx, owner.kind === K_OWN ? OWN : RUN) || (owner.kind === K_OWN && owner.page !== idx)) {
-      throw invalidValue('view', 'was already freed', view);
-    }
-    return owner;
   }
 
   /** Free dirty pages (retained): runs (queued for give-back included) and slab pages with no live block. */
@@ -423,105 +408,6 @@ export class Heap {
     this.slabMin = this.slabDirtyFree;
   }
 
-  /** The error for a view `alloc()` did not return: part of a block, another arena's, or not a view. */
-  notAllocated(view: unknown): TypeError {
-    if (!isUint8Array(view)) return invalidType('view', 'an instance of Uint8Array', view);
-    if (this.closed) return invalidState('The arena is closed');
-    const owner = OwnedBuffer.owner(bufferOf(view));
-    if (owner !== undefined && this.owns(owner)) {
-      return invalidValue('view', 'is not a block returned by alloc() (a part of one, or another view over its memory)', view);
-    }
-    return this.notLive(view);
-  }
-
-  owns(owner: Owner): boolean {
-    if (owner.kind === K_SLAB) return this.slabs[owner.id] === owner;
-    if (owner.kind === K_CHUNK) return this.segOf[owner.index] === owner;
-    return this.own[owner.id] === owner;
-  }
-
-  notLive(view: Uint8Array): TypeError {
-    if (this.closed) return invalidState('The arena is closed');
-    return invalidValue('view', 'is not a live block of this arena (already freed, freed by reset(), or allocated elsewhere)', view);
-  }
-
-  /**
-   * Installs the guard pages after a block: pages `[p, p + guard)`, just
-   * taken with the block's run. Refused (`ERR_INVALID_STATE`) where a
-   * buffer moved out of the arena with `transfer()` still covers them: a JS
-   * access through it would kill the process.
-   */
-  installGuard(p: number): void {
-    const at = this.start + p * this.page;
-    const bytes = this.guard * this.page;
-    if (nRegionEscaped(this.region, at, bytes)) {
-      throw invalidState('Guard pages cannot be installed after this block: a buffer moved out of the arena with transfer() covers their pages');
-    }
-    nMadvise(this.region, at, bytes, MADV_GUARD_INSTALL);
-    this.guardBlocks++;
-  }
-
-  /** Removes the guard pages `[p, p + guard)` of a block (they read as zero again). */
-  removeGuard(p: number): void {
-    nMadvise(this.region, this.start + p * this.page, this.guard * this.page, MADV_GUARD_REMOVE);
-    this.guardBlocks--;
-  }
-
-  /**
-   * Prefaults `[offset, offset + length)` of the committed space, stepping
-   * over guard pages (populating one is EFAULT, touching one SIGSEGV).
-   */
-  populate(offset: number, length: number): void {
-    if (this.guardBlocks === 0) {
-      this.populateStretch(offset, length);
-      return;
-    }
-    const page = this.page;
-    const g = this.guard;
-    const end = offset + length;
-    let from = offset;
-    this.runs.forEachRun((head, n, kind) => {
-      if (kind !== OWN) return;
-      const gs = (head + n - g) * page;
-      const ge = (head + n) * page;
-      if (ge <= from || gs >= end) return;
-      if (gs > from) this.populateStretch(from, gs - from);
-      from = ge;
-    });
-    if (from < end) this.populateStretch(from, end - from);
-  }
-
-  /** Prefaults a stretch with no guard page in it. */
-  populateStretch(offset: number, length: number): void {
-    if (adviceSupported('populate_write')) {
-      nMadvise(this.region, this.start + offset, length, C.MADV_POPULATE_WRITE);
-      return;
-    }
-    const page = this.page;
-    const chunkBytes = this.chunkBytes;
-    if (this.guard > 0) {
-      // No segment buffer with guards (it would cover guard pages): a
-      // buffer over exactly each piece of the stretch, detached after.
-      for (let at = offset; at < offset + length; at += chunkBytes) {
-        const len = min(chunkBytes, offset + length - at);
-        const piece = nRegionBuffer(this.region, this.start + at, len);
-        const u8 = new U8(piece);
-        for (let i = 0; i < len; i += page) u8[i] = u8[i]!;
-        nDetach(piece);
-      }
-      return;
-    }
-    for (let ci = floor(offset / chunkBytes); ci * chunkBytes < offset + length; ) {
-      const seg = this.segOf[ci]!;
-      const u8 = this.view(seg, 0, seg.chunks * chunkBytes, seg.index);
-      const base = seg.index * chunkBytes;
-      ci = seg.index + seg.chunks;
-      const from = max(offset, base) - base;
-      const to = min(offset + length, ci * chunkBytes) - base;
-      // A write fault per page; the byte keeps its value (live blocks may be here).
-      for (let i = from; i < to; i += page) u8[i] = u8[i]!;
-    }
-  }
 
   /** Throws once the arena is closed. */
   live(): void {

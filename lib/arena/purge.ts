@@ -102,7 +102,10 @@ export function purgeAll(h: Heap): number {
   // Queued give-backs: with 'dontneed' in one batch now (then known zero);
   // with 'free' the scan below advises every dirty free page, queued ones too.
   let bytes = 0;
-  if (h.handles !== null) h.handles.releaseEmpty();
+  if (h.handles !== null) {
+    h.handles.releaseEmpty();
+    h.handles.shrink();
+  }
   if (h.asideP.length > 0) releaseAside(h);
   if (h.purgeCleans) {
     bytes = h.pendingPages * h.page;

@@ -22,6 +22,8 @@ import { checkArenaInteger } from './checks';
 import { type Heap } from './heap';
 import { freeSmall, small } from './slabs';
 import { nDetach, nRegionBuffer, nRegionEscaped } from './calls';
+import { installGuard, removeGuard } from './guard-pages';
+import { liveOwner, notAllocated, notLive } from './view-checks';
 
 /** Rough heap cost of a large block's bookkeeping object, for `bookkeepingBytes`. */
 export const OWN_OBJECT_BYTES = 64;
@@ -75,7 +77,7 @@ function takeGuardedRun(h: Heap, n: number, g: number, alignPages: number): numb
     for (let i = 0; ; i++) {
       const p = h.takeRun(n + g, RUN, alignPages);
       try {
-        h.installGuard(p + n);
+        installGuard(h, p + n);
       } catch (e) {
         if (i + 1 < GUARD_TRIES && (e as { code?: unknown }).code === 'ERR_INVALID_STATE') {
           aside.push(p);
@@ -117,7 +119,7 @@ export function allocRun(h: Heap, size: number, alignPages: number, zero: boolea
       h.runViews++;
     }
   } catch (e) {
-    if (g > 0) h.removeGuard(p + n);
+    if (g > 0) removeGuard(h, p + n);
     h.runs.release(p);
     throw e;
   }
@@ -148,9 +150,9 @@ export function zeroDirty(h: Heap, view: Uint8Array, p: number, n: number): void
 /** Frees a medium or large block (`owner` as read from the view; undefined: not a block). */
 export function freeRun(h: Heap, view: Uint8Array, owner: Owner | undefined): void {
   const page = h.page;
-  if (owner === undefined) throw h.notAllocated(view);
+  if (owner === undefined) throw notAllocated(h, view);
   if (owner.kind === K_CHUNK) {
-    if (h.segOf[owner.index] !== owner) throw h.notLive(view);
+    if (h.segOf[owner.index] !== owner) throw notLive(h, view);
     const p = Block.index(view);
     if (!h.runs.isHead(p, RUN)) throw invalidValue('view', 'was already freed (double free)', view);
     const n = h.runs.release(p);
@@ -159,7 +161,7 @@ export function freeRun(h: Heap, view: Uint8Array, owner: Owner | undefined): vo
     h.freedRun(p, n);
     return;
   }
-  if (owner.kind !== K_OWN || h.own[owner.id] !== owner) throw h.notLive(view);
+  if (owner.kind !== K_OWN || h.own[owner.id] !== owner) throw notLive(h, view);
   h.own[owner.id] = undefined as unknown as OwnBlock;
   h.freeOwnIds.push(owner.id);
   h.ownCount--;
@@ -178,7 +180,7 @@ export function freeRun(h: Heap, view: Uint8Array, owner: Owner | undefined): vo
 /** Gives the run of a freed own block (`pages` pages at `p`, then its guard) back to the free pages. */
 function releaseOwnRun(h: Heap, p: number, pages: number): void {
   const g = h.guard;
-  if (g > 0) h.removeGuard(p + pages);
+  if (g > 0) removeGuard(h, p + pages);
   h.runs.release(p);
   // Guard pages read as zero once removed.
   if (g > 0) h.runs.markClean(p + pages, g);
@@ -226,7 +228,7 @@ export function freeBlock(h: Heap, view: Uint8Array): void {
 
 /** The usable size of a live block (see `Arena.sizeOf`). */
 export function usableSize(h: Heap, view: Uint8Array): number {
-  const owner = h.liveOwner(view);
+  const owner = liveOwner(h, view);
   if (owner.kind === K_SLAB) return owner.size;
   return (h.runs.len[Block.index(view)]! - (owner.kind === K_OWN ? h.guard : 0)) * h.page;
 }
@@ -234,7 +236,7 @@ export function usableSize(h: Heap, view: Uint8Array): number {
 /** Resizes a live block (see `Arena.realloc`), in place where it can. */
 export function reallocBlock(h: Heap, view: Uint8Array, size: number): Uint8Array {
   h.live();
-  const owner = h.liveOwner(view);
+  const owner = liveOwner(h, view);
   const n = checkArenaInteger('size', size, 0, maxArrayBufferLength());
   if (n > h.reserve) throw outOfRange('size', `<= the arena's reservation (${h.reserve} bytes)`, n);
   const idx = Block.index(view);
@@ -257,8 +259,8 @@ export function reallocBlock(h: Heap, view: Uint8Array, size: number): Uint8Arra
   if (!h.runs.extend(idx, need - pages)) return move(h, view, n);
   if (g > 0) {
     // The guard moves to the new end: its old pages become the block's (zero).
-    h.removeGuard(idx + pages);
-    h.installGuard(idx + need);
+    removeGuard(h, idx + pages);
+    installGuard(h, idx + need);
   }
   h.runs.claim(idx + pages + g, need - pages);
   h.noteTaken();

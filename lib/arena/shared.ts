@@ -1,5 +1,5 @@
 /**
- * A worker-shared arena of handle blocks (issue 24): one read-write
+ * A worker-shared arena of handle blocks: one read-write
  * `MAP_NORESERVE` mapping shared with `Mapping.share()`/`attach()` (the same
  * memory at the same address in every worker), and its metadata in a
  * `SharedArrayBuffer` that travels with the token. A handle is the block's
@@ -29,109 +29,27 @@
  * make the process crash.
  * @internal
  */
-import { mmap, attach, type Mapping, type ShareToken } from '../mapping';
-import { checkToken } from '../sharing/share';
+import { mmap, attach, type Mapping } from '../mapping';
 import { maxArrayBufferLength } from '../kernel/system';
-import { invalidState, invalidThis, invalidType, invalidValue, outOfRange, withCode } from '../errors';
+import { invalidState, invalidThis, invalidType, outOfRange, withCode } from '../errors';
 import { checkArenaInteger, readOptions } from './checks';
-import { CLASS_QUANTUM, sizeClasses } from './classes';
 import { clz32, floor, I32, isInteger, min, U8 } from './intrinsics';
+import {
+  classOf, COUNT, H_NEXT, H_SPANS, layout, MAX_BLOCK, notLive, popcount, SIZES, SLOTS, SPAN, SPAN_SHIFT, SPAN_WORDS, TAIL, USED_WORDS, WORDS,
+} from './shared-layout';
+import { checkSharedToken, writeHeader } from './shared-token';
+import { freeRun, isLiveRun, RUN_LIVE, runSpans, spansFor, takeRun } from './shared-large';
+import type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
+
+export type { SharedArenaOptions, SharedArenaStats, SharedArenaToken } from './shared-types';
 
 const { load, store, compareExchange, or, and } = Atomics;
 const SAB = SharedArrayBuffer;
-const sabByteLengthOf = Function.prototype.call.bind(
-  Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get as () => number,
-) as unknown as (sab: unknown) => number;
 const copyWithinOf = Function.prototype.call.bind(Uint8Array.prototype.copyWithin) as unknown as (
   view: Uint8Array, target: number, start: number, end: number,
 ) => Uint8Array;
 const DataViewOf = DataView;
 const ObjectFreeze = Object.freeze;
-
-const SPAN_SHIFT = 16;
-/** Bytes per span: the unit a size class takes from the arena. */
-const SPAN = 1 << SPAN_SHIFT;
-/** Bitmap words per span (enough for the smallest class, 16 bytes). */
-const WORDS = SPAN / CLASS_QUANTUM / 32;
-const MAGIC = 0x50475341; // 'PGSA'
-const VERSION = 1;
-
-// Header words of the metadata.
-const H_MAGIC = 0;
-const H_VERSION = 1;
-const H_SPANS = 2;
-const H_NEXT = 3;
-/** The memory's share id (its low and high 32 bits): pairs this metadata with that memory. */
-const H_ID_LO = 4;
-const H_ID_HI = 5;
-const HEADER = 8;
-/** Per span: its class + 1 (0 = not taken). Nothing per span is written after that, so neighbouring spans share no written cache line. */
-const SPAN_WORDS = 1;
-
-const CLASSES = sizeClasses(SPAN);
-const COUNT = CLASSES.sizes.length;
-/** Largest block a SharedArena hands out (8 KiB): eight to a span. */
-const MAX_BLOCK = CLASSES.max;
-const SIZES = new I32(COUNT);
-const SLOTS = new I32(COUNT);
-const USED_WORDS = new I32(COUNT);
-const TAIL = new I32(COUNT);
-for (let c = 0; c < COUNT; c++) {
-  const size = CLASSES.sizes[c]!;
-  SIZES[c] = size;
-  const slots = floor(SPAN / size);
-  SLOTS[c] = slots;
-  USED_WORDS[c] = (slots + 31) >>> 5;
-  // Bits past the last slot of the last word are set for good: never free.
-  const rest = slots & 31;
-  TAIL[c] = rest === 0 ? 0 : ~((1 << rest) - 1);
-}
-const BY_QUANTUM = CLASSES.byQuantum;
-
-/** The metadata's layout for `spans` spans, in Int32 words. */
-function layout(spans: number): { spanBase: number; bitsBase: number; availBase: number; availWords: number; words: number } {
-  const spanBase = HEADER;
-  const bitsBase = spanBase + spans * SPAN_WORDS;
-  const availBase = bitsBase + spans * WORDS;
-  const availWords = (spans + 31) >>> 5;
-  return { spanBase, bitsBase, availBase, availWords, words: availBase + COUNT * availWords };
-}
-
-/** What {@link SharedArena.share} returns: post it to a worker and pass it to {@link SharedArena.attach} there. */
-export interface SharedArenaToken {
-  readonly pagewiseSharedArena: 1;
-  /** The memory: a {@link ShareToken}, checked against the native registry by `attach`. */
-  readonly memory: ShareToken;
-  /** The allocator's metadata (bitmaps, counters), shared by every worker. */
-  readonly meta: SharedArrayBuffer;
-}
-
-/** Options of `new SharedArena(options?)`. */
-export interface SharedArenaOptions {
-  /**
-   * Bytes of address space, default 1 GiB, rounded up to 64 KiB; at most
-   * `min(2^32, buffer.constants.MAX_LENGTH)` (one `heap` reaches every
-   * block). Mapped read-write with `MAP_NORESERVE`: not charged to the
-   * commit limit under `overcommit_memory` 0 or 1; pages become resident
-   * as blocks are first written.
-   */
-  reserve?: number;
-}
-
-/** What {@link SharedArena.stats} returns (a walk of the spans; the counts are exact when no other worker is allocating meanwhile). */
-export interface SharedArenaStats {
-  reserved: number;
-  /** Bytes of spans taken by size classes (64 KiB each). */
-  spans: number;
-  /** Live handle blocks, in every worker. */
-  handles: number;
-  /** Bytes of live blocks at their block size. */
-  allocated: number;
-  /** Bytes of the metadata SharedArrayBuffer. */
-  bookkeepingBytes: number;
-  /** Threads that hold the memory now (this one included); 0 once this thread closed it. */
-  holders: number;
-}
 
 /** Receiver check: only a real SharedArena has `#meta`. */
 function brand(value: unknown): asserts value is SharedArena {
@@ -184,12 +102,7 @@ export class SharedArena {
       const words = layout(spans).words;
       this.#meta = new I32(new SAB(words * 4));
       this.#spans = spans;
-      store(this.#meta, H_SPANS, spans);
-      const id = this.#mapping.share().id;
-      store(this.#meta, H_ID_LO, Number(id & 0xffffffffn) | 0);
-      store(this.#meta, H_ID_HI, Number(id >> 32n) | 0);
-      store(this.#meta, H_VERSION, VERSION);
-      store(this.#meta, H_MAGIC, MAGIC);
+      writeHeader(this.#meta, spans, this.#mapping.share().id);
     }
     const l = layout(this.#spans);
     this.#spanBase = l.spanBase;
@@ -205,7 +118,10 @@ export class SharedArena {
     return #meta in value;
   }
 
-  /** Largest block size a SharedArena hands out (8 KiB): put larger buffers in a mapping of their own and share() it. */
+  /**
+   * Largest block of a size class (8 KiB). A larger block is a run of whole
+   * 64 KiB spans, given back to the kernel when it is freed.
+   */
   static get maxBlock(): number {
     return MAX_BLOCK;
   }
@@ -218,30 +134,8 @@ export class SharedArena {
    * token whose fields do not match it) and the metadata against its header.
    */
   static attach(token: SharedArenaToken): SharedArena {
-    if (typeof token !== 'object' || token === null) throw invalidType('token', 'a token made by sharedArena.share()', token);
-    const t = token as Partial<SharedArenaToken>;
-    if (t.pagewiseSharedArena !== 1) throw invalidType('token', 'a token made by sharedArena.share()', token);
-    const meta = t.meta;
-    let metaBytes: number;
-    try {
-      metaBytes = sabByteLengthOf(meta);
-    } catch {
-      throw invalidType('token.meta', 'a SharedArrayBuffer made by sharedArena.share()', meta);
-    }
-    const memory = checkToken(t.memory);
-    if (memory.kind.file || memory.kind.shared || !memory.kind.noReserve || memory.length % SPAN !== 0) {
-      throw invalidValue('token.memory', 'is not the memory of a SharedArena', t.memory);
-    }
-    const spans = memory.length / SPAN;
-    if (metaBytes !== layout(spans).words * 4) throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
-    const m = new I32(meta as SharedArrayBuffer);
-    const id = memory.id;
-    if (load(m, H_MAGIC) !== MAGIC || load(m, H_VERSION) !== VERSION || load(m, H_SPANS) !== spans ||
-        load(m, H_ID_LO) !== (Number(id & 0xffffffffn) | 0) || load(m, H_ID_HI) !== (Number(id >> 32n) | 0)) {
-      throw invalidValue('token.meta', 'is not the metadata of this SharedArena', meta);
-    }
-    const mapping = attach(t.memory!);
-    return new SharedArena(CONSTRUCT, mapping, meta as SharedArrayBuffer);
+    const { memory, meta } = checkSharedToken(token);
+    return new SharedArena(CONSTRUCT, attach(memory), meta);
   }
 
   /** A token for {@link SharedArena.attach} in another thread: post it (`postMessage`, `workerData`). Holds nothing. */
@@ -287,23 +181,36 @@ export class SharedArena {
    * A block of at least `size` bytes (uninitialized: it may hold what a
    * previous block there held): its handle, a byte offset into `heap`,
    * valid in every worker. 16-byte aligned; `align` (a power of two up to
-   * 8192) asks for more. `ENOMEM` (no `syscall`) when the reservation is
-   * full; `ERR_OUT_OF_RANGE` above {@link SharedArena.maxBlock}.
+   * 8192, or 65536 above {@link SharedArena.maxBlock}) asks for more. Above
+   * `maxBlock` the block is a run of whole 64 KiB spans. `ENOMEM` (no
+   * `syscall`) when the reservation is full; `ERR_OUT_OF_RANGE` for a size
+   * larger than the reservation.
    */
   allocHandle(size: number, align?: number): number {
     brand(this);
     this.#live();
-    const c = classOf(size, align);
-    const h = this.#alloc(c);
+    const h = this.#allocAny(size, align);
     if (h < 0) throw withCode(new Error(`The SharedArena is full: ${this.#spans * SPAN} bytes reserved are taken by spans (reserve more address space: new SharedArena({ reserve }))`), 'ENOMEM');
     return h;
   }
 
-  /** Like {@link SharedArena.allocHandle}, but -1 where that throws `ENOMEM` or the size is above `maxBlock`. */
+  /** Like {@link SharedArena.allocHandle}, but -1 where that throws `ENOMEM` or the size is larger than the reservation. */
   tryAllocHandle(size: number, align?: number): number {
     brand(this);
     this.#live();
-    if (typeof size === 'number' && size > MAX_BLOCK && isInteger(size)) return -1;
+    if (typeof size === 'number' && isInteger(size) && size > this.#spans * SPAN) {
+      spansFor(MAX_BLOCK + 1, align, this.#spans); // bad arguments still throw
+      return -1;
+    }
+    return this.#allocAny(size, align);
+  }
+
+  /** A block of a size class, or above {@link SharedArena.maxBlock} a run of spans; -1 when there is no room. */
+  #allocAny(size: unknown, align: unknown): number {
+    if (typeof size === 'number' && size > MAX_BLOCK && isInteger(size)) {
+      const s = takeRun(this.#meta, this.#spanBase, this.#spans, spansFor(size, align, this.#spans));
+      return s < 0 ? -1 : s * SPAN;
+    }
     return this.#alloc(classOf(size, align));
   }
 
@@ -328,7 +235,7 @@ export class SharedArena {
         const prev = compareExchange(m, base + i, w, w | free);
         if (prev === w) {
           this.#word[c] = i;
-          return (s << SPAN_SHIFT) + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
+          return s * SPAN + ((i << 5) + 31 - clz32(free)) * SIZES[c]!;
         }
         w = prev;
       }
@@ -395,7 +302,7 @@ export class SharedArena {
   }
 
   /**
-   * Span, class and slot of a live block's handle, or a refusal
+   * The class of a live block's handle (-spans for a run of spans), or a refusal
    * (`ERR_INVALID_ARG_VALUE`: not the start of a live block of this arena;
    * `ERR_INVALID_ARG_TYPE`: not a number). Reads only.
    */
@@ -404,7 +311,12 @@ export class SharedArena {
     if (handle >>> 0 !== handle || (handle & 15) !== 0) throw notLive(name, handle);
     const s = handle >>> SPAN_SHIFT;
     if (s >= this.#spans) throw notLive(name, handle);
-    const c = load(this.#meta, this.#spanBase + s * SPAN_WORDS) - 1;
+    const sw = load(this.#meta, this.#spanBase + s * SPAN_WORDS);
+    if (isLiveRun(sw)) {
+      if ((handle & (SPAN - 1)) !== 0) throw notLive(name, handle);
+      return -runSpans(sw);
+    }
+    const c = sw - 1;
     if (c < 0 || c >= COUNT) throw notLive(name, handle);
     const rel = handle & (SPAN - 1);
     const slot = floor(rel / SIZES[c]!);
@@ -426,6 +338,11 @@ export class SharedArena {
     const c = this.#locate(handle, 'handle');
     const m = this.#meta;
     const s = handle >>> SPAN_SHIFT;
+    if (c < 0) {
+      // Another worker freed it between the check and here: a double free.
+      if (!freeRun(m, this.#spanBase, this.#mapping, s, RUN_LIVE | -c)) throw notLive('handle', handle);
+      return;
+    }
     const slot = (handle & (SPAN - 1)) / SIZES[c]!;
     const word = this.#bitsBase + s * WORDS + (slot >>> 5);
     const bit = 1 << (slot & 31);
@@ -444,26 +361,28 @@ export class SharedArena {
     }
   }
 
-  /** Usable bytes of a live block (its size class). */
+  /** Usable bytes of a live block (its size class, or its whole spans). */
   sizeOfHandle(handle: number): number {
     brand(this);
     this.#live();
-    return SIZES[this.#locate(handle, 'handle')]!;
+    return sizeOf(this.#locate(handle, 'handle'));
   }
 
   /**
    * Resizes a block keeping its bytes: the same handle while `size` fits its
-   * class, else a new block, a copy and a free of the old one (the old block
-   * is untouched when the allocation fails).
+   * class (or its spans), else a new block, a copy and a free of the old one
+   * (the old block is untouched when the allocation fails).
    */
   reallocHandle(handle: number, size: number): number {
     brand(this);
     this.#live();
     const c = this.#locate(handle, 'handle');
-    const nc = classOf(size, undefined);
-    if (SIZES[nc]! <= SIZES[c]!) return handle;
+    const old = sizeOf(c);
+    if (c >= 0 && !(typeof size === 'number' && size > MAX_BLOCK)) {
+      if (SIZES[classOf(size, undefined)]! <= old) return handle;
+    } else if (c < 0 && typeof size === 'number' && isInteger(size) && size >= 0 && size <= old) return handle;
     const h = this.allocHandle(size);
-    copyWithinOf(this.#heap!, h, handle, handle + SIZES[c]!);
+    copyWithinOf(this.#heap!, h, handle, handle + min(old, size));
     this.freeHandle(handle);
     return h;
   }
@@ -472,7 +391,7 @@ export class SharedArena {
   bytes(handle: number, length?: number): Uint8Array {
     brand(this);
     this.#live();
-    const size = SIZES[this.#locate(handle, 'handle')]!;
+    const size = sizeOf(this.#locate(handle, 'handle'));
     const len = length === undefined ? size : checkArenaInteger('length', length, 0, size);
     return new U8(this.#heap!.buffer, handle, len);
   }
@@ -486,7 +405,18 @@ export class SharedArena {
     let handles = 0;
     let allocated = 0;
     for (let s = 0; s < taken; s++) {
-      const c = load(m, this.#spanBase + s * SPAN_WORDS) - 1;
+      const w = load(m, this.#spanBase + s * SPAN_WORDS);
+      if (w > COUNT) {
+        // A run of spans: live, being freed or free.
+        const n = runSpans(w);
+        if (isLiveRun(w)) {
+          handles++;
+          allocated += n * SPAN;
+        }
+        s += n - 1;
+        continue;
+      }
+      const c = w - 1;
       if (c < 0) continue; // taken by a worker terminated before it published the span
       let live = 0;
       for (let i = 0; i < USED_WORDS[c]!; i++) live += popcount(load(m, this.#bitsBase + s * WORDS + i));
@@ -531,29 +461,7 @@ export class SharedArena {
   }
 }
 
-function notLive(name: string, handle: unknown): TypeError {
-  return invalidValue(name, 'is not a live handle block of this SharedArena (freed already, in this worker or another; never handed out; or not a block start)', handle);
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-/** The class of a request, after checking its arguments. */
-function classOf(size: unknown, align: unknown): number {
-  if (typeof size !== 'number') throw invalidType('size', 'of type number', size);
-  if (!isInteger(size) || size < 0 || size > MAX_BLOCK) throw outOfRange('size', `an integer >= 0 and <= ${MAX_BLOCK} (SharedArena.maxBlock)`, size);
-  let s = size;
-  if (align !== undefined) {
-    const a = checkArenaInteger('align', align, 1, MAX_BLOCK);
-    if ((a & (a - 1)) !== 0) throw outOfRange('align', 'a power of two', align);
-    if (a > CLASS_QUANTUM) {
-      // A power-of-two class is aligned to its size (spans are 64 KiB aligned).
-      s = size < a ? a : 2 ** (32 - clz32(size - 1));
-      if (s > MAX_BLOCK) throw outOfRange('size', `<= ${MAX_BLOCK} once rounded up to a power of two for align ${a}`, size);
-    }
-  }
-  return BY_QUANTUM[(s + CLASS_QUANTUM - 1) >>> 4]!;
+/** Usable bytes of a block of class `c`, or of `-c` spans. */
+function sizeOf(c: number): number {
+  return c >= 0 ? SIZES[c]! : -c * SPAN;
 }

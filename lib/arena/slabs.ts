@@ -13,6 +13,7 @@ import { SLAB } from './pages';
 import { Block, blockView, OwnedBuffer, Slab } from './owners';
 import { type Heap } from './heap';
 import { nDetach, nRegionBuffer } from './calls';
+import { notLive } from './view-checks';
 
 /** Rough heap cost of a slab's bookkeeping object, for `bookkeepingBytes`. */
 export const SLAB_OBJECT_BYTES = 160;
@@ -100,7 +101,7 @@ export function refill(h: Heap, cls: number): Slab {
 
 /** Frees the small block `view` of slab `owner` (refused if the slab is not live or the block is free). */
 export function freeSmall(h: Heap, view: Uint8Array, owner: Slab): void {
-  if (h.slabs[owner.id] !== owner) throw h.notLive(view);
+  if (h.slabs[owner.id] !== owner) throw notLive(h, view);
   const idx = Block.index(view);
   const w = idx >>> 5;
   const bit = 1 << (idx & 31);

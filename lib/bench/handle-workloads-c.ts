@@ -103,6 +103,45 @@ static void simple(long total) {
   nlive = 0;
 }
 
+/* malloc-large (mimalloc-bench): a 2 MiB block allocated, written whole, freed; the barrier keeps the compiler from dropping the write before free(). */
+static void malloc_large(long iters) {
+  const long n = 2L << 20;
+  for (long i = 0; i < iters; i++) {
+    unsigned char *b = ALLOC(n); memset(b, 'x', n); __asm__ volatile("" : : "r"(b) : "memory");
+    sum += b[n - 1]; FREE(b);
+  }
+  nlive = 0;
+}
+
+/* alloc-test (mimalloc-bench, randomPos_RandomSize with full access), as handle-workload-loops.ts ports it. */
+static uint32_t at_size(uint32_t r) { uint32_t base = (r & 127) + 1; int idx = __builtin_ctz(base) + 2; return ((r >> 7) & ((1u << idx) - 1)) + 1 + (1u << idx); }
+static void alloc_test(long items, long ops) {
+  static const double P[7] = {0.262144, 0.393216, 0.24576, 0.08192, 0.01536, 0.001536, 0.000064};
+  uint32_t ranges[6], off[8];
+  ranges[0] = (uint32_t)(UINT32_MAX * P[0]);
+  for (int i = 1; i < 5; i++) ranges[i] = ranges[i - 1] + (uint32_t)(UINT32_MAX * P[i]);
+  ranges[5] = (uint32_t)(UINT32_MAX * (1. - P[6]));
+  off[0] = 0; for (int i = 0; i < 6; i++) off[i + 1] = off[i] + (uint32_t)(items * P[6 - i]); off[7] = items;
+  unsigned char **blocks = calloc(items, sizeof *blocks); uint32_t *size = calloc(items, 4);
+  for (long i = 0; i < items / 32; i++) {
+    uint32_t bits = rnd();
+    for (int j = 0; j < 32; j++) if ((bits >> j) & 1) {
+      uint32_t sz = at_size(rnd()); unsigned char *b = ALLOC(sz); memset(b, sz & 255, sz); blocks[i * 32 + j] = b; size[i * 32 + j] = sz;
+    }
+  }
+  long per = ops / 32;
+  for (int k = 0; k < 32; k++) for (long j = 0; j < per; j++) {
+    uint32_t r1 = rnd(), r2 = rnd(); int lvl = 6;
+    for (int l = 0; l < 6; l++) if (r1 < ranges[l]) { lvl = l; break; }
+    uint32_t idx = off[lvl] + r2 % (off[lvl + 1] - off[lvl]); uint32_t sz = size[idx];
+    if (sz) { unsigned char *b = blocks[idx]; for (uint32_t o = 0; o < sz; o += 8) sum += b[o]; FREE(b); blocks[idx] = 0; size[idx] = 0; }
+    else { uint32_t n = at_size(rnd()); unsigned char *b = ALLOC(n); memset(b, n & 255, n); blocks[idx] = b; size[idx] = n; }
+  }
+  long k = 0;
+  for (long i = 0; i < items; i++) if (size[i]) blocks[k++] = blocks[i];
+  free(size); live = blocks; nlive = k;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   const char *w = argv[1]; int quick = atoi(argv[2]);
@@ -112,6 +151,8 @@ int main(int argc, char **argv) {
   else if (!strncmp(w, "small64-", 8)) small64(atol(w + 8), quick ? 10000 : 1000000);
   else if (!strcmp(w, "mixed")) mixed(quick ? 200 : 8000, quick ? 2 : 5);
   else if (!strcmp(w, "glibc-simple")) simple(quick ? 4000 : 400000);
+  else if (!strcmp(w, "malloc-large")) malloc_large(quick ? 20 : 5000);
+  else if (!strcmp(w, "alloc-test")) alloc_test(quick ? 1L << 14 : 1L << 18, quick ? 10000 : 10000000);
   else return 2;
   double t1 = now_ms(); getrusage(RUSAGE_SELF, &ru1); long after = rss() - base;
   for (long i = 0; i < nlive; i++) FREE(live[i]);

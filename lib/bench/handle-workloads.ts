@@ -1,5 +1,5 @@
 /**
- * The workloads of issue 24, each run whole in a child process per
+ * The arena's workloads, each run whole in a child process per
  * contender (clean resident figures, one allocator per process), children
  * interleaved round by round, medians and paired ratios:
  *  - `lru`: an off-heap LRU cache of 200,000 records of 100-2,000 B (each
@@ -11,7 +11,15 @@
  *    half freed at random, 5 rounds;
  *  - `glibc-simple`: the loop of glibc's bench-malloc-simple (mimalloc-bench):
  *    n blocks of one size allocated then freed in order, sizes 16/256/1024/
- *    4096 B, n 25/100/400/1600.
+ *    4096 B, n 25/100/400/1600;
+ *  - `malloc-large`: mimalloc-bench's malloc-large, 5,000 blocks of 2 MiB,
+ *    each written whole and freed before the next;
+ *  - `alloc-test`: mimalloc-bench's alloc-test, single thread: 2^18 slots
+ *    about half live, 1e7 operations on slots picked by a Pareto 80/20 law,
+ *    blocks of 5 B-1 KiB written whole on allocation and read whole before
+ *    their free.
+ * The loops are in handle-workload-loops.ts (with what the ports change),
+ * the contenders in handle-allocators.ts.
  * Contenders: the arena by handle, the arena by view, `Buffer.allocUnsafe`,
  * a pure-JS slab pool (js-pool.ts), `@thi.ng/malloc` (where installed: a
  * dev dependency), and C glibc malloc/free and C mimalloc
@@ -32,306 +40,12 @@
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import { Arena } from '../arena/arena';
 import { pageSize } from '../kernel/system';
 import { readStatus } from '../kernel/status';
-import { JsSlabPool, type PoolBlock } from './js-pool';
 import { judge, medianInterval } from './harness';
 import { buildCWorkloads } from './handle-workloads-c';
-
-/** What one contender does with a block. Each child uses one, so every call site stays monomorphic. */
-interface Allocator<T> {
-  readonly empty: T;
-  alloc(size: number): T;
-  free(block: T): void;
-  /** Writes `v` over bytes `[0, n)` of the block. */
-  fill(block: T, v: number, n: number): void;
-  /** Writes one byte. */
-  poke(block: T, at: number, v: number): void;
-  read(block: T, at: number): number;
-  /** Gives memory back after everything was freed. */
-  settle(): void;
-  /** Frees every live block at once, where freeing them one by one would take quadratic time (`@thi.ng/malloc`). */
-  freeAll?(): void;
-  /** The arena's own resident bytes (mincore) plus its bookkeeping, after settle(); -1 for other contenders. */
-  own(): number;
-}
-
-const fillU8 = Uint8Array.prototype.fill;
-
-function handleAllocator(hugePages?: boolean): Allocator<number> {
-  const arena = new Arena({ reserve: 2 ** 32, ...(hugePages ? { hugePages } : {}) });
-  return {
-    empty: -1,
-    alloc: (n) => arena.allocHandle(n),
-    free: (h) => arena.freeHandle(h),
-    fill: (h, v, n) => void fillU8.call(arena.heap, v, h, h + n),
-    poke: (h, at, v) => void (arena.heap[h + at] = v),
-    read: (h, at) => arena.heap[h + at]!,
-    settle: () => {
-      arena.purge();
-      gcTwice();
-    },
-    own: () => ownBytes(arena),
-  };
-}
-
-function viewAllocator(): Allocator<Uint8Array | null> {
-  const arena = new Arena({ reserve: 2 ** 34 });
-  return {
-    empty: null,
-    alloc: (n) => arena.alloc(n),
-    free: (v) => arena.free(v!),
-    fill: (v, x, n) => void fillU8.call(v!, x, 0, n),
-    poke: (v, at, x) => void (v![at] = x),
-    read: (v, at) => v![at]!,
-    settle: () => {
-      arena.purge();
-      gcTwice();
-    },
-    own: () => ownBytes(arena),
-  };
-}
-
-function bufferAllocator(): Allocator<Buffer | null> {
-  return {
-    empty: null,
-    alloc: (n) => Buffer.allocUnsafe(n),
-    free: () => {},
-    fill: (b, v, n) => void fillU8.call(b!, v, 0, n),
-    poke: (b, at, v) => void (b![at] = v),
-    read: (b, at) => b![at]!,
-    settle: () => gcTwice(),
-    own: () => -1,
-  };
-}
-
-function poolAllocator(): Allocator<PoolBlock | null> {
-  let pool = new JsSlabPool();
-  return {
-    empty: null,
-    alloc: (n) => pool.alloc(n),
-    free: (b) => pool.free(b!),
-    fill: (b, v, n) => void fillU8.call(b!.buf, v, b!.off, b!.off + n),
-    poke: (b, at, v) => void (b!.buf[b!.off + at] = v),
-    read: (b, at) => b!.buf[b!.off + at]!,
-    settle: () => {
-      pool = new JsSlabPool();
-      gcTwice();
-    },
-    own: () => -1,
-  };
-}
-
-/**
- * `@thi.ng/malloc` (the JS allocator on npm, a dev dependency only): one
- * fixed ArrayBuffer (it cannot grow; addresses are 32-bit, so 3 GiB, which
- * is not resident until written), first fit over an address-sorted free
- * list with splitting and compaction (its defaults). Free-all is its
- * `freeAll()`, then two GCs: the buffer's pages stay resident (nothing in
- * the package gives them back), which the after-free-all column shows.
- */
-async function thingAllocator(): Promise<Allocator<number>> {
-  // An ES module: imported here, in the child that runs it, never at load.
-  const { MemPool } = await import('@thi.ng/malloc');
-  const pool = new MemPool({ size: 3 * 2 ** 30 });
-  const u8 = new Uint8Array(pool.buf);
-  return {
-    empty: 0,
-    alloc: (n) => {
-      const p = pool.malloc(n);
-      if (p === 0) throw new RangeError(`@thi.ng/malloc: no block of ${n} bytes in its 3 GiB`);
-      return p;
-    },
-    free: (p) => void pool.free(p),
-    fill: (p, v, n) => void fillU8.call(u8, v, p, p + n),
-    poke: (p, at, v) => void (u8[p + at] = v),
-    read: (p, at) => u8[p + at]!,
-    settle: () => gcTwice(),
-    // Its free() inserts into a free list sorted by address: freeing 1e6
-    // blocks one by one after the workload did not end in 10 minutes.
-    freeAll: () => pool.freeAll(),
-    own: () => -1,
-  };
-}
-
-function ownBytes(arena: Arena): number {
-  const s = arena.stats({ resident: true });
-  return s.resident + s.bookkeepingBytes;
-}
-
-function gcTwice(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
-    gc();
-    gc();
-  }
-}
-
-/** xorshift32: the same sequence in the C program. */
-class Rng {
-  x: number;
-  constructor(seed: number) {
-    this.x = seed | 0 || 1;
-  }
-  next(): number {
-    let x = this.x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.x = x;
-    return x >>> 0;
-  }
-}
-
-export interface Sizes {
-  lruRecords: number;
-  lruKeys: number;
-  lruOps: number;
-  replacements: number;
-  mixedSlots: number;
-  mixedRounds: number;
-  simpleTotal: number;
-}
-
-export function sizesFor(quick: boolean): Sizes {
-  return quick
-    ? { lruRecords: 2000, lruKeys: 3000, lruOps: 10000, replacements: 10000, mixedSlots: 200, mixedRounds: 2, simpleTotal: 4000 }
-    : { lruRecords: 200_000, lruKeys: 300_000, lruOps: 1_000_000, replacements: 1_000_000, mixedSlots: 8000, mixedRounds: 5, simpleTotal: 400_000 };
-}
-
-/** Runs a workload; returns the live blocks (to free after measuring) and a checksum. */
-function runWorkload<T>(name: string, a: Allocator<T>, z: Sizes, rng: Rng): { live: T[]; sum: number } {
-  if (name === 'lru') return lru(a, z, rng);
-  if (name.startsWith('small64-')) return small64(a, Number(name.slice(8)), z.replacements, rng);
-  if (name === 'mixed') return mixed(a, z, rng);
-  if (name === 'glibc-simple') return simple(a, z.simpleTotal);
-  throw new Error(`unknown workload ${name}`);
-}
-
-function lru<T>(a: Allocator<T>, z: Sizes, rng: Rng): { live: T[]; sum: number } {
-  const cap = z.lruRecords;
-  const slotOfKey = new Int32Array(z.lruKeys).fill(-1);
-  const keyOf = new Int32Array(cap);
-  const sizeOf = new Int32Array(cap);
-  const prev = new Int32Array(cap);
-  const next = new Int32Array(cap);
-  const blocks: T[] = new Array<T>(cap).fill(a.empty);
-  let head = -1;
-  let tail = -1;
-  let count = 0;
-  let sum = 0;
-  const unlink = (s: number): void => {
-    const p = prev[s]!;
-    const n = next[s]!;
-    if (p >= 0) next[p] = n;
-    else head = n;
-    if (n >= 0) prev[n] = p;
-    else tail = p;
-  };
-  const front = (s: number): void => {
-    prev[s] = -1;
-    next[s] = head;
-    if (head >= 0) prev[head] = s;
-    head = s;
-    if (tail < 0) tail = s;
-  };
-  const insert = (key: number): void => {
-    const size = 100 + (rng.next() % 1901);
-    let s: number;
-    if (count === cap) {
-      s = tail;
-      unlink(s);
-      a.free(blocks[s]!);
-      slotOfKey[keyOf[s]!] = -1;
-    } else s = count++;
-    const b = a.alloc(size);
-    a.fill(b, key & 255, size);
-    blocks[s] = b;
-    keyOf[s] = key;
-    sizeOf[s] = size;
-    slotOfKey[key] = s;
-    front(s);
-  };
-  for (let k = 0; k < cap; k++) insert(k);
-  for (let i = 0; i < z.lruOps; i++) {
-    const key = rng.next() % z.lruKeys;
-    const s = slotOfKey[key]!;
-    if (s < 0) insert(key);
-    else {
-      sum += a.read(blocks[s]!, sizeOf[s]! - 1);
-      if (s !== head) {
-        unlink(s);
-        front(s);
-      }
-    }
-  }
-  return { live: blocks.slice(0, count), sum };
-}
-
-function small64<T>(a: Allocator<T>, n: number, replacements: number, rng: Rng): { live: T[]; sum: number } {
-  const blocks: T[] = new Array<T>(n).fill(a.empty);
-  for (let i = 0; i < n; i++) {
-    const b = a.alloc(64);
-    a.fill(b, i & 255, 64);
-    blocks[i] = b;
-  }
-  let sum = 0;
-  for (let r = 0; r < replacements; r++) {
-    const i = rng.next() % n;
-    sum += a.read(blocks[i]!, 63);
-    a.free(blocks[i]!);
-    const b = a.alloc(64);
-    a.fill(b, r & 255, 64);
-    blocks[i] = b;
-  }
-  return { live: blocks, sum };
-}
-
-function mixed<T>(a: Allocator<T>, z: Sizes, rng: Rng): { live: T[]; sum: number } {
-  const page = pageSize();
-  const slots = z.mixedSlots;
-  const blocks: T[] = new Array<T>(slots).fill(a.empty);
-  const full = new Uint8Array(slots);
-  let sum = 0;
-  for (let round = 0; round < z.mixedRounds; round++) {
-    for (let s = 0; s < slots; s++) {
-      if (full[s]) continue;
-      const base = 16 << (rng.next() % 16);
-      const size = base + (rng.next() % base);
-      const b = a.alloc(size);
-      for (let off = 0; off < size; off += page) a.poke(b, off, s & 255);
-      a.poke(b, size - 1, round);
-      blocks[s] = b;
-      full[s] = 1;
-    }
-    for (let s = 0; s < slots; s++) {
-      if (rng.next() & 1) {
-        sum += a.read(blocks[s]!, 0);
-        a.free(blocks[s]!);
-        blocks[s] = a.empty;
-        full[s] = 0;
-      }
-    }
-  }
-  const live: T[] = [];
-  for (let s = 0; s < slots; s++) if (full[s]) live.push(blocks[s]!);
-  return { live, sum };
-}
-
-function simple<T>(a: Allocator<T>, total: number): { live: T[]; sum: number } {
-  for (const size of [16, 256, 1024, 4 * 1024]) { // block sizes, as glibc-simple's
-    for (const n of [25, 100, 400, 1600]) {
-      const blocks: T[] = new Array<T>(n).fill(a.empty);
-      const iters = Math.floor(total / n);
-      for (let it = 0; it < iters; it++) {
-        for (let i = 0; i < n; i++) blocks[i] = a.alloc(size);
-        for (let i = 0; i < n; i++) a.free(blocks[i]!);
-      }
-    }
-  }
-  return { live: [], sum: 0 };
-}
+import { gcTwice, makeAllocator, thingInstalled } from './handle-allocators';
+import { Rng, runWorkload, sizesFor, WORKLOADS } from './handle-workload-loops';
 
 function vmRssBytes(): number {
   return readStatus().vmRss ?? NaN;
@@ -351,33 +65,18 @@ export interface ChildResult {
   sum: number;
 }
 
-/** `@thi.ng/malloc` is a dev dependency: a contender only where it resolves. */
-function thingInstalled(): boolean {
-  try {
-    require.resolve('@thi.ng/malloc');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Workloads `@thi.ng/malloc` is not run on: its free() walks a list of every
  * live block (O(live) per free), so 10,000 replacements at 1e6 live 64 B
  * blocks took 91 s (the full workload would take hours); at 1e5 live, 4 s.
+ * alloc-test keeps about 1.3e5 blocks live through 1e7 operations.
  */
-const THING_SKIPPED = new Set(['lru', 'small64-100000', 'small64-1000000']);
+const THING_SKIPPED = new Set(['lru', 'small64-100000', 'small64-1000000', 'alloc-test']);
 
 const JS_CONTENDERS = ['handles', 'handles-thp', 'views', 'buffer', 'pool', ...(thingInstalled() ? ['thing-malloc'] : [])];
 
 async function child(workload: string, contender: string, quick: boolean): Promise<ChildResult> {
-  const a: Allocator<unknown> =
-    contender === 'handles' ? (handleAllocator() as Allocator<unknown>)
-      : contender === 'handles-thp' ? (handleAllocator(true) as Allocator<unknown>)
-      : contender === 'views' ? (viewAllocator() as Allocator<unknown>)
-        : contender === 'buffer' ? (bufferAllocator() as Allocator<unknown>)
-          : contender === 'thing-malloc' ? ((await thingAllocator()) as Allocator<unknown>)
-            : (poolAllocator() as Allocator<unknown>);
+  const a = await makeAllocator(contender);
   const z = sizesFor(quick);
   let markCompacts = 0;
   let maxPause = 0;
@@ -407,8 +106,6 @@ async function child(workload: string, contender: string, quick: boolean): Promi
   return { ms: Number(t1 - t0) / 1e6, rss, rssFreed, markCompacts, maxPauseMs: maxPause, faults, own: a.own(), sum };
 }
 
-/** Workload names in the order they run. */
-export const WORKLOADS = ['lru', 'small64-1000', 'small64-100000', 'small64-1000000', 'mixed', 'glibc-simple'] as const;
 
 interface Target {
   workload: string;
@@ -420,7 +117,7 @@ interface Target {
 
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a / b);
 
-/** The targets of issue 24 that these workloads measure. */
+/** The arena's targets that these workloads measure (docs/arena.md, "Benchmarks"). */
 export const TARGETS: readonly Target[] = [
   { workload: 'lru', what: 'time / Buffer.allocUnsafe', of: (r) => ratio(r.handles?.ms, r.buffer?.ms), max: 0.5 },
   { workload: 'lru', what: 'time / JS pool', of: (r) => ratio(r.handles?.ms, r.pool?.ms), max: 0.8 },
@@ -528,7 +225,12 @@ export function runHandleWorkloads(options: { quick?: boolean; rounds?: number; 
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  if (argv[0] === '--child') {
+  if (argv.includes('--help')) {
+    process.stdout.write(
+      'npm run bench:handles -- [--quick] [--rounds N] [--only w1,w2] [--contenders c1,c2] [--json]\n' +
+        `  workloads: ${WORKLOADS.join(', ')}\n  contenders: ${[...JS_CONTENDERS, 'c-glibc', 'c-mimalloc'].join(', ')}\n`,
+    );
+  } else if (argv[0] === '--child') {
     void child(argv[1]!, argv[2]!, argv.includes('--quick')).then((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
   } else {
     const at = (flag: string): string | undefined => {
