@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSmaps, parseSmapsRollup, ProcParseError } from '../lib/index';
-import { parseSmapsFast } from '../lib/explain/smaps-fast';
+import { parseSmapsBytes, parseSmapsBytesJs, parseSmapsFast } from '../lib/explain/smaps-fast';
 import { attribute } from '../lib/explain/attribute';
 import { classify } from '../lib/explain/classify';
 import { parseElfLoads } from '../lib/explain/elf';
@@ -43,6 +43,18 @@ describe('parseSmapsFast', () => {
       });
     });
   }
+  it('the native scan gives every entry the TypeScript parser gives, field for field, on every capture and a cut one', () => {
+    for (const text of [...SMAPS.map((d) => read(d, 'smaps')), read('hostile', 'smaps-truncated')]) {
+      const b = Buffer.from(text, 'latin1');
+      const js = parseSmapsBytesJs(b);
+      expect(js.length).toBeGreaterThan(0);
+      expect(parseSmapsBytes(b)).toEqual(js);
+      // A prefix ending inside a line: that cut line is dropped by both.
+      const cut = Math.floor(b.length / 2);
+      expect(parseSmapsBytes(b, cut)).toEqual(parseSmapsBytesJs(b, cut));
+    }
+  });
+
   it('drops a cut last line as parseSmaps does, and throws ProcParseError on garbage', () => {
     const cut = read('hostile', 'smaps-truncated');
     expect(parseSmapsFast(cut).map((e) => e.rss)).toEqual(parseSmaps(cut).map((e) => e.rss));

@@ -14,6 +14,7 @@ import { mapsLineAt } from '../kernel/maps';
 import { ProcParseError } from '../kernel/parse';
 import type { SmapsEntry } from '../kernel/smaps';
 import { checkString } from '../validate';
+import { native } from '../native/binding';
 
 const VMFLAGS = Buffer.from('VmFlags:', 'latin1');
 const KEYS = ['Rss', 'Pss', 'Private_Clean', 'Private_Dirty', 'Swap', 'AnonHugePages', 'KSM'].map((k) => ({ key: k, bytes: Buffer.from(`${k}:`, 'latin1') }));
@@ -77,8 +78,49 @@ function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
   return true;
 }
 
-/** Parses the first `length` bytes of `buf` (smaps as read) into entries with `fields` holding the six counters. */
+/** Numbers per mapping in the native scan's columns (native smapsScan). */
+const STRIDE = 11;
+/** The scan's columns, kept between snapshots (grown as needed). */
+let columns = new Float64Array(STRIDE * 4096);
+
+/**
+ * Parses the first `length` bytes of `buf` (smaps as read) into entries with
+ * `fields` holding the six counters: the native scan finds the lines and
+ * reads the counters in one pass; text it does not take (or a mapping line
+ * mapsLineAt cannot read) goes to the parser below, which gives the error.
+ */
 export function parseSmapsBytes(buf: Buffer, length: number = buf.length): SmapsEntry[] {
+  let n: number;
+  while ((n = native.smapsScan(buf, length, columns)) === -2) columns = new Float64Array(columns.length * 2);
+  if (n < 0) return parseSmapsBytesJs(buf, length);
+  const c = columns;
+  const out: SmapsEntry[] = new Array(n);
+  for (let i = 0, o = 0; i < n; i++, o += STRIDE) {
+    const h = mapsLineAt(buf, c[o]!, c[o + 1]!, 'latin1');
+    if (!h) return parseSmapsBytesJs(buf, length);
+    const rss = c[o + 2]!;
+    const pss = c[o + 3]!;
+    const swap = c[o + 6]!;
+    const huge = c[o + 7]!;
+    const fields: Record<string, number> = {};
+    if (rss >= 0) fields.Rss = rss;
+    if (pss >= 0) fields.Pss = pss;
+    if (c[o + 4]! >= 0) fields.Private_Clean = c[o + 4]!;
+    if (c[o + 5]! >= 0) fields.Private_Dirty = c[o + 5]!;
+    if (c[o + 8]! >= 0) fields.KSM = c[o + 8]!;
+    if (huge >= 0) fields.AnonHugePages = huge;
+    if (swap >= 0) fields.Swap = swap;
+    out[i] = {
+      start: h.start, end: h.end, size: h.size, perms: h.perms, offset: h.offset, dev: h.dev, inode: h.inode, pathname: h.pathname,
+      anonName: h.anonName, deleted: h.deleted, fields, rss: rss < 0 ? 0 : rss, pss: pss < 0 ? 0 : pss, anonymous: 0,
+      anonHugePages: huge < 0 ? 0 : huge, swap: swap < 0 ? 0 : swap, thpEligible: null, vmFlags: c[o + 9]! < 0 ? [] : flagsOf(buf, c[o + 9]!, c[o + 10]!),
+    };
+  }
+  return out;
+}
+
+/** {@link parseSmapsBytes} in TypeScript alone: the reference for the native scan, and the parser of text it does not take. */
+export function parseSmapsBytesJs(buf: Buffer, length: number = buf.length): SmapsEntry[] {
   let any = false;
   for (let i = 0; i < length && !any; i++) any = buf[i] !== 32 && buf[i] !== 10 && buf[i] !== 9 && buf[i] !== 13;
   if (!any) throw new ProcParseError('smaps', 0, 'the input is empty');

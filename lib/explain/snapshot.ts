@@ -16,6 +16,8 @@ import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
 import { guardPageCount } from '../kernel/pagemap-fd';
 import { ksmStat } from '../kernel/ksm';
+import { kernelHas } from '../kernel/features';
+import type { SmapsEntry } from '../kernel/smaps';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
 /** Chunk headers read (or pages tried as one) per snapshot at most, one pread each: bounds the cost where a process holds many large chunks or much other anonymous memory. */
@@ -41,6 +43,31 @@ function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: numbe
     }
     v.guardPages = Number(bytes / BigInt(page));
   }
+}
+
+/**
+ * Guard-page ranges of the process (null where the kernel cannot tell). Where
+ * smaps flags the VMAs guard pages were installed in (VmFlags `gu`), one
+ * PAGEMAP_SCAN per run of adjacent flagged VMAs, and none when no VMA is
+ * flagged; elsewhere one scan over all the VMAs. The gate area, above user
+ * space, is left out.
+ */
+function guardScan(reader: ProcReader, entries: readonly SmapsEntry[]): bigint[] | null {
+  const user = entries.filter((e) => e.pathname !== '[vsyscall]');
+  if (user.length === 0) return [];
+  if (!kernelHas('guardFlag')) return reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
+  if (!kernelHas('guardReport')) return null;
+  const out: bigint[] = [];
+  for (let i = 0; i < user.length; i++) {
+    if (!user[i]!.vmFlags.includes('gu')) continue;
+    let j = i;
+    while (j + 1 < user.length && user[j + 1]!.start === user[j]!.end && user[j + 1]!.vmFlags.includes('gu')) j++;
+    const r = reader.guardRanges(user[i]!.start, user[j]!.end);
+    if (r === null) return null;
+    for (const x of r) out.push(x);
+    i = j;
+  }
+  return out;
 }
 
 /** `ksm_merging_pages` in bytes, where smaps has no `KSM` field (Linux 6.1 to 6.5), or null. */
@@ -76,9 +103,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   // by now may have come before the smaps read (Node's teardown), so the
   // snapshot is marked (at worst one sample taken just before it is too).
   const teardown = stats?.exiting === true || (runtime !== null && reader.pid !== 'self' && stats !== null && runtime()?.exiting === true);
-  // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
-  const user = entries.filter((e) => e.pathname !== '[vsyscall]');
-  const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
+  const guards = guardScan(reader, entries);
   const status = reader.status();
   const sps = reader.threadStackPointers();
   reader.startMemoryReads(MALLOC_HEADER_BUDGET);

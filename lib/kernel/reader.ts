@@ -242,14 +242,14 @@ export class ProcReader {
     const countPresent = (from: bigint, to: bigint): number | null => {
       let n = 0;
       for (let p = from; p < to; p += pg) {
-        const r = this.#pagePresent(p, page);
+        const r = this.#pagePresent(p, page, end);
         if (r === null) return null;
         if (r) n++;
       }
       return n;
     };
     while (at < end) {
-      const here = this.#pagePresent(at, page);
+      const here = this.#pagePresent(at, page, end);
       if (here === null) return null;
       let len = 0n;
       if (here && this.budget-- > 0 && this.#readMemRaw(b, at)) {
@@ -288,7 +288,7 @@ export class ProcReader {
   presentPages(start: bigint, end: bigint, page: number): number | null {
     let n = 0;
     for (let p = start; p < end; p += BigInt(page)) {
-      const r = this.#pagePresent(p, page);
+      const r = this.#pagePresent(p, page, end);
       if (r === null) return null;
       if (r) n++;
     }
@@ -318,15 +318,24 @@ export class ProcReader {
     this.#pmCount = 0;
   }
 
-  /** Whether the page at `addr` is present (pagemap bit 63), or null when the pagemap cannot be read. */
-  #pagePresent(addr: bigint, page: number): boolean | null {
-    const idx = addr / BigInt(page);
+  /**
+   * Whether the page at `addr` is present (pagemap bit 63), or null when the
+   * pagemap cannot be read. A read fills the window from `addr` up to
+   * `until` (the end of the range asked about) at most: the kernel walks
+   * every page a read covers, so a window past the range would cost a walk
+   * of address space (often holes) nobody asked about.
+   */
+  #pagePresent(addr: bigint, page: number, until: bigint): boolean | null {
+    const pg = BigInt(page);
+    const idx = addr / pg;
     if (this.#pmFirst < 0n || idx < this.#pmFirst || idx >= this.#pmFirst + BigInt(this.#pmCount)) {
       if (this.#pagemap === undefined) this.#pagemap = this.#openOptional('pagemap');
       if (this.#pagemap === null) return null;
+      const pages = (until + pg - 1n) / pg - idx;
+      const want = pages < 1n ? 8 : pages >= BigInt(this.#pm.length / 8) ? this.#pm.length : Number(pages) * 8;
       let n: number;
       try {
-        n = fs.readSync(this.#pagemap, this.#pm, 0, this.#pm.length, Number(idx * 8n));
+        n = fs.readSync(this.#pagemap, this.#pm, 0, want, Number(idx * 8n));
       } catch {
         return null;
       }
@@ -349,7 +358,7 @@ export class ProcReader {
 
   /** Reads b.length bytes at `at` (within one page) when the page is present: never faults one in. */
   #readMem(b: Buffer, at: bigint, page: number): boolean {
-    return this.#pagePresent(at, page) === true && this.#readMemRaw(b, at);
+    return this.#pagePresent(at, page, at + BigInt(page)) === true && this.#readMemRaw(b, at);
   }
 
   #readMemRaw(b: Buffer, at: bigint): boolean {

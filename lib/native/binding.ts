@@ -122,6 +122,12 @@ export interface Native {
   regionReport(r: RegionHandle, bytes: number): void;
   /** Guard-page ranges [start, end, ...] in [start, end) by PAGEMAP_SCAN PAGE_IS_GUARD, or the errno where the kernel lacks it. */
   pagemapGuardScan(pagemapFd: number, start: bigint, end: bigint): bigint[] | number;
+  /**
+   * One pass over smaps bytes: per mapping 11 numbers in `out` (mapping line start and end offsets; Rss, Pss, Private_Clean,
+   * Private_Dirty, Swap, AnonHugePages, KSM in bytes or -1; VmFlags values start and end or -1); the mapping count, -2 when
+   * `out` is too small, -1 for text left to the TypeScript parser.
+   */
+  smapsScan(bytes: Uint8Array, length: number, out: Float64Array): number;
   /** prctl(PR_SET_MEMORY_MERGE, on). */
   prctlSetMemoryMerge(on: 0 | 1): void;
   /** prctl(PR_GET_MEMORY_MERGE): 0 or 1. */
