@@ -71,6 +71,35 @@ function flagsOf(b: Uint8Array & { toString(enc: 'latin1', s: number, e: number)
   }
 }
 
+/** VmFlags lines seen, by a hash of their bytes: each line's bytes and its words, frozen (entries share them). */
+const FLAG_LINES = new Map<number, { bytes: number[]; flags: string[] }[]>();
+
+/** {@link flagsOf}, one frozen array per distinct line (a process's thousands of VMAs have a few dozen). */
+function sharedFlagsOf(b: Buffer, from: number, to: number): string[] {
+  let h = to - from;
+  for (let i = from; i < to; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+  const seen = FLAG_LINES.get(h);
+  if (seen !== undefined) {
+    for (const x of seen) {
+      const xb = x.bytes;
+      if (xb.length !== to - from) continue;
+      let i = 0;
+      while (i < xb.length && xb[i] === b[from + i]) i++;
+      if (i === xb.length) return x.flags;
+    }
+  }
+  const flags = Object.freeze(flagsOf(b, from, to)) as string[];
+  // Bounded: lines past the bound are parsed each time.
+  if (FLAG_LINES.size < 4096) {
+    const bytes: number[] = [];
+    for (let i = from; i < to; i++) bytes.push(b[i]!);
+    const line = { bytes, flags };
+    if (seen === undefined) FLAG_LINES.set(h, [line]);
+    else seen.push(line);
+  }
+  return flags;
+}
+
 /** Whether `VmFlags:` starts at `at` (the line is at least that long). */
 function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
   if (end - at < VMFLAGS.length) return false;
@@ -110,11 +139,17 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
     if (c[o + 8]! >= 0) fields.KSM = c[o + 8]!;
     if (huge >= 0) fields.AnonHugePages = huge;
     if (swap >= 0) fields.Swap = swap;
-    out[i] = {
-      start: h.start, end: h.end, size: h.size, perms: h.perms, offset: h.offset, dev: h.dev, inode: h.inode, pathname: h.pathname,
-      anonName: h.anonName, deleted: h.deleted, fields, rss: rss < 0 ? 0 : rss, pss: pss < 0 ? 0 : pss, anonymous: 0,
-      anonHugePages: huge < 0 ? 0 : huge, swap: swap < 0 ? 0 : swap, thpEligible: null, vmFlags: c[o + 9]! < 0 ? [] : flagsOf(buf, c[o + 9]!, c[o + 10]!),
-    };
+    // The maps line's entry, completed in place (no second object per mapping).
+    const e = h as SmapsEntry;
+    e.fields = fields;
+    e.rss = rss < 0 ? 0 : rss;
+    e.pss = pss < 0 ? 0 : pss;
+    e.anonymous = 0;
+    e.anonHugePages = huge < 0 ? 0 : huge;
+    e.swap = swap < 0 ? 0 : swap;
+    e.thpEligible = null;
+    e.vmFlags = c[o + 9]! < 0 ? [] : sharedFlagsOf(buf, c[o + 9]!, c[o + 10]!);
+    out[i] = e;
   }
   return out;
 }

@@ -53,16 +53,21 @@ function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: numbe
  * space, is left out.
  */
 function guardScan(reader: ProcReader, entries: readonly SmapsEntry[]): bigint[] | null {
-  const user = entries.filter((e) => e.pathname !== '[vsyscall]');
-  if (user.length === 0) return [];
-  if (!kernelHas('guardFlag')) return reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
+  const user = (e: SmapsEntry): boolean => e.pathname !== '[vsyscall]';
+  let first = 0;
+  let last = entries.length - 1;
+  while (first <= last && !user(entries[first]!)) first++;
+  while (last >= first && !user(entries[last]!)) last--;
+  if (first > last) return [];
+  if (!kernelHas('guardFlag')) return reader.guardRanges(entries[first]!.start, entries[last]!.end);
   if (!kernelHas('guardReport')) return null;
   const out: bigint[] = [];
-  for (let i = 0; i < user.length; i++) {
-    if (!user[i]!.vmFlags.includes('gu')) continue;
+  const flagged = (e: SmapsEntry): boolean => user(e) && e.vmFlags.includes('gu');
+  for (let i = first; i <= last; i++) {
+    if (!flagged(entries[i]!)) continue;
     let j = i;
-    while (j + 1 < user.length && user[j + 1]!.start === user[j]!.end && user[j + 1]!.vmFlags.includes('gu')) j++;
-    const r = reader.guardRanges(user[i]!.start, user[j]!.end);
+    while (j + 1 <= last && entries[j + 1]!.start === entries[j]!.end && flagged(entries[j + 1]!)) j++;
+    const r = reader.guardRanges(entries[i]!.start, entries[j]!.end);
     if (r === null) return null;
     for (const x of r) out.push(x);
     i = j;
