@@ -7,10 +7,13 @@
  * a series.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSmaps, parseSmapsRollup, ProcParseError } from '../lib/index';
-import { parseSmapsBytes, parseSmapsBytesJs, parseSmapsFast } from '../lib/explain/smaps-fast';
+import { entriesOfScan, parseSmapsBytes, parseSmapsBytesJs, parseSmapsFast } from '../lib/explain/smaps-fast';
+import { SCAN_STRIDE } from '../lib/kernel/reader';
+import { native } from '../lib/native/binding';
 import { attribute } from '../lib/explain/attribute';
 import { classify } from '../lib/explain/classify';
 import { parseElfLoads } from '../lib/explain/elf';
@@ -52,6 +55,42 @@ describe('parseSmapsFast', () => {
       // A prefix ending inside a line: that cut line is dropped by both.
       const cut = Math.floor(b.length / 2);
       expect(parseSmapsBytes(b, cut)).toEqual(parseSmapsBytesJs(b, cut));
+    }
+  });
+
+  it('the native read and scan of a file (64 KiB pieces, lines copied out) gives the same entries; -2 when its buffers are too small', () => {
+    const files = [...SMAPS.map((d) => path.join(FIX, d, 'smaps')), path.join(FIX, 'hostile', 'smaps-truncated')];
+    for (const file of files) {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const js = parseSmapsBytesJs(fs.readFileSync(file));
+        const sizes = new Float64Array(2);
+        const columns = new Float64Array(SCAN_STRIDE * (js.length + 1));
+        const text = Buffer.alloc(fs.statSync(file).size);
+        const n = native.smapsReadScan(fd, columns, text, sizes);
+        expect(n).toBe(js.length);
+        expect(sizes[0]).toBe(fs.statSync(file).size);
+        expect(entriesOfScan({ count: n, columns, text })).toEqual(js);
+        expect(native.smapsReadScan(fd, new Float64Array(SCAN_STRIDE), text, sizes)).toBe(js.length > 1 ? -2 : 1);
+        expect(native.smapsReadScan(fd, columns, Buffer.alloc(16), sizes)).toBe(-2);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    // Text it does not take (-1, for the parser's error) and a failed read (-3, a directory: EISDIR).
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-smaps-'));
+    try {
+      fs.writeFileSync(path.join(tmp, 'bad'), '00400000-00401000 r--p 00000000 fe:00 1 /x\nRss: lots\n');
+      for (const [name, want] of [['bad', -1], ['.', -3]] as const) {
+        const fd = fs.openSync(path.join(tmp, name), 'r');
+        try {
+          expect(native.smapsReadScan(fd, new Float64Array(SCAN_STRIDE * 4), Buffer.alloc(1024), new Float64Array(2))).toBe(want);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 

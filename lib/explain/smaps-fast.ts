@@ -13,6 +13,7 @@
 import { mapsLineAt } from '../kernel/maps';
 import { ProcParseError } from '../kernel/parse';
 import type { SmapsEntry } from '../kernel/smaps';
+import { SCAN_STRIDE, type SmapsScan } from '../kernel/reader';
 import { checkString } from '../validate';
 import { native } from '../native/binding';
 
@@ -107,10 +108,8 @@ function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
   return true;
 }
 
-/** Numbers per mapping in the native scan's columns (native smapsScan). */
-const STRIDE = 11;
-/** The scan's columns, kept between snapshots (grown as needed). */
-let columns = new Float64Array(STRIDE * 4096);
+/** The scan's columns for bytes already read, kept between calls (grown as needed). */
+let columns = new Float64Array(SCAN_STRIDE * 4096);
 
 /**
  * Parses the first `length` bytes of `buf` (smaps as read) into entries with
@@ -121,12 +120,16 @@ let columns = new Float64Array(STRIDE * 4096);
 export function parseSmapsBytes(buf: Buffer, length: number = buf.length): SmapsEntry[] {
   let n: number;
   while ((n = native.smapsScan(buf, length, columns)) === -2) columns = new Float64Array(columns.length * 2);
-  if (n < 0) return parseSmapsBytesJs(buf, length);
-  const c = columns;
+  return (n > 0 ? entriesOfScan({ count: n, columns, text: buf }) : null) ?? parseSmapsBytesJs(buf, length);
+}
+
+/** The entries of a native scan, or null where a mapping line is one mapsLineAt cannot read (the parser's error then). */
+export function entriesOfScan(scan: SmapsScan): SmapsEntry[] | null {
+  const { count: n, columns: c, text: buf } = scan;
   const out: SmapsEntry[] = new Array(n);
-  for (let i = 0, o = 0; i < n; i++, o += STRIDE) {
+  for (let i = 0, o = 0; i < n; i++, o += SCAN_STRIDE) {
     const h = mapsLineAt(buf, c[o]!, c[o + 1]!, 'latin1');
-    if (!h) return parseSmapsBytesJs(buf, length);
+    if (!h) return null;
     const rss = c[o + 2]!;
     const pss = c[o + 3]!;
     const swap = c[o + 6]!;

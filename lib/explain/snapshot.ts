@@ -10,7 +10,7 @@ import { parseSmapsRollup } from '../kernel/smaps-rollup';
 import { pageSize } from '../kernel/system';
 import { attribute } from './attribute';
 import { elfLoads } from './elf';
-import { parseSmapsBytes } from './smaps-fast';
+import { entriesOfScan, parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from '../kernel/reader';
 import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
@@ -98,9 +98,16 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
-  const [smapsBytes, smapsLength, rollupText] = reader.smapsThenRollup(rollup);
-  // Parsed at once: the reads below reuse the buffer the bytes are in.
-  const entries = parseSmapsBytes(smapsBytes, smapsLength);
+  const read = reader.smapsScanThenRollup(rollup);
+  // Parsed at once: the reads below reuse the buffers the scan and the bytes are in.
+  let entries = read.scan ? entriesOfScan(read.scan) : parseSmapsBytes(read.bytes, read.length);
+  let rollupText = read.rollupText;
+  if (entries === null) {
+    // A mapping line the scan's reader cannot read: the whole text again, for the parser's error.
+    const [bytes, length, text] = reader.smapsThenRollup(rollup);
+    entries = parseSmapsBytes(bytes, length);
+    rollupText = text;
+  }
   if (reader.exiting()) {
     throw noSuchProcess(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }

@@ -14,6 +14,7 @@ import { noSuchProcess, systemError } from '../errors';
 import { ptraceScope } from './facts';
 import { readStatus } from './status';
 import { procPath } from './parse';
+import { native } from '../native/binding';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
@@ -52,6 +53,19 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
  */
 let shared: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
 const small = Buffer.allocUnsafeSlow(32);
+
+/** What the native smaps scan found: `count` mappings, SCAN_STRIDE numbers each in `columns`, offsets into `text`. */
+export interface SmapsScan {
+  count: number;
+  columns: Float64Array;
+  text: Buffer;
+}
+/** Numbers per mapping in a scan's columns (native smapsScan, smapsReadScan). */
+export const SCAN_STRIDE = 11;
+// The scan's kept buffers (as `shared`: written once when made).
+let scanColumns = new Float64Array(SCAN_STRIDE * 4096).fill(0);
+let scanText: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
+const scanSizes = new Float64Array(2);
 
 /**
  * Present pages in a row that {@link ProcReader.mallocScan} tries as chunk
@@ -153,6 +167,28 @@ export class ProcReader {
     // The rollup (under 2 KiB) goes after the smaps bytes in the same buffer.
     const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup', n) : null;
     return [shared, n, rollupText];
+  }
+
+  /**
+   * {@link smapsThenRollup} with smaps read and scanned in one native pass
+   * (64 KiB pieces, each scanned while in cache; only the mapping and
+   * VmFlags lines copied out): `scan` holds the result, valid until the next
+   * read. Where the scan does not take the text (or a read failed), smaps is
+   * read again as bytes (`scan` null), for the parser and its error.
+   */
+  smapsScanThenRollup(rollup: boolean): { scan: SmapsScan | null; bytes: Buffer; length: number; rollupText: string | null } {
+    let n: number;
+    while ((n = native.smapsReadScan(this.#smaps, scanColumns, scanText, scanSizes)) === -2) {
+      // Grown and written through once now, so that no page of them is first touched during a read.
+      scanColumns = new Float64Array(scanColumns.length * 2).fill(0);
+      scanText = Buffer.allocUnsafeSlow(scanText.length * 2).fill(0);
+    }
+    if (n <= 0) {
+      const [bytes, length, rollupText] = this.smapsThenRollup(rollup);
+      return { scan: null, bytes, length, rollupText };
+    }
+    const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup') : null;
+    return { scan: { count: n, columns: scanColumns, text: scanText }, bytes: shared, length: 0, rollupText };
   }
 
   status(): string {

@@ -128,6 +128,12 @@ export interface Native {
    * `out` is too small, -1 for text left to the TypeScript parser.
    */
   smapsScan(bytes: Uint8Array, length: number, out: Float64Array): number;
+  /**
+   * {@link smapsScan} of the file behind `fd`, read from offset 0 in pieces, with the mapping lines and VmFlags values copied
+   * into `text` (the offsets are into it); sizes[0] = bytes read, sizes[1] = bytes of `text` used. -2: `out` or `text` too
+   * small; -3: a read failed.
+   */
+  smapsReadScan(fd: number, out: Float64Array, text: Uint8Array, sizes: Float64Array): number;
   /** prctl(PR_SET_MEMORY_MERGE, on). */
   prctlSetMemoryMerge(on: 0 | 1): void;
   /** prctl(PR_GET_MEMORY_MERGE): 0 or 1. */
