@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace pagewise {
@@ -27,8 +29,15 @@ constexpr Key kKeys[] = {
     {"Rss:", 4}, {"Pss:", 4}, {"Private_Clean:", 14}, {"Private_Dirty:", 14}, {"Swap:", 5}, {"AnonHugePages:", 14}, {"KSM:", 4},
 };
 constexpr int kKeyCount = sizeof kKeys / sizeof kKeys[0];
-// Per mapping: line start, line end, the counters (-1 where absent), VmFlags values start and end (-1, -1 where absent).
-constexpr size_t kStride = 2 + kKeyCount + 2;
+// Per mapping: line start, line end, the counters (-1 where absent), VmFlags
+// values start and end (-1, -1 where absent), then the mapping line's fields
+// (kHead on): 1 when read here (0: lib/ parses the line), start, end,
+// offset, perms (r 8, w 4, x 2, s 1), the device's bytes packed in a number
+// (their count, then each byte), its start and end, inode, name start and
+// end (-1, -1 for none); last, the first mapping with the same VmFlags
+// values (its own index for the first; -1 without VmFlags).
+constexpr size_t kHead = 2 + kKeyCount + 2;
+constexpr size_t kStride = kHead + 12;
 
 bool IsHexLower(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
@@ -75,6 +84,7 @@ double KbValue(const uint8_t* p, const uint8_t* end) {
 // VmFlags values are copied when the bytes are read here (text != nullptr;
 // otherwise offsets are into the caller's bytes at `base`).
 struct Scan {
+  Scan(double* o, size_t ol, uint8_t* t, size_t tl) : out(o), outLength(ol), text(t), textLength(tl) {}
   double* out;
   size_t outLength;
   uint8_t* text;
@@ -83,6 +93,8 @@ struct Scan {
   const uint8_t* base = nullptr;
   double* row = nullptr;
   size_t count = 0;
+  // The first mapping of each distinct VmFlags text (thousands of VMAs share a few dozen).
+  std::unordered_map<std::string_view, double> flagRows;
 };
 
 constexpr int kScanOk = 0, kScanOther = -1, kScanFull = -2, kScanReadFailed = -3;
@@ -103,6 +115,71 @@ bool Place(Scan& s, const uint8_t* from, const uint8_t* to, double* at) {
   return true;
 }
 
+// Lowercase hex from `p` into *v (up to 13 digits: exact as a double); the
+// first byte after it, or nullptr when there is none or too many.
+const uint8_t* Hex(const uint8_t* p, const uint8_t* end, double* v) {
+  const uint8_t* from = p;
+  double n = 0;
+  for (; p < end; p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+    if (d < 0) break;
+    n = n * 16 + d;
+  }
+  if (p == from || p - from > 13) return nullptr;
+  *v = n;
+  return p;
+}
+
+// The fields of the mapping line [line, end) into h (kStride - kHead numbers),
+// h[0] = 1; where the line is not exactly what lib/'s fast reader of maps
+// lines takes (kernel/maps.ts, fastMapsLine), h[0] = 0 and lib/ reads it.
+// `at` is the line's offset in the result text.
+void ParseHead(const uint8_t* line, const uint8_t* end, double at, double* h) {
+  h[0] = 0;
+  const uint8_t* p = line;
+  double start, stop, offset, ignored;
+  if (!(p = Hex(p, end, &start)) || *p != '-' || !(p = Hex(p + 1, end, &stop))) return;
+  if (end - p < 6 || p[0] != ' ' || p[5] != ' ') return;
+  const char* want[4] = {"r-", "w-", "x-", "sp"};  // the first letter sets the bit
+  int perms = 0;
+  for (int k = 0; k < 4; k++) {
+    if (p[1 + k] != want[k][0] && p[1 + k] != want[k][1]) return;
+    if (p[1 + k] == want[k][0]) perms |= 8 >> k;
+  }
+  if (!(p = Hex(p + 6, end, &offset)) || *p != ' ') return;
+  const uint8_t* dev = ++p;
+  if (!(p = Hex(p, end, &ignored)) || *p != ':' || !(p = Hex(p + 1, end, &ignored)) || *p != ' ' || p - dev > 6) return;
+  double key = static_cast<double>(p - dev);
+  for (const uint8_t* k = dev; k < p; k++) key = key * 256 + *k;
+  const uint8_t* devTo = p;
+  const uint8_t* inodeFrom = ++p;
+  double inode = 0;
+  while (p < end && *p >= '0' && *p <= '9') inode = inode * 10 + (*p++ - '0');
+  if (p == inodeFrom || p - inodeFrom > 15) return;
+  double nameFrom = -1, nameTo = -1;
+  if (p < end) {
+    if (*p != ' ') return;
+    while (p < end && *p == ' ') p++;
+    for (const uint8_t* k = p; k < end; k++)
+      if (*k >= 0x80 || *k == '\r') return;
+    if (p < end) {
+      nameFrom = at + static_cast<double>(p - line);
+      nameTo = at + static_cast<double>(end - line);
+    }
+  }
+  h[1] = start;
+  h[2] = stop;
+  h[3] = offset;
+  h[4] = perms;
+  h[5] = key;
+  h[6] = at + static_cast<double>(dev - line);
+  h[7] = at + static_cast<double>(devTo - line);
+  h[8] = inode;
+  h[9] = nameFrom;
+  h[10] = nameTo;
+  h[0] = 1;
+}
+
 // One line [pos, end) of smaps (without its newline).
 int ScanLine(Scan& s, const uint8_t* pos, const uint8_t* end) {
   if (pos < end && IsHexLower(*pos)) {
@@ -110,11 +187,29 @@ int ScanLine(Scan& s, const uint8_t* pos, const uint8_t* end) {
     s.row = s.out + s.count * kStride;
     for (size_t k = 2; k < kStride; k++) s.row[k] = -1;
     if (!Place(s, pos, end, s.row)) return kScanFull;
+    ParseHead(pos, end, s.row[0], s.row + kHead);
     s.count++;
     return kScanOk;
   }
   if (s.row == nullptr) return kScanOther;
-  if (end - pos >= 8 && std::memcmp(pos, "VmFlags:", 8) == 0) return Place(s, pos + 8, end, s.row + 2 + kKeyCount) ? kScanOk : kScanFull;
+  if (end - pos >= 8 && std::memcmp(pos, "VmFlags:", 8) == 0) {
+    std::string_view flags(reinterpret_cast<const char*>(pos + 8), static_cast<size_t>(end - pos - 8));
+    auto seen = s.flagRows.find(flags);
+    double self = static_cast<double>(s.count - 1);
+    s.row[kStride - 1] = seen == s.flagRows.end() ? self : seen->second;
+    if (seen != s.flagRows.end()) {
+      // Its values are those of an earlier mapping: their offsets again, no copy.
+      const double* first = s.out + static_cast<size_t>(seen->second) * kStride;
+      s.row[2 + kKeyCount] = first[2 + kKeyCount];
+      s.row[3 + kKeyCount] = first[3 + kKeyCount];
+      return kScanOk;
+    }
+    if (!Place(s, pos + 8, end, s.row + 2 + kKeyCount)) return kScanFull;
+    // The key views the kept copy (text) or the caller's bytes, both alive for the whole scan.
+    const uint8_t* kept = s.text ? s.text + static_cast<size_t>(s.row[2 + kKeyCount]) : pos + 8;
+    s.flagRows.emplace(std::string_view(reinterpret_cast<const char*>(kept), flags.size()), self);
+    return kScanOk;
+  }
   int k = pos < end ? KeyAt(pos, end) : -1;
   if (k >= 0) {
     double v = KbValue(pos + kKeys[k].length, end);
@@ -129,9 +224,10 @@ int ScanLine(Scan& s, const uint8_t* pos, const uint8_t* end) {
 }  // namespace
 
 // smapsScan(bytes: Uint8Array, length, out: Float64Array) -> the number of
-// mappings, 11 numbers each in `out` (mapping line start and end offsets;
-// Rss, Pss, Private_Clean, Private_Dirty, Swap, AnonHugePages, KSM in bytes,
-// -1 where absent; the VmFlags values' start and end, -1 where absent);
+// mappings, kStride numbers each in `out` (mapping line start and end
+// offsets; Rss, Pss, Private_Clean, Private_Dirty, Swap, AnonHugePages, KSM
+// in bytes, -1 where absent; the VmFlags values' start and end, -1 where
+// absent; the mapping line's fields, see kHead);
 // -2 when `out` is too small; -1 for text this scan does not take (empty, a
 // counter before the first mapping line, a kept counter not "N kB", a line
 // neither a mapping nor "Key:"), which lib/'s parser then reads. A cut last
@@ -143,7 +239,7 @@ static Napi::Value SmapsScan(const Napi::CallbackInfo& info) {
   Float64s out;
   if (!DecodeArgs(info, "smapsScan", 0, &bytes, &length, &out)) return env.Undefined();
   if (length > bytes.length) return ThrowInternal(env, "smapsScan: bad arguments");
-  Scan s{out.data, out.length, nullptr, 0};
+  Scan s(out.data, out.length, nullptr, 0);
   s.base = bytes.data;
   const uint8_t* limit = bytes.data + length;
   size_t line = 0;
@@ -176,7 +272,7 @@ static Napi::Value SmapsReadScan(const Napi::CallbackInfo& info) {
   Float64s sizes;
   if (!DecodeArgs(info, "smapsReadScan", 0, &fd, &out, &text, &sizes)) return env.Undefined();
   if (sizes.length < 2) return ThrowInternal(env, "smapsReadScan: bad arguments");
-  Scan s{out.data, out.length, text.data, text.length};
+  Scan s(out.data, out.length, text.data, text.length);
   std::vector<uint8_t> buf(64 * 1024);
   size_t have = 0;  // bytes in buf not yet scanned (a line's start)
   uint64_t total = 0;

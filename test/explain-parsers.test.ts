@@ -56,6 +56,21 @@ describe('parseSmapsFast', () => {
       const cut = Math.floor(b.length / 2);
       expect(parseSmapsBytes(b, cut)).toEqual(parseSmapsBytesJs(b, cut));
     }
+    // Mapping lines of every kind the scan reads itself or leaves to mapsLineAt (a name byte >= 0x80, 16 hex digits).
+    const lines = [
+      '7f0000000000-7f0000001000 rw-s 00000000 103:02 4294967296               /dev/shm/a b (deleted)',
+      '7f0000001000-7f0000002000 r-xp 00001000 00:00 0                          [anon:pagewise arena]',
+      '7f0000002000-7f0000003000 ---p 00000000 00:00 0 ',
+      '7f0000003000-7f0000004000 rw-p 00000000 fd:01 12                         /caf\u00e9',
+      'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]',
+    ];
+    const text = lines.map((l, i) => `${l}\nRss:  ${4 * i} kB\nVmFlags: rd ${i % 2 ? 'gu' : 'wr'}\n`).join('');
+    const b = Buffer.from(text, 'latin1');
+    expect(parseSmapsBytes(b).map((e) => e.pathname)).toEqual(['/dev/shm/a b', '[anon:pagewise arena]', '', '/caf\u00e9', '[vsyscall]']);
+    expect(parseSmapsBytes(b)).toEqual(parseSmapsBytesJs(b));
+    // A CR in a name is no maps line for either.
+    const cr = Buffer.from(`${lines[0]}\r\nRss: 4 kB\n`, 'latin1');
+    expect(() => parseSmapsBytes(cr)).toThrow(ProcParseError);
   });
 
   it('the native read and scan of a file (64 KiB pieces, lines copied out) gives the same entries; -2 when its buffers are too small', () => {

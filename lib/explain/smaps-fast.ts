@@ -10,7 +10,7 @@
  * read) is dropped as parseSmaps drops it.
  * @internal
  */
-import { mapsLineAt } from '../kernel/maps';
+import { anonNameOf, bigOf, devAt, mapsLineAt, nameDeleted, pathnameOf, PERMS_BY_BITS } from '../kernel/maps';
 import { ProcParseError } from '../kernel/parse';
 import type { SmapsEntry } from '../kernel/smaps';
 import { SCAN_STRIDE, type SmapsScan } from '../kernel/reader';
@@ -123,36 +123,62 @@ export function parseSmapsBytes(buf: Buffer, length: number = buf.length): Smaps
   return (n > 0 ? entriesOfScan({ count: n, columns, text: buf }) : null) ?? parseSmapsBytesJs(buf, length);
 }
 
+/** The counters of a scan's row `o` as `fields` (the keys present, in the file's order). */
+function fieldsOf(c: Float64Array, o: number): Record<string, number> {
+  const rss = c[o + 2]!;
+  const pss = c[o + 3]!;
+  const clean = c[o + 4]!;
+  const dirty = c[o + 5]!;
+  const swap = c[o + 6]!;
+  const huge = c[o + 7]!;
+  const ksm = c[o + 8]!;
+  // Every kernel since 6.x writes all seven: one object literal, one shape.
+  if (rss >= 0 && pss >= 0 && clean >= 0 && dirty >= 0 && ksm >= 0 && huge >= 0 && swap >= 0) {
+    return { Rss: rss, Pss: pss, Private_Clean: clean, Private_Dirty: dirty, KSM: ksm, AnonHugePages: huge, Swap: swap };
+  }
+  const fields: Record<string, number> = {};
+  if (rss >= 0) fields.Rss = rss;
+  if (pss >= 0) fields.Pss = pss;
+  if (clean >= 0) fields.Private_Clean = clean;
+  if (dirty >= 0) fields.Private_Dirty = dirty;
+  if (ksm >= 0) fields.KSM = ksm;
+  if (huge >= 0) fields.AnonHugePages = huge;
+  if (swap >= 0) fields.Swap = swap;
+  return fields;
+}
+
+/** Where a scan row's mapping-line fields start (native smapsScan: after the offsets, counters and VmFlags). */
+const HEAD = 11;
+
 /** The entries of a native scan, or null where a mapping line is one mapsLineAt cannot read (the parser's error then). */
 export function entriesOfScan(scan: SmapsScan): SmapsEntry[] | null {
   const { count: n, columns: c, text: buf } = scan;
   const out: SmapsEntry[] = new Array(n);
   for (let i = 0, o = 0; i < n; i++, o += SCAN_STRIDE) {
-    const h = mapsLineAt(buf, c[o]!, c[o + 1]!, 'latin1');
-    if (!h) return null;
-    const rss = c[o + 2]!;
-    const pss = c[o + 3]!;
-    const swap = c[o + 6]!;
-    const huge = c[o + 7]!;
-    const fields: Record<string, number> = {};
-    if (rss >= 0) fields.Rss = rss;
-    if (pss >= 0) fields.Pss = pss;
-    if (c[o + 4]! >= 0) fields.Private_Clean = c[o + 4]!;
-    if (c[o + 5]! >= 0) fields.Private_Dirty = c[o + 5]!;
-    if (c[o + 8]! >= 0) fields.KSM = c[o + 8]!;
-    if (huge >= 0) fields.AnonHugePages = huge;
-    if (swap >= 0) fields.Swap = swap;
-    // The maps line's entry, completed in place (no second object per mapping).
-    const e = h as SmapsEntry;
-    e.fields = fields;
-    e.rss = rss < 0 ? 0 : rss;
-    e.pss = pss < 0 ? 0 : pss;
-    e.anonymous = 0;
-    e.anonHugePages = huge < 0 ? 0 : huge;
-    e.swap = swap < 0 ? 0 : swap;
-    e.thpEligible = null;
-    e.vmFlags = c[o + 9]! < 0 ? [] : sharedFlagsOf(buf, c[o + 9]!, c[o + 10]!);
-    out[i] = e;
+    const same = c[o + SCAN_STRIDE - 1]!;
+    const flags = same < 0 ? [] : same < i ? out[same]!.vmFlags : sharedFlagsOf(buf, c[o + 9]!, c[o + 10]!);
+    const fields = fieldsOf(c, o);
+    const rss = fields.Rss ?? 0;
+    const pss = fields.Pss ?? 0;
+    const huge = fields.AnonHugePages ?? 0;
+    const swap = fields.Swap ?? 0;
+    const h = o + HEAD;
+    if (c[h] === 1) {
+      // The mapping line as the scan read it: what mapsLineAt gives, in one object.
+      const start = c[h + 1]!;
+      const end = c[h + 2]!;
+      const name = c[h + 9]! < 0 ? '' : buf.toString('latin1', c[h + 9]!, c[h + 10]!);
+      const pathname = pathnameOf(name);
+      out[i] = {
+        start: bigOf(start), end: bigOf(end), size: end - start, perms: PERMS_BY_BITS[c[h + 4]!]!, offset: bigOf(c[h + 3]!),
+        dev: devAt(buf, c[h + 5]!, c[h + 6]!, c[h + 7]!), inode: c[h + 8]!, pathname, anonName: anonNameOf(pathname), deleted: nameDeleted(name),
+        fields, rss, pss, anonymous: 0, anonHugePages: huge, swap, thpEligible: null, vmFlags: flags,
+      };
+      continue;
+    }
+    const e = mapsLineAt(buf, c[o]!, c[o + 1]!, 'latin1');
+    if (!e) return null;
+    out[i] = { ...e, fields, rss, pss, anonymous: 0, anonHugePages: huge, swap, thpEligible: null, vmFlags: flags };
   }
   return out;
 }

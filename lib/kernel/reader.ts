@@ -61,7 +61,7 @@ export interface SmapsScan {
   text: Buffer;
 }
 /** Numbers per mapping in a scan's columns (native smapsScan, smapsReadScan). */
-export const SCAN_STRIDE = 11;
+export const SCAN_STRIDE = 23;
 // The scan's kept buffers (as `shared`: written once when made).
 let scanColumns = new Float64Array(SCAN_STRIDE * 4096).fill(0);
 let scanText: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);

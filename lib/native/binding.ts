@@ -123,9 +123,11 @@ export interface Native {
   /** Guard-page ranges [start, end, ...] in [start, end) by PAGEMAP_SCAN PAGE_IS_GUARD, or the errno where the kernel lacks it. */
   pagemapGuardScan(pagemapFd: number, start: bigint, end: bigint): bigint[] | number;
   /**
-   * One pass over smaps bytes: per mapping 11 numbers in `out` (mapping line start and end offsets; Rss, Pss, Private_Clean,
-   * Private_Dirty, Swap, AnonHugePages, KSM in bytes or -1; VmFlags values start and end or -1); the mapping count, -2 when
-   * `out` is too small, -1 for text left to the TypeScript parser.
+   * One pass over smaps bytes: per mapping 23 numbers in `out` (mapping line start and end offsets; Rss, Pss, Private_Clean,
+   * Private_Dirty, Swap, AnonHugePages, KSM in bytes or -1; VmFlags values start and end or -1; then 1 when the mapping line
+   * was read (0: left to mapsLineAt), start, end, offset, perms bits r 8 w 4 x 2 s 1, device bytes packed, device start and
+   * end, inode, name start and end or -1; the first mapping with the same VmFlags values, or -1); the mapping count, -2 when `out` is too small, -1 for text left to the
+   * TypeScript parser.
    */
   smapsScan(bytes: Uint8Array, length: number, out: Float64Array): number;
   /**
