@@ -267,9 +267,8 @@ static Napi::Value SmapsScan(const Napi::CallbackInfo& info) {
 static Napi::Value SmapsReadScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  Float64s out;
+  Float64s out, sizes;
   Bytes text;
-  Float64s sizes;
   if (!DecodeArgs(info, "smapsReadScan", 0, &fd, &out, &text, &sizes)) return env.Undefined();
   if (sizes.length < 2) return ThrowInternal(env, "smapsReadScan: bad arguments");
   Scan s(out.data, out.length, text.data, text.length);

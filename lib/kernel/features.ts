@@ -68,13 +68,13 @@ function probe(f: KernelFeature): boolean {
   }
 }
 
-/** `fn` on a fresh private read-write page of our own, unmapped after; false where the mapping or `fn` throws. */
-function worksOnOwnPage(fn: (r: RegionHandle, page: number) => boolean): boolean {
+/** `fn` on a fresh read-write page of our own (private, or `sharing` MAP_SHARED), unmapped after; false where the mapping or `fn` throws. */
+function worksOnOwnPage(fn: (r: RegionHandle, page: number) => boolean, sharing: number = native.constants.MAP_PRIVATE): boolean {
   const C = native.constants;
   const page = native.pageSize();
   let r: RegionHandle;
   try {
-    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, sharing | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
   } catch {
     return false;
   }
@@ -162,22 +162,10 @@ function guardScanWorks(): boolean {
 // mapping no neighbour merges with), and its VMA's VmFlags read from smaps.
 function guardFlagWorks(): boolean {
   if (!kernelHas('guard')) return false;
-  const C = native.constants;
-  const page = native.pageSize();
-  let r: RegionHandle;
-  try {
-    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_SHARED | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
-  } catch {
-    return false;
-  }
-  try {
+  return worksOnOwnPage((r, page) => {
     native.madvise(r, 0, page, native.uapiConstants.MADV_GUARD_INSTALL);
     return vmFlagsAt(native.regionAddress(r)).includes('gu');
-  } catch {
-    return false;
-  } finally {
-    native.munmap(r);
-  }
+  }, native.constants.MAP_SHARED);
 }
 
 /** The VmFlags of the calling process's VMA that starts at `start`, from its smaps ([] when not found). */
