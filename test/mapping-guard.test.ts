@@ -4,7 +4,7 @@
  * where the kernel lacks them (the probe turned off in a child).
  */
 import { describe, expect, it } from 'vitest';
-import { explain, kernelHas, mmap, pageSize, residency } from '../lib/index';
+import { explain, kernelHas, mmap, pageSize, readSmaps, residency } from '../lib/index';
 import { cbench } from '../lib/bench/cnative';
 import { native } from '../lib/native/binding';
 import { ROOT, runChild } from './helpers/child';
@@ -142,6 +142,17 @@ describe.skipIf(!kernelHas('guard') || qemu)('guard pages reported (PAGEMAP_SCAN
       expect(r.total).toBe(r.sum);
     }
     expect(on.total).toBe(off.total);
+  });
+
+  it.skipIf(!kernelHas('guardFlag'))('where the probe says so, smaps flags gu on the VMA with guard pages', () => {
+    // (The flag means "may hold guard pages": a VMA that merged with a flagged one keeps it, so its absence elsewhere is not asserted.)
+    const m = mmap(4 * page, { name: 'pw-guard-flag' });
+    try {
+      m.guard(page, page);
+      expect(readSmaps().find((e) => e.start <= m.address && m.address < e.end)!.vmFlags).toContain('gu');
+    } finally {
+      m.unmap();
+    }
   });
 
   it('turned off: guard is null (unknown), never 0, in residency and explain', () => {

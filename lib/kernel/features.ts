@@ -168,16 +168,33 @@ function guardFlagWorks(): boolean {
   }, native.constants.MAP_SHARED);
 }
 
-/** The VmFlags of the calling process's VMA that starts at `start`, from its smaps ([] when not found). */
+/**
+ * The VmFlags of the calling process's VMA that starts at `start`, from its
+ * smaps ([] when not found), read in pieces as text until that line: no
+ * ArrayBuffer beyond a piece from Node's pool (the probe runs inside the
+ * first explain(), whose ArrayBuffer figures it must not move).
+ */
 function vmFlagsAt(start: bigint): string[] {
-  const text = fs.readFileSync(procPath('self', 'smaps'), 'latin1');
   const head = `${start.toString(16).padStart(8, '0')}-`;
-  let at = text.startsWith(head) ? 0 : text.indexOf(`\n${head}`);
-  if (at < 0) return [];
-  at = text.indexOf('\nVmFlags:', at);
-  if (at < 0) return [];
-  const end = text.indexOf('\n', at + 1);
-  return text.slice(at + '\nVmFlags:'.length, end < 0 ? text.length : end).trim().split(/\s+/);
+  const fd = fs.openSync(procPath('self', 'smaps'), 'r');
+  try {
+    const piece = Buffer.allocUnsafe(4000);
+    let text = '\n';
+    for (let pos = 0; ;) {
+      const n = fs.readSync(fd, piece, 0, piece.length, pos);
+      if (n > 0) text += piece.toString('latin1', 0, n);
+      pos += n;
+      const at = text.indexOf(`\n${head}`);
+      const flags = at < 0 ? -1 : text.indexOf('\nVmFlags:', at);
+      const end = flags < 0 ? -1 : text.indexOf('\n', flags + 1);
+      if (end >= 0 || (n === 0 && flags >= 0)) return text.slice(flags + '\nVmFlags:'.length, end < 0 ? text.length : end).trim().split(/\s+/);
+      if (n === 0) return [];
+      // Only the tail can hold a line still cut: keep it.
+      if (at < 0) text = text.slice(Math.max(0, text.lastIndexOf('\n')));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function droppableWorks(): boolean {
