@@ -138,7 +138,9 @@ void ParseHead(const uint8_t* line, const uint8_t* end, double at, double* h) {
   h[0] = 0;
   const uint8_t* p = line;
   double start, stop, offset, ignored;
-  if (!(p = Hex(p, end, &start)) || *p != '-' || !(p = Hex(p + 1, end, &stop))) return;
+  // Whether `q` is inside the line and holds `c` (a field may end the line).
+  auto is = [end](const uint8_t* q, uint8_t c) { return q < end && *q == c; };
+  if (!(p = Hex(p, end, &start)) || !is(p, '-') || !(p = Hex(p + 1, end, &stop))) return;
   if (end - p < 6 || p[0] != ' ' || p[5] != ' ') return;
   const char* want[4] = {"r-", "w-", "x-", "sp"};  // the first letter sets the bit
   int perms = 0;
@@ -146,9 +148,9 @@ void ParseHead(const uint8_t* line, const uint8_t* end, double at, double* h) {
     if (p[1 + k] != want[k][0] && p[1 + k] != want[k][1]) return;
     if (p[1 + k] == want[k][0]) perms |= 8 >> k;
   }
-  if (!(p = Hex(p + 6, end, &offset)) || *p != ' ') return;
+  if (!(p = Hex(p + 6, end, &offset)) || !is(p, ' ')) return;
   const uint8_t* dev = ++p;
-  if (!(p = Hex(p, end, &ignored)) || *p != ':' || !(p = Hex(p + 1, end, &ignored)) || *p != ' ' || p - dev > 6) return;
+  if (!(p = Hex(p, end, &ignored)) || !is(p, ':') || !(p = Hex(p + 1, end, &ignored)) || !is(p, ' ') || p - dev > 6) return;
   double key = static_cast<double>(p - dev);
   for (const uint8_t* k = dev; k < p; k++) key = key * 256 + *k;
   const uint8_t* devTo = p;
