@@ -68,6 +68,18 @@ describe('parseSmapsFast', () => {
     const b = Buffer.from(text, 'latin1');
     expect(parseSmapsBytes(b).map((e) => e.pathname)).toEqual(['/dev/shm/a b', '[anon:pagewise arena]', '', '/caf\u00e9', '[vsyscall]']);
     expect(parseSmapsBytes(b)).toEqual(parseSmapsBytesJs(b));
+    // The only line, without its newline (read, not dropped), ending inside each field.
+    for (const only of ['00400000-00401000 r--p 00000000 fe:00 1 /x', '00400000-00401000 r--p 00000000 fe:00 1', '00400000-00401000 r--p 00000000 fe:00', '00400000-00401000']) {
+      const one = Buffer.from(only, 'latin1');
+      let js: unknown;
+      try {
+        js = parseSmapsBytesJs(one);
+      } catch (err) {
+        js = err;
+      }
+      if (js instanceof Error) expect(() => parseSmapsBytes(one)).toThrow(ProcParseError);
+      else expect(parseSmapsBytes(one)).toEqual(js);
+    }
     // A CR in a name is no maps line for either.
     const cr = Buffer.from(`${lines[0]}\r\nRss: 4 kB\n`, 'latin1');
     expect(() => parseSmapsBytes(cr)).toThrow(ProcParseError);
