@@ -21,7 +21,8 @@
         "native/process-madvise.cc",
         "native/pagemap-scan.cc",
         "native/procmap-query.cc",
-        "native/prctl.cc"
+        "native/prctl.cc",
+        "native/smaps-scan.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

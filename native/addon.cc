@@ -22,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPagemapScan(env, exports);
   InitProcmapQuery(env, exports);
   InitPrctl(env, exports);
+  InitSmapsScan(env, exports);
   return exports;
 }
 

@@ -100,5 +100,6 @@ void InitProcessMadvise(Napi::Env env, Napi::Object exports);
 void InitPagemapScan(Napi::Env env, Napi::Object exports);
 void InitProcmapQuery(Napi::Env env, Napi::Object exports);
 void InitPrctl(Napi::Env env, Napi::Object exports);
+void InitSmapsScan(Napi::Env env, Napi::Object exports);
 
 }  // namespace pagewise

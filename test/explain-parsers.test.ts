@@ -7,10 +7,13 @@
  * a series.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSmaps, parseSmapsRollup, ProcParseError } from '../lib/index';
-import { parseSmapsFast } from '../lib/explain/smaps-fast';
+import { entriesOfScan, parseSmapsBytes, parseSmapsBytesJs, parseSmapsFast } from '../lib/explain/smaps-fast';
+import { SCAN_STRIDE } from '../lib/kernel/reader';
+import { native } from '../lib/native/binding';
 import { attribute } from '../lib/explain/attribute';
 import { classify } from '../lib/explain/classify';
 import { parseElfLoads } from '../lib/explain/elf';
@@ -43,6 +46,81 @@ describe('parseSmapsFast', () => {
       });
     });
   }
+  it('the native scan gives every entry the TypeScript parser gives, field for field, on every capture and a cut one', () => {
+    for (const text of [...SMAPS.map((d) => read(d, 'smaps')), read('hostile', 'smaps-truncated')]) {
+      const b = Buffer.from(text, 'latin1');
+      const js = parseSmapsBytesJs(b);
+      expect(js.length).toBeGreaterThan(0);
+      expect(parseSmapsBytes(b)).toEqual(js);
+      // A prefix ending inside a line: that cut line is dropped by both.
+      const cut = Math.floor(b.length / 2);
+      expect(parseSmapsBytes(b, cut)).toEqual(parseSmapsBytesJs(b, cut));
+    }
+    // Mapping lines of every kind the scan reads itself or leaves to mapsLineAt (a name byte >= 0x80, 16 hex digits).
+    const lines = [
+      '7f0000000000-7f0000001000 rw-s 00000000 103:02 4294967296               /dev/shm/a b (deleted)',
+      '7f0000001000-7f0000002000 r-xp 00001000 00:00 0                          [anon:pagewise arena]',
+      '7f0000002000-7f0000003000 ---p 00000000 00:00 0 ',
+      '7f0000003000-7f0000004000 rw-p 00000000 fd:01 12                         /caf\u00e9',
+      'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]',
+    ];
+    const text = lines.map((l, i) => `${l}\nRss:  ${4 * i} kB\nVmFlags: rd ${i % 2 ? 'gu' : 'wr'}\n`).join('');
+    const b = Buffer.from(text, 'latin1');
+    expect(parseSmapsBytes(b).map((e) => e.pathname)).toEqual(['/dev/shm/a b', '[anon:pagewise arena]', '', '/caf\u00e9', '[vsyscall]']);
+    expect(parseSmapsBytes(b)).toEqual(parseSmapsBytesJs(b));
+    // The only line, without its newline (read, not dropped), ending inside each field.
+    for (const only of ['00400000-00401000 r--p 00000000 fe:00 1 /x', '00400000-00401000 r--p 00000000 fe:00 1', '00400000-00401000 r--p 00000000 fe:00', '00400000-00401000']) {
+      const one = Buffer.from(only, 'latin1');
+      let js: unknown;
+      try {
+        js = parseSmapsBytesJs(one);
+      } catch (err) {
+        js = err;
+      }
+      if (js instanceof Error) expect(() => parseSmapsBytes(one)).toThrow(ProcParseError);
+      else expect(parseSmapsBytes(one)).toEqual(js);
+    }
+    // A CR in a name is no maps line for either.
+    const cr = Buffer.from(`${lines[0]}\r\nRss: 4 kB\n`, 'latin1');
+    expect(() => parseSmapsBytes(cr)).toThrow(ProcParseError);
+  });
+
+  it('the native read and scan of a file (64 KiB pieces, lines copied out) gives the same entries; -2 when its buffers are too small', () => {
+    const files = [...SMAPS.map((d) => path.join(FIX, d, 'smaps')), path.join(FIX, 'hostile', 'smaps-truncated')];
+    for (const file of files) {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const js = parseSmapsBytesJs(fs.readFileSync(file));
+        const sizes = new Float64Array(2);
+        const columns = new Float64Array(SCAN_STRIDE * (js.length + 1));
+        const text = Buffer.alloc(fs.statSync(file).size);
+        const n = native.smapsReadScan(fd, columns, text, sizes);
+        expect(n).toBe(js.length);
+        expect(sizes[0]).toBe(fs.statSync(file).size);
+        expect(entriesOfScan({ count: n, columns, text })).toEqual(js);
+        expect(native.smapsReadScan(fd, new Float64Array(SCAN_STRIDE), text, sizes)).toBe(js.length > 1 ? -2 : 1);
+        expect(native.smapsReadScan(fd, columns, Buffer.alloc(16), sizes)).toBe(-2);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    // Text it does not take (-1, for the parser's error) and a failed read (-3, a directory: EISDIR).
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-smaps-'));
+    try {
+      fs.writeFileSync(path.join(tmp, 'bad'), '00400000-00401000 r--p 00000000 fe:00 1 /x\nRss: lots\n');
+      for (const [name, want] of [['bad', -1], ['.', -3]] as const) {
+        const fd = fs.openSync(path.join(tmp, name), 'r');
+        try {
+          expect(native.smapsReadScan(fd, new Float64Array(SCAN_STRIDE * 4), Buffer.alloc(1024), new Float64Array(2))).toBe(want);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('drops a cut last line as parseSmaps does, and throws ProcParseError on garbage', () => {
     const cut = read('hostile', 'smaps-truncated');
     expect(parseSmapsFast(cut).map((e) => e.rss)).toEqual(parseSmaps(cut).map((e) => e.rss));

@@ -4,10 +4,11 @@
  * where the kernel lacks them (the probe turned off in a child).
  */
 import { describe, expect, it } from 'vitest';
-import { explain, kernelHas, mmap, pageSize, residency } from '../lib/index';
+import { explain, kernelHas, mmap, pageSize, readSmaps, residency } from '../lib/index';
 import { cbench } from '../lib/bench/cnative';
 import { native } from '../lib/native/binding';
-import { runChild } from './helpers/child';
+import { ROOT, runChild } from './helpers/child';
+import * as path from 'node:path';
 import { forcedOff, runChildWithEnv, vmasOver } from './helpers/features';
 import { underEmulation } from './helpers/emulation';
 
@@ -119,6 +120,38 @@ describe.skipIf(!kernelHas('guard') || qemu)('guard pages reported (PAGEMAP_SCAN
     } finally {
       m.unmap();
       n.unmap();
+    }
+  });
+
+  it.skipIf(!kernelHas('guardReport'))('explain() finds guard pages installed behind pagewise\'s back, the same with the VmFlags gu probe and without it', () => {
+    // A raw madvise (not Mapping.guard): only the kernel knows of these guards.
+    const code = `
+      const { native } = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'native', 'binding.js'))});
+      const P = pw.pageSize(); const m = pw.mmap(8 * P); new Uint8Array(m.buffer).fill(1);
+      native.madvise(m.region, 2 * P, 3 * P, native.uapiConstants.MADV_GUARD_INSTALL);
+      const s = pw.explain({ detail: true });
+      const rows = s.vmas.filter((v) => v.start < m.address + BigInt(8 * P) && m.address < v.end);
+      console.log(JSON.stringify({ flag: pw.kernelHas('guardFlag'), rows: rows.map((v) => v.guardPages), sum: s.vmas.reduce((a, v) => a + v.guardPages, 0), total: s.totals.guardPages }));
+    `;
+    const on = runChildWithEnv({ PAGEWISE_FORCE_MISSING: '' }, code).out;
+    const off = runChildWithEnv({ PAGEWISE_FORCE_MISSING: 'guardFlag' }, code).out;
+    expect(off.flag).toBe(false);
+    expect(on.flag).toBe(kernelHas('guardFlag'));
+    for (const r of [on, off]) {
+      expect(r.rows).toEqual([3]);
+      expect(r.total).toBe(r.sum);
+    }
+    expect(on.total).toBe(off.total);
+  });
+
+  it.skipIf(!kernelHas('guardFlag'))('where the probe says so, smaps flags gu on the VMA with guard pages', () => {
+    // (The flag means "may hold guard pages": a VMA that merged with a flagged one keeps it, so its absence elsewhere is not asserted.)
+    const m = mmap(4 * page, { name: 'pw-guard-flag' });
+    try {
+      m.guard(page, page);
+      expect(readSmaps().find((e) => e.start <= m.address && m.address < e.end)!.vmFlags).toContain('gu');
+    } finally {
+      m.unmap();
     }
   });
 

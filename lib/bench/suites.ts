@@ -46,9 +46,18 @@ export const limitRows: readonly LimitRow[] = Object.freeze([
   { row: '`getrusage()`', benchmark: 'getrusage', where: 'the Node-API crossing (floor column) plus the result object' },
   { row: "`getrusage('thread', out)` (added)", benchmark: 'getrusage-out', where: 'the Node-API crossing (floor column)' },
   { row: "`residency(m, { source: 'mincore' })`, 1 GiB half resident", benchmark: 'residency-mincore-1g', where: 'mincore itself; no guard-page scan where pagewise installed no guard pages' },
-  { row: '`explain()`, 10,000 mappings', benchmark: 'explain-10000', where: 'beyond the kernel formatting smaps (the C read itself): the parse over the bytes with one object per VMA, and collecting those objects (CPU profile: parse and GC about equal to the read), attribution, and a guard-page scan over every VMA (not yet only those flagged gu)' },
+  {
+    row: '`explain()`, 10,000 mappings', benchmark: 'explain-10000',
+    where: 'smaps is read and scanned in one native pass (64 KiB reads, counters and mapping-line fields into columns) and smaps_rollup after it: a little above the C read alone; ' +
+      "the guard-page scan covers only VMAs smaps flags gu. Beyond that (CPU profile of one call, about the read again): attribution, the largest part (classification, the malloc chunk-header reads of V8's pages by pagemap and /proc/self/mem), " +
+      'one object per VMA with two BigInts and its collection, and the runtime statistics (mallinfo2, V8 heap spaces)',
+  },
   { row: '`readMaps()`, own mappings', benchmark: 'readmaps-own', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
   { row: '`readMaps()`, 10,000 mappings', benchmark: 'readmaps-10000', where: 'the file read as bytes and parsed without decoding it or a regular expression per line' },
+  {
+    row: '`mmap(page)` + `.buffer` + `unmap()`', benchmark: 'mmap-unmap-page',
+    where: "the ArrayBuffer over the mapping: pagewise is at its floor (the bare native calls), which is the target's miss: napi_create_external_arraybuffer with a finalizer and a reference to detach it at unmap (V8 global handle, Node-API reference tracker, finalizer queue), the detach, and unmap's MADV_DONTNEED where C munmaps (V8 frees the backing store only when it collects the buffer: the range is unmapped in the finalizer) (perf record of the loop); without .buffer see mmap-unmap-bare",
+  },
 ]);
 
 /**

@@ -234,14 +234,22 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     if (hints.mallocChunks) return hints.mallocChunks(e.start, e.end) ? { bytes: e.size, present: 0, presentInChunks: 0, whole: true } : null;
     return null;
   };
-  for (let i = 0; i < entries.length; i++) {
+  // One assignment object per (rule, id), shared by the entries it names (a
+  // part is added to a copy): thousands of VMAs make a few dozen.
+  const made = new Map<string, Map<string, Assignment>>();
+  let i = 0;
+  const set = (id: string, kind: CategoryKind, rule: string): void => {
+    let byId = made.get(rule);
+    if (byId === undefined) made.set(rule, (byId = new Map()));
+    let a = byId.get(id);
+    if (a === undefined) byId.set(id, (a = { id, kind, rule }));
+    out[i] = a;
+  };
+  for (i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     let mc: Scan | null = null;
     const prev = i > 0 ? entries[i - 1] : undefined;
     const next = entries[i + 1];
-    const set = (id: string, kind: CategoryKind, rule: string): void => {
-      out[i] = { id, kind, rule };
-    };
     const p = e.pathname;
     if (KERNEL.test(p)) set('kernel', 'kernel', 'kernel special mapping');
     else if (p === '[heap]') set('heap', 'heap', '[heap] (brk: glibc main arena)');
@@ -279,7 +287,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
     } else set('anonymous', 'anonymous', 'anonymous memory');
     // Chunks inside a merged mapping: their share is malloc's, whatever the rest is.
     if (mc !== null && !mc.whole && mc.presentInChunks > 0 && mc.present > 0) {
-      out[i]!.part = { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)', fraction: mc.presentInChunks / mc.present, bytes: mc.bytes };
+      out[i] = { ...out[i]!, part: { id: 'malloc-mmapped', kind: 'malloc-mmapped', rule: 'glibc mmapped chunk headers inside a mapping merged with other memory (its chunks\' present pages)', fraction: mc.presentInChunks / mc.present, bytes: mc.bytes } };
     } else if (e.inode === 0 && e.size <= WALK_MAX_BYTES && out[i]!.kind !== 'pagewise' && out[i]!.kind !== 'shared' && hints.presentPages) {
       // pagewise memory the kernel merged with a neighbour: its present pages.
       const o = overlapHeld(e);
@@ -292,13 +300,13 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
           bytes += t - s;
         }
         if (all !== null && all > 0 && mine > 0) {
-          out[i]!.part = { id: 'pagewise', kind: 'pagewise', rule: 'a range pagewise holds, inside a mapping merged with other memory (its present pages)', fraction: Math.min(1, mine / all), bytes: Number(bytes) };
+          out[i] = { ...out[i]!, part: { id: 'pagewise', kind: 'pagewise', rule: 'a range pagewise holds, inside a mapping merged with other memory (its present pages)', fraction: Math.min(1, mine / all), bytes: Number(bytes) } };
         }
       }
     }
   }
   // A guard page belongs with its stack: a `---p` page right below a stack.
-  for (let i = 0; i + 1 < entries.length; i++) {
+  for (i = 0; i + 1 < entries.length; i++) {
     const e = entries[i]!;
     const n = entries[i + 1]!;
     if (out[i]!.kind === 'anonymous' && e.perms === '---p' && n.start === e.end && out[i + 1]!.kind === 'thread-stacks' && e.size <= guardMax) {

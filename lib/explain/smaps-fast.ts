@@ -10,10 +10,12 @@
  * read) is dropped as parseSmaps drops it.
  * @internal
  */
-import { mapsLineAt } from '../kernel/maps';
+import { anonNameOf, bigOf, devAt, mapsLineAt, nameDeleted, pathnameOf, PERMS_BY_BITS } from '../kernel/maps';
 import { ProcParseError } from '../kernel/parse';
 import type { SmapsEntry } from '../kernel/smaps';
+import { SCAN_STRIDE, type SmapsScan } from '../kernel/reader';
 import { checkString } from '../validate';
+import { native } from '../native/binding';
 
 const VMFLAGS = Buffer.from('VmFlags:', 'latin1');
 const KEYS = ['Rss', 'Pss', 'Private_Clean', 'Private_Dirty', 'Swap', 'AnonHugePages', 'KSM'].map((k) => ({ key: k, bytes: Buffer.from(`${k}:`, 'latin1') }));
@@ -70,6 +72,35 @@ function flagsOf(b: Uint8Array & { toString(enc: 'latin1', s: number, e: number)
   }
 }
 
+/** VmFlags lines seen, by a hash of their bytes: each line's bytes and its words, frozen (entries share them). */
+const FLAG_LINES = new Map<number, { bytes: number[]; flags: string[] }[]>();
+
+/** {@link flagsOf}, one frozen array per distinct line (a process's thousands of VMAs have a few dozen). */
+function sharedFlagsOf(b: Buffer, from: number, to: number): string[] {
+  let h = to - from;
+  for (let i = from; i < to; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+  const seen = FLAG_LINES.get(h);
+  if (seen !== undefined) {
+    for (const x of seen) {
+      const xb = x.bytes;
+      if (xb.length !== to - from) continue;
+      let i = 0;
+      while (i < xb.length && xb[i] === b[from + i]) i++;
+      if (i === xb.length) return x.flags;
+    }
+  }
+  const flags = Object.freeze(flagsOf(b, from, to)) as string[];
+  // Bounded: lines past the bound are parsed each time.
+  if (FLAG_LINES.size < 4096) {
+    const bytes: number[] = [];
+    for (let i = from; i < to; i++) bytes.push(b[i]!);
+    const line = { bytes, flags };
+    if (seen === undefined) FLAG_LINES.set(h, [line]);
+    else seen.push(line);
+  }
+  return flags;
+}
+
 /** Whether `VmFlags:` starts at `at` (the line is at least that long). */
 function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
   if (end - at < VMFLAGS.length) return false;
@@ -77,8 +108,83 @@ function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
   return true;
 }
 
-/** Parses the first `length` bytes of `buf` (smaps as read) into entries with `fields` holding the six counters. */
+/** The scan's columns for bytes already read, kept between calls (grown as needed). */
+let columns = new Float64Array(SCAN_STRIDE * 4096);
+
+/**
+ * Parses the first `length` bytes of `buf` (smaps as read) into entries with
+ * `fields` holding the six counters: the native scan finds the lines and
+ * reads the counters in one pass; text it does not take (or a mapping line
+ * mapsLineAt cannot read) goes to the parser below, which gives the error.
+ */
 export function parseSmapsBytes(buf: Buffer, length: number = buf.length): SmapsEntry[] {
+  let n: number;
+  while ((n = native.smapsScan(buf, length, columns)) === -2) columns = new Float64Array(columns.length * 2);
+  return (n > 0 ? entriesOfScan({ count: n, columns, text: buf }) : null) ?? parseSmapsBytesJs(buf, length);
+}
+
+/** The counters of a scan's row `o` as `fields` (the keys present, in the file's order). */
+function fieldsOf(c: Float64Array, o: number): Record<string, number> {
+  const rss = c[o + 2]!;
+  const pss = c[o + 3]!;
+  const clean = c[o + 4]!;
+  const dirty = c[o + 5]!;
+  const swap = c[o + 6]!;
+  const huge = c[o + 7]!;
+  const ksm = c[o + 8]!;
+  // Every kernel since 6.x writes all seven: one object literal, one shape.
+  if (rss >= 0 && pss >= 0 && clean >= 0 && dirty >= 0 && ksm >= 0 && huge >= 0 && swap >= 0) {
+    return { Rss: rss, Pss: pss, Private_Clean: clean, Private_Dirty: dirty, KSM: ksm, AnonHugePages: huge, Swap: swap };
+  }
+  const fields: Record<string, number> = {};
+  if (rss >= 0) fields.Rss = rss;
+  if (pss >= 0) fields.Pss = pss;
+  if (clean >= 0) fields.Private_Clean = clean;
+  if (dirty >= 0) fields.Private_Dirty = dirty;
+  if (ksm >= 0) fields.KSM = ksm;
+  if (huge >= 0) fields.AnonHugePages = huge;
+  if (swap >= 0) fields.Swap = swap;
+  return fields;
+}
+
+/** Where a scan row's mapping-line fields start (native smapsScan: after the offsets, counters and VmFlags). */
+const HEAD = 11;
+
+/** The entries of a native scan, or null where a mapping line is one mapsLineAt cannot read (the parser's error then). */
+export function entriesOfScan(scan: SmapsScan): SmapsEntry[] | null {
+  const { count: n, columns: c, text: buf } = scan;
+  const out: SmapsEntry[] = new Array(n);
+  for (let i = 0, o = 0; i < n; i++, o += SCAN_STRIDE) {
+    const same = c[o + SCAN_STRIDE - 1]!;
+    const flags = same < 0 ? [] : same < i ? out[same]!.vmFlags : sharedFlagsOf(buf, c[o + 9]!, c[o + 10]!);
+    const fields = fieldsOf(c, o);
+    const rss = fields.Rss ?? 0;
+    const pss = fields.Pss ?? 0;
+    const huge = fields.AnonHugePages ?? 0;
+    const swap = fields.Swap ?? 0;
+    const h = o + HEAD;
+    if (c[h] === 1) {
+      // The mapping line as the scan read it: what mapsLineAt gives, in one object.
+      const start = c[h + 1]!;
+      const end = c[h + 2]!;
+      const name = c[h + 9]! < 0 ? '' : buf.toString('latin1', c[h + 9]!, c[h + 10]!);
+      const pathname = pathnameOf(name);
+      out[i] = {
+        start: bigOf(start), end: bigOf(end), size: end - start, perms: PERMS_BY_BITS[c[h + 4]!]!, offset: bigOf(c[h + 3]!),
+        dev: devAt(buf, c[h + 5]!, c[h + 6]!, c[h + 7]!), inode: c[h + 8]!, pathname, anonName: anonNameOf(pathname), deleted: nameDeleted(name),
+        fields, rss, pss, anonymous: 0, anonHugePages: huge, swap, thpEligible: null, vmFlags: flags,
+      };
+      continue;
+    }
+    const e = mapsLineAt(buf, c[o]!, c[o + 1]!, 'latin1');
+    if (!e) return null;
+    out[i] = { ...e, fields, rss, pss, anonymous: 0, anonHugePages: huge, swap, thpEligible: null, vmFlags: flags };
+  }
+  return out;
+}
+
+/** {@link parseSmapsBytes} in TypeScript alone: the reference for the native scan, and the parser of text it does not take. */
+export function parseSmapsBytesJs(buf: Buffer, length: number = buf.length): SmapsEntry[] {
   let any = false;
   for (let i = 0; i < length && !any; i++) any = buf[i] !== 32 && buf[i] !== 10 && buf[i] !== 9 && buf[i] !== 13;
   if (!any) throw new ProcParseError('smaps', 0, 'the input is empty');

@@ -10,12 +10,14 @@ import { parseSmapsRollup } from '../kernel/smaps-rollup';
 import { pageSize } from '../kernel/system';
 import { attribute } from './attribute';
 import { elfLoads } from './elf';
-import { parseSmapsBytes } from './smaps-fast';
+import { entriesOfScan, parseSmapsBytes } from './smaps-fast';
 import { ProcReader } from '../kernel/reader';
 import { native } from '../native/binding';
 import { noSuchProcess } from '../errors';
 import { guardPageCount } from '../kernel/pagemap-fd';
 import { ksmStat } from '../kernel/ksm';
+import { kernelHas } from '../kernel/features';
+import type { SmapsEntry } from '../kernel/smaps';
 import type { ExplainSnapshot, ExplainVma, RuntimeStats } from './types';
 
 /** Chunk headers read (or pages tried as one) per snapshot at most, one pread each: bounds the cost where a process holds many large chunks or much other anonymous memory. */
@@ -43,6 +45,36 @@ function guardsPerVma(vmas: ExplainVma[], guards: readonly bigint[], page: numbe
   }
 }
 
+/**
+ * Guard-page ranges of the process (null where the kernel cannot tell). Where
+ * smaps flags the VMAs guard pages were installed in (VmFlags `gu`), one
+ * PAGEMAP_SCAN per run of adjacent flagged VMAs, and none when no VMA is
+ * flagged; elsewhere one scan over all the VMAs. The gate area, above user
+ * space, is left out.
+ */
+function guardScan(reader: ProcReader, entries: readonly SmapsEntry[]): bigint[] | null {
+  const user = (e: SmapsEntry): boolean => e.pathname !== '[vsyscall]';
+  let first = 0;
+  let last = entries.length - 1;
+  while (first <= last && !user(entries[first]!)) first++;
+  while (last >= first && !user(entries[last]!)) last--;
+  if (first > last) return [];
+  if (!kernelHas('guardFlag')) return reader.guardRanges(entries[first]!.start, entries[last]!.end);
+  if (!kernelHas('guardReport')) return null;
+  const out: bigint[] = [];
+  const flagged = (e: SmapsEntry): boolean => user(e) && e.vmFlags.includes('gu');
+  for (let i = first; i <= last; i++) {
+    if (!flagged(entries[i]!)) continue;
+    let j = i;
+    while (j + 1 <= last && entries[j + 1]!.start === entries[j]!.end && flagged(entries[j + 1]!)) j++;
+    const r = reader.guardRanges(entries[i]!.start, entries[j]!.end);
+    if (r === null) return null;
+    for (const x of r) out.push(x);
+    i = j;
+  }
+  return out;
+}
+
 /** `ksm_merging_pages` in bytes, where smaps has no `KSM` field (Linux 6.1 to 6.5), or null. */
 function ksmFromStat(pid: number | 'self', page: number): number | null {
   try {
@@ -66,9 +98,16 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   const t0 = performance.now();
   const time = Date.now();
   const stats = runtime ? runtime() : null;
-  const [smapsBytes, smapsLength, rollupText] = reader.smapsThenRollup(rollup);
-  // Parsed at once: the reads below reuse the buffer the bytes are in.
-  const entries = parseSmapsBytes(smapsBytes, smapsLength);
+  const read = reader.smapsScanThenRollup(rollup);
+  // Parsed at once: the reads below reuse the buffers the scan and the bytes are in.
+  let entries = read.scan ? entriesOfScan(read.scan) : parseSmapsBytes(read.bytes, read.length);
+  let rollupText = read.rollupText;
+  if (entries === null) {
+    // A mapping line the scan's reader cannot read: the whole text again, for the parser's error.
+    const [bytes, length, text] = reader.smapsThenRollup(rollup);
+    entries = parseSmapsBytes(bytes, length);
+    rollupText = text;
+  }
   if (reader.exiting()) {
     throw noSuchProcess(reader.pid, 'it is exiting: its mappings are being torn down', 'read');
   }
@@ -76,9 +115,7 @@ export function snapshotWith(reader: ProcReader, runtime: (() => RuntimeStats | 
   // by now may have come before the smaps read (Node's teardown), so the
   // snapshot is marked (at worst one sample taken just before it is too).
   const teardown = stats?.exiting === true || (runtime !== null && reader.pid !== 'self' && stats !== null && runtime()?.exiting === true);
-  // Guard pages: one PAGEMAP_SCAN over the VMAs (the gate area, above user space, is left out).
-  const user = entries.filter((e) => e.pathname !== '[vsyscall]');
-  const guards = user.length === 0 ? [] : reader.guardRanges(user[0]!.start, user[user.length - 1]!.end);
+  const guards = guardScan(reader, entries);
   const status = reader.status();
   const sps = reader.threadStackPointers();
   reader.startMemoryReads(MALLOC_HEADER_BUDGET);

@@ -13,7 +13,7 @@ import { pageSize } from './facts';
 import { featureUnavailable } from '../errors';
 
 /** The features probed. */
-export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty';
+export type KernelFeature = 'mseal' | 'guard' | 'guardReport' | 'procmapQuery' | 'processMadvise' | 'droppable' | 'secretMemory' | 'memoryMerge' | 'thpExceptAdvised' | 'writeTracking' | 'softDirty' | 'guardFlag';
 
 /** What each needs. */
 export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.freeze({
@@ -27,6 +27,7 @@ export const FEATURE_MINIMUM: Readonly<Record<KernelFeature, string>> = Object.f
   memoryMerge: 'Linux 6.4 built with CONFIG_KSM (prctl PR_SET_MEMORY_MERGE)',
   thpExceptAdvised: 'Linux 6.18 (prctl PR_SET_THP_DISABLE with PR_THP_DISABLE_EXCEPT_ADVISED)',
   softDirty: 'a kernel built with CONFIG_MEM_SOFT_DIRTY (pagemap bit 55, clear_refs 4; x86-64, arm64 since 6.x where enabled)',
+  guardFlag: 'Linux 6.19 (smaps VmFlags gu: VM_MAYBE_GUARD, set on a VMA where guard pages were installed)',
   writeTracking: 'Linux 6.7 built with CONFIG_USERFAULTFD and CONFIG_HAVE_ARCH_USERFAULTFD_WP (userfaultfd write-protect in async mode, PAGEMAP_SCAN PAGE_IS_WRITTEN)',
 });
 
@@ -50,6 +51,8 @@ function probe(f: KernelFeature): boolean {
       return secretWorks();
     case 'guardReport':
       return guardScanWorks();
+    case 'guardFlag':
+      return guardFlagWorks();
     case 'memoryMerge':
       try {
         return native.prctlGetMemoryMerge() >= 0;
@@ -65,13 +68,13 @@ function probe(f: KernelFeature): boolean {
   }
 }
 
-/** `fn` on a fresh private read-write page of our own, unmapped after; false where the mapping or `fn` throws. */
-function worksOnOwnPage(fn: (r: RegionHandle, page: number) => boolean): boolean {
+/** `fn` on a fresh read-write page of our own (private, or `sharing` MAP_SHARED), unmapped after; false where the mapping or `fn` throws. */
+function worksOnOwnPage(fn: (r: RegionHandle, page: number) => boolean, sharing: number = native.constants.MAP_PRIVATE): boolean {
   const C = native.constants;
   const page = native.pageSize();
   let r: RegionHandle;
   try {
-    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
+    r = native.mmap(page, C.PROT_READ | C.PROT_WRITE, sharing | C.MAP_ANONYMOUS, -1, 0, 0n, 0);
   } catch {
     return false;
   }
@@ -153,6 +156,45 @@ function procmapWorks(): boolean {
 function guardScanWorks(): boolean {
   // An empty stretch of the address space: an array where the kernel knows PAGE_IS_GUARD, an errno where not.
   return worksOnSelfFile('pagemap', (fd) => Array.isArray(native.pagemapGuardScan(fd, 0n, BigInt(native.pageSize()))));
+}
+
+// A guard page installed in a page of shared anonymous memory of our own (a
+// mapping no neighbour merges with), and its VMA's VmFlags read from smaps.
+function guardFlagWorks(): boolean {
+  if (!kernelHas('guard')) return false;
+  return worksOnOwnPage((r, page) => {
+    native.madvise(r, 0, page, native.uapiConstants.MADV_GUARD_INSTALL);
+    return vmFlagsAt(native.regionAddress(r)).includes('gu');
+  }, native.constants.MAP_SHARED);
+}
+
+/**
+ * The VmFlags of the calling process's VMA that starts at `start`, from its
+ * smaps ([] when not found), read in pieces as text until that line: no
+ * ArrayBuffer beyond a piece from Node's pool (the probe runs inside the
+ * first explain(), whose ArrayBuffer figures it must not move).
+ */
+function vmFlagsAt(start: bigint): string[] {
+  const head = `${start.toString(16).padStart(8, '0')}-`;
+  const fd = fs.openSync(procPath('self', 'smaps'), 'r');
+  try {
+    const piece = Buffer.allocUnsafe(4000);
+    let text = '\n';
+    for (let pos = 0; ;) {
+      const n = fs.readSync(fd, piece, 0, piece.length, pos);
+      if (n > 0) text += piece.toString('latin1', 0, n);
+      pos += n;
+      const at = text.indexOf(`\n${head}`);
+      const flags = at < 0 ? -1 : text.indexOf('\nVmFlags:', at);
+      const end = flags < 0 ? -1 : text.indexOf('\n', flags + 1);
+      if (end >= 0 || (n === 0 && flags >= 0)) return text.slice(flags + '\nVmFlags:'.length, end < 0 ? text.length : end).trim().split(/\s+/);
+      if (n === 0) return [];
+      // Only the tail can hold a line still cut: keep it.
+      if (at < 0) text = text.slice(Math.max(0, text.lastIndexOf('\n')));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function droppableWorks(): boolean {

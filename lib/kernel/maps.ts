@@ -40,13 +40,27 @@ export function parseMapsLine(line: string): MapsEntry | null {
   return entryOf(BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`), m[3]!, BigInt(`0x${m[4]}`), m[5]!, Number(m[6]), m[7] ?? '');
 }
 
+const DELETED = ' (deleted)';
+
+/** @internal Whether a name as printed says the file was deleted. */
+export function nameDeleted(name: string): boolean {
+  return name.endsWith(DELETED);
+}
+
+/** @internal The pathname of a name as printed (without ` (deleted)`). */
+export function pathnameOf(name: string): string {
+  return name.endsWith(DELETED) ? name.slice(0, -DELETED.length) : name;
+}
+
+/** @internal The NAME of a pathname `[anon:NAME]`, or null. */
+export function anonNameOf(pathname: string): string | null {
+  return pathname.startsWith('[anon:') && pathname.endsWith(']') ? pathname.slice(6, -1) : null;
+}
+
 /** @internal A MapsEntry from the fields of a maps line (`name` as printed: ` (deleted)` and `[anon:NAME]` are read from it). */
 export function entryOf(start: bigint, end: bigint, perms: string, offset: bigint, dev: string, inode: number, name: string): MapsEntry {
-  let pathname = name;
-  const deleted = pathname.endsWith(' (deleted)');
-  if (deleted) pathname = pathname.slice(0, -' (deleted)'.length);
-  const anon = pathname.startsWith('[anon:') && pathname.endsWith(']') ? pathname.slice(6, -1) : null;
-  return { start, end, size: Number(end - start), perms, offset, dev, inode, pathname, anonName: anon, deleted };
+  const pathname = pathnameOf(name);
+  return { start, end, size: Number(end - start), perms, offset, dev, inode, pathname, anonName: anonNameOf(pathname), deleted: nameDeleted(name) };
 }
 
 // --- The same parse over bytes --------------------------------------------
@@ -63,16 +77,26 @@ for (const r of 'r-') for (const w of 'w-') for (const x of 'x-') for (const p o
   const t = `${r}${w}${x}${p}`;
   PERMS.set(t.charCodeAt(0) | (t.charCodeAt(1) << 8) | (t.charCodeAt(2) << 16) | (t.charCodeAt(3) * 2 ** 24), t);
 }
+/** @internal The permission strings by their bits (r 8, w 4, x 2, s 1), as the native smaps scan gives them. */
+export const PERMS_BY_BITS: readonly string[] = Array.from({ length: 16 }, (_, n) =>
+  `${n & 8 ? 'r' : '-'}${n & 4 ? 'w' : '-'}${n & 2 ? 'x' : '-'}${n & 1 ? 's' : 'p'}`);
 /** Device strings seen, by their bytes packed in a number (at most 6 bytes: "fd:01", "103:02"). */
 const DEVS = new Map<number, string>();
+
+/** @internal The device string of the bytes packed as `key` (their count, then each byte) at [from, from + count) of `b`. */
+export function devAt(b: Buffer, key: number, from: number, to: number): string {
+  let dev = DEVS.get(key);
+  if (dev === undefined) DEVS.set(key, (dev = b.toString('latin1', from, to)));
+  return dev;
+}
 const BIG = new Map<number, bigint>();
 
 function hexDigit(c: number): number {
   return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
 }
 
-/** A bigint of at most 13 hex digits (exact as a double), cached for the common small values. */
-function bigOf(n: number): bigint {
+/** @internal A bigint of at most 13 hex digits (exact as a double), cached for the common small values. */
+export function bigOf(n: number): bigint {
   if (n < 65536) {
     let b = BIG.get(n);
     if (b === undefined) BIG.set(n, (b = BigInt(n)));
@@ -130,8 +154,7 @@ function fastMapsLine(b: Buffer, pos: number, end: number): MapsEntry | undefine
   if (b[devTo] !== 32 || devTo - devFrom > 6) return undefined;
   let key = devTo - devFrom;
   for (let k = devFrom; k < devTo; k++) key = key * 256 + b[k]!;
-  let dev = DEVS.get(key);
-  if (dev === undefined) DEVS.set(key, (dev = b.toString('latin1', devFrom, devTo)));
+  const dev = devAt(b, key, devFrom, devTo);
   i = devTo + 1;
   const inodeFrom = i;
   let inode = 0;

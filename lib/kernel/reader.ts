@@ -14,6 +14,7 @@ import { noSuchProcess, systemError } from '../errors';
 import { ptraceScope } from './facts';
 import { readStatus } from './status';
 import { procPath } from './parse';
+import { native } from '../native/binding';
 
 /** The kernel refused: say why reading another process can fail. */
 function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoException): Error {
@@ -52,6 +53,19 @@ function permissionHint(pid: number | 'self', file: string, err: NodeJS.ErrnoExc
  */
 let shared: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
 const small = Buffer.allocUnsafeSlow(32);
+
+/** What the native smaps scan found: `count` mappings, SCAN_STRIDE numbers each in `columns`, offsets into `text`. */
+export interface SmapsScan {
+  count: number;
+  columns: Float64Array;
+  text: Buffer;
+}
+/** Numbers per mapping in a scan's columns (native smapsScan, smapsReadScan). */
+export const SCAN_STRIDE = 23;
+// The scan's kept buffers (as `shared`: written once when made).
+let scanColumns = new Float64Array(SCAN_STRIDE * 4096).fill(0);
+let scanText: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
+const scanSizes = new Float64Array(2);
 
 /**
  * Present pages in a row that {@link ProcReader.mallocScan} tries as chunk
@@ -155,6 +169,28 @@ export class ProcReader {
     return [shared, n, rollupText];
   }
 
+  /**
+   * {@link smapsThenRollup} with smaps read and scanned in one native pass
+   * (64 KiB pieces, each scanned while in cache; only the mapping and
+   * VmFlags lines copied out): `scan` holds the result, valid until the next
+   * read. Where the scan does not take the text (or a read failed), smaps is
+   * read again as bytes (`scan` null), for the parser and its error.
+   */
+  smapsScanThenRollup(rollup: boolean): { scan: SmapsScan | null; bytes: Buffer; length: number; rollupText: string | null } {
+    let n: number;
+    while ((n = native.smapsReadScan(this.#smaps, scanColumns, scanText, scanSizes)) === -2) {
+      // Grown and written through once now, so that no page of them is first touched during a read.
+      scanColumns = new Float64Array(scanColumns.length * 2).fill(0);
+      scanText = Buffer.allocUnsafeSlow(scanText.length * 2).fill(0);
+    }
+    if (n <= 0) {
+      const [bytes, length, rollupText] = this.smapsThenRollup(rollup);
+      return { scan: null, bytes, length, rollupText };
+    }
+    const rollupText = rollup ? this.#readAll(this.#rollup, 'smaps_rollup') : null;
+    return { scan: { count: n, columns: scanColumns, text: scanText }, bytes: shared, length: 0, rollupText };
+  }
+
   status(): string {
     return this.#readAll(this.#status, 'status');
   }
@@ -242,14 +278,14 @@ export class ProcReader {
     const countPresent = (from: bigint, to: bigint): number | null => {
       let n = 0;
       for (let p = from; p < to; p += pg) {
-        const r = this.#pagePresent(p, page);
+        const r = this.#pagePresent(p, page, end);
         if (r === null) return null;
         if (r) n++;
       }
       return n;
     };
     while (at < end) {
-      const here = this.#pagePresent(at, page);
+      const here = this.#pagePresent(at, page, end);
       if (here === null) return null;
       let len = 0n;
       if (here && this.budget-- > 0 && this.#readMemRaw(b, at)) {
@@ -288,7 +324,7 @@ export class ProcReader {
   presentPages(start: bigint, end: bigint, page: number): number | null {
     let n = 0;
     for (let p = start; p < end; p += BigInt(page)) {
-      const r = this.#pagePresent(p, page);
+      const r = this.#pagePresent(p, page, end);
       if (r === null) return null;
       if (r) n++;
     }
@@ -318,15 +354,24 @@ export class ProcReader {
     this.#pmCount = 0;
   }
 
-  /** Whether the page at `addr` is present (pagemap bit 63), or null when the pagemap cannot be read. */
-  #pagePresent(addr: bigint, page: number): boolean | null {
-    const idx = addr / BigInt(page);
+  /**
+   * Whether the page at `addr` is present (pagemap bit 63), or null when the
+   * pagemap cannot be read. A read fills the window from `addr` up to
+   * `until` (the end of the range asked about) at most: the kernel walks
+   * every page a read covers, so a window past the range would cost a walk
+   * of address space (often holes) nobody asked about.
+   */
+  #pagePresent(addr: bigint, page: number, until: bigint): boolean | null {
+    const pg = BigInt(page);
+    const idx = addr / pg;
     if (this.#pmFirst < 0n || idx < this.#pmFirst || idx >= this.#pmFirst + BigInt(this.#pmCount)) {
       if (this.#pagemap === undefined) this.#pagemap = this.#openOptional('pagemap');
       if (this.#pagemap === null) return null;
+      const pages = (until + pg - 1n) / pg - idx;
+      const want = pages < 1n ? 8 : pages >= BigInt(this.#pm.length / 8) ? this.#pm.length : Number(pages) * 8;
       let n: number;
       try {
-        n = fs.readSync(this.#pagemap, this.#pm, 0, this.#pm.length, Number(idx * 8n));
+        n = fs.readSync(this.#pagemap, this.#pm, 0, want, Number(idx * 8n));
       } catch {
         return null;
       }
@@ -349,7 +394,7 @@ export class ProcReader {
 
   /** Reads b.length bytes at `at` (within one page) when the page is present: never faults one in. */
   #readMem(b: Buffer, at: bigint, page: number): boolean {
-    return this.#pagePresent(at, page) === true && this.#readMemRaw(b, at);
+    return this.#pagePresent(at, page, at + BigInt(page)) === true && this.#readMemRaw(b, at);
   }
 
   #readMemRaw(b: Buffer, at: bigint): boolean {

@@ -122,6 +122,20 @@ export interface Native {
   regionReport(r: RegionHandle, bytes: number): void;
   /** Guard-page ranges [start, end, ...] in [start, end) by PAGEMAP_SCAN PAGE_IS_GUARD, or the errno where the kernel lacks it. */
   pagemapGuardScan(pagemapFd: number, start: bigint, end: bigint): bigint[] | number;
+  /**
+   * One pass over smaps bytes: per mapping 23 numbers in `out` (mapping line start and end offsets; Rss, Pss, Private_Clean,
+   * Private_Dirty, Swap, AnonHugePages, KSM in bytes or -1; VmFlags values start and end or -1; then 1 when the mapping line
+   * was read (0: left to mapsLineAt), start, end, offset, perms bits r 8 w 4 x 2 s 1, device bytes packed, device start and
+   * end, inode, name start and end or -1; the first mapping with the same VmFlags values, or -1); the mapping count, -2 when `out` is too small, -1 for text left to the
+   * TypeScript parser.
+   */
+  smapsScan(bytes: Uint8Array, length: number, out: Float64Array): number;
+  /**
+   * {@link smapsScan} of the file behind `fd`, read from offset 0 in pieces, with the mapping lines and VmFlags values copied
+   * into `text` (the offsets are into it); sizes[0] = bytes read, sizes[1] = bytes of `text` used. -2: `out` or `text` too
+   * small; -3: a read failed.
+   */
+  smapsReadScan(fd: number, out: Float64Array, text: Uint8Array, sizes: Float64Array): number;
   /** prctl(PR_SET_MEMORY_MERGE, on). */
   prctlSetMemoryMerge(on: 0 | 1): void;
   /** prctl(PR_GET_MEMORY_MERGE): 0 or 1. */
