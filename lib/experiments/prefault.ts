@@ -30,10 +30,12 @@ interface Run {
 /** Pages per timed chunk of the methods the verdict compares. */
 const CHUNK_PAGES = 256;
 
-function hugeBytes(map: Mapping): number {
-  const end = map.address + BigInt(map.length);
+/** AnonHugePages of the regions, from one read of the smaps. */
+function hugeBytes(maps: readonly Mapping[]): number {
   let n = 0;
-  for (const e of readSmaps()) if (e.start < end && e.end > map.address) n += e.anonHugePages;
+  for (const e of readSmaps()) {
+    if (maps.some((x) => e.start < x.address + BigInt(x.length) && e.end > x.address)) n += e.anonHugePages;
+  }
   return n;
 }
 
@@ -74,7 +76,7 @@ function once(method: string, bytes: number): Run {
       const f0 = threadFaults();
       const t = chunked(chunks, () => void regions.push(mmap(per * page, { populate: true })));
       const faults = threadFaults() - f0;
-      return { ...t, faults, huge: regions.reduce((n, r) => n + hugeBytes(r), 0) };
+      return { ...t, faults, huge: hugeBytes(regions) };
     }
     // Over-map by one huge page so the THP run has aligned huge pages inside.
     const hp = hugePageSize() ?? page;
@@ -92,7 +94,7 @@ function once(method: string, bytes: number): Run {
       const ns = nowNs() - t0;
       t = { ns, bestNs: ns };
     }
-    return { ...t, faults: threadFaults() - f0, huge: hugeBytes(region) };
+    return { ...t, faults: threadFaults() - f0, huge: hugeBytes(regions) };
   } finally {
     for (const r of regions) r.unmap();
   }
