@@ -10,6 +10,8 @@ import { barChart, fmtExact, fmtValue, groupedBarChart, lineChart, wrapLabel } f
 import { formatMap, rowLength } from '../lib/cli/map';
 import { HANG_GUARD_MS, compileCliIfStale } from './helpers/child';
 import { formatTable, type ExperimentsReport } from '../lib/cli/experiments';
+import { repeatRows, runVerdict, type RepeatReport } from '../lib/cli/experiments-repeat';
+import type { ExperimentResult } from '../lib/experiments';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'lib', 'cli.js');
@@ -110,6 +112,58 @@ describe('pagewise experiments', () => {
     const unknownCmd = run(['frobnicate']);
     expect(unknownCmd.status).toBe(2);
     expect(unknownCmd.stderr).toMatch(/^pagewise: unknown command 'frobnicate'/);
+  });
+});
+
+describe('pagewise experiments --repeat', () => {
+  it('refuses a count outside 1-100 or not an integer before running anything (exit 2, one line)', () => {
+    for (const bad of ['0', '101', 'x', '1.5', '-3']) {
+      const r = run(['experiments', `--repeat=${bad}`, '--only', '7']);
+      expect(r.status, bad).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^pagewise experiments: --repeat must be an integer from 1 to 100, got '.*' \(see 'pagewise experiments --help'\)\n$/);
+    }
+    const missing = run(['experiments', '--repeat']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('N=2 of one experiment: a row with its verdict per run and whether it held, the load per run; exit 0 only when it held', () => {
+    const r = run(['experiments', '--repeat', '2', '--only', 'cow-fork']);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^pagewise \S+ experiments, 2 runs in a row — Linux .*; load average \(1 min\) [\d.]+ at the start, [\d.]+ at the end$/);
+    expect(lines[2]).toMatch(/^# +experiment +run 1 +run 2 +same every run$/);
+    const row = /^7 +cow-fork +(\S+) +(\S+) +(yes|NO)$/.exec(lines[3]!)!;
+    expect(row).not.toBeNull();
+    for (const v of [row[1], row[2]]) expect(['confirmed', 'refuted', 'depends', 'inconclusive', 'skipped', 'failed']).toContain(v);
+    const held = row[1] === row[2];
+    expect(row[3]).toBe(held ? 'yes' : 'NO');
+    expect(lines[4]).toMatch(/^ +load average +[\d.]+->[\d.]+ +[\d.]+->[\d.]+$/);
+    expect(lines[6]).toBe(`${held ? 1 : 0} of 1 experiments gave the same verdict in every run ('inconclusive' counted as its own verdict).`);
+    expect(r.status).toBe(held ? 0 : 1);
+  });
+
+  it('--json: the report of every run and the rows', () => {
+    const r = run(['experiments', '--repeat', '2', '--only', '7', '--json']);
+    const rep = JSON.parse(r.stdout) as RepeatReport;
+    expect(rep.runs).toBe(2);
+    expect(rep.reports).toHaveLength(2);
+    expect(rep.runLoad).toHaveLength(2);
+    expect(rep.rows.map((x) => [x.id, x.verdicts.length])).toEqual([['cow-fork', 2]]);
+    expect(rep.rows[0]!.verdicts).toEqual(rep.reports.map((x) => runVerdict(x.results[0]!)));
+    expect(r.status).toBe(rep.rows[0]!.held ? 0 : 1);
+  });
+
+  it('counts inconclusive, skipped and failed as verdicts of their own', () => {
+    const res = (verdict: ExperimentResult['verdict'], extra: Partial<ExperimentResult> = {}): ExperimentResult =>
+      ({ id: 'x', number: 1, verdict, ...extra }) as ExperimentResult;
+    const list = [{ id: 'x', number: 1 }];
+    const rows = (...rs: (ExperimentResult | null)[]): { verdicts: string[]; held: boolean } =>
+      repeatRows(list, rs.map((x) => ({ results: x ? [x] : [] })))[0]!;
+    expect(rows(res('depends'), res('depends', { inconclusive: true, condition: 'inconclusive here: ...' }))).toEqual({ id: 'x', number: 1, verdicts: ['depends', 'inconclusive'], held: false });
+    expect(rows(res('confirmed'), res('confirmed')).held).toBe(true);
+    expect(rows(res('depends', { skipped: 'no probe' }), null).verdicts).toEqual(['skipped', 'failed']);
+    expect(rows(res('refuted'), res('confirmed')).held).toBe(false);
   });
 });
 

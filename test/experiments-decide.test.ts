@@ -126,10 +126,25 @@ describe('verdict wording', () => {
     'zero-fill.ts': (r, o) => commitText(fake(r, o), 1 << 30),
   };
 
+  // Experiments that decide a share of pages or bytes (or a growth over noise), not a time ratio: their texts state percentages and sizes.
+  const NOT_RATIOS = ['exit-recovery.ts', 'kernel-memory.ts', 'resizable-shrink.ts', 'thp-modes.ts', 'trim-malloc.ts'];
+
   it('covers every experiment that decides by a ratio', () => {
     const dir = path.join(__dirname, '..', 'lib', 'experiments');
-    const deciding = fs.readdirSync(dir).filter((f) => f !== 'trials.ts' && /\bdecide\(|costWords\(/.test(fs.readFileSync(path.join(dir, f), 'utf8')) && f !== 'common.ts');
-    expect(Object.keys(generators).sort()).toEqual(expect.arrayContaining(deciding.sort()));
+    const deciding = fs.readdirSync(dir).filter((f) => f !== 'trials.ts' && /\bdecide(All)?\(|costWords\(/.test(fs.readFileSync(path.join(dir, f), 'utf8')) && f !== 'common.ts');
+    expect(Object.keys(generators).sort()).toEqual(expect.arrayContaining(deciding.filter((f) => !NOT_RATIOS.includes(f)).sort()));
+  });
+
+  it('the experiments that decide shares or bytes never word them as a ratio', () => {
+    const dir = path.join(__dirname, '..', 'lib', 'experiments');
+    for (const f of NOT_RATIOS) {
+      const src = fs.readFileSync(path.join(dir, f), 'utf8');
+      expect(src, f).toMatch(/\bdecide(All)?\(/);
+      expect(src, f).not.toMatch(/costWords|fmtRatio/);
+      // showDecision and inconclusiveText format with x (a ratio) unless given a formatter.
+      expect(src, f).not.toMatch(/showDecision\([^,()]+\)/);
+      for (const [call] of src.matchAll(/inconclusiveText\([^;]*?\)(?=[,;\n])/g)) expect(call.split(',').length, `${f}: ${call}`).toBeGreaterThanOrEqual(4);
+    }
   });
 
   it('never calls a ratio below 1 slower, nor one above 1 cheaper, and states every "Nx" word with N >= 1', () => {

@@ -2,60 +2,15 @@
  * `pagewise experiments`: runs the experiments, shows progress on stderr
  * (only on a terminal), prints a table, `--json` or `--markdown`.
  */
-import * as os from 'node:os';
 import type { CliCommand } from './command';
-import { EXIT, UsageError, parseCommand, progress, styled, terminalWidth, version, wrap } from './support';
-import { experiments, findExperiments } from '../experiments';
+import { EXIT, UsageError, intFlag, parseCommand, progress, styled, terminalWidth, wrap } from './support';
+import { experiments } from '../experiments';
 import { fmtBytes, plural } from '../format';
-import { pageSize } from '../kernel/system';
-import type { Experiment, ExperimentResult, ExperimentMeasurement } from '../experiments';
+import type { ExperimentResult, ExperimentMeasurement } from '../experiments';
+import { collect, type ExperimentsReport } from './experiments-collect';
+import { formatRepeat, formatRepeatMarkdown, repeatExperiments } from './experiments-repeat';
 
-/** A failed experiment (it threw): reported, the others still run. */
-export interface ExperimentFailure {
-  id: string;
-  number: number;
-  error: string;
-}
-
-/** What `--json` prints. */
-export interface ExperimentsReport {
-  pagewise: string;
-  kernel: string;
-  arch: string;
-  node: string;
-  pageSize: number;
-  startedAt: string;
-  durationMs: number;
-  results: ExperimentResult[];
-  failures: ExperimentFailure[];
-}
-
-/** Runs experiments with an optional progress callback, catching each one's failure. */
-export function collect(only: string[], progress?: (e: Experiment, i: number, n: number) => void): ExperimentsReport {
-  const list = findExperiments(only);
-  const t0 = Date.now();
-  const results: ExperimentResult[] = [];
-  const failures: ExperimentFailure[] = [];
-  list.forEach((e, i) => {
-    progress?.(e, i, list.length);
-    try {
-      results.push(e.run());
-    } catch (err) {
-      failures.push({ id: e.id, number: e.number, error: (err as Error).message.split('\n')[0] ?? String(err) });
-    }
-  });
-  return {
-    pagewise: version(),
-    kernel: os.release(),
-    arch: process.arch,
-    node: process.version,
-    pageSize: pageSize(),
-    startedAt: new Date(t0).toISOString(),
-    durationMs: Date.now() - t0,
-    results,
-    failures,
-  };
-}
+export { collect, type ExperimentFailure, type ExperimentsReport } from './experiments-collect';
 
 /** One measurement as text: bytes humanised, other units appended. */
 export function formatValue(x: ExperimentMeasurement): string {
@@ -128,13 +83,17 @@ export function formatMarkdown(rep: ExperimentsReport): string {
   return out.join('\n');
 }
 
-const HELP = `Usage: pagewise experiments [--only ID...] [--json | --markdown]
+const HELP = `Usage: pagewise experiments [--only ID...] [--repeat N] [--json | --markdown]
 
 Runs the experiments on this machine's real memory and prints a verdict for each
 claim with the figures it was computed from.
 
 Options:
   --only ID       run only this experiment (id or number; repeat for several)
+  --repeat N      run them N times in a row (1-100) and print experiment x run
+                  -> verdict, whether each verdict held in every run
+                  ('inconclusive' counted as its own verdict), and the load
+                  average; exits 1 when any verdict changed
   --list          list the experiments and exit
   --json          print the full results as JSON
   --markdown      print the table as Markdown
@@ -155,6 +114,7 @@ export const command: CliCommand = {
       json: { type: 'boolean' },
       markdown: { type: 'boolean' },
       list: { type: 'boolean' },
+      repeat: { type: 'string' },
     }, HELP);
     if (!parsed) return EXIT.ok;
     const { values } = parsed;
@@ -164,7 +124,16 @@ export const command: CliCommand = {
     }
     if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown', 'experiments');
     const only = onlyNames('experiments', values.only);
+    const runs = values.repeat === undefined ? null : intFlag('experiments', '--repeat', values.repeat, 1, 1, 100);
     const bar = progress();
+    if (runs !== null) {
+      const rep = repeatExperiments(only, runs, (k, e, i, n) => bar.update(`run ${k + 1}/${runs} [${i + 1}/${n}] ${e.title}...`));
+      bar.done();
+      if (values.json) process.stdout.write(`${JSON.stringify(rep, null, 2)}\n`);
+      else process.stdout.write(`${values.markdown ? formatRepeatMarkdown(rep) : formatRepeat(rep)}\n`);
+      for (const r of rep.rows) if (!r.held) process.stderr.write(`pagewise: experiment ${r.id} did not give the same verdict in every run: ${r.verdicts.join(', ')}\n`);
+      return rep.rows.every((r) => r.held) ? EXIT.ok : EXIT.failure;
+    }
     const rep = collect(only, (e, i, n) => bar.update(`[${i + 1}/${n}] ${e.title}...`));
     bar.done();
     if (values.json) process.stdout.write(`${JSON.stringify(rep, null, 2)}\n`);

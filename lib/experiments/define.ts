@@ -45,6 +45,8 @@ export function defineExperiment(meta: Omit<Experiment, 'run'>, body: () => Outc
       if (out.condition !== undefined) result.condition = out.condition;
       if (out.series !== undefined) result.series = out.series;
       if (out.skipped !== undefined) result.skipped = out.skipped;
+      // The one convention: a condition that starts "inconclusive" (inconclusiveText) marks a verdict the trials did not decide.
+      if (out.verdict === 'depends' && out.condition?.startsWith('inconclusive')) result.inconclusive = true;
       return result;
     },
   };

@@ -121,6 +121,9 @@ function scattered(how: 'dontneed' | 'remap', adviseFirst: boolean): number {
   const pages = 256;
   const region: Mapping = mmap(pages * page);
   try {
+    // A program's own mmap has no name, and neither do the pages the remap maps: without pagewise's default name
+    // the kernel can merge them with their neighbours (a name differing is enough to keep VMAs apart).
+    if (region.label !== null) region.name(null);
     if (adviseFirst) region.advise('nohugepage');
     touchPages(region.view(0, pages * page), page, 0, pages, 3);
     for (let i = 1; i < pages; i += 4) {

@@ -3,6 +3,8 @@ import { fmtBytes } from '../format';
 import { defineExperiment, m, skippedOutcome, type Outcome } from './define';
 import { probeJson, probeMissing } from './probe';
 import type { ExperimentMeasurement } from './experiment';
+import { median } from './common';
+import { decide, inconclusiveText, showDecision } from './trials';
 
 interface Exit {
   bytes: number;
@@ -21,26 +23,44 @@ interface Exit {
 function body(): Outcome {
   const missing = probeMissing();
   if (missing) return skippedOutcome(missing);
-  const e = probeJson<Exit>(['exit-recovery', '256']);
+  // Each trial is one probe run. The zombie's state and its missing VmRSS are exact; the free memory regained is
+  // system-wide (other processes allocate and free in the same moment), so its share of what the child touched is
+  // decided over trials: confirmed when the interval of the median share lies at 80% or more.
+  const runs: Exit[] = [];
+  const share = decide({
+    holds: [0.8, Infinity],
+    warmup: 0,
+    trial: () => {
+      const e = probeJson<Exit>(['exit-recovery', '256']);
+      runs.push(e);
+      return (e.freeWithPcpZombie - e.freeWithPcpAlive) / e.bytes;
+    },
+  });
+  const e = runs[runs.length - 1]!;
+  const exact = runs.every((x) => x.zombieState === 'Z' && !x.zombieHasVmRss && x.childRssAlive >= x.bytes);
+  const anyRss = runs.some((x) => x.zombieHasVmRss);
+  const pct = (v: number): string => `${Math.round(v * 100)}%`;
   const ms: ExperimentMeasurement[] = [];
-  const recovered = e.freeWithPcpZombie - e.freeWithPcpAlive;
+  const recovered = median(runs.map((x) => x.freeWithPcpZombie - x.freeWithPcpAlive));
   ms.push(m('child touched, never freed', e.bytes, 'bytes', 'pagewise-probe child'));
-  ms.push(m('child VmRSS while alive', e.childRssAlive, 'bytes', '/proc/PID/status'));
-  ms.push(m('child state after exit, not yet reaped', e.zombieState, '', '/proc/PID/status (waitid WNOWAIT)'));
-  ms.push(m('zombie has a VmRSS line', e.zombieHasVmRss, '', '/proc/PID/status'));
-  ms.push(m('free memory regained at exit, before reaping', recovered, 'bytes', '/proc/meminfo MemFree + /proc/zoneinfo per-CPU lists (system-wide: other processes add noise)'));
-  ms.push(m('MemFree alone regained', e.memFreeZombie - e.memFreeAlive, 'bytes', '/proc/meminfo (misses pages parked on per-CPU free lists)'));
-  const ok = e.zombieState === 'Z' && !e.zombieHasVmRss && e.childRssAlive >= e.bytes && recovered >= e.bytes * 0.8;
+  ms.push(m('child VmRSS while alive', Math.min(...runs.map((x) => x.childRssAlive)), 'bytes', `/proc/PID/status, fewest of ${runs.length} children`));
+  ms.push(m('child state after exit, not yet reaped', runs.every((x) => x.zombieState === e.zombieState) ? e.zombieState : runs.map((x) => x.zombieState).join(','), '', '/proc/PID/status (waitid WNOWAIT)'));
+  ms.push(m('zombie has a VmRSS line', anyRss, '', `/proc/PID/status, any of ${runs.length} children`));
+  ms.push(m('free memory regained at exit, before reaping', recovered, 'bytes', `/proc/meminfo MemFree + /proc/zoneinfo per-CPU lists, median of ${runs.length} children (system-wide: other processes add noise)`));
+  ms.push(m('free memory regained, share of what the child touched', showDecision(share, pct, 'children'), '', 'the same, over the child\'s bytes'));
+  ms.push(m('MemFree alone regained', median(runs.map((x) => x.memFreeZombie - x.memFreeAlive)), 'bytes', '/proc/meminfo (misses pages parked on per-CPU free lists)'));
   return {
     measurements: ms,
-    verdict: ok ? 'confirmed' : e.zombieHasVmRss ? 'refuted' : 'depends',
+    verdict: anyRss ? 'refuted' : !exact ? 'depends' : share.outcome === 'confirmed' ? 'confirmed' : 'depends',
     condition:
-      `the child's ${fmtBytes(e.bytes)} (VmRSS ${fmtBytes(e.childRssAlive)} alive) were gone before the parent reaped it: the zombie has no address space, ` +
-      `and free memory (MemFree plus the per-CPU free lists) rose by ${fmtBytes(recovered)} (${Math.round((recovered / e.bytes) * 100)}%)` +
-      (recovered >= e.bytes * 0.8 ? '' : ' — below 80%: system-wide noise, see notes'),
+      !anyRss && exact && share.outcome === 'inconclusive'
+        ? inconclusiveText('the share of the child\'s memory free memory regained at its exit:', share, 'the 80% threshold', pct, 'children')
+        : `the child's ${fmtBytes(e.bytes)} (VmRSS ${fmtBytes(e.childRssAlive)} alive) were gone before the parent reaped it: the zombie has no address space, ` +
+          `and free memory (MemFree plus the per-CPU free lists) rose by ${fmtBytes(recovered)} (${showDecision(share, pct, 'children')})` +
+          (share.outcome === 'refuted' ? ' — below 80%: system-wide noise, see notes' : ''),
     notes:
       'exit() tears down the address space (exit_mm) before the process becomes a zombie: page tables and every private page go back to the kernel whether or not free() was called. ' +
-      'Freed pages first land on per-CPU free lists that MemFree does not count (here MemFree alone showed ' + fmtBytes(e.memFreeZombie - e.memFreeAlive) + '); free memory is system-wide, so other processes blur it, while the zombie\'s missing VmRSS is exact.',
+      'Freed pages first land on per-CPU free lists that MemFree does not count; free memory is system-wide, so other processes blur it (decided over several children), while the zombie\'s missing VmRSS is exact.',
     key: ['child VmRSS while alive', 'zombie has a VmRSS line', 'free memory regained at exit, before reaping'],
   };
 }

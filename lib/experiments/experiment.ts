@@ -58,6 +58,12 @@ export interface ExperimentResult {
   notes: string;
   /** Names of the measurements the CLI table shows. */
   key: string[];
+  /**
+   * Set when the verdict is `'depends'` because the interval of the trials
+   * straddled the claim's threshold (the condition starts "inconclusive"):
+   * the figures did not decide here, which says nothing about the claim.
+   */
+  inconclusive?: true;
   /** Set when the experiment could not run here (e.g. the probe is not built); the verdict is then `'depends'`. */
   skipped?: string;
   /** Chart data for the HTML report. */

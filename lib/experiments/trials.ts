@@ -7,8 +7,9 @@
  * range where the claim holds or outside it, or the trial cap or the budget
  * runs out; then the 95% interval decides: confirmed inside, refuted outside,
  * else ("inconclusive here", with the interval and the load
- * average). The older rule ({@link spread}, {@link side}: every trial on one
- * side) stays for experiments whose trials run in child processes.
+ * average). The figure may be any number with a threshold (a share of pages,
+ * bytes saved), and a trial may run child processes. {@link spread} only
+ * describes figures beside a verdict.
  * @internal
  */
 import { spawnSync } from 'node:child_process';
@@ -28,13 +29,6 @@ export interface Spread {
 
 export function spread(values: number[]): Spread {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
-}
-
-/** `'above'` when every trial is above `threshold`, `'below'` when every one is below, `'inconclusive'` otherwise. */
-export function side(s: Spread, threshold: number): 'above' | 'below' | 'inconclusive' {
-  if (s.min > threshold) return 'above';
-  if (s.max < threshold) return 'below';
-  return 'inconclusive';
 }
 
 /** `median [min, max] (n trials)` with a formatter. */
@@ -150,11 +144,13 @@ export function decide(o: DecideOptions): Decision {
 
 /**
  * {@link decide} for several ratios measured in the same trials (each must
- * hold for the claim): the trials stop early only when every ratio's 99%
- * interval decides. One {@link Decision} per ratio, in the trial's order; a
+ * hold for the claim; `holds` is one range for all or one per ratio): the
+ * trials stop early only when every ratio's 99% interval decides. One {@link Decision} per ratio, in the trial's order; a
  * trial with any non-finite ratio counts as no trial.
  */
-export function decideAll(o: Omit<DecideOptions, 'trial'> & { trial: (flip: boolean) => readonly number[] }): Decision[] {
+export function decideAll(o: Omit<DecideOptions, 'trial' | 'holds'> & { trial: (flip: boolean) => readonly number[]; holds: Holds | readonly Holds[] }): Decision[] {
+  // One range for every ratio, or one per ratio (in the trial's order).
+  const holdsOf = (k: number): Holds => (isHolds(o.holds) ? o.holds : o.holds[k] ?? o.holds[o.holds.length - 1]!);
   const minTrials = o.minTrials ?? 9;
   const maxTrials = Math.max(minTrials, o.maxTrials ?? 41);
   const budgetMs = o.budgetMs ?? 5000;
@@ -176,7 +172,7 @@ export function decideAll(o: Omit<DecideOptions, 'trial'> & { trial: (flip: bool
     let all = true;
     for (let k = 0; k < width && all; k++) {
       const { low, high } = medianInterval(rows.map((x) => x[k]!), EARLY_STOP_CONFIDENCE);
-      if (judge(low, high, o.holds) === 'inconclusive') all = false;
+      if (judge(low, high, holdsOf(k)) === 'inconclusive') all = false;
     }
     if (all) {
       stopped = 'decided';
@@ -192,9 +188,18 @@ export function decideAll(o: Omit<DecideOptions, 'trial'> & { trial: (flip: bool
   return Array.from({ length: width }, (_, k) => {
     const ratios = rows.map((x) => x[k]!);
     const { median: mid, low, high } = medianInterval(ratios);
-    const outcome = ratios.length >= Math.min(minTrials, 6) ? judge(low, high, o.holds) : 'inconclusive';
-    return { outcome, median: mid, low, high, holds: o.holds, n: ratios.length, ratios, stopped, loadavg: [load0, load1] };
+    const outcome = ratios.length >= Math.min(minTrials, 6) ? judge(low, high, holdsOf(k)) : 'inconclusive';
+    return { outcome, median: mid, low, high, holds: holdsOf(k), n: ratios.length, ratios, stopped, loadavg: [load0, load1] };
   });
+}
+
+function isHolds(h: Holds | readonly Holds[]): h is Holds {
+  return typeof h[0] === 'number';
+}
+
+/** The verdict a decision supports: 'depends' (with "inconclusive here" in its condition) when the interval straddles the threshold. */
+export function verdictOf(d: Decision): 'confirmed' | 'refuted' | 'depends' {
+  return d.outcome === 'inconclusive' ? 'depends' : d.outcome;
 }
 
 /** `0.26x`, with enough digits for small ratios. */

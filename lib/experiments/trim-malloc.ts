@@ -1,7 +1,7 @@
 /** Experiment 15: malloc fragmentation before and after trimMalloc(). */
 import { fmtBytes } from '../format';
 import { defineExperiment, m, type Outcome } from './define';
-import { nodeChild, showSpread, side, spread } from './trials';
+import { decide, inconclusiveText, nodeChild, showDecision, showSpread, spread, verdictOf } from './trials';
 
 interface Trial {
   trim: boolean;
@@ -26,36 +26,48 @@ const SCRIPT = (trim: boolean): string => `
   console.log(JSON.stringify({ trim: ${trim}, allocated: 3000 * 48 * 1024, rssPeak, rssFreed, rssEnd, freeBytes: r ? r.freeBefore : null, b: b.length }));`;
 
 function body(): Outcome {
-  const trials = 5;
   const runs: Trial[] = [];
-  // Interleaved: control, trim, control, trim, ...
-  for (let t = 0; t < trials; t++) for (const trim of [false, true]) runs.push(nodeChild<Trial>(SCRIPT(trim), ['--expose-gc']));
+  const freed = 0.9 * 3000 * 48 * 1024;
+  // Each trial is a pair of fresh Node processes, control and trim (the order
+  // alternating from pair to pair); its figure is what the trim gave back
+  // beyond what the control's same step did, as a share of the freed bytes.
+  // The pairs repeat until the interval of the median share clears one half.
+  const gain = decide({
+    holds: [0.5, Infinity],
+    minTrials: 8,
+    maxTrials: 15,
+    budgetMs: 15000,
+    warmup: 0,
+    trial: (flip) => {
+      const pair: Trial[] = [];
+      for (const trim of flip ? [true, false] : [false, true]) pair.push(nodeChild<Trial>(SCRIPT(trim), ['--expose-gc']));
+      runs.push(...pair);
+      const [c, t] = pair[0]!.trim ? [pair[1]!, pair[0]!] : [pair[0]!, pair[1]!];
+      return (t.rssFreed - t.rssEnd - (c.rssFreed - c.rssEnd)) / freed;
+    },
+  });
   const control = runs.filter((r) => !r.trim);
   const trimmed = runs.filter((r) => r.trim);
   const heldAfterFree = spread(control.map((r) => (r.rssFreed - (r.rssPeak - r.allocated)) / r.allocated));
-  // Per pair: what the trim gave back beyond what the control's same step did, as a share of the freed bytes.
-  const freed = 0.9 * 3000 * 48 * 1024;
-  const gain = spread(trimmed.map((r, i) => (r.rssFreed - r.rssEnd - (control[i]!.rssFreed - control[i]!.rssEnd)) / freed));
-  const where = side(gain, 0.5);
   const pct = (v: number): string => `${Math.round(v * 100)}%`;
-  const verdict: Outcome['verdict'] = where === 'above' ? 'confirmed' : where === 'below' ? 'refuted' : 'depends';
+  const given = showDecision(gain, pct, 'pairs of processes');
   return {
     measurements: [
       m('allocated', 3000 * 48 * 1024, 'bytes', '3000 Buffer.allocUnsafeSlow(48 KiB): malloc'),
       m('freed (9 in 10, in runs)', freed, 'bytes', 'dropped and collected'),
       m('RSS still held after free, share of allocated', showSpread(heldAfterFree, pct), '', 'statm, control runs'),
       m('malloc free bytes before trim', spread(trimmed.map((r) => r.freeBytes ?? 0)).median, 'bytes', 'mallinfo2 fordblks'),
-      m('RSS given back by trimMalloc, share of freed', showSpread(gain, pct), '', 'statm, trim minus control, paired'),
+      m('RSS given back by trimMalloc, share of freed', given, '', 'statm, trim minus control, paired'),
       m('RSS given back by trimMalloc', spread(trimmed.map((r) => r.rssFreed - r.rssEnd)).median, 'bytes', 'statm'),
     ],
-    verdict,
+    verdict: verdictOf(gain),
     condition:
-      where === 'inconclusive'
-        ? `inconclusive: trimMalloc gave back ${showSpread(gain, pct)} of the freed bytes, across the 50% threshold`
-        : `trimMalloc gave back ${showSpread(gain, pct)} of the ${fmtBytes(freed)} freed (beyond the control's same step), while freeing alone left ${showSpread(heldAfterFree, pct)} of the allocation resident`,
+      gain.outcome === 'inconclusive'
+        ? inconclusiveText('the share of the freed bytes trimMalloc gave back:', gain, 'the 50% threshold', pct, 'pairs of processes')
+        : `trimMalloc gave back ${pct(gain.median)} of the ${fmtBytes(freed)} freed beyond the control's same step (${given}), while freeing alone left ${showSpread(heldAfterFree, pct)} of the allocation resident`,
     notes:
       'glibc keeps freed chunks inside its heaps for reuse: RSS stays after free(). malloc_trim(0) returns the heap top and, since glibc 2.8, every whole ' +
-      'free page inside the heaps with MADV_DONTNEED. Each trial is a fresh Node process; trim and control runs alternate.',
+      'free page inside the heaps with MADV_DONTNEED. Each trial is a pair of fresh Node processes, trim and control, which goes first alternating.',
     key: ['RSS still held after free, share of allocated', 'RSS given back by trimMalloc, share of freed'],
   };
 }

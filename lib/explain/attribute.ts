@@ -180,7 +180,10 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
       : 'anonymous memory no rule names: the program\'s own mmaps, or an allocator other than glibc malloc';
     // pagewise loaded, its list of regions not known here (another process without the agent): its unnamed memory is in this pool.
     if (!hints.pagewiseRanges && entries.some((e) => /\/pagewise\.node$/.test(e.pathname))) {
-      c.note += '; pagewise.node is loaded and its list of regions cannot be read from outside the process, so pagewise\'s unnamed mappings are in here (name them, or start the program with `pagewise explain -- node app.js`, to see them as pagewise)';
+      // pagewise names its anonymous memory by default where the kernel can: then only what a program unnamed is here.
+      c.note += entries.some((e) => e.anonName?.startsWith('pagewise') === true)
+        ? '; pagewise.node is loaded: its mappings named [anon:pagewise...] (the default) are under pagewise, any it made unnamed with name(null) are in here'
+        : '; pagewise.node is loaded and its list of regions cannot be read from outside the process, so pagewise\'s unnamed mappings are in here (name them, or start the program with `pagewise explain -- node app.js`, to see them as pagewise)';
     }
   }
   // Largest first, unattributed last.

@@ -39,9 +39,32 @@ export function mmap(length: number, options?: MmapOptions): Mapping {
       // fstat failed after mmap succeeded: resize() will ask for { fd }.
     }
   }
-  if (name !== undefined && vmaNamesSupported()) m.name(name);
+  if (name !== undefined) {
+    if (vmaNamesSupported()) m.name(name);
+  } else if (fd < 0 && !shared && !huge && len >= DEFAULT_NAME_MIN_PAGES * page && vmaNamesSupported()) {
+    // Named by default, so that another process reading /proc/PID/maps (explain --pid) sees pagewise's memory as
+    // pagewise's. Best effort: a mapping the kernel will not name stays unnamed, with no error. The prctl (a third
+    // system call, taking the mmap lock for writing) would be a noticeable part of a one-page mmap+unmap from JS:
+    // small mappings are left unnamed (docs/mappings.md).
+    try {
+      m.name(DEFAULT_VMA_NAME);
+    } catch {
+      // unnamed: label stays null
+    }
+  }
   return m;
 }
+
+/**
+ * The name `mmap()` gives anonymous private memory of at least
+ * {@link DEFAULT_NAME_MIN_PAGES} pages when `options.name` is not set
+ * (`[anon:pagewise]`), where the kernel names memory
+ * ({@link vmaNamesSupported}); arenas name theirs `pagewise:NAME`.
+ */
+export const DEFAULT_VMA_NAME = 'pagewise';
+
+/** The fewest pages `mmap()` names by default: below, the extra prctl would be a noticeable part of the call, and the memory little. */
+export const DEFAULT_NAME_MIN_PAGES = 16;
 
 export { vmaNamesSupported };
 

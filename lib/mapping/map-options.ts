@@ -36,6 +36,9 @@ export interface MmapOptions {
    * Linux 5.17+ with CONFIG_ANON_VMA_NAME); shows as `[anon:NAME]`. Best
    * effort: where the kernel cannot, the mapping is made unnamed and
    * {@link Mapping.label} is `null`. Use {@link Mapping.name} to get the error.
+   * Unset, anonymous private memory is named `pagewise` where the kernel
+   * can (so `explain --pid` from another process counts it as pagewise's);
+   * `m.name(null)` clears it.
    */
   name?: string;
   /**
