@@ -15,7 +15,8 @@ import { decodeLockOptions, decodeSyncOptions, type LockOptions, type ResizeOpti
 import { residencyVector, residentPages } from './residency';
 import { checkFileGrowth, resizeLength, type FileInfo } from './resize';
 import { checkWritable, mergeRanges, plainRange, rangeBytes, readWriteThroughout, setSegment, truncateSegments, type Segment } from './segments';
-import { checkGuardable, kindBits, sharedBufferUnavailable, type ShareToken } from '../sharing/share';
+import { shareRegion, sharedBufferOver, type ShareToken } from '../sharing/share';
+import { dontneedGivesBack, installGuards, removeGuards } from './guard';
 
 const C = native.constants;
 
@@ -344,21 +345,11 @@ export class Mapping {
     brand(this);
     const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
-    checkGuardable(this.#region, off, n);
-    native.regionDetach(this.#region, off, n);
-    if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
-    try {
-      native.madvise(this.#region, off, n, native.uapiConstants.MADV_GUARD_INSTALL);
-    } catch (err) {
-      // madvise works VMA by VMA: a failure part-way (EPERM at a sealed
-      // read-only VMA after a writable one) leaves guards installed before
-      // it. Record the whole range as guarded so no view is made over a
-      // page that may be one; unguard() it to recover. A refusal before the
-      // system call (ERR_INVALID_STATE) changed nothing.
-      if ((err as { code?: unknown }).code !== 'ERR_INVALID_STATE') this.#guards = mergeRanges(this.#guards, off, off + n, true);
-      throw err;
-    }
-    this.#guards = mergeRanges(this.#guards, off, off + n, true);
+    installGuards(this.#region, off, n, () => {
+      if (this.#buffer && this.#buffer.byteLength === 0) this.#buffer = null;
+    }, () => {
+      this.#guards = mergeRanges(this.#guards, off, off + n, true);
+    });
     return this;
   }
 
@@ -367,7 +358,7 @@ export class Mapping {
     brand(this);
     const [off, n] = this.#guardRange(offset, length);
     if (n === 0) return this;
-    native.madvise(this.#region, off, n, native.uapiConstants.MADV_GUARD_REMOVE);
+    removeGuards(this.#region, off, n);
     this.#guards = mergeRanges(this.#guards, off, off + n, false);
     return this;
   }
@@ -401,10 +392,7 @@ export class Mapping {
   share(): ShareToken {
     brand(this);
     this.#live();
-    if (!readWriteThroughout(this.#segments)) throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
-    if (this.#guards.length > 0) throw invalidState('Only a mapping without guard pages can be shared (unguard() it first): the views of other threads would fault');
-    const id = native.regionShare(this.#region, kindBits(this.#kind), this.#page);
-    return Object.freeze({ pagewiseShare: 1 as const, id, length: this.#length, pageSize: this.#page, kind: this.#kind, pid: process.pid });
+    return shareRegion(this.#region, this.#kind, this.#page, this.#length, readWriteThroughout(this.#segments), this.#guards.length > 0);
   }
 
   /**
@@ -419,12 +407,7 @@ export class Mapping {
   get sharedBuffer(): SharedArrayBuffer {
     brand(this);
     this.#live();
-    if (this.#sab) return this.#sab;
-    if (!native.sharedBufferSupported()) throw sharedBufferUnavailable();
-    if (!readWriteThroughout(this.#segments)) throw invalidState("A SharedArrayBuffer needs a mapping that is read-write throughout (protect it 'rw' first)");
-    const max = maxArrayBufferLength();
-    if (this.#length > max) throw outOfRange('length', `<= ${max} bytes for one SharedArrayBuffer on Node ${process.version}`, this.#length);
-    this.#sab = native.regionSharedBuffer(this.#region)!;
+    this.#sab ??= sharedBufferOver(this.#region, this.#length, readWriteThroughout(this.#segments));
     return this.#sab;
   }
 
@@ -460,8 +443,7 @@ export class Mapping {
     const tailProt = protBits('prot', last.prot);
     const tailFlags = this.#kind.noReserve ? C.MAP_NORESERVE : 0;
     const k = this.#kind;
-    // MADV_DONTNEED keeps guard markers: with guards the cut bytes are replaced instead.
-    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw' && this.#guards.length === 0;
+    const privateAnonRW = dontneedGivesBack(k, segs, this.#guards);
     let address: bigint;
     try {
       address = native.regionResize(this.#region, len, mayMove, k.shared, tailProt, tailFlags, privateAnonRW, k.file);
@@ -491,11 +473,7 @@ export class Mapping {
   unmap(): number {
     brand(this);
     if (!this.#mapped) return 0;
-    const k = this.#kind;
-    const segs = this.#segments;
-    // MADV_DONTNEED keeps guard markers: a mapping with guards is replaced instead.
-    const privateAnonRW = !k.file && !k.shared && !k.hugePages && segs.length === 1 && segs[0]!.prot === 'rw' && this.#guards.length === 0;
-    const n = native.munmap(this.#region, privateAnonRW);
+    const n = native.munmap(this.#region, dontneedGivesBack(this.#kind, this.#segments, this.#guards));
     this.#mapped = false;
     this.#buffer = null;
     this.#sab = null;

@@ -7,7 +7,8 @@
 import { isMainThread } from 'node:worker_threads';
 import { native, type RegionHandle } from '../native/binding';
 import { checkInteger, checkObject } from '../validate';
-import { invalidState, invalidType, invalidValue, featureUnavailable } from '../errors';
+import { invalidState, invalidType, invalidValue, featureUnavailable, outOfRange } from '../errors';
+import { maxArrayBufferLength } from '../kernel/system';
 
 // A worker's last JS ('exit') records which of its buffers escaped to another
 // thread (transfer() + postMessage), so that tearing the worker down keeps
@@ -61,6 +62,26 @@ export function sharedBufferUnavailable(): Error {
   return featureUnavailable(
     `A SharedArrayBuffer over external memory needs node_api_create_external_sharedarraybuffer, which Node ${process.version} lacks (Node 22.23, 24.22 and 26.12 have it): use share() and attach(), or Atomics on a SharedArrayBuffer of your own`,
   );
+}
+
+/**
+ * The token of `Mapping.share()` for a region of `length` bytes, after its checks:
+ * read-write throughout (`readWrite`) and without guard pages (`guarded`).
+ */
+export function shareRegion(region: RegionHandle, kind: Kind, page: number, length: number, readWrite: boolean, guarded: boolean): ShareToken {
+  if (!readWrite) throw invalidState("Only a mapping that is read-write throughout can be shared (protect it 'rw' first)");
+  if (guarded) throw invalidState('Only a mapping without guard pages can be shared (unguard() it first): the views of other threads would fault');
+  const id = native.regionShare(region, kindBits(kind), page);
+  return Object.freeze({ pagewiseShare: 1 as const, id, length, pageSize: page, kind, pid: process.pid });
+}
+
+/** The SharedArrayBuffer of `Mapping.sharedBuffer` over a region of `length` bytes, read-write throughout (`readWrite`). */
+export function sharedBufferOver(region: RegionHandle, length: number, readWrite: boolean): SharedArrayBuffer {
+  if (!native.sharedBufferSupported()) throw sharedBufferUnavailable();
+  if (!readWrite) throw invalidState("A SharedArrayBuffer needs a mapping that is read-write throughout (protect it 'rw' first)");
+  const max = maxArrayBufferLength();
+  if (length > max) throw outOfRange('length', `<= ${max} bytes for one SharedArrayBuffer on Node ${process.version}`, length);
+  return native.regionSharedBuffer(region)!;
 }
 
 /**
