@@ -35,6 +35,7 @@
       "sources": [
         "native/lab/addon.cc",
         "native/lab/cbench.cc",
+        "native/lab/cbench-proc.cc",
         "native/lab/fork_probe.cc",
         "native/errors.cc"
       ],
