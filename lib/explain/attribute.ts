@@ -62,11 +62,11 @@ function addSums(s: Sums, x: Sums): void {
 
 /**
  * One entry split in two: `fraction` of its resident pages (rounded to
- * pages) with `bytes` of its size, and the rest. Pss, private, swap and THP
+ * pages; `pages` present pages where they were counted) with `bytes` of its size, and the rest. Pss, private, swap and THP
  * follow the resident fraction; the VMA is counted once, with the rest.
  */
-function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number): [Sums, Sums] {
-  const rss = Math.min(e.rss, Math.round((e.rss * fraction) / page) * page);
+function splitEntry(e: SmapsEntry, fraction: number, bytes: number, page: number, pages?: number): [Sums, Sums] {
+  const rss = Math.min(e.rss, pages !== undefined ? pages * page : Math.round((e.rss * fraction) / page) * page);
   const f = e.rss > 0 ? rss / e.rss : 0;
   const part = (v: number): number => Math.min(v, Math.round(v * f));
   const mine: Sums = { rss, pss: part(e.pss), private: part(privateOf(e)), swap: part(e.swap), anonHuge: part(e.anonHugePages), size: Math.min(bytes, e.size), vmaCount: 0 };
@@ -105,7 +105,7 @@ export function attribute(entries: readonly SmapsEntry[], hints: ClassifyHints, 
     if (!c) sums.set(a.id, (c = { a, s: zero(), evidence: {} }));
     if (a.part) {
       // A merged mapping: the part's share to its owner, the rest stays.
-      const [mine, rest] = splitEntry(e, a.part.fraction, a.part.bytes, hints.pageSize);
+      const [mine, rest] = splitEntry(e, a.part.fraction, a.part.bytes, hints.pageSize, a.part.pages);
       let m = sums.get(a.part.id);
       if (!m) sums.set(a.part.id, (m = { a: { id: a.part.id, kind: a.part.kind, rule: a.part.rule }, s: zero(), evidence: {} }));
       addSums(m.s, mine);

@@ -92,8 +92,11 @@ export interface Assignment {
    * mmapped chunks found by their headers, or a range pagewise holds. The
    * share of the mapping's present pages in that part (`fraction`) and its
    * virtual bytes go to category `id`; the rest stays with the assignment.
+   * `pages`, where given, is the part's present pages as counted in the page
+   * tables: its resident size then follows that count, not the fraction of an
+   * Rss read earlier (the other owner's part may change in between).
    */
-  part?: { id: string; kind: CategoryKind; rule: string; fraction: number; bytes: number };
+  part?: { id: string; kind: CategoryKind; rule: string; fraction: number; bytes: number; pages?: number };
 }
 
 /**
@@ -300,7 +303,7 @@ export function classify(entries: readonly SmapsEntry[], hints: ClassifyHints): 
           bytes += t - s;
         }
         if (all !== null && all > 0 && mine > 0) {
-          out[i] = { ...out[i]!, part: { id: 'pagewise', kind: 'pagewise', rule: 'a range pagewise holds, inside a mapping merged with other memory (its present pages)', fraction: Math.min(1, mine / all), bytes: Number(bytes) } };
+          out[i] = { ...out[i]!, part: { id: 'pagewise', kind: 'pagewise', rule: 'a range pagewise holds, inside a mapping merged with other memory (its present pages)', fraction: Math.min(1, mine / all), bytes: Number(bytes), pages: mine } };
         }
       }
     }
