@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,6 +7,10 @@ export default defineConfig({
     // Native memory tests count faults on the calling thread: run files in
     // forked processes (one thread each), not worker threads.
     pool: 'forks',
+    // One fork per core (vitest's default leaves one core free: on 2 cores the
+    // suite ran file after file). The tests hold under load by design; the
+    // ASan stage (scripts/asan.sh) runs one fork (PAGEWISE_TEST_WORKERS=1).
+    maxWorkers: Number(process.env.PAGEWISE_TEST_WORKERS ?? availableParallelism()),
     // ArrayBuffer.prototype.transfer() is on by default from Node 21; on Node
     // 20 the flag turns it on, so the never-crash tests (and the property
     // test's 'transfer' operation) run on every Node this package supports.

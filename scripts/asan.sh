@@ -40,6 +40,7 @@ reports_dir="$work/reports"
 rm -rf "$reports_dir"
 mkdir -p "$reports_dir"
 set +e
+PAGEWISE_TEST_WORKERS=${PAGEWISE_TEST_WORKERS:-1} \
 PAGEWISE_ASAN=1 \
 PAGEWISE_BINARY="$binary" \
 PAGEWISE_LAB_BINARY="$work/build/Release/pagewise_lab.node" \
