@@ -84,7 +84,7 @@ if (only.length === 0 && !opts['no-handles']) {
     const args = ['--expose-gc', path.join(dist, 'bench/handle-workloads.js'), '--rounds', String(handlesRounds), '--contenders', contenders];
     log(`arena by handle: ${node} ${args.slice(1).join(' ')}`);
     const r = spawnSync(node, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 1200e3, maxBuffer: 64 << 20 });
-    const how = node === process.execPath ? `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`` : `The same under \`${path.relative(root, node)}\``;
+    const how = node === process.execPath ? `\`npm run bench:handles -- --rounds ${handlesRounds} --contenders ${contenders}\`` : `The same under the newest Node found (\`--contenders ${contenders}\`: the C programs do not depend on the Node that starts them)`;
     const head = `${how}: the arena's workloads (docs/arena.md, "Benchmarks"), each contender in a child process, contenders interleaved round by round; time of the workload, minor faults, resident after it and after freeing everything, Mark-Compacts; targets judged by the interval of the median per-round ratio (with fewer than 6 rounds: their min and max).`;
     parts.push({
       title,
