@@ -347,11 +347,14 @@ function bars(series: Series[], groups: number, axis: YAxis, top: number, colorB
       const hi = s.hi?.[i];
       const spread = lo !== undefined && hi !== undefined && hi > lo;
       if (spread) body += whisker(x + bw / 2, py(lo), py(hi), Math.min(5, bw / 4));
-      // The value goes above the bar (below a negative one) and its whisker;
+      // The value goes above the bar (below a negative one, room permitting) and its whisker;
       // where it is wider than the bar's slot the table says it instead.
       const text = fmtExact(v, s.yUnit);
       if (textWidth(text) > bw + (series.length > 1 ? 4 : slot - bw - 8)) return;
-      const edge = v >= 0 ? Math.min(y, spread ? py(hi) : y) - 5 : Math.max(y, spread ? py(lo) : y) + 13;
+      // A negative bar reaching the plot's bottom has no room below it (the x labels are there):
+      // its value goes above the zero line, in the empty part of its slot.
+      const below = Math.max(y, spread ? py(lo) : y) + 13;
+      const edge = v >= 0 ? Math.min(y, spread ? py(hi) : y) - 5 : below <= top + ih - 2 ? below : zero - 5;
       body += `<text class="value" x="${(x + bw / 2).toFixed(1)}" y="${edge.toFixed(1)}" font-size="11" text-anchor="middle" fill="#111827">${esc(text)}</text>`;
     });
   });
