@@ -138,8 +138,13 @@ describe('syscall, prefault and purge benchmarks (quick: one round, tiny sizes)'
     runBenchmark(messy, { runs: 4, warmup: 0 });
     expect(leftOver.length).toBe(4);
     // After a minor GC the young generation holds only what survived it
-    // (here: next to nothing), far below the garbage left.
-    for (const used of leftOver) expect(used).toBeLessThan(256 * 1024);
+    // (here: next to nothing, 1-2 KiB), far below the garbage left (over 1 MiB).
+    // Judged on the median of the four samples: objects alive when a GC runs stay
+    // in the young generation until the next one (V8 promotes on the second), and
+    // once in CI a sample read 646 KiB of them; without the GC every sample holds
+    // the garbage.
+    const sorted = [...leftOver].sort((a, b) => a - b);
+    expect((sorted[1]! + sorted[2]!) / 2, `young generation in use at each sample: ${leftOver.join(', ')} B`).toBeLessThan(256 * 1024);
   });
   it('the wrapper benchmarks carry an N-API floor (the bare native call)', () => {
     const withFloor = ['madvise-page', 'mmap-unmap-page', 'mmap-unmap-bare', 'mprotect-page'];
