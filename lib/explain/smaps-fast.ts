@@ -13,7 +13,7 @@
 import { anonNameOf, bigOf, devAt, mapsLineAt, nameDeleted, pathnameOf, PERMS_BY_BITS } from '../kernel/maps';
 import { ProcParseError } from '../kernel/parse';
 import type { SmapsEntry } from '../kernel/smaps';
-import { SCAN_STRIDE, type SmapsScan } from '../kernel/reader';
+import { SCAN_FIRST_ROWS, SCAN_STRIDE, type SmapsScan } from '../kernel/reader';
 import { checkString } from '../validate';
 import { native } from '../native/binding';
 
@@ -72,6 +72,8 @@ function flagsOf(b: Uint8Array & { toString(enc: 'latin1', s: number, e: number)
   }
 }
 
+/** The most distinct VmFlags lines kept parsed (a count of lines). */
+const FLAG_LINES_MAX = 1 << 12;
 /** VmFlags lines seen, by a hash of their bytes: each line's bytes and its words, frozen (entries share them). */
 const FLAG_LINES = new Map<number, { bytes: number[]; flags: string[] }[]>();
 
@@ -91,7 +93,7 @@ function sharedFlagsOf(b: Buffer, from: number, to: number): string[] {
   }
   const flags = Object.freeze(flagsOf(b, from, to)) as string[];
   // Bounded: lines past the bound are parsed each time.
-  if (FLAG_LINES.size < 4096) {
+  if (FLAG_LINES.size < FLAG_LINES_MAX) {
     const bytes: number[] = [];
     for (let i = from; i < to; i++) bytes.push(b[i]!);
     const line = { bytes, flags };
@@ -109,7 +111,7 @@ function vmFlagsAt(b: Uint8Array, at: number, end: number): boolean {
 }
 
 /** The scan's columns for bytes already read, kept between calls (grown as needed). */
-let columns = new Float64Array(SCAN_STRIDE * 4096);
+let columns = new Float64Array(SCAN_STRIDE * SCAN_FIRST_ROWS);
 
 /**
  * Parses the first `length` bytes of `buf` (smaps as read) into entries with

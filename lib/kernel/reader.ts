@@ -62,8 +62,10 @@ export interface SmapsScan {
 }
 /** Numbers per mapping in a scan's columns (native smapsScan, smapsReadScan). */
 export const SCAN_STRIDE = 23;
+/** Mappings the scan's columns hold before they grow (a count of mappings, not bytes). */
+export const SCAN_FIRST_ROWS = 1 << 12;
 // The scan's kept buffers (as `shared`: written once when made).
-let scanColumns = new Float64Array(SCAN_STRIDE * 4096).fill(0);
+let scanColumns = new Float64Array(SCAN_STRIDE * SCAN_FIRST_ROWS).fill(0);
 let scanText: Buffer = Buffer.allocUnsafeSlow(256 * 1024).fill(0);
 const scanSizes = new Float64Array(2);
 
